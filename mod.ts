@@ -1,0 +1,60 @@
+/**
+ * @coro/asyncio: Python's asyncio, generator coroutines and greenlet, for
+ * TypeScript on Deno.
+ *
+ * ```ts
+ * import { createTask, run, sleep } from "@coro/asyncio";
+ *
+ * await run(function* () {
+ *   const task = createTask(function* () {
+ *     yield* sleep(0.01);
+ *     return "world";
+ *   });
+ *   console.log("hello", yield* task);
+ * });
+ * ```
+ *
+ * @module
+ */
+export * from "./src/errors.ts";
+export {
+  EventLoop,
+  type EventLoopOptions,
+  type ExceptionContext,
+  type ExceptionHandler,
+  Handle,
+  type TaskFactory,
+  TimerHandle,
+} from "./src/events.ts";
+export {
+  type DoneCallback,
+  Future,
+  type FutureState,
+  isFuture,
+  wrapFuture,
+} from "./src/futures.ts";
+export {
+  allTasks,
+  type Awaitable,
+  type Coroutine,
+  type CoroutineLike,
+  createTask,
+  currentTask,
+  ensureFuture,
+  sleep,
+  Task,
+  type TaskConstructorOptions,
+  type TaskOptions,
+} from "./src/tasks.ts";
+export {
+  getEventLoop,
+  getRunningLoop,
+  type Main,
+  newEventLoop,
+  run,
+  Runner,
+  type RunOptions,
+  setEventLoop,
+} from "./src/runners.ts";
+export * from "./src/generators.ts";
+export * from "./src/greenlet.ts";

@@ -1,0 +1,436 @@
+/**
+ * The error classes of `@coro/asyncio`, one per failure asyncio names.
+ *
+ * Every class extends `Error` (or `AggregateError`), so `instanceof` works
+ * across the library and `error.name` reads like the Python exception. Wrong
+ * argument types are reported with the built-in `TypeError`, out-of-range
+ * values with `RangeError`; the classes here are for the states asyncio
+ * reports.
+ *
+ * @module
+ */
+
+/**
+ * Thrown into a coroutine at its suspension point when its task is cancelled,
+ * and thrown by `result()` of a cancelled future (asyncio.CancelledError).
+ *
+ * A coroutine that catches it and carries on is not cancelled.
+ *
+ * @example Catching a cancellation
+ * ```ts
+ * import { CancelledError, createTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const task = createTask(function* () {
+ *     yield* sleep(10);
+ *   });
+ *   yield* sleep(0);
+ *   task.cancel("stop");
+ *   try {
+ *     yield* task;
+ *   } catch (error) {
+ *     assert.ok(error instanceof CancelledError);
+ *     assert.equal(error.message, "stop");
+ *   }
+ * }, { virtualTime: true });
+ * ```
+ */
+export class CancelledError extends Error {
+  override name = "CancelledError";
+  /**
+   * Creates a cancellation error.
+   *
+   * @param message The cancellation message given to `cancel(msg)`.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * An operation was attempted on a future in the wrong state: reading the
+ * result of a pending future, or setting the result of a done one
+ * (asyncio.InvalidStateError).
+ *
+ * @example Reading a pending future
+ * ```ts
+ * import { InvalidStateError, newEventLoop } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const fut = newEventLoop().createFuture();
+ * assert.throws(() => fut.result(), InvalidStateError);
+ * ```
+ */
+export class InvalidStateError extends Error {
+  override name = "InvalidStateError";
+}
+
+/**
+ * A deadline passed: thrown by `waitFor`, `timeout` and `timeoutAt`
+ * (asyncio.TimeoutError, which is Python's builtin TimeoutError).
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new TimeoutError("too slow").name, "TimeoutError");
+ * ```
+ */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * Misuse that asyncio reports with Python's RuntimeError: running a loop
+ * inside a running loop, scheduling on a closed loop, releasing an unlocked
+ * lock, asking for the running loop when none runs.
+ *
+ * @example
+ * ```ts
+ * import { getRunningLoop, RuntimeError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => getRunningLoop(), RuntimeError);
+ * ```
+ */
+export class RuntimeError extends Error {
+  override name = "RuntimeError";
+}
+
+/**
+ * `getNowait()` was called on an empty queue (asyncio.QueueEmpty).
+ *
+ * @example
+ * ```ts
+ * import { QueueEmpty } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new QueueEmpty() instanceof Error);
+ * ```
+ */
+export class QueueEmpty extends Error {
+  override name = "QueueEmpty";
+}
+
+/**
+ * `putNowait()` was called on a full queue (asyncio.QueueFull).
+ *
+ * @example
+ * ```ts
+ * import { QueueFull } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new QueueFull() instanceof Error);
+ * ```
+ */
+export class QueueFull extends Error {
+  override name = "QueueFull";
+}
+
+/**
+ * A `put` or `get` on a queue that was shut down (asyncio.QueueShutDown,
+ * Python 3.13).
+ *
+ * @example
+ * ```ts
+ * import { QueueShutDown } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new QueueShutDown().name, "QueueShutDown");
+ * ```
+ */
+export class QueueShutDown extends Error {
+  override name = "QueueShutDown";
+}
+
+/**
+ * A `Barrier` was reset or aborted while tasks waited on it
+ * (asyncio.BrokenBarrierError).
+ *
+ * @example
+ * ```ts
+ * import { BrokenBarrierError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new BrokenBarrierError().name, "BrokenBarrierError");
+ * ```
+ */
+export class BrokenBarrierError extends Error {
+  override name = "BrokenBarrierError";
+}
+
+/**
+ * The stream ended before `readexactly(n)` or `readuntil(sep)` could finish
+ * (asyncio.IncompleteReadError). `partial` holds the bytes read before the
+ * end of the stream.
+ *
+ * @example
+ * ```ts
+ * import { IncompleteReadError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new IncompleteReadError(new Uint8Array(2), 5);
+ * assert.equal(error.message, "2 bytes read on a total of 5 expected bytes");
+ * ```
+ */
+export class IncompleteReadError extends Error {
+  override name = "IncompleteReadError";
+  /** The bytes read before the stream ended. */
+  readonly partial: Uint8Array;
+  /** The number of bytes that were expected, or `null` when unknown. */
+  readonly expected: number | null;
+  /**
+   * Creates the error from what was read and what was expected.
+   *
+   * @param partial The bytes read before the end of the stream.
+   * @param expected The total expected, or `null` for "up to a separator".
+   */
+  constructor(partial: Uint8Array, expected: number | null) {
+    const total = expected === null ? "undefined" : String(expected);
+    super(`${partial.length} bytes read on a total of ${total} expected bytes`);
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+
+/**
+ * A stream's buffer limit was reached while looking for a separator
+ * (asyncio.LimitOverrunError). `consumed` is the number of bytes to consume.
+ *
+ * @example
+ * ```ts
+ * import { LimitOverrunError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new LimitOverrunError("too long", 10).consumed, 10);
+ * ```
+ */
+export class LimitOverrunError extends Error {
+  override name = "LimitOverrunError";
+  /** How many bytes the reader should consume to get past the overrun. */
+  readonly consumed: number;
+  /**
+   * Creates the error.
+   *
+   * @param message What overran.
+   * @param consumed How many bytes to consume.
+   */
+  constructor(message: string, consumed: number) {
+    super(message);
+    this.consumed = consumed;
+  }
+}
+
+/**
+ * Thrown by an async iterator's `anext()` to end the iteration
+ * (Python's StopAsyncIteration).
+ *
+ * @example
+ * ```ts
+ * import { StopAsyncIteration } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new StopAsyncIteration().name, "StopAsyncIteration");
+ * ```
+ */
+export class StopAsyncIteration extends Error {
+  override name = "StopAsyncIteration";
+}
+
+/**
+ * Thrown by `send(gen, value)` when the generator returns; `value` carries
+ * the generator's return value (Python's StopIteration).
+ *
+ * @example
+ * ```ts
+ * import { StopIteration } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new StopIteration(42).value, 42);
+ * ```
+ */
+export class StopIteration extends Error {
+  override name = "StopIteration";
+  /** The value the generator returned. */
+  readonly value: unknown;
+  /**
+   * Creates the error carrying the generator's return value.
+   *
+   * @param value The value the generator returned.
+   */
+  constructor(value?: unknown) {
+    super(value === undefined ? "" : String(value));
+    this.value = value;
+  }
+}
+
+/**
+ * Thrown into a greenlet to kill it; a greenlet that does not catch it dies
+ * quietly and its parent receives the error as its return value
+ * (greenlet.GreenletExit).
+ *
+ * @example
+ * ```ts
+ * import { GreenletExit } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new GreenletExit().name, "GreenletExit");
+ * ```
+ */
+export class GreenletExit extends Error {
+  override name = "GreenletExit";
+}
+
+/**
+ * A constructor of errors (`TypeError`, `CancelledError`, ...), used as the
+ * matching condition of {@linkcode ExceptionGroup.split}.
+ */
+// deno-lint-ignore no-explicit-any
+export type ErrorClass = abstract new (...args: any[]) => unknown;
+
+/**
+ * What `ExceptionGroup.split` and `subgroup` match: an error class, a list of
+ * classes, or a predicate.
+ */
+export type ErrorCondition =
+  | ErrorClass
+  | readonly ErrorClass[]
+  | ((error: unknown) => boolean);
+
+function isErrorClass(value: unknown): value is ErrorClass {
+  return typeof value === "function" && (value === Error || value.prototype instanceof Error);
+}
+
+function toPredicate(condition: ErrorCondition): (error: unknown) => boolean {
+  if (isErrorClass(condition)) return (error) => error instanceof condition;
+  if (Array.isArray(condition)) {
+    for (const cls of condition) {
+      if (!isErrorClass(cls)) {
+        throw new TypeError(
+          `Cannot match errors: expected an error class in the list, got ${typeof cls}`,
+        );
+      }
+    }
+    return (error) => condition.some((cls: ErrorClass) => error instanceof cls);
+  }
+  if (typeof condition === "function") return condition as (error: unknown) => boolean;
+  throw new TypeError(
+    `Cannot match errors: expected an error class, a list of classes or a predicate, got ${typeof condition}`,
+  );
+}
+
+/**
+ * Several errors raised together, as by a `TaskGroup` whose children failed
+ * (Python 3.11's ExceptionGroup). It extends `AggregateError`, so
+ * `.errors` works too; `.exceptions` is the Python name.
+ *
+ * @example Splitting a group by class
+ * ```ts
+ * import { ExceptionGroup } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const group = new ExceptionGroup("two failures", [new TypeError("a"), new RangeError("b")]);
+ * const [types, rest] = group.split(TypeError);
+ * assert.equal(types?.exceptions.length, 1);
+ * assert.ok(rest?.exceptions[0] instanceof RangeError);
+ * ```
+ */
+export class ExceptionGroup<E = unknown> extends AggregateError {
+  override name = "ExceptionGroup";
+  /** The message given to the constructor, without the count suffix. */
+  readonly groupMessage: string;
+
+  /**
+   * Creates a group.
+   *
+   * @param message What the errors have in common.
+   * @param exceptions The errors; at least one.
+   * @param options Standard error options (`cause`).
+   * @throws {TypeError} If `exceptions` is not an array.
+   * @throws {RangeError} If `exceptions` is empty.
+   */
+  constructor(message: string, exceptions: readonly E[], options?: ErrorOptions) {
+    if (!Array.isArray(exceptions)) {
+      throw new TypeError(
+        `Cannot create ExceptionGroup: expected an array of errors, got ${typeof exceptions}`,
+      );
+    }
+    if (exceptions.length === 0) {
+      throw new RangeError("Cannot create ExceptionGroup: expected at least one error, got none");
+    }
+    const n = exceptions.length;
+    super(exceptions, `${message} (${n} sub-exception${n === 1 ? "" : "s"})`, options);
+    this.groupMessage = message;
+  }
+
+  /** The errors of the group (Python's `.exceptions`). */
+  get exceptions(): readonly E[] {
+    return this.errors as E[];
+  }
+
+  /**
+   * A group with the same message holding `exceptions` (Python's `derive`).
+   *
+   * @param exceptions The errors of the new group.
+   * @returns The new group.
+   */
+  derive<F>(exceptions: readonly F[]): ExceptionGroup<F> {
+    return new ExceptionGroup(this.groupMessage, exceptions);
+  }
+
+  /**
+   * The errors that match `condition`, with the nesting of the group kept,
+   * or `null` when none match.
+   *
+   * @param condition An error class, a list of classes or a predicate.
+   * @returns The matching subgroup, or `null`.
+   */
+  subgroup(condition: ErrorCondition): ExceptionGroup<E> | null {
+    return this.split(condition)[0];
+  }
+
+  /**
+   * Splits the group into the errors that match `condition` and the rest,
+   * each as a group with the nesting kept, or `null` where empty.
+   *
+   * @param condition An error class, a list of classes or a predicate.
+   * @returns `[match, rest]`.
+   */
+  split(condition: ErrorCondition): [ExceptionGroup<E> | null, ExceptionGroup<E> | null] {
+    return splitGroup(this, toPredicate(condition));
+  }
+
+  /** The message and every sub-error, one per line. */
+  override toString(): string {
+    const lines = [`${this.name}: ${this.message}`];
+    this.exceptions.forEach((error, i) => lines.push(`  ${i + 1}: ${String(error)}`));
+    return lines.join("\n");
+  }
+}
+
+function splitGroup<E>(
+  group: ExceptionGroup<E>,
+  matches: (error: unknown) => boolean,
+): [ExceptionGroup<E> | null, ExceptionGroup<E> | null] {
+  if (matches(group)) return [group, null];
+  const matched: E[] = [];
+  const rest: E[] = [];
+  for (const error of group.exceptions) {
+    if (error instanceof ExceptionGroup) {
+      const [m, r] = splitGroup(error as ExceptionGroup<E>, matches);
+      if (m) matched.push(m as E);
+      if (r) rest.push(r as E);
+    } else if (matches(error)) {
+      matched.push(error);
+    } else {
+      rest.push(error);
+    }
+  }
+  return [
+    matched.length === 0 ? null : group.derive(matched),
+    rest.length === 0 ? null : group.derive(rest),
+  ];
+}

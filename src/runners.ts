@@ -1,0 +1,286 @@
+/**
+ * Running a program: `run`, `Runner`, and the loop accessors `newEventLoop`,
+ * `getEventLoop`, `setEventLoop`, `getRunningLoop`.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "./errors.ts";
+import { EventLoop, type EventLoopOptions, runningEventLoop } from "./events.ts";
+import { Future } from "./futures.ts";
+import { allTasks, type Awaitable, type CoroutineLike, ensureFuture } from "./tasks.ts";
+
+/**
+ * A new event loop (not running, not set as the current one).
+ *
+ * @param options `debug`, `virtualTime`.
+ * @returns The loop.
+ *
+ * @example Running a coroutine on a loop of one's own (the seeds' style)
+ * ```ts
+ * import { newEventLoop, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop({ virtualTime: true });
+ * const value = await loop.runUntilComplete(function* () {
+ *   yield* sleep(1);
+ *   return 42;
+ * });
+ * assert.equal(value, 42);
+ * assert.equal(loop.time(), 1);
+ * loop.close();
+ * ```
+ */
+export function newEventLoop(options?: EventLoopOptions): EventLoop {
+  return new EventLoop(options);
+}
+
+/**
+ * The loop that runs now.
+ *
+ * @returns The running loop.
+ * @throws {RuntimeError} If no loop runs.
+ *
+ * @example
+ * ```ts
+ * import { getRunningLoop, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   assert.ok(getRunningLoop().isRunning());
+ * });
+ * ```
+ */
+export function getRunningLoop(): EventLoop {
+  const loop = runningEventLoop();
+  if (loop === null) {
+    throw new RuntimeError("Cannot get the running loop: no event loop is running");
+  }
+  return loop;
+}
+
+let currentLoop: EventLoop | null = null;
+
+/**
+ * Sets the current event loop, the one `getEventLoop()` returns outside a
+ * running loop; `null` unsets it.
+ *
+ * @param loop The loop, or `null`.
+ * @throws {TypeError} If `loop` is neither an `EventLoop` nor null.
+ *
+ * @example
+ * ```ts
+ * import { getEventLoop, newEventLoop, setEventLoop } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * setEventLoop(loop);
+ * assert.equal(getEventLoop(), loop);
+ * setEventLoop(null);
+ * loop.close();
+ * ```
+ */
+export function setEventLoop(loop: EventLoop | null): void {
+  if (loop !== null && !(loop instanceof EventLoop)) {
+    throw new TypeError(
+      `Cannot set the event loop: expected an EventLoop or null, got ${typeof loop}`,
+    );
+  }
+  currentLoop = loop;
+}
+
+/**
+ * The running loop; outside one, the current loop (see `setEventLoop`),
+ * made and set on first use if there is none or it was closed. Prefer
+ * `run()`; this is the seeds' `asyncio.get_event_loop()`.
+ *
+ * @returns The loop.
+ *
+ * @example
+ * ```ts
+ * import { getEventLoop, setEventLoop } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = getEventLoop();
+ * assert.equal(getEventLoop(), loop);
+ * loop.close();
+ * setEventLoop(null);
+ * ```
+ */
+export function getEventLoop(): EventLoop {
+  const running = runningEventLoop();
+  if (running !== null) return running;
+  if (currentLoop === null || currentLoop.isClosed()) currentLoop = new EventLoop();
+  return currentLoop;
+}
+
+/** Options of `run` and `Runner`. */
+export interface RunOptions extends EventLoopOptions {
+  /** Makes the loop (instead of `newEventLoop`); it is not set as current. */
+  loopFactory?: () => EventLoop;
+}
+
+/** What `run` and `Runner.run` accept. */
+export type Main<T> = Awaitable<T> | CoroutineLike<T>;
+
+type RunnerState = "created" | "initialized" | "closed";
+
+/**
+ * Runs several top-level coroutines on one loop (asyncio.Runner, 3.11).
+ * `close()` cancels the tasks left over, waits for them, and closes the
+ * loop; `await using` does it for you.
+ *
+ * @example
+ * ```ts
+ * import { Runner, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await using runner = new Runner({ virtualTime: true });
+ * assert.equal(await runner.run(sleep(1, "first")), "first");
+ * assert.equal(await runner.run(sleep(1, "second")), "second");
+ * assert.equal(runner.getLoop().time(), 2);
+ * ```
+ */
+export class Runner {
+  #state: RunnerState = "created";
+  #loop: EventLoop | null = null;
+  readonly #options: RunOptions;
+
+  /**
+   * Creates a runner; the loop is made on first use.
+   *
+   * @param options `debug`, `virtualTime`, `loopFactory`.
+   */
+  constructor(options: RunOptions = {}) {
+    this.#options = options;
+  }
+
+  /**
+   * Runs `main` to completion on the runner's loop.
+   *
+   * @param main A generator object, an async or generator function, a promise or a future.
+   * @returns Its result.
+   * @throws {RuntimeError} If a loop is already running, or the runner is closed.
+   */
+  async run<T>(main: Main<T>): Promise<T> {
+    if (runningEventLoop() !== null) {
+      throw new RuntimeError("Cannot run: Runner.run() cannot be called from a running event loop");
+    }
+    const loop = this.getLoop();
+    return await loop.runUntilComplete<T>(ensureFuture(main, loop));
+  }
+
+  /**
+   * The runner's loop, made on first use.
+   *
+   * @returns The loop.
+   * @throws {RuntimeError} If the runner is closed.
+   */
+  getLoop(): EventLoop {
+    if (this.#state === "closed") throw new RuntimeError("Cannot use the runner: it is closed");
+    if (this.#loop === null) {
+      const { loopFactory, ...options } = this.#options;
+      if (loopFactory !== undefined) {
+        this.#loop = loopFactory();
+      } else {
+        this.#loop = new EventLoop(options);
+        setEventLoop(this.#loop);
+      }
+      this.#state = "initialized";
+    }
+    return this.#loop;
+  }
+
+  /**
+   * Cancels the tasks still pending and waits for them, shuts down the
+   * default executor, and closes the loop. Closing twice is a no-op.
+   *
+   * @returns A promise that settles when it is closed.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== "initialized") {
+      this.#state = "closed";
+      return;
+    }
+    const loop = this.#loop!;
+    try {
+      await cancelAllTasks(loop);
+      await loop.shutdownAsyncgens();
+      await loop.shutdownDefaultExecutor();
+    } finally {
+      if (this.#options.loopFactory === undefined && currentLoop === loop) setEventLoop(null);
+      loop.close();
+      this.#loop = null;
+      this.#state = "closed";
+    }
+  }
+
+  /** `close()`, for `await using`. @returns A promise that settles when closed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** `Runner(created)`, `Runner(initialized)`, `Runner(closed)`. */
+  toString(): string {
+    return `Runner(${this.#state})`;
+  }
+}
+
+/** Cancels every pending task of `loop` and runs the loop until they are done. */
+async function cancelAllTasks(loop: EventLoop): Promise<void> {
+  const tasks = allTasks(loop);
+  if (tasks.size === 0) return;
+  for (const task of tasks) task.cancel();
+  const allDone = new Future<void>(loop);
+  let left = tasks.size;
+  const countDown = () => {
+    if (--left === 0) allDone.setResult(undefined);
+  };
+  for (const task of tasks) task.addDoneCallback(countDown);
+  await loop.runUntilComplete(allDone);
+  for (const task of tasks) {
+    if (task.cancelled()) continue;
+    const error = task.exception();
+    if (error !== null) {
+      loop.callExceptionHandler({
+        message: "unhandled exception during run() shutdown",
+        exception: error,
+        task,
+      });
+    }
+  }
+}
+
+/**
+ * Runs `main` on a new event loop and closes the loop (asyncio.run): the
+ * usual entry point of a program. Tasks still pending when `main` is done
+ * are cancelled and awaited; then the loop is closed.
+ *
+ * @param main A generator object, an async or generator function, a promise or a future.
+ * @param options `debug`, `virtualTime` (a clock that jumps to the next deadline), `loopFactory`.
+ * @returns `main`'s result; rejects with its error.
+ * @throws {RuntimeError} If a loop is already running.
+ *
+ * @example A first program
+ * ```ts
+ * import { run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const result = await run(function* () {
+ *   yield* sleep(1);
+ *   return "hello";
+ * }, { virtualTime: true });
+ * assert.equal(result, "hello");
+ * ```
+ */
+export async function run<T>(main: Main<T>, options: RunOptions = {}): Promise<T> {
+  if (runningEventLoop() !== null) {
+    throw new RuntimeError("Cannot call run(): an event loop is already running in this realm");
+  }
+  const runner = new Runner(options);
+  try {
+    return await runner.run(main);
+  } finally {
+    await runner.close();
+  }
+}

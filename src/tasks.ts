@@ -1,0 +1,802 @@
+/**
+ * `Task`: a coroutine driven by the loop, and `createTask`, `ensureFuture`,
+ * `currentTask`, `allTasks`, `sleep`.
+ *
+ * ## The task step (asyncio's `Task.__step`)
+ *
+ * A generator coroutine is resumed with `next(value)` or `throw(error)` and
+ * runs to its next `yield`. What it yields decides what happens next:
+ *
+ * - a `Future` (what `yield* future` yields while the future is pending):
+ *   the task waits; the future's completion pushes `(stepTask, task)` on the
+ *   ready queue, and `next()` then reads the result through `yield*`;
+ * - `SLEEP0` (what `yield* sleep(0)` yields) or `undefined` (a bare
+ *   `yield`): the task steps again on the next iteration; nothing is
+ *   allocated, the iterator of `sleep(0)` is stateless;
+ * - anything else: a `TypeError` is thrown into the coroutine.
+ *
+ * Cancellation follows asyncio: `cancel()` cancels the future the task waits
+ * on (so `CancelledError` comes out of its `yield*`), or, when it waits on
+ * nothing, marks the task so the next step throws `CancelledError` in.
+ *
+ * ## Async functions
+ *
+ * A function passed to `createTask` runs inside the task: its first segment
+ * runs in the task's first step; after that its body runs in host
+ * microtasks. `AsyncLocalStorage` carries the task through its awaits, so
+ * `currentTask()` works there, and a library awaitable's `then()` records
+ * itself as the future the task waits on, so `cancel()` can reach it.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { CancelledError, RuntimeError } from "./errors.ts";
+import {
+  coreLayers,
+  type EventLoop,
+  hostWorkSettled,
+  hostWorkStarted,
+  insideDrain,
+  requestHostTurn,
+  runningEventLoop,
+  scheduleCall,
+} from "./events.ts";
+import { addWaiter, awaitHooks, Future, type FutureState, settleFuture } from "./futures.ts";
+
+/**
+ * A generator coroutine: a generator whose `yield*` expressions await
+ * library awaitables, returning `T`.
+ */
+export type Coroutine<T> = Generator<unknown, T, unknown>;
+
+/**
+ * What every awaitable of the library is: iterable for `yield*` in a
+ * generator coroutine, thenable for `await` in an async function.
+ */
+export interface Awaitable<T> extends PromiseLike<T> {
+  /** The iterator that `yield*` drives; it returns the result. */
+  [Symbol.iterator](): Iterator<unknown, T, unknown>;
+}
+
+/**
+ * What `createTask` and `run` accept: a generator object, a function
+ * returning one or a promise (an async function, a generator function), or a
+ * bare promise.
+ */
+export type CoroutineLike<T> =
+  | Coroutine<T>
+  | Iterator<unknown, T, unknown>
+  | (() => Iterator<unknown, T, unknown> | PromiseLike<T>)
+  | PromiseLike<T>;
+
+/** Options of `createTask`. */
+export interface TaskOptions {
+  /** The task's name; `Task-N` by default. */
+  name?: string;
+  /** Run the first step at once, up to the first suspension (asyncio 3.12). */
+  eagerStart?: boolean;
+}
+
+/** Options of the `Task` constructor. */
+export interface TaskConstructorOptions extends TaskOptions {
+  /** The loop; the running one by default. */
+  loop?: EventLoop;
+}
+
+// What the task's coroutine is.
+const GENERATOR = 0; // a generator object, stepped by the loop
+const NOT_STARTED = 1; // a function, called on the first step
+const ASYNC_BODY = 2; // an async function's promise, running in the host
+const PROMISE = 3; // a bare promise
+
+// Where an async body is, for virtual time and `state`.
+const IN_LOOP = 0; // not in the host (or not an async body)
+const IN_HOST = 1; // running host code, counted as host work
+const PARKED = 2; // awaiting a library awaitable
+
+/** The marker `yield* sleep(0)` yields, and the value it is resumed with. */
+const SLEEP0: unique symbol = Symbol("sleep(0)");
+
+let current: Task<unknown> | null = null;
+let taskCounter = 0;
+const asyncContext = new AsyncLocalStorage<Task<unknown>>();
+const tasksByLoop = new WeakMap<EventLoop, Set<Task<unknown>>>();
+
+/** The loop's step function: `(stepTask, task)` sits on the ready queue. */
+let stepTask: (task: Task<unknown>) => void;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object" || typeof value === "function") {
+    return (value as object).constructor?.name ?? typeof value;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+function isIterator(value: unknown): value is Iterator<unknown, unknown, unknown> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as Iterator<unknown>).next === "function" &&
+    typeof (value as Iterator<unknown>).throw === "function";
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+function loopOrThrow(action: string): EventLoop {
+  const loop = runningEventLoop();
+  if (loop === null) throw new RuntimeError(`Cannot ${action}: no running event loop`);
+  return loop;
+}
+
+function tasksOf(loop: EventLoop): Set<Task<unknown>> {
+  let tasks = tasksByLoop.get(loop);
+  if (tasks === undefined) tasksByLoop.set(loop, tasks = new Set());
+  return tasks;
+}
+
+/**
+ * A coroutine scheduled on the loop (asyncio.Task). It is a `Future` that
+ * completes with the coroutine's return value or error.
+ *
+ * Make tasks with `createTask`; await them with `yield* task` or
+ * `await task`. `cancel()` throws `CancelledError` into the coroutine at its
+ * suspension point; `signal` is an `AbortSignal` aborted on cancellation,
+ * for `fetch` and other host APIs.
+ *
+ * @typeParam T The type of the result.
+ *
+ * @example Two tasks run concurrently
+ * ```ts
+ * import { createTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const log: string[] = [];
+ * function* work(name: string, delay: number) {
+ *   log.push(`${name} start`);
+ *   yield* sleep(delay);
+ *   log.push(`${name} end`);
+ *   return name;
+ * }
+ * await run(function* () {
+ *   const a = createTask(work("a", 2));
+ *   const b = createTask(work("b", 1));
+ *   assert.equal(yield* a, "a");
+ *   assert.equal(yield* b, "b");
+ * }, { virtualTime: true });
+ * assert.deepEqual(log, ["a start", "b start", "b end", "a end"]);
+ * ```
+ */
+export class Task<T = unknown> extends Future<T> {
+  #kind: number;
+  #coro: unknown;
+  #id = ++taskCounter;
+  #name: string | null;
+  #waiter: Future<unknown> | null = null;
+  #mustCancel = false;
+  #cancelMessage: string | undefined = undefined;
+  #cancelRequests = 0;
+  #controller: AbortController | null = null;
+  #resume: unknown = undefined; // the value (or error) the next step sends
+  #resumeThrows = false;
+  #host = IN_LOOP;
+
+  /**
+   * Wraps `coro` in a task and schedules its first step. Prefer
+   * `createTask`.
+   *
+   * @param coro A generator object, a function, or a promise.
+   * @param options `loop`, `name`, `eagerStart`.
+   * @throws {TypeError} If `coro` is none of those.
+   * @throws {RuntimeError} If no loop is given and none runs.
+   */
+  constructor(coro: CoroutineLike<T>, options: TaskConstructorOptions = {}) {
+    if (coro instanceof Future) {
+      throw new TypeError(
+        `Cannot create a task: expected a coroutine, got ${describe(coro)} (use ensureFuture)`,
+      );
+    }
+    let kind: number;
+    if (isIterator(coro)) kind = GENERATOR;
+    else if (typeof coro === "function") kind = NOT_STARTED;
+    else if (isThenable(coro)) kind = PROMISE;
+    else {
+      throw new TypeError(
+        `Cannot create a task: expected a generator, a function or a promise, got ${
+          describe(coro)
+        }`,
+      );
+    }
+    const loop = options.loop ?? loopOrThrow("create a task");
+    super(loop);
+    this.#kind = kind;
+    this.#coro = coro;
+    this.#name = options.name === undefined ? null : String(options.name);
+    tasksOf(loop).add(this);
+    if (kind === PROMISE) {
+      this.#watchBody(coro as PromiseLike<unknown>);
+    } else if (options.eagerStart && loop.isRunning()) {
+      this.#step();
+    } else {
+      scheduleCall(loop, stepTask, this as Task<unknown>);
+    }
+  }
+
+  /** `"pending"`, `"running"` (its coroutine executes now), `"done"` or `"cancelled"`. */
+  override get state(): FutureState {
+    if (this.done()) return super.state;
+    return current === this || this.#host === IN_HOST ? "running" : "pending";
+  }
+
+  /**
+   * An `AbortSignal` aborted (with a `CancelledError`) when the task is
+   * cancelled: hand it to `fetch` and other host APIs.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#cancelRequests > 0 || this.cancelled()) {
+        this.#controller.abort(new CancelledError(this.#cancelMessage));
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  /** The task's name (`Task-N` unless given). @returns The name. */
+  getName(): string {
+    return this.#name ?? `Task-${this.#id}`;
+  }
+
+  /** Renames the task. @param name The new name. */
+  setName(name: string): void {
+    this.#name = String(name);
+  }
+
+  /**
+   * The coroutine the task runs: the generator object, the function, or the
+   * promise it was given.
+   *
+   * @returns The coroutine.
+   */
+  getCoro(): unknown {
+    return this.#coro;
+  }
+
+  /**
+   * Requests cancellation: `CancelledError(msg)` is thrown into the
+   * coroutine at its suspension point. A coroutine that catches it and goes
+   * on is not cancelled. A task wrapping a bare promise ends cancelled at
+   * once (the promise itself runs on).
+   *
+   * @param msg The cancellation message.
+   * @returns `false` if the task is already done, else `true`.
+   */
+  override cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") {
+      throw new TypeError(`Cannot cancel: expected the message as a string, got ${typeof msg}`);
+    }
+    if (this.done()) return false;
+    this.#cancelRequests++;
+    this.#controller?.abort(new CancelledError(msg));
+    if (this.#kind === PROMISE) {
+      this.#leaveHost();
+      this.#complete("cancelled", msg);
+      return true;
+    }
+    if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
+    this.#mustCancel = true;
+    this.#cancelMessage = msg;
+    return true;
+  }
+
+  /**
+   * How many cancellation requests are pending (asyncio 3.11).
+   *
+   * @returns The count.
+   */
+  cancelling(): number {
+    return this.#cancelRequests;
+  }
+
+  /**
+   * Takes one cancellation request back (asyncio 3.11); used by `timeout`
+   * and `TaskGroup` to tell their own cancellations from outside ones.
+   *
+   * @returns The count left.
+   */
+  uncancel(): number {
+    if (this.#cancelRequests > 0) {
+      this.#cancelRequests--;
+      if (this.#cancelRequests === 0) this.#mustCancel = false;
+    }
+    return this.#cancelRequests;
+  }
+
+  /**
+   * Tasks complete by returning; this always throws.
+   *
+   * @throws {RuntimeError} Always.
+   */
+  override setResult(_value: T): never {
+    throw new RuntimeError(
+      "Cannot set the result of a task: a task completes when its coroutine returns",
+    );
+  }
+
+  /**
+   * Tasks fail by throwing; this always throws.
+   *
+   * @throws {RuntimeError} Always.
+   */
+  override setException(_error: unknown): never {
+    throw new RuntimeError(
+      "Cannot set the exception of a task: a task fails when its coroutine throws",
+    );
+  }
+
+  /** `Task(Task-1, pending, waiting on Future(pending))`. */
+  override toString(): string {
+    const waiting = this.#waiter !== null && !this.done() ? `, waiting on ${this.#waiter}` : "";
+    const state = this.done() ? this.describeState() : this.state;
+    return `Task(${this.getName()}, ${state}${waiting})`;
+  }
+
+  // ---------------------------------------------------------------------------
+
+  #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
+    const loop = this.getLoop();
+    tasksByLoop.get(loop)?.delete(this as Task<unknown>);
+    if (state === "cancelled" && this.#controller !== null && !this.#controller.signal.aborted) {
+      this.#controller.abort(
+        value instanceof CancelledError ? value : new CancelledError(value as string),
+      );
+    }
+    if (loop.isClosed()) return; // nothing can be scheduled any more
+    settleFuture(this as Task<unknown>, state, value);
+  }
+
+  #fail(error: unknown): void {
+    if (error instanceof CancelledError) this.#complete("cancelled", error);
+    else this.#complete("failed", error);
+  }
+
+  #finish(value: unknown): void {
+    if (this.#mustCancel) {
+      this.#mustCancel = false;
+      this.#complete("cancelled", this.#cancelMessage);
+    } else {
+      this.#complete("done", value);
+    }
+  }
+
+  /** One step of the coroutine: resume it, then act on what it yields. */
+  #step(): void {
+    if (this.done()) return;
+    this.#waiter = null;
+    if (this.#kind === NOT_STARTED) {
+      this.#start();
+      return;
+    }
+    let throws = this.#resumeThrows;
+    let value = this.#resume;
+    this.#resume = undefined;
+    this.#resumeThrows = false;
+    if (this.#mustCancel) {
+      this.#mustCancel = false;
+      if (!(throws && value instanceof CancelledError)) {
+        throws = true;
+        value = new CancelledError(this.#cancelMessage);
+      }
+    }
+    const coro = this.#coro as Iterator<unknown, unknown, unknown>;
+    const previous = current;
+    current = this as Task<unknown>;
+    let step: IteratorResult<unknown, unknown>;
+    try {
+      step = throws ? coro.throw!(value) : coro.next(value);
+    } catch (error) {
+      current = previous;
+      this.#fail(error);
+      return;
+    }
+    current = previous;
+    if (step.done) this.#finish(step.value);
+    else this.#suspend(step.value);
+  }
+
+  /** The coroutine yielded `yielded`: arrange the next step. */
+  #suspend(yielded: unknown): void {
+    const loop = this.getLoop();
+    if (yielded === SLEEP0) {
+      this.#resume = SLEEP0;
+      scheduleCall(loop, stepTask, this as Task<unknown>);
+    } else if (yielded === undefined) {
+      scheduleCall(loop, stepTask, this as Task<unknown>);
+    } else if (yielded instanceof Future) {
+      if (yielded.getLoop() !== loop) {
+        this.#throwIn(
+          new RuntimeError(`Cannot await ${yielded}: it is attached to a different loop`),
+        );
+      } else if (yielded === this) {
+        this.#throwIn(new RuntimeError(`Cannot await ${yielded}: a task cannot await itself`));
+      } else {
+        addWaiter(yielded, stepTask, this as Task<unknown>);
+        this.#waiter = yielded;
+        if (this.#mustCancel && yielded.cancel(this.#cancelMessage)) this.#mustCancel = false;
+      }
+    } else {
+      this.#throwIn(
+        new TypeError(
+          `Cannot await ${
+            describe(yielded)
+          }: a generator coroutine must yield* an awaitable (a future, a task, sleep(), ...)`,
+        ),
+      );
+    }
+  }
+
+  #throwIn(error: unknown): void {
+    this.#resume = error;
+    this.#resumeThrows = true;
+    scheduleCall(this.getLoop(), stepTask, this as Task<unknown>);
+  }
+
+  /** The first step of a task made from a function: call it inside the task. */
+  #start(): void {
+    if (this.#mustCancel) {
+      // Cancelled before it started: its body never runs (asyncio throws
+      // CancelledError in before the first line).
+      this.#mustCancel = false;
+      this.#complete("cancelled", this.#cancelMessage);
+      return;
+    }
+    const fn = this.#coro as () => unknown;
+    const previous = current;
+    current = this as Task<unknown>;
+    let body: unknown;
+    try {
+      body = asyncContext.run(this as Task<unknown>, fn);
+    } catch (error) {
+      current = previous;
+      this.#fail(error);
+      return;
+    } finally {
+      current = previous;
+    }
+    if (isIterator(body)) {
+      this.#kind = GENERATOR;
+      this.#coro = body;
+      this.#step();
+    } else if (isThenable(body)) {
+      this.#kind = ASYNC_BODY;
+      this.#watchBody(body);
+    } else {
+      this.#complete(
+        "failed",
+        new TypeError(
+          `Cannot run ${this.getName()}: its function returned ${
+            describe(body)
+          }, expected a generator or a promise`,
+        ),
+      );
+    }
+  }
+
+  /** An async body or a bare promise runs in the host; settle when it does. */
+  #watchBody(body: PromiseLike<unknown>): void {
+    this.#host = IN_HOST;
+    hostWorkStarted(this.getLoop());
+    body.then(
+      (value) => this.#bodySettled(true, value),
+      (error) => this.#bodySettled(false, error),
+    );
+  }
+
+  #bodySettled(ok: boolean, value: unknown): void {
+    this.#leaveHost();
+    if (this.done()) return;
+    if (ok) this.#finish(value);
+    else this.#fail(value);
+  }
+
+  #leaveHost(): void {
+    if (this.#host === IN_HOST) hostWorkSettled(this.getLoop());
+    this.#host = IN_LOOP;
+  }
+
+  static {
+    stepTask = (task) => task.#step();
+
+    awaitHooks.park = (future) => {
+      if (current !== null || insideDrain()) return undefined;
+      const task = asyncContext.getStore();
+      if (task === undefined || task.#kind !== ASYNC_BODY || task.done()) return undefined;
+      if (task.#host === IN_HOST) {
+        task.#host = PARKED;
+        hostWorkSettled(task.getLoop());
+      }
+      task.#waiter = future;
+      if (task.#mustCancel && future.cancel(task.#cancelMessage)) task.#mustCancel = false;
+      return task;
+    };
+
+    awaitHooks.unpark = (token) => {
+      if (token === undefined) return;
+      const task = token as Task<unknown>;
+      task.#waiter = null;
+      if (task.#host === PARKED && !task.done()) {
+        task.#host = IN_HOST;
+        const loop = task.getLoop();
+        hostWorkStarted(loop);
+        requestHostTurn(loop);
+      }
+    };
+
+    coreLayers.createTask = <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
+      new Task<T>(coro as CoroutineLike<T>, { ...options, loop });
+    coreLayers.ensureFuture = <T>(aw: unknown, loop: EventLoop) =>
+      ensureFuture(aw as Awaitable<T> | CoroutineLike<T>, loop);
+  }
+}
+
+/**
+ * Wraps a coroutine in a task scheduled on the running loop; its first step
+ * runs on the next iteration (at once with `eagerStart`).
+ *
+ * Pass an async function itself, not its promise, so that its body runs
+ * inside the task (`currentTask()` works in it, and `cancel()` reaches the
+ * library awaitable it waits on).
+ *
+ * @param coro A generator object, a generator or async function, or a promise.
+ * @param options `name`, `eagerStart`.
+ * @returns The task.
+ * @throws {TypeError} If `coro` is not a coroutine.
+ * @throws {RuntimeError} If no loop runs.
+ *
+ * @example Both coroutine styles
+ * ```ts
+ * import { createTask, currentTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const gen = createTask(function* () {
+ *     yield* sleep(1);
+ *     return "generator";
+ *   }, { name: "gen" });
+ *   const fn = createTask(async () => {
+ *     await sleep(1);
+ *     return currentTask()?.getName();
+ *   }, { name: "async" });
+ *   assert.equal(await gen, "generator");
+ *   assert.equal(await fn, "async");
+ * }, { virtualTime: true });
+ * ```
+ */
+export function createTask<T>(coro: CoroutineLike<T>, options?: TaskOptions): Task<T> {
+  const loop = loopOrThrow("create a task");
+  return loop.createTask<T>(coro, options);
+}
+
+/**
+ * Turns anything awaitable into a future: a future or task is returned as
+ * is, a coroutine or a promise is wrapped in a task.
+ *
+ * @param aw A future, a task, a coroutine, a function or a promise.
+ * @param loop The loop; the running one by default.
+ * @returns The future.
+ * @throws {TypeError} If `aw` is not awaitable.
+ * @throws {RuntimeError} If `aw` is a future of another loop, or no loop runs.
+ *
+ * @example
+ * ```ts
+ * import { ensureFuture, isFuture, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const fut = ensureFuture(Promise.resolve(7));
+ *   assert.ok(isFuture(fut));
+ *   assert.equal(yield* fut, 7);
+ * });
+ * ```
+ */
+export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: EventLoop): Future<T> {
+  if (aw instanceof Future) {
+    if (loop !== undefined && aw.getLoop() !== loop) {
+      throw new RuntimeError(
+        `Cannot ensure a future: ${aw} belongs to a different loop than the one given`,
+      );
+    }
+    return aw;
+  }
+  if (isIterator(aw) || typeof aw === "function" || isThenable(aw)) {
+    const owner = loop ?? loopOrThrow("ensure a future");
+    return owner.createTask<T>(aw);
+  }
+  throw new TypeError(
+    `Cannot ensure a future: expected a future, a coroutine or a promise, got ${describe(aw)}`,
+  );
+}
+
+/**
+ * The task running now, or `undefined` outside every task (in a plain
+ * callback, or outside the loop).
+ *
+ * @returns The task.
+ *
+ * @example
+ * ```ts
+ * import { createTask, currentTask, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(currentTask(), undefined);
+ * await run(function* () {
+ *   const task = createTask(function* () {
+ *     return currentTask()?.getName();
+ *   }, { name: "worker" });
+ *   assert.equal(yield* task, "worker");
+ * });
+ * ```
+ */
+export function currentTask(): Task<unknown> | undefined {
+  if (current !== null) return current;
+  if (insideDrain()) return undefined;
+  const task = asyncContext.getStore();
+  return task !== undefined && !task.done() ? task : undefined;
+}
+
+/**
+ * The tasks of `loop` (the running loop by default) that are not done yet.
+ *
+ * @param loop The loop.
+ * @returns A new set of the pending tasks.
+ * @throws {RuntimeError} If no loop is given and none runs.
+ *
+ * @example
+ * ```ts
+ * import { allTasks, createTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const task = createTask(sleep(1));
+ *   assert.ok(allTasks().has(task));
+ *   yield* task;
+ *   assert.ok(!allTasks().has(task));
+ * }, { virtualTime: true });
+ * ```
+ */
+export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
+  const owner = loop ?? loopOrThrow("list the tasks");
+  return new Set(tasksByLoop.get(owner) ?? []);
+}
+
+/** `sleep(0)`: gives the loop one iteration; its iterator is stateless. */
+class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #result: T;
+  constructor(result: T) {
+    this.#result = result;
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+  next(resumed?: unknown): IteratorResult<unknown, T> {
+    // The task resumes a SLEEP0 yield with SLEEP0: then it is over.
+    if (resumed === SLEEP0) return { done: true, value: this.#result };
+    return YIELD_SLEEP0;
+  }
+  throw(error: unknown): IteratorResult<unknown, T> {
+    throw error;
+  }
+  return(value?: unknown): IteratorResult<unknown, T> {
+    return { done: true, value: value as T };
+  }
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const loop = loopOrThrow("sleep");
+    const future = new Future<T>(loop);
+    loop.callSoon(setResultUnlessDone, future, this.#result);
+    return future.then(onfulfilled, onrejected);
+  }
+}
+const YIELD_SLEEP0: IteratorResult<unknown, never> = Object.freeze({
+  done: false,
+  value: SLEEP0,
+}) as IteratorResult<unknown, never>;
+const SLEEP0_UNDEFINED = new Sleep0<undefined>(undefined);
+
+function setResultUnlessDone<T>(future: Future<T>, value: T): void {
+  if (!future.done()) future.setResult(value);
+}
+
+/** A future whose timer is cancelled with it, so a cancelled sleep leaves no timer. */
+class SleepFuture<T> extends Future<T> {
+  timer: { cancel(): void } | null = null;
+  override cancel(msg?: string): boolean {
+    this.timer?.cancel();
+    return super.cancel(msg);
+  }
+}
+
+/** `sleep(delay)` for `delay > 0`: the timer starts when it is first awaited. */
+class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #delay: number;
+  readonly #result: T;
+  #future: SleepFuture<T> | null = null;
+  constructor(delay: number, result: T) {
+    this.#delay = delay;
+    this.#result = result;
+  }
+  #start(): SleepFuture<T> {
+    if (this.#future === null) {
+      const loop = loopOrThrow("sleep");
+      const future = new SleepFuture<T>(loop);
+      future.timer = loop.callLater(this.#delay, setResultUnlessDone, future, this.#result);
+      this.#future = future;
+    }
+    return this.#future;
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+  next(): IteratorResult<unknown, T> {
+    const future = this.#start();
+    if (!future.done()) return { done: false, value: future };
+    return { done: true, value: future.result() };
+  }
+  throw(error: unknown): IteratorResult<unknown, T> {
+    throw error;
+  }
+  return(value?: unknown): IteratorResult<unknown, T> {
+    return { done: true, value: value as T };
+  }
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#start().then(onfulfilled, onrejected);
+  }
+}
+
+/**
+ * Waits `delay` seconds, then returns `result` (asyncio.sleep).
+ * `sleep(0)` gives the loop one iteration, the way to let other tasks run.
+ * The timer starts when the sleep is first awaited.
+ *
+ * @param delay Seconds; zero or less means one loop iteration.
+ * @param result What the sleep returns.
+ * @returns An awaitable for `yield*` or `await`.
+ * @throws {TypeError} If `delay` is not a number.
+ * @throws {RangeError} If `delay` is NaN.
+ *
+ * @example Both styles
+ * ```ts
+ * import { run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   assert.equal(yield* sleep(1, "done"), "done");
+ * }, { virtualTime: true });
+ * await run(async () => {
+ *   assert.equal(await sleep(1, "done"), "done");
+ * }, { virtualTime: true });
+ * ```
+ */
+export function sleep<T = undefined>(delay: number, result?: T): Awaitable<T> {
+  if (typeof delay !== "number") {
+    throw new TypeError(
+      `Cannot sleep: expected the delay in seconds as a number, got ${typeof delay}`,
+    );
+  }
+  if (Number.isNaN(delay)) {
+    throw new RangeError("Cannot sleep: expected the delay in seconds, got NaN");
+  }
+  if (delay <= 0) {
+    return result === undefined
+      ? SLEEP0_UNDEFINED as unknown as Awaitable<T>
+      : new Sleep0(result as T);
+  }
+  return new Sleep(delay, result as T);
+}
