@@ -37,7 +37,9 @@ export {
   allTasks,
   type Awaitable,
   type Coroutine,
+  coroutine,
   type CoroutineLike,
+  CoroutineObject,
   createTask,
   currentTask,
   ensureFuture,
@@ -56,5 +58,13 @@ export {
   type RunOptions,
   setEventLoop,
 } from "./src/runners.ts";
+export {
+  AsyncContextManager,
+  asyncContextManager,
+  type AsyncContextManagerLike,
+  AsyncExitStack,
+  asyncWith,
+  type MaybeAwaitable,
+} from "./src/context.ts";
 export * from "./src/generators.ts";
 export * from "./src/greenlet.ts";

@@ -800,3 +800,171 @@ export function sleep<T = undefined>(delay: number, result?: T): Awaitable<T> {
   }
   return new Sleep(delay, result as T);
 }
+
+/**
+ * Drives a generator coroutine from an async function, in the caller's own
+ * task: each future it yields is awaited (so the task parks on it and
+ * `cancel()` reaches it), `sleep(0)` and bare yields give the loop one
+ * iteration.
+ */
+async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
+  let resume: unknown = undefined;
+  let throws = false;
+  for (;;) {
+    const step = throws ? coro.throw!(resume) : coro.next(resume);
+    if (step.done) return step.value;
+    const yielded = step.value;
+    resume = undefined;
+    throws = false;
+    if (yielded === SLEEP0 || yielded === undefined) {
+      await SLEEP0_UNDEFINED;
+      if (yielded === SLEEP0) resume = SLEEP0;
+    } else if (yielded instanceof Future) {
+      try {
+        await yielded;
+      } catch {
+        // `yield*` reads the error from the future when resumed.
+      }
+    } else {
+      throws = true;
+      resume = new TypeError(
+        `Cannot await ${
+          describe(yielded)
+        }: a generator coroutine must yield* an awaitable (a future, a task, sleep(), ...)`,
+      );
+    }
+  }
+}
+
+/**
+ * A generator coroutine that is also thenable: `yield*` it in a generator
+ * coroutine, `await` it in an async function (it then runs in the awaiting
+ * task), or hand it to `createTask`. Made by {@linkcode coroutine}. Like a
+ * Python coroutine object, it runs once.
+ */
+export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #start: () => Iterator<unknown, T, unknown>;
+  #coro: Iterator<unknown, T, unknown> | null = null;
+
+  /**
+   * Wraps a generator to be made on first use.
+   *
+   * @param start Makes the generator.
+   */
+  constructor(start: () => Iterator<unknown, T, unknown>) {
+    this.#start = start;
+  }
+
+  #get(): Iterator<unknown, T, unknown> {
+    return this.#coro ??= this.#start();
+  }
+
+  /** Itself: `yield*` drives it. @returns This object. */
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  /** Resumes the generator. @param value The value sent in. @returns The step. */
+  next(value?: unknown): IteratorResult<unknown, T> {
+    return this.#get().next(value);
+  }
+
+  /** Throws into the generator. @param error The error. @returns The step. */
+  throw(error: unknown): IteratorResult<unknown, T> {
+    return this.#get().throw!(error);
+  }
+
+  /** Finishes the generator. @param value The return value. @returns The step. */
+  return(value?: unknown): IteratorResult<unknown, T> {
+    const coro = this.#get();
+    return coro.return ? coro.return(value as T) : { done: true, value: value as T };
+  }
+
+  /**
+   * Runs the coroutine in the awaiting async function's task.
+   *
+   * @param onfulfilled Called with the result.
+   * @param onrejected Called with the error.
+   * @returns A promise for the callback's result.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return drive(this.#get()).then(onfulfilled, onrejected);
+  }
+}
+
+/**
+ * Makes a generator coroutine function awaitable from async functions too
+ * (the role of Python's `@asyncio.coroutine`): calling the result returns a
+ * {@linkcode CoroutineObject}, which `yield*` drives in a generator
+ * coroutine and `await` drives in an async function, in the caller's task
+ * either way.
+ *
+ * @param fn A generator function whose body uses `yield*` on awaitables.
+ * @returns The same function, returning awaitable coroutine objects.
+ *
+ * @example One coroutine, both styles
+ * ```ts
+ * import { coroutine, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const compute = coroutine(function* (x: number, y: number) {
+ *   yield* sleep(1);
+ *   return x + y;
+ * });
+ * await run(function* () {
+ *   assert.equal(yield* compute(1, 2), 3);
+ * }, { virtualTime: true });
+ * await run(async () => {
+ *   assert.equal(await compute(1, 2), 3);
+ * }, { virtualTime: true });
+ * ```
+ */
+export function coroutine<A extends unknown[], T>(
+  fn: (...args: A) => Iterator<unknown, T, unknown>,
+): (...args: A) => CoroutineObject<T> {
+  if (typeof fn !== "function") {
+    throw new TypeError(`Cannot make a coroutine: expected a generator function, got ${typeof fn}`);
+  }
+  return function (this: unknown, ...args: A): CoroutineObject<T> {
+    return new CoroutineObject(() => fn.apply(this, args));
+  };
+}
+
+/**
+ * Awaits anything inside a generator coroutine: a library awaitable or a
+ * generator is driven with `yield*`, a promise is wrapped in a future, a
+ * plain value is returned as is. Used by the layers above for callbacks that
+ * may be written in either style (`aenter`, `aexit`, bodies).
+ *
+ * @param value What to await.
+ * @returns The generator that awaits it.
+ */
+export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
+  if (value instanceof Future) return (yield* value) as T;
+  if (isIterator(value)) {
+    const iterable = Symbol.iterator in value
+      ? value as Iterable<unknown, T, unknown>
+      : { [Symbol.iterator]: () => value as Iterator<unknown, T, unknown> };
+    return yield* iterable;
+  }
+  if (isThenable(value)) {
+    const loop = loopOrThrow("await a promise");
+    const future = new Future<T>(loop);
+    hostWorkStarted(loop);
+    value.then(
+      (result) => {
+        hostWorkSettled(loop);
+        if (!future.done() && !loop.isClosed()) future.setResult(result as T);
+      },
+      (error) => {
+        hostWorkSettled(loop);
+        if (!future.done() && !loop.isClosed()) future.setException(error);
+      },
+    );
+    return yield* future;
+  }
+  return value as T;
+}

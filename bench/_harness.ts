@@ -1,0 +1,88 @@
+/**
+ * A tiny benchmark harness: each case runs ours and the native baseline in
+ * the same process, several rounds interleaved, and keeps the best round of
+ * each (the least disturbed by a noisy machine). Only ratios measured in one
+ * run are compared, never absolute numbers across runs.
+ */
+
+/** One side of a comparison: does `ops` operations per call. */
+export interface Side {
+  /** Label shown in the table, e.g. "generator" or "native". */
+  label: string;
+  /** Runs the workload once. */
+  run: () => Promise<void>;
+}
+
+/** A benchmark case: several sides, the last one the native baseline. */
+export interface Case {
+  name: string;
+  ops: number;
+  /** "ops/s" (higher is better) or "bytes/task" (lower is better). */
+  unit?: "ops/s" | "bytes/task";
+  sides: Side[];
+  /** For memory cases: returns bytes per unit instead of being timed. */
+  measure?: (side: Side) => Promise<number>;
+}
+
+export interface Row {
+  name: string;
+  label: string;
+  value: number;
+  unit: string;
+  ratio: number;
+}
+
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
+
+export async function runCase(c: Case): Promise<Row[]> {
+  const best = new Map<string, number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const side of c.sides) {
+      let value: number;
+      if (c.measure) {
+        value = await c.measure(side);
+        const prev = best.get(side.label) ?? Infinity;
+        best.set(side.label, Math.min(prev, value));
+      } else {
+        const t0 = performance.now();
+        await side.run();
+        const seconds = (performance.now() - t0) / 1000;
+        value = c.ops / seconds;
+        const prev = best.get(side.label) ?? 0;
+        best.set(side.label, Math.max(prev, value));
+      }
+    }
+  }
+  const native = best.get(c.sides[c.sides.length - 1].label)!;
+  return c.sides.map((side) => {
+    const value = best.get(side.label)!;
+    const unit = c.unit ?? "ops/s";
+    const ratio = unit === "ops/s" ? value / native : value / native;
+    return { name: c.name, label: side.label, value, unit, ratio };
+  });
+}
+
+function fmt(value: number, unit: string): string {
+  if (unit === "bytes/task") return `${value.toFixed(0)} B/task`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M ops/s`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k ops/s`;
+  return `${value.toFixed(0)} ops/s`;
+}
+
+export function printTable(rows: Row[]): void {
+  console.log("| case | style | result | vs native |");
+  console.log("| --- | --- | --- | --- |");
+  for (const r of rows) {
+    const ratio = r.label === "native" ? "1.00" : r.ratio.toFixed(2);
+    console.log(`| ${r.name} | ${r.label} | ${fmt(r.value, r.unit)} | ${ratio} |`);
+  }
+}
+
+/** Heap bytes in use after a full collection (needs --v8-flags=--expose-gc). */
+export function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("Cannot measure memory: run with --v8-flags=--expose-gc");
+  gc();
+  gc();
+  return Deno.memoryUsage().heapUsed;
+}

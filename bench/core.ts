@@ -1,0 +1,194 @@
+/**
+ * The runtime core's benchmark (issue 2): spawn, switch, callSoon, timers and
+ * memory per pending task, each against the native-promise baseline in the
+ * same run. Run with `deno task bench`.
+ */
+import { createTask, type Future, getRunningLoop, newEventLoop, run, sleep, type Task } from "../mod.ts";
+import { type Case, heapUsed } from "./_harness.ts";
+
+const SPAWN = 100_000;
+const SWITCH = 1_000_000;
+const CALLS = 1_000_000;
+const TIMERS = 100_000;
+const PENDING = 100_000;
+
+function* child() {
+  yield* sleep(0);
+}
+
+export const cases: Case[] = [
+  {
+    name: `spawn ${SPAWN / 1000}k tasks`,
+    ops: SPAWN,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) tasks.push(createTask(child()));
+            for (const task of tasks) yield* task;
+          }),
+      },
+      {
+        label: "async",
+        run: () =>
+          run(async () => {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) {
+              tasks.push(createTask(async () => {
+                await sleep(0);
+              }));
+            }
+            for (const task of tasks) await task;
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          const all: Promise<void>[] = [];
+          for (let i = 0; i < SPAWN; i++) {
+            all.push((async () => {
+              await null;
+            })());
+          }
+          await Promise.all(all);
+        },
+      },
+    ],
+  },
+  {
+    name: `switch ${SWITCH / 1e6}M sleep(0)`,
+    ops: SWITCH,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            for (let i = 0; i < SWITCH; i++) yield* sleep(0);
+          }),
+      },
+      {
+        label: "async",
+        run: () =>
+          run(async () => {
+            for (let i = 0; i < SWITCH; i++) await sleep(0);
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          for (let i = 0; i < SWITCH; i++) await null;
+        },
+      },
+    ],
+  },
+  {
+    name: `callSoon ${CALLS / 1e6}M callbacks`,
+    ops: CALLS,
+    sides: [
+      {
+        label: "callSoon",
+        run: () =>
+          run(function* () {
+            const loop = getRunningLoop();
+            const done = loop.createFuture<void>();
+            let left = CALLS;
+            const callback = () => {
+              if (--left === 0) done.setResult();
+            };
+            for (let i = 0; i < CALLS; i++) loop.callSoon(callback);
+            yield* done;
+          }),
+      },
+      {
+        label: "native",
+        run: () =>
+          new Promise<void>((resolve) => {
+            let left = CALLS;
+            const callback = () => {
+              if (--left === 0) resolve();
+            };
+            for (let i = 0; i < CALLS; i++) queueMicrotask(callback);
+          }),
+      },
+    ],
+  },
+  {
+    name: `timers ${TIMERS / 1000}k sleeps 0-50 ms`,
+    ops: TIMERS,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < TIMERS; i++) {
+              tasks.push(createTask(sleep(Math.random() * 0.05)));
+            }
+            for (const task of tasks) yield* task;
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          const all: Promise<void>[] = [];
+          for (let i = 0; i < TIMERS; i++) {
+            all.push(new Promise((resolve) => setTimeout(resolve, Math.random() * 50)));
+          }
+          await Promise.all(all);
+        },
+      },
+    ],
+  },
+  {
+    name: `memory ${PENDING / 1000}k pending tasks`,
+    ops: PENDING,
+    unit: "bytes/task",
+    sides: [{ label: "generator", run: async () => {} }, { label: "native", run: async () => {} }],
+    measure: async (side) => {
+      if (side.label === "generator") {
+        const loop = newEventLoop();
+        const futures: Future<void>[] = [];
+        const tasks: Task<void>[] = [];
+        for (let i = 0; i < PENDING; i++) futures.push(loop.createFuture<void>());
+        const before = heapUsed();
+        await loop.runUntilComplete(function* () {
+          for (let i = 0; i < PENDING; i++) {
+            const future = futures[i];
+            tasks.push(createTask(function* () {
+              yield* future;
+            }));
+          }
+          yield* sleep(0);
+          yield* sleep(0);
+        });
+        const after = heapUsed();
+        await loop.runUntilComplete(function* () {
+          for (const future of futures) future.setResult();
+          for (const task of tasks) yield* task;
+        });
+        loop.close();
+        return (after - before) / PENDING;
+      }
+      const resolvers: (() => void)[] = [];
+      const promises: Promise<void>[] = [];
+      for (let i = 0; i < PENDING; i++) {
+        promises.push(new Promise<void>((resolve) => resolvers.push(resolve)));
+      }
+      const before = heapUsed();
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < PENDING; i++) {
+        const promise = promises[i];
+        pending.push((async () => {
+          await promise;
+        })());
+      }
+      await null;
+      const after = heapUsed();
+      for (const resolve of resolvers) resolve();
+      await Promise.all(pending);
+      return (after - before) / PENDING;
+    },
+  },
+];

@@ -1,0 +1,17 @@
+/**
+ * `deno task bench`: every benchmark of the library, each case measured
+ * against its native-promise baseline in the same run. Prints a Markdown
+ * table (the README's). `BENCH_ROUNDS=n` sets the rounds per case (best
+ * round kept); `deno task bench core` runs one file's cases.
+ */
+import { printTable, type Row, runCase } from "./_harness.ts";
+import { cases as core } from "./core.ts";
+
+const suites = { core };
+const only = Deno.args[0];
+const rows: Row[] = [];
+for (const [name, cases] of Object.entries(suites)) {
+  if (only !== undefined && only !== name) continue;
+  for (const c of cases) rows.push(...await runCase(c));
+}
+printTable(rows);

@@ -1,0 +1,429 @@
+/**
+ * Async context managers: `AsyncContextManager`, `asyncWith`,
+ * `asyncContextManager`, `AsyncExitStack` (Python's `async with` and
+ * `contextlib`).
+ *
+ * `async with cm as value: body` becomes
+ * `yield* asyncWith(cm, function* (value) { ... })` in a generator coroutine
+ * and `await asyncWith(cm, async (value) => { ... })` in an async function.
+ * Either way the body runs in the caller's task, so a `TaskGroup` or a
+ * `timeout` can cancel it. `aenter`/`aexit` may be written in either style
+ * too: as generator methods, async methods, or returning a library awaitable
+ * or a plain value.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "./errors.ts";
+import { awaitAny, coroutine, type CoroutineObject } from "./tasks.ts";
+
+/** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
+export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
+
+/** Anything with `aenter()` and `aexit(error)`: what `asyncWith` accepts. */
+export interface AsyncContextManagerLike<T> {
+  /** Enters the context; its result is handed to the body. */
+  aenter(): MaybeAwaitable<T>;
+  /**
+   * Leaves the context. `error` is what the body threw (`undefined` if it
+   * returned); returning `true` suppresses it.
+   */
+  aexit(error?: unknown): MaybeAwaitable<boolean | void>;
+}
+
+/**
+ * The base class of async context managers (Python's `__aenter__` /
+ * `__aexit__`): implement `aenter()` and `aexit(error)`. Returning `true`
+ * from `aexit` suppresses the body's error.
+ *
+ * It also implements `Symbol.asyncDispose` (which calls `aexit()`), so
+ * after entering it can be left by `await using`:
+ * `await cm.aenter(); await using _ = cm;`.
+ *
+ * @typeParam T What `aenter()` gives the body.
+ *
+ * @example The seeds' database connection
+ * ```ts
+ * import { AsyncContextManager, asyncWith, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * class Connection extends AsyncContextManager<Connection> {
+ *   log: string[] = [];
+ *   async aenter() {
+ *     await sleep(1);
+ *     this.log.push("connected");
+ *     return this;
+ *   }
+ *   async aexit() {
+ *     await sleep(1);
+ *     this.log.push("closed");
+ *   }
+ *   doSomething() {
+ *     return 666;
+ *   }
+ * }
+ *
+ * const conn = new Connection();
+ * await run(async () => {
+ *   const result = await asyncWith(conn, (c) => c.doSomething());
+ *   assert.equal(result, 666);
+ * }, { virtualTime: true });
+ * assert.deepEqual(conn.log, ["connected", "closed"]);
+ * ```
+ */
+export abstract class AsyncContextManager<T = unknown> implements AsyncContextManagerLike<T> {
+  /** Enters the context; the result is handed to the body. @returns The value. */
+  abstract aenter(): MaybeAwaitable<T>;
+
+  /**
+   * Leaves the context.
+   *
+   * @param error What the body threw, or `undefined` if it returned.
+   * @returns `true` to suppress the error.
+   */
+  abstract aexit(error?: unknown): MaybeAwaitable<boolean | void>;
+
+  /** Leaves the context (`aexit()` with no error), for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const result = this.aexit(undefined);
+    if (result !== null && typeof result === "object" && "next" in result) {
+      // A generator aexit: drive it in the awaiting task.
+      await coroutine(() => result as Iterator<unknown, boolean | void, unknown>)();
+    } else {
+      await result;
+    }
+  }
+}
+
+function checkManager(cm: unknown): void {
+  if (
+    cm === null || typeof cm !== "object" ||
+    typeof (cm as AsyncContextManagerLike<unknown>).aenter !== "function" ||
+    typeof (cm as AsyncContextManagerLike<unknown>).aexit !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot enter the context: expected an object with aenter() and aexit(), got ${
+        cm === null ? "null" : typeof cm
+      }`,
+    );
+  }
+}
+
+const withCoroutine = coroutine(function* (
+  cm: AsyncContextManagerLike<unknown>,
+  body: (value: unknown) => unknown,
+): Generator<unknown, unknown, unknown> {
+  const value = yield* awaitAny(cm.aenter());
+  let result: unknown;
+  try {
+    result = yield* awaitAny(body(value));
+  } catch (error) {
+    const suppress = yield* awaitAny(cm.aexit(error));
+    if (suppress === true) return undefined;
+    throw error;
+  }
+  yield* awaitAny(cm.aexit(undefined));
+  return result;
+});
+
+/**
+ * Python's `async with cm as value: body`: enters `cm`, runs `body(value)`,
+ * and leaves `cm` whatever happens; the body's error reaches `aexit`, which
+ * may suppress it by returning `true` (then the result is `undefined`).
+ *
+ * @param cm An async context manager (anything with `aenter` and `aexit`).
+ * @param body A generator function, an async function, or a plain function.
+ * @returns An awaitable for the body's result: `yield*` it or `await` it.
+ * @throws {TypeError} If `cm` has no `aenter`/`aexit` or `body` is not a function.
+ *
+ * @example A generator body
+ * ```ts
+ * import { asyncWith, Lock, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const lock = new Lock();
+ * await run(function* () {
+ *   const value = yield* asyncWith(lock, function* () {
+ *     assert.ok(lock.locked());
+ *     return 1;
+ *   });
+ *   assert.equal(value, 1);
+ *   assert.ok(!lock.locked());
+ * });
+ * ```
+ */
+export function asyncWith<T, R>(
+  cm: AsyncContextManagerLike<T>,
+  body: (value: T) => Iterator<unknown, R, unknown> | PromiseLike<R> | R,
+): CoroutineObject<R> {
+  checkManager(cm);
+  if (typeof body !== "function") {
+    throw new TypeError(`Cannot run the context body: expected a function, got ${typeof body}`);
+  }
+  return withCoroutine(
+    cm as AsyncContextManagerLike<unknown>,
+    body as (value: unknown) => unknown,
+  ) as CoroutineObject<R>;
+}
+
+/**
+ * `contextlib.asynccontextmanager`: turns an `async function*` that yields
+ * once into a factory of async context managers. The code before the
+ * `yield` enters, the yielded value goes to the body, the code after it
+ * leaves; the body's error is thrown in at the `yield`.
+ *
+ * (A generator coroutine cannot serve here: its bare `yield` already means
+ * "give the loop a turn".)
+ *
+ * @param fn An async generator function that yields exactly once.
+ * @returns A function returning a context manager per call.
+ * @throws {TypeError} If `fn` is not a function.
+ *
+ * @example
+ * ```ts
+ * import { asyncContextManager, asyncWith, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const log: string[] = [];
+ * const resource = asyncContextManager(async function* (name: string) {
+ *   log.push(`open ${name}`);
+ *   try {
+ *     yield name.toUpperCase();
+ *   } finally {
+ *     log.push(`close ${name}`);
+ *   }
+ * });
+ * await run(async () => {
+ *   await asyncWith(resource("db"), (value) => log.push(`use ${value}`));
+ * });
+ * assert.deepEqual(log, ["open db", "use DB", "close db"]);
+ * ```
+ */
+export function asyncContextManager<A extends unknown[], T>(
+  fn: (...args: A) => AsyncGenerator<T, unknown, undefined>,
+): (...args: A) => AsyncContextManager<T> {
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot make a context manager: expected an async generator function, got ${typeof fn}`,
+    );
+  }
+  return (...args: A) => new GeneratorContextManager(fn(...args));
+}
+
+class GeneratorContextManager<T> extends AsyncContextManager<T> {
+  readonly #gen: AsyncGenerator<T, unknown, undefined>;
+  constructor(gen: AsyncGenerator<T, unknown, undefined>) {
+    super();
+    this.#gen = gen;
+  }
+  async aenter(): Promise<T> {
+    const step = await this.#gen.next();
+    if (step.done) throw new RuntimeError("Cannot enter the context: the generator didn't yield");
+    return step.value;
+  }
+  async aexit(error?: unknown): Promise<boolean> {
+    if (error === undefined) {
+      const step = await this.#gen.next();
+      if (!step.done) throw new RuntimeError("Cannot leave the context: the generator didn't stop");
+      return false;
+    }
+    try {
+      const step = await this.#gen.throw(error);
+      if (!step.done) {
+        throw new RuntimeError("Cannot leave the context: the generator didn't stop after throw()");
+      }
+      return true; // the generator caught the error: suppress it
+    } catch (thrown) {
+      if (thrown === error) return false;
+      throw thrown;
+    }
+  }
+}
+
+type ExitCallback = (error: unknown) => MaybeAwaitable<boolean | void>;
+
+let takeExits: (stack: AsyncExitStack) => ExitCallback[];
+let pushExit: (stack: AsyncExitStack, exit: ExitCallback) => void;
+
+/**
+ * `contextlib.AsyncExitStack`: enter any number of context managers and
+ * register cleanup callbacks; leaving the stack unwinds them last-in,
+ * first-out, passing each one the error still pending (a callback returning
+ * `true` suppresses it).
+ *
+ * @example
+ * ```ts
+ * import { AsyncExitStack, asyncContextManager, asyncWith, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const log: string[] = [];
+ * const open = asyncContextManager(async function* (name: string) {
+ *   log.push(`open ${name}`);
+ *   yield name;
+ *   log.push(`close ${name}`);
+ * });
+ * await run(function* () {
+ *   yield* asyncWith(new AsyncExitStack(), function* (stack) {
+ *     for (const name of ["a", "b"]) yield* stack.enterAsyncContext(open(name));
+ *     stack.callback(() => log.push("callback"));
+ *   });
+ * });
+ * assert.deepEqual(log, ["open a", "open b", "callback", "close b", "close a"]);
+ * ```
+ */
+export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
+  #exits: ExitCallback[] = [];
+
+  /** Enters the stack itself. @returns The stack. */
+  aenter(): AsyncExitStack {
+    return this;
+  }
+
+  /**
+   * Unwinds every registered exit, last first.
+   *
+   * @param error The pending error, if any.
+   * @returns `true` if the error was suppressed.
+   */
+  aexit(error?: unknown): CoroutineObject<boolean> {
+    return unwind(this, error);
+  }
+
+  /**
+   * Enters `cm` and registers its `aexit`.
+   *
+   * @param cm An async context manager.
+   * @returns An awaitable for what `aenter` returned.
+   */
+  enterAsyncContext<T>(cm: AsyncContextManagerLike<T>): CoroutineObject<T> {
+    checkManager(cm);
+    return enter(this, cm) as CoroutineObject<T>;
+  }
+
+  /**
+   * Registers `exit(error)`, called like an `aexit` when the stack unwinds.
+   *
+   * @param exit The exit function; may return `true` to suppress the error.
+   * @returns `exit`.
+   */
+  pushAsyncExit<F extends ExitCallback>(exit: F): F {
+    if (typeof exit !== "function") {
+      throw new TypeError(`Cannot push an exit: expected a function, got ${typeof exit}`);
+    }
+    this.#exits.push(exit);
+    return exit;
+  }
+
+  /**
+   * Registers `callback(...args)`, called (and awaited) when the stack
+   * unwinds; it does not see or suppress errors.
+   *
+   * @param callback The function (sync, async, or a generator function).
+   * @param args Its arguments.
+   * @returns `callback`.
+   */
+  pushAsyncCallback<A extends unknown[], F extends (...args: A) => unknown>(
+    callback: F,
+    ...args: A
+  ): F {
+    if (typeof callback !== "function") {
+      throw new TypeError(`Cannot push a callback: expected a function, got ${typeof callback}`);
+    }
+    this.#exits.push(function* () {
+      yield* awaitAny(callback(...args));
+      return false;
+    });
+    return callback;
+  }
+
+  /**
+   * Registers a plain (synchronous) `callback(...args)`.
+   *
+   * @param callback The function.
+   * @param args Its arguments.
+   * @returns `callback`.
+   */
+  callback<A extends unknown[], F extends (...args: A) => unknown>(callback: F, ...args: A): F {
+    return this.pushAsyncCallback(callback, ...args);
+  }
+
+  /**
+   * Moves every registered exit to a new stack and empties this one.
+   *
+   * @returns The new stack.
+   */
+  popAll(): AsyncExitStack {
+    const stack = new AsyncExitStack();
+    stack.#exits = this.#exits;
+    this.#exits = [];
+    return stack;
+  }
+
+  /**
+   * Unwinds the stack now, with no error.
+   *
+   * @returns An awaitable that completes when every exit ran.
+   */
+  aclose(): CoroutineObject<boolean> {
+    return unwind(this, undefined);
+  }
+
+  /** `AsyncExitStack(2 exits)`. */
+  override toString(): string {
+    return `AsyncExitStack(${this.#exits.length} exits)`;
+  }
+
+  static {
+    takeExits = (stack) => {
+      const exits = stack.#exits;
+      stack.#exits = [];
+      return exits;
+    };
+    pushExit = (stack, exit) => stack.#exits.push(exit);
+  }
+}
+
+const enter = coroutine(function* <T>(
+  stack: AsyncExitStack,
+  cm: AsyncContextManagerLike<T>,
+): Generator<unknown, T, unknown> {
+  const value = yield* awaitAny<T>(cm.aenter());
+  pushExit(stack, (error) => cm.aexit(error));
+  return value;
+});
+
+const unwind = coroutine(function* (
+  stack: AsyncExitStack,
+  error: unknown,
+): Generator<unknown, boolean, unknown> {
+  const exits = takeExits(stack);
+  let pending = error;
+  let hasError = error !== undefined;
+  let suppressed = false;
+  while (exits.length !== 0) {
+    const exit = exits.pop()!;
+    try {
+      const suppress = yield* awaitAny<boolean | void>(exit(hasError ? pending : undefined));
+      if (hasError && suppress === true) {
+        pending = undefined;
+        hasError = false;
+        suppressed = true;
+      }
+    } catch (thrown) {
+      // A new error replaces the pending one (which becomes its cause, as
+      // Python chains __context__).
+      if (hasError && thrown instanceof Error && thrown !== pending && thrown.cause === undefined) {
+        Object.defineProperty(thrown, "cause", {
+          value: pending,
+          configurable: true,
+          writable: true,
+        });
+      }
+      pending = thrown;
+      hasError = true;
+      suppressed = false;
+    }
+  }
+  if (hasError && pending !== error) throw pending;
+  return suppressed || (error !== undefined && !hasError);
+});
