@@ -15,7 +15,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { awaitAny, coroutine, type CoroutineObject } from "./tasks.ts";
+import { awaitAny, awaitAnyAsync, CoroutineObject } from "./tasks.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -85,13 +85,7 @@ export abstract class AsyncContextManager<T = unknown> implements AsyncContextMa
 
   /** Leaves the context (`aexit()` with no error), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
-    const result = this.aexit(undefined);
-    if (result !== null && typeof result === "object" && "next" in result) {
-      // A generator aexit: drive it in the awaiting task.
-      await coroutine(() => result as Iterator<unknown, boolean | void, unknown>)();
-    } else {
-      await result;
-    }
+    await awaitAnyAsync(this.aexit(undefined));
   }
 }
 
@@ -109,7 +103,7 @@ function checkManager(cm: unknown): void {
   }
 }
 
-const withCoroutine = coroutine(function* (
+function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
@@ -124,7 +118,25 @@ const withCoroutine = coroutine(function* (
   }
   yield* awaitAny(cm.aexit(undefined));
   return result;
-});
+}
+
+// The same steps for `await`: native awaits in the caller's own context.
+async function withAsync(
+  cm: AsyncContextManagerLike<unknown>,
+  body: (value: unknown) => unknown,
+): Promise<unknown> {
+  const value = await awaitAnyAsync(cm.aenter());
+  let result: unknown;
+  try {
+    result = await awaitAnyAsync(body(value));
+  } catch (error) {
+    const suppress = await awaitAnyAsync(cm.aexit(error));
+    if (suppress === true) return undefined;
+    throw error;
+  }
+  await awaitAnyAsync(cm.aexit(undefined));
+  return result;
+}
 
 /**
  * Python's `async with cm as value: body`: enters `cm`, runs `body(value)`,
@@ -160,9 +172,11 @@ export function asyncWith<T, R>(
   if (typeof body !== "function") {
     throw new TypeError(`Cannot run the context body: expected a function, got ${typeof body}`);
   }
-  return withCoroutine(
-    cm as AsyncContextManagerLike<unknown>,
-    body as (value: unknown) => unknown,
+  const manager = cm as AsyncContextManagerLike<unknown>;
+  const fn = body as (value: unknown) => unknown;
+  return new CoroutineObject(
+    () => withGenerator(manager, fn),
+    () => withAsync(manager, fn),
   ) as CoroutineObject<R>;
 }
 
@@ -383,47 +397,101 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
   }
 }
 
-const enter = coroutine(function* <T>(
+function* enterGenerator<T>(
   stack: AsyncExitStack,
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
   const value = yield* awaitAny<T>(cm.aenter());
   pushExit(stack, (error) => cm.aexit(error));
   return value;
-});
+}
 
-const unwind = coroutine(function* (
+async function enterAsync<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): Promise<T> {
+  const value = await awaitAnyAsync<T>(cm.aenter());
+  pushExit(stack, (error) => cm.aexit(error));
+  return value;
+}
+
+function enter<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): CoroutineObject<T> {
+  return new CoroutineObject(() => enterGenerator(stack, cm), () => enterAsync(stack, cm));
+}
+
+/**
+ * Unwinding keeps one pending error: an exit returning `true` suppresses
+ * it; an exit that throws replaces it (the old one becomes the new one's
+ * `cause`, as Python chains `__context__`).
+ */
+class Unwinding {
+  pending: unknown;
+  hasError: boolean;
+  suppressed = false;
+  constructor(readonly error: unknown) {
+    this.pending = error;
+    this.hasError = error !== undefined;
+  }
+  exited(suppress: boolean | void): void {
+    if (this.hasError && suppress === true) {
+      this.pending = undefined;
+      this.hasError = false;
+      this.suppressed = true;
+    }
+  }
+  threw(thrown: unknown): void {
+    if (
+      this.hasError && thrown instanceof Error && thrown !== this.pending &&
+      thrown.cause === undefined
+    ) {
+      Object.defineProperty(thrown, "cause", {
+        value: this.pending,
+        configurable: true,
+        writable: true,
+      });
+    }
+    this.pending = thrown;
+    this.hasError = true;
+    this.suppressed = false;
+  }
+  result(): boolean {
+    if (this.hasError && this.pending !== this.error) throw this.pending;
+    return this.suppressed || (this.error !== undefined && !this.hasError);
+  }
+}
+
+function* unwindGenerator(
   stack: AsyncExitStack,
   error: unknown,
 ): Generator<unknown, boolean, unknown> {
   const exits = takeExits(stack);
-  let pending = error;
-  let hasError = error !== undefined;
-  let suppressed = false;
+  const state = new Unwinding(error);
   while (exits.length !== 0) {
     const exit = exits.pop()!;
     try {
-      const suppress = yield* awaitAny<boolean | void>(exit(hasError ? pending : undefined));
-      if (hasError && suppress === true) {
-        pending = undefined;
-        hasError = false;
-        suppressed = true;
-      }
+      state.exited(
+        yield* awaitAny<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+      );
     } catch (thrown) {
-      // A new error replaces the pending one (which becomes its cause, as
-      // Python chains __context__).
-      if (hasError && thrown instanceof Error && thrown !== pending && thrown.cause === undefined) {
-        Object.defineProperty(thrown, "cause", {
-          value: pending,
-          configurable: true,
-          writable: true,
-        });
-      }
-      pending = thrown;
-      hasError = true;
-      suppressed = false;
+      state.threw(thrown);
     }
   }
-  if (hasError && pending !== error) throw pending;
-  return suppressed || (error !== undefined && !hasError);
-});
+  return state.result();
+}
+
+async function unwindAsync(stack: AsyncExitStack, error: unknown): Promise<boolean> {
+  const exits = takeExits(stack);
+  const state = new Unwinding(error);
+  while (exits.length !== 0) {
+    const exit = exits.pop()!;
+    try {
+      state.exited(
+        await awaitAnyAsync<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+      );
+    } catch (thrown) {
+      state.threw(thrown);
+    }
+  }
+  return state.result();
+}
+
+function unwind(stack: AsyncExitStack, error: unknown): CoroutineObject<boolean> {
+  return new CoroutineObject(() => unwindGenerator(stack, error), () => unwindAsync(stack, error));
+}

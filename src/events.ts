@@ -38,12 +38,14 @@
 
 import { RuntimeError } from "./errors.ts";
 import type { Future } from "./futures.ts";
-import type { Task, TaskOptions } from "./tasks.ts";
+import type { Awaitable, CoroutineLike, Task, TaskOptions } from "./tasks.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 export const SLICE_MS = 2;
 /** How many callbacks run between two looks at the clock. */
-const CHECK_EVERY = 64;
+const CHECK_EVERY = 128;
+/** Shared by every callback scheduled without arguments. */
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
 const MAX_HOST_DELAY_MS = 0x7fffffff;
 
@@ -104,6 +106,11 @@ function missingLayer(what: string): never {
     `Cannot ${what}: the futures and tasks layers are not loaded (import from mod.ts)`,
   );
 }
+
+// The host's timer functions, read once at load: Deno loads some globals
+// lazily on first read and runs pending microtasks while doing so, which
+// must not happen in the middle of a drain.
+const { setTimeout, clearTimeout, setImmediate, clearImmediate } = globalThis;
 
 let runningLoop: EventLoop | null = null;
 let draining = 0;
@@ -391,7 +398,7 @@ export class EventLoop {
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     checkCallback(callback, "call soon");
     this.#checkOpen("call soon");
-    const handle = new Handle(callback as AnyFunction, args, this);
+    const handle = new Handle(callback as AnyFunction, args.length === 0 ? NO_ARGS : args, this);
     this.#push(runHandle as (arg: unknown) => void, handle);
     return handle;
   }
@@ -510,7 +517,7 @@ export class EventLoop {
    * @throws {RuntimeError} If the loop is closed or already running, or
    * another loop runs, or the loop was stopped before `aw` was done.
    */
-  async runUntilComplete<T>(aw: unknown): Promise<T> {
+  async runUntilComplete<T>(aw: Awaitable<T> | CoroutineLike<T>): Promise<T> {
     this.#checkRunnable();
     const ensure = coreLayers.ensureFuture ?? missingLayer("run until complete");
     const future = ensure<T>(aw, this);
@@ -733,17 +740,22 @@ export class EventLoop {
     if (!this.#draining && !this.#wakePending) this.#wake();
   }
 
+  #resetRing(): void {
+    this.#ring = new Array(512).fill(undefined);
+    this.#mask = 255;
+    this.#head = 0;
+  }
+
   #grow(): void {
+    // Unroll the ring so the head is at 0, then double it; slice and concat
+    // copy in bulk.
     const old = this.#ring;
-    const capacity = (this.#mask + 1) * 2;
-    const ring = new Array(capacity * 2).fill(undefined);
-    for (let k = 0; k < this.#size; k++) {
-      const from = ((this.#head + k) & this.#mask) << 1;
-      ring[k << 1] = old[from];
-      ring[(k << 1) + 1] = old[from + 1];
-    }
-    this.#ring = ring;
-    this.#mask = capacity - 1;
+    const start = this.#head << 1;
+    const filler = new Array(old.length).fill(undefined);
+    this.#ring = start === 0
+      ? old.concat(filler)
+      : old.slice(start).concat(old.slice(0, start), filler);
+    this.#mask = this.#mask * 2 + 1;
     this.#head = 0;
   }
 
@@ -812,6 +824,8 @@ export class EventLoop {
       if (this.#batchLeft === 0) {
         if (this.#timers.length !== 0) this.#collectTimers();
         if (this.#size === 0) {
+          // A burst grew the ring; give the memory back once it has drained.
+          if (this.#mask > 4095) this.#resetRing();
           if (this.#stopping) break;
           if (this.#idle()) continue; // virtual time jumped: timers are due
           this.#draining = false;
@@ -824,12 +838,14 @@ export class EventLoop {
       const debug = this.#debug;
       while (this.#batchLeft !== 0) {
         this.#batchLeft--;
-        const r = this.#ring;
-        const i = this.#head << 1;
-        const fn = r[i] as (arg: unknown) => void;
-        const arg = r[i + 1];
-        r[i] = r[i + 1] = undefined;
-        this.#head = (this.#head + 1) & this.#mask;
+        const ring = this.#ring;
+        const head = this.#head;
+        const i = head << 1;
+        const fn = ring[i] as (arg: unknown) => void;
+        const arg = ring[i + 1];
+        ring[i] = undefined;
+        ring[i + 1] = undefined;
+        this.#head = (head + 1) & this.#mask;
         this.#size--;
         if (debug) this.#runTimed(fn, arg);
         else {

@@ -62,6 +62,9 @@ const unretrievedRegistry = new FinalizationRegistry<Unretrieved>((record) => {
   record.loop.callExceptionHandler(context as { message: string });
 });
 
+/** The failed futures whose exception nobody has read yet (rare: kept off the object). */
+const unretrieved = new WeakMap<object, Unretrieved>();
+
 /** Creation stacks of futures made in debug mode. */
 export const creationStacks: WeakMap<object, string> = new WeakMap();
 
@@ -133,7 +136,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #fn: ((arg: unknown) => void) | null = null;
   #arg: unknown = null;
   #more: unknown[] | null = null;
-  #unretrieved: Unretrieved | null = null;
 
   /**
    * Creates a pending future on `loop` (the running loop by default).
@@ -306,7 +308,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @returns The iterator `yield*` drives.
    */
   [Symbol.iterator](): Iterator<unknown, T, unknown> {
-    return new FutureIterator(this);
+    return new FutureIterator(this) as Iterator<unknown, T, unknown>;
   }
 
   /** `Future(pending)`, `Future(done, result=42)`, `Future(cancelled)`. */
@@ -347,9 +349,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #retrieved(): void {
-    const record = this.#unretrieved;
-    if (record !== null) {
-      this.#unretrieved = null;
+    const record = unretrieved.get(this);
+    if (record !== undefined) {
+      unretrieved.delete(this);
       unretrievedRegistry.unregister(record);
     }
   }
@@ -364,7 +366,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         what: this.constructor.name === "Future" ? "Future" : "Task",
         source: creationStacks.get(this),
       };
-      this.#unretrieved = record;
+      unretrieved.set(this, record);
       unretrievedRegistry.register(this, record, record);
     }
     // Schedule the callbacks, in the order they were added.
@@ -432,22 +434,35 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 }
 
-/** What `yield*` drives: yields the future while it is pending, then returns its result. */
-class FutureIterator<T> implements Iterator<unknown, T, unknown> {
+/**
+ * What `yield*` drives: yields the future while it is pending, then returns
+ * its result. It is its own `IteratorResult` (`next()` returns `this` with
+ * `done` and `value` set), so an await allocates one object, not two;
+ * `yield*` reads both fields at once, before the next call.
+ */
+class FutureIterator<T> {
+  done = false;
+  value: unknown;
   readonly #future: Future<T>;
   constructor(future: Future<T>) {
     this.#future = future;
+    this.value = future;
   }
   next(): IteratorResult<unknown, T> {
     const future = this.#future;
-    if (!future.done()) return { done: false, value: future };
-    return { done: true, value: future.result() };
+    if (future.done()) {
+      this.done = true;
+      this.value = future.result();
+    }
+    return this as IteratorResult<unknown, T>;
   }
   throw(error: unknown): IteratorResult<unknown, T> {
     throw error;
   }
-  return(value?: unknown): IteratorResult<unknown, T> {
-    return { done: true, value: value as T };
+  return(value?: T): IteratorResult<unknown, T> {
+    this.done = true;
+    this.value = value;
+    return this as IteratorResult<unknown, T>;
   }
 }
 

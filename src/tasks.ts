@@ -101,10 +101,32 @@ const SLEEP0: unique symbol = Symbol("sleep(0)");
 let current: Task<unknown> | null = null;
 let taskCounter = 0;
 const asyncContext = new AsyncLocalStorage<Task<unknown>>();
-const tasksByLoop = new WeakMap<EventLoop, Set<Task<unknown>>>();
+
+/**
+ * The pending tasks of each loop, as an intrusive doubly-linked list
+ * through the tasks themselves: O(1) to add and remove, no hashing and no
+ * per-entry allocation (`allTasks` walks it).
+ */
+class TaskList {
+  head: Task<unknown> | null = null;
+}
+const pendingTasks = new WeakMap<EventLoop, TaskList>();
+
+/** What a step throws into the coroutine (boxed: errors are the rare case). */
+class ThrowIn {
+  constructor(readonly error: unknown) {}
+}
+
+/** What most tasks never need: kept off the task until first used. */
+interface TaskExtra {
+  name: string | null;
+  cancelMessage: string | undefined;
+  controller: AbortController | null;
+}
 
 /** The loop's step function: `(stepTask, task)` sits on the ready queue. */
 let stepTask: (task: Task<unknown>) => void;
+let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 
 function describe(value: unknown): string {
   if (value === null) return "null";
@@ -131,10 +153,10 @@ function loopOrThrow(action: string): EventLoop {
   return loop;
 }
 
-function tasksOf(loop: EventLoop): Set<Task<unknown>> {
-  let tasks = tasksByLoop.get(loop);
-  if (tasks === undefined) tasksByLoop.set(loop, tasks = new Set());
-  return tasks;
+function listOf(loop: EventLoop): TaskList {
+  let list = pendingTasks.get(loop);
+  if (list === undefined) pendingTasks.set(loop, list = new TaskList());
+  return list;
 }
 
 /**
@@ -173,15 +195,15 @@ export class Task<T = unknown> extends Future<T> {
   #kind: number;
   #coro: unknown;
   #id = ++taskCounter;
-  #name: string | null;
   #waiter: Future<unknown> | null = null;
   #mustCancel = false;
-  #cancelMessage: string | undefined = undefined;
   #cancelRequests = 0;
-  #controller: AbortController | null = null;
-  #resume: unknown = undefined; // the value (or error) the next step sends
-  #resumeThrows = false;
+  #resume: unknown = undefined; // what the next step sends in (a ThrowIn: throws it)
   #host = IN_LOOP;
+  #extra: TaskExtra | null = null;
+  // The loop's list of pending tasks runs through these.
+  #prev: Task<unknown> | null = null;
+  #next: Task<unknown> | null = null;
 
   /**
    * Wraps `coro` in a task and schedules its first step. Prefer
@@ -192,7 +214,7 @@ export class Task<T = unknown> extends Future<T> {
    * @throws {TypeError} If `coro` is none of those.
    * @throws {RuntimeError} If no loop is given and none runs.
    */
-  constructor(coro: CoroutineLike<T>, options: TaskConstructorOptions = {}) {
+  constructor(coro: CoroutineLike<T>, options?: TaskConstructorOptions) {
     if (coro instanceof Future) {
       throw new TypeError(
         `Cannot create a task: expected a coroutine, got ${describe(coro)} (use ensureFuture)`,
@@ -209,15 +231,18 @@ export class Task<T = unknown> extends Future<T> {
         }`,
       );
     }
-    const loop = options.loop ?? loopOrThrow("create a task");
+    const loop = options?.loop ?? loopOrThrow("create a task");
     super(loop);
     this.#kind = kind;
     this.#coro = coro;
-    this.#name = options.name === undefined ? null : String(options.name);
-    tasksOf(loop).add(this);
+    if (options?.name !== undefined) this.#extraState().name = String(options.name);
+    const list = listOf(loop);
+    this.#next = list.head;
+    if (list.head !== null) list.head.#prev = this as Task<unknown>;
+    list.head = this as Task<unknown>;
     if (kind === PROMISE) {
       this.#watchBody(coro as PromiseLike<unknown>);
-    } else if (options.eagerStart && loop.isRunning()) {
+    } else if (options?.eagerStart && loop.isRunning()) {
       this.#step();
     } else {
       scheduleCall(loop, stepTask, this as Task<unknown>);
@@ -235,23 +260,24 @@ export class Task<T = unknown> extends Future<T> {
    * cancelled: hand it to `fetch` and other host APIs.
    */
   get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController();
+    const extra = this.#extraState();
+    if (extra.controller === null) {
+      extra.controller = new AbortController();
       if (this.#cancelRequests > 0 || this.cancelled()) {
-        this.#controller.abort(new CancelledError(this.#cancelMessage));
+        extra.controller.abort(new CancelledError(extra.cancelMessage));
       }
     }
-    return this.#controller.signal;
+    return extra.controller.signal;
   }
 
   /** The task's name (`Task-N` unless given). @returns The name. */
   getName(): string {
-    return this.#name ?? `Task-${this.#id}`;
+    return this.#extra?.name ?? `Task-${this.#id}`;
   }
 
   /** Renames the task. @param name The new name. */
   setName(name: string): void {
-    this.#name = String(name);
+    this.#extraState().name = String(name);
   }
 
   /**
@@ -279,7 +305,7 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.done()) return false;
     this.#cancelRequests++;
-    this.#controller?.abort(new CancelledError(msg));
+    this.#extra?.controller?.abort(new CancelledError(msg));
     if (this.#kind === PROMISE) {
       this.#leaveHost();
       this.#complete("cancelled", msg);
@@ -287,7 +313,7 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#mustCancel = true;
-    this.#cancelMessage = msg;
+    if (msg !== undefined || this.#extra !== null) this.#extraState().cancelMessage = msg;
     return true;
   }
 
@@ -345,11 +371,25 @@ export class Task<T = unknown> extends Future<T> {
 
   // ---------------------------------------------------------------------------
 
+  #extraState(): TaskExtra {
+    return this.#extra ??= { name: null, cancelMessage: undefined, controller: null };
+  }
+
+  #cancelMessage(): string | undefined {
+    return this.#extra?.cancelMessage;
+  }
+
   #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
     const loop = this.getLoop();
-    tasksByLoop.get(loop)?.delete(this as Task<unknown>);
-    if (state === "cancelled" && this.#controller !== null && !this.#controller.signal.aborted) {
-      this.#controller.abort(
+    // Leave the loop's list of pending tasks.
+    const list = pendingTasks.get(loop)!;
+    if (this.#prev !== null) this.#prev.#next = this.#next;
+    else list.head = this.#next;
+    if (this.#next !== null) this.#next.#prev = this.#prev;
+    this.#prev = this.#next = null;
+    const controller = this.#extra?.controller;
+    if (state === "cancelled" && controller && !controller.signal.aborted) {
+      controller.abort(
         value instanceof CancelledError ? value : new CancelledError(value as string),
       );
     }
@@ -365,7 +405,7 @@ export class Task<T = unknown> extends Future<T> {
   #finish(value: unknown): void {
     if (this.#mustCancel) {
       this.#mustCancel = false;
-      this.#complete("cancelled", this.#cancelMessage);
+      this.#complete("cancelled", this.#cancelMessage());
     } else {
       this.#complete("done", value);
     }
@@ -379,15 +419,15 @@ export class Task<T = unknown> extends Future<T> {
       this.#start();
       return;
     }
-    let throws = this.#resumeThrows;
     let value = this.#resume;
     this.#resume = undefined;
-    this.#resumeThrows = false;
+    let throws = value instanceof ThrowIn;
+    if (throws) value = (value as ThrowIn).error;
     if (this.#mustCancel) {
       this.#mustCancel = false;
       if (!(throws && value instanceof CancelledError)) {
         throws = true;
-        value = new CancelledError(this.#cancelMessage);
+        value = new CancelledError(this.#cancelMessage());
       }
     }
     const coro = this.#coro as Iterator<unknown, unknown, unknown>;
@@ -424,7 +464,7 @@ export class Task<T = unknown> extends Future<T> {
       } else {
         addWaiter(yielded, stepTask, this as Task<unknown>);
         this.#waiter = yielded;
-        if (this.#mustCancel && yielded.cancel(this.#cancelMessage)) this.#mustCancel = false;
+        if (this.#mustCancel && yielded.cancel(this.#cancelMessage())) this.#mustCancel = false;
       }
     } else {
       this.#throwIn(
@@ -438,8 +478,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #throwIn(error: unknown): void {
-    this.#resume = error;
-    this.#resumeThrows = true;
+    this.#resume = new ThrowIn(error);
     scheduleCall(this.getLoop(), stepTask, this as Task<unknown>);
   }
 
@@ -449,23 +488,27 @@ export class Task<T = unknown> extends Future<T> {
       // Cancelled before it started: its body never runs (asyncio throws
       // CancelledError in before the first line).
       this.#mustCancel = false;
-      this.#complete("cancelled", this.#cancelMessage);
+      this.#complete("cancelled", this.#cancelMessage());
       return;
     }
     const fn = this.#coro as () => unknown;
     const previous = current;
     current = this as Task<unknown>;
+    // The first segment of an async body runs host code: it may park on an
+    // awaitable before fn() even returns.
+    this.#enterHost();
     let body: unknown;
     try {
       body = asyncContext.run(this as Task<unknown>, fn);
     } catch (error) {
-      current = previous;
+      this.#leaveHost();
       this.#fail(error);
       return;
     } finally {
       current = previous;
     }
     if (isIterator(body)) {
+      this.#leaveHost();
       this.#kind = GENERATOR;
       this.#coro = body;
       this.#step();
@@ -473,6 +516,7 @@ export class Task<T = unknown> extends Future<T> {
       this.#kind = ASYNC_BODY;
       this.#watchBody(body);
     } else {
+      this.#leaveHost();
       this.#complete(
         "failed",
         new TypeError(
@@ -486,8 +530,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** An async body or a bare promise runs in the host; settle when it does. */
   #watchBody(body: PromiseLike<unknown>): void {
-    this.#host = IN_HOST;
-    hostWorkStarted(this.getLoop());
+    if (this.#host === IN_LOOP) this.#enterHost();
     body.then(
       (value) => this.#bodySettled(true, value),
       (error) => this.#bodySettled(false, error),
@@ -501,6 +544,11 @@ export class Task<T = unknown> extends Future<T> {
     else this.#fail(value);
   }
 
+  #enterHost(): void {
+    this.#host = IN_HOST;
+    hostWorkStarted(this.getLoop());
+  }
+
   #leaveHost(): void {
     if (this.#host === IN_HOST) hostWorkSettled(this.getLoop());
     this.#host = IN_LOOP;
@@ -508,17 +556,21 @@ export class Task<T = unknown> extends Future<T> {
 
   static {
     stepTask = (task) => task.#step();
+    nextPending = (task) => task.#next;
 
     awaitHooks.park = (future) => {
-      if (current !== null || insideDrain()) return undefined;
-      const task = asyncContext.getStore();
-      if (task === undefined || task.#kind !== ASYNC_BODY || task.done()) return undefined;
+      // Only a task running host code (an async body, also in its first
+      // segment) parks; a generator step calling then() is not awaiting.
+      // (No insideDrain() test: the host may run microtasks in the middle of
+      // a drain, and an await that lands there must still park.)
+      const task = current ?? asyncContext.getStore();
+      if (task === undefined || task.#host === IN_LOOP || task.done()) return undefined;
       if (task.#host === IN_HOST) {
         task.#host = PARKED;
         hostWorkSettled(task.getLoop());
       }
       task.#waiter = future;
-      if (task.#mustCancel && future.cancel(task.#cancelMessage)) task.#mustCancel = false;
+      if (task.#mustCancel && future.cancel(task.#cancelMessage())) task.#mustCancel = false;
       return task;
     };
 
@@ -535,7 +587,11 @@ export class Task<T = unknown> extends Future<T> {
     };
 
     coreLayers.createTask = <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
-      new Task<T>(coro as CoroutineLike<T>, { ...options, loop });
+      new Task<T>(
+        coro as CoroutineLike<T>,
+        // The usual case needs no options object of its own.
+        loop === runningEventLoop() ? options : { ...options, loop },
+      );
     coreLayers.ensureFuture = <T>(aw: unknown, loop: EventLoop) =>
       ensureFuture(aw as Awaitable<T> | CoroutineLike<T>, loop);
   }
@@ -668,27 +724,33 @@ export function currentTask(): Task<unknown> | undefined {
  */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   const owner = loop ?? loopOrThrow("list the tasks");
-  return new Set(tasksByLoop.get(owner) ?? []);
+  const tasks = new Set<Task<unknown>>();
+  for (let task = pendingTasks.get(owner)?.head ?? null; task !== null; task = nextPending(task)) {
+    tasks.add(task);
+  }
+  return tasks;
 }
 
 /** `sleep(0)`: gives the loop one iteration; its iterator is stateless. */
 class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #result: T;
+  // Both results are built once: a switch allocates nothing.
+  readonly #done: IteratorResult<unknown, T>;
   constructor(result: T) {
     this.#result = result;
+    this.#done = Object.freeze({ done: true, value: result });
   }
   [Symbol.iterator](): this {
     return this;
   }
   next(resumed?: unknown): IteratorResult<unknown, T> {
     // The task resumes a SLEEP0 yield with SLEEP0: then it is over.
-    if (resumed === SLEEP0) return { done: true, value: this.#result };
-    return YIELD_SLEEP0;
+    return resumed === SLEEP0 ? this.#done : YIELD_SLEEP0;
   }
   throw(error: unknown): IteratorResult<unknown, T> {
     throw error;
   }
-  return(value?: unknown): IteratorResult<unknown, T> {
+  return(value?: T): IteratorResult<unknown, T> {
     return { done: true, value: value as T };
   }
   then<R1 = T, R2 = never>(
@@ -749,7 +811,7 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   throw(error: unknown): IteratorResult<unknown, T> {
     throw error;
   }
-  return(value?: unknown): IteratorResult<unknown, T> {
+  return(value?: T): IteratorResult<unknown, T> {
     return { done: true, value: value as T };
   }
   then<R1 = T, R2 = never>(
@@ -844,15 +906,20 @@ async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
  */
 export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #start: () => Iterator<unknown, T, unknown>;
+  readonly #startAsync: (() => Promise<T>) | undefined;
   #coro: Iterator<unknown, T, unknown> | null = null;
 
   /**
    * Wraps a generator to be made on first use.
    *
-   * @param start Makes the generator.
+   * @param start Makes the generator (what `yield*` drives).
+   * @param startAsync Optionally, a native async twin that `await` runs
+   * instead, in the awaiting function's own async context (so promises it
+   * awaits are the caller's, cancellable and seen by virtual time).
    */
-  constructor(start: () => Iterator<unknown, T, unknown>) {
+  constructor(start: () => Iterator<unknown, T, unknown>, startAsync?: () => Promise<T>) {
     this.#start = start;
+    this.#startAsync = startAsync;
   }
 
   #get(): Iterator<unknown, T, unknown> {
@@ -875,7 +942,7 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
   }
 
   /** Finishes the generator. @param value The return value. @returns The step. */
-  return(value?: unknown): IteratorResult<unknown, T> {
+  return(value?: T): IteratorResult<unknown, T> {
     const coro = this.#get();
     return coro.return ? coro.return(value as T) : { done: true, value: value as T };
   }
@@ -891,7 +958,10 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return drive(this.#get()).then(onfulfilled, onrejected);
+    const run = this.#coro === null && this.#startAsync !== undefined
+      ? this.#startAsync()
+      : drive(this.#get());
+    return run.then(onfulfilled, onrejected);
   }
 }
 
@@ -967,4 +1037,17 @@ export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
     return yield* future;
   }
   return value as T;
+}
+
+/**
+ * Awaits anything from an async function: a generator (or any iterator that
+ * is not thenable) is driven in the caller's task, anything else is awaited
+ * natively. The async twin of `awaitAny`.
+ *
+ * @param value What to await.
+ * @returns Its result.
+ */
+export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
+  if (isIterator(value) && !isThenable(value)) return drive(value as Iterator<unknown, T, unknown>);
+  return value as Promise<T> | T;
 }
