@@ -1,0 +1,67 @@
+/**
+ * Helpers shared by the runtime-core tests (events, futures, tasks, runners).
+ *
+ * @module
+ */
+import { type EventLoop, type ExceptionContext, newEventLoop } from "../mod.ts";
+
+/** Runs exactly one iteration of an idle loop: `stop()` before `runForever()` (asyncio). */
+export async function runOnce(loop: EventLoop): Promise<void> {
+  loop.stop();
+  await loop.runForever();
+}
+
+/**
+ * Hands a fresh loop (virtual time unless told otherwise) to `fn` and closes
+ * it afterwards, whatever happens.
+ */
+export async function withLoop<T>(
+  fn: (loop: EventLoop) => T | Promise<T>,
+  options: { virtualTime?: boolean; debug?: boolean } = { virtualTime: true },
+): Promise<T> {
+  const loop = newEventLoop(options);
+  try {
+    return await fn(loop);
+  } finally {
+    loop.close();
+  }
+}
+
+/** Sets an exception handler on `loop` that records every context it receives. */
+export function recordExceptions(loop: EventLoop): ExceptionContext[] {
+  const contexts: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => {
+    contexts.push(context);
+  });
+  return contexts;
+}
+
+/** Replaces `console[method]` with a recorder until `restore()` is called. */
+export function stubConsole(
+  method: "warn" | "error" | "log",
+): { calls: string[]; restore: () => void } {
+  const original = console[method];
+  const calls: string[] = [];
+  console[method] = (...args: unknown[]) => {
+    calls.push(args.map(String).join(" "));
+  };
+  return { calls, restore: () => console[method] = original };
+}
+
+/** Resolves after `ms` real milliseconds (for the host-fairness tests only). */
+export function hostDelay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `error` is an instance of `cls` with a message matching `message`. */
+export function errorLike(
+  // deno-lint-ignore no-explicit-any
+  cls: new (...args: any[]) => Error,
+  message?: RegExp | string,
+): (error: unknown) => boolean {
+  return (error) => {
+    if (!(error instanceof cls)) return false;
+    if (message === undefined) return true;
+    return typeof message === "string" ? error.message === message : message.test(error.message);
+  };
+}

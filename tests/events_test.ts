@@ -1,0 +1,813 @@
+import assert from "node:assert/strict";
+// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for fast-check
+import fc from "npm:fast-check@4";
+import {
+  createTask,
+  type EventLoop,
+  getRunningLoop,
+  Handle,
+  newEventLoop,
+  run,
+  RuntimeError,
+  sleep,
+  TimerHandle,
+  wrapFuture,
+} from "../mod.ts";
+import {
+  errorLike,
+  hostDelay,
+  recordExceptions,
+  runOnce,
+  stubConsole,
+  withLoop,
+} from "./_helpers.ts";
+
+// --- ready queue ordering -------------------------------------------------
+
+Deno.test("callSoon runs callbacks in FIFO order with their arguments", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    for (let i = 0; i < 600; i++) loop.callSoon((n: number) => log.push(`cb${n}`), i);
+    loop.callSoon((a: string, b: string) => log.push(a + b), "x", "y");
+    await runOnce(loop);
+    assert.equal(log.length, 601);
+    assert.deepEqual(log.slice(0, 3), ["cb0", "cb1", "cb2"]);
+    assert.deepEqual(log, [...Array.from({ length: 600 }, (_, i) => `cb${i}`), "xy"]);
+  });
+});
+
+Deno.test("callSoon keeps FIFO order across ring growth and wrap-around", async () => {
+  await withLoop(async (loop) => {
+    const log: number[] = [];
+    for (let i = 0; i < 200; i++) loop.callSoon((n: number) => log.push(n), i);
+    await runOnce(loop);
+    // The queue's start has moved on: the next burst wraps around and grows it.
+    for (let i = 200; i < 6000; i++) loop.callSoon((n: number) => log.push(n), i);
+    await runOnce(loop);
+    for (let i = 6000; i < 6010; i++) loop.callSoon((n: number) => log.push(n), i);
+    await runOnce(loop);
+    assert.deepEqual(log, Array.from({ length: 6010 }, (_, i) => i));
+  });
+});
+
+Deno.test("callSoon returns a Handle that is not cancelled", async () => {
+  await withLoop(async (loop) => {
+    const handle = loop.callSoon(() => {});
+    assert.ok(handle instanceof Handle);
+    assert.ok(!(handle instanceof TimerHandle));
+    assert.equal(handle.cancelled(), false);
+    await runOnce(loop);
+  });
+});
+
+Deno.test("a callback scheduled during an iteration runs in the next iteration, after those already queued", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    loop.callSoon(() => {
+      log.push("a");
+      loop.callSoon(() => log.push("c (scheduled by a)"));
+    });
+    loop.callSoon(() => log.push("b"));
+    await runOnce(loop);
+    assert.deepEqual(log, ["a", "b"]);
+    await runOnce(loop);
+    assert.deepEqual(log, ["a", "b", "c (scheduled by a)"]);
+  });
+});
+
+Deno.test("stop() before runForever() runs one iteration, then stops; the rest stays queued", async () => {
+  await withLoop(async (loop) => {
+    const log: number[] = [];
+    const chain = (n: number) => {
+      log.push(n);
+      if (n < 5) loop.callSoon(chain, n + 1);
+    };
+    loop.callSoon(chain, 1);
+    loop.stop();
+    await loop.runForever();
+    assert.deepEqual(log, [1]);
+    assert.equal(loop.isRunning(), false);
+    loop.stop();
+    await loop.runForever();
+    assert.deepEqual(log, [1, 2]);
+    // The next full run serves what was left.
+    loop.callLater(1, () => loop.stop());
+    await loop.runForever();
+    assert.deepEqual(log, [1, 2, 3, 4, 5]);
+  });
+});
+
+Deno.test("stop() inside a callback finishes the current iteration, then stops", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    loop.callSoon(() => {
+      log.push("a");
+      loop.stop();
+      loop.callSoon(() => log.push("next run"));
+    });
+    loop.callSoon(() => log.push("b, same iteration"));
+    await loop.runForever();
+    assert.deepEqual(log, ["a", "b, same iteration"]);
+    await runOnce(loop);
+    assert.deepEqual(log, ["a", "b, same iteration", "next run"]);
+  });
+});
+
+Deno.test("stop() from a host callback ends a loop that is waiting for work", async () => {
+  await withLoop(async (loop) => {
+    const timer = setTimeout(() => loop.stop(), 1);
+    try {
+      await loop.runForever();
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(loop.isRunning(), false);
+  });
+});
+
+Deno.test("a long iteration paused to give the host a turn keeps its order and its boundary", async () => {
+  await withLoop(async (loop) => {
+    const n = 3000;
+    const log: string[] = [];
+    let hostRanAt = -1;
+    const timer = setTimeout(() => hostRanAt = log.length, 0);
+    for (let i = 0; i < n; i++) {
+      loop.callSoon(() => {
+        const until = performance.now() + 0.01;
+        while (performance.now() < until) { /* work */ }
+        log.push(`parent ${i}`);
+        loop.callSoon(() => log.push(`child ${i}`));
+      });
+    }
+    try {
+      await runOnce(loop); // one iteration: every parent, no child
+      assert.equal(log.length, n);
+      assert.ok(log.every((entry, i) => entry === `parent ${i}`));
+      assert.ok(hostRanAt > 0 && hostRanAt < n, `host timer ran at ${hostRanAt}`);
+      await runOnce(loop);
+      assert.deepEqual(log.slice(n), Array.from({ length: n }, (_, i) => `child ${i}`));
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
+Deno.test("stop() on an idle loop with nothing queued makes the next runForever() return at once", async () => {
+  await withLoop(async (loop) => {
+    loop.stop();
+    await loop.runForever();
+    assert.equal(loop.isRunning(), false);
+    assert.equal(loop.time(), 0);
+  });
+});
+
+// --- timers -----------------------------------------------------------------
+
+Deno.test("timers run in deadline order, ties in scheduling order, at their deadline", async () => {
+  await withLoop(async (loop) => {
+    const log: [string, number][] = [];
+    const record = (name: string) => log.push([name, loop.time()]);
+    loop.callLater(3, record, "c@3");
+    loop.callAt(1, record, "a@1");
+    loop.callLater(2, record, "b@2 first");
+    loop.callAt(2, record, "b@2 second");
+    loop.callLater(2, record, "b@2 third");
+    loop.callSoon(record, "soon");
+    loop.callLater(3.5, () => loop.stop());
+    await loop.runForever();
+    assert.deepEqual(log, [
+      ["soon", 0],
+      ["a@1", 1],
+      ["b@2 first", 2],
+      ["b@2 second", 2],
+      ["b@2 third", 2],
+      ["c@3", 3],
+    ]);
+    assert.equal(loop.time(), 3.5);
+  });
+});
+
+Deno.test("callLater and callAt return TimerHandles whose when() is the deadline", async () => {
+  await withLoop(async (loop) => {
+    const later = loop.callLater(2, () => {});
+    const at = loop.callAt(7.25, () => {});
+    assert.ok(later instanceof TimerHandle && later instanceof Handle);
+    assert.equal(later.when(), 2);
+    assert.equal(at.when(), 7.25);
+    let fromInside: number | undefined;
+    loop.callAt(1, () => {
+      fromInside = loop.callLater(2.5, () => {}).when();
+      loop.stop();
+    });
+    await loop.runForever();
+    assert.equal(fromInside, 3.5);
+    later.cancel();
+    at.cancel();
+  });
+});
+
+Deno.test("a timer that is already due runs after the callbacks already ready", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    loop.callLater(0, () => log.push("later(0)"));
+    loop.callAt(-5, () => log.push("at(-5)"));
+    loop.callLater(-1, () => log.push("later(-1)"));
+    loop.callSoon(() => log.push("soon"));
+    await runOnce(loop);
+    assert.deepEqual(log, ["soon", "at(-5)", "later(-1)", "later(0)"]);
+    assert.equal(loop.time(), 0, "virtual time never goes backwards");
+  });
+});
+
+Deno.test("Handle.cancel() keeps a queued callback from running", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    const handle = loop.callSoon(() => log.push("cancelled one"));
+    loop.callSoon(() => log.push("kept"));
+    handle.cancel();
+    handle.cancel(); // a second cancel is a no-op
+    assert.equal(handle.cancelled(), true);
+    await runOnce(loop);
+    assert.deepEqual(log, ["kept"]);
+  });
+});
+
+Deno.test("a callback can cancel one queued later in the same iteration", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    loop.callSoon(() => {
+      log.push("first");
+      victim.cancel();
+    });
+    const victim = loop.callSoon(() => log.push("victim"));
+    await runOnce(loop);
+    assert.deepEqual(log, ["first"]);
+  });
+});
+
+Deno.test("a TimerHandle cancelled before its deadline never runs", async () => {
+  await withLoop(async (loop) => {
+    const log: string[] = [];
+    const early = loop.callLater(1, () => log.push("early"));
+    const late = loop.callLater(3, () => log.push("late"));
+    loop.callLater(2, () => {
+      log.push("at 2: cancel the late one");
+      late.cancel();
+    });
+    early.cancel();
+    assert.equal(early.cancelled(), true);
+    loop.callLater(4, () => loop.stop());
+    await loop.runForever();
+    assert.deepEqual(log, ["at 2: cancel the late one"]);
+    assert.equal(late.cancelled(), true);
+    assert.equal(loop.time(), 4);
+  });
+});
+
+Deno.test("many cancelled timers are dropped and the live ones still run in order", async () => {
+  await withLoop(async (loop) => {
+    const log: number[] = [];
+    const handles: TimerHandle[] = [];
+    for (let i = 0; i < 500; i++) {
+      handles.push(loop.callLater(1 + (i % 7), (n: number) => log.push(n), i));
+    }
+    for (let i = 0; i < 500; i++) if (i % 5 !== 0) handles[i].cancel();
+    loop.callLater(10, () => loop.stop());
+    await loop.runForever();
+    const expected = handles
+      .map((h, i) => ({ h, i }))
+      .filter(({ i }) => i % 5 === 0)
+      .sort((a, b) => a.h.when() - b.h.when() || a.i - b.i)
+      .map(({ i }) => i);
+    assert.deepEqual(log, expected);
+  });
+});
+
+// --- runUntilComplete, time, state ---------------------------------------------
+
+Deno.test("runUntilComplete resolves with the result of a future, a coroutine or an async function", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture<string>();
+    loop.callLater(1, () => fut.setResult("from a future"));
+    assert.equal(await loop.runUntilComplete(fut), "from a future");
+    assert.equal(
+      await loop.runUntilComplete(function* () {
+        yield* sleep(1);
+        return "from a generator";
+      }),
+      "from a generator",
+    );
+    assert.equal(
+      await loop.runUntilComplete(async () => {
+        await sleep(1);
+        return "from an async function";
+      }),
+      "from an async function",
+    );
+    assert.equal(loop.time(), 3);
+    assert.equal(loop.isRunning(), false);
+  });
+});
+
+Deno.test("runUntilComplete rejects with the error of the coroutine, unchanged", async () => {
+  await withLoop(async (loop) => {
+    const boom = new Error("boom");
+    await assert.rejects(
+      loop.runUntilComplete(function* () {
+        yield* sleep(1);
+        throw boom;
+      }),
+      (error) => error === boom,
+    );
+    // The loop can be used again.
+    assert.equal(await loop.runUntilComplete(sleep(1, "again")), "again");
+  });
+});
+
+Deno.test("runUntilComplete of a future that is already done returns its result", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture<number>();
+    fut.setResult(3);
+    assert.equal(await loop.runUntilComplete(fut), 3);
+    const failed = loop.createFuture<number>();
+    const boom = new Error("already failed");
+    failed.setException(boom);
+    await assert.rejects(loop.runUntilComplete(failed), (error) => error === boom);
+  });
+});
+
+Deno.test("runUntilComplete rejects with RuntimeError when the loop stops before the future is done", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture();
+    loop.callLater(1, () => loop.stop());
+    await assert.rejects(loop.runUntilComplete(fut), errorLike(RuntimeError, /stopped/));
+    assert.equal(fut.done(), false);
+    fut.cancel();
+  });
+});
+
+Deno.test("loop.time() under virtual time starts at 0 and moves only to deadlines", async () => {
+  await withLoop(async (loop) => {
+    assert.equal(loop.time(), 0);
+    await runOnce(loop);
+    assert.equal(loop.time(), 0);
+    await loop.runUntilComplete(sleep(2.5));
+    assert.equal(loop.time(), 2.5);
+    const seen: number[] = [];
+    await loop.runUntilComplete(function* () {
+      seen.push(getRunningLoop().time());
+      yield* sleep(0);
+      seen.push(getRunningLoop().time());
+      yield* sleep(0.25);
+      seen.push(getRunningLoop().time());
+    });
+    assert.deepEqual(seen, [2.5, 2.5, 2.75]);
+  });
+});
+
+Deno.test("loop.time() without virtual time is a monotonic clock in seconds", async () => {
+  await withLoop((loop) => {
+    const a = loop.time();
+    const b = loop.time();
+    assert.ok(b >= a);
+    assert.ok(Math.abs(a - performance.now() / 1000) < 1);
+  }, {});
+});
+
+Deno.test("isRunning() and isClosed() follow the loop's lifecycle", async () => {
+  const loop = newEventLoop({ virtualTime: true });
+  assert.equal(loop.isRunning(), false);
+  assert.equal(loop.isClosed(), false);
+  let inside: [boolean, boolean] | undefined;
+  loop.callSoon(() => inside = [loop.isRunning(), loop.isClosed()]);
+  await runOnce(loop);
+  assert.deepEqual(inside, [true, false]);
+  assert.equal(loop.isRunning(), false);
+  loop.close();
+  assert.equal(loop.isClosed(), true);
+  loop.close(); // closing twice is a no-op
+  assert.equal(loop.isClosed(), true);
+});
+
+Deno.test("close() on a running loop throws RuntimeError and the loop goes on", async () => {
+  await withLoop(async (loop) => {
+    let caught: unknown;
+    loop.callSoon(() => {
+      try {
+        loop.close();
+      } catch (error) {
+        caught = error;
+      }
+    });
+    await runOnce(loop);
+    assert.ok(errorLike(RuntimeError, /running/)(caught));
+    assert.equal(loop.isClosed(), false);
+  });
+});
+
+Deno.test("a closed loop refuses new work with RuntimeError", async () => {
+  const loop = newEventLoop({ virtualTime: true });
+  loop.close();
+  const closed = errorLike(RuntimeError, /closed/);
+  assert.throws(() => loop.callSoon(() => {}), closed);
+  assert.throws(() => loop.callSoonThreadsafe(() => {}), closed);
+  assert.throws(() => loop.callLater(1, () => {}), closed);
+  assert.throws(() => loop.callAt(1, () => {}), closed);
+  assert.throws(() => loop.createTask(function* () {}), closed);
+  await assert.rejects(loop.runForever(), closed);
+  await assert.rejects(loop.runUntilComplete(sleep(1)), closed);
+});
+
+Deno.test("close() drops queued callbacks and timers", async () => {
+  const loop = newEventLoop({ virtualTime: true });
+  const log: string[] = [];
+  loop.callSoon(() => log.push("soon"));
+  loop.callLater(1, () => log.push("later"));
+  loop.close();
+  await hostDelay(0);
+  assert.deepEqual(log, []);
+});
+
+Deno.test("a loop cannot run twice at once, nor while another loop runs", async () => {
+  await withLoop(async (loop) => {
+    const other = newEventLoop({ virtualTime: true });
+    const errors: unknown[] = [];
+    const settled: Promise<unknown>[] = [];
+    loop.callSoon(() => {
+      settled.push(loop.runForever().catch((e) => errors.push(e)));
+      settled.push(loop.runUntilComplete(sleep(1)).catch((e) => errors.push(e)));
+      settled.push(other.runForever().catch((e) => errors.push(e)));
+      settled.push(run(sleep(1)).catch((e) => errors.push(e)));
+    });
+    await runOnce(loop);
+    await Promise.all(settled);
+    assert.equal(errors.length, 4);
+    for (const error of errors) assert.ok(error instanceof RuntimeError, String(error));
+    assert.equal(other.isRunning(), false);
+    other.close();
+  });
+});
+
+Deno.test("callSoonThreadsafe from a host callback wakes an idle loop", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture<string>();
+    const timer = setTimeout(
+      () => loop.callSoonThreadsafe((v: string) => fut.setResult(v), "woken"),
+      1,
+    );
+    try {
+      assert.equal(await loop.runUntilComplete(fut), "woken");
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
+// --- bad input and errors in callbacks -------------------------------------------
+
+Deno.test("scheduling methods reject bad arguments with TypeError/RangeError", async () => {
+  await withLoop(async (loop) => {
+    assert.throws(() => loop.callSoon("notafunction" as never), errorLike(TypeError, /function/));
+    assert.throws(() => loop.callSoon(null as never), TypeError);
+    assert.throws(() => loop.callLater(1, 42 as never), TypeError);
+    assert.throws(() => loop.callLater(NaN, () => {}), errorLike(RangeError, /NaN/));
+    assert.throws(() => loop.callLater("1" as never, () => {}), errorLike(TypeError, /number/));
+    assert.throws(() => loop.callAt(NaN, () => {}), RangeError);
+    assert.throws(() => loop.callAt("1" as never, () => {}), TypeError);
+    assert.throws(() => loop.setExceptionHandler(42 as never), TypeError);
+    // The loop is unharmed.
+    const log: string[] = [];
+    loop.callSoon(() => log.push("still works"));
+    await runOnce(loop);
+    assert.deepEqual(log, ["still works"]);
+  });
+});
+
+Deno.test("a callback that throws is reported to the exception handler and the loop goes on", async () => {
+  await withLoop(async (loop) => {
+    const contexts = recordExceptions(loop);
+    const log: string[] = [];
+    const boom = new Error("boom");
+    const handle = loop.callSoon(function failingCallback() {
+      throw boom;
+    });
+    loop.callSoon(() => log.push("next callback"));
+    loop.callLater(1, function failingTimer() {
+      throw new TypeError("timer boom");
+    });
+    loop.callLater(2, () => {
+      log.push("next timer");
+      loop.stop();
+    });
+    await loop.runForever();
+    assert.deepEqual(log, ["next callback", "next timer"]);
+    assert.equal(contexts.length, 2);
+    assert.equal(contexts[0].exception, boom);
+    assert.match(contexts[0].message, /^Exception in callback failingCallback/);
+    assert.equal(contexts[0].handle, handle);
+    assert.ok(contexts[1].exception instanceof TypeError);
+    assert.match(contexts[1].message, /failingTimer/);
+  });
+});
+
+Deno.test("the exception handler receives the loop; getExceptionHandler returns it; null restores the default", async () => {
+  await withLoop(async (loop) => {
+    assert.equal(loop.getExceptionHandler(), null);
+    let seenLoop: EventLoop | undefined;
+    const handler = (l: EventLoop) => {
+      seenLoop = l;
+    };
+    loop.setExceptionHandler(handler);
+    assert.equal(loop.getExceptionHandler(), handler);
+    loop.callSoon(() => {
+      throw new Error("x");
+    });
+    await runOnce(loop);
+    assert.equal(seenLoop, loop);
+    loop.setExceptionHandler(null);
+    assert.equal(loop.getExceptionHandler(), null);
+  });
+});
+
+Deno.test("without a handler, a failing callback is written to console.error", async () => {
+  await withLoop(async (loop) => {
+    const stub = stubConsole("error");
+    try {
+      loop.callSoon(function noisy() {
+        throw new Error("default handler boom");
+      });
+      await runOnce(loop);
+    } finally {
+      stub.restore();
+    }
+    assert.equal(stub.calls.length, 1);
+    assert.match(stub.calls[0], /Exception in callback noisy/);
+    assert.match(stub.calls[0], /default handler boom/);
+  });
+});
+
+Deno.test("an exception handler that throws is reported by the default handler and the loop goes on", async () => {
+  await withLoop(async (loop) => {
+    loop.setExceptionHandler(() => {
+      throw new Error("handler broke");
+    });
+    const log: string[] = [];
+    const stub = stubConsole("error");
+    try {
+      loop.callSoon(() => {
+        throw new Error("first");
+      });
+      loop.callSoon(() => log.push("after"));
+      await runOnce(loop);
+    } finally {
+      stub.restore();
+    }
+    assert.deepEqual(log, ["after"]);
+    assert.equal(stub.calls.length, 1);
+    assert.match(stub.calls[0], /handler broke/);
+  });
+});
+
+Deno.test("callExceptionHandler hands the context to the handler as given", async () => {
+  await withLoop((loop) => {
+    const contexts = recordExceptions(loop);
+    const context = { message: "custom", exception: new RangeError("r"), extra: 1 };
+    loop.callExceptionHandler(context);
+    assert.equal(contexts.length, 1);
+    assert.equal(contexts[0].message, "custom");
+    assert.equal(contexts[0].exception, context.exception);
+    assert.equal(contexts[0].extra, 1);
+  });
+});
+
+// --- debug mode ---------------------------------------------------------------
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* spin */ }
+}
+
+Deno.test("debug mode warns about a callback slower than slowCallbackDuration", async () => {
+  await withLoop(async (loop) => {
+    assert.equal(loop.getDebug(), true);
+    assert.equal(loop.slowCallbackDuration, 0.1);
+    loop.slowCallbackDuration = 0.015;
+    const stub = stubConsole("warn");
+    try {
+      loop.callSoon(function slowCallback() {
+        busyWait(30);
+      });
+      loop.callSoon(function quickCallback() {});
+      await runOnce(loop);
+    } finally {
+      stub.restore();
+    }
+    assert.equal(stub.calls.length, 1, stub.calls.join("\n"));
+    assert.match(stub.calls[0], /slowCallback/);
+    assert.match(stub.calls[0], /took \d+\.\d{3} seconds/);
+  }, { virtualTime: true, debug: true });
+});
+
+Deno.test("without debug mode no slow-callback warning is written; setDebug switches it on", async () => {
+  await withLoop(async (loop) => {
+    assert.equal(loop.getDebug(), false);
+    loop.slowCallbackDuration = 0.015;
+    const stub = stubConsole("warn");
+    try {
+      loop.callSoon(() => busyWait(30));
+      await runOnce(loop);
+      assert.equal(stub.calls.length, 0);
+      loop.setDebug(true);
+      assert.equal(loop.getDebug(), true);
+      loop.callSoon(function nowSlow() {
+        busyWait(30);
+      });
+      await runOnce(loop);
+    } finally {
+      stub.restore();
+    }
+    assert.equal(stub.calls.length, 1);
+    assert.match(stub.calls[0], /nowSlow/);
+  });
+});
+
+// --- virtual time over a long span ---------------------------------------------
+
+Deno.test("virtual time runs an hour of sleeps and timers in milliseconds, exactly", async () => {
+  const started = performance.now();
+  let loop: EventLoop | undefined;
+  const fired: number[] = [];
+  const result = await run(function* () {
+    loop = getRunningLoop();
+    // Sixty workers each sleep sixty times one minute; one task ticks every second.
+    const workers = Array.from({ length: 60 }, (_, w) =>
+      createTask(function* () {
+        for (let i = 0; i < 60; i++) yield* sleep(60);
+        return w;
+      }));
+    const ticker = createTask(function* () {
+      for (let i = 0; i < 3600; i++) yield* sleep(1);
+    });
+    for (let m = 1; m <= 60; m++) loop.callLater(m * 60, () => fired.push(loop!.time()));
+    let total = 0;
+    for (const w of workers) total += yield* w;
+    yield* ticker;
+    return total;
+  }, { virtualTime: true });
+  const wall = performance.now() - started;
+  assert.equal(result, (59 * 60) / 2);
+  assert.equal(loop!.time(), 3600);
+  assert.deepEqual(fired, Array.from({ length: 60 }, (_, m) => (m + 1) * 60));
+  assert.ok(wall < 1000, `an hour of virtual time took ${wall.toFixed(0)} ms`);
+});
+
+Deno.test("virtual time waits for pending host work before jumping, then jumps", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, "file contents");
+    const started = performance.now();
+    const [text, at] = await run(function* () {
+      const loop = getRunningLoop();
+      const sleeper = createTask(sleep(3600, "slept"));
+      const reader = createTask(async () => {
+        const text = await Deno.readTextFile(path);
+        return [text, loop.time()] as const;
+      });
+      const result = yield* reader;
+      assert.equal(yield* sleeper, "slept");
+      assert.equal(loop.time(), 3600);
+      return result;
+    }, { virtualTime: true });
+    assert.equal(text, "file contents");
+    assert.ok(at < 1, "the clock did not jump past the host read");
+    assert.ok(performance.now() - started < 1000);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+// --- host fairness --------------------------------------------------------------
+
+Deno.test("a task spinning on sleep(0) does not starve a host timer", async () => {
+  const started = performance.now();
+  let spins = 0;
+  await run(function* () {
+    let hostTimerFired = false;
+    const timer = setTimeout(() => hostTimerFired = true, 5);
+    const spinner = createTask(function* () {
+      while (!hostTimerFired && performance.now() - started < 2000) {
+        spins++;
+        yield* sleep(0);
+      }
+    });
+    yield* spinner;
+    clearTimeout(timer);
+    assert.equal(hostTimerFired, true, "the host timer never fired while the task spun");
+  });
+  assert.ok(spins > 1);
+  assert.ok(performance.now() - started < 1000);
+});
+
+Deno.test("a spinning task does not keep a host timer or host I/O awaited by another task from resolving", async () => {
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "host I/O");
+  const started = performance.now();
+  try {
+    const text = await run(function* () {
+      let spinning = true;
+      let spins = 0;
+      const spinner = createTask(function* () {
+        while (spinning && performance.now() - started < 2000) {
+          spins++;
+          yield* sleep(0);
+        }
+      });
+      yield* wrapFuture(hostDelay(5));
+      const viaGenerator = yield* wrapFuture(Deno.readTextFile(path));
+      const viaAsync = yield* createTask(async () => {
+        await hostDelay(5);
+        return await Deno.readTextFile(path);
+      });
+      const spinsSoFar = spins;
+      spinning = false;
+      yield* spinner;
+      assert.ok(spinsSoFar > 1, "the spinner ran meanwhile");
+      assert.equal(viaAsync, viaGenerator);
+      return viaGenerator;
+    });
+    assert.equal(text, "host I/O");
+    assert.ok(performance.now() - started < 1000);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+// --- properties -------------------------------------------------------------------
+
+interface ScheduleNode {
+  kind: "soon" | "later" | "at";
+  delay: number;
+  cancel: boolean;
+  children: ScheduleNode[];
+}
+
+function scheduleArb(depth: number): fc.Arbitrary<ScheduleNode> {
+  return fc.record({
+    kind: fc.constantFrom("soon" as const, "later" as const, "at" as const),
+    // Quarter seconds: many ties, and sums stay exact.
+    delay: fc.integer({ min: 1, max: 12 }).map((n) => n / 4),
+    cancel: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+    children: depth === 0 ? fc.constant([]) : fc.array(scheduleArb(depth - 1), { maxLength: 3 }),
+  });
+}
+
+Deno.test("random schedules of callSoon/callLater/callAt run in (deadline, scheduling order) order", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(scheduleArb(3), { minLength: 1, maxLength: 6 }), async (roots) => {
+      const loop = newEventLoop({ virtualTime: true });
+      try {
+        const entries: { deadline: number; cancelled: boolean }[] = [];
+        const ran: { id: number; at: number }[] = [];
+        let pending = 0;
+        const schedule = (node: ScheduleNode) => {
+          const id = entries.length;
+          const callback = () => {
+            ran.push({ id, at: loop.time() });
+            for (const child of node.children) schedule(child);
+            if (--pending === 0) loop.stop();
+          };
+          let handle: Handle;
+          let deadline: number;
+          if (node.kind === "soon") {
+            handle = loop.callSoon(callback);
+            deadline = loop.time();
+          } else if (node.kind === "later") {
+            const timer = loop.callLater(node.delay, callback);
+            handle = timer;
+            deadline = timer.when();
+            assert.equal(deadline, loop.time() + node.delay);
+          } else {
+            const timer = loop.callAt(loop.time() + node.delay, callback);
+            handle = timer;
+            deadline = timer.when();
+          }
+          entries.push({ deadline, cancelled: node.cancel });
+          if (node.cancel) handle.cancel();
+          else pending++;
+        };
+        for (const root of roots) schedule(root);
+        if (pending === 0) loop.stop();
+        await loop.runForever();
+        const expected = entries
+          .map((entry, id) => ({ ...entry, id }))
+          .filter((entry) => !entry.cancelled)
+          .sort((a, b) => a.deadline - b.deadline || a.id - b.id);
+        assert.deepEqual(ran.map((r) => r.id), expected.map((e) => e.id));
+        for (const r of ran) assert.equal(r.at, entries[r.id].deadline);
+      } finally {
+        loop.close();
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
