@@ -254,7 +254,8 @@ class GeneratorContextManager<T> extends AsyncContextManager<T> {
   }
 }
 
-type ExitCallback = (error: unknown) => MaybeAwaitable<boolean | void>;
+/** An exit registered with `AsyncExitStack.pushAsyncExit`: an `aexit` on its own. */
+export type ExitCallback = (error: unknown) => MaybeAwaitable<boolean | void>;
 
 let takeExits: (stack: AsyncExitStack) => ExitCallback[];
 let pushExit: (stack: AsyncExitStack, exit: ExitCallback) => void;

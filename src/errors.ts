@@ -37,6 +37,7 @@
  * ```
  */
 export class CancelledError extends Error {
+  /** Always `"CancelledError"`. */
   override name = "CancelledError";
   /**
    * Creates a cancellation error.
@@ -64,6 +65,7 @@ export class CancelledError extends Error {
  * ```
  */
 export class InvalidStateError extends Error {
+  /** Always `"InvalidStateError"`. */
   override name = "InvalidStateError";
 }
 
@@ -80,6 +82,7 @@ export class InvalidStateError extends Error {
  * ```
  */
 export class TimeoutError extends Error {
+  /** Always `"TimeoutError"`. */
   override name = "TimeoutError";
 }
 
@@ -97,6 +100,7 @@ export class TimeoutError extends Error {
  * ```
  */
 export class RuntimeError extends Error {
+  /** Always `"RuntimeError"`. */
   override name = "RuntimeError";
 }
 
@@ -112,6 +116,7 @@ export class RuntimeError extends Error {
  * ```
  */
 export class QueueEmpty extends Error {
+  /** Always `"QueueEmpty"`. */
   override name = "QueueEmpty";
 }
 
@@ -127,6 +132,7 @@ export class QueueEmpty extends Error {
  * ```
  */
 export class QueueFull extends Error {
+  /** Always `"QueueFull"`. */
   override name = "QueueFull";
 }
 
@@ -143,6 +149,7 @@ export class QueueFull extends Error {
  * ```
  */
 export class QueueShutDown extends Error {
+  /** Always `"QueueShutDown"`. */
   override name = "QueueShutDown";
 }
 
@@ -159,6 +166,7 @@ export class QueueShutDown extends Error {
  * ```
  */
 export class BrokenBarrierError extends Error {
+  /** Always `"BrokenBarrierError"`. */
   override name = "BrokenBarrierError";
 }
 
@@ -177,6 +185,7 @@ export class BrokenBarrierError extends Error {
  * ```
  */
 export class IncompleteReadError extends Error {
+  /** Always `"IncompleteReadError"`. */
   override name = "IncompleteReadError";
   /** The bytes read before the stream ended. */
   readonly partial: Uint8Array;
@@ -209,6 +218,7 @@ export class IncompleteReadError extends Error {
  * ```
  */
 export class LimitOverrunError extends Error {
+  /** Always `"LimitOverrunError"`. */
   override name = "LimitOverrunError";
   /** How many bytes the reader should consume to get past the overrun. */
   readonly consumed: number;
@@ -237,6 +247,7 @@ export class LimitOverrunError extends Error {
  * ```
  */
 export class StopAsyncIteration extends Error {
+  /** Always `"StopAsyncIteration"`. */
   override name = "StopAsyncIteration";
 }
 
@@ -253,6 +264,7 @@ export class StopAsyncIteration extends Error {
  * ```
  */
 export class StopIteration extends Error {
+  /** Always `"StopIteration"`. */
   override name = "StopIteration";
   /** The value the generator returned. */
   readonly value: unknown;
@@ -281,6 +293,7 @@ export class StopIteration extends Error {
  * ```
  */
 export class GreenletExit extends Error {
+  /** Always `"GreenletExit"`. */
   override name = "GreenletExit";
 }
 
@@ -339,6 +352,7 @@ function toPredicate(condition: ErrorCondition): (error: unknown) => boolean {
  * ```
  */
 export class ExceptionGroup<E = unknown> extends AggregateError {
+  /** Always `"ExceptionGroup"`. */
   override name = "ExceptionGroup";
   /** The message given to the constructor, without the count suffix. */
   readonly groupMessage: string;

@@ -72,14 +72,15 @@ export const creationStacks: WeakMap<object, string> = new WeakMap();
  * How an async-function task learns what it awaits; the tasks layer sets it.
  * `park` runs in `then()` and returns a token for the awaiting task (or
  * `undefined` outside tasks); `unpark` runs right before the continuation is
- * resumed.
+ * resumed, and returns the `CancelledError` to throw there instead if the task
+ * was cancelled after the future completed (asyncio throws it at this await).
  */
 export const awaitHooks: {
   park: (future: Future<unknown>) => unknown;
-  unpark: (token: unknown) => void;
+  unpark: (token: unknown) => CancelledError | undefined;
 } = {
   park: () => undefined,
-  unpark: () => {},
+  unpark: () => undefined,
 };
 
 /** Completes a future from a subclass that forbids `setResult` (a task). */
@@ -479,10 +480,11 @@ class ThenRecord {
 }
 
 function settleThen(record: ThenRecord): void {
-  awaitHooks.unpark(record.token);
+  const cancelled = awaitHooks.unpark(record.token);
   const future = record.future;
   let value: unknown;
   try {
+    if (cancelled !== undefined) throw cancelled;
     value = future.result();
   } catch (error) {
     if (typeof record.onrejected !== "function") {

@@ -575,7 +575,7 @@ export class Task<T = unknown> extends Future<T> {
     };
 
     awaitHooks.unpark = (token) => {
-      if (token === undefined) return;
+      if (token === undefined) return undefined;
       const task = token as Task<unknown>;
       task.#waiter = null;
       if (task.#host === PARKED && !task.done()) {
@@ -584,6 +584,12 @@ export class Task<T = unknown> extends Future<T> {
         hostWorkStarted(loop);
         requestHostTurn(loop);
       }
+      if (task.#mustCancel && !task.done()) {
+        // Cancelled after what it awaited completed: the await throws.
+        task.#mustCancel = false;
+        return new CancelledError(task.#cancelMessage());
+      }
+      return undefined;
     };
 
     coreLayers.createTask = <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
@@ -884,8 +890,14 @@ async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
     } else if (yielded instanceof Future) {
       try {
         await yielded;
-      } catch {
-        // `yield*` reads the error from the future when resumed.
+      } catch (error) {
+        // A failed future: `yield*` reads its error when resumed. A future
+        // that succeeded but whose await threw: the task was cancelled after
+        // it completed, and the cancellation is thrown in here (asyncio).
+        if (!yielded.cancelled() && yielded.exception() === null) {
+          throws = true;
+          resume = error;
+        }
       }
     } else {
       throws = true;

@@ -1,0 +1,1145 @@
+/**
+ * Synchronization primitives for tasks (asyncio.locks): `Lock`, `Event`,
+ * `Condition`, `Semaphore`, `BoundedSemaphore`, `Barrier`.
+ *
+ * Each primitive is written once as generators and works in both coroutine
+ * styles: `yield* lock.acquire()` in a generator coroutine, `await
+ * lock.acquire()` in an async function, and `asyncWith(lock, body)` or
+ * `await lock.aenter(); await using _ = lock;` for `async with lock:`.
+ *
+ * ## Why it is built this way
+ *
+ * - **Semantics are CPython 3.12/3.13's**, line for line where it matters:
+ *   FIFO wake-ups; `Lock._wake_up_first` and its rule that a waiter
+ *   cancelled after it was woken passes the wake-up on; the Semaphore
+ *   fairness fix (no barging past live waiters, `_wake_up_next` takes the
+ *   count on the waiter's behalf, a cancelled-after-woken waiter gives it
+ *   back); `Condition.wait` re-acquiring the lock even when cancelled and
+ *   notifying another waiter when it fails; `Barrier`'s filling / draining /
+ *   resetting / broken states built on a `Condition`.
+ * - **Waiters are futures linked into a list** (`Waiter` extends `Future`
+ *   with two links), so a waiter needs one allocation, and removing a
+ *   cancelled waiter from the middle of the queue is O(1) (CPython's
+ *   `deque.remove` is O(n)).
+ * - **Operations that need not wait allocate nothing.** `lock.acquire()`
+ *   returns the same per-lock awaitable every time (a `SharedOp`, made once
+ *   per lock). Like a Python coroutine it does its work when awaited, not
+ *   when called: `yield*` calls its `next()`, which takes the lock at once
+ *   when it is free and returns a done result; `await` calls its `then()`,
+ *   which does the same and resolves. Only when the caller must wait does it
+ *   start a generator for the slow path. A `yield*` that is suspended in that
+ *   generator is resumed through the same shared object, so the object keeps
+ *   the running slow paths in a `WeakMap` keyed by the task driving them (a
+ *   task is suspended in at most one place). `then()` runs its slow path in a
+ *   fresh `CoroutineObject` instead. The iterator result of a fast path is
+ *   one reused object (every consumer reads it at once), and the closures
+ *   that build a shared op live outside `acquire()`, since a closure in a
+ *   method makes V8 allocate a context on every call. Measured with
+ *   `--trace-gc`: 10M uncontended acquire/release pairs trigger no
+ *   young-generation GC beyond start-up.
+ * - **Loop binding** (CPython's `_LoopBoundMixin`): a primitive binds to the
+ *   running loop the first time it has to wait, and waiting on it from
+ *   another loop throws `RuntimeError`. Unlike CPython, a primitive whose
+ *   loop was closed rebinds to the next loop, so a module-level lock can
+ *   serve successive `run()` calls.
+ *
+ * Python's `ValueError`s become `RangeError`s (an initial value below zero,
+ * a `BoundedSemaphore` released too often, `Barrier(0)`); `RuntimeError`s
+ * stay `RuntimeError`s.
+ *
+ * @module
+ */
+
+import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
+import { type EventLoop, runningEventLoop } from "./events.ts";
+import { Future } from "./futures.ts";
+import { type Awaitable, CoroutineObject, currentTask } from "./tasks.ts";
+import { AsyncContextManager, asyncWith } from "./context.ts";
+
+// ---------------------------------------------------------------------------
+// Waiters: futures linked into a FIFO list.
+
+/** A future that is also a node of a `WaiterList`. */
+class Waiter<T> extends Future<T> {
+  older: Waiter<T> | null = null;
+  newer: Waiter<T> | null = null;
+  linked = false;
+}
+
+/** A FIFO of waiters with O(1) push, shift and removal of any member. */
+class WaiterList<T> {
+  head: Waiter<T> | null = null;
+  tail: Waiter<T> | null = null;
+  size = 0;
+
+  push(waiter: Waiter<T>): void {
+    waiter.older = this.tail;
+    waiter.newer = null;
+    if (this.tail === null) this.head = waiter;
+    else this.tail.newer = waiter;
+    this.tail = waiter;
+    waiter.linked = true;
+    this.size++;
+  }
+
+  /** Unlinks `waiter` if it is queued; returns whether it was. */
+  remove(waiter: Waiter<T>): boolean {
+    if (!waiter.linked) return false;
+    const { older, newer } = waiter;
+    if (older === null) this.head = newer;
+    else older.newer = newer;
+    if (newer === null) this.tail = older;
+    else newer.older = older;
+    waiter.older = waiter.newer = null;
+    waiter.linked = false;
+    this.size--;
+    return true;
+  }
+
+  /** Whether some queued waiter is not cancelled (CPython's `any(not w.cancelled())`). */
+  hasLive(): boolean {
+    for (let w = this.head; w !== null; w = w.newer) if (!w.cancelled()) return true;
+    return false;
+  }
+}
+
+/**
+ * The loop a primitive waits on: the running one, which must be the one it
+ * is bound to (unless that one is closed).
+ */
+function bindLoop(bound: EventLoop | null, owner: object): EventLoop {
+  const loop = runningEventLoop();
+  if (loop === null) throw new RuntimeError(`Cannot wait on ${owner}: no running event loop`);
+  if (bound !== null && bound !== loop && !bound.isClosed()) {
+    throw new RuntimeError(`Cannot wait on ${owner}: it is bound to a different event loop`);
+  }
+  return loop;
+}
+
+// ---------------------------------------------------------------------------
+// SharedOp: the allocation-free awaitable behind acquire() and wait().
+
+/** What `tryNow` returns when the operation has to wait. */
+const WAIT: unique symbol = Symbol("wait");
+/** The `WeakMap` key of slow paths driven outside every task. */
+const NO_TASK = {};
+/**
+ * The iterator result of every fast path, reused so that it allocates
+ * nothing. Safe because each consumer (`yield*`, a task step, `drive`)
+ * reads `done` and `value` at once, before any other operation can run.
+ */
+const FAST: { done: true; value: unknown } = { done: true, value: undefined };
+
+/**
+ * One operation of one primitive (`lock.acquire()`), returned by every call.
+ * `tryNow()` completes the operation if it need not wait; `slow()` makes the
+ * generator that waits. See the module header.
+ */
+class SharedOp<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #tryNow: () => T | typeof WAIT;
+  readonly #slow: () => Iterator<unknown, T, unknown>;
+  // Slow paths suspended in a `yield*`, by the task driving them.
+  #running: WeakMap<object, Iterator<unknown, T, unknown>> | null = null;
+  #active = 0;
+
+  constructor(tryNow: () => T | typeof WAIT, slow: () => Iterator<unknown, T, unknown>) {
+    this.#tryNow = tryNow;
+    this.#slow = slow;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(value?: unknown): IteratorResult<unknown, T> {
+    if (this.#active !== 0) {
+      const key = currentTask() ?? NO_TASK;
+      const running = this.#running!.get(key);
+      if (running !== undefined) return this.#resume(key, running, false, value);
+    }
+    const now = this.#tryNow();
+    if (now !== WAIT) {
+      FAST.value = now;
+      return FAST as IteratorResult<unknown, T>;
+    }
+    const slow = this.#slow();
+    const step = slow.next();
+    if (!step.done) {
+      (this.#running ??= new WeakMap()).set(currentTask() ?? NO_TASK, slow);
+      this.#active++;
+    }
+    return step;
+  }
+
+  throw(error: unknown): IteratorResult<unknown, T> {
+    if (this.#active !== 0) {
+      const key = currentTask() ?? NO_TASK;
+      const running = this.#running!.get(key);
+      if (running !== undefined) return this.#resume(key, running, true, error);
+    }
+    throw error;
+  }
+
+  return(value?: unknown): IteratorResult<unknown, T> {
+    if (this.#active !== 0) {
+      const key = currentTask() ?? NO_TASK;
+      const running = this.#running!.get(key);
+      if (running !== undefined) {
+        this.#running!.delete(key);
+        this.#active--;
+        running.return?.(value as T);
+      }
+    }
+    return { done: true, value: value as T };
+  }
+
+  #resume(
+    key: object,
+    running: Iterator<unknown, T, unknown>,
+    throws: boolean,
+    value: unknown,
+  ): IteratorResult<unknown, T> {
+    let step: IteratorResult<unknown, T>;
+    try {
+      step = throws ? running.throw!(value) : running.next(value);
+    } catch (error) {
+      this.#running!.delete(key);
+      this.#active--;
+      throw error;
+    }
+    if (step.done) {
+      this.#running!.delete(key);
+      this.#active--;
+    }
+    return step;
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    let now: T | typeof WAIT;
+    try {
+      now = this.#tryNow();
+    } catch (error) {
+      return Promise.reject(error).then(onfulfilled, onrejected);
+    }
+    if (now !== WAIT) return Promise.resolve(now).then(onfulfilled, onrejected);
+    return new CoroutineObject(this.#slow).then(onfulfilled, onrejected);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * A mutual-exclusion lock for tasks (asyncio.Lock). `acquire()` takes it,
+ * waiting while another task holds it; `release()` gives it to the task
+ * that has waited longest (FIFO). A lock is not owned by a task: any task
+ * may release it.
+ *
+ * It is an async context manager: `asyncWith(lock, body)` holds it while
+ * `body` runs.
+ *
+ * A task cancelled while it waits does not take the lock, and one cancelled
+ * right after the lock was handed to it passes it on to the next waiter.
+ *
+ * @example Two tasks take turns
+ * ```ts
+ * import { asyncWith, createTask, Lock, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const lock = new Lock();
+ * const log: string[] = [];
+ * function* worker(name: string) {
+ *   yield* asyncWith(lock, function* () {
+ *     log.push(`${name} in`);
+ *     yield* sleep(1);
+ *     log.push(`${name} out`);
+ *   });
+ * }
+ * await run(function* () {
+ *   const a = createTask(worker("a"));
+ *   const b = createTask(worker("b"));
+ *   yield* a;
+ *   yield* b;
+ * }, { virtualTime: true });
+ * assert.deepEqual(log, ["a in", "a out", "b in", "b out"]);
+ * ```
+ *
+ * @example Acquire and release by hand, in an async function
+ * ```ts
+ * import { Lock, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const lock = new Lock();
+ *   assert.equal(await lock.acquire(), true);
+ *   assert.equal(String(lock), "Lock(locked)");
+ *   lock.release();
+ *   assert.ok(!lock.locked());
+ * });
+ * ```
+ */
+export class Lock extends AsyncContextManager<void> {
+  #locked = false;
+  // Invariant: every waiter of an unlocked lock is done (woken or
+  // cancelled) or is about to be woken by the task at the head.
+  #waiters = new WaiterList<true>();
+  #loop: EventLoop | null = null;
+  #acquireOp: SharedOp<true> | null = null;
+  #enterOp: SharedOp<undefined> | null = null;
+
+  /** Creates an unlocked lock. */
+  constructor() {
+    super();
+  }
+
+  /**
+   * Whether the lock is held.
+   *
+   * @returns `true` while some task holds it.
+   */
+  locked(): boolean {
+    return this.#locked;
+  }
+
+  /**
+   * Takes the lock, waiting (in FIFO order) while another task holds it.
+   * A free lock is taken without allocating anything. Like a Python
+   * coroutine, the returned awaitable acts when it is awaited.
+   *
+   * @returns An awaitable for `true`: `yield*` it or `await` it.
+   * @throws {CancelledError} If the task is cancelled while it waits.
+   * @throws {RuntimeError} When it must wait but no loop runs, or the lock is bound to another loop.
+   */
+  acquire(): Awaitable<true> {
+    return this.#acquireOp ?? this.#makeAcquireOp();
+  }
+
+  // Not inlined in acquire(): its closures would make every call allocate.
+  #makeAcquireOp(): SharedOp<true> {
+    return this.#acquireOp = new SharedOp(
+      () => this.#tryAcquire(),
+      () => this.#acquireSlow(),
+    );
+  }
+
+  /**
+   * Releases the lock and wakes the first waiter, if any.
+   *
+   * @throws {RuntimeError} If the lock is not held.
+   */
+  release(): void {
+    if (!this.#locked) throw new RuntimeError("Cannot release: the lock is not acquired");
+    this.#locked = false;
+    this.#wakeUpFirst();
+  }
+
+  /**
+   * Enters `async with lock:`: acquires the lock.
+   *
+   * @returns An awaitable that completes once the lock is held.
+   */
+  aenter(): Awaitable<void> {
+    return this.#enterOp ?? this.#makeEnterOp();
+  }
+
+  // Not inlined in aenter(): its closures would make every call allocate.
+  #makeEnterOp(): SharedOp<undefined> {
+    return this.#enterOp = new SharedOp(
+      () => this.#tryAcquire() === WAIT ? WAIT : undefined,
+      () => enterSlow(this.#acquireSlow()),
+    );
+  }
+
+  /**
+   * Leaves `async with lock:`: releases the lock. Errors are not suppressed.
+   *
+   * @param _error What the body threw, if anything.
+   * @throws {RuntimeError} If the lock is not held.
+   */
+  aexit(_error?: unknown): void {
+    this.release();
+  }
+
+  /** `Lock(unlocked)`, `Lock(locked, waiters=2)`. */
+  override toString(): string {
+    const waiters = this.#waiters.size;
+    return `Lock(${this.#locked ? "locked" : "unlocked"}${
+      waiters === 0 ? "" : `, waiters=${waiters}`
+    })`;
+  }
+
+  #tryAcquire(): true | typeof WAIT {
+    // Fair: wait behind queued waiters unless all of them were cancelled.
+    if (!this.#locked && (this.#waiters.size === 0 || !this.#waiters.hasLive())) {
+      this.#locked = true;
+      return true;
+    }
+    return WAIT;
+  }
+
+  *#acquireSlow(): Generator<unknown, true, unknown> {
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    this.#waiters.push(waiter);
+    try {
+      try {
+        yield* waiter;
+      } finally {
+        this.#waiters.remove(waiter);
+      }
+    } catch (error) {
+      // Keep the invariant: if nobody holds the lock (we may have been
+      // woken and then cancelled), make sure the next waiter runs.
+      if (error instanceof CancelledError && !this.#locked) this.#wakeUpFirst();
+      throw error;
+    }
+    this.#locked = true;
+    return true;
+  }
+
+  #wakeUpFirst(): void {
+    const first = this.#waiters.head;
+    // A done head is already woken (or cancelled, and will pass it on).
+    if (first !== null && !first.done()) first.setResult(true);
+  }
+}
+
+/** The slow path of `aenter()`: the slow path of `acquire()`, returning nothing. */
+function* enterSlow(acquire: Generator<unknown, true, unknown>): Generator<unknown, undefined> {
+  yield* acquire;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
+ * task, `clear()` lowers it again, `wait()` returns at once while it is set.
+ *
+ * @example Waiting for a signal
+ * ```ts
+ * import { createTask, Event, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const ready = new Event();
+ *   const waiter = createTask(function* () {
+ *     yield* ready.wait();
+ *     return "woken";
+ *   });
+ *   yield* sleep(1);
+ *   assert.equal(String(ready), "Event(unset, waiters=1)");
+ *   ready.set();
+ *   assert.equal(yield* waiter, "woken");
+ * }, { virtualTime: true });
+ * ```
+ */
+export class Event {
+  #value = false;
+  #waiters = new WaiterList<true>();
+  #loop: EventLoop | null = null;
+  #waitOp: SharedOp<true> | null = null;
+
+  /**
+   * Whether the flag is set.
+   *
+   * @returns The flag.
+   */
+  isSet(): boolean {
+    return this.#value;
+  }
+
+  /** Sets the flag and wakes every waiting task. */
+  set(): void {
+    if (this.#value) return;
+    this.#value = true;
+    for (let w = this.#waiters.head; w !== null; w = w.newer) if (!w.done()) w.setResult(true);
+  }
+
+  /** Clears the flag: later `wait()` calls wait for the next `set()`. */
+  clear(): void {
+    this.#value = false;
+  }
+
+  /**
+   * Waits until the flag is set; returns at once (allocating nothing) if it
+   * is set already.
+   *
+   * @returns An awaitable for `true`.
+   * @throws {CancelledError} If the task is cancelled while it waits.
+   * @throws {RuntimeError} When it must wait but no loop runs, or the event is bound to another loop.
+   */
+  wait(): Awaitable<true> {
+    return this.#waitOp ?? this.#makeWaitOp();
+  }
+
+  // Not inlined in wait(): its closures would make every call allocate.
+  #makeWaitOp(): SharedOp<true> {
+    return this.#waitOp = new SharedOp(
+      () => this.#value ? true : WAIT,
+      () => this.#waitSlow(),
+    );
+  }
+
+  /** `Event(set)`, `Event(unset, waiters=2)`. */
+  toString(): string {
+    const waiters = this.#waiters.size;
+    return `Event(${this.#value ? "set" : "unset"}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
+  }
+
+  *#waitSlow(): Generator<unknown, true, unknown> {
+    if (this.#value) return true;
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    this.#waiters.push(waiter);
+    try {
+      yield* waiter;
+      return true;
+    } finally {
+      this.#waiters.remove(waiter);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * A condition variable (asyncio.Condition): tasks holding its lock `wait()`
+ * until another task `notify()`s them. `wait()` releases the lock while it
+ * waits and re-acquires it before returning — even when the task is
+ * cancelled, so the caller always holds the lock when `wait()` ends.
+ *
+ * It is also a lock (`acquire`, `release`, `locked`) and an async context
+ * manager holding that lock.
+ *
+ * @example A consumer waits for an item
+ * ```ts
+ * import { asyncWith, Condition, createTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const cond = new Condition();
+ *   const items: number[] = [];
+ *   const consumer = createTask(function* () {
+ *     return yield* asyncWith(cond, function* () {
+ *       yield* cond.waitFor(() => items.length > 0);
+ *       return items.shift();
+ *     });
+ *   });
+ *   yield* sleep(1);
+ *   yield* asyncWith(cond, () => {
+ *     items.push(42);
+ *     cond.notify();
+ *   });
+ *   assert.equal(yield* consumer, 42);
+ * }, { virtualTime: true });
+ * ```
+ */
+export class Condition extends AsyncContextManager<void> {
+  readonly #lock: Lock;
+  #waiters = new WaiterList<boolean>();
+  #loop: EventLoop | null = null;
+
+  /**
+   * Creates a condition variable over `lock` (a new `Lock` by default).
+   *
+   * @param lock The lock to use; share one lock between several conditions.
+   * @throws {TypeError} If `lock` is not a `Lock`.
+   */
+  constructor(lock?: Lock) {
+    super();
+    if (lock !== undefined && !(lock instanceof Lock)) {
+      throw new TypeError(
+        `Cannot create Condition: expected a Lock, got ${lock === null ? "null" : typeof lock}`,
+      );
+    }
+    this.#lock = lock ?? new Lock();
+  }
+
+  /**
+   * Whether the underlying lock is held.
+   *
+   * @returns The lock's state.
+   */
+  locked(): boolean {
+    return this.#lock.locked();
+  }
+
+  /**
+   * Acquires the underlying lock.
+   *
+   * @returns An awaitable for `true`.
+   * @throws {CancelledError} If the task is cancelled while it waits.
+   */
+  acquire(): Awaitable<true> {
+    return this.#lock.acquire();
+  }
+
+  /**
+   * Releases the underlying lock.
+   *
+   * @throws {RuntimeError} If the lock is not held.
+   */
+  release(): void {
+    this.#lock.release();
+  }
+
+  /**
+   * Enters `async with cond:`: acquires the underlying lock.
+   *
+   * @returns An awaitable that completes once the lock is held.
+   */
+  aenter(): Awaitable<void> {
+    return this.#lock.aenter();
+  }
+
+  /**
+   * Leaves `async with cond:`: releases the underlying lock.
+   *
+   * @param _error What the body threw, if anything.
+   * @throws {RuntimeError} If the lock is not held.
+   */
+  aexit(_error?: unknown): void {
+    this.#lock.release();
+  }
+
+  /**
+   * Releases the lock, waits until notified, re-acquires the lock and
+   * returns `true`. The lock is held again when it returns or throws, even
+   * if the task was cancelled. May wake spuriously: re-check your condition
+   * (or use `waitFor`).
+   *
+   * @returns An awaitable for `true`.
+   * @throws {RuntimeError} If the lock is not held.
+   * @throws {CancelledError} If the task is cancelled (after re-acquiring the lock).
+   */
+  wait(): Awaitable<true> {
+    return new CoroutineObject(() => this.#waitGen());
+  }
+
+  /**
+   * Waits until `predicate()` is truthy, checking it first and after every
+   * wake-up, with the lock held.
+   *
+   * @param predicate The condition to wait for.
+   * @returns An awaitable for the predicate's last (truthy) value.
+   * @throws {TypeError} If `predicate` is not a function.
+   * @throws {RuntimeError} If the lock is not held when it has to wait.
+   */
+  waitFor<T>(predicate: () => T): Awaitable<T> {
+    if (typeof predicate !== "function") {
+      throw new TypeError(`Cannot wait: expected a predicate function, got ${typeof predicate}`);
+    }
+    return new CoroutineObject(() => this.#waitForGen(predicate));
+  }
+
+  /**
+   * Wakes up to `n` waiting tasks (the longest-waiting first). They return
+   * from `wait()` once they re-acquire the lock, which the caller still
+   * holds.
+   *
+   * @param n How many to wake.
+   * @throws {RuntimeError} If the lock is not held.
+   * @throws {TypeError} If `n` is not a number.
+   * @throws {RangeError} If `n` is NaN.
+   */
+  notify(n = 1): void {
+    if (typeof n !== "number") {
+      throw new TypeError(`Cannot notify: expected a count as a number, got ${typeof n}`);
+    }
+    if (Number.isNaN(n)) throw new RangeError("Cannot notify: expected a count, got NaN");
+    if (!this.locked()) {
+      throw new RuntimeError("Cannot notify: the condition's lock is not acquired");
+    }
+    this.#notify(n);
+  }
+
+  /**
+   * Wakes every waiting task.
+   *
+   * @throws {RuntimeError} If the lock is not held.
+   */
+  notifyAll(): void {
+    this.notify(this.#waiters.size);
+  }
+
+  /** `Condition(unlocked)`, `Condition(locked, waiters=2)`. */
+  override toString(): string {
+    const waiters = this.#waiters.size;
+    return `Condition(${this.locked() ? "locked" : "unlocked"}${
+      waiters === 0 ? "" : `, waiters=${waiters}`
+    })`;
+  }
+
+  #notify(n: number): void {
+    let woken = 0;
+    for (let w = this.#waiters.head; w !== null && woken < n; w = w.newer) {
+      if (!w.done()) {
+        woken++;
+        w.setResult(false);
+      }
+    }
+  }
+
+  *#waitGen(): Generator<unknown, true, unknown> {
+    if (!this.locked()) throw new RuntimeError("Cannot wait: the condition's lock is not acquired");
+    const waiter = new Waiter<boolean>(this.#loop = bindLoop(this.#loop, this));
+    this.release();
+    let failed = false;
+    let failure: unknown = undefined;
+    try {
+      this.#waiters.push(waiter);
+      try {
+        yield* waiter;
+      } finally {
+        this.#waiters.remove(waiter);
+      }
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    // Re-acquire the lock even if cancelled: the caller must hold it when
+    // wait() ends. Only CancelledError is retried; the latest one wins.
+    for (;;) {
+      try {
+        yield* this.#lock.acquire();
+        break;
+      } catch (error) {
+        if (!(error instanceof CancelledError)) {
+          this.#notify(1);
+          throw error;
+        }
+        failed = true;
+        failure = error;
+      }
+    }
+    if (failed) {
+      // We may have been notified before failing: hand the notification to
+      // another waiter (a spurious wake-up at worst, which is allowed).
+      this.#notify(1);
+      throw failure;
+    }
+    return true;
+  }
+
+  *#waitForGen<T>(predicate: () => T): Generator<unknown, T, unknown> {
+    let result = predicate();
+    while (!result) {
+      yield* this.#waitGen();
+      result = predicate();
+    }
+    return result;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+let semaphoreValue: (semaphore: Semaphore) => number;
+
+/**
+ * A counter of free slots (asyncio.Semaphore): `acquire()` takes one,
+ * waiting while none is free; `release()` gives one back and wakes the
+ * longest-waiting task. Fair as in CPython 3.12: a new `acquire()` never
+ * overtakes tasks already waiting.
+ *
+ * It is an async context manager holding one slot.
+ *
+ * @example At most two at a time
+ * ```ts
+ * import { asyncWith, createTask, run, Semaphore, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const slots = new Semaphore(2);
+ * let inside = 0;
+ * let most = 0;
+ * await run(function* () {
+ *   const tasks = [1, 2, 3, 4, 5].map(() =>
+ *     createTask(function* () {
+ *       yield* asyncWith(slots, function* () {
+ *         most = Math.max(most, ++inside);
+ *         yield* sleep(1);
+ *         inside--;
+ *       });
+ *     })
+ *   );
+ *   for (const task of tasks) yield* task;
+ * }, { virtualTime: true });
+ * assert.equal(most, 2);
+ * ```
+ */
+export class Semaphore extends AsyncContextManager<void> {
+  #value: number;
+  #waiters = new WaiterList<true>();
+  #loop: EventLoop | null = null;
+  #acquireOp: SharedOp<true> | null = null;
+  #enterOp: SharedOp<undefined> | null = null;
+
+  /**
+   * Creates a semaphore with `value` free slots.
+   *
+   * @param value The initial count, a whole number >= 0.
+   * @throws {TypeError} If `value` is not a number.
+   * @throws {RangeError} If `value` is negative, NaN or not a whole number.
+   */
+  constructor(value = 1) {
+    super();
+    this.#value = checkCount(value, 0, "value", new.target.name);
+  }
+
+  /**
+   * Whether `acquire()` would have to wait: no slot is free, or tasks are
+   * already waiting (they go first).
+   *
+   * @returns `true` if it cannot be acquired at once.
+   */
+  locked(): boolean {
+    return this.#value === 0 || (this.#waiters.size !== 0 && this.#waiters.hasLive());
+  }
+
+  /**
+   * Takes a slot, waiting (in FIFO order) while none is free. A free slot is
+   * taken without allocating anything.
+   *
+   * @returns An awaitable for `true`.
+   * @throws {CancelledError} If the task is cancelled while it waits.
+   * @throws {RuntimeError} When it must wait but no loop runs, or the semaphore is bound to another loop.
+   */
+  acquire(): Awaitable<true> {
+    return this.#acquireOp ?? this.#makeAcquireOp();
+  }
+
+  // Not inlined in acquire(): its closures would make every call allocate.
+  #makeAcquireOp(): SharedOp<true> {
+    return this.#acquireOp = new SharedOp(
+      () => this.#tryAcquire(),
+      () => this.#acquireSlow(),
+    );
+  }
+
+  /** Gives a slot back and wakes the first waiting task, if any. */
+  release(): void {
+    this.#value++;
+    this.#wakeUpNext();
+  }
+
+  /**
+   * Enters `async with sem:`: acquires a slot.
+   *
+   * @returns An awaitable that completes once a slot is held.
+   */
+  aenter(): Awaitable<void> {
+    return this.#enterOp ?? this.#makeEnterOp();
+  }
+
+  // Not inlined in aenter(): its closures would make every call allocate.
+  #makeEnterOp(): SharedOp<undefined> {
+    return this.#enterOp = new SharedOp(
+      () => this.#tryAcquire() === WAIT ? WAIT : undefined,
+      () => enterSlow(this.#acquireSlow()),
+    );
+  }
+
+  /**
+   * Leaves `async with sem:`: releases the slot.
+   *
+   * @param _error What the body threw, if anything.
+   */
+  aexit(_error?: unknown): void {
+    this.release();
+  }
+
+  /** `Semaphore(unlocked, value=2)`, `Semaphore(locked, waiters=3)`. */
+  override toString(): string {
+    const waiters = this.#waiters.size;
+    const state = this.locked() ? "locked" : `unlocked, value=${this.#value}`;
+    return `${this.constructor.name}(${state}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
+  }
+
+  #tryAcquire(): true | typeof WAIT {
+    if (this.locked()) return WAIT;
+    this.#value--;
+    return true;
+  }
+
+  *#acquireSlow(): Generator<unknown, true, unknown> {
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    this.#waiters.push(waiter);
+    try {
+      try {
+        yield* waiter;
+      } finally {
+        this.#waiters.remove(waiter);
+      }
+    } catch (error) {
+      // Woken (the slot was counted for us), then cancelled: give it back.
+      if (error instanceof CancelledError && waiter.done() && !waiter.cancelled()) this.#value++;
+      throw error;
+    } finally {
+      // Waiters that arrived while slots were free had to queue (FIFO):
+      // wake as many as there are free slots.
+      while (this.#value > 0 && this.#wakeUpNext());
+    }
+    return true;
+  }
+
+  /** Wakes the first waiter that is not done, taking a slot for it. */
+  #wakeUpNext(): boolean {
+    for (let w = this.#waiters.head; w !== null; w = w.newer) {
+      if (!w.done()) {
+        this.#value--;
+        w.setResult(true);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static {
+    semaphoreValue = (semaphore) => semaphore.#value;
+  }
+}
+
+/**
+ * A semaphore that refuses to be released more times than it was acquired
+ * (asyncio.BoundedSemaphore): `release()` above the initial value throws
+ * `RangeError` (Python's `ValueError`).
+ *
+ * @example Catching an extra release
+ * ```ts
+ * import { BoundedSemaphore, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const sem = new BoundedSemaphore(1);
+ *   yield* sem.acquire();
+ *   sem.release();
+ *   assert.throws(() => sem.release(), RangeError);
+ * });
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {
+  readonly #bound: number;
+
+  /**
+   * Creates a bounded semaphore with `value` free slots, which is also its
+   * bound.
+   *
+   * @param value The initial count and bound, a whole number >= 0.
+   * @throws {TypeError} If `value` is not a number.
+   * @throws {RangeError} If `value` is negative, NaN or not a whole number.
+   */
+  constructor(value = 1) {
+    super(value);
+    this.#bound = value;
+  }
+
+  /**
+   * Gives a slot back.
+   *
+   * @throws {RangeError} If that would raise the count above the initial value.
+   */
+  override release(): void {
+    if (semaphoreValue(this) >= this.#bound) {
+      throw new RangeError(
+        `Cannot release: the BoundedSemaphore was released too many times (bound ${this.#bound})`,
+      );
+    }
+    super.release();
+  }
+}
+
+function checkCount(value: unknown, min: number, what: string, cls: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Cannot create ${cls}: expected ${what} as a number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(
+      `Cannot create ${cls}: expected ${what} as a whole number >= ${min}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+
+const FILLING = "filling";
+const DRAINING = "draining";
+const RESETTING = "resetting";
+const BROKEN = "broken";
+type BarrierState = typeof FILLING | typeof DRAINING | typeof RESETTING | typeof BROKEN;
+
+/**
+ * A meeting point for a fixed number of tasks (asyncio.Barrier, Python
+ * 3.11): each `wait()` blocks until `parties` tasks are waiting, then all
+ * of them go on, each with its own arrival index `0 .. parties - 1`. The
+ * barrier then refills for the next round.
+ *
+ * `reset()` sends it back to the empty state (waiting tasks get
+ * `BrokenBarrierError`); `abort()` breaks it for good. States: `filling`
+ * (tasks arriving), `draining` (the tripped round leaving; new arrivals
+ * wait), `resetting`, `broken`.
+ *
+ * It is an async context manager: entering waits on it and hands the body
+ * the arrival index.
+ *
+ * @example Three tasks meet
+ * ```ts
+ * import { Barrier, createTask, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const barrier = new Barrier(3);
+ * const log: string[] = [];
+ * await run(function* () {
+ *   const tasks = [0, 1, 2].map((i) =>
+ *     createTask(function* () {
+ *       yield* sleep(i);
+ *       const index = yield* barrier.wait();
+ *       log.push(`passed at ${i}s (arrived ${index})`);
+ *     })
+ *   );
+ *   for (const task of tasks) yield* task;
+ * }, { virtualTime: true });
+ * assert.deepEqual(log, [
+ *   "passed at 2s (arrived 2)",
+ *   "passed at 0s (arrived 0)",
+ *   "passed at 1s (arrived 1)",
+ * ]);
+ * ```
+ */
+export class Barrier extends AsyncContextManager<number> {
+  readonly #parties: number;
+  readonly #cond = new Condition();
+  #state: BarrierState = FILLING;
+  #count = 0; // tasks inside wait()
+
+  /**
+   * Creates a barrier for `parties` tasks.
+   *
+   * @param parties How many tasks must wait before all are released.
+   * @throws {TypeError} If `parties` is not a number.
+   * @throws {RangeError} If `parties` is less than 1 or not a whole number.
+   */
+  constructor(parties: number) {
+    super();
+    this.#parties = checkCount(parties, 1, "parties", "Barrier");
+  }
+
+  /** How many tasks must wait before the barrier trips. */
+  get parties(): number {
+    return this.#parties;
+  }
+
+  /** How many tasks are waiting now (while it fills). */
+  get nWaiting(): number {
+    return this.#state === FILLING ? this.#count : 0;
+  }
+
+  /** Whether the barrier is broken (by `abort()`). */
+  get broken(): boolean {
+    return this.#state === BROKEN;
+  }
+
+  /**
+   * Waits until `parties` tasks are waiting, then returns this task's
+   * arrival index (`0` for the first, `parties - 1` for the one that
+   * tripped it). Waits first while the previous round drains or a reset
+   * completes.
+   *
+   * @returns An awaitable for the arrival index.
+   * @throws {BrokenBarrierError} If the barrier is broken, or is reset or aborted while waiting.
+   * @throws {CancelledError} If the task is cancelled while it waits.
+   */
+  wait(): Awaitable<number> {
+    return new CoroutineObject(() => this.#waitGen());
+  }
+
+  /**
+   * Returns the barrier to the empty `filling` state; the tasks waiting on
+   * it get `BrokenBarrierError`.
+   *
+   * @returns An awaitable that completes once the state changed.
+   */
+  reset(): Awaitable<void> {
+    return asyncWith(this.#cond, () => {
+      if (this.#count > 0) {
+        if (this.#state !== RESETTING) this.#state = RESETTING;
+      } else {
+        this.#state = FILLING;
+      }
+      this.#cond.notifyAll();
+    });
+  }
+
+  /**
+   * Breaks the barrier: waiting tasks and every later `wait()` get
+   * `BrokenBarrierError`.
+   *
+   * @returns An awaitable that completes once the state changed.
+   */
+  abort(): Awaitable<void> {
+    return asyncWith(this.#cond, () => {
+      this.#state = BROKEN;
+      this.#cond.notifyAll();
+    });
+  }
+
+  /**
+   * Enters `async with barrier as index:`: waits on the barrier.
+   *
+   * @returns An awaitable for the arrival index.
+   */
+  aenter(): Awaitable<number> {
+    return this.wait();
+  }
+
+  /**
+   * Leaves the context; nothing to do.
+   *
+   * @param _error What the body threw, if anything.
+   */
+  aexit(_error?: unknown): void {}
+
+  /** `Barrier(filling, waiters=1/3)`, `Barrier(broken)`. */
+  override toString(): string {
+    const waiting = this.#state === BROKEN ? "" : `, waiters=${this.nWaiting}/${this.#parties}`;
+    return `Barrier(${this.#state}${waiting})`;
+  }
+
+  *#waitGen(): Generator<unknown, number, unknown> {
+    const cond = this.#cond;
+    yield* cond.acquire();
+    try {
+      // Block while the barrier drains or resets.
+      yield* cond.waitFor(() => this.#state !== DRAINING && this.#state !== RESETTING);
+      if (this.#state === BROKEN) {
+        throw new BrokenBarrierError("Cannot wait: the barrier is broken");
+      }
+      const index = this.#count++;
+      try {
+        if (index + 1 === this.#parties) {
+          // The last one in trips the barrier.
+          this.#state = DRAINING;
+          cond.notifyAll();
+        } else {
+          yield* cond.waitFor(() => this.#state !== FILLING);
+          const state = this.#state as BarrierState; // changed while we waited
+          if (state === BROKEN || state === RESETTING) {
+            throw new BrokenBarrierError(
+              "Cannot wait: the barrier was reset or aborted while waiting",
+            );
+          }
+        }
+        return index;
+      } finally {
+        this.#count--;
+        // The last one out lets the next round in.
+        if (this.#count === 0) {
+          if (this.#state === RESETTING || this.#state === DRAINING) this.#state = FILLING;
+          cond.notifyAll();
+        }
+      }
+    } finally {
+      cond.release();
+    }
+  }
+}
