@@ -444,7 +444,15 @@ function splitGroup<E>(
     }
   }
   return [
-    matched.length === 0 ? null : group.derive(matched),
-    rest.length === 0 ? null : group.derive(rest),
+    matched.length === 0 ? null : withCauseOf(group, group.derive(matched)),
+    rest.length === 0 ? null : withCauseOf(group, group.derive(rest)),
   ];
+}
+
+/** Python copies `__cause__` (and `__context__`) onto the parts of a split. */
+function withCauseOf<E>(group: ExceptionGroup<E>, part: ExceptionGroup<E>): ExceptionGroup<E> {
+  if (group.cause !== undefined) {
+    Object.defineProperty(part, "cause", { value: group.cause, configurable: true, writable: true });
+  }
+  return part;
 }

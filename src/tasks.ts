@@ -939,7 +939,7 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
   }
 
   /** Itself: `yield*` drives it. @returns This object. */
-  [Symbol.iterator](): this {
+  [Symbol.iterator](): Iterator<unknown, T, unknown> {
     return this;
   }
 
