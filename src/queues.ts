@@ -54,198 +54,10 @@
  * @module
  */
 
-import { QueueEmpty, QueueFull, QueueShutDown, RuntimeError } from "./errors.ts";
-import { type EventLoop, runningEventLoop } from "./events.ts";
-import { Future } from "./futures.ts";
-import { type Awaitable, CoroutineObject, currentTask } from "./tasks.ts";
-
-// ---------------------------------------------------------------------------
-// Waiters: futures linked into a FIFO list (as in locks.ts).
-
-class Waiter extends Future<void> {
-  older: Waiter | null = null;
-  newer: Waiter | null = null;
-  linked = false;
-}
-
-class WaiterList {
-  head: Waiter | null = null;
-  tail: Waiter | null = null;
-  size = 0;
-
-  push(waiter: Waiter): void {
-    waiter.older = this.tail;
-    waiter.newer = null;
-    if (this.tail === null) this.head = waiter;
-    else this.tail.newer = waiter;
-    this.tail = waiter;
-    waiter.linked = true;
-    this.size++;
-  }
-
-  remove(waiter: Waiter): boolean {
-    if (!waiter.linked) return false;
-    const { older, newer } = waiter;
-    if (older === null) this.head = newer;
-    else older.newer = newer;
-    if (newer === null) this.tail = older;
-    else newer.older = older;
-    waiter.older = waiter.newer = null;
-    waiter.linked = false;
-    this.size--;
-    return true;
-  }
-
-  /** Removes waiters from the head until one that is not done is woken (`_wakeup_next`). */
-  wakeUpNext(): void {
-    for (let w = this.head; w !== null; w = this.head) {
-      this.remove(w);
-      if (!w.done()) {
-        w.setResult();
-        return;
-      }
-    }
-  }
-
-  /** Removes and wakes every waiter. */
-  wakeUpAll(): void {
-    for (let w = this.head; w !== null; w = this.head) {
-      this.remove(w);
-      if (!w.done()) w.setResult();
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Awaitables without allocation (see the module header).
-
-const WAIT: unique symbol = Symbol("wait");
-const NO_TASK = {};
-/**
- * The iterator result of every fast path, reused so that it allocates
- * nothing. Safe because each consumer (`yield*`, a task step, `drive`)
- * reads `done` and `value` at once, before any other operation can run.
- */
-const FAST: { done: true; value: unknown } = { done: true, value: undefined };
-
-/** A lazy operation shared by every call: `queue.get()`, `queue.join()`. */
-class SharedOp<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
-  readonly #tryNow: () => T | typeof WAIT;
-  readonly #slow: () => Iterator<unknown, T, unknown>;
-  #running: WeakMap<object, Iterator<unknown, T, unknown>> | null = null;
-  #active = 0;
-
-  constructor(tryNow: () => T | typeof WAIT, slow: () => Iterator<unknown, T, unknown>) {
-    this.#tryNow = tryNow;
-    this.#slow = slow;
-  }
-
-  [Symbol.iterator](): this {
-    return this;
-  }
-
-  next(value?: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) return this.#resume(key, running, false, value);
-    }
-    const now = this.#tryNow();
-    if (now !== WAIT) {
-      FAST.value = now;
-      return FAST as IteratorResult<unknown, T>;
-    }
-    const slow = this.#slow();
-    const step = slow.next();
-    if (!step.done) {
-      (this.#running ??= new WeakMap()).set(currentTask() ?? NO_TASK, slow);
-      this.#active++;
-    }
-    return step;
-  }
-
-  throw(error: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) return this.#resume(key, running, true, error);
-    }
-    throw error;
-  }
-
-  return(value?: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) {
-        this.#running!.delete(key);
-        this.#active--;
-        running.return?.(value as T);
-      }
-    }
-    return { done: true, value: value as T };
-  }
-
-  #resume(
-    key: object,
-    running: Iterator<unknown, T, unknown>,
-    throws: boolean,
-    value: unknown,
-  ): IteratorResult<unknown, T> {
-    let step: IteratorResult<unknown, T>;
-    try {
-      step = throws ? running.throw!(value) : running.next(value);
-    } catch (error) {
-      this.#running!.delete(key);
-      this.#active--;
-      throw error;
-    }
-    if (step.done) {
-      this.#running!.delete(key);
-      this.#active--;
-    }
-    return step;
-  }
-
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    let now: T | typeof WAIT;
-    try {
-      now = this.#tryNow();
-    } catch (error) {
-      return Promise.reject(error).then(onfulfilled, onrejected);
-    }
-    if (now !== WAIT) return Promise.resolve(now).then(onfulfilled, onrejected);
-    return new CoroutineObject(this.#slow).then(onfulfilled, onrejected);
-  }
-}
-
-/** The already-done awaitable of a `put()` that did not have to wait. */
-class Done implements Awaitable<void>, Iterator<unknown, void, unknown> {
-  [Symbol.iterator](): this {
-    return this;
-  }
-  next(): IteratorResult<unknown, void> {
-    return DONE_RESULT;
-  }
-  throw(error: unknown): IteratorResult<unknown, void> {
-    throw error;
-  }
-  return(): IteratorResult<unknown, void> {
-    return DONE_RESULT;
-  }
-  then<R1 = void, R2 = never>(
-    onfulfilled?: ((value: void) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return RESOLVED.then(onfulfilled, onrejected);
-  }
-}
-const DONE_RESULT: IteratorResult<unknown, void> = Object.freeze({ done: true, value: undefined });
-const RESOLVED: Promise<void> = Promise.resolve();
-const DONE: Done = new Done();
+import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
+import type { EventLoop } from "./events.ts";
+import { type Awaitable, CoroutineObject } from "./tasks.ts";
+import { bindLoop, DONE, SharedOp, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 
 // ---------------------------------------------------------------------------
 // Storage.
@@ -541,9 +353,9 @@ function checkMaxsize(maxsize: unknown, cls: string): number {
 export class Queue<T> implements AsyncIterable<T> {
   readonly #maxsize: number;
   #store: Store<T> = new Ring<T>();
-  #getters = new WaiterList();
-  #putters = new WaiterList();
-  #joiners = new WaiterList();
+  #getters = new WaiterList<void>();
+  #putters = new WaiterList<void>();
+  #joiners = new WaiterList<void>();
   #unfinished = 0;
   #shutdown = false;
   #loop: EventLoop | null = null;
@@ -675,7 +487,7 @@ export class Queue<T> implements AsyncIterable<T> {
         "Cannot mark a task done: taskDone() was called more times than items were put",
       );
     }
-    if (--this.#unfinished === 0) this.#joiners.wakeUpAll();
+    if (--this.#unfinished === 0) this.#joiners.wakeUpAll(undefined);
   }
 
   /**
@@ -712,11 +524,11 @@ export class Queue<T> implements AsyncIterable<T> {
       const dropped = this.#store.size;
       this.#store.clear();
       this.#unfinished = Math.max(0, this.#unfinished - dropped);
-      if (this.#unfinished === 0) this.#joiners.wakeUpAll();
+      if (this.#unfinished === 0) this.#joiners.wakeUpAll(undefined);
     }
     // Every waiter re-checks: getters of an empty queue and all putters throw.
-    this.#getters.wakeUpAll();
-    this.#putters.wakeUpAll();
+    this.#getters.wakeUpAll(undefined);
+    this.#putters.wakeUpAll(undefined);
   }
 
   /**
@@ -757,24 +569,17 @@ export class Queue<T> implements AsyncIterable<T> {
   #putNow(item: T): void {
     this.#store.push(item);
     this.#unfinished++;
-    this.#getters.wakeUpNext();
+    this.#getters.wakeUpNext(undefined);
   }
 
   #take(): T {
     const item = this.#store.take();
-    this.#putters.wakeUpNext();
+    this.#putters.wakeUpNext(undefined);
     return item;
   }
 
-  #waiter(): Waiter {
-    const loop = runningEventLoop();
-    if (loop === null) throw new RuntimeError(`Cannot wait on ${this}: no running event loop`);
-    const bound = this.#loop;
-    if (bound !== null && bound !== loop && !bound.isClosed()) {
-      throw new RuntimeError(`Cannot wait on ${this}: it is bound to a different event loop`);
-    }
-    this.#loop = loop;
-    return new Waiter(loop);
+  #waiter(): Waiter<void> {
+    return new Waiter<void>(this.#loop = bindLoop(this.#loop, this));
   }
 
   *#putSlow(item: T): Generator<unknown, void, unknown> {
@@ -788,7 +593,7 @@ export class Queue<T> implements AsyncIterable<T> {
         putter.cancel(); // in case it is not done yet
         this.#putters.remove(putter);
         // Woken by a get but not taking the slot: wake the next putter.
-        if (!this.full() && !putter.cancelled()) this.#putters.wakeUpNext();
+        if (!this.full() && !putter.cancelled()) this.#putters.wakeUpNext(undefined);
         throw error;
       }
     }
@@ -806,7 +611,7 @@ export class Queue<T> implements AsyncIterable<T> {
         getter.cancel(); // in case it is not done yet
         this.#getters.remove(getter);
         // Woken by a put but not taking the item: wake the next getter.
-        if (this.#store.size !== 0 && !getter.cancelled()) this.#getters.wakeUpNext();
+        if (this.#store.size !== 0 && !getter.cancelled()) this.#getters.wakeUpNext(undefined);
         throw error;
       }
     }
