@@ -64,7 +64,14 @@ export {
   type AsyncContextManagerLike,
   AsyncExitStack,
   asyncWith,
+  type ExitCallback,
   type MaybeAwaitable,
 } from "./src/context.ts";
+export * from "./src/iterators.ts";
+export * from "./src/timeouts.ts";
+export * from "./src/combinators.ts";
+export * from "./src/taskgroups.ts";
+export * from "./src/locks.ts";
+export * from "./src/queues.ts";
 export * from "./src/generators.ts";
 export * from "./src/greenlet.ts";

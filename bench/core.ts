@@ -3,7 +3,15 @@
  * memory per pending task, each against the native-promise baseline in the
  * same run. Run with `deno task bench`.
  */
-import { createTask, type Future, getRunningLoop, newEventLoop, run, sleep, type Task } from "../mod.ts";
+import {
+  createTask,
+  type Future,
+  getRunningLoop,
+  newEventLoop,
+  run,
+  sleep,
+  type Task,
+} from "../mod.ts";
 import { type Case, heapUsed } from "./_harness.ts";
 
 const SPAWN = 100_000;

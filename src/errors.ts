@@ -452,7 +452,11 @@ function splitGroup<E>(
 /** Python copies `__cause__` (and `__context__`) onto the parts of a split. */
 function withCauseOf<E>(group: ExceptionGroup<E>, part: ExceptionGroup<E>): ExceptionGroup<E> {
   if (group.cause !== undefined) {
-    Object.defineProperty(part, "cause", { value: group.cause, configurable: true, writable: true });
+    Object.defineProperty(part, "cause", {
+      value: group.cause,
+      configurable: true,
+      writable: true,
+    });
   }
   return part;
 }

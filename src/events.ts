@@ -909,10 +909,11 @@ export class EventLoop {
 
   /** Moves the timers that are due onto the ready queue, in deadline order. */
   #collectTimers(): void {
-    const timers = this.#timers;
-    if (this.#timersCancelled > 100 && this.#timersCancelled * 2 > timers.length) {
+    if (this.#timersCancelled > 100 && this.#timersCancelled * 2 > this.#timers.length) {
       this.#compactTimers();
     }
+    // Read after compacting: compaction replaces the heap array.
+    const timers = this.#timers;
     const now = this.time();
     while (timers.length !== 0) {
       const first = timers[0];

@@ -364,7 +364,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
       const record: Unretrieved = {
         loop: this.#loop,
         exception: value,
-        what: this.constructor.name === "Future" ? "Future" : "Task",
+        // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
+        what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
         source: creationStacks.get(this),
       };
       unretrieved.set(this, record);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for fast-check
-import fc from "npm:fast-check@4";
+import fc from "fast-check";
 import {
   createTask,
   type EventLoop,
@@ -810,4 +809,17 @@ Deno.test("random schedules of callSoon/callLater/callAt run in (deadline, sched
     }),
     { numRuns: 150 },
   );
+});
+
+Deno.test("the loop drops many cancelled timers at once and keeps the live ones in order", async () => {
+  const loop = newEventLoop({ virtualTime: true });
+  const log: number[] = [];
+  // More than 100 cancelled timers, over half the heap: the loop compacts it.
+  for (let i = 0; i < 150; i++) loop.callLater(10, () => log.push(-1)).cancel();
+  for (const delay of [3, 1, 2]) loop.callLater(delay, () => log.push(delay));
+  loop.callLater(4, () => loop.stop());
+  await loop.runForever();
+  assert.deepEqual(log, [1, 2, 3]);
+  assert.equal(loop.time(), 4);
+  loop.close();
 });

@@ -423,14 +423,11 @@ Deno.test("Lock: a lock whose loop was closed serves the next run()", async () =
   assert.equal(lock.locked(), false);
 });
 
-// A minimal repro for tasks.ts (not this file): in an async-function task,
-// cancel() issued after the awaited future completed but before the task
-// resumed is delivered at the next await instead of this one. asyncio (and
-// our generator tasks) throw CancelledError at the await itself. Because of
-// it, an async waiter cancelled right after a lock/queue woke it takes the
-// lock (or item) and is cancelled at its next await, where asyncio would pass
-// the wake-up on.
-Deno.test("BUG(tasks.ts): cancel() after the awaited future completed throws at that await in an async task", async () => {
+// In an async-function task, a cancel() issued after the awaited future
+// completed but before the task resumed throws CancelledError at that await,
+// as asyncio (and generator tasks) do; so an async waiter cancelled right
+// after a lock or queue woke it passes the wake-up on.
+Deno.test("cancel() after the awaited future completed throws at that await in an async task", async () => {
   const log: string[] = [];
   await run(async () => {
     const fut = getRunningLoop().createFuture<number>();

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for fast-check
-import fc from "npm:fast-check@4";
+import fc from "fast-check";
 import {
   CancelledError,
   createTask,

@@ -1,0 +1,620 @@
+/**
+ * Async iteration: `AsyncIteratorBase` (Python's `__aiter__`/`__anext__`,
+ * the seeds' `Reader`), `aiter`, `anext`, and `asyncFor` (Python's
+ * `async for` in a generator coroutine).
+ *
+ * ## Where items are awaited
+ *
+ * Every item is awaited in the caller's own task, never in a helper task,
+ * so `currentTask()` inside `anext()` is the caller and cancelling the caller
+ * reaches what it waits on. `anext()` and `asyncFor()` return an awaitable
+ * with two paths, one per coroutine style:
+ *
+ * - `await` (and `for await`) in an async function runs the loop as native
+ *   async code in the function's own context: an async `anext`, an async
+ *   generator or a foreign async iterator awaiting a library awaitable parks
+ *   the task on it, so virtual time skips it and `cancel()` reaches it;
+ * - `yield*` in a generator coroutine drives the steps with `yield*`: a
+ *   generator `anext` or one returning a library awaitable makes the task
+ *   itself wait, without any promise; a promise (an async `anext`, a
+ *   foreign async iterator) is wrapped in a future the task waits on.
+ *   Cancelling the task then throws `CancelledError` out of that wait,
+ *   while the promise's own work runs on (nothing can cancel a promise), and
+ *   virtual time cannot skip a wait that a host promise holds: in generator
+ *   coroutines, write `anext` as a generator method.
+ *
+ * (The library's usual "write it once as a generator, wrap it with
+ * `coroutine()`" would serve `await` through the generator path, with the
+ * wrapped-promise limits above; hence the second path.)
+ *
+ * ## Why `asyncFor` takes a body function
+ *
+ * A generator coroutine cannot use `for await`, and a plain `for...of` over
+ * a sync iterable of awaitables cannot know where the async sequence ends
+ * before the last item has been awaited. So the loop is a function:
+ * `yield* asyncFor(it, function* (item) { ... })`, whose body returns
+ * {@linkcode BREAK} to leave the loop early (Python's `break`). It follows
+ * `for await` exactly: leaving early or by an error in the body closes the
+ * iterator (`return()`, which calls `aclose()` on an `AsyncIteratorBase`);
+ * an error out of the iterator itself means it is broken and is not closed.
+ *
+ * @module
+ */
+
+import { StopAsyncIteration } from "./errors.ts";
+import { type Awaitable, awaitAny, CoroutineObject } from "./tasks.ts";
+
+/** The end of iteration, as `next()` reports it. */
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+let isClosed: (iterator: AsyncIteratorBase<unknown>) => boolean;
+let markClosed: (iterator: AsyncIteratorBase<unknown>) => boolean;
+
+function isObject(value: unknown): value is object {
+  return value !== null && (typeof value === "object" || typeof value === "function");
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return isObject(value) && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+function isIterator(value: unknown): value is Iterator<unknown, unknown, unknown> {
+  return isObject(value) && typeof (value as Iterator<unknown>).next === "function";
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (isObject(value)) return (value as object).constructor?.name ?? typeof value;
+  return typeof value;
+}
+
+function toResult<T>(value: T): IteratorResult<T, undefined> {
+  return { done: false, value };
+}
+
+function endOnStop(error: unknown): IteratorResult<never, undefined> {
+  if (error instanceof StopAsyncIteration) return DONE;
+  throw error;
+}
+
+/** Turns what `anext()` returned (or threw) into `next()`'s promise. */
+function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T, undefined>> {
+  let step: unknown;
+  try {
+    step = iterator.anext();
+  } catch (error) {
+    // An `anext` that is a plain method may throw StopAsyncIteration itself.
+    return error instanceof StopAsyncIteration ? Promise.resolve(DONE) : Promise.reject(error);
+  }
+  if (isThenable(step)) {
+    // Called now, in the caller's async context: a library awaitable parks
+    // the caller's task on itself.
+    return Promise.resolve(step.then(toResult as (value: unknown) => IteratorResult<T>, endOnStop));
+  }
+  if (isIterator(step)) {
+    // A generator method: drive it in the caller's task.
+    const gen = step as Iterator<unknown, T, unknown>;
+    return new CoroutineObject(() => gen).then(toResult, endOnStop);
+  }
+  return Promise.resolve({ done: false, value: step as T });
+}
+
+/**
+ * The base class of async iterators (Python's `__aiter__`/`__anext__`):
+ * implement `anext()`, returning the next item and throwing
+ * `StopAsyncIteration` at the end, and the instance is an async iterable:
+ * `for await` in an async function, {@linkcode asyncFor} in a generator
+ * coroutine, {@linkcode anext} in either.
+ *
+ * `anext()` may be an async method, a generator method (its body uses
+ * `yield*` on awaitables), or return a library awaitable or a plain value;
+ * it is awaited in the caller's task. `aclose()` (optional, does nothing by
+ * default) is called when a loop is left early, by `break` or an error in
+ * its body; after it, `next()` reports the end without calling `anext()`.
+ *
+ * Subclasses implement `anext` and `aclose`, not `next` and `return`.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example The seeds' Reader, with an async `anext`
+ * ```ts
+ * import { AsyncIteratorBase, run, sleep, StopAsyncIteration } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * class Reader extends AsyncIteratorBase<number> {
+ *   count = 0;
+ *   async readline(): Promise<number | null> {
+ *     await sleep(1);
+ *     this.count += 1;
+ *     return this.count === 4 ? null : this.count;
+ *   }
+ *   async anext(): Promise<number> {
+ *     const val = await this.readline();
+ *     if (val === null) throw new StopAsyncIteration();
+ *     return val;
+ *   }
+ * }
+ *
+ * const items: number[] = [];
+ * await run(async () => {
+ *   for await (const item of new Reader()) items.push(item);
+ * }, { virtualTime: true });
+ * assert.deepEqual(items, [1, 2, 3]);
+ * ```
+ *
+ * @example A generator `anext`, iterated from a generator coroutine
+ * ```ts
+ * import { AsyncIteratorBase, asyncFor, run, sleep, StopAsyncIteration } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * class Countdown extends AsyncIteratorBase<number> {
+ *   constructor(private n: number) {
+ *     super();
+ *   }
+ *   *anext(): Generator<unknown, number, unknown> {
+ *     yield* sleep(1);
+ *     if (this.n === 0) throw new StopAsyncIteration();
+ *     return this.n--;
+ *   }
+ * }
+ *
+ * const items: number[] = [];
+ * await run(function* () {
+ *   yield* asyncFor(new Countdown(3), function* (n) {
+ *     items.push(n);
+ *   });
+ * }, { virtualTime: true });
+ * assert.deepEqual(items, [3, 2, 1]);
+ * ```
+ */
+export abstract class AsyncIteratorBase<T> implements AsyncIterableIterator<T, undefined> {
+  #closed = false;
+
+  /**
+   * Produces the next item (Python's `__anext__`).
+   *
+   * @returns The item, a promise or a library awaitable for it, or (from a
+   * generator method) a generator returning it.
+   * @throws {StopAsyncIteration} At the end of the iteration.
+   */
+  abstract anext(): T | PromiseLike<T> | Iterator<unknown, T, unknown>;
+
+  /**
+   * Releases what the iterator holds when a loop over it is left early. Does
+   * nothing unless overridden; may be async or a generator method.
+   *
+   * @returns Nothing, or an awaitable for when it is done.
+   */
+  aclose(): void | PromiseLike<void> | Iterator<unknown, void, unknown> {
+    return undefined;
+  }
+
+  /** Itself: the iterator is its own async iterable (Python's `__aiter__`). @returns This object. */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /**
+   * The `for await` protocol: calls `anext()` in the caller's context and
+   * maps `StopAsyncIteration` to the end.
+   *
+   * @returns A promise for the next result.
+   */
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#closed) return Promise.resolve(DONE);
+    return settleNext(this);
+  }
+
+  /**
+   * The `for await` protocol for leaving early: calls `aclose()` once, then
+   * reports the end.
+   *
+   * @returns A promise for the end result.
+   */
+  async return(): Promise<IteratorResult<T, undefined>> {
+    if (this.#closed) return DONE;
+    this.#closed = true;
+    const closing = this.aclose();
+    if (isThenable(closing)) await closing;
+    else if (isIterator(closing)) await new CoroutineObject(() => closing);
+    return DONE;
+  }
+
+  /** `Reader(open)` or `Reader(closed)`. */
+  toString(): string {
+    return `${this.constructor.name}(${this.#closed ? "closed" : "open"})`;
+  }
+
+  static {
+    isClosed = (iterator) => iterator.#closed;
+    markClosed = (iterator) => {
+      if (iterator.#closed) return false;
+      iterator.#closed = true;
+      return true;
+    };
+  }
+}
+
+/**
+ * Python's `aiter(x)`: the async iterator of an async iterable, what
+ * `x[Symbol.asyncIterator]()` returns.
+ *
+ * @typeParam T The type of the items.
+ * @param iterable An async iterable (an `AsyncIteratorBase`, an async
+ * generator, a stream...).
+ * @returns Its async iterator.
+ * @throws {TypeError} If `iterable` is not async iterable (a sync iterable
+ * is not, as in Python), or its iterator has no `next()`.
+ *
+ * @example
+ * ```ts
+ * import { aiter } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * async function* numbers() {
+ *   yield 1;
+ * }
+ * const gen = numbers();
+ * assert.equal(aiter(gen), gen);
+ * assert.throws(() => aiter([1, 2] as never), TypeError);
+ * ```
+ */
+export function aiter<T>(iterable: AsyncIterable<T>): AsyncIterator<T> {
+  const method = isObject(iterable)
+    ? (iterable as Partial<AsyncIterable<T>>)[Symbol.asyncIterator]
+    : undefined;
+  if (typeof method !== "function") {
+    throw new TypeError(
+      `Cannot iterate asynchronously: expected an async iterable, got ${describe(iterable)}`,
+    );
+  }
+  const iterator = method.call(iterable);
+  if (!isIterator(iterator)) {
+    throw new TypeError(
+      `Cannot iterate asynchronously: [Symbol.asyncIterator]() returned ${
+        describe(iterator)
+      }, expected an async iterator`,
+    );
+  }
+  return iterator as AsyncIterator<T>;
+}
+
+function checkResult<T>(
+  result: unknown,
+  action: string,
+  method: string,
+): asserts result is IteratorResult<T> {
+  if (!isObject(result)) {
+    throw new TypeError(
+      `Cannot ${action}: ${method} gave ${describe(result)}, expected an iterator result`,
+    );
+  }
+}
+
+function checkIterator(action: string, iterator: unknown): void {
+  if (!isIterator(iterator)) {
+    throw new TypeError(
+      `Cannot ${action}: expected an async iterator (with next()), got ${describe(iterator)}`,
+    );
+  }
+}
+
+/** The next item of `iterator`, awaited in the caller's task; throws StopAsyncIteration at the end. */
+function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
+  if (iterator instanceof AsyncIteratorBase) {
+    if (isClosed(iterator)) throw new StopAsyncIteration();
+    return yield* awaitAny<T>(iterator.anext());
+  }
+  const result = yield* awaitAny<IteratorResult<T>>(iterator.next());
+  checkResult(result, "iterate asynchronously", "next()");
+  if (result.done) throw new StopAsyncIteration();
+  return result.value;
+}
+
+function* nextItem<T, D>(
+  iterator: AsyncIterator<T>,
+  hasDefault: boolean,
+  defaultValue: D,
+): Generator<unknown, T | D, unknown> {
+  if (!hasDefault) return yield* fetch(iterator);
+  try {
+    return yield* fetch(iterator);
+  } catch (error) {
+    if (error instanceof StopAsyncIteration) return defaultValue;
+    throw error;
+  }
+}
+
+/** The next item of `iterator` in an async function: plain `await`, in its context. */
+async function nextItemAsync<T, D>(
+  iterator: AsyncIterator<T>,
+  hasDefault: boolean,
+  defaultValue: D,
+): Promise<T | D> {
+  const result = await iterator.next();
+  checkResult(result, "iterate asynchronously", "next()");
+  if (!result.done) return result.value;
+  if (hasDefault) return defaultValue;
+  throw new StopAsyncIteration();
+}
+
+/**
+ * A coroutine object whose `await` takes the native async path, while
+ * `yield*` and `createTask` drive the generator.
+ */
+class DualCoroutine<T> extends CoroutineObject<T> {
+  readonly #startAsync: () => Promise<T>;
+  #promise: Promise<T> | null = null;
+  constructor(start: () => Iterator<unknown, T, unknown>, startAsync: () => Promise<T>) {
+    super(start);
+    this.#startAsync = startAsync;
+  }
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.#promise ??= this.#startAsync();
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+}
+
+/**
+ * Python's `anext(it)`: an awaitable for the next item of an async
+ * iterator, awaited in the caller's task (`yield*` or `await` it). Nothing
+ * happens until it is awaited.
+ *
+ * @typeParam T The type of the items.
+ * @param iterator An async iterator (see {@linkcode aiter}).
+ * @returns An awaitable for the next item.
+ * @throws {TypeError} If `iterator` has no `next()`.
+ * @throws {StopAsyncIteration} (when awaited) At the end of the iteration.
+ *
+ * @example Both coroutine styles
+ * ```ts
+ * import { aiter, anext, run, StopAsyncIteration } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * async function* letters() {
+ *   yield "a";
+ *   yield "b";
+ * }
+ * await run(function* () {
+ *   const it = aiter(letters());
+ *   assert.equal(yield* anext(it), "a");
+ *   assert.equal(yield* anext(it), "b");
+ * });
+ * await run(async () => {
+ *   const it = letters();
+ *   await anext(it);
+ *   await anext(it);
+ *   await assert.rejects(async () => await anext(it), StopAsyncIteration);
+ * });
+ * ```
+ */
+export function anext<T>(iterator: AsyncIterator<T>): Awaitable<T>;
+/**
+ * Python's `anext(it, default)`: an awaitable for the next item of an async
+ * iterator, or for `defaultValue` at the end.
+ *
+ * @typeParam T The type of the items.
+ * @typeParam D The type of the default.
+ * @param iterator An async iterator (see {@linkcode aiter}).
+ * @param defaultValue What the awaitable gives at the end of the iteration.
+ * @returns An awaitable for the next item, or `defaultValue`.
+ * @throws {TypeError} If `iterator` has no `next()`.
+ *
+ * @example Reading to the end with a sentinel
+ * ```ts
+ * import { anext, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * async function* numbers() {
+ *   yield 1;
+ *   yield 2;
+ * }
+ * const END = Symbol("end");
+ * const items: number[] = [];
+ * await run(function* () {
+ *   const it = numbers();
+ *   for (;;) {
+ *     const item = yield* anext(it, END);
+ *     if (item === END) break;
+ *     items.push(item);
+ *   }
+ * });
+ * assert.deepEqual(items, [1, 2]);
+ * ```
+ */
+export function anext<T, D>(iterator: AsyncIterator<T>, defaultValue: D): Awaitable<T | D>;
+export function anext<T, D>(
+  iterator: AsyncIterator<T>,
+  ...rest: [] | [D]
+): Awaitable<T | D> {
+  checkIterator("get the next item", iterator);
+  const hasDefault = rest.length === 1;
+  const defaultValue = rest[0] as D;
+  return new DualCoroutine<T | D>(
+    () => nextItem(iterator, hasDefault, defaultValue),
+    () => nextItemAsync(iterator, hasDefault, defaultValue),
+  );
+}
+
+/**
+ * What an {@linkcode asyncFor} body returns to leave the loop early:
+ * Python's `break` inside `async for`.
+ */
+export const BREAK: unique symbol = Symbol("BREAK");
+
+/** Closes `iterator` as `for await` does when a loop is left early. */
+function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, void, unknown> {
+  if (iterator instanceof AsyncIteratorBase) {
+    if (markClosed(iterator)) yield* awaitAny<void>(iterator.aclose());
+    return;
+  }
+  if (typeof iterator.return !== "function") return;
+  const result = yield* awaitAny<unknown>(iterator.return());
+  checkResult(result, "close the iterator", "return()");
+}
+
+/** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
+async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<void> {
+  if (typeof iterator.return !== "function") return;
+  const result = await iterator.return();
+  checkResult(result, "close the iterator", "return()");
+}
+
+function* forLoop<T>(
+  iterator: AsyncIterator<T>,
+  body: (item: T) => unknown,
+): Generator<unknown, void, unknown> {
+  for (;;) {
+    let item: T;
+    try {
+      item = yield* fetch(iterator);
+    } catch (error) {
+      // The iterator ended, or broke: either way it is not closed.
+      if (error instanceof StopAsyncIteration) return;
+      throw error;
+    }
+    let outcome: unknown;
+    try {
+      outcome = yield* awaitAny(body(item));
+    } catch (error) {
+      // As `for await`: the body's error wins over one from closing.
+      try {
+        yield* closeIterator(iterator);
+      } catch {
+        // ignored
+      }
+      throw error;
+    }
+    if (outcome === BREAK) {
+      yield* closeIterator(iterator);
+      return;
+    }
+  }
+}
+
+/** Awaits what a body returned, in an async function. */
+function awaitBody(outcome: unknown): unknown {
+  if (isThenable(outcome)) return outcome;
+  if (isIterator(outcome)) {
+    // A generator body: drive it in the caller's task.
+    const gen = outcome;
+    return new CoroutineObject(() => gen);
+  }
+  return outcome;
+}
+
+/** `forLoop` for async functions: the `for await` loop itself. */
+async function forLoopAsync<T>(
+  iterator: AsyncIterator<T>,
+  body: (item: T) => unknown,
+): Promise<void> {
+  for (;;) {
+    const result = await iterator.next();
+    checkResult(result, "iterate asynchronously", "next()");
+    if (result.done) return;
+    let outcome: unknown;
+    try {
+      outcome = await awaitBody(body(result.value));
+    } catch (error) {
+      try {
+        await closeIteratorAsync(iterator);
+      } catch {
+        // ignored: the body's error wins
+      }
+      throw error;
+    }
+    if (outcome === BREAK) {
+      await closeIteratorAsync(iterator);
+      return;
+    }
+  }
+}
+
+/**
+ * Python's `async for item in iterable: body` for generator coroutines
+ * (which cannot use `for await`): awaits each item in the caller's task and
+ * runs `body(item)` there too. The body returns {@linkcode BREAK} to leave
+ * the loop (Python's `break`); leaving it that way or by an error in the body
+ * closes the iterator (`return()`, or `aclose()` on an `AsyncIteratorBase`),
+ * as `for await` does. Works from async functions too (`await` it), though
+ * `for await` is the natural choice there.
+ *
+ * In a generator coroutine, iterators whose `anext` is a generator method
+ * (or returns library awaitables) are awaited by the task itself; an async
+ * generator or an async `anext` is awaited through a wrapped promise (see
+ * the module notes). Under `noImplicitReturns`, a body that returns `BREAK`
+ * on one path must return on every path: `return cond ? BREAK : undefined`.
+ *
+ * @typeParam T The type of the items.
+ * @param iterable An async iterable: an `AsyncIteratorBase`, an async
+ * generator, anything with `[Symbol.asyncIterator]`.
+ * @param body Called with each item: a generator function, an async
+ * function or a plain function; return `BREAK` to stop.
+ * @returns An awaitable that completes when the loop ends: `yield*` it or
+ * `await` it (or hand it to `createTask`).
+ * @throws {TypeError} If `iterable` is not async iterable or `body` is not a
+ * function.
+ *
+ * @example Breaking out early closes the iterator
+ * ```ts
+ * import { AsyncIteratorBase, asyncFor, BREAK, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const log: string[] = [];
+ * class Ticks extends AsyncIteratorBase<number> {
+ *   n = 0;
+ *   *anext(): Generator<unknown, number, unknown> {
+ *     yield* sleep(1);
+ *     return ++this.n;
+ *   }
+ *   override aclose(): void {
+ *     log.push("closed");
+ *   }
+ * }
+ * await run(function* () {
+ *   yield* asyncFor(new Ticks(), function* (i) {
+ *     log.push(`tick ${i}`);
+ *     return i === 2 ? BREAK : undefined;
+ *   });
+ * }, { virtualTime: true });
+ * assert.deepEqual(log, ["tick 1", "tick 2", "closed"]);
+ * ```
+ *
+ * @example An async generator, from an async function
+ * ```ts
+ * import { asyncFor, BREAK, getRunningLoop, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const log: string[] = [];
+ * async function* ticks() {
+ *   try {
+ *     for (let i = 1;; i++) {
+ *       await sleep(1);
+ *       yield i;
+ *     }
+ *   } finally {
+ *     log.push(`closed at ${getRunningLoop().time()}`);
+ *   }
+ * }
+ * await run(async () => {
+ *   await asyncFor(ticks(), (i) => i === 3 ? BREAK : undefined);
+ * }, { virtualTime: true });
+ * assert.deepEqual(log, ["closed at 3"]);
+ * ```
+ */
+export function asyncFor<T>(
+  iterable: AsyncIterable<T>,
+  body: (item: T) => unknown,
+): Awaitable<void> {
+  const iterator = aiter(iterable);
+  if (typeof body !== "function") {
+    throw new TypeError(`Cannot run the loop body: expected a function, got ${describe(body)}`);
+  }
+  return new DualCoroutine<void>(
+    () => forLoop(iterator, body),
+    () => forLoopAsync(iterator, body),
+  );
+}

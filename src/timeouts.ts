@@ -1,0 +1,327 @@
+/**
+ * Timeouts: `timeout`, `timeoutAt` and the `Timeout` context manager they
+ * return (asyncio.timeouts, Python 3.12).
+ *
+ * ## How a timeout tells its own cancellation from an outside one
+ *
+ * A timeout does not throw anything itself: when its deadline comes it
+ * cancels the task it was entered in, exactly like `task.cancel()`, and
+ * `CancelledError` comes out of whatever the body was waiting on. On the way
+ * out, `aexit` has to decide whether that `CancelledError` is its own (turn it
+ * into `TimeoutError`) or somebody else's (let it through). It uses the
+ * task's cancellation counter (asyncio 3.11):
+ *
+ * - `aenter` records `task.cancelling()`, the requests already pending;
+ * - the deadline calls `task.cancel()`, one more request;
+ * - `aexit` takes its request back with `task.uncancel()`. If what is left
+ *   is no more than what was pending on entry, nobody else asked for a
+ *   cancellation meanwhile: the `CancelledError` is ours and becomes a
+ *   `TimeoutError` (with the `CancelledError` as its `cause`). Otherwise an
+ *   outside cancellation is under way and the `CancelledError` goes on.
+ *
+ * Nested timeouts follow from this: the innermost one whose deadline passed
+ * and that saw no other request converts; the ones outside see either the
+ * `TimeoutError` (not a cancellation, so they leave it alone) or, when they
+ * expired themselves, their own cancellation.
+ *
+ * `aenter` and `aexit` never wait, so they return plain values: `asyncWith`
+ * accepts that, and `waitFor` calls them directly.
+ *
+ * @module
+ */
+
+import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
+import type { Handle } from "./events.ts";
+import { AsyncContextManager } from "./context.ts";
+import { currentTask, type Task } from "./tasks.ts";
+import { getRunningLoop } from "./runners.ts";
+
+/** The lifecycle of a timeout (asyncio's `_State`). */
+type State = "created" | "entered" | "expiring" | "expired" | "exited";
+
+/** Runs when the deadline comes; set in `Timeout`'s static block. */
+let onDeadline: (timeout: Timeout) => void;
+
+function checkWhen(when: unknown, action: string, what: string): number | null {
+  if (when === null) return null;
+  if (typeof when !== "number") {
+    throw new TypeError(
+      `Cannot ${action}: expected ${what} in seconds as a number or null, got ${
+        when === undefined ? "undefined" : typeof when
+      }`,
+    );
+  }
+  if (Number.isNaN(when)) throw new RangeError(`Cannot ${action}: expected ${what}, got NaN`);
+  return when;
+}
+
+function round(when: number): number {
+  return Math.round(when * 1000) / 1000;
+}
+
+/**
+ * An async context manager that cancels the task it is entered in when a
+ * deadline passes, and turns that cancellation into a `TimeoutError`
+ * (asyncio.Timeout). Make one with {@linkcode timeout} or
+ * {@linkcode timeoutAt}, and enter it with `asyncWith`.
+ *
+ * A cancellation that comes from elsewhere (another `task.cancel()`) is left
+ * alone: it goes through as a `CancelledError`. The deadline can be moved
+ * while the body runs with `reschedule()`; `expired()` tells afterwards
+ * whether the deadline cut the body short.
+ *
+ * Use it through `asyncWith`, which hands `aexit` the body's error:
+ * `await using` cannot (JavaScript's disposal does not see the error), so it
+ * would not turn the cancellation into a `TimeoutError`.
+ *
+ * @example Cutting a slow body short
+ * ```ts
+ * import { asyncWith, run, sleep, timeout, TimeoutError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const cm = timeout(1);
+ *   try {
+ *     yield* asyncWith(cm, function* () {
+ *       yield* sleep(10);
+ *     });
+ *     assert.fail("not reached");
+ *   } catch (error) {
+ *     assert.ok(error instanceof TimeoutError);
+ *   }
+ *   assert.ok(cm.expired());
+ * }, { virtualTime: true });
+ * ```
+ */
+export class Timeout extends AsyncContextManager<Timeout> {
+  #state: State = "created";
+  #when: number | null;
+  #handle: Handle | null = null;
+  #task: Task<unknown> | null = null;
+  /** `task.cancelling()` on entry: the requests that were not ours. */
+  #cancelling = 0;
+
+  /**
+   * Creates a timeout for loop time `when` (seconds, as `loop.time()`);
+   * `null` never expires. Prefer `timeout()` and `timeoutAt()`.
+   *
+   * @param when The deadline, or `null`.
+   * @throws {TypeError} If `when` is neither a number nor null.
+   * @throws {RangeError} If `when` is NaN.
+   */
+  constructor(when: number | null) {
+    super();
+    this.#when = checkWhen(when, "create a timeout", "the deadline");
+  }
+
+  /**
+   * The deadline in loop time (seconds), or `null` if it never expires.
+   *
+   * @returns The deadline.
+   */
+  when(): number | null {
+    return this.#when;
+  }
+
+  /**
+   * Moves the deadline while the body runs. A deadline at or before
+   * `loop.time()` expires on the next loop iteration; `null` never expires.
+   *
+   * @param when The new deadline in loop time, or `null`.
+   * @throws {TypeError} If `when` is neither a number nor null.
+   * @throws {RangeError} If `when` is NaN.
+   * @throws {RuntimeError} If the timeout is not entered, or it expired or exited.
+   *
+   * @example Extending a deadline
+   * ```ts
+   * import { asyncWith, getRunningLoop, run, sleep, timeout } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * await run(function* () {
+   *   yield* asyncWith(timeout(1), function* (cm) {
+   *     cm.reschedule(getRunningLoop().time() + 5);
+   *     yield* sleep(3); // would have timed out without the reschedule
+   *   });
+   * }, { virtualTime: true });
+   * ```
+   */
+  reschedule(when: number | null): void {
+    const deadline = checkWhen(when, "reschedule the timeout", "the deadline");
+    if (this.#state !== "entered") {
+      throw new RuntimeError(
+        this.#state === "created"
+          ? "Cannot reschedule the timeout: it has not been entered"
+          : `Cannot reschedule the timeout: it is ${this.#state}`,
+      );
+    }
+    this.#when = deadline;
+    this.#schedule();
+  }
+
+  /**
+   * Whether the deadline passed while the body ran (and so cancelled it).
+   *
+   * @returns `true` once the timeout has fired.
+   */
+  expired(): boolean {
+    return this.#state === "expiring" || this.#state === "expired";
+  }
+
+  /**
+   * Enters the timeout in the current task and arms its deadline.
+   *
+   * @returns The timeout itself.
+   * @throws {RuntimeError} If it was entered before, or no task is running.
+   */
+  aenter(): Timeout {
+    if (this.#state !== "created") {
+      throw new RuntimeError(`Cannot enter the timeout: it has already been entered`);
+    }
+    const task = currentTask();
+    if (task === undefined) {
+      throw new RuntimeError("Cannot enter the timeout: it must be used inside a task");
+    }
+    this.#state = "entered";
+    this.#task = task;
+    this.#cancelling = task.cancelling();
+    this.#schedule();
+    return this;
+  }
+
+  /**
+   * Leaves the timeout: disarms the deadline and, if the deadline cancelled
+   * the body and no other cancellation is pending, throws `TimeoutError`
+   * in place of the body's `CancelledError`.
+   *
+   * @param error What the body threw, or `undefined`.
+   * @returns `false`: the body's error (if any) goes on.
+   * @throws {TimeoutError} If the body was cancelled by this timeout.
+   * @throws {RuntimeError} If the timeout is not entered.
+   */
+  aexit(error?: unknown): boolean {
+    const state = this.#state;
+    if (state !== "entered" && state !== "expiring") {
+      throw new RuntimeError(`Cannot exit the timeout: it is ${state}`);
+    }
+    this.#handle?.cancel();
+    this.#handle = null;
+    if (state === "entered") {
+      this.#state = "exited";
+      return false;
+    }
+    this.#state = "expired";
+    // Invariant: every deadline that fired added one cancellation request;
+    // take ours back. What is left beyond the requests pending on entry is
+    // somebody else's, and then the CancelledError is theirs, not ours.
+    if (this.#task!.uncancel() <= this.#cancelling && error instanceof CancelledError) {
+      throw new TimeoutError(`Timed out: the deadline (loop time ${this.#when}) passed`, {
+        cause: error,
+      });
+    }
+    return false;
+  }
+
+  /** `Timeout(entered, when=10)`, `Timeout(expired)`, ... */
+  override toString(): string {
+    const state = this.#state;
+    if (state !== "created" && state !== "entered") return `Timeout(${state})`;
+    const when = this.#when === null ? "null" : String(round(this.#when));
+    return `Timeout(${state}, when=${when})`;
+  }
+
+  /** (Re)arms the deadline; the state is "entered". */
+  #schedule(): void {
+    this.#handle?.cancel();
+    this.#handle = null;
+    const when = this.#when;
+    // null and +Infinity never expire: no timer (an infinite timer would make
+    // virtual time jump to infinity).
+    if (when === null || when === Infinity) return;
+    const loop = this.#task!.getLoop();
+    this.#handle = when <= loop.time()
+      ? loop.callSoon(onDeadline, this)
+      : loop.callAt(when, onDeadline, this);
+  }
+
+  static {
+    onDeadline = (timeout) => {
+      // The handle is cancelled whenever the state leaves "entered".
+      timeout.#handle = null;
+      timeout.#state = "expiring";
+      timeout.#task!.cancel();
+    };
+  }
+}
+
+/**
+ * A {@linkcode Timeout} that expires `delay` seconds from now
+ * (asyncio.timeout); `null` never expires. Enter it with `asyncWith`: when
+ * the delay passes, the body is cancelled and `TimeoutError` is thrown out
+ * of the `asyncWith`.
+ *
+ * @param delay Seconds from now (zero or less: on the next loop iteration), or `null`.
+ * @returns The timeout, not entered yet.
+ * @throws {TypeError} If `delay` is neither a number nor null.
+ * @throws {RangeError} If `delay` is NaN.
+ * @throws {RuntimeError} If no loop is running.
+ *
+ * @example Both coroutine styles
+ * ```ts
+ * import { asyncWith, run, sleep, timeout, TimeoutError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const value = yield* asyncWith(timeout(5), function* () {
+ *     yield* sleep(1);
+ *     return "in time";
+ *   });
+ *   assert.equal(value, "in time");
+ * }, { virtualTime: true });
+ *
+ * await run(async () => {
+ *   await assert.rejects(async () => {
+ *     await asyncWith(timeout(1), function* () {
+ *       yield* sleep(5);
+ *     });
+ *   }, TimeoutError);
+ * }, { virtualTime: true });
+ * ```
+ */
+export function timeout(delay: number | null): Timeout {
+  const loop = getRunningLoop();
+  const seconds = checkWhen(delay, "create a timeout", "the delay");
+  return new Timeout(seconds === null ? null : loop.time() + seconds);
+}
+
+/**
+ * A {@linkcode Timeout} that expires at loop time `when` (seconds, in the
+ * clock of `loop.time()`), or never for `null` (asyncio.timeout_at).
+ *
+ * @param when The deadline in loop time, or `null`.
+ * @returns The timeout, not entered yet.
+ * @throws {TypeError} If `when` is neither a number nor null.
+ * @throws {RangeError} If `when` is NaN.
+ *
+ * @example An absolute deadline
+ * ```ts
+ * import { asyncWith, getRunningLoop, run, sleep, timeoutAt, TimeoutError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const deadline = getRunningLoop().time() + 2;
+ *   const cm = timeoutAt(deadline);
+ *   try {
+ *     yield* asyncWith(cm, function* () {
+ *       yield* sleep(10);
+ *     });
+ *   } catch (error) {
+ *     assert.ok(error instanceof TimeoutError);
+ *   }
+ *   assert.equal(cm.when(), deadline);
+ *   assert.equal(getRunningLoop().time(), 2);
+ * }, { virtualTime: true });
+ * ```
+ */
+export function timeoutAt(when: number | null): Timeout {
+  return new Timeout(checkWhen(when, "create a timeout", "the deadline"));
+}
