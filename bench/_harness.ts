@@ -32,11 +32,10 @@ export interface Row {
   ratio: number;
 }
 
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
-
 export async function runCase(c: Case): Promise<Row[]> {
+  const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
   const best = new Map<string, number>();
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const side of c.sides) {
       let value: number;
       if (c.measure) {
@@ -56,9 +55,15 @@ export async function runCase(c: Case): Promise<Row[]> {
   const native = best.get(c.sides[c.sides.length - 1].label)!;
   return c.sides.map((side) => {
     const value = best.get(side.label)!;
-    const unit = c.unit ?? "ops/s";
-    const ratio = unit === "ops/s" ? value / native : value / native;
-    return { name: c.name, label: side.label, value, unit, ratio };
+    // For ops/s the ratio is ours/native (higher is better); for bytes it is
+    // ours/native too (lower is better).
+    return {
+      name: c.name,
+      label: side.label,
+      value,
+      unit: c.unit ?? "ops/s",
+      ratio: value / native,
+    };
   });
 }
 

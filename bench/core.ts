@@ -3,16 +3,8 @@
  * memory per pending task, each against the native-promise baseline in the
  * same run. Run with `deno task bench`.
  */
-import {
-  createTask,
-  type Future,
-  getRunningLoop,
-  newEventLoop,
-  run,
-  sleep,
-  type Task,
-} from "../mod.ts";
-import { type Case, heapUsed } from "./_harness.ts";
+import { createTask, getRunningLoop, run, sleep, type Task } from "../mod.ts";
+import type { Case } from "./_harness.ts";
 
 const SPAWN = 100_000;
 const SWITCH = 1_000_000;
@@ -24,16 +16,8 @@ function* child() {
   yield* sleep(0);
 }
 
-// Top-level functions on both sides: a closure made in a loop costs V8 a
-// feedback vector per closure, which would swamp the per-task numbers.
-function* waiter(future: Future<void>) {
-  yield* future;
-}
-
-async function nativeWaiter(promise: Promise<void>) {
-  await promise;
-}
-
+// A top-level function: a closure made in a loop costs V8 a feedback vector
+// per closure, which would swamp the per-task numbers.
 async function nativeChild() {
   await null;
 }
@@ -164,39 +148,20 @@ export const cases: Case[] = [
     ops: PENDING,
     unit: "bytes/task",
     sides: [{ label: "generator", run: async () => {} }, { label: "native", run: async () => {} }],
+    // Each measurement runs in a fresh process: garbage left by the other
+    // cases would otherwise be counted, or collected, in the middle of it.
     measure: async (side) => {
-      if (side.label === "generator") {
-        const loop = newEventLoop();
-        const futures: Future<void>[] = [];
-        const tasks: Task<void>[] = [];
-        for (let i = 0; i < PENDING; i++) futures.push(loop.createFuture<void>());
-        const before = heapUsed();
-        await loop.runUntilComplete(function* () {
-          for (let i = 0; i < PENDING; i++) tasks.push(createTask(waiter(futures[i])));
-          yield* sleep(0);
-          yield* sleep(0);
-        });
-        const after = heapUsed();
-        await loop.runUntilComplete(function* () {
-          for (const future of futures) future.setResult();
-          for (const task of tasks) yield* task;
-        });
-        loop.close();
-        return (after - before) / PENDING;
-      }
-      const resolvers: (() => void)[] = [];
-      const promises: Promise<void>[] = [];
-      for (let i = 0; i < PENDING; i++) {
-        promises.push(new Promise<void>((resolve) => resolvers.push(resolve)));
-      }
-      const before = heapUsed();
-      const pending: Promise<void>[] = [];
-      for (let i = 0; i < PENDING; i++) pending.push(nativeWaiter(promises[i]));
-      await null;
-      const after = heapUsed();
-      for (const resolve of resolvers) resolve();
-      await Promise.all(pending);
-      return (after - before) / PENDING;
+      const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--v8-flags=--expose-gc",
+          new URL("./memory.ts", import.meta.url).pathname,
+          side.label,
+        ],
+        stderr: "inherit",
+      }).output();
+      if (!success) throw new Error(`Cannot measure memory: bench/memory.ts ${side.label} failed`);
+      return Number(new TextDecoder().decode(stdout).trim());
     },
   },
 ];

@@ -5,9 +5,11 @@
  * round kept); `deno task bench core` runs one file's cases.
  */
 import { printTable, type Row, runCase } from "./_harness.ts";
+import { cases as combinators } from "./combinators.ts";
 import { cases as core } from "./core.ts";
+import { cases as queues } from "./queues.ts";
 
-const suites = { core };
+const suites = { core, combinators, queues };
 const only = Deno.args[0];
 const rows: Row[] = [];
 for (const [name, cases] of Object.entries(suites)) {

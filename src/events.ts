@@ -8,9 +8,10 @@
  * queue in synchronous batches and hands control back to the host whenever it
  * has nothing to run, whenever its time slice is spent, and when it stops.
  *
- * - The ready queue is a ring buffer of `(fn, arg)` pairs. A task step is the
- *   pair `(stepTask, task)`: scheduling one allocates nothing, needs no
- *   closure and no promise. `callSoon` pushes `(runHandle, handle)`.
+ * - The ready queue holds `(fn, arg)` pairs in flat arrays, double-buffered
+ *   (one filling, one being run). A task step is the pair
+ *   `(stepTask, task)`: scheduling one allocates nothing, needs no closure
+ *   and no promise. `callSoon` pushes `(runHandle, handle)`.
  * - An iteration runs exactly the callbacks that were ready when it began
  *   (asyncio's `_run_once`); what they schedule runs in the next iteration.
  *   Timers whose deadline has come join the ready queue first, in deadline
@@ -328,14 +329,16 @@ type LoopState = "idle" | "running" | "closed";
  * ```
  */
 export class EventLoop {
-  // The ready queue: a ring of (fn, arg) pairs; capacity is a power of two.
-  #ring: unknown[] = new Array(512).fill(undefined);
-  #mask = 255;
-  #head = 0;
-  #size = 0;
-  // Callbacks left in the iteration being run (an iteration can be paused
-  // mid-way to give the host a turn; it resumes before anything newer).
-  #batchLeft = 0;
+  // The ready queue, double-buffered as flat (fn, arg) pairs: what is
+  // scheduled now is appended to #ready; an iteration swaps #ready with the
+  // spent #batch and runs #batch from #batchIndex to #batchEnd. The index
+  // survives a pause for the host, so a paused iteration resumes before
+  // anything newer. A running batch is walked with locals only.
+  #ready: unknown[] = [];
+  #readyLength = 0;
+  #batch: unknown[] = [];
+  #batchIndex = 0;
+  #batchEnd = 0;
 
   #timers: TimerHandle[] = [];
   #timersCancelled = 0;
@@ -395,10 +398,14 @@ export class EventLoop {
    * @throws {TypeError} If `callback` is not a function.
    * @throws {RuntimeError} If the loop is closed.
    */
-  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoon(callback: AnyFunction): Handle {
     checkCallback(callback, "call soon");
     this.#checkOpen("call soon");
-    const handle = new Handle(callback as AnyFunction, args.length === 0 ? NO_ARGS : args, this);
+    // `arguments`, not a rest parameter: a callback without arguments (the
+    // common case) then allocates no array.
+    const args = arguments.length === 1 ? NO_ARGS : Array.prototype.slice.call(arguments, 1);
+    const handle = new Handle(callback, args, this);
     this.#push(runHandle as (arg: unknown) => void, handle);
     return handle;
   }
@@ -588,8 +595,9 @@ export class EventLoop {
     }
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#ring = [];
-    this.#size = this.#head = this.#batchLeft = 0;
+    this.#ready = [];
+    this.#batch = [];
+    this.#readyLength = this.#batchIndex = this.#batchEnd = 0;
     for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
     this.#releaseHost();
@@ -706,7 +714,8 @@ export class EventLoop {
   toString(): string {
     const virtual = this.#virtual ? ", virtual" : "";
     const debug = this.#debug ? ", debug" : "";
-    return `EventLoop(${this.#state}, ready=${this.#size}, timers=${this.#timers.length}${virtual}${debug})`;
+    const ready = (this.#readyLength + this.#batchEnd - this.#batchIndex) / 2;
+    return `EventLoop(${this.#state}, ready=${ready}, timers=${this.#timers.length}${virtual}${debug})`;
   }
 
   // ---------------------------------------------------------------------------
@@ -732,31 +741,12 @@ export class EventLoop {
     if (this.#state === "closed") {
       throw new RuntimeError("Cannot schedule a callback: the event loop is closed");
     }
-    if (this.#size > this.#mask) this.#grow();
-    const i = ((this.#head + this.#size) & this.#mask) << 1;
-    this.#ring[i] = fn;
-    this.#ring[i + 1] = arg;
-    this.#size++;
+    const ready = this.#ready;
+    const n = this.#readyLength;
+    ready[n] = fn;
+    ready[n + 1] = arg;
+    this.#readyLength = n + 2;
     if (!this.#draining && !this.#wakePending) this.#wake();
-  }
-
-  #resetRing(): void {
-    this.#ring = new Array(512).fill(undefined);
-    this.#mask = 255;
-    this.#head = 0;
-  }
-
-  #grow(): void {
-    // Unroll the ring so the head is at 0, then double it; slice and concat
-    // copy in bulk.
-    const old = this.#ring;
-    const start = this.#head << 1;
-    const filler = new Array(old.length).fill(undefined);
-    this.#ring = start === 0
-      ? old.concat(filler)
-      : old.slice(start).concat(old.slice(0, start), filler);
-    this.#mask = this.#mask * 2 + 1;
-    this.#head = 0;
   }
 
   /** Asks the host to run the loop soon: a microtask within the slice, else a macrotask. */
@@ -821,32 +811,37 @@ export class EventLoop {
     const sliceEnd = this.#sliceStart + SLICE_MS;
     let budget = CHECK_EVERY;
     for (;;) {
-      if (this.#batchLeft === 0) {
+      if (this.#batchIndex === this.#batchEnd) {
+        // A new iteration: due timers join the ready callbacks, which become
+        // the batch.
         if (this.#timers.length !== 0) this.#collectTimers();
-        if (this.#size === 0) {
-          // A burst grew the ring; give the memory back once it has drained.
-          if (this.#mask > 4095) this.#resetRing();
+        if (this.#readyLength === 0) {
           if (this.#stopping) break;
           if (this.#idle()) continue; // virtual time jumped: timers are due
           this.#draining = false;
           draining--;
           return;
         }
-        this.#batchLeft = this.#size;
+        const spent = this.#batch;
+        this.#batch = this.#ready;
+        this.#batchEnd = this.#readyLength;
+        this.#batchIndex = 0;
+        // The spent batch takes new callbacks (unless a burst made it big:
+        // then its memory goes back).
+        this.#ready = spent.length > 8192 ? [] : spent;
+        this.#readyLength = 0;
       }
       // Run the rest of this iteration's batch.
       const debug = this.#debug;
-      while (this.#batchLeft !== 0) {
-        this.#batchLeft--;
-        const ring = this.#ring;
-        const head = this.#head;
-        const i = head << 1;
-        const fn = ring[i] as (arg: unknown) => void;
-        const arg = ring[i + 1];
-        ring[i] = undefined;
-        ring[i + 1] = undefined;
-        this.#head = (head + 1) & this.#mask;
-        this.#size--;
+      const batch = this.#batch;
+      const end = this.#batchEnd;
+      let i = this.#batchIndex;
+      while (i !== end) {
+        const fn = batch[i] as (arg: unknown) => void;
+        const arg = batch[i + 1];
+        batch[i] = undefined;
+        batch[i + 1] = undefined;
+        i += 2;
         if (debug) this.#runTimed(fn, arg);
         else {
           try {
@@ -859,6 +854,7 @@ export class EventLoop {
           budget = CHECK_EVERY;
           if (performance.now() >= sliceEnd) {
             // Give the host a macrotask turn; resume the batch afterwards.
+            this.#batchIndex = i;
             this.#draining = false;
             draining--;
             if (this.#state !== "running") return;
@@ -869,6 +865,7 @@ export class EventLoop {
         }
       }
       // The iteration is over.
+      this.#batchIndex = i;
       if (this.#stopping) break;
       if (this.#hostTurn) {
         // An async-function task was resumed: let its body run (host
