@@ -1,8 +1,9 @@
 /**
  * A tiny benchmark harness: each case runs ours and the native baseline in
- * the same process, several rounds interleaved, and keeps the best round of
- * each (the least disturbed by a noisy machine). Only ratios measured in one
- * run are compared, never absolute numbers across runs.
+ * the same process, several rounds interleaved, and reports the median round
+ * of each (garbage collection makes single rounds swing by 2-3x on both
+ * sides; the median is what a program sees). Only ratios measured in one run
+ * are compared, never absolute numbers across runs.
  */
 
 /** One side of a comparison: does `ops` operations per call. */
@@ -34,29 +35,29 @@ export interface Row {
 
 export async function runCase(c: Case): Promise<Row[]> {
   const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
-  const best = new Map<string, number>();
+  const samples = new Map<string, number[]>(c.sides.map((side) => [side.label, []]));
   for (let round = 0; round < rounds; round++) {
     for (const side of c.sides) {
       let value: number;
       if (c.measure) {
         value = await c.measure(side);
-        const prev = best.get(side.label) ?? Infinity;
-        best.set(side.label, Math.min(prev, value));
       } else {
         const t0 = performance.now();
         await side.run();
-        const seconds = (performance.now() - t0) / 1000;
-        value = c.ops / seconds;
-        const prev = best.get(side.label) ?? 0;
-        best.set(side.label, Math.max(prev, value));
+        value = c.ops / ((performance.now() - t0) / 1000);
       }
+      samples.get(side.label)!.push(value);
     }
   }
-  const native = best.get(c.sides[c.sides.length - 1].label)!;
+  const median = (label: string) => {
+    const values = samples.get(label)!.toSorted((a, b) => a - b);
+    return values[values.length >> 1];
+  };
+  const native = median(c.sides[c.sides.length - 1].label);
+  // For ops/s the ratio is ours/native (higher is better); for bytes it is
+  // ours/native too (lower is better).
   return c.sides.map((side) => {
-    const value = best.get(side.label)!;
-    // For ops/s the ratio is ours/native (higher is better); for bytes it is
-    // ours/native too (lower is better).
+    const value = median(side.label);
     return {
       name: c.name,
       label: side.label,

@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: every benchmark of the library, each case measured
  * against its native-promise baseline in the same run. Prints a Markdown
- * table (the README's). `BENCH_ROUNDS=n` sets the rounds per case (best
- * round kept); `deno task bench core` runs one file's cases.
+ * table (the README's). `BENCH_ROUNDS=n` sets the rounds per case (the
+ * median round is reported); `deno task bench core` runs one file's cases.
  */
 import { printTable, type Row, runCase } from "./_harness.ts";
 import { cases as combinators } from "./combinators.ts";

@@ -175,54 +175,51 @@ let runHandle: (handle: Handle) => void;
  * ```
  */
 export class Handle {
+  // A cancelled handle has no callback: two fields, the least a handle can
+  // be (callSoon makes one per call).
   #callback: AnyFunction | null;
-  #args: readonly unknown[] | null;
-  #cancelled = false;
-  /** The loop the handle belongs to. */
-  protected readonly loop: EventLoop;
+  #args: readonly unknown[];
 
   /**
    * Made by the loop's scheduling methods; not meant to be built by hand.
    *
    * @param callback The function to call.
    * @param args Its arguments.
-   * @param loop The loop that will call it.
    */
-  constructor(callback: AnyFunction, args: readonly unknown[], loop: EventLoop) {
+  constructor(callback: AnyFunction, args: readonly unknown[]) {
     this.#callback = callback;
     this.#args = args;
-    this.loop = loop;
   }
 
   /** Keeps the callback from running; a no-op if it already ran. */
   cancel(): void {
-    if (this.#cancelled) return;
-    this.#cancelled = true;
     // Drop the references so that a cancelled handle keeps nothing alive.
     this.#callback = null;
-    this.#args = null;
+    this.#args = NO_ARGS;
   }
 
   /** Whether `cancel()` was called. */
   cancelled(): boolean {
-    return this.#cancelled;
+    return this.#callback === null;
   }
 
   /** `Handle(name)` or `Handle(cancelled)`. */
   toString(): string {
-    return `${this.constructor.name}(${this.#cancelled ? "cancelled" : describe(this.#callback)})`;
+    const callback = this.#callback;
+    return `${this.constructor.name}(${callback === null ? "cancelled" : describe(callback)})`;
   }
 
   static {
     runHandle = (handle: Handle): void => {
       const callback = handle.#callback;
       if (callback === null) return; // cancelled after it was queued
-      const args = handle.#args!;
+      const args = handle.#args;
       try {
         if (args.length === 0) callback();
         else callback(...args);
       } catch (error) {
-        handle.loop.callExceptionHandler({
+        // A handle runs only inside its loop's drain: the running loop is its own.
+        runningLoop?.callExceptionHandler({
           message: `Exception in callback ${describe(callback)}`,
           exception: error,
           handle,
@@ -254,6 +251,7 @@ let timerSequence = 0;
 export class TimerHandle extends Handle {
   readonly #when: number;
   readonly #seq = timerSequence++;
+  readonly #loop: EventLoop;
   /** Whether it sits in the loop's timer heap. */
   scheduled = false;
 
@@ -266,8 +264,9 @@ export class TimerHandle extends Handle {
    * @param loop The loop that will call it.
    */
   constructor(when: number, callback: AnyFunction, args: readonly unknown[], loop: EventLoop) {
-    super(callback, args, loop);
+    super(callback, args);
     this.#when = when;
+    this.#loop = loop;
   }
 
   /** The loop time (seconds) at which the callback is due. */
@@ -277,7 +276,7 @@ export class TimerHandle extends Handle {
 
   /** Keeps the callback from running; the loop drops it from its heap lazily. */
   override cancel(): void {
-    if (!this.cancelled() && this.scheduled) timerCancelled(this.loop);
+    if (!this.cancelled() && this.scheduled) timerCancelled(this.#loop);
     super.cancel();
   }
 
@@ -405,7 +404,7 @@ export class EventLoop {
     // `arguments`, not a rest parameter: a callback without arguments (the
     // common case) then allocates no array.
     const args = arguments.length === 1 ? NO_ARGS : Array.prototype.slice.call(arguments, 1);
-    const handle = new Handle(callback, args, this);
+    const handle = new Handle(callback, args);
     this.#push(runHandle as (arg: unknown) => void, handle);
     return handle;
   }
