@@ -21,6 +21,7 @@
  */
 
 import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
+import { isCoroutineLike, isThenable } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
 import { addWaiter, Future, removeWaiter } from "./futures.ts";
 import {
@@ -47,20 +48,9 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function isIterator(value: unknown): value is Iterator<unknown, unknown, unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as Iterator<unknown>).next === "function" &&
-    typeof (value as Iterator<unknown>).throw === "function";
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as PromiseLike<unknown>).then === "function";
-}
-
 function checkAwaitable(value: unknown, action: string): void {
   if (
-    !(value instanceof Future) && !isIterator(value) && typeof value !== "function" &&
+    !(value instanceof Future) && !isCoroutineLike(value) && typeof value !== "function" &&
     !isThenable(value)
   ) {
     throw new TypeError(
@@ -239,7 +229,7 @@ class GatheringFuture<T> extends Future<T> {
 
 function isGatherOptions(value: unknown): value is GatherOptions {
   return value !== null && typeof value === "object" && !(value instanceof Future) &&
-    !isIterator(value) && !isThenable(value) && !Array.isArray(value);
+    !isCoroutineLike(value) && !isThenable(value) && !Array.isArray(value);
 }
 
 /**
@@ -453,7 +443,7 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
   options: WaitOptions = {},
 ): CoroutineObject<WaitResult<ResultOf<A>>> {
   if (
-    aws === null || typeof aws !== "object" || aws instanceof Future || isIterator(aws) ||
+    aws === null || typeof aws !== "object" || aws instanceof Future || isCoroutineLike(aws) ||
     typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
     throw new TypeError(
@@ -487,7 +477,7 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
 
 /** Awaits `aw` in the caller's task: inline if it is a future or an iterator. */
 function* awaitInline<T>(aw: AwaitableOrCoroutine<T>): Generator<unknown, T, unknown> {
-  if (aw instanceof Future || isIterator(aw)) return yield* awaitAny<T>(aw);
+  if (aw instanceof Future || isCoroutineLike(aw)) return yield* awaitAny<T>(aw);
   if (typeof aw === "function") return yield* ensureFuture(aw);
   return yield* awaitAny<T>(aw);
 }
@@ -846,7 +836,7 @@ export function asCompleted<A extends Awaitable<unknown> | CoroutineLike<unknown
   options: AsCompletedOptions = {},
 ): AsCompleted<ResultOf<A>> {
   if (
-    aws === null || typeof aws !== "object" || aws instanceof Future || isIterator(aws) ||
+    aws === null || typeof aws !== "object" || aws instanceof Future || isCoroutineLike(aws) ||
     typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
     throw new TypeError(

@@ -32,6 +32,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { CancelledError, RuntimeError } from "./errors.ts";
+import { isCoroutineLike, isThenable } from "./_checks.ts";
 import {
   coreLayers,
   type EventLoop,
@@ -136,17 +137,6 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-function isIterator(value: unknown): value is Iterator<unknown, unknown, unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as Iterator<unknown>).next === "function" &&
-    typeof (value as Iterator<unknown>).throw === "function";
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as PromiseLike<unknown>).then === "function";
-}
-
 function loopOrThrow(action: string): EventLoop {
   const loop = runningEventLoop();
   if (loop === null) throw new RuntimeError(`Cannot ${action}: no running event loop`);
@@ -221,7 +211,7 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     let kind: number;
-    if (isIterator(coro)) kind = GENERATOR;
+    if (isCoroutineLike(coro)) kind = GENERATOR;
     else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
@@ -507,7 +497,7 @@ export class Task<T = unknown> extends Future<T> {
     } finally {
       current = previous;
     }
-    if (isIterator(body)) {
+    if (isCoroutineLike(body)) {
       this.#leaveHost();
       this.#kind = GENERATOR;
       this.#coro = body;
@@ -672,7 +662,7 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
     }
     return aw;
   }
-  if (isIterator(aw) || typeof aw === "function" || isThenable(aw)) {
+  if (isCoroutineLike(aw) || typeof aw === "function" || isThenable(aw)) {
     const owner = loop ?? loopOrThrow("ensure a future");
     return owner.createTask<T>(aw);
   }
@@ -1026,7 +1016,7 @@ export function coroutine<A extends unknown[], T>(
  */
 export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
   if (value instanceof Future) return (yield* value) as T;
-  if (isIterator(value)) {
+  if (isCoroutineLike(value)) {
     const iterable = Symbol.iterator in value
       ? value as Iterable<unknown, T, unknown>
       : { [Symbol.iterator]: () => value as Iterator<unknown, T, unknown> };
@@ -1060,6 +1050,8 @@ export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
  * @returns Its result.
  */
 export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
-  if (isIterator(value) && !isThenable(value)) return drive(value as Iterator<unknown, T, unknown>);
+  if (isCoroutineLike(value) && !isThenable(value)) {
+    return drive(value as Iterator<unknown, T, unknown>);
+  }
   return value as Promise<T> | T;
 }
