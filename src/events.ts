@@ -22,16 +22,19 @@
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
  *   host microtask (a promise settling) resumes the loop in a microtask while
- *   the slice lasts, and in a macrotask after.
+ *   the slice lasts, and in a macrotask after. An iteration that resumed an
+ *   async-function body ends the drain, so that body (host microtasks) runs
+ *   before the next iteration and both coroutine styles share the loop.
  * - Virtual time (`{ virtualTime: true }`): the clock starts at 0 and jumps to
  *   the next deadline when nothing is ready and no host promise is pending.
  *   While host work is pending, virtual time runs at real speed (a real host
  *   timer for the virtual delay), so a timeout around a stuck host promise
  *   still fires.
  *
- * Layering: this file knows nothing of futures and tasks. The layers above
- * install their constructors in {@linkcode coreLayers} when they load
- * (CPython's `base_events` imports `futures` and `tasks`; we keep the import
+ * Layering: at run time this file knows nothing of futures and tasks (it
+ * names their types only, in type-only imports). The layers above install
+ * their constructors in {@linkcode coreLayers} when they load (CPython's
+ * `base_events` imports `futures` and `tasks`; we keep the run-time import
  * graph acyclic instead), and `loop.setTaskFactory` is asyncio's own hook.
  *
  * @module

@@ -1,6 +1,7 @@
 /**
  * `Task`: a coroutine driven by the loop, and `createTask`, `ensureFuture`,
- * `currentTask`, `allTasks`, `sleep`.
+ * `currentTask`, `allTasks`, `sleep`, and `coroutine` (the bridge that lets
+ * an async function await a generator coroutine in its own task).
  *
  * ## The task step (asyncio's `Task.__step`)
  *
@@ -25,7 +26,19 @@
  * runs in the task's first step; after that its body runs in host
  * microtasks. `AsyncLocalStorage` carries the task through its awaits, so
  * `currentTask()` works there, and a library awaitable's `then()` records
- * itself as the future the task waits on, so `cancel()` can reach it.
+ * itself as the future the task waits on, so `cancel()` can reach it. A
+ * cancel that lands after that future completed but before the body resumed
+ * makes that `await` throw `CancelledError`, as asyncio does.
+ *
+ * ## One coroutine, both styles
+ *
+ * Library operations that wait (`asyncWith`, `waitFor`, a contended
+ * `lock.acquire()`) are written once, as generators. `yield*` drives them in
+ * a generator task; `await` drives them with `drive()`, an async loop that
+ * awaits each future they yield, in the awaiting task (no helper task), so
+ * cancellation and `currentTask()` behave the same in both styles.
+ * `CoroutineObject` packages the two, and may carry a native async twin for
+ * `await` when the work itself awaits host promises (`asyncWith` does).
  *
  * @module
  */
