@@ -49,7 +49,7 @@ export type DoneCallback<T> = (future: Future<T>) => unknown;
 // What the loop reports when a failed future is collected unretrieved.
 interface Unretrieved {
   loop: EventLoop;
-  exception: unknown;
+  exception: string;
   what: string;
   source: string | undefined;
 }
@@ -361,9 +361,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#state = state;
     this.#result = value;
     if (state === FAILED) {
+      // The record keeps the error as text: an error keeps its frames'
+      // receivers (this very task, when its step threw) and the registry
+      // holds the record strongly, so the error itself would keep the
+      // future alive forever.
       const record: Unretrieved = {
         loop: this.#loop,
-        exception: value,
+        exception: value instanceof Error ? value.stack ?? String(value) : String(value),
         // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
         what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
         source: creationStacks.get(this),

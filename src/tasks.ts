@@ -913,6 +913,33 @@ async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
   }
 }
 
+// Debug mode: a coroutine object collected before anything drove it was
+// never awaited (Python's "coroutine ... was never awaited"). Only library
+// coroutine objects can be watched: the runtime does not tell when a plain
+// generator is dropped unstarted.
+interface Unawaited {
+  loop: EventLoop;
+  source: string;
+}
+const unawaitedRegistry = new FinalizationRegistry<Unawaited>(({ loop, source }) => {
+  loop.callExceptionHandler({ message: "coroutine was never awaited", sourceTraceback: source });
+});
+const unawaited = new WeakMap<object, Unawaited>();
+
+function watchUnawaited(coro: object, loop: EventLoop): void {
+  const record = { loop, source: new Error("created here").stack ?? "" };
+  unawaited.set(coro, record);
+  unawaitedRegistry.register(coro, record, record);
+}
+
+function awaited(coro: object): void {
+  const record = unawaited.get(coro);
+  if (record !== undefined) {
+    unawaited.delete(coro);
+    unawaitedRegistry.unregister(record);
+  }
+}
+
 /**
  * A generator coroutine that is also thenable: `yield*` it in a generator
  * coroutine, `await` it in an async function (it then runs in the awaiting
@@ -935,10 +962,16 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
   constructor(start: () => Iterator<unknown, T, unknown>, startAsync?: () => Promise<T>) {
     this.#start = start;
     this.#startAsync = startAsync;
+    const loop = runningEventLoop();
+    if (loop !== null && loop.getDebug()) watchUnawaited(this, loop);
   }
 
   #get(): Iterator<unknown, T, unknown> {
-    return this.#coro ??= this.#start();
+    if (this.#coro === null) {
+      awaited(this);
+      this.#coro = this.#start();
+    }
+    return this.#coro;
   }
 
   /** Itself: `yield*` drives it. @returns This object. */
@@ -973,9 +1006,13 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const run = this.#coro === null && this.#startAsync !== undefined
-      ? this.#startAsync()
-      : drive(this.#get());
+    let run: Promise<T>;
+    if (this.#coro === null && this.#startAsync !== undefined) {
+      awaited(this);
+      run = this.#startAsync();
+    } else {
+      run = drive(this.#get());
+    }
     return run.then(onfulfilled, onrejected);
   }
 }
