@@ -1,9 +1,9 @@
 /**
- * Helpers shared by the runtime-core tests (events, futures, tasks, runners).
+ * Helpers shared by the test files.
  *
  * @module
  */
-import { type EventLoop, type ExceptionContext, newEventLoop } from "../mod.ts";
+import { type EventLoop, type ExceptionContext, newEventLoop, type Task } from "../mod.ts";
 
 /** Runs exactly one iteration of an idle loop: `stop()` before `runForever()` (asyncio). */
 export async function runOnce(loop: EventLoop): Promise<void> {
@@ -64,4 +64,21 @@ export function errorLike(
     if (message === undefined) return true;
     return typeof message === "string" ? error.message === message : message.test(error.message);
   };
+}
+
+/** The two coroutine styles a behaviour is tested in. */
+export type Style = "generator" | "async";
+/** Both styles, for `for (const style of STYLES)` test loops. */
+export const STYLES: Style[] = ["generator", "async"];
+/** Loop options for tests: virtual time. */
+export const VT = { virtualTime: true };
+
+/** Waits for `task`, returning its error's name or "ok". */
+export function* outcome(task: Task<unknown>): Generator<unknown, string, unknown> {
+  try {
+    yield* task;
+    return "ok";
+  } catch (error) {
+    return (error as Error).name;
+  }
 }

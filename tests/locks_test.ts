@@ -18,11 +18,7 @@ import {
   sleep,
   type Task,
 } from "../mod.ts";
-import { errorLike } from "./_helpers.ts";
-
-type Style = "generator" | "async";
-const STYLES: Style[] = ["generator", "async"];
-const VT = { virtualTime: true };
+import { errorLike, outcome, type Style, STYLES, VT } from "./_helpers.ts";
 
 /** What every lock variant offers. */
 interface LockLike {
@@ -74,16 +70,6 @@ function holder(
       lock.release();
     }
   }, { name });
-}
-
-/** Waits for `task`, returning its error's name or "ok". */
-function* outcome(task: Task<unknown>): Generator<unknown, string, unknown> {
-  try {
-    yield* task;
-    return "ok";
-  } catch (error) {
-    return (error as Error).name;
-  }
 }
 
 // --- the lock contract, over every lock variant -----------------------------------------

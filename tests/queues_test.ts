@@ -16,21 +16,7 @@ import {
   sleep,
   type Task,
 } from "../mod.ts";
-import { errorLike } from "./_helpers.ts";
-
-type Style = "generator" | "async";
-const STYLES: Style[] = ["generator", "async"];
-const VT = { virtualTime: true };
-
-/** Waits for `task`, returning its error's name or "ok". */
-function* outcome(task: Task<unknown>): Generator<unknown, string, unknown> {
-  try {
-    yield* task;
-    return "ok";
-  } catch (error) {
-    return (error as Error).name;
-  }
-}
+import { errorLike, outcome, type Style, STYLES, VT } from "./_helpers.ts";
 
 /** A task that gets one item and logs it (or its error). */
 function getter<T>(style: Style, queue: Queue<T>, name: string, log: string[]): Task<T> {
