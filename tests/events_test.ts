@@ -707,6 +707,31 @@ Deno.test("a task spinning on sleep(0) does not starve a host timer", async () =
   assert.ok(performance.now() - started < 1000);
 });
 
+Deno.test("async tasks resuming each other through the loop do not starve a host timer", async () => {
+  // Their wake-ups come from host microtasks, not from the drain: the loop
+  // must still give the host a macrotask turn once its slice is spent.
+  const started = performance.now();
+  let spins = 0;
+  await run(async () => {
+    let hostTimerFired = false;
+    const timer = setTimeout(() => hostTimerFired = true, 5);
+    const spin = async () => {
+      while (!hostTimerFired && performance.now() - started < 2000) {
+        spins++;
+        await sleep(0);
+      }
+    };
+    const a = createTask(spin);
+    const b = createTask(spin);
+    await a;
+    await b;
+    clearTimeout(timer);
+    assert.equal(hostTimerFired, true, "the host timer never fired while the tasks spun");
+  });
+  assert.ok(spins > 1);
+  assert.ok(performance.now() - started < 1000);
+});
+
 Deno.test("a spinning task does not keep a host timer or host I/O awaited by another task from resolving", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "host I/O");
