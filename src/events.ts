@@ -45,7 +45,7 @@ import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike, Task, TaskOptions } from "./tasks.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
-export const SLICE_MS = 2;
+const SLICE_MS = 2;
 /** How many callbacks run between two looks at the clock. */
 const CHECK_EVERY = 128;
 /** How many wake-ups in a row may go by microtask between two looks at the clock. */

@@ -66,7 +66,7 @@ const unretrievedRegistry = new FinalizationRegistry<Unretrieved>((record) => {
 const unretrieved = new WeakMap<object, Unretrieved>();
 
 /** Creation stacks of futures made in debug mode. */
-export const creationStacks: WeakMap<object, string> = new WeakMap();
+const creationStacks: WeakMap<object, string> = new WeakMap();
 
 /**
  * How an async-function task learns what it awaits; the tasks layer sets it.
@@ -534,7 +534,7 @@ export function isFuture(value: unknown): value is Future<unknown> {
 }
 
 /** Something `wrapFuture` accepts: a promise, or an object with `then`. */
-export type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
+type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
 
 /**
  * Wraps a promise (or a `ConcurrentFuture`, or any thenable) in a `Future`

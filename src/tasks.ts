@@ -56,7 +56,14 @@ import {
   runningEventLoop,
   scheduleCall,
 } from "./events.ts";
-import { addWaiter, awaitHooks, Future, type FutureState, settleFuture } from "./futures.ts";
+import {
+  addWaiter,
+  awaitHooks,
+  Future,
+  type FutureState,
+  settleFuture,
+  wrapFuture,
+} from "./futures.ts";
 
 /**
  * A generator coroutine: a generator whose `yield*` expressions await
@@ -1073,20 +1080,7 @@ export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
     return yield* iterable;
   }
   if (isThenable(value)) {
-    const loop = loopOrThrow("await a promise");
-    const future = new Future<T>(loop);
-    hostWorkStarted(loop);
-    value.then(
-      (result) => {
-        hostWorkSettled(loop);
-        if (!future.done() && !loop.isClosed()) future.setResult(result as T);
-      },
-      (error) => {
-        hostWorkSettled(loop);
-        if (!future.done() && !loop.isClosed()) future.setException(error);
-      },
-    );
-    return yield* future;
+    return yield* wrapFuture(value as PromiseLike<T>, loopOrThrow("await a promise"));
   }
   return value as T;
 }
