@@ -732,6 +732,34 @@ Deno.test("async tasks resuming each other through the loop do not starve a host
   assert.ok(performance.now() - started < 1000);
 });
 
+Deno.test("slow callbacks after a long run of cheap ones still give the host a turn in time", async () => {
+  // The loop reads the clock less often while callbacks are cheap; a run of
+  // slow ones that follows must not hold the host off for long.
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) { /* spin */ }
+  };
+  let slowRun = 0;
+  let slowBeforeTimer = -1;
+  await run(function* () {
+    const loop = getRunningLoop();
+    const timer = setTimeout(() => slowBeforeTimer = slowRun, 0);
+    for (let i = 0; i < 20_000; i++) loop.callSoon(() => {});
+    for (let i = 0; i < 1000; i++) {
+      loop.callSoon(() => {
+        slowRun++;
+        busy(0.2);
+      });
+    }
+    yield* sleep(0);
+    while (slowRun < 1000) yield* sleep(0);
+    clearTimeout(timer);
+  });
+  assert.ok(slowBeforeTimer >= 0, "the host timer never fired");
+  // 1000 slow callbacks take 200 ms; the host must get its turn long before.
+  assert.ok(slowBeforeTimer < 500, `the host waited for ${slowBeforeTimer} slow callbacks`);
+});
+
 Deno.test("a spinning task does not keep a host timer or host I/O awaited by another task from resolving", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "host I/O");

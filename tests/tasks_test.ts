@@ -370,6 +370,87 @@ Deno.test("eagerStart runs the first segment of an async function at once", asyn
 
 // --- allTasks, currentTask ---------------------------------------------------------------
 
+Deno.test("currentTask() in an eager start is the new task, then the creator again", async () => {
+  const seen: string[] = [];
+  await run(function* () {
+    const outer = currentTask()!;
+    outer.setName("outer");
+    const inner = createTask(function* () {
+      seen.push(`inner sees ${currentTask()?.getName()}, state ${currentTask()?.state}`);
+      yield* sleep(0);
+      seen.push(`inner resumed sees ${currentTask()?.getName()}`);
+    }, { eagerStart: true, name: "inner" });
+    seen.push(`outer sees ${currentTask()?.getName()}, state ${outer.state}`);
+    yield* inner;
+    seen.push(`outer resumed sees ${currentTask()?.getName()}`);
+  });
+  assert.deepEqual(seen, [
+    "inner sees inner, state running",
+    "outer sees outer, state running",
+    "inner resumed sees inner",
+    "outer resumed sees outer",
+  ]);
+});
+
+Deno.test("a task sees its own state as running in every step, and a callback between steps sees none", async () => {
+  const seen: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    const task: Task<void> = createTask(function* () {
+      for (let i = 0; i < 3; i++) {
+        seen.push(`step ${i}: ${task.state}, current ${currentTask() === task}`);
+        loop.callSoon(() => seen.push(`callback ${i}: ${task.state}, current ${currentTask()}`));
+        yield* sleep(0);
+      }
+    });
+    yield* task;
+  });
+  assert.deepEqual(seen, [
+    "step 0: running, current true",
+    "callback 0: pending, current undefined",
+    "step 1: running, current true",
+    "callback 1: pending, current undefined",
+    "step 2: running, current true",
+    "callback 2: pending, current undefined",
+  ]);
+});
+
+Deno.test("a generator whose next and throw are replaced is stepped through its own methods", async () => {
+  const calls: string[] = [];
+  function* body() {
+    try {
+      const got: number = yield* sleep(0, 1);
+      calls.push(`got ${got}`);
+      yield* sleep(0);
+      yield* sleep(1);
+      return "slept";
+    } catch (error) {
+      calls.push(`caught ${(error as Error).name}`);
+      return "cancelled inside";
+    }
+  }
+  const gen = body();
+  const next = gen.next.bind(gen);
+  const thrown = gen.throw.bind(gen);
+  gen.next = (...args: [] | [unknown]) => {
+    calls.push("next");
+    return next(...args);
+  };
+  gen.throw = (error: unknown) => {
+    calls.push("throw");
+    return thrown(error);
+  };
+  const result = await run(function* () {
+    const task = createTask(gen);
+    yield* sleep(0);
+    yield* sleep(0);
+    task.cancel(); // the task is queued, not waiting: CancelledError is thrown in
+    return yield* task;
+  });
+  assert.equal(result, "cancelled inside");
+  assert.deepEqual(calls, ["next", "next", "got 1", "throw", "caught CancelledError"]);
+});
+
 Deno.test("allTasks() holds the pending tasks of the loop, the running one included", async () => {
   await run(function* () {
     const main = currentTask()!;
