@@ -46,8 +46,9 @@ import type { Awaitable, CoroutineLike, Task, TaskOptions } from "./tasks.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 const SLICE_MS = 2;
-/** How many callbacks run between two looks at the clock. */
-const CHECK_EVERY = 128;
+/** The bounds on how many callbacks run between two looks at the clock. */
+const MIN_CHECK_EVERY = 16;
+const MAX_CHECK_EVERY = 256;
 /** How many wake-ups in a row may go by microtask between two looks at the clock. */
 const WAKES_PER_CHECK = 32;
 /** Shared by every callback scheduled without arguments. */
@@ -119,7 +120,29 @@ function missingLayer(what: string): never {
 const { setTimeout, clearTimeout, setImmediate, clearImmediate } = globalThis;
 
 let runningLoop: EventLoop | null = null;
+
+/**
+ * The task step, the callback the loop runs most: the drain calls it from a
+ * call site of its own, which stays monomorphic (and inlined) however many
+ * other kinds of callbacks the program schedules.
+ */
+let stepCallback: (arg: never) => void = () => {};
+
+/** Installs the task layer's step function (see {@linkcode stepCallback}). */
+export function setStepCallback(fn: (arg: never) => void): void {
+  stepCallback = fn;
+}
 let draining = 0;
+
+/**
+ * The argument of the task step the running loop's drain calls now (the
+ * task), or `undefined` if the drain runs another callback or none. The
+ * drain knows which callback it runs, so a step need not record itself.
+ */
+export function runningStep(): unknown {
+  return runningLoop === null ? undefined : runningStepOf(runningLoop);
+}
+let runningStepOf: (loop: EventLoop) => unknown;
 
 /** Whether a loop is running callbacks now (not host code between iterations). */
 export function insideDrain(): boolean {
@@ -297,6 +320,11 @@ export class TimerHandle extends Handle {
 
 /** Pushes `(fn, arg)` on a loop's ready queue; used by futures and tasks. */
 export let scheduleCall: <A>(loop: EventLoop, fn: (arg: A) => void, arg: A) => void;
+/**
+ * Schedules the next step of a task whose step runs now: its loop runs, so
+ * unlike {@linkcode scheduleCall} there is no closed loop to check for.
+ */
+export let scheduleStep: (loop: EventLoop, task: unknown) => void;
 /** Counts host work (wrapped promises, async bodies) that virtual time waits for. */
 export let hostWorkStarted: (loop: EventLoop) => void;
 /** The host work counted by `hostWorkStarted` has settled. */
@@ -343,6 +371,7 @@ export class EventLoop {
   #batch: unknown[] = [];
   #batchIndex = 0;
   #batchEnd = 0;
+  #checkEvery = MIN_CHECK_EVERY;
 
   #timers: TimerHandle[] = [];
   #timersCancelled = 0;
@@ -822,50 +851,57 @@ export class EventLoop {
     this.#draining = true;
     draining++;
     const sliceEnd = this.#sliceStart + SLICE_MS;
-    let budget = CHECK_EVERY;
+    let budget = this.#checkEvery;
+    let lastCheck = this.#sliceStart;
+    // The batch is walked with locals; #batchIndex tells which callback
+    // runs (see runningStep()) and where to resume after a pause.
+    let batch = this.#batch;
+    let i = this.#batchIndex;
+    let end = this.#batchEnd;
     for (;;) {
-      if (this.#batchIndex === this.#batchEnd) {
+      if (i === end) {
         // A new iteration: due timers join the ready callbacks, which become
         // the batch.
         if (this.#timers.length !== 0) this.#collectTimers();
-        if (this.#readyLength === 0) {
+        const n = this.#readyLength;
+        if (n === 0) {
           if (this.#stopping) break;
           if (this.#idle()) continue; // virtual time jumped: timers are due
+          this.#batchIndex = this.#batchEnd = 0;
           this.#draining = false;
           draining--;
           return;
         }
-        const spent = this.#batch;
-        this.#batch = this.#ready;
-        this.#batchEnd = this.#readyLength;
-        this.#batchIndex = 0;
+        const next = this.#ready;
         // The spent batch takes new callbacks (unless a burst made it big:
         // then its memory goes back).
-        this.#ready = spent.length > 8192 ? [] : spent;
+        this.#ready = batch.length > 8192 ? [] : batch;
         this.#readyLength = 0;
+        this.#batch = batch = next;
+        this.#batchEnd = end = n;
+        i = 0;
       }
-      // Run the rest of this iteration's batch.
-      const debug = this.#debug;
-      const batch = this.#batch;
-      const end = this.#batchEnd;
-      let i = this.#batchIndex;
       while (i !== end) {
         const fn = batch[i] as (arg: unknown) => void;
         const arg = batch[i + 1];
-        batch[i] = undefined;
-        batch[i + 1] = undefined;
-        i += 2;
-        if (debug) this.#runTimed(fn, arg);
+        this.#batchIndex = i; // what runs now: see runningStep()
+        if (this.#debug) this.#runTimed(fn, arg);
         else {
           try {
-            fn(arg);
+            // Task steps get a call site of their own, which stays
+            // monomorphic however many other callbacks the program has.
+            if (fn === stepCallback) stepCallback(arg as never);
+            else fn(arg);
           } catch (error) {
             this.callExceptionHandler({ message: "Exception in callback", exception: error });
           }
         }
+        batch[i] = undefined;
+        batch[i + 1] = undefined;
+        i += 2;
         if (--budget === 0) {
-          budget = CHECK_EVERY;
-          if (performance.now() >= sliceEnd) {
+          const now = performance.now();
+          if (now >= sliceEnd) {
             // Give the host a macrotask turn; resume the batch afterwards.
             this.#batchIndex = i;
             this.#draining = false;
@@ -875,15 +911,17 @@ export class EventLoop {
             this.#immediate = setImmediate(this.#fromMacrotask);
             return;
           }
+          budget = this.#nextBudget(now - lastCheck);
+          lastCheck = now;
         }
       }
       // The iteration is over.
-      this.#batchIndex = i;
       if (this.#stopping) break;
       if (this.#hostTurn) {
         // An async-function task was resumed: let its body run (host
         // microtasks) before the next iteration, so both styles share the loop.
         this.#hostTurn = false;
+        this.#batchIndex = this.#batchEnd = 0;
         this.#draining = false;
         draining--;
         this.#wakePending = true;
@@ -892,6 +930,7 @@ export class EventLoop {
       }
     }
     // Stopped.
+    this.#batchIndex = this.#batchEnd = 0;
     this.#stopping = false;
     this.#draining = false;
     draining--;
@@ -901,6 +940,23 @@ export class EventLoop {
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.();
+  }
+
+  /**
+   * How many callbacks to run before the next look at the clock, given how
+   * long the last `#checkEvery` took: about an eighth of a slice's worth,
+   * so cheap callbacks do not pay for the clock and slow ones still yield
+   * to the host in time.
+   */
+  #nextBudget(elapsed: number): number {
+    const perCallback = elapsed / this.#checkEvery;
+    const fit = perCallback > 0 ? (SLICE_MS / 8) / perCallback : MAX_CHECK_EVERY;
+    this.#checkEvery = fit >= MAX_CHECK_EVERY
+      ? MAX_CHECK_EVERY
+      : fit <= MIN_CHECK_EVERY
+      ? MIN_CHECK_EVERY
+      : fit | 0;
+    return this.#checkEvery;
   }
 
   #runTimed(fn: (arg: unknown) => void, arg: unknown): void {
@@ -1006,6 +1062,20 @@ export class EventLoop {
 
   static {
     scheduleCall = (loop, fn, arg) => loop.#push(fn as (arg: unknown) => void, arg);
+    scheduleStep = (loop, task) => {
+      const ready = loop.#ready;
+      const n = loop.#readyLength;
+      ready[n] = stepCallback;
+      ready[n + 1] = task;
+      loop.#readyLength = n + 2;
+      if (!loop.#draining && !loop.#wakePending) loop.#wake();
+    };
+    runningStepOf = (loop) => {
+      if (!loop.#draining) return undefined;
+      const batch = loop.#batch;
+      const at = loop.#batchIndex;
+      return batch[at] === stepCallback ? batch[at + 1] : undefined;
+    };
     hostWorkStarted = (loop) => {
       loop.#hostWork++;
     };

@@ -54,7 +54,10 @@ import {
   insideDrain,
   requestHostTurn,
   runningEventLoop,
+  runningStep,
   scheduleCall,
+  scheduleStep,
+  setStepCallback,
 } from "./events.ts";
 import {
   addWaiter,
@@ -105,11 +108,34 @@ export interface TaskConstructorOptions extends TaskOptions {
   loop?: EventLoop;
 }
 
-// What the task's coroutine is.
-const GENERATOR = 0; // a generator object, stepped by the loop
-const NOT_STARTED = 1; // a function, called on the first step
-const ASYNC_BODY = 2; // an async function's promise, running in the host
-const PROMISE = 3; // a bare promise
+// What the task's coroutine is; ordered so that one compare picks the step's
+// fast path.
+const NATIVE_GENERATOR = 0; // a generator object, resumed through the builtins
+const GENERATOR = 1; // another iterator (a hand-written coroutine object)
+const NOT_STARTED = 2; // a function, called on the first step
+const ASYNC_BODY = 3; // an async function's promise, running in the host
+const PROMISE = 4; // a bare promise
+const FINISHED = 5; // the task is done
+
+// The builtin generator methods, called directly: a `coro.next` load sees a
+// new shape for every generator function (every closure), so in a program
+// with many it goes megamorphic.
+const GeneratorPrototype = Object.getPrototypeOf(function* () {}).prototype;
+const generatorNext = GeneratorPrototype.next as (
+  this: unknown,
+  value: unknown,
+) => IteratorResult<unknown, unknown>;
+const generatorThrow = GeneratorPrototype.throw as (
+  this: unknown,
+  error: unknown,
+) => IteratorResult<unknown, unknown>;
+
+// (An object that borrows both methods is stepped the same either way.)
+function iteratorKind(coro: Iterator<unknown>): number {
+  return coro.next === generatorNext && coro.throw === generatorThrow
+    ? NATIVE_GENERATOR
+    : GENERATOR;
+}
 
 // Where an async body is, for virtual time and `state`.
 const IN_LOOP = 0; // not in the host (or not an async body)
@@ -119,6 +145,11 @@ const PARKED = 2; // awaiting a library awaitable
 /** The marker `yield* sleep(0)` yields, and the value it is resumed with. */
 const SLEEP0: unique symbol = Symbol("sleep(0)");
 
+/**
+ * The task whose step runs outside the drain's own call (an eager start, the
+ * first segment of a body). A step the drain calls is found by asking the
+ * loop ({@linkcode runningStep}), so the hot path records nothing.
+ */
 let current: Task<unknown> | null = null;
 let taskCounter = 0;
 const asyncContext = new AsyncLocalStorage<Task<unknown>>();
@@ -231,7 +262,7 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     let kind: number;
-    if (isCoroutineLike(coro)) kind = GENERATOR;
+    if (isCoroutineLike(coro)) kind = iteratorKind(coro);
     else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
@@ -253,7 +284,13 @@ export class Task<T = unknown> extends Future<T> {
     if (kind === PROMISE) {
       this.#watchBody(coro as PromiseLike<unknown>);
     } else if (options?.eagerStart && loop.isRunning()) {
-      this.#step();
+      const previous = current;
+      current = this as Task<unknown>;
+      try {
+        this.#step();
+      } finally {
+        current = previous;
+      }
     } else {
       scheduleCall(loop, stepTask, this as Task<unknown>);
     }
@@ -262,7 +299,7 @@ export class Task<T = unknown> extends Future<T> {
   /** `"pending"`, `"running"` (its coroutine executes now), `"done"` or `"cancelled"`. */
   override get state(): FutureState {
     if (this.done()) return super.state;
-    return current === this || this.#host === IN_HOST ? "running" : "pending";
+    return runningTask() === this || this.#host === IN_HOST ? "running" : "pending";
   }
 
   /**
@@ -390,6 +427,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
+    this.#kind = FINISHED;
     const loop = this.getLoop();
     // Leave the loop's list of pending tasks.
     const list = pendingTasks.get(loop)!;
@@ -423,16 +461,20 @@ export class Task<T = unknown> extends Future<T> {
 
   /** One step of the coroutine: resume it, then act on what it yields. */
   #step(): void {
-    if (this.done()) return;
-    this.#waiter = null;
-    if (this.#kind === NOT_STARTED) {
-      this.#start();
+    const kind = this.#kind;
+    if (kind > GENERATOR) {
+      // Not a coroutine the loop steps: done, or running in the host.
+      if (kind === NOT_STARTED) this.#start();
       return;
     }
+    this.#waiter = null;
     let value = this.#resume;
     this.#resume = undefined;
-    let throws = value instanceof ThrowIn;
-    if (throws) value = (value as ThrowIn).error;
+    let throws = false;
+    if (value !== SLEEP0 && value instanceof ThrowIn) {
+      throws = true;
+      value = value.error;
+    }
     if (this.#mustCancel) {
       this.#mustCancel = false;
       if (!(throws && value instanceof CancelledError)) {
@@ -441,17 +483,15 @@ export class Task<T = unknown> extends Future<T> {
       }
     }
     const coro = this.#coro as Iterator<unknown, unknown, unknown>;
-    const previous = current;
-    current = this as Task<unknown>;
     let step: IteratorResult<unknown, unknown>;
     try {
-      step = throws ? coro.throw!(value) : coro.next(value);
+      step = kind === NATIVE_GENERATOR
+        ? (throws ? generatorThrow.call(coro, value) : generatorNext.call(coro, value))
+        : (throws ? coro.throw!(value) : coro.next(value));
     } catch (error) {
-      current = previous;
       this.#fail(error);
       return;
     }
-    current = previous;
     if (step.done) this.#finish(step.value);
     else this.#suspend(step.value);
   }
@@ -461,9 +501,9 @@ export class Task<T = unknown> extends Future<T> {
     const loop = this.getLoop();
     if (yielded === SLEEP0) {
       this.#resume = SLEEP0;
-      scheduleCall(loop, stepTask, this as Task<unknown>);
+      scheduleStep(loop, this);
     } else if (yielded === undefined) {
-      scheduleCall(loop, stepTask, this as Task<unknown>);
+      scheduleStep(loop, this);
     } else if (yielded instanceof Future) {
       if (yielded.getLoop() !== loop) {
         this.#throwIn(
@@ -489,7 +529,7 @@ export class Task<T = unknown> extends Future<T> {
 
   #throwIn(error: unknown): void {
     this.#resume = new ThrowIn(error);
-    scheduleCall(this.getLoop(), stepTask, this as Task<unknown>);
+    scheduleStep(this.getLoop(), this);
   }
 
   /** The first step of a task made from a function: call it inside the task. */
@@ -519,7 +559,7 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (isCoroutineLike(body)) {
       this.#leaveHost();
-      this.#kind = GENERATOR;
+      this.#kind = iteratorKind(body);
       this.#coro = body;
       this.#step();
     } else if (isThenable(body)) {
@@ -566,6 +606,7 @@ export class Task<T = unknown> extends Future<T> {
 
   static {
     stepTask = (task) => task.#step();
+    setStepCallback(stepTask);
     nextPending = (task) => task.#next;
 
     awaitHooks.park = (future) => {
@@ -573,8 +614,10 @@ export class Task<T = unknown> extends Future<T> {
       // segment) parks; a generator step calling then() is not awaiting.
       // (No insideDrain() test: the host may run microtasks in the middle of
       // a drain, and an await that lands there must still park.)
-      const task = current ?? asyncContext.getStore();
-      if (task === undefined || task.#host === IN_LOOP || task.done()) return undefined;
+      const task = runningTask() ?? asyncContext.getStore();
+      if (task === undefined || task === null || task.#host === IN_LOOP || task.done()) {
+        return undefined;
+      }
       if (task.#host === IN_HOST) {
         task.#host = PARKED;
         hostWorkSettled(task.getLoop());
@@ -712,7 +755,8 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
  * ```
  */
 export function currentTask(): Task<unknown> | undefined {
-  if (current !== null) return current;
+  const running = runningTask();
+  if (running !== null) return running;
   if (insideDrain()) return undefined;
   const task = asyncContext.getStore();
   return task !== undefined && !task.done() ? task : undefined;
@@ -747,6 +791,11 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   return tasks;
 }
 
+/** The task whose step runs now (in the drain or an eager start), or `null`. */
+function runningTask(): Task<unknown> | null {
+  return current ?? (runningStep() as Task<unknown> | undefined) ?? null;
+}
+
 /** `sleep(0)`: gives the loop one iteration; its iterator is stateless. */
 class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #result: T;
@@ -754,7 +803,7 @@ class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #done: IteratorResult<unknown, T>;
   constructor(result: T) {
     this.#result = result;
-    this.#done = Object.freeze({ done: true, value: result });
+    this.#done = nativeResult(true, result);
   }
   [Symbol.iterator](): this {
     return this;
@@ -779,10 +828,20 @@ class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
     return future.then(onfulfilled, onrejected);
   }
 }
-const YIELD_SLEEP0: IteratorResult<unknown, never> = Object.freeze({
-  done: false,
-  value: SLEEP0,
-}) as IteratorResult<unknown, never>;
+/**
+ * An iterator result made by a generator, so it has the engine's own
+ * iterator-result shape: the task step reads `done` and `value` of many
+ * results, and one shape keeps those reads monomorphic.
+ */
+function nativeResult<T>(done: boolean, value: T): IteratorResult<unknown, T> {
+  const gen = (function* () {
+    yield value;
+    return value;
+  })();
+  const first = gen.next();
+  return done ? gen.next() : first;
+}
+const YIELD_SLEEP0 = nativeResult(false, SLEEP0) as IteratorResult<unknown, never>;
 const SLEEP0_UNDEFINED = new Sleep0<undefined>(undefined);
 
 function setResultUnlessDone<T>(future: Future<T>, value: T): void {
