@@ -12,8 +12,23 @@
  */
 
 const SLEEP0 = Symbol("sleep(0)");
-const YIELD: IteratorResult<unknown, undefined> = Object.freeze({ done: false, value: SLEEP0 });
-const DONE: IteratorResult<unknown, undefined> = Object.freeze({ done: true, value: undefined });
+
+// The same two tricks as the library: results of the engine's own shape, and
+// the builtin generator `next` called directly.
+function engineResult(done: boolean, value: unknown): IteratorResult<unknown, undefined> {
+  const gen = (function* () {
+    yield value;
+    return value;
+  })();
+  const first = gen.next();
+  return (done ? gen.next() : first) as IteratorResult<unknown, undefined>;
+}
+const YIELD = engineResult(false, SLEEP0);
+const DONE = engineResult(true, undefined);
+const generatorNext = Object.getPrototypeOf(function* () {}).prototype.next as (
+  this: unknown,
+  value: unknown,
+) => IteratorResult<unknown, unknown>;
 
 /** A stateless `sleep(0)`, as the library's. */
 const sleep0 = {
@@ -43,7 +58,7 @@ function push(fn: (task: MinimalTask) => void, task: MinimalTask): void {
 function step(task: MinimalTask): void {
   const resume = task.resume;
   task.resume = undefined;
-  const result = task.coro.next(resume);
+  const result = generatorNext.call(task.coro, resume);
   if (!result.done && result.value === SLEEP0) {
     task.resume = SLEEP0;
     push(step, task);
