@@ -86,6 +86,31 @@ export const cases: Case[] = [
     ],
   },
   {
+    // Any program with a timeout or a sleeping task has a timer pending:
+    // the loop must not read the clock on every iteration for it.
+    name: `switch ${SWITCH / 1e6}M sleep(0), a timer pending`,
+    ops: SWITCH,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const sleeper = createTask(sleep(3600));
+            for (let i = 0; i < SWITCH; i++) yield* sleep(0);
+            sleeper.cancel();
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          const timer = setTimeout(() => {}, 3_600_000);
+          for (let i = 0; i < SWITCH; i++) await null;
+          clearTimeout(timer);
+        },
+      },
+    ],
+  },
+  {
     name: `callSoon ${CALLS / 1e6}M callbacks`,
     ops: CALLS,
     sides: [

@@ -732,6 +732,50 @@ Deno.test("async tasks resuming each other through the loop do not starve a host
   assert.ok(performance.now() - started < 1000);
 });
 
+Deno.test("real time: a timer due while a task spins on sleep(0) fires on time", async () => {
+  // The drain does not read the clock on every iteration; it must still
+  // notice a deadline that passes while it is busy.
+  let lateness = -1;
+  let spins = 0;
+  await run(function* () {
+    const loop = getRunningLoop();
+    let fired = false;
+    const when = loop.time() + 0.005;
+    loop.callAt(when, () => {
+      lateness = loop.time() - when;
+      fired = true;
+    });
+    const started = loop.time();
+    while (!fired && loop.time() - started < 2) {
+      spins++;
+      yield* sleep(0);
+    }
+  });
+  assert.ok(lateness >= 0, "the timer never fired");
+  assert.ok(spins > 1);
+  assert.ok(lateness < 0.1, `the timer fired ${lateness} s late`);
+});
+
+Deno.test("real time: callLater(0) runs in the next iteration, after the callbacks already ready", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    const done = loop.createFuture<void>();
+    loop.callSoon(() => {
+      loop.callLater(0, () => log.push("later(0)"));
+      loop.callSoon(() => {
+        log.push("soon");
+        loop.callSoon(() => {
+          log.push("soon, next iteration");
+          done.setResult();
+        });
+      });
+    });
+    yield* done;
+  });
+  assert.deepEqual(log, ["soon", "later(0)", "soon, next iteration"]);
+});
+
 Deno.test("slow callbacks after a long run of cheap ones still give the host a turn in time", async () => {
   // The loop reads the clock less often while callbacks are cheap; a run of
   // slow ones that follows must not hold the host off for long.
