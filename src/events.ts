@@ -18,6 +18,14 @@
  *   order, ties in scheduling order (a sequence number breaks ties).
  * - Timers live in a binary heap; one host timer is armed for the earliest
  *   deadline, never one per timer.
+ * - The clock is a host call (about 100 ns, three task switches), so the
+ *   drain reads it sparingly: every few dozen to few hundred callbacks, sized
+ *   so that a look comes about every eighth of a slice, and for due timers
+ *   it trusts its latest reading for about a sixty-fourth of a slice's worth
+ *   of callbacks. `loop.time()` always reads the clock (and refreshes that
+ *   reading, so `callLater(0)` is due on the next iteration).
+ * - The drain knows which callback it runs, so `currentTask()` asks it: a
+ *   task step records nothing about itself.
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
