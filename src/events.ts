@@ -879,6 +879,7 @@ export class EventLoop {
     // Callbacks left before #clock is too old to tell which timers are due:
     // about a sixty-fourth of a slice's worth. (Stale at entry: the host ran.)
     let fresh = 0;
+    const debug = this.#debug;
     for (;;) {
       if (i === end) {
         // A new iteration: due timers join the ready callbacks, which become
@@ -915,7 +916,7 @@ export class EventLoop {
         const next = this.#ready;
         // The spent batch takes new callbacks (unless a burst made it big:
         // then its memory goes back).
-        this.#ready = batch.length > 8192 ? [] : batch;
+        this.#ready = end > 8192 ? [] : batch;
         this.#readyLength = 0;
         this.#batch = batch = next;
         this.#batchEnd = end = n;
@@ -925,7 +926,7 @@ export class EventLoop {
         const fn = batch[i] as (arg: unknown) => void;
         const arg = batch[i + 1];
         this.#batchIndex = i; // what runs now: see runningStep()
-        if (this.#debug) this.#runTimed(fn, arg);
+        if (debug) this.#runTimed(fn, arg);
         else {
           try {
             // Task steps get a call site of their own, which stays

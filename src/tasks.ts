@@ -125,6 +125,10 @@ const NOT_STARTED = 2; // a function, called on the first step
 const ASYNC_BODY = 3; // an async function's promise, running in the host
 const PROMISE = 4; // a bare promise
 const FINISHED = 5; // the task is done
+const KIND = 7; // the bits above; the next one is a flag
+// Set when the next step has more to do than resume a native generator with
+// #resume: a cancellation, an error to throw in, a future it waited on.
+const ATTEND = 8;
 
 // The builtin generator methods, called directly: a `coro.next` load sees a
 // new shape for every generator function (every closure), so in a program
@@ -362,13 +366,14 @@ export class Task<T = unknown> extends Future<T> {
     if (this.done()) return false;
     this.#cancelRequests++;
     this.#extra?.controller?.abort(new CancelledError(msg));
-    if (this.#kind === PROMISE) {
+    if ((this.#kind & KIND) === PROMISE) {
       this.#leaveHost();
       this.#complete("cancelled", msg);
       return true;
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#mustCancel = true;
+    this.#kind |= ATTEND;
     if (msg !== undefined || this.#extra !== null) this.#extraState().cancelMessage = msg;
     return true;
   }
@@ -471,6 +476,29 @@ export class Task<T = unknown> extends Future<T> {
   /** One step of the coroutine: resume it, then act on what it yields. */
   #step(): void {
     const kind = this.#kind;
+    if (kind !== NATIVE_GENERATOR) {
+      this.#attendedStep(kind);
+      return;
+    }
+    // The common step: a native generator resumed with #resume, nothing else
+    // to attend to (see ATTEND).
+    const value = this.#resume;
+    this.#resume = undefined;
+    let step: IteratorResult<unknown, unknown>;
+    try {
+      step = generatorNext.call(this.#coro, value);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (step.done) this.#finish(step.value);
+    else this.#suspend(step.value);
+  }
+
+  /** A step with something to attend to, or of a coroutine that is not a native generator. */
+  #attendedStep(flagged: number): void {
+    const kind = flagged & KIND;
+    this.#kind = kind;
     if (kind > GENERATOR) {
       // Not a coroutine the loop steps: done, or running in the host.
       if (kind === NOT_STARTED) this.#start();
@@ -480,7 +508,7 @@ export class Task<T = unknown> extends Future<T> {
     let value = this.#resume;
     this.#resume = undefined;
     let throws = false;
-    if (value !== SLEEP0 && value instanceof ThrowIn) {
+    if (value instanceof ThrowIn) {
       throws = true;
       value = value.error;
     }
@@ -523,6 +551,7 @@ export class Task<T = unknown> extends Future<T> {
       } else {
         addWaiter(yielded, stepTask, this as Task<unknown>);
         this.#waiter = yielded;
+        this.#kind |= ATTEND;
         if (this.#mustCancel && yielded.cancel(this.#cancelMessage())) this.#mustCancel = false;
       }
     } else {
@@ -538,6 +567,7 @@ export class Task<T = unknown> extends Future<T> {
 
   #throwIn(error: unknown): void {
     this.#resume = new ThrowIn(error);
+    this.#kind |= ATTEND;
     scheduleStep(this.getLoop(), this);
   }
 
@@ -932,6 +962,7 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
  * ```
  */
 export function sleep<T = undefined>(delay: number, result?: T): Awaitable<T> {
+  if (delay === 0 && result === undefined) return SLEEP0_UNDEFINED as unknown as Awaitable<T>;
   if (typeof delay !== "number") {
     throw new TypeError(
       `Cannot sleep: expected the delay in seconds as a number, got ${typeof delay}`,
