@@ -76,7 +76,7 @@ const creationStacks: WeakMap<object, string> = new WeakMap();
  * was cancelled after the future completed (asyncio throws it at this await).
  */
 export const awaitHooks: {
-  park: (future: Future<unknown>) => unknown;
+  park: (future: Future<unknown> | null) => unknown;
   unpark: (token: unknown) => CancelledError | undefined;
 } = {
   park: () => undefined,
@@ -297,7 +297,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
     this.#add(
       settleThen as (arg: unknown) => void,
-      new ThenRecord(this as Future<unknown>, token, onfulfilled, onrejected, resolve, reject),
+      new ThenRecord(
+        this as Future<unknown>,
+        undefined,
+        token,
+        onfulfilled,
+        onrejected,
+        resolve,
+        reject,
+      ),
     );
     return promise;
   }
@@ -475,7 +483,9 @@ class FutureIterator<T> {
 /** A pending `then()`: settled from the loop when the future is done. */
 class ThenRecord {
   constructor(
-    readonly future: Future<unknown>,
+    /** The future whose outcome settles the promise, or `null` for {@linkcode value}. */
+    readonly future: Future<unknown> | null,
+    readonly value: unknown,
     readonly token: unknown,
     readonly onfulfilled: ((value: never) => unknown) | null | undefined,
     readonly onrejected: ((reason: unknown) => unknown) | null | undefined,
@@ -490,7 +500,7 @@ function settleThen(record: ThenRecord): void {
   let value: unknown;
   try {
     if (cancelled !== undefined) throw cancelled;
-    value = future.result();
+    value = future === null ? record.value : future.result();
   } catch (error) {
     if (typeof record.onrejected !== "function") {
       record.reject(error);
@@ -512,6 +522,28 @@ function settleThen(record: ThenRecord): void {
   } catch (error) {
     record.reject(error);
   }
+}
+
+/**
+ * `then()` of an awaitable that gives the loop one iteration and then
+ * returns `value` (`sleep(0)`): the promise settles in the next iteration.
+ * It needs no future: an awaiting task parks on nothing, and a cancel that
+ * comes meanwhile makes the await throw `CancelledError` when it resumes.
+ */
+export function thenNextIteration<R1, R2>(
+  loop: EventLoop,
+  value: unknown,
+  onfulfilled: ((value: never) => R1 | PromiseLike<R1>) | null | undefined,
+  onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+): Promise<R1 | R2> {
+  const token = awaitHooks.park(null);
+  const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
+  scheduleCall(
+    loop,
+    settleThen,
+    new ThenRecord(null, value, token, onfulfilled, onrejected, resolve, reject),
+  );
+  return promise;
 }
 
 /**

@@ -74,6 +74,7 @@ import {
   Future,
   type FutureState,
   settleFuture,
+  thenNextIteration,
   wrapFuture,
 } from "./futures.ts";
 
@@ -662,7 +663,7 @@ export class Task<T = unknown> extends Future<T> {
         hostWorkSettled(task.getLoop());
       }
       task.#waiter = future;
-      if (task.#mustCancel && future.cancel(task.#cancelMessage())) task.#mustCancel = false;
+      if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
       return task;
     };
 
@@ -861,10 +862,7 @@ class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const loop = loopOrThrow("sleep");
-    const future = new Future<T>(loop);
-    loop.callSoon(setResultUnlessDone, future, this.#result);
-    return future.then(onfulfilled, onrejected);
+    return thenNextIteration(loopOrThrow("sleep"), this.#result, onfulfilled, onrejected);
   }
 }
 /**
