@@ -59,6 +59,12 @@ const MIN_CHECK_EVERY = 16;
 const MAX_CHECK_EVERY = 256;
 /** How many wake-ups in a row may go by microtask between two looks at the clock. */
 const WAKES_PER_CHECK = 32;
+/**
+ * How many microtask ticks a host turn may last while async bodies have not
+ * parked again: an `await` of a library awaitable registers (its `then()`
+ * runs) two ticks after the body resumes, one more per async helper between.
+ */
+const HOST_TURN_TICKS = 8;
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
@@ -407,6 +413,7 @@ export class EventLoop {
   #forceJump = false;
   #hostWork = 0;
   #hostTurn = false;
+  #hostTurnTicks = 0;
 
   #debug: boolean;
   #exceptionHandler: ExceptionHandler | null = null;
@@ -819,12 +826,24 @@ export class EventLoop {
   }
 
   readonly #fromMicrotask = (): void => {
+    if (this.#hostTurnTicks !== 0) {
+      // A host turn: while an async body has not parked on its next library
+      // await (its then() runs a tick or two after it resumed), give it
+      // another microtask tick before the next iteration.
+      this.#hostTurnTicks--;
+      if (this.#hostWork !== 0) {
+        queueMicrotask(this.#fromMicrotask);
+        return;
+      }
+      this.#hostTurnTicks = 0;
+    }
     this.#wakePending = false;
     this.#pump();
   };
 
   readonly #fromMacrotask = (): void => {
     this.#immediate = null;
+    this.#hostTurnTicks = 0;
     this.#wakePending = false;
     this.#sliceStart = performance.now();
     this.#microtaskWakes = 0;
@@ -965,11 +984,11 @@ export class EventLoop {
         // An async-function task was resumed: let its body run (host
         // microtasks) before the next iteration, so both styles share the loop.
         this.#hostTurn = false;
+        this.#hostTurnTicks = HOST_TURN_TICKS;
         this.#batchIndex = this.#batchEnd = 0;
         this.#draining = false;
         draining--;
-        this.#wakePending = true;
-        queueMicrotask(this.#fromMicrotask);
+        this.#wake(); // by microtask, or by macrotask once the slice is spent
         return;
       }
     }

@@ -605,6 +605,9 @@ export class Task<T = unknown> extends Future<T> {
     } else if (isThenable(body)) {
       this.#kind = ASYNC_BODY;
       this.#watchBody(body);
+      // Its first await registers in host microtasks: let them run before
+      // the next iteration.
+      requestHostTurn(this.getLoop());
     } else {
       this.#leaveHost();
       this.#complete(

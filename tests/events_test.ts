@@ -687,6 +687,71 @@ Deno.test("virtual time waits for pending host work before jumping, then jumps",
 
 // --- host fairness --------------------------------------------------------------
 
+Deno.test("an async task awaiting sleep(0) takes a turn in every iteration beside generator tasks", async () => {
+  // Its await registers in host microtasks after its segment ran; the loop
+  // must let them run before the next iteration, not only when its slice ends.
+  const log: string[] = [];
+  await run(function* () {
+    const spin = (name: string) =>
+      function* () {
+        for (let i = 0; i < 4; i++) {
+          log.push(`${name}${i}`);
+          yield* sleep(0);
+        }
+      };
+    const g = createTask(spin("g"));
+    const a = createTask(async () => {
+      for (let i = 0; i < 4; i++) {
+        log.push(`a${i}`);
+        await sleep(0);
+      }
+    });
+    const c = createTask(spin("c"));
+    yield* g;
+    yield* a;
+    yield* c;
+  });
+  // One step of each task per iteration. (asyncio puts a before c from the
+  // second iteration on; an async body's await registers only after the
+  // iteration's callbacks ran, so here it comes last.)
+  assert.deepEqual(log, [
+    "g0",
+    "a0",
+    "c0",
+    "g1",
+    "c1",
+    "a1",
+    "g2",
+    "c2",
+    "a2",
+    "g3",
+    "c3",
+    "a3",
+  ]);
+});
+
+Deno.test("an async task awaiting through a helper still takes a turn in every iteration", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const helper = async (i: number) => {
+      await sleep(0);
+      return i;
+    };
+    const g = createTask(function* () {
+      for (let i = 0; i < 4; i++) {
+        log.push(`g${i}`);
+        yield* sleep(0);
+      }
+    });
+    const a = createTask(async () => {
+      for (let i = 0; i < 3; i++) log.push(`a${await helper(i)}`);
+    });
+    yield* g;
+    yield* a;
+  });
+  assert.deepEqual(log, ["g0", "g1", "a0", "g2", "a1", "g3", "a2"]);
+});
+
 Deno.test("a task spinning on sleep(0) does not starve a host timer", async () => {
   const started = performance.now();
   let spins = 0;
