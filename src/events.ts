@@ -935,7 +935,7 @@ export class EventLoop {
         const next = this.#ready;
         // The spent batch takes new callbacks (unless a burst made it big:
         // then its memory goes back).
-        this.#ready = end > 8192 ? [] : batch;
+        this.#ready = batch.length > 8192 ? [] : batch;
         this.#readyLength = 0;
         this.#batch = batch = next;
         this.#batchEnd = end = n;

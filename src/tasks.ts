@@ -658,9 +658,7 @@ export class Task<T = unknown> extends Future<T> {
       // (No insideDrain() test: the host may run microtasks in the middle of
       // a drain, and an await that lands there must still park.)
       const task = runningTask() ?? asyncContext.getStore();
-      if (task === undefined || task === null || task.#host === IN_LOOP || task.done()) {
-        return undefined;
-      }
+      if (task === undefined || task.#host === IN_LOOP || task.done()) return undefined;
       if (task.#host === IN_HOST) {
         task.#host = PARKED;
         hostWorkSettled(task.getLoop());
