@@ -120,6 +120,8 @@ export const coreLayers: {
   createFuture?: <T>(loop: EventLoop) => Future<T>;
   createTask?: TaskFactory;
   ensureFuture?: <T>(aw: unknown, loop: EventLoop) => Future<T>;
+  /** The loop of the async-function task whose body runs now, if any. */
+  bodyLoop?: () => EventLoop | null;
 } = {};
 
 function missingLayer(what: string): never {
@@ -163,9 +165,15 @@ export function insideDrain(): boolean {
   return draining !== 0;
 }
 
-/** The loop that runs now in this realm, or `null`. */
+/**
+ * The loop that runs now in this realm, or `null`. Code of an async-function
+ * task belongs to the task's loop even when it runs in a host microtask
+ * after that loop stopped (its body went on past the loop's last
+ * iteration): there, it is that loop, which serves what the body awaits
+ * when it runs again, as asyncio's loop would.
+ */
 export function runningEventLoop(): EventLoop | null {
-  return runningLoop;
+  return runningLoop ?? coreLayers.bodyLoop?.() ?? null;
 }
 
 function describe(fn: unknown): string {
@@ -865,6 +873,7 @@ export class EventLoop {
     this.#immediate = this.#hostTimer = null;
     this.#hostTimerWhen = Infinity;
     this.#wakePending = false;
+    this.#hostTurnTicks = 0; // a host turn in progress ends with its next tick
   }
 
   #armHostTimer(when: number): void {

@@ -36,7 +36,9 @@ export function newEventLoop(options?: EventLoopOptions): EventLoop {
 }
 
 /**
- * The loop that runs now.
+ * The loop that runs now. In an async-function task it is the task's loop,
+ * also when the body goes on in a host microtask after the loop's last
+ * iteration (what it awaits then is served when the loop runs again).
  *
  * @returns The running loop.
  * @throws {RuntimeError} If no loop runs.

@@ -692,6 +692,12 @@ export class Task<T = unknown> extends Future<T> {
         // The usual case needs no options object of its own.
         loop === runningEventLoop() ? options : { ...options, loop },
       );
+    coreLayers.bodyLoop = () => {
+      const task = asyncContext.getStore();
+      return task !== undefined && !task.done() && !task.getLoop().isClosed()
+        ? task.getLoop()
+        : null;
+    };
     coreLayers.ensureFuture = <T>(aw: unknown, loop: EventLoop) =>
       ensureFuture(aw as Awaitable<T> | CoroutineLike<T>, loop);
   }

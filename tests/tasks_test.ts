@@ -300,6 +300,41 @@ Deno.test("createTask rejects what is not a coroutine with TypeError; the loop g
   assert.equal(result, "other finished");
 });
 
+Deno.test("an async task whose body goes on after its loop stopped carries on in the next run", async () => {
+  // The body's continuation runs in host microtasks, which may come after
+  // runUntilComplete returned: its awaits belong to its loop all the same,
+  // as in asyncio, where the task waits for the loop to run again.
+  const loop = newEventLoop();
+  try {
+    const log: string[] = [];
+    const spinner = loop.createTask(async () => {
+      for (let i = 0;; i++) {
+        log.push(`spin ${i}`);
+        await sleep(0);
+      }
+    });
+    await loop.runUntilComplete(loop.createTask(async () => {
+      await sleep(0);
+      await sleep(0);
+    }));
+    const afterFirst = log.length;
+    assert.equal(spinner.done(), false);
+    await loop.runUntilComplete(loop.createTask(async () => {
+      await sleep(0);
+      await sleep(0);
+    }));
+    assert.ok(log.length > afterFirst, "the spinner did not go on in the second run");
+    spinner.cancel();
+    await loop.runUntilComplete(loop.createTask(async () => {
+      await sleep(0);
+      await sleep(0);
+    }));
+    assert.equal(spinner.cancelled(), true);
+  } finally {
+    loop.close();
+  }
+});
+
 Deno.test("createTask outside a running loop throws RuntimeError", () => {
   assert.throws(
     () => createTask(function* () {}),
