@@ -659,6 +659,14 @@ export class Task<T = unknown> extends Future<T> {
       // a drain, and an await that lands there must still park.)
       const task = runningTask() ?? asyncContext.getStore();
       if (task === undefined || task.#host === IN_LOOP || task.done()) return undefined;
+      // What a generator step refuses (#suspend), an await refuses too: the
+      // error rejects the await.
+      if (future === task) {
+        throw new RuntimeError(`Cannot await ${task}: a task cannot await itself`);
+      }
+      if (future !== null && future.getLoop() !== task.getLoop()) {
+        throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
+      }
       if (task.#host === IN_HOST) {
         task.#host = PARKED;
         hostWorkSettled(task.getLoop());

@@ -146,6 +146,53 @@ Deno.test("a task awaiting itself gets RuntimeError thrown in", async () => {
   });
 });
 
+Deno.test("an async task awaiting itself gets RuntimeError at the await; the loop goes on", async () => {
+  const result = await run(async () => {
+    const task: Task<string> = createTask(async () => {
+      await sleep(0);
+      try {
+        await task;
+      } catch (error) {
+        assert.ok(error instanceof RuntimeError);
+        return "caught";
+      }
+      return "not reached";
+    });
+    return await task;
+  });
+  assert.equal(result, "caught");
+});
+
+Deno.test("a task awaiting a future of another loop gets RuntimeError, in both styles", async () => {
+  const other = newEventLoop();
+  try {
+    const foreign = other.createFuture<number>();
+    const outcomes = await run(async () => {
+      const generator = createTask(function* () {
+        try {
+          yield* foreign;
+        } catch (error) {
+          return error instanceof RuntimeError ? "RuntimeError" : String(error);
+        }
+        return "not reached";
+      });
+      const asyncTask = createTask(async () => {
+        try {
+          await foreign;
+        } catch (error) {
+          return error instanceof RuntimeError ? "RuntimeError" : String(error);
+        }
+        return "not reached";
+      });
+      return [await generator, await asyncTask];
+    });
+    assert.deepEqual(outcomes, ["RuntimeError", "RuntimeError"]);
+    assert.equal(foreign.done(), false);
+  } finally {
+    other.close();
+  }
+});
+
 Deno.test("yield* on a task returns its result or throws its error", async () => {
   await run(function* () {
     const ok = createTask(function* () {
