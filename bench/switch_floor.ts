@@ -2,14 +2,16 @@
  * The floor under the switch benchmark: the least a loop can do per
  * `yield* sleep(0)`. A generator is resumed through a reused double-buffered
  * queue with nothing else (no cancellation, no current task, no timers, no
- * host fairness), next to native `await null`, in one process.
+ * host fairness). It runs next to the library's switch and native
+ * `await null`, in one process, in rounds whose order alternates.
  *
  *     deno run bench/switch_floor.ts
  *
  * It shows how much of a switch is the generator resume itself, which no
- * scheduler can avoid. Not part of `deno task bench`: it measures no code of
- * the library.
+ * scheduler can avoid, and how close the library's loop comes to it. Not part
+ * of `deno task bench`.
  */
+import { run, sleep } from "../mod.ts";
 
 const SLEEP0 = Symbol("sleep(0)");
 
@@ -81,31 +83,54 @@ function drain(): void {
   }
 }
 
-const N = 3_000_000;
+const N = 1_000_000;
+const ROUNDS = 15;
 
-// Inside a function, as in bench/core.ts: a top-level await loop is slower.
-async function awaitNull(): Promise<void> {
-  for (let i = 0; i < N; i++) await null;
-}
-
-const floor: number[] = [];
-const native: number[] = [];
-for (let round = 0; round < 7; round++) {
+function minimal(): Promise<void> {
   push(step, {
     coro: (function* () {
       for (let i = 0; i < N; i++) yield* sleep0;
     })(),
     resume: undefined,
   });
-  let t0 = performance.now();
   drain();
-  floor.push((performance.now() - t0) * 1e6 / N);
-  t0 = performance.now();
-  await awaitNull();
-  native.push((performance.now() - t0) * 1e6 / N);
+  return Promise.resolve();
 }
-const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1];
-const [f, n] = [median(floor), median(native)];
-console.log(`minimal scheduler: ${f.toFixed(1)} ns per yield* sleep(0)`);
-console.log(`native await null: ${n.toFixed(1)} ns`);
-console.log(`ratio (native / minimal): ${(n / f).toFixed(2)}`);
+
+function library(): Promise<void> {
+  return run(function* () {
+    for (let i = 0; i < N; i++) yield* sleep(0);
+  });
+}
+
+// Inside a function, as in bench/core.ts: a top-level await loop is slower.
+async function awaitNull(): Promise<void> {
+  for (let i = 0; i < N; i++) await null;
+}
+
+const sides: [string, () => Promise<void>][] = [
+  ["minimal scheduler", minimal],
+  ["library (generator task)", library],
+  ["native await null", awaitNull],
+];
+const times: number[][] = sides.map(() => []);
+for (let round = -1; round < ROUNDS; round++) {
+  // Round -1 warms up; later rounds rotate the order, so no side always
+  // runs after the same one.
+  for (let k = 0; k < sides.length; k++) {
+    const side = (k + Math.max(round, 0)) % sides.length;
+    const t0 = performance.now();
+    await sides[side][1]();
+    if (round >= 0) times[side].push((performance.now() - t0) * 1e6 / N);
+  }
+}
+const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
+const [floor, ours, native] = times.map(median);
+for (const [k, [name]] of sides.entries()) {
+  console.log(`${name.padEnd(26)} ${median(times[k]).toFixed(1)} ns per switch`);
+}
+console.log(`library / minimal scheduler: ${(floor / ours).toFixed(2)} (1.00 is the floor)`);
+console.log(`native / minimal scheduler:  ${(native / floor).toFixed(2)}`);
+console.log(
+  `native / library:            ${(native / ours).toFixed(2)} (the bench's switch ratio)`,
+);
