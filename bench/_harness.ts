@@ -23,6 +23,8 @@ export interface Case {
   sides: Side[];
   /** For memory cases: returns bytes per unit instead of being timed. */
   measure?: (side: Side) => Promise<number>;
+  /** Runs, untimed, before each timed run of every side. */
+  before?: () => void;
 }
 
 export interface Row {
@@ -45,6 +47,7 @@ export async function runCase(c: Case): Promise<Row[]> {
       if (c.measure) {
         value = await c.measure(side);
       } else {
+        c.before?.();
         const t0 = performance.now();
         await side.run();
         value = c.ops / ((performance.now() - t0) / 1000);

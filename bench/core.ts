@@ -111,6 +111,29 @@ export const cases: Case[] = [
     ],
   },
   {
+    // A program that runs loop after loop (tests, a tool calling run() again
+    // and again) goes through full collections while no task is alive: the
+    // loop's speed must not depend on it (see keepShapes in src/events.ts).
+    name: `switch ${SWITCH / 1e6}M sleep(0), full GC before`,
+    ops: SWITCH,
+    before: () => (globalThis as { gc?: () => void }).gc?.(),
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            for (let i = 0; i < SWITCH; i++) yield* sleep(0);
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          for (let i = 0; i < SWITCH; i++) await null;
+        },
+      },
+    ],
+  },
+  {
     name: `callSoon ${CALLS / 1e6}M callbacks`,
     ops: CALLS,
     sides: [

@@ -24,6 +24,7 @@ import {
   type EventLoop,
   hostWorkSettled,
   hostWorkStarted,
+  keepShapes,
   runningEventLoop,
   scheduleCall,
 } from "./events.ts";
@@ -623,3 +624,13 @@ export function wrapFuture<T>(source: PromiseLike<T> | Future<T>, loop?: EventLo
   );
   return future;
 }
+
+keepShapes((loop) => {
+  const future = new Future<unknown>(loop);
+  const ignore = () => {};
+  return [
+    future,
+    new FutureIterator(future),
+    new ThenRecord(future, undefined, undefined, null, null, ignore, ignore),
+  ];
+});

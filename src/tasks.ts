@@ -61,6 +61,7 @@ import {
   hostWorkSettled,
   hostWorkStarted,
   insideDrain,
+  keepShapes,
   requestHostTurn,
   runningEventLoop,
   runningStep,
@@ -1212,3 +1213,10 @@ export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
   }
   return value as Promise<T> | T;
 }
+
+keepShapes((loop) => {
+  function* never() {} // never stepped: its loop never runs
+  const shapes = [new Task(never(), { loop }), new SleepFuture<unknown>(loop)];
+  taskCounter = 0; // the kept task takes no number from the program's tasks
+  return shapes;
+});
