@@ -1,9 +1,11 @@
 /**
  * A tiny benchmark harness: each case runs ours and the native baseline in
- * the same process, several rounds interleaved, and reports the median round
- * of each (garbage collection makes single rounds swing by 2-3x on both
- * sides; the median is what a program sees). Only ratios measured in one run
- * are compared, never absolute numbers across runs.
+ * the same process, after a warm-up round, in rounds that run every side one
+ * after the other. It reports the median round of each side (garbage
+ * collection makes single rounds swing by 2-3x on both sides; the median is
+ * what a program sees) and, as the ratio, the median of the rounds' own
+ * ratios. Only ratios measured in one run are compared, never absolute
+ * numbers across runs.
  */
 
 /** One side of a comparison: does `ops` operations per call. */
@@ -55,21 +57,20 @@ export async function runCase(c: Case): Promise<Row[]> {
       samples.get(side.label)!.push(value);
     }
   }
-  const median = (label: string) => {
-    const values = samples.get(label)!.toSorted((a, b) => a - b);
-    return values[values.length >> 1];
-  };
-  const native = median(c.sides[c.sides.length - 1].label);
-  // For ops/s the ratio is ours/native (higher is better); for bytes it is
-  // ours/native too (lower is better).
+  const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
+  const native = samples.get(c.sides[c.sides.length - 1].label)!;
+  // The ratio is the median of the rounds' own ratios: both sides of a round
+  // run one after the other, so a machine that slows down or speeds up
+  // between rounds moves both alike. (For ops/s higher is better; for bytes,
+  // lower.)
   return c.sides.map((side) => {
-    const value = median(side.label);
+    const values = samples.get(side.label)!;
     return {
       name: c.name,
       label: side.label,
-      value,
+      value: median(values),
       unit: c.unit ?? "ops/s",
-      ratio: value / native,
+      ratio: median(values.map((value, round) => value / native[round])),
     };
   });
 }
