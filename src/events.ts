@@ -810,6 +810,11 @@ export class EventLoop {
     if (this.#state === "closed") {
       throw new RuntimeError("Cannot schedule a callback: the event loop is closed");
     }
+    this.#append(fn, arg);
+  }
+
+  /** Appends `(fn, arg)` to the ready queue and makes sure the loop wakes. */
+  #append(fn: (arg: unknown) => void, arg: unknown): void {
     const ready = this.#ready;
     const n = this.#readyLength;
     ready[n] = fn;
@@ -1135,14 +1140,7 @@ export class EventLoop {
 
   static {
     scheduleCall = (loop, fn, arg) => loop.#push(fn as (arg: unknown) => void, arg);
-    scheduleStep = (loop, task) => {
-      const ready = loop.#ready;
-      const n = loop.#readyLength;
-      ready[n] = stepCallback;
-      ready[n + 1] = task;
-      loop.#readyLength = n + 2;
-      if (!loop.#draining && !loop.#wakePending) loop.#wake();
-    };
+    scheduleStep = (loop, task) => loop.#append(stepCallback as (arg: unknown) => void, task);
     runningStepOf = (loop) => {
       if (!loop.#draining) return undefined;
       const batch = loop.#batch;
