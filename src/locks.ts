@@ -113,8 +113,7 @@ export class Lock extends AsyncContextManager<void> {
   // cancelled) or is about to be woken by the task at the head.
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #acquireOp: SharedOp<true> | null = null;
-  #enterOp: SharedOp<undefined> | null = null;
+  #ops: AcquireOps | null = null;
 
   /** Creates an unlocked lock. */
   constructor() {
@@ -140,15 +139,12 @@ export class Lock extends AsyncContextManager<void> {
    * @throws {RuntimeError} When it must wait but no loop runs, or the lock is bound to another loop.
    */
   acquire(): Awaitable<true> {
-    return this.#acquireOp ?? this.#makeAcquireOp();
+    return (this.#ops ?? this.#makeOps()).acquire;
   }
 
-  // Not inlined in acquire(): its closures would make every call allocate.
-  #makeAcquireOp(): SharedOp<true> {
-    return this.#acquireOp = new SharedOp(
-      () => this.#tryAcquire(),
-      () => this.#acquireSlow(),
-    );
+  // Not inlined where used: its closures would make every call allocate.
+  #makeOps(): AcquireOps {
+    return this.#ops = new AcquireOps(() => this.#tryAcquire(), () => this.#acquireSlow());
   }
 
   /**
@@ -168,15 +164,7 @@ export class Lock extends AsyncContextManager<void> {
    * @returns An awaitable that completes once the lock is held.
    */
   aenter(): Awaitable<void> {
-    return this.#enterOp ?? this.#makeEnterOp();
-  }
-
-  // Not inlined in aenter(): its closures would make every call allocate.
-  #makeEnterOp(): SharedOp<undefined> {
-    return this.#enterOp = new SharedOp(
-      () => this.#tryAcquire() === WAIT ? WAIT : undefined,
-      () => enterSlow(this.#acquireSlow()),
-    );
+    return (this.#ops ?? this.#makeOps()).enter;
   }
 
   /**
@@ -229,6 +217,27 @@ export class Lock extends AsyncContextManager<void> {
     const first = this.#waiters.head;
     // A done head is already woken (or cancelled, and will pass it on).
     if (first !== null && !first.done()) first.setResult(true);
+  }
+}
+
+/**
+ * `acquire()` and `aenter()` of a lock-like primitive (`Lock`, `Semaphore`),
+ * built once from its fast and slow paths: taking a free lock allocates
+ * nothing.
+ */
+class AcquireOps {
+  readonly acquire: SharedOp<true>;
+  readonly enter: SharedOp<undefined>;
+
+  constructor(
+    tryAcquire: () => true | typeof WAIT,
+    acquireSlow: () => Generator<unknown, true, unknown>,
+  ) {
+    this.acquire = new SharedOp(tryAcquire, acquireSlow);
+    this.enter = new SharedOp(
+      () => tryAcquire() === WAIT ? WAIT : undefined,
+      () => enterSlow(acquireSlow()),
+    );
   }
 }
 
@@ -598,8 +607,7 @@ export class Semaphore extends AsyncContextManager<void> {
   #value: number;
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #acquireOp: SharedOp<true> | null = null;
-  #enterOp: SharedOp<undefined> | null = null;
+  #ops: AcquireOps | null = null;
 
   /**
    * Creates a semaphore with `value` free slots.
@@ -632,15 +640,12 @@ export class Semaphore extends AsyncContextManager<void> {
    * @throws {RuntimeError} When it must wait but no loop runs, or the semaphore is bound to another loop.
    */
   acquire(): Awaitable<true> {
-    return this.#acquireOp ?? this.#makeAcquireOp();
+    return (this.#ops ?? this.#makeOps()).acquire;
   }
 
-  // Not inlined in acquire(): its closures would make every call allocate.
-  #makeAcquireOp(): SharedOp<true> {
-    return this.#acquireOp = new SharedOp(
-      () => this.#tryAcquire(),
-      () => this.#acquireSlow(),
-    );
+  // Not inlined where used: its closures would make every call allocate.
+  #makeOps(): AcquireOps {
+    return this.#ops = new AcquireOps(() => this.#tryAcquire(), () => this.#acquireSlow());
   }
 
   /** Gives a slot back and wakes the first waiting task, if any. */
@@ -655,15 +660,7 @@ export class Semaphore extends AsyncContextManager<void> {
    * @returns An awaitable that completes once a slot is held.
    */
   aenter(): Awaitable<void> {
-    return this.#enterOp ?? this.#makeEnterOp();
-  }
-
-  // Not inlined in aenter(): its closures would make every call allocate.
-  #makeEnterOp(): SharedOp<undefined> {
-    return this.#enterOp = new SharedOp(
-      () => this.#tryAcquire() === WAIT ? WAIT : undefined,
-      () => enterSlow(this.#acquireSlow()),
-    );
+    return (this.#ops ?? this.#makeOps()).enter;
   }
 
   /**
