@@ -888,12 +888,15 @@ class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
  * not frozen: freezing would change their shape.)
  */
 function nativeResult<T>(done: boolean, value: T): IteratorResult<unknown, T> {
-  const gen = (function* () {
-    yield value;
-    return value;
-  })();
-  const first = gen.next();
-  return done ? gen.next() : first;
+  return (done ? returning(value) : yielding(value)).next();
+}
+function* yielding<T>(value: T): Generator<T, T> {
+  yield value;
+  return value;
+}
+// deno-lint-ignore require-yield -- only its return result is wanted
+function* returning<T>(value: T): Generator<T, T> {
+  return value;
 }
 const YIELD_SLEEP0 = nativeResult(false, SLEEP0) as IteratorResult<unknown, never>;
 const SLEEP0_UNDEFINED = new Sleep0<undefined>(undefined);
