@@ -26,6 +26,9 @@
  *   reading, so `callLater(0)` is due on the next iteration).
  * - The drain knows which callback it runs, so `currentTask()` asks it: a
  *   task step records nothing about itself.
+ * - A task whose next step would be the whole next iteration (it is alone,
+ *   nothing else is ready or due) takes that step in place, without the
+ *   round trip through the queue (`requeueStep`).
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
@@ -347,6 +350,17 @@ export let scheduleCall: <A>(loop: EventLoop, fn: (arg: A) => void, arg: A) => v
  * unlike {@linkcode scheduleCall} there is no closed loop to check for.
  */
 export let scheduleStep: (loop: EventLoop, task: unknown) => void;
+/**
+ * Arranges the next step of the task whose step runs now, after it gave the
+ * loop one iteration (`sleep(0)`, a bare `yield`). When that step would be
+ * the loop's whole next iteration (the task's step is the last of its batch,
+ * nothing else is ready or due, the loop is not stopping, no async body
+ * waits for a host turn), it returns `true` and queues nothing: the task
+ * takes the step at once, in place, skipping a round trip through the queue
+ * that nobody could observe. Otherwise it queues the step and returns
+ * `false`.
+ */
+export let requeueStep: (loop: EventLoop, task: unknown) => boolean;
 /** Counts host work (wrapped promises, async bodies) that virtual time waits for. */
 export let hostWorkStarted: (loop: EventLoop) => void;
 /** The host work counted by `hostWorkStarted` has settled. */
@@ -1141,6 +1155,17 @@ export class EventLoop {
   static {
     scheduleCall = (loop, fn, arg) => loop.#push(fn as (arg: unknown) => void, arg);
     scheduleStep = (loop, task) => loop.#append(stepCallback as (arg: unknown) => void, task);
+    requeueStep = (loop, task) => {
+      const next = loop.#batchIndex + 2;
+      if (
+        loop.#readyLength === 0 && next === loop.#batchEnd && loop.#batch[next - 1] === task &&
+        loop.#draining && !loop.#stopping && !loop.#hostTurn && !loop.#debug &&
+        (loop.#timers.length === 0 ||
+          loop.#timers[0].when() > (loop.#virtual ? loop.#virtualNow : loop.#clock))
+      ) return true;
+      loop.#append(stepCallback as (arg: unknown) => void, task);
+      return false;
+    };
     runningStepOf = (loop) => {
       if (!loop.#draining) return undefined;
       const batch = loop.#batch;

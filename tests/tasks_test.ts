@@ -89,6 +89,95 @@ Deno.test("a bare yield gives the loop one iteration, like sleep(0)", async () =
   assert.deepEqual(log, ["a1", "b1", "a2", "b2", "a3", "b3"]);
 });
 
+// A task alone on the loop: when its next step would be the whole next
+// iteration, the loop may run it at once, in place. Nothing observable may
+// change: these pin that every iteration boundary is still kept.
+
+Deno.test("a lone task's sleep(0) still lets callbacks it schedules run between its steps", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    for (let i = 0; i < 3; i++) {
+      log.push(`step ${i}`);
+      loop.callSoon(() => log.push(`callback ${i}`));
+      yield* sleep(0);
+      yield;
+    }
+  });
+  assert.deepEqual(log, ["step 0", "callback 0", "step 1", "callback 1", "step 2", "callback 2"]);
+});
+
+Deno.test("a timer that falls due joins the iteration after a lone task's sleep(0)", async () => {
+  for (const options of [{}, { virtualTime: true }]) {
+    const log: string[] = [];
+    await run(function* () {
+      const loop = getRunningLoop();
+      loop.callLater(0, () => log.push("timer"));
+      // A timer due now (callLater(0) reads the clock) runs after the task's
+      // next step, in the same iteration, as asyncio appends due timers.
+      for (let i = 0; i < 4; i++) {
+        log.push(`step ${i}`);
+        yield* sleep(0);
+      }
+    }, options);
+    assert.deepEqual(
+      log,
+      ["step 0", "step 1", "timer", "step 2", "step 3"],
+      JSON.stringify(options),
+    );
+  }
+});
+
+Deno.test("loop.stop() in a lone task ends the loop after that iteration; the task goes on in the next run", async () => {
+  const loop = newEventLoop();
+  const log: number[] = [];
+  const task = loop.createTask(function* () {
+    for (let i = 0; i < 6; i++) {
+      log.push(i);
+      if (i === 2) loop.stop();
+      yield* sleep(0);
+    }
+    return "done";
+  });
+  await loop.runForever();
+  assert.deepEqual(log, [0, 1, 2]);
+  assert.equal(await loop.runUntilComplete(task), "done");
+  assert.deepEqual(log, [0, 1, 2, 3, 4, 5]);
+  loop.close();
+});
+
+Deno.test("a task started eagerly by a lone task does not run ahead of it", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    let other: Task<void> | undefined;
+    for (let i = 0; i < 3; i++) {
+      log.push(`main ${i}`);
+      if (i === 0) {
+        other = getRunningLoop().createTask(function* () {
+          for (let j = 0; j < 3; j++) {
+            log.push(`eager ${j}`);
+            yield* sleep(0);
+          }
+        }, { eagerStart: true });
+      }
+      yield* sleep(0);
+    }
+    yield* other!;
+  });
+  assert.deepEqual(log, ["main 0", "eager 0", "eager 1", "main 1", "eager 2", "main 2"]);
+});
+
+Deno.test("a lone task spinning on sleep(0) reads currentTask() and its running state in every step", async () => {
+  await run(function* () {
+    const self = currentTask()!;
+    for (let i = 0; i < 100; i++) {
+      assert.equal(currentTask(), self);
+      assert.equal(self.state, "running");
+      yield* sleep(0);
+    }
+  });
+});
+
 Deno.test("sleep(0) and sleep(n) return the given result", async () => {
   await run(function* () {
     assert.equal(yield* sleep(0, "zero"), "zero");
