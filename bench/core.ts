@@ -16,6 +16,14 @@ function* child() {
   yield* sleep(0);
 }
 
+function* turns() {
+  for (let i = 0; i < SWITCH / 2; i++) yield* sleep(0);
+}
+
+async function nativeTurns() {
+  for (let i = 0; i < SWITCH / 2; i++) await null;
+}
+
 // A top-level function: a closure made in a loop costs V8 a feedback vector
 // per closure, which would swamp the per-task numbers.
 async function nativeChild() {
@@ -81,6 +89,30 @@ export const cases: Case[] = [
         label: "native",
         run: async () => {
           for (let i = 0; i < SWITCH; i++) await null;
+        },
+      },
+    ],
+  },
+  {
+    // A task alone on the loop takes its sleep(0) steps in place (see
+    // requeueStep in src/events.ts); two tasks taking turns go through the
+    // ready queue on every step.
+    name: `switch ${SWITCH / 1e6}M sleep(0), two tasks taking turns`,
+    ops: SWITCH,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const other = createTask(turns());
+            yield* turns();
+            yield* other;
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          await Promise.all([nativeTurns(), nativeTurns()]);
         },
       },
     ],

@@ -1,15 +1,17 @@
 /**
- * The floor under the switch benchmark: the least a loop can do per
- * `yield* sleep(0)`. A generator is resumed through a reused double-buffered
- * queue with nothing else (no cancellation, no current task, no timers, no
- * host fairness). It runs next to the library's switch and native
- * `await null`, in one process, in rounds whose order alternates.
+ * The floors under the switch benchmark: what a `yield* sleep(0)` costs with
+ * no loop at all (the generator resumed in a plain `for`), and with the least
+ * a queue can do (a reused double-buffered queue, with no cancellation, no
+ * current task, no timers, no host fairness). They run next to the library's
+ * switch and native `await null`, in one process, in rounds whose order
+ * rotates.
  *
  *     deno run bench/switch_floor.ts
  *
- * It shows how much of a switch is the generator resume itself, which no
- * scheduler can avoid, and how close the library's loop comes to it. Not part
- * of `deno task bench`.
+ * A task alone on the library's loop takes its steps in place, without the
+ * queue (see `requeueStep` in src/events.ts), so its floor is the bare
+ * resume; tasks taking turns go through the queue, whose floor is the
+ * minimal scheduler. Not part of `deno task bench`.
  */
 import { run, sleep } from "../mod.ts";
 
@@ -97,6 +99,15 @@ function minimal(): Promise<void> {
   return Promise.resolve();
 }
 
+function bare(): Promise<void> {
+  const coro = (function* () {
+    for (let i = 0; i < N; i++) yield* sleep0;
+  })();
+  let resume: unknown = undefined;
+  while (!generatorNext.call(coro, resume).done) resume = SLEEP0;
+  return Promise.resolve();
+}
+
 function library(): Promise<void> {
   return run(function* () {
     for (let i = 0; i < N; i++) yield* sleep(0);
@@ -109,6 +120,7 @@ async function awaitNull(): Promise<void> {
 }
 
 const sides: [string, () => Promise<void>][] = [
+  ["generator resume, no loop", bare],
   ["minimal scheduler", minimal],
   ["library (generator task)", library],
   ["native await null", awaitNull],
@@ -125,11 +137,12 @@ for (let round = -1; round < ROUNDS; round++) {
   }
 }
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
-const [floor, ours, native] = times.map(median);
+const [resume, floor, ours, native] = times.map(median);
 for (const [k, [name]] of sides.entries()) {
-  console.log(`${name.padEnd(26)} ${median(times[k]).toFixed(1)} ns per switch`);
+  console.log(`${name.padEnd(27)} ${median(times[k]).toFixed(1)} ns per switch`);
 }
-console.log(`library / minimal scheduler: ${(floor / ours).toFixed(2)} (1.00 is the floor)`);
+console.log(`library / generator resume: ${(resume / ours).toFixed(2)} (1.00 is the floor)`);
+console.log(`library / minimal scheduler: ${(floor / ours).toFixed(2)}`);
 console.log(`native / minimal scheduler:  ${(native / floor).toFixed(2)}`);
 console.log(
   `native / library:            ${(native / ours).toFixed(2)} (the bench's switch ratio)`,
