@@ -34,20 +34,22 @@ export {
   wrapFuture,
 } from "./src/futures.ts";
 export {
-  allTasks,
   type Awaitable,
   type Coroutine,
   coroutine,
   type CoroutineLike,
   CoroutineObject,
+} from "./src/coroutines.ts";
+export {
+  allTasks,
   createTask,
   currentTask,
   ensureFuture,
-  sleep,
   Task,
   type TaskConstructorOptions,
   type TaskOptions,
 } from "./src/tasks.ts";
+export { sleep } from "./src/sleep.ts";
 export {
   getEventLoop,
   getRunningLoop,

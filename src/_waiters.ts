@@ -1,17 +1,19 @@
 /**
  * Internal: what locks.ts and queues.ts share. Waiters are futures linked
- * into a FIFO list (O(1) removal of a cancelled waiter), and `SharedOp` is
- * the allocation-free awaitable behind `lock.acquire()`, `event.wait()`,
- * `queue.get()` and `queue.join()` (see the header of locks.ts). Not part of
- * the public API.
+ * into a FIFO list (O(1) removal of a cancelled waiter), and `Operation` is
+ * the one-shot awaitable every call of `lock.acquire()`, `event.wait()`,
+ * `queue.get()`, `queue.put()` and `queue.join()` returns. Not part of the
+ * public API.
  *
  * @module
  */
 
 import { RuntimeError } from "./errors.ts";
-import { type EventLoop, runningEventLoop } from "./events.ts";
+import { runningEventLoop } from "./_core.ts";
+import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { type Awaitable, CoroutineObject, currentTask } from "./tasks.ts";
+import { drive } from "./_drive.ts";
+import type { Awaitable } from "./coroutines.ts";
 
 // ---------------------------------------------------------------------------
 // Waiters: futures linked into a FIFO list.
@@ -93,34 +95,65 @@ export function bindLoop(bound: EventLoop | null, owner: object): EventLoop {
 }
 
 // ---------------------------------------------------------------------------
-// SharedOp: the allocation-free awaitable behind acquire() and wait().
+// Operation: one call of acquire(), wait(), get(), put(), join().
 
 /** What `tryNow` returns when the operation has to wait. */
 export const WAIT: unique symbol = Symbol("wait");
-/** The `WeakMap` key of slow paths driven outside every task. */
-const NO_TASK = {};
-/**
- * The iterator result of every fast path, reused so that it allocates
- * nothing. Safe because each consumer (`yield*`, a task step, `drive`)
- * reads `done` and `value` at once, before any other operation can run.
- */
-const FAST: { done: true; value: unknown } = { done: true, value: undefined };
 
 /**
- * One operation of one primitive (`lock.acquire()`), returned by every call.
- * `tryNow()` completes the operation if it need not wait; `slow()` makes the
- * generator that waits. See the module header.
+ * A kind of operation of one primitive (`lock.acquire()`), made once per
+ * primitive and shared by its calls: it holds no state of a call.
+ * `tryNow(arg)` completes the operation if it need not wait; `slow(arg)`
+ * makes the generator that waits.
  */
-export class SharedOp<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
-  readonly #tryNow: () => T | typeof WAIT;
-  readonly #slow: () => Iterator<unknown, T, unknown>;
-  // Slow paths suspended in a `yield*`, by the task driving them.
-  #running: WeakMap<object, Iterator<unknown, T, unknown>> | null = null;
-  #active = 0;
+export interface OpKind<A, T> {
+  /** What the operation is called in messages: `Queue.get()`. */
+  readonly name: string;
+  tryNow(arg: A): T | typeof WAIT;
+  slow(arg: A): Iterator<unknown, T, unknown>;
+}
 
-  constructor(tryNow: () => T | typeof WAIT, slow: () => Iterator<unknown, T, unknown>) {
-    this.#tryNow = tryNow;
-    this.#slow = slow;
+const FRESH = 0;
+const WAITING = 1;
+const FINISHED = 2;
+const READY = 3; // completed by start(), not awaited yet
+
+/**
+ * One call of a primitive's operation (`lock.acquire()`, `queue.get()`):
+ * every call returns a new one, as every call of a Python coroutine
+ * function returns a new coroutine object, so that `gather(q.get(),
+ * q.get())` takes two items. Like a coroutine it acts when it is awaited
+ * (`yield*` calls `next()`, `await` calls `then()`), and runs once.
+ *
+ * Its fast path (the lock is free, an item is there) completes in the first
+ * `next()`/`then()`; only an operation that must wait starts the generator
+ * of its slow path, which it then drives. It costs one small young object
+ * per call.
+ */
+export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #kind: OpKind<A, T>;
+  readonly #arg: A;
+  #state = FRESH;
+  #slow: Iterator<unknown, T, unknown> | null = null;
+  #result: T | undefined = undefined;
+
+  constructor(kind: OpKind<A, T>, arg: A) {
+    this.#kind = kind;
+    this.#arg = arg;
+  }
+
+  /**
+   * Runs the fast path now, at the call, rather than when awaited (a put
+   * with room: an item is then never lost to a forgotten await). The first
+   * await still returns the result.
+   */
+  start(): this {
+    const now = this.#kind.tryNow(this.#arg);
+    if (now !== WAIT) {
+      this.#state = READY;
+      this.#result = now;
+    }
+    return this;
   }
 
   [Symbol.iterator](): this {
@@ -128,104 +161,91 @@ export class SharedOp<T> implements Awaitable<T>, Iterator<unknown, T, unknown> 
   }
 
   next(value?: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) return this.#resume(key, running, false, value);
+    if (this.#state === WAITING) return this.#resume(false, value);
+    if (this.#state === FINISHED) throw this.#reuse();
+    if (this.#state === READY) {
+      this.#state = FINISHED;
+      return { done: true, value: this.#result as T };
     }
-    const now = this.#tryNow();
+    const now = this.#kind.tryNow(this.#arg);
     if (now !== WAIT) {
-      FAST.value = now;
-      return FAST as IteratorResult<unknown, T>;
+      this.#state = FINISHED;
+      return { done: true, value: now };
     }
-    const slow = this.#slow();
-    const step = slow.next();
-    if (!step.done) {
-      (this.#running ??= new WeakMap()).set(currentTask() ?? NO_TASK, slow);
-      this.#active++;
-    }
-    return step;
+    this.#slow = this.#kind.slow(this.#arg);
+    this.#state = WAITING;
+    return this.#resume(false, undefined);
   }
 
   throw(error: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) return this.#resume(key, running, true, error);
-    }
+    if (this.#state === WAITING) return this.#resume(true, error);
+    this.#state = FINISHED;
     throw error;
   }
 
-  return(value?: unknown): IteratorResult<unknown, T> {
-    if (this.#active !== 0) {
-      const key = currentTask() ?? NO_TASK;
-      const running = this.#running!.get(key);
-      if (running !== undefined) {
-        this.#running!.delete(key);
-        this.#active--;
-        running.return?.(value as T);
-      }
-    }
+  return(value?: T): IteratorResult<unknown, T> {
+    const slow = this.#slow;
+    this.#state = FINISHED;
+    this.#slow = null;
+    if (slow !== null) return slow.return?.(value as T) ?? { done: true, value: value as T };
     return { done: true, value: value as T };
   }
 
-  #resume(
-    key: object,
-    running: Iterator<unknown, T, unknown>,
-    throws: boolean,
-    value: unknown,
-  ): IteratorResult<unknown, T> {
+  #resume(throws: boolean, value: unknown): IteratorResult<unknown, T> {
     let step: IteratorResult<unknown, T>;
     try {
-      step = throws ? running.throw!(value) : running.next(value);
+      step = throws ? this.#slow!.throw!(value) : this.#slow!.next(value);
     } catch (error) {
-      this.#running!.delete(key);
-      this.#active--;
+      this.#state = FINISHED;
+      this.#slow = null;
       throw error;
     }
     if (step.done) {
-      this.#running!.delete(key);
-      this.#active--;
+      this.#state = FINISHED;
+      this.#slow = null;
     }
     return step;
+  }
+
+  #reuse(): RuntimeError {
+    return new RuntimeError(
+      `Cannot reuse ${this.#kind.name}: it was already awaited. Every call is its own operation: call it again for a new one`,
+    );
   }
 
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    let now: T | typeof WAIT;
-    try {
-      now = this.#tryNow();
-    } catch (error) {
-      return Promise.reject(error).then(onfulfilled, onrejected);
+    if (this.#state === FRESH) {
+      let now: T | typeof WAIT;
+      try {
+        now = this.#kind.tryNow(this.#arg);
+      } catch (error) {
+        this.#state = FINISHED;
+        return Promise.reject(error).then(onfulfilled, onrejected);
+      }
+      if (now !== WAIT) {
+        this.#state = FINISHED;
+        return Promise.resolve(now).then(onfulfilled, onrejected);
+      }
+      this.#slow = this.#kind.slow(this.#arg);
+      this.#state = WAITING;
+      return drive(this).then(onfulfilled, onrejected);
     }
-    if (now !== WAIT) return Promise.resolve(now).then(onfulfilled, onrejected);
-    return new CoroutineObject(this.#slow).then(onfulfilled, onrejected);
+    if (this.#state === READY) {
+      this.#state = FINISHED;
+      return Promise.resolve(this.#result as T).then(onfulfilled, onrejected);
+    }
+    return Promise.reject(
+      this.#state === FINISHED ? this.#reuse() : new RuntimeError(
+        `Cannot await ${this.#kind.name} twice: it is already being awaited`,
+      ),
+    ).then(onfulfilled, onrejected);
   }
-}
 
-/** The already-done awaitable of a `put()` that did not have to wait. */
-class Done implements Awaitable<void>, Iterator<unknown, void, unknown> {
-  [Symbol.iterator](): this {
-    return this;
-  }
-  next(): IteratorResult<unknown, void> {
-    return DONE_RESULT;
-  }
-  throw(error: unknown): IteratorResult<unknown, void> {
-    throw error;
-  }
-  return(): IteratorResult<unknown, void> {
-    return DONE_RESULT;
-  }
-  then<R1 = void, R2 = never>(
-    onfulfilled?: ((value: void) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return RESOLVED.then(onfulfilled, onrejected);
+  /** `Queue.get()`. */
+  toString(): string {
+    return this.#kind.name;
   }
 }
-const DONE_RESULT: IteratorResult<unknown, void> = Object.freeze({ done: true, value: undefined });
-const RESOLVED: Promise<void> = Promise.resolve();
-export const DONE: Done = new Done();

@@ -14,7 +14,7 @@
  * future in a task (`ensureFuture`); `waitFor` awaits iterators inline, in
  * the caller's task, as Python 3.12 awaits a coroutine.
  *
- * Internal completion callbacks are registered with `addWaiter`, so a child
+ * Internal completion callbacks are registered with `[ADD_WAITER]`, so a child
  * finishing costs a push on the ready queue and no `Handle`.
  *
  * @module
@@ -23,15 +23,16 @@
 import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
 import { isCoroutineLike, isThenable } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
-import { addWaiter, Future, removeWaiter } from "./futures.ts";
+import { ADD_WAITER, REMOVE_WAITER } from "./_core.ts";
+import { awaitAny } from "./_drive.ts";
+import { Future } from "./futures.ts";
 import {
   type Awaitable,
-  awaitAny,
   coroutine,
   type CoroutineLike,
   type CoroutineObject,
-  ensureFuture,
-} from "./tasks.ts";
+} from "./coroutines.ts";
+import { ensureFuture } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
 import { timeout as makeTimeout } from "./timeouts.ts";
 
@@ -91,12 +92,12 @@ function* cancelAndWait(future: Future<unknown>): Generator<unknown, void, unkno
   // A waiter of our own, not `future` itself, so that cancelling the caller
   // while it waits here does not cancel `future` a second time.
   const waiter = future.getLoop().createFuture<void>();
-  addWaiter(future, releaseWaiter, waiter);
+  (future as Future<unknown>)[ADD_WAITER](releaseWaiter, waiter);
   try {
     future.cancel();
     yield* waiter;
   } finally {
-    removeWaiter(future, releaseWaiter, waiter);
+    (future as Future<unknown>)[REMOVE_WAITER](releaseWaiter, waiter);
   }
 }
 
@@ -156,7 +157,7 @@ class GatheringFuture<T> extends Future<T> {
   /** Registers `child` (once per distinct child). */
   watch(child: Future<unknown>): void {
     this.#unique++;
-    addWaiter(child, this.#onChildDone, child);
+    (child as Future<unknown>)[ADD_WAITER](this.#onChildDone, child);
   }
 
   /**
@@ -392,12 +393,12 @@ const waitCoroutine = coroutine(function* <T>(
       if (!waiter.done()) waiter.setResult();
     }
   };
-  for (const f of fs) addWaiter(f as Future<unknown>, onCompletion, f);
+  for (const f of fs) (f as Future<unknown>)[ADD_WAITER](onCompletion, f);
   try {
     yield* waiter;
   } finally {
     timer?.cancel();
-    for (const f of fs) removeWaiter(f as Future<unknown>, onCompletion, f);
+    for (const f of fs) (f as Future<unknown>)[REMOVE_WAITER](onCompletion, f);
   }
   const done = new Set<Future<T>>();
   const pending = new Set<Future<T>>();
@@ -599,7 +600,7 @@ function onInnerDone(link: ShieldLink): void {
 }
 
 function onOuterDone(link: ShieldLink): void {
-  if (!link.inner.done()) removeWaiter(link.inner, onInnerDone, link);
+  if (!link.inner.done()) (link.inner as Future<unknown>)[REMOVE_WAITER](onInnerDone, link);
 }
 
 /**
@@ -641,8 +642,8 @@ export function shield<T>(aw: Awaitable<T> | CoroutineLike<T>): Future<T> {
   if (inner.done()) return inner;
   const outer = inner.getLoop().createFuture<T>();
   const link = new ShieldLink(inner as Future<unknown>, outer as Future<unknown>);
-  addWaiter(inner as Future<unknown>, onInnerDone, link);
-  addWaiter(outer as Future<unknown>, onOuterDone, link);
+  (inner as Future<unknown>)[ADD_WAITER](onInnerDone, link);
+  (outer as Future<unknown>)[ADD_WAITER](onOuterDone, link);
   return outer;
 }
 
@@ -682,7 +683,7 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
     this.#loop = loop;
     this.#todo = todo;
     this.#left = todo.size;
-    for (const f of todo) addWaiter(f as Future<unknown>, this.#onCompletion, f);
+    for (const f of todo) (f as Future<unknown>)[ADD_WAITER](this.#onCompletion, f);
     if (todo.size !== 0 && seconds !== null) {
       this.#timer = loop.callLater(seconds, this.#onTimeout);
     }
@@ -726,7 +727,7 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
 
   readonly #onTimeout = (): void => {
     for (const f of this.#todo) {
-      removeWaiter(f as Future<unknown>, this.#onCompletion, f);
+      (f as Future<unknown>)[REMOVE_WAITER](this.#onCompletion, f);
       this.#put(null);
     }
     this.#todo.clear();

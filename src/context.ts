@@ -15,7 +15,8 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { awaitAny, awaitAnyAsync, CoroutineObject } from "./tasks.ts";
+import { awaitAny, awaitAnyAsync } from "./_drive.ts";
+import { CoroutineObject } from "./coroutines.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;

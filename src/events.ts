@@ -26,9 +26,6 @@
  *   reading, so `callLater(0)` is due on the next iteration).
  * - The drain knows which callback it runs, so `currentTask()` asks it: a
  *   task step records nothing about itself.
- * - A task whose next step would be the whole next iteration (it is alone,
- *   nothing else is ready or due) takes that step in place, without the
- *   round trip through the queue (`requeueStep`).
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
@@ -42,18 +39,37 @@
  *   timer for the virtual delay), so a timeout around a stuck host promise
  *   still fires.
  *
+ * - An error of the loop's own machinery (a host API that throws, a bug)
+ *   stops the loop at once and rejects `runForever()` with that error; the
+ *   realm stays usable (see `#breakDown`).
+ *
  * Layering: at run time this file knows nothing of futures and tasks (it
- * names their types only, in type-only imports). The layers above install
- * their constructors in {@linkcode coreLayers} when they load (CPython's
- * `base_events` imports `futures` and `tasks`; we keep the run-time import
- * graph acyclic instead), and `loop.setTaskFactory` is asyncio's own hook.
+ * names their types only, in type-only imports). What it needs of them (a
+ * future to make, the task step to call) it reaches through the one wiring
+ * point of `_core.ts` (CPython's `base_events` imports `futures` and
+ * `tasks`; we keep the run-time import graph acyclic instead), and
+ * `loop.setTaskFactory` is asyncio's own hook. The host's clock, timers and
+ * turns come from `_host/timers.ts`.
  *
  * @module
  */
 
 import { RuntimeError } from "./errors.ts";
+import { checkFunction, checkSeconds, nameOf } from "./_checks.ts";
+import {
+  HOST_TURN,
+  HOST_WORK,
+  keepShapes,
+  layers,
+  realm,
+  RUNNING_STEP,
+  SCHEDULE,
+  SCHEDULE_STEP,
+} from "./_core.ts";
+import { host, type HostHandle } from "./_host/timers.ts";
 import type { Future } from "./futures.ts";
-import type { Awaitable, CoroutineLike, Task, TaskOptions } from "./tasks.ts";
+import type { Awaitable, CoroutineLike } from "./coroutines.ts";
+import type { Task, TaskOptions } from "./tasks.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 const SLICE_MS = 2;
@@ -118,93 +134,6 @@ export type TaskFactory = <T>(
   options?: TaskOptions,
 ) => Task<T>;
 
-/** The constructors of the layers above, installed when those layers load. */
-export const coreLayers: {
-  createFuture?: <T>(loop: EventLoop) => Future<T>;
-  createTask?: TaskFactory;
-  ensureFuture?: <T>(aw: unknown, loop: EventLoop) => Future<T>;
-  /** The loop of the async-function task whose body runs now, if any. */
-  bodyLoop?: () => EventLoop | null;
-} = {};
-
-function missingLayer(what: string): never {
-  throw new RuntimeError(
-    `Cannot ${what}: the futures and tasks layers are not loaded (import from mod.ts)`,
-  );
-}
-
-// The host's timer functions, read once at load: Deno loads some globals
-// lazily on first read and runs pending microtasks while doing so, which
-// must not happen in the middle of a drain.
-const { setTimeout, clearTimeout, setImmediate, clearImmediate } = globalThis;
-
-let runningLoop: EventLoop | null = null;
-
-/**
- * The task step, the callback the loop runs most: the drain calls it from a
- * call site of its own, which stays monomorphic (and inlined) however many
- * other kinds of callbacks the program schedules.
- */
-let stepCallback: (arg: never) => void = () => {};
-
-/** Installs the task layer's step function (see {@linkcode stepCallback}). */
-export function setStepCallback(fn: (arg: never) => void): void {
-  stepCallback = fn;
-}
-let draining = 0;
-
-/**
- * The argument of the task step the running loop's drain calls now (the
- * task), or `undefined` if the drain runs another callback or none. The
- * drain knows which callback it runs, so a step need not record itself.
- */
-export function runningStep(): unknown {
-  return runningLoop === null ? undefined : runningStepOf(runningLoop);
-}
-let runningStepOf: (loop: EventLoop) => unknown;
-
-/** Whether a loop is running callbacks now (not host code between iterations). */
-export function insideDrain(): boolean {
-  return draining !== 0;
-}
-
-/**
- * The loop that runs now in this realm, or `null`. Code of an async-function
- * task belongs to the task's loop even when it runs in a host microtask
- * after that loop stopped (its body went on past the loop's last
- * iteration): there, it is that loop, which serves what the body awaits
- * when it runs again, as asyncio's loop would.
- */
-export function runningEventLoop(): EventLoop | null {
-  return runningLoop ?? coreLayers.bodyLoop?.() ?? null;
-}
-
-function describe(fn: unknown): string {
-  return typeof fn === "function" ? (fn.name || "anonymous") : String(fn);
-}
-
-function checkCallback(callback: unknown, method: string): void {
-  if (typeof callback !== "function") {
-    throw new TypeError(
-      `Cannot ${method}: expected a function as callback, got ${
-        callback === null ? "null" : typeof callback
-      }`,
-    );
-  }
-}
-
-function checkSeconds(value: unknown, what: string, method: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Cannot ${method}: expected ${what} in seconds as a number, got ${typeof value}`,
-    );
-  }
-  if (Number.isNaN(value)) {
-    throw new RangeError(`Cannot ${method}: expected ${what} in seconds, got NaN`);
-  }
-  return value;
-}
-
 /** Runs a handle's callback; the ready queue holds `(runHandle, handle)`. */
 let runHandle: (handle: Handle) => void;
 
@@ -259,7 +188,7 @@ export class Handle {
   /** `Handle(name)` or `Handle(cancelled)`. */
   toString(): string {
     const callback = this.#callback;
-    return `${this.constructor.name}(${callback === null ? "cancelled" : describe(callback)})`;
+    return `${this.constructor.name}(${callback === null ? "cancelled" : nameOf(callback)})`;
   }
 
   static {
@@ -272,8 +201,8 @@ export class Handle {
         else callback(...args);
       } catch (error) {
         // A handle runs only inside its loop's drain: the running loop is its own.
-        runningLoop?.callExceptionHandler({
-          message: `Exception in callback ${describe(callback)}`,
+        realm.running?.callExceptionHandler({
+          message: `Exception in callback ${nameOf(callback)}`,
           exception: error,
           handle,
         });
@@ -343,30 +272,6 @@ export class TimerHandle extends Handle {
   }
 }
 
-/** Pushes `(fn, arg)` on a loop's ready queue; used by futures and tasks. */
-export let scheduleCall: <A>(loop: EventLoop, fn: (arg: A) => void, arg: A) => void;
-/**
- * Schedules the next step of a task whose step runs now: its loop runs, so
- * unlike {@linkcode scheduleCall} there is no closed loop to check for.
- */
-export let scheduleStep: (loop: EventLoop, task: unknown) => void;
-/**
- * Arranges the next step of the task whose step runs now, after it gave the
- * loop one iteration (`sleep(0)`, a bare `yield`). When that step would be
- * the loop's whole next iteration (the task's step is the last of its batch,
- * nothing else is ready or due, the loop is not stopping, no async body
- * waits for a host turn), it returns `true` and queues nothing: the task
- * takes the step at once, in place, skipping a round trip through the queue
- * that nobody could observe. Otherwise it queues the step and returns
- * `false`.
- */
-export let requeueStep: (loop: EventLoop, task: unknown) => boolean;
-/** Counts host work (wrapped promises, async bodies) that virtual time waits for. */
-export let hostWorkStarted: (loop: EventLoop) => void;
-/** The host work counted by `hostWorkStarted` has settled. */
-export let hostWorkSettled: (loop: EventLoop) => void;
-/** Ends the current iteration's pump so host microtasks run before the next one. */
-export let requestHostTurn: (loop: EventLoop) => void;
 let timerCancelled: (loop: EventLoop) => void;
 
 type LoopState = "idle" | "running" | "closed";
@@ -420,12 +325,14 @@ export class EventLoop {
   #state: LoopState = "idle";
   #stopping = false;
   #draining = false;
-  #onStopped: (() => void) | null = null;
+  // Settles the promise of runForever(): resolved when the loop stops,
+  // rejected if its machinery broke down.
+  #onStopped: ((error?: unknown) => void) | null = null;
 
   // Host wake-ups: at most one pending at a time.
   #wakePending = false;
-  #immediate: ReturnType<typeof setImmediate> | null = null;
-  #hostTimer: ReturnType<typeof setTimeout> | null = null;
+  #immediate: HostHandle | null = null;
+  #hostTimer: HostHandle | null = null;
   #hostTimerWhen = Infinity;
   #sliceStart = -Infinity;
   #microtaskWakes = 0;
@@ -463,7 +370,7 @@ export class EventLoop {
 
   /** Reads the host's clock (seconds), remembering the reading for the drain. */
   #readClock(): number {
-    return this.#clock = performance.now() / 1000;
+    return this.#clock = host.now() / 1000;
   }
 
   /** Whether the loop uses virtual time. */
@@ -483,7 +390,7 @@ export class EventLoop {
    */
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
   callSoon(callback: AnyFunction): Handle {
-    checkCallback(callback, "call soon");
+    checkFunction(callback, "the callback", "call soon");
     this.#checkOpen("call soon");
     // `arguments`, not a rest parameter: a callback without arguments (the
     // common case) then allocates no array.
@@ -521,7 +428,7 @@ export class EventLoop {
     callback: (...args: A) => unknown,
     ...args: A
   ): TimerHandle {
-    checkSeconds(delay, "a delay", "call later");
+    checkSeconds(delay, "the delay", "call later");
     return this.callAt(this.time() + delay, callback, ...args);
   }
 
@@ -540,8 +447,8 @@ export class EventLoop {
     callback: (...args: A) => unknown,
     ...args: A
   ): TimerHandle {
-    checkSeconds(when, "a time", "call at");
-    checkCallback(callback, "call at");
+    checkSeconds(when, "the time", "call at");
+    checkFunction(callback, "the callback", "call at");
     this.#checkOpen("call at");
     const timer = new TimerHandle(when, callback as AnyFunction, args, this);
     this.#heapPush(timer);
@@ -556,8 +463,7 @@ export class EventLoop {
    * @returns The future.
    */
   createFuture<T = unknown>(): Future<T> {
-    const create = coreLayers.createFuture ?? missingLayer("create a future");
-    return create<T>(this);
+    return layers.createFuture<T>(this);
   }
 
   /**
@@ -570,8 +476,10 @@ export class EventLoop {
    */
   createTask<T>(coro: unknown, options?: TaskOptions): Task<T> {
     this.#checkOpen("create a task");
-    const factory = this.#taskFactory ?? coreLayers.createTask ?? missingLayer("create a task");
-    return factory<T>(this, coro, options);
+    const factory = this.#taskFactory;
+    return factory === null
+      ? layers.createTask<T>(this, coro, options)
+      : factory<T>(this, coro, options);
   }
 
   /**
@@ -609,8 +517,7 @@ export class EventLoop {
    */
   async runUntilComplete<T>(aw: Awaitable<T> | CoroutineLike<T>): Promise<T> {
     this.#checkRunnable();
-    const ensure = coreLayers.ensureFuture ?? missingLayer("run until complete");
-    const future = ensure<T>(aw, this);
+    const future = layers.ensureFuture<T>(aw, this);
     const stop = () => this.stop();
     future.addDoneCallback(stop);
     try {
@@ -639,10 +546,17 @@ export class EventLoop {
     } catch (error) {
       return Promise.reject(error);
     }
-    runningLoop = this;
+    realm.running = this;
     this.#state = "running";
-    const stopped = new Promise<void>((resolve) => this.#onStopped = resolve);
-    this.#sliceStart = performance.now();
+    const stopped = new Promise<void>((resolve, reject) => {
+      this.#onStopped = (error) => error === undefined ? resolve() : reject(error);
+    });
+    try {
+      this.#sliceStart = host.now();
+    } catch (error) {
+      this.#breakDown(error);
+      return stopped;
+    }
     this.#pump();
     return stopped;
   }
@@ -677,6 +591,9 @@ export class EventLoop {
       throw new RuntimeError("Cannot close the event loop: it is running");
     }
     if (this.#state === "closed") return;
+    // What failed with nobody retrieving the error is reported now, at the
+    // latest (the garbage collector may come too late, or never).
+    layers.reportUnretrieved(this);
     this.#state = "closed";
     this.#ready = [];
     this.#batch = [];
@@ -802,6 +719,38 @@ export class EventLoop {
   }
 
   // ---------------------------------------------------------------------------
+  // Internal methods: what futures and tasks need of the loop (see _core.ts).
+
+  /** @ignore */
+  [SCHEDULE](fn: (arg: never) => void, arg: unknown): void {
+    this.#push(fn as (arg: unknown) => void, arg);
+  }
+
+  /** @ignore */
+  [SCHEDULE_STEP](task: unknown): void {
+    this.#append(layers.stepTask as (arg: unknown) => void, task);
+  }
+
+  /** @ignore */
+  [RUNNING_STEP](): unknown {
+    if (!this.#draining) return undefined;
+    const batch = this.#batch;
+    const at = this.#batchIndex;
+    return batch[at] === layers.stepTask ? batch[at + 1] : undefined;
+  }
+
+  /** @ignore */
+  [HOST_WORK](delta: 1 | -1): void {
+    this.#hostWork += delta;
+    if (this.#hostWork === 0 && this.#virtual && !this.#draining) this.#wake();
+  }
+
+  /** @ignore */
+  [HOST_TURN](): void {
+    this.#hostTurn = true;
+  }
+
+  // ---------------------------------------------------------------------------
   // The drain.
 
   #checkOpen(method: string): void {
@@ -815,7 +764,7 @@ export class EventLoop {
     if (this.#state === "running") {
       throw new RuntimeError("Cannot run the event loop: it is already running");
     }
-    if (runningLoop !== null) {
+    if (realm.running !== null) {
       throw new RuntimeError("Cannot run the event loop: another event loop is running");
     }
   }
@@ -841,16 +790,20 @@ export class EventLoop {
   #wake(): void {
     if (this.#state !== "running" || this.#wakePending) return;
     this.#wakePending = true;
-    // Reading the clock is a host call; a run of microtask wake-ups (async
-    // bodies resumed one after another) reads it every WAKES_PER_CHECK.
-    if (
-      ++this.#microtaskWakes < WAKES_PER_CHECK ||
-      performance.now() - this.#sliceStart < SLICE_MS
-    ) {
-      if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
-      queueMicrotask(this.#fromMicrotask);
-    } else {
-      this.#immediate = setImmediate(this.#fromMacrotask);
+    try {
+      // Reading the clock is a host call; a run of microtask wake-ups (async
+      // bodies resumed one after another) reads it every WAKES_PER_CHECK.
+      if (
+        ++this.#microtaskWakes < WAKES_PER_CHECK ||
+        host.now() - this.#sliceStart < SLICE_MS
+      ) {
+        if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
+        host.queueMicrotask(this.#fromMicrotask);
+      } else {
+        this.#immediate = host.setImmediate(this.#fromMacrotask);
+      }
+    } catch (error) {
+      this.#breakDown(error);
     }
   }
 
@@ -861,7 +814,7 @@ export class EventLoop {
       // another microtask tick before the next iteration.
       this.#hostTurnTicks--;
       if (this.#hostWork !== 0) {
-        queueMicrotask(this.#fromMicrotask);
+        host.queueMicrotask(this.#fromMicrotask);
         return;
       }
       this.#hostTurnTicks = 0;
@@ -874,8 +827,7 @@ export class EventLoop {
     this.#immediate = null;
     this.#hostTurnTicks = 0;
     this.#wakePending = false;
-    this.#sliceStart = performance.now();
-    this.#microtaskWakes = 0;
+    this.#newSlice();
     this.#pump();
   };
 
@@ -883,45 +835,61 @@ export class EventLoop {
     this.#hostTimer = null;
     this.#hostTimerWhen = Infinity;
     if (this.#virtual) this.#forceJump = true;
-    this.#sliceStart = performance.now();
-    this.#microtaskWakes = 0;
+    this.#newSlice();
     this.#pump();
   };
 
+  #newSlice(): void {
+    this.#microtaskWakes = 0;
+    try {
+      this.#sliceStart = host.now();
+    } catch (error) {
+      this.#breakDown(error);
+    }
+  }
+
   #releaseHost(): void {
-    if (this.#immediate !== null) clearImmediate(this.#immediate);
-    if (this.#hostTimer !== null) clearTimeout(this.#hostTimer);
+    const immediate = this.#immediate;
+    const timer = this.#hostTimer;
     this.#immediate = this.#hostTimer = null;
     this.#hostTimerWhen = Infinity;
     this.#wakePending = false;
     this.#hostTurnTicks = 0; // a host turn in progress ends with its next tick
+    if (immediate !== null) host.clearImmediate(immediate);
+    if (timer !== null) host.clearTimeout(timer);
   }
 
   #armHostTimer(when: number): void {
     if (this.#hostTimer !== null) {
       if (this.#hostTimerWhen === when) return;
-      clearTimeout(this.#hostTimer);
+      host.clearTimeout(this.#hostTimer);
+      this.#hostTimer = null;
     }
-    const now = this.#virtual ? this.#virtualNow : performance.now() / 1000;
+    const now = this.#virtual ? this.#virtualNow : host.now() / 1000;
     const ms = Math.min(Math.max(0, (when - now) * 1000), MAX_HOST_DELAY_MS);
     this.#hostTimerWhen = when;
-    this.#hostTimer = setTimeout(this.#fromHostTimer, Math.ceil(ms));
+    this.#hostTimer = host.setTimeout(this.#fromHostTimer, Math.ceil(ms));
   }
 
   /**
    * Runs iterations until the loop stops, runs out of work, or spends its
    * slice. Never re-entered: a wake-up while draining is not needed (the
    * drain sees the new work).
+   *
+   * Every callback on the ready queue is the library's own (a task step, an
+   * internal waiter, `runHandle`, which reports a user callback's error
+   * through the exception handler itself), so an error that escapes one is
+   * the machinery's: the loop breaks down (`#breakDown`).
    */
   #pump(): void {
     if (this.#state !== "running" || this.#draining) return;
-    this.#draining = true;
-    draining++;
+    this.#draining = realm.draining = true;
+    const step = layers.stepTask;
     const sliceEnd = this.#sliceStart + SLICE_MS;
     let budget = this.#checkEvery;
     let lastCheck = this.#sliceStart;
     // The batch is walked with locals; #batchIndex tells which callback
-    // runs (see runningStep()) and where to resume after a pause.
+    // runs (see [RUNNING_STEP]) and where to resume after a pause.
     let batch = this.#batch;
     let i = this.#batchIndex;
     let end = this.#batchEnd;
@@ -929,110 +897,133 @@ export class EventLoop {
     // about a sixty-fourth of a slice's worth. (Stale at entry: the host ran.)
     let fresh = 0;
     const debug = this.#debug;
-    for (;;) {
-      if (i === end) {
-        // A new iteration: due timers join the ready callbacks, which become
-        // the batch.
-        let clockRead = false;
-        if (this.#timers.length !== 0) {
-          if (this.#virtual) this.#collectTimers(this.#virtualNow);
-          else {
-            if (fresh <= 0) {
-              this.#readClock();
-              fresh = this.#checkEvery >> 3;
-              clockRead = true;
+    try {
+      for (;;) {
+        if (i === end) {
+          // A new iteration: due timers join the ready callbacks, which become
+          // the batch.
+          let clockRead = false;
+          if (this.#timers.length !== 0) {
+            if (this.#virtual) this.#collectTimers(this.#virtualNow);
+            else {
+              if (fresh <= 0) {
+                this.#readClock();
+                fresh = this.#checkEvery >> 3;
+                clockRead = true;
+              }
+              // (Between readings only a due timer needs the heap walked.)
+              if (clockRead || this.#timers[0].when() <= this.#clock) {
+                this.#collectTimers(this.#clock);
+              }
             }
-            // (Between readings only a due timer needs the heap walked.)
-            if (clockRead || this.#timers[0].when() <= this.#clock) {
-              this.#collectTimers(this.#clock);
+          }
+          const n = this.#readyLength;
+          if (n === 0) {
+            if (this.#stopping) break;
+            if (!clockRead && this.#timers.length !== 0 && !this.#virtual) {
+              // Before waiting for a timer, see whether it is due by now.
+              fresh = 0;
+              continue;
             }
-          }
-        }
-        const n = this.#readyLength;
-        if (n === 0) {
-          if (this.#stopping) break;
-          if (!clockRead && this.#timers.length !== 0 && !this.#virtual) {
-            // Before waiting for a timer, see whether it is due by now.
-            fresh = 0;
-            continue;
-          }
-          if (this.#idle()) continue; // virtual time jumped: timers are due
-          this.#batchIndex = this.#batchEnd = 0;
-          this.#draining = false;
-          draining--;
-          return;
-        }
-        const next = this.#ready;
-        // The spent batch takes new callbacks (unless a burst made it big:
-        // then its memory goes back).
-        this.#ready = batch.length > 8192 ? [] : batch;
-        this.#readyLength = 0;
-        this.#batch = batch = next;
-        this.#batchEnd = end = n;
-        i = 0;
-      }
-      while (i !== end) {
-        const fn = batch[i] as (arg: unknown) => void;
-        const arg = batch[i + 1];
-        this.#batchIndex = i; // what runs now: see runningStep()
-        if (debug) this.#runTimed(fn, arg);
-        else {
-          try {
-            // Task steps get a call site of their own, which stays
-            // monomorphic however many other callbacks the program has.
-            if (fn === stepCallback) stepCallback(arg as never);
-            else fn(arg);
-          } catch (error) {
-            this.callExceptionHandler({ message: "Exception in callback", exception: error });
-          }
-        }
-        batch[i] = undefined;
-        batch[i + 1] = undefined;
-        i += 2;
-        fresh--;
-        if (--budget === 0) {
-          const now = performance.now();
-          this.#clock = now / 1000;
-          fresh = this.#checkEvery >> 3;
-          if (now >= sliceEnd) {
-            // Give the host a macrotask turn; resume the batch afterwards.
-            this.#batchIndex = i;
-            this.#draining = false;
-            draining--;
-            if (this.#state !== "running") return;
-            this.#wakePending = true;
-            this.#immediate = setImmediate(this.#fromMacrotask);
+            if (this.#idle()) continue; // virtual time jumped: timers are due
+            this.#batchIndex = this.#batchEnd = 0;
+            this.#draining = realm.draining = false;
             return;
           }
-          budget = this.#nextBudget(now - lastCheck);
-          lastCheck = now;
+          const next = this.#ready;
+          // The spent batch takes new callbacks (unless a burst made it big:
+          // then its memory goes back).
+          this.#ready = batch.length > 8192 ? [] : batch;
+          this.#readyLength = 0;
+          this.#batch = batch = next;
+          this.#batchEnd = end = n;
+          i = 0;
+        }
+        while (i !== end) {
+          const fn = batch[i] as (arg: unknown) => void;
+          const arg = batch[i + 1];
+          this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
+          // Task steps get a call site of their own, which stays monomorphic
+          // however many other callbacks the program has.
+          if (debug) this.#runTimed(fn, arg);
+          else if (fn === step) step(arg as never);
+          else fn(arg);
+          batch[i] = undefined;
+          batch[i + 1] = undefined;
+          i += 2;
+          fresh--;
+          if (--budget === 0) {
+            const now = host.now();
+            this.#clock = now / 1000;
+            fresh = this.#checkEvery >> 3;
+            if (now >= sliceEnd) {
+              // Give the host a macrotask turn; resume the batch afterwards.
+              this.#batchIndex = i;
+              this.#draining = realm.draining = false;
+              if (this.#state !== "running") return;
+              this.#wakePending = true;
+              this.#immediate = host.setImmediate(this.#fromMacrotask);
+              return;
+            }
+            budget = this.#nextBudget(now - lastCheck);
+            lastCheck = now;
+          }
+        }
+        // The iteration is over.
+        if (this.#stopping) break;
+        if (this.#hostTurn) {
+          // An async-function task was resumed: let its body run (host
+          // microtasks) before the next iteration, so both styles share the loop.
+          this.#hostTurn = false;
+          this.#hostTurnTicks = HOST_TURN_TICKS;
+          this.#batchIndex = this.#batchEnd = 0;
+          this.#draining = realm.draining = false;
+          this.#wake(); // by microtask, or by macrotask once the slice is spent
+          return;
         }
       }
-      // The iteration is over.
-      if (this.#stopping) break;
-      if (this.#hostTurn) {
-        // An async-function task was resumed: let its body run (host
-        // microtasks) before the next iteration, so both styles share the loop.
-        this.#hostTurn = false;
-        this.#hostTurnTicks = HOST_TURN_TICKS;
-        this.#batchIndex = this.#batchEnd = 0;
-        this.#draining = false;
-        draining--;
-        this.#wake(); // by microtask, or by macrotask once the slice is spent
-        return;
+    } catch (error) {
+      // A callback that threw is spent; the rest of the batch stays queued
+      // for the loop's next run.
+      if (i !== end && this.#batchIndex === i) {
+        batch[i] = batch[i + 1] = undefined;
+        i += 2;
       }
+      this.#batchIndex = i;
+      this.#breakDown(error);
+      return;
     }
     // Stopped.
     this.#batchIndex = this.#batchEnd = 0;
     this.#stopping = false;
-    this.#draining = false;
-    draining--;
+    this.#draining = realm.draining = false;
     this.#state = "idle";
-    runningLoop = null;
+    realm.running = null;
     this.#releaseHost();
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.();
+  }
+
+  /**
+   * The loop's own machinery failed (a host API threw, or a bug): stop at
+   * once, release the host, and reject `runForever()` with the error, so
+   * that it reaches the caller of `run()` and the realm stays usable (the
+   * loop can run again, or be closed).
+   */
+  #breakDown(error: unknown): void {
+    this.#stopping = false;
+    this.#draining = realm.draining = false;
+    if (this.#state === "running") this.#state = "idle";
+    if (realm.running === this) realm.running = null;
+    try {
+      this.#releaseHost();
+    } catch {
+      // The host is broken already; the error that matters is the first.
+    }
+    const onStopped = this.#onStopped;
+    this.#onStopped = null;
+    onStopped?.(error);
   }
 
   /**
@@ -1053,15 +1044,11 @@ export class EventLoop {
   }
 
   #runTimed(fn: (arg: unknown) => void, arg: unknown): void {
-    const t0 = performance.now();
-    try {
-      fn(arg);
-    } catch (error) {
-      this.callExceptionHandler({ message: "Exception in callback", exception: error });
-    }
-    const seconds = (performance.now() - t0) / 1000;
+    const t0 = host.now();
+    fn(arg);
+    const seconds = (host.now() - t0) / 1000;
     if (seconds >= this.slowCallbackDuration) {
-      const what = arg instanceof Handle ? String(arg) : `${describe(fn)}(${String(arg)})`;
+      const what = arg instanceof Handle ? String(arg) : `${nameOf(fn)}(${String(arg)})`;
       console.warn(`Executing ${what} took ${seconds.toFixed(3)} seconds`);
     }
   }
@@ -1096,7 +1083,7 @@ export class EventLoop {
     const timers = this.#timers;
     if (timers.length === 0) {
       if (this.#hostTimer !== null) {
-        clearTimeout(this.#hostTimer);
+        host.clearTimeout(this.#hostTimer);
         this.#hostTimer = null;
         this.#hostTimerWhen = Infinity;
       }
@@ -1153,65 +1140,13 @@ export class EventLoop {
   }
 
   static {
-    scheduleCall = (loop, fn, arg) => loop.#push(fn as (arg: unknown) => void, arg);
-    scheduleStep = (loop, task) => loop.#append(stepCallback as (arg: unknown) => void, task);
-    requeueStep = (loop, task) => {
-      const next = loop.#batchIndex + 2;
-      if (
-        loop.#readyLength === 0 && next === loop.#batchEnd && loop.#batch[next - 1] === task &&
-        loop.#draining && !loop.#stopping && !loop.#hostTurn && !loop.#debug &&
-        (loop.#timers.length === 0 ||
-          loop.#timers[0].when() > (loop.#virtual ? loop.#virtualNow : loop.#clock))
-      ) return true;
-      loop.#append(stepCallback as (arg: unknown) => void, task);
-      return false;
-    };
-    runningStepOf = (loop) => {
-      if (!loop.#draining) return undefined;
-      const batch = loop.#batch;
-      const at = loop.#batchIndex;
-      return batch[at] === stepCallback ? batch[at + 1] : undefined;
-    };
-    hostWorkStarted = (loop) => {
-      loop.#hostWork++;
-    };
-    requestHostTurn = (loop) => {
-      loop.#hostTurn = true;
-    };
-    hostWorkSettled = (loop) => {
-      if (--loop.#hostWork === 0 && loop.#virtual && !loop.#draining) loop.#wake();
-    };
     timerCancelled = (loop) => {
       loop.#timersCancelled++;
     };
   }
 }
 
-/**
- * Keeps one instance of each of the core's hot classes for the life of the
- * program.
- *
- * V8 gives objects hidden classes ("maps"), built field by field as a
- * constructor runs, and holds those maps only weakly. When every instance of
- * a class has died and a full garbage collection runs, the next instance
- * builds new, equal maps; the inline caches of the drain and the task step,
- * which saw the old ones, then see one more map each time, and once they
- * have seen five they go megamorphic for good. A program that runs loop
- * after loop (a test suite, the benchmark's rounds, a tool calling `run()`
- * again and again) lost up to three times on every switch that way. An
- * instance that never dies keeps its maps alive, so every later instance
- * gets the same ones. (Fields that will hold doubles start as doubles for
- * the same reason: a field changing from small integers to doubles makes
- * new maps too.)
- *
- * @param make Makes the instances to keep, given a loop that never runs.
- */
-export function keepShapes(make: (loop: EventLoop) => object[]): void {
-  shapes.push(...make(shapeLoop));
-}
-const shapeLoop = new EventLoop();
-const shapes: object[] = [
-  shapeLoop,
-  new Handle(() => {}, NO_ARGS),
-  new TimerHandle(0.5, () => {}, NO_ARGS, shapeLoop),
-];
+keepShapes(() => {
+  const loop = new EventLoop();
+  return [loop, new Handle(() => {}, NO_ARGS), new TimerHandle(0.5, () => {}, NO_ARGS, loop)];
+});

@@ -11,23 +11,33 @@
  *   `(fn, arg)`: internal waiters (a task, a `then`) are pushed straight onto
  *   the ready queue; user callbacks (`arg === USER`) go through a `Handle`
  *   so their errors reach the exception handler.
- * - An exception nobody retrieved is reported through the exception handler
- *   when the future is garbage-collected ("Future exception was never
- *   retrieved").
+ * - An error nobody retrieved is reported through the exception handler
+ *   ("Task exception was never retrieved", "Future exception ..."): when the
+ *   future is garbage-collected, or at the latest when its loop closes. The
+ *   report's context carries the error object itself and, while it lives,
+ *   the future; in debug mode also where the future was created.
+ * - While pending, `yield* future` yields a `FutureIterator` (`_await.ts`),
+ *   which is what a task recognizes as "wait on this future"; a future
+ *   yielded bare (`yield future`, a forgotten `*`) is refused.
  *
  * @module
  */
 
-import { CancelledError, InvalidStateError, RuntimeError } from "./errors.ts";
+import { CancelledError, InvalidStateError } from "./errors.ts";
+import { checkFunction, checkMessage, describe } from "./_checks.ts";
 import {
-  coreLayers,
-  type EventLoop,
-  hostWorkSettled,
-  hostWorkStarted,
+  ADD_WAITER,
+  eventLoopFor,
+  HOST_WORK,
+  install,
   keepShapes,
-  runningEventLoop,
-  scheduleCall,
-} from "./events.ts";
+  layers,
+  REMOVE_WAITER,
+  SCHEDULE,
+  SETTLE,
+} from "./_core.ts";
+import { FutureIterator, refused, settleThen, ThenRecord } from "./_await.ts";
+import { EventLoop } from "./events.ts";
 
 const PENDING = 0;
 const FINISHED = 1;
@@ -47,60 +57,39 @@ const USER: unique symbol = Symbol("user callback");
 /** A done callback, called with the future once it is done. */
 export type DoneCallback<T> = (future: Future<T>) => unknown;
 
-// What the loop reports when a failed future is collected unretrieved.
+// Errors nobody retrieved. A record keeps the error (the report hands over
+// the error object itself) and only a weak reference to its future, so that
+// the future can still be collected: then the registry reports it. The
+// loop's set reports the rest when the loop closes. (In Deno an error keeps
+// the receivers of the frames it was thrown through alive: the task step is
+// a plain function, not a method of the task, so that a task's own error
+// does not keep the task alive.)
 interface Unretrieved {
   loop: EventLoop;
-  exception: string;
+  error: unknown;
+  future: WeakRef<Future<unknown>>;
   what: string;
   source: string | undefined;
 }
-const unretrievedRegistry = new FinalizationRegistry<Unretrieved>((record) => {
-  const context: Record<string, unknown> = {
-    message: `${record.what} exception was never retrieved`,
-    exception: record.exception,
-  };
-  if (record.source !== undefined) context.sourceTraceback = record.source;
-  record.loop.callExceptionHandler(context as { message: string });
-});
-
-/** The failed futures whose exception nobody has read yet (rare: kept off the object). */
+const unretrievedRegistry = new FinalizationRegistry<Unretrieved>(report);
+/** The failed futures whose error nobody has read yet, by future and by loop. */
 const unretrieved = new WeakMap<object, Unretrieved>();
+const unretrievedOf = new WeakMap<EventLoop, Set<Unretrieved>>();
+
+function report(record: Unretrieved): void {
+  unretrievedOf.get(record.loop)?.delete(record);
+  const context: { message: string; [key: string]: unknown } = {
+    message: `${record.what} exception was never retrieved`,
+    exception: record.error,
+  };
+  const future = record.future.deref();
+  if (future !== undefined) context.future = future;
+  if (record.source !== undefined) context.sourceTraceback = record.source;
+  record.loop.callExceptionHandler(context);
+}
 
 /** Creation stacks of futures made in debug mode. */
 const creationStacks: WeakMap<object, string> = new WeakMap();
-
-/**
- * How an async-function task learns what it awaits; the tasks layer sets it.
- * `park` runs in `then()` and returns a token for the awaiting task (or
- * `undefined` outside tasks); `unpark` runs right before the continuation is
- * resumed, and returns the `CancelledError` to throw there instead if the task
- * was cancelled after the future completed (asyncio throws it at this await).
- */
-export const awaitHooks: {
-  park: (future: Future<unknown> | null) => unknown;
-  unpark: (token: unknown) => CancelledError | undefined;
-} = {
-  park: () => undefined,
-  unpark: () => undefined,
-};
-
-/** Completes a future from a subclass that forbids `setResult` (a task). */
-export let settleFuture: (
-  future: Future<unknown>,
-  state: "done" | "failed" | "cancelled",
-  value: unknown,
-) => void;
-/** Adds an internal waiter `fn(arg)`, pushed on the ready queue when done. */
-export let addWaiter: <A>(future: Future<unknown>, fn: (arg: A) => void, arg: A) => void;
-/** Removes the waiters `fn(arg)`; returns how many were removed. */
-export let removeWaiter: <A>(future: Future<unknown>, fn: (arg: A) => void, arg: A) => number;
-
-function checkMessage(msg: unknown): string | undefined {
-  if (msg !== undefined && typeof msg !== "string") {
-    throw new TypeError(`Cannot cancel: expected the message as a string, got ${typeof msg}`);
-  }
-  return msg;
-}
 
 /**
  * A result that is not there yet (asyncio.Future): set once with
@@ -144,15 +133,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * `loop.createFuture()` is the usual way.
    *
    * @param loop The loop that schedules its callbacks.
-   * @throws {RuntimeError} If no loop is given and none runs.
+   * @throws {RuntimeError} If no loop is given, none runs and none was set
+   * with `setEventLoop()`.
    */
   constructor(loop?: EventLoop) {
-    const owner = loop ?? runningEventLoop();
-    if (owner === null) {
-      throw new RuntimeError(
-        "Cannot create a future: no running event loop (pass one, or use loop.createFuture())",
-      );
-    }
+    const owner = loop ?? eventLoopFor("create a future");
     this.#loop = owner;
     if (owner.getDebug()) creationStacks.set(this, new Error().stack ?? "");
   }
@@ -259,11 +244,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @throws {TypeError} If `callback` is not a function.
    */
   addDoneCallback(callback: DoneCallback<T>): void {
-    if (typeof callback !== "function") {
-      throw new TypeError(
-        `Cannot add a done callback: expected a function, got ${typeof callback}`,
-      );
-    }
+    checkFunction(callback, "the callback", "add a done callback");
     this.#add(callback as (arg: unknown) => void, USER);
   }
 
@@ -284,7 +265,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * Makes the future awaitable in async functions. Inside a task, the task
-   * is marked as waiting on this future, so `task.cancel()` cancels it.
+   * is marked as waiting on this future, so `task.cancel()` cancels it. A
+   * task waits on one thing at a time: a second `then()` while it waits
+   * (`Promise.all` over library awaitables, an async function's promise
+   * started in the task and not awaited) is refused with a `RuntimeError`
+   * that names the fix.
    *
    * @param onfulfilled Called with the result.
    * @param onrejected Called with the error (a `CancelledError` if cancelled).
@@ -294,7 +279,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const token = awaitHooks.park(this as Future<unknown>);
+    let token: unknown;
+    try {
+      token = layers.park(this as Future<unknown>, this, this instanceof RelayFuture);
+    } catch (error) {
+      return refused(this.#loop, error, onrejected);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
     this.#add(
       settleThen as (arg: unknown) => void,
@@ -318,7 +308,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @returns The iterator `yield*` drives.
    */
   [Symbol.iterator](): Iterator<unknown, T, unknown> {
-    return new FutureIterator(this) as Iterator<unknown, T, unknown>;
+    return new FutureIterator<T>(this);
   }
 
   /** `Future(pending)`, `Future(done, result=42)`, `Future(cancelled)`. */
@@ -358,32 +348,36 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return error;
   }
 
+  #watchUnretrieved(error: unknown): void {
+    const loop = this.#loop;
+    const record: Unretrieved = {
+      loop,
+      error,
+      future: new WeakRef(this as Future<unknown>),
+      // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
+      what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
+      source: creationStacks.get(this),
+    };
+    unretrieved.set(this, record);
+    unretrievedRegistry.register(this, record, record);
+    let pending = unretrievedOf.get(loop);
+    if (pending === undefined) unretrievedOf.set(loop, pending = new Set());
+    pending.add(record);
+  }
+
   #retrieved(): void {
     const record = unretrieved.get(this);
     if (record !== undefined) {
       unretrieved.delete(this);
       unretrievedRegistry.unregister(record);
+      unretrievedOf.get(record.loop)?.delete(record);
     }
   }
 
   #settle(state: StateCode, value: unknown): void {
     this.#state = state;
     this.#result = value;
-    if (state === FAILED) {
-      // The record keeps the error as text: an error keeps its frames'
-      // receivers (this very task, when its step threw) and the registry
-      // holds the record strongly, so the error itself would keep the
-      // future alive forever.
-      const record: Unretrieved = {
-        loop: this.#loop,
-        exception: value instanceof Error ? value.stack ?? String(value) : String(value),
-        // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
-        what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
-        source: creationStacks.get(this),
-      };
-      unretrieved.set(this, record);
-      unretrievedRegistry.register(this, record, record);
-    }
+    if (state === FAILED) this.#watchUnretrieved(value);
     // Schedule the callbacks, in the order they were added.
     const fn = this.#fn;
     if (fn === null) return;
@@ -401,7 +395,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   #dispatch(loop: EventLoop, fn: (arg: unknown) => void, arg: unknown): void {
     if (arg === USER) loop.callSoon(fn, this);
-    else scheduleCall(loop, fn, arg);
+    else loop[SCHEDULE](fn, arg);
   }
 
   #add(fn: (arg: unknown) => void, arg: unknown): void {
@@ -438,113 +432,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return removed;
   }
 
-  static {
-    settleFuture = (future, state, value) => {
-      future.#checkPending("complete the future");
-      future.#settle(state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED, value);
-    };
-    addWaiter = (future, fn, arg) => future.#add(fn as (arg: unknown) => void, arg);
-    removeWaiter = (future, fn, arg) => future.#remove(fn as (arg: unknown) => void, arg);
-    coreLayers.createFuture = <T>(loop: EventLoop) => new Future<T>(loop);
+  /** @ignore */
+  [SETTLE](state: "done" | "failed" | "cancelled", value: unknown): void {
+    this.#checkPending("complete the future");
+    this.#settle(state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED, value);
   }
-}
 
-/**
- * What `yield*` drives: yields the future while it is pending, then returns
- * its result. It is its own `IteratorResult` (`next()` returns `this` with
- * `done` and `value` set), so an await allocates one object, not two;
- * `yield*` reads both fields at once, before the next call.
- */
-class FutureIterator<T> {
-  done = false;
-  value: unknown;
-  readonly #future: Future<T>;
-  constructor(future: Future<T>) {
-    this.#future = future;
-    this.value = future;
+  /** @ignore */
+  [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
+    this.#add(fn as (arg: unknown) => void, arg);
   }
-  next(): IteratorResult<unknown, T> {
-    const future = this.#future;
-    if (future.done()) {
-      this.done = true;
-      this.value = future.result();
-    }
-    return this as IteratorResult<unknown, T>;
-  }
-  throw(error: unknown): IteratorResult<unknown, T> {
-    throw error;
-  }
-  return(value?: T): IteratorResult<unknown, T> {
-    this.done = true;
-    this.value = value;
-    return this as IteratorResult<unknown, T>;
-  }
-}
 
-/** A pending `then()`: settled from the loop when the future is done. */
-class ThenRecord {
-  constructor(
-    /** The future whose outcome settles the promise, or `null` for {@linkcode value}. */
-    readonly future: Future<unknown> | null,
-    readonly value: unknown,
-    readonly token: unknown,
-    readonly onfulfilled: ((value: never) => unknown) | null | undefined,
-    readonly onrejected: ((reason: unknown) => unknown) | null | undefined,
-    readonly resolve: (value: never) => void,
-    readonly reject: (reason: unknown) => void,
-  ) {}
-}
-
-function settleThen(record: ThenRecord): void {
-  const cancelled = awaitHooks.unpark(record.token);
-  const future = record.future;
-  let value: unknown;
-  try {
-    if (cancelled !== undefined) throw cancelled;
-    value = future === null ? record.value : future.result();
-  } catch (error) {
-    if (typeof record.onrejected !== "function") {
-      record.reject(error);
-      return;
-    }
-    try {
-      record.resolve(record.onrejected(error) as never);
-    } catch (error2) {
-      record.reject(error2);
-    }
-    return;
+  /** @ignore */
+  [REMOVE_WAITER](fn: (arg: never) => void, arg: unknown): number {
+    return this.#remove(fn as (arg: unknown) => void, arg);
   }
-  if (typeof record.onfulfilled !== "function") {
-    record.resolve(value as never);
-    return;
-  }
-  try {
-    record.resolve(record.onfulfilled(value as never) as never);
-  } catch (error) {
-    record.reject(error);
-  }
-}
-
-/**
- * `then()` of an awaitable that gives the loop one iteration and then
- * returns `value` (`sleep(0)`): the promise settles in the next iteration.
- * It needs no future: an awaiting task parks on nothing, and a cancel that
- * comes meanwhile makes the await throw `CancelledError` when it resumes.
- */
-export function thenNextIteration<R1, R2>(
-  loop: EventLoop,
-  value: unknown,
-  onfulfilled: ((value: never) => R1 | PromiseLike<R1>) | null | undefined,
-  onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
-): Promise<R1 | R2> {
-  const token = awaitHooks.park(null);
-  const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
-  scheduleCall(
-    loop,
-    settleThen,
-    new ThenRecord(null, value, token, onfulfilled, onrejected, resolve, reject),
-  );
-  return promise;
 }
 
 /**
@@ -566,6 +468,14 @@ export function isFuture(value: unknown): value is Future<unknown> {
   return value instanceof Future;
 }
 
+/**
+ * The future of a promise (`wrapFuture`). Awaiting it while the task is
+ * parked is not a second wait: the promise is an async function's, run
+ * inline in the task (`yield* awaitAny(callback())`, `await
+ * wrapFuture(job())`), and the task waits on what that function awaits.
+ */
+class RelayFuture<T> extends Future<T> {}
+
 /** Something `wrapFuture` accepts: a promise, or an object with `then`. */
 type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
 
@@ -573,12 +483,15 @@ type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
  * Wraps a promise (or a `ConcurrentFuture`, or any thenable) in a `Future`
  * bound to `loop` (the running loop by default). A future is returned as it
  * is. Cancelling the wrapper calls the source's `cancel()` if it has one;
- * a plain promise runs on.
+ * a plain promise runs on. A coroutine (a generator, a `CoroutineObject`,
+ * `sleep()`) is not a promise: `ensureFuture` runs it in a task.
  *
  * @param source The promise or future.
  * @param loop The loop of the new future.
  * @returns A future settled with the source's outcome.
- * @throws {TypeError} If `source` is not thenable.
+ * @throws {TypeError} If `source` is not thenable, or is a coroutine.
+ * @throws {RuntimeError} If no loop is given, none runs and none was set
+ * with `setEventLoop()`.
  *
  * @example Awaiting a host promise from a generator coroutine
  * ```ts
@@ -593,40 +506,60 @@ type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
  */
 export function wrapFuture<T>(source: PromiseLike<T> | Future<T>, loop?: EventLoop): Future<T> {
   if (source instanceof Future) return source;
-  if (source === null || typeof (source as PromiseLike<T>)?.then !== "function") {
+  if (
+    source === null || (typeof source !== "object" && typeof source !== "function") ||
+    typeof (source as PromiseLike<T>).then !== "function"
+  ) {
     throw new TypeError(
-      `Cannot wrap a future: expected a promise or a thenable, got ${
-        source === null ? "null" : typeof source
-      }`,
+      `Cannot wrap a future: expected a promise or a thenable, got ${describe(source)}`,
     );
   }
-  const owner = loop ?? runningEventLoop();
-  if (owner === null) {
-    throw new RuntimeError("Cannot wrap a future: no running event loop (pass one)");
+  if (typeof (source as { next?: unknown }).next === "function") {
+    throw new TypeError(
+      `Cannot wrap a future: got ${
+        describe(source)
+      }, a coroutine, not a promise (run it in a task with ensureFuture or createTask)`,
+    );
   }
-  const future = new Future<T>(owner);
+  const owner = loop ?? eventLoopFor("wrap a future");
+  const future = new RelayFuture<T>(owner);
   const cancelSource = (source as Thenable<T>).cancel;
   if (typeof cancelSource === "function") {
     future.addDoneCallback((f) => {
       if (f.cancelled()) cancelSource.call(source);
     });
   }
-  hostWorkStarted(owner);
+  owner[HOST_WORK](1);
   source.then(
     (value) => {
-      hostWorkSettled(owner);
+      owner[HOST_WORK](-1);
       if (!future.done() && !owner.isClosed()) future.setResult(value);
     },
     (error) => {
-      hostWorkSettled(owner);
+      owner[HOST_WORK](-1);
       if (!future.done() && !owner.isClosed()) future.setException(error);
     },
   );
   return future;
 }
 
-keepShapes((loop) => {
-  const future = new Future<unknown>(loop);
+install({
+  createFuture: <T>(loop: EventLoop) => new Future<T>(loop),
+  reportUnretrieved(loop: EventLoop): void {
+    const pending = unretrievedOf.get(loop);
+    if (pending === undefined) return;
+    unretrievedOf.delete(loop);
+    for (const record of pending) {
+      unretrievedRegistry.unregister(record);
+      const future = record.future.deref();
+      if (future !== undefined) unretrieved.delete(future);
+      report(record);
+    }
+  },
+});
+
+keepShapes(() => {
+  const future = new Future<unknown>(new EventLoop());
   const ignore = () => {};
   return [
     future,

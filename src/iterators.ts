@@ -42,7 +42,8 @@
  */
 
 import { StopAsyncIteration } from "./errors.ts";
-import { type Awaitable, awaitAny, CoroutineObject } from "./tasks.ts";
+import { awaitAny } from "./_drive.ts";
+import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });

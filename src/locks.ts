@@ -21,22 +21,17 @@
  *   with two links), so a waiter needs one allocation, and removing a
  *   cancelled waiter from the middle of the queue is O(1) (CPython's
  *   `deque.remove` is O(n)).
- * - **Operations that need not wait allocate nothing.** `lock.acquire()`
- *   returns the same per-lock awaitable every time (a `SharedOp`, made once
- *   per lock). Like a Python coroutine it does its work when awaited, not
- *   when called: `yield*` calls its `next()`, which takes the lock at once
- *   when it is free and returns a done result; `await` calls its `then()`,
- *   which does the same and resolves. Only when the caller must wait does it
- *   start a generator for the slow path. A `yield*` that is suspended in that
- *   generator is resumed through the same shared object, so the object keeps
- *   the running slow paths in a `WeakMap` keyed by the task driving them (a
- *   task is suspended in at most one place). `then()` runs its slow path in a
- *   fresh `CoroutineObject` instead. The iterator result of a fast path is
- *   one reused object (every consumer reads it at once), and the closures
- *   that build a shared op live outside `acquire()`, since a closure in a
- *   method makes V8 allocate a context on every call. Measured with
- *   `--trace-gc`: 10M uncontended acquire/release pairs trigger no
- *   young-generation GC beyond start-up.
+ * - **Every call is its own operation.** `lock.acquire()` returns a new
+ *   one-shot `Operation` per call, as every call of a Python coroutine
+ *   function is its own coroutine, so `gather(sem.acquire(), sem.acquire())`
+ *   takes two slots. Like a Python coroutine it does its work when awaited,
+ *   not when called: `yield*` calls its `next()`, which takes the lock at
+ *   once when it is free; `await` calls its `then()`, which does the same
+ *   and resolves. Only when the caller must wait does it start a generator
+ *   for the slow path. What a call shares with the others is only the
+ *   primitive's `OpKind` (its fast and slow paths, made once per primitive
+ *   and holding no state of a call): a closure in a method makes V8
+ *   allocate a context on every call.
  * - **Loop binding** (CPython's `_LoopBoundMixin`): a primitive binds to the
  *   running loop the first time it has to wait, and waiting on it from
  *   another loop throws `RuntimeError`. Unlike CPython, a primitive whose
@@ -52,8 +47,8 @@
 
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
-import { type Awaitable, CoroutineObject } from "./tasks.ts";
-import { bindLoop, SharedOp, WAIT, Waiter, WaiterList } from "./_waiters.ts";
+import { type Awaitable, CoroutineObject } from "./coroutines.ts";
+import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
 
 // ---------------------------------------------------------------------------
@@ -139,12 +134,16 @@ export class Lock extends AsyncContextManager<void> {
    * @throws {RuntimeError} When it must wait but no loop runs, or the lock is bound to another loop.
    */
   acquire(): Awaitable<true> {
-    return (this.#ops ?? this.#makeOps()).acquire;
+    return new Operation((this.#ops ?? this.#makeOps()).acquire, undefined);
   }
 
   // Not inlined where used: its closures would make every call allocate.
   #makeOps(): AcquireOps {
-    return this.#ops = new AcquireOps(() => this.#tryAcquire(), () => this.#acquireSlow());
+    return this.#ops = new AcquireOps(
+      "Lock",
+      () => this.#tryAcquire(),
+      () => this.#acquireSlow(),
+    );
   }
 
   /**
@@ -164,7 +163,7 @@ export class Lock extends AsyncContextManager<void> {
    * @returns An awaitable that completes once the lock is held.
    */
   aenter(): Awaitable<void> {
-    return (this.#ops ?? this.#makeOps()).enter;
+    return new Operation((this.#ops ?? this.#makeOps()).enter, undefined);
   }
 
   /**
@@ -221,23 +220,24 @@ export class Lock extends AsyncContextManager<void> {
 }
 
 /**
- * `acquire()` and `aenter()` of a lock-like primitive (`Lock`, `Semaphore`),
- * built once from its fast and slow paths: taking a free lock allocates
- * nothing.
+ * The kinds of `acquire()` and `aenter()` of a lock-like primitive (`Lock`,
+ * `Semaphore`), built once per primitive from its fast and slow paths.
  */
 class AcquireOps {
-  readonly acquire: SharedOp<true>;
-  readonly enter: SharedOp<undefined>;
+  readonly acquire: OpKind<undefined, true>;
+  readonly enter: OpKind<undefined, undefined>;
 
   constructor(
+    owner: string,
     tryAcquire: () => true | typeof WAIT,
     acquireSlow: () => Generator<unknown, true, unknown>,
   ) {
-    this.acquire = new SharedOp(tryAcquire, acquireSlow);
-    this.enter = new SharedOp(
-      () => tryAcquire() === WAIT ? WAIT : undefined,
-      () => enterSlow(acquireSlow()),
-    );
+    this.acquire = { name: `${owner}.acquire()`, tryNow: tryAcquire, slow: acquireSlow };
+    this.enter = {
+      name: `${owner}.aenter()`,
+      tryNow: () => tryAcquire() === WAIT ? WAIT : undefined,
+      slow: () => enterSlow(acquireSlow()),
+    };
   }
 }
 
@@ -275,7 +275,7 @@ export class Event {
   #value = false;
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #waitOp: SharedOp<true> | null = null;
+  #waitOp: OpKind<undefined, true> | null = null;
 
   /**
    * Whether the flag is set.
@@ -307,15 +307,16 @@ export class Event {
    * @throws {RuntimeError} When it must wait but no loop runs, or the event is bound to another loop.
    */
   wait(): Awaitable<true> {
-    return this.#waitOp ?? this.#makeWaitOp();
+    return new Operation(this.#waitOp ?? this.#makeWaitOp(), undefined);
   }
 
   // Not inlined in wait(): its closures would make every call allocate.
-  #makeWaitOp(): SharedOp<true> {
-    return this.#waitOp = new SharedOp(
-      () => this.#value ? true : WAIT,
-      () => this.#waitSlow(),
-    );
+  #makeWaitOp(): OpKind<undefined, true> {
+    return this.#waitOp = {
+      name: "Event.wait()",
+      tryNow: () => this.#value ? true : WAIT,
+      slow: () => this.#waitSlow(),
+    };
   }
 
   /** `Event(set)`, `Event(unset, waiters=2)`. */
@@ -640,12 +641,16 @@ export class Semaphore extends AsyncContextManager<void> {
    * @throws {RuntimeError} When it must wait but no loop runs, or the semaphore is bound to another loop.
    */
   acquire(): Awaitable<true> {
-    return (this.#ops ?? this.#makeOps()).acquire;
+    return new Operation((this.#ops ?? this.#makeOps()).acquire, undefined);
   }
 
   // Not inlined where used: its closures would make every call allocate.
   #makeOps(): AcquireOps {
-    return this.#ops = new AcquireOps(() => this.#tryAcquire(), () => this.#acquireSlow());
+    return this.#ops = new AcquireOps(
+      this.constructor.name,
+      () => this.#tryAcquire(),
+      () => this.#acquireSlow(),
+    );
   }
 
   /** Gives a slot back and wakes the first waiting task, if any. */
@@ -660,7 +665,7 @@ export class Semaphore extends AsyncContextManager<void> {
    * @returns An awaitable that completes once a slot is held.
    */
   aenter(): Awaitable<void> {
-    return (this.#ops ?? this.#makeOps()).enter;
+    return new Operation((this.#ops ?? this.#makeOps()).enter, undefined);
   }
 
   /**

@@ -56,8 +56,8 @@
 
 import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
-import { type Awaitable, CoroutineObject } from "./tasks.ts";
-import { bindLoop, DONE, SharedOp, WAIT, Waiter, WaiterList } from "./_waiters.ts";
+import type { Awaitable } from "./coroutines.ts";
+import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 
 // ---------------------------------------------------------------------------
 // Storage.
@@ -268,6 +268,13 @@ function describe(value: unknown): string {
 
 let setStore: <T>(queue: Queue<T>, store: Store<T>) => void;
 
+/** The kinds of a queue's operations, made once per queue (see `Operation`). */
+interface QueueOps<T> {
+  get: OpKind<undefined, T>;
+  put: OpKind<T, void>;
+  join: OpKind<undefined, void>;
+}
+
 function checkMaxsize(maxsize: unknown, cls: string): number {
   if (typeof maxsize !== "number") {
     throw new TypeError(
@@ -359,8 +366,7 @@ export class Queue<T> implements AsyncIterable<T> {
   #unfinished = 0;
   #shutdown = false;
   #loop: EventLoop | null = null;
-  #getOp: SharedOp<T> | null = null;
-  #joinOp: SharedOp<void> | null = null;
+  #ops: QueueOps<T> | null = null;
 
   /**
    * Creates a queue holding at most `maxsize` items.
@@ -417,11 +423,9 @@ export class Queue<T> implements AsyncIterable<T> {
    * @throws {CancelledError} If the task is cancelled while it waits; the item is not put.
    */
   put(item: T): Awaitable<void> {
-    if (!this.#shutdown && !this.full()) {
-      this.#putNow(item);
-      return DONE;
-    }
-    return this.#putLater(item);
+    // Put at once when there is room, so that an item is never lost to a
+    // forgotten await; the operation is then done already.
+    return new Operation((this.#ops ?? this.#makeOps()).put, item).start();
   }
 
   /**
@@ -449,15 +453,33 @@ export class Queue<T> implements AsyncIterable<T> {
    * @throws {CancelledError} If the task is cancelled while it waits; no item is taken.
    */
   get(): Awaitable<T> {
-    return this.#getOp ?? this.#makeGetOp();
+    return new Operation((this.#ops ?? this.#makeOps()).get, undefined);
   }
 
-  // Not inlined in get(): its closures would make every call allocate.
-  #makeGetOp(): SharedOp<T> {
-    return this.#getOp = new SharedOp(
-      () => this.#store.size === 0 ? WAIT : this.#take(),
-      () => this.#getSlow(),
-    );
+  // Not inlined where used: its closures would make every call allocate.
+  #makeOps(): QueueOps<T> {
+    const name = this.constructor.name;
+    return this.#ops = {
+      get: {
+        name: `${name}.get()`,
+        tryNow: () => this.#store.size === 0 ? WAIT : this.#take(),
+        slow: () => this.#getSlow(),
+      },
+      put: {
+        name: `${name}.put()`,
+        tryNow: (item) => {
+          if (this.#shutdown || this.full()) return WAIT;
+          this.#putNow(item);
+          return undefined;
+        },
+        slow: (item) => this.#putSlow(item),
+      },
+      join: {
+        name: `${name}.join()`,
+        tryNow: () => this.#unfinished === 0 ? undefined : WAIT,
+        slow: () => this.#joinSlow(),
+      },
+    };
   }
 
   /**
@@ -498,15 +520,7 @@ export class Queue<T> implements AsyncIterable<T> {
    * @throws {CancelledError} If the task is cancelled while it waits.
    */
   join(): Awaitable<void> {
-    return this.#joinOp ?? this.#makeJoinOp();
-  }
-
-  // Not inlined in join(): its closures would make every call allocate.
-  #makeJoinOp(): SharedOp<void> {
-    return this.#joinOp = new SharedOp(
-      () => this.#unfinished === 0 ? undefined : WAIT,
-      () => this.#joinSlow(),
-    );
+    return new Operation((this.#ops ?? this.#makeOps()).join, undefined);
   }
 
   /**
@@ -558,12 +572,6 @@ export class Queue<T> implements AsyncIterable<T> {
     if (this.#unfinished !== 0) text += `, unfinished=${this.#unfinished}`;
     if (this.#shutdown) text += ", shut down";
     return text + ")";
-  }
-
-  // Separate from put() so that its closure does not make put() allocate a
-  // context for `item` on the fast path.
-  #putLater(item: T): CoroutineObject<void> {
-    return new CoroutineObject(() => this.#putSlow(item));
   }
 
   #putNow(item: T): void {

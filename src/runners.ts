@@ -6,9 +6,12 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { EventLoop, type EventLoopOptions, runningEventLoop } from "./events.ts";
+import { describe } from "./_checks.ts";
+import { realm, runningEventLoop } from "./_core.ts";
+import { EventLoop, type EventLoopOptions } from "./events.ts";
 import { Future } from "./futures.ts";
-import { allTasks, type Awaitable, type CoroutineLike, ensureFuture } from "./tasks.ts";
+import type { Awaitable, CoroutineLike } from "./coroutines.ts";
+import { allTasks, ensureFuture } from "./tasks.ts";
 
 /**
  * A new event loop (not running, not set as the current one).
@@ -61,11 +64,11 @@ export function getRunningLoop(): EventLoop {
   return loop;
 }
 
-let currentLoop: EventLoop | null = null;
-
 /**
  * Sets the current event loop, the one `getEventLoop()` returns outside a
- * running loop; `null` unsets it.
+ * running loop, and the one `new Future()`, `gather()`, `shield()` and
+ * `ensureFuture()` bind to outside a running loop (asyncio 3.12+); `null`
+ * unsets it.
  *
  * @param loop The loop, or `null`.
  * @throws {TypeError} If `loop` is neither an `EventLoop` nor null.
@@ -85,10 +88,10 @@ let currentLoop: EventLoop | null = null;
 export function setEventLoop(loop: EventLoop | null): void {
   if (loop !== null && !(loop instanceof EventLoop)) {
     throw new TypeError(
-      `Cannot set the event loop: expected an EventLoop or null, got ${typeof loop}`,
+      `Cannot set the event loop: expected an EventLoop or null, got ${describe(loop)}`,
     );
   }
-  currentLoop = loop;
+  realm.current = loop;
 }
 
 /**
@@ -112,8 +115,8 @@ export function setEventLoop(loop: EventLoop | null): void {
 export function getEventLoop(): EventLoop {
   const running = runningEventLoop();
   if (running !== null) return running;
-  if (currentLoop === null || currentLoop.isClosed()) currentLoop = new EventLoop();
-  return currentLoop;
+  if (realm.current === null || realm.current.isClosed()) realm.current = new EventLoop();
+  return realm.current;
 }
 
 /** Options of `run` and `Runner`. */
@@ -210,7 +213,7 @@ export class Runner {
       await loop.shutdownAsyncgens();
       await loop.shutdownDefaultExecutor();
     } finally {
-      if (this.#options.loopFactory === undefined && currentLoop === loop) setEventLoop(null);
+      if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       loop.close();
       this.#loop = null;
       this.#state = "closed";
@@ -280,9 +283,19 @@ export async function run<T>(main: Main<T>, options: RunOptions = {}): Promise<T
     throw new RuntimeError("Cannot call run(): an event loop is already running in this realm");
   }
   const runner = new Runner(options);
+  let result: T;
   try {
-    return await runner.run(main);
-  } finally {
-    await runner.close();
+    result = await runner.run(main);
+  } catch (error) {
+    // main's error (or the loop's own, if its machinery broke down) is what
+    // run() rejects with, whatever closing the runner then meets.
+    try {
+      await runner.close();
+    } catch (closeError) {
+      console.error("Cannot close the runner after an error:", closeError);
+    }
+    throw error;
   }
+  await runner.close();
+  return result;
 }

@@ -21,15 +21,11 @@
 
 import { CancelledError, ExceptionGroup, RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
-import { addWaiter, type Future } from "./futures.ts";
+import { ADD_WAITER } from "./_core.ts";
+import type { Future } from "./futures.ts";
 import { AsyncContextManager } from "./context.ts";
-import {
-  type CoroutineLike,
-  CoroutineObject,
-  currentTask,
-  type Task,
-  type TaskOptions,
-} from "./tasks.ts";
+import { type CoroutineLike, CoroutineObject } from "./coroutines.ts";
+import { currentTask, type Task, type TaskOptions } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
 
 function closeCoroutine(coro: unknown): void {
@@ -181,7 +177,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     // Always through the loop, even for a task that is done already (an
     // eager one), so that a failure never cancels the parent too early.
     this.#tasks.add(task as Task<unknown>);
-    addWaiter(task as Future<unknown>, this.#onTaskDone, task as Task<unknown>);
+    task[ADD_WAITER](this.#onTaskDone, task);
     if (this.#aborting && !task.done()) task.cancel();
     return task;
   }

@@ -1,20 +1,22 @@
 /**
  * `Task`: a coroutine driven by the loop, and `createTask`, `ensureFuture`,
- * `currentTask`, `allTasks`, `sleep`, and `coroutine` (the bridge that lets
- * an async function await a generator coroutine in its own task).
+ * `currentTask`, `allTasks`.
  *
  * ## The task step (asyncio's `Task.__step`)
  *
  * A generator coroutine is resumed with `next(value)` or `throw(error)` and
- * runs to its next `yield`. What it yields decides what happens next:
+ * runs to its next `yield`. What it yields decides what happens next (the
+ * yield protocol of `_await.ts`):
  *
- * - a `Future` (what `yield* future` yields while the future is pending):
- *   the task waits; the future's completion pushes `(stepTask, task)` on the
- *   ready queue, and `next()` then reads the result through `yield*`;
+ * - a `FutureIterator` (what `yield* future` yields while the future is
+ *   pending): the task waits; the future's completion pushes
+ *   `(stepTask, task)` on the ready queue, and `next()` then reads the
+ *   result through `yield*`;
  * - `SLEEP0` (what `yield* sleep(0)` yields) or `undefined` (a bare
  *   `yield`): the task steps again on the next iteration; nothing is
  *   allocated, the iterator of `sleep(0)` is stateless;
- * - anything else: a `TypeError` is thrown into the coroutine.
+ * - anything else (a future yielded without `*`, a promise, ...): a
+ *   `TypeError` naming the fix is thrown into the coroutine.
  *
  * The step is the library's hot path, and three things keep it cheap. A
  * native generator is resumed through the builtin `next`/`throw` (a
@@ -25,94 +27,75 @@
  * `currentTask()` asks it (storing a young task into an old module variable
  * on every step cost a write barrier, a tenth of a switch).
  *
- * A task alone on the loop that gives it an iteration (a CPU-bound loop
- * yielding with `sleep(0)` so timers and I/O get served) takes its next step
- * at once, in place, when that step would be the loop's whole next
- * iteration: nothing else ready, no timer due, the loop not stopping. The
- * queue round trip it skips is a third of a switch, and nothing can observe
- * it. It goes back through the queue every {@linkcode STEPS_IN_PLACE} steps,
- * so the drain still counts, reads the clock and serves the host.
+ * The step is a plain function of the task, not a method: an error keeps
+ * the receivers of the frames it was thrown through alive (in Deno), and a
+ * task must not be kept alive by its own error, or "Task exception was
+ * never retrieved" could not be reported when the task is collected.
  *
  * Cancellation follows asyncio: `cancel()` cancels the future the task waits
  * on (so `CancelledError` comes out of its `yield*`), or, when it waits on
  * nothing, marks the task so the next step throws `CancelledError` in.
  *
+ * ## A task's state
+ *
+ * asyncio keeps a task's lifecycle in `_state`, `_fut_waiter` and
+ * `_must_cancel`; ours is in these fields, under this invariant:
+ *
+ * - `#kind`: how a step drives the coroutine: a native generator, another
+ *   iterator, a function not called yet, an async body running in the host,
+ *   a bare promise, or `FINISHED` once the future is done (then nothing
+ *   below matters). The `ATTEND` bit is set whenever the next step has more
+ *   to do than resume a native generator with `#resume`.
+ * - `#waiter`: the future the task is suspended on, or `null`. A generator
+ *   task sets it when it yields a future and clears it in its next step; an
+ *   async body sets it when it parks and clears it when it unparks.
+ * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
+ *   as host work, so virtual time waits for it), `PARKED` while it awaits a
+ *   library awaitable, `IN_LOOP` otherwise. A task waits on one thing at a
+ *   time: a `then()` while `PARKED` is a second wait started in the task's
+ *   context, the signature of an async function's promise passed where the
+ *   function was expected, and it is refused.
+ * - `#mustCancel`: a `cancel()` that could not be delivered by cancelling
+ *   `#waiter` (there was none, or it refused); the next step (or unpark)
+ *   throws `CancelledError` in and clears it. It implies `ATTEND`.
+ * - `#cancelRequests`: `cancel()` calls not taken back by `uncancel()`.
+ * - `#resume`: what the next step sends in (a `ThrowIn` box: throws it).
+ *
  * ## Async functions
  *
  * A function passed to `createTask` runs inside the task: its first segment
  * runs in the task's first step; after that its body runs in host
- * microtasks. `AsyncLocalStorage` carries the task through its awaits, so
- * `currentTask()` works there, and a library awaitable's `then()` records
- * itself as the future the task waits on, so `cancel()` can reach it. A
- * cancel that lands after that future completed but before the body resumed
- * makes that `await` throw `CancelledError`, as asyncio does.
- *
- * ## One coroutine, both styles
- *
- * Library operations that wait (`asyncWith`, `waitFor`, a contended
- * `lock.acquire()`) are written once, as generators. `yield*` drives them in
- * a generator task; `await` drives them with `drive()`, an async loop that
- * awaits each future they yield, in the awaiting task (no helper task), so
- * cancellation and `currentTask()` behave the same in both styles.
- * `CoroutineObject` packages the two, and may carry a native async twin for
- * `await` when the work itself awaits host promises (`asyncWith` does).
+ * microtasks. A context store (`_host/context.ts`) carries the task through
+ * its awaits, so `currentTask()` works there, and a library awaitable's
+ * `then()` parks the task on the future it waits on, so `cancel()` can reach
+ * it. A cancel that lands after that future completed but before the body
+ * resumed makes that `await` throw `CancelledError`, as asyncio does.
  *
  * @module
  */
 
-import { AsyncLocalStorage } from "node:async_hooks";
 import { CancelledError, RuntimeError } from "./errors.ts";
-import { isCoroutineLike, isThenable } from "./_checks.ts";
+import { checkMessage, describe, isCoroutineLike, isThenable } from "./_checks.ts";
 import {
-  coreLayers,
-  type EventLoop,
-  hostWorkSettled,
-  hostWorkStarted,
-  insideDrain,
+  ADD_WAITER,
+  HOST_TURN,
+  HOST_WORK,
+  install,
   keepShapes,
-  requestHostTurn,
-  requeueStep,
+  realm,
+  RUNNING_STEP,
   runningEventLoop,
-  runningStep,
-  scheduleCall,
-  scheduleStep,
-  setStepCallback,
-} from "./events.ts";
-import {
-  addWaiter,
-  awaitHooks,
-  Future,
-  type FutureState,
-  settleFuture,
-  thenNextIteration,
-  wrapFuture,
-} from "./futures.ts";
-
-/**
- * A generator coroutine: a generator whose `yield*` expressions await
- * library awaitables, returning `T`.
- */
-export type Coroutine<T> = Generator<unknown, T, unknown>;
-
-/**
- * What every awaitable of the library is: iterable for `yield*` in a
- * generator coroutine, thenable for `await` in an async function.
- */
-export interface Awaitable<T> extends PromiseLike<T> {
-  /** The iterator that `yield*` drives; it returns the result. */
-  [Symbol.iterator](): Iterator<unknown, T, unknown>;
-}
-
-/**
- * What `createTask` and `run` accept: a generator object, a function
- * returning one or a promise (an async function, a generator function), or a
- * bare promise.
- */
-export type CoroutineLike<T> =
-  | Coroutine<T>
-  | Iterator<unknown, T, unknown>
-  | (() => Iterator<unknown, T, unknown> | PromiseLike<T>)
-  | PromiseLike<T>;
+  runningLoopFor,
+  SCHEDULE,
+  SCHEDULE_STEP,
+  SETTLE,
+} from "./_core.ts";
+import { FutureIterator, SLEEP0 } from "./_await.ts";
+import { claim, yieldError } from "./_drive.ts";
+import { newContextStore } from "./_host/context.ts";
+import { EventLoop } from "./events.ts";
+import { Future, type FutureState } from "./futures.ts";
+import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 
 /** Options of `createTask`. */
 export interface TaskOptions {
@@ -161,29 +144,19 @@ function iteratorKind(coro: Iterator<unknown>): number {
     : GENERATOR;
 }
 
-// Where an async body is, for virtual time and `state`.
-const IN_LOOP = 0; // not in the host (or not an async body)
-const IN_HOST = 1; // running host code, counted as host work
-const PARKED = 2; // awaiting a library awaitable
-
-/**
- * How many steps in a row a task alone on the loop may take in place, before
- * its step goes back through the queue and the drain does its own duties
- * (counting callbacks, reading the clock, giving the host its turn).
- */
-const STEPS_IN_PLACE = 16;
-
-/** The marker `yield* sleep(0)` yields, and the value it is resumed with. */
-const SLEEP0: unique symbol = Symbol("sleep(0)");
+// Where an async body is (see "A task's state").
+const IN_LOOP = 0;
+const IN_HOST = 1;
+const PARKED = 2;
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
  * first segment of a body). A step the drain calls is found by asking the
- * loop ({@linkcode runningStep}), so the hot path records nothing.
+ * loop (`[RUNNING_STEP]`), so the hot path records nothing.
  */
 let current: Task<unknown> | null = null;
 let taskCounter = 0;
-const asyncContext = new AsyncLocalStorage<Task<unknown>>();
+const asyncContext = newContextStore<Task<unknown>>();
 
 /**
  * The pending tasks of each loop, as an intrusive doubly-linked list
@@ -207,28 +180,34 @@ interface TaskExtra {
   controller: AbortController | null;
 }
 
-/** The loop's step function: `(stepTask, task)` sits on the ready queue. */
+// The task's friends in this file (plain functions, not methods: see the
+// module header): the step the loop calls, and the pending-list walk.
 let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object" || typeof value === "function") {
-    return (value as object).constructor?.name ?? typeof value;
-  }
-  return `${typeof value} ${String(value)}`;
-}
-
-function loopOrThrow(action: string): EventLoop {
-  const loop = runningEventLoop();
-  if (loop === null) throw new RuntimeError(`Cannot ${action}: no running event loop`);
-  return loop;
-}
+let parkedState: (task: Task<unknown>) => string | null;
 
 function listOf(loop: EventLoop): TaskList {
   let list = pendingTasks.get(loop);
   if (list === undefined) pendingTasks.set(loop, list = new TaskList());
   return list;
+}
+
+/** The task whose step runs now (an eager start, or the drain's), or `null`. */
+function runningTask(): Task<unknown> | null {
+  if (current !== null) return current;
+  const loop = realm.running;
+  return loop === null ? null : (loop[RUNNING_STEP]() as Task<unknown> | undefined) ?? null;
+}
+
+/**
+ * The task whose code runs now: a step (generator or the first segment of a
+ * body), or an async body in a host microtask. Callbacks the drain runs that
+ * are not steps belong to no task, whatever host context they run in.
+ */
+function awaitingTask(): Task<unknown> | undefined {
+  if (current !== null) return current;
+  if (realm.draining) return runningTask() ?? undefined;
+  return asyncContext.getStore();
 }
 
 /**
@@ -284,12 +263,13 @@ export class Task<T = unknown> extends Future<T> {
    * @param coro A generator object, a function, or a promise.
    * @param options `loop`, `name`, `eagerStart`.
    * @throws {TypeError} If `coro` is none of those.
-   * @throws {RuntimeError} If no loop is given and none runs.
+   * @throws {RuntimeError} If no loop is given and none runs, or `coro` is
+   * a coroutine object that another task or await runs already.
    */
   constructor(coro: CoroutineLike<T>, options?: TaskConstructorOptions) {
     if (coro instanceof Future) {
       throw new TypeError(
-        `Cannot create a task: expected a coroutine, got ${describe(coro)} (use ensureFuture)`,
+        `Cannot create a task: expected a coroutine, got ${coro} (use ensureFuture)`,
       );
     }
     let kind: number;
@@ -303,8 +283,10 @@ export class Task<T = unknown> extends Future<T> {
         }`,
       );
     }
-    const loop = options?.loop ?? loopOrThrow("create a task");
+    const loop = options?.loop ?? runningLoopFor("create a task");
+    if (kind === PROMISE) checkNotParked("create a task from a promise");
     super(loop);
+    if (kind <= GENERATOR) claim(coro as object, this);
     this.#kind = kind;
     this.#coro = coro;
     if (options?.name !== undefined) this.#extraState().name = String(options.name);
@@ -318,12 +300,12 @@ export class Task<T = unknown> extends Future<T> {
       const previous = current;
       current = this as Task<unknown>;
       try {
-        this.#step();
+        stepTask(this as Task<unknown>);
       } finally {
         current = previous;
       }
     } else {
-      scheduleCall(loop, stepTask, this as Task<unknown>);
+      loop[SCHEDULE](stepTask, this);
     }
   }
 
@@ -378,9 +360,7 @@ export class Task<T = unknown> extends Future<T> {
    * @returns `false` if the task is already done, else `true`.
    */
   override cancel(msg?: string): boolean {
-    if (msg !== undefined && typeof msg !== "string") {
-      throw new TypeError(`Cannot cancel: expected the message as a string, got ${typeof msg}`);
-    }
+    checkMessage(msg);
     if (this.done()) return false;
     this.#cancelRequests++;
     this.#extra?.controller?.abort(new CancelledError(msg));
@@ -474,7 +454,7 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     if (loop.isClosed()) return; // nothing can be scheduled any more
-    settleFuture(this as Task<unknown>, state, value);
+    this[SETTLE](state, value);
   }
 
   #fail(error: unknown): void {
@@ -491,171 +471,37 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
-  /** One step of the coroutine: resume it, then act on what it yields. */
-  #step(): void {
-    const kind = this.#kind;
-    if (kind !== NATIVE_GENERATOR) {
-      this.#attendedStep(kind);
-      return;
-    }
-    // The common step: a native generator resumed with #resume, nothing else
-    // to attend to (see ATTEND).
-    let value = this.#resume;
-    this.#resume = undefined;
-    const coro = this.#coro;
-    for (let inPlace = STEPS_IN_PLACE;;) {
-      let step: IteratorResult<unknown, unknown>;
-      try {
-        step = generatorNext.call(coro, value);
-      } catch (error) {
-        this.#fail(error);
-        return;
-      }
-      if (step.done) {
-        this.#finish(step.value);
-        return;
-      }
-      // What the coroutine yields is also what its next step resumes it
-      // with when it only gave the loop an iteration (SLEEP0 or undefined).
-      value = step.value;
-      if (
-        (value !== SLEEP0 && value !== undefined) || this.#kind !== NATIVE_GENERATOR ||
-        --inPlace === 0
-      ) {
-        this.#suspend(value);
-        return;
-      }
-      // Alone on the loop, it steps again at once (see requeueStep).
-      if (!requeueStep(this.getLoop(), this)) {
-        this.#resume = value;
-        return;
-      }
-    }
-  }
-
-  /** A step with something to attend to, or of a coroutine that is not a native generator. */
-  #attendedStep(flagged: number): void {
-    const kind = flagged & KIND;
-    this.#kind = kind;
-    if (kind > GENERATOR) {
-      // Not a coroutine the loop steps: done, or running in the host.
-      if (kind === NOT_STARTED) this.#start();
-      return;
-    }
-    this.#waiter = null;
-    let value = this.#resume;
-    this.#resume = undefined;
-    let throws = false;
-    if (value instanceof ThrowIn) {
-      throws = true;
-      value = value.error;
-    }
-    if (this.#mustCancel) {
-      this.#mustCancel = false;
-      if (!(throws && value instanceof CancelledError)) {
-        throws = true;
-        value = new CancelledError(this.#cancelMessage());
-      }
-    }
-    const coro = this.#coro as Iterator<unknown, unknown, unknown>;
-    let step: IteratorResult<unknown, unknown>;
-    try {
-      step = kind === NATIVE_GENERATOR
-        ? (throws ? generatorThrow.call(coro, value) : generatorNext.call(coro, value))
-        : (throws ? coro.throw!(value) : coro.next(value));
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    if (step.done) this.#finish(step.value);
-    else this.#suspend(step.value);
-  }
-
   /** The coroutine yielded `yielded`: arrange the next step. */
   #suspend(yielded: unknown): void {
     const loop = this.getLoop();
     if (yielded === SLEEP0) {
       this.#resume = SLEEP0;
-      scheduleStep(loop, this);
+      loop[SCHEDULE_STEP](this);
     } else if (yielded === undefined) {
-      scheduleStep(loop, this);
-    } else if (yielded instanceof Future) {
-      if (yielded.getLoop() !== loop) {
+      loop[SCHEDULE_STEP](this);
+    } else if (yielded instanceof FutureIterator) {
+      const future = yielded.future as Future<unknown>;
+      if (future.getLoop() !== loop) {
         this.#throwIn(
-          new RuntimeError(`Cannot await ${yielded}: it is attached to a different loop`),
+          new RuntimeError(`Cannot await ${future}: it is attached to a different loop`),
         );
-      } else if (yielded === this) {
-        this.#throwIn(new RuntimeError(`Cannot await ${yielded}: a task cannot await itself`));
+      } else if (future === this) {
+        this.#throwIn(new RuntimeError(`Cannot await ${future}: a task cannot await itself`));
       } else {
-        addWaiter(yielded, stepTask, this as Task<unknown>);
-        this.#waiter = yielded;
+        future[ADD_WAITER](stepTask, this);
+        this.#waiter = future;
         this.#kind |= ATTEND;
-        if (this.#mustCancel && yielded.cancel(this.#cancelMessage())) this.#mustCancel = false;
+        if (this.#mustCancel && future.cancel(this.#cancelMessage())) this.#mustCancel = false;
       }
     } else {
-      this.#throwIn(
-        new TypeError(
-          `Cannot await ${
-            describe(yielded)
-          }: a generator coroutine must yield* an awaitable (a future, a task, sleep(), ...)`,
-        ),
-      );
+      this.#throwIn(yieldError(yielded));
     }
   }
 
   #throwIn(error: unknown): void {
     this.#resume = new ThrowIn(error);
     this.#kind |= ATTEND;
-    scheduleStep(this.getLoop(), this);
-  }
-
-  /** The first step of a task made from a function: call it inside the task. */
-  #start(): void {
-    if (this.#mustCancel) {
-      // Cancelled before it started: its body never runs (asyncio throws
-      // CancelledError in before the first line).
-      this.#mustCancel = false;
-      this.#complete("cancelled", this.#cancelMessage());
-      return;
-    }
-    const fn = this.#coro as () => unknown;
-    const previous = current;
-    current = this as Task<unknown>;
-    // The first segment of an async body runs host code: it may park on an
-    // awaitable before fn() even returns.
-    this.#enterHost();
-    let body: unknown;
-    try {
-      body = asyncContext.run(this as Task<unknown>, fn);
-    } catch (error) {
-      this.#leaveHost();
-      this.#fail(error);
-      return;
-    } finally {
-      current = previous;
-    }
-    if (isCoroutineLike(body)) {
-      this.#leaveHost();
-      this.#kind = iteratorKind(body);
-      this.#coro = body;
-      this.#step();
-    } else if (isThenable(body)) {
-      this.#kind = ASYNC_BODY;
-      this.#watchBody(body);
-      // Its first await registers in host microtasks: let them run before
-      // the next iteration.
-      requestHostTurn(this.getLoop());
-    } else {
-      this.#leaveHost();
-      this.#complete(
-        "failed",
-        new TypeError(
-          `Cannot run ${this.getName()}: its function returned ${
-            describe(body)
-          }, expected a generator or a promise`,
-        ),
-      );
-    }
+    this.getLoop()[SCHEDULE_STEP](this);
   }
 
   /** An async body or a bare promise runs in the host; settle when it does. */
@@ -668,7 +514,26 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #bodySettled(ok: boolean, value: unknown): void {
-    this.#leaveHost();
+    if (this.#host === PARKED) {
+      // The body is done, yet something it started still waits in the
+      // task's name: an async function's promise started in the task and
+      // never awaited. Cancel that wait, so nothing goes on in a finished
+      // task's name, and fail the task if it would have succeeded.
+      const stray = this.#waiter;
+      this.#host = IN_LOOP;
+      this.#waiter = null;
+      if (stray !== null) stray.cancel();
+      if (!this.done() && ok) {
+        ok = false;
+        value = new RuntimeError(
+          `Cannot finish ${this.getName()}: its body returned while code it started still waits on ${
+            stray ?? "the next iteration"
+          } in its name. An async function's promise was started in the task and not awaited; pass the function instead: createTask(() => job()), gather(() => jobA(), () => jobB())`,
+        );
+      }
+    } else {
+      this.#leaveHost();
+    }
     if (this.done()) return;
     if (ok) this.#finish(value);
     else this.#fail(value);
@@ -676,136 +541,305 @@ export class Task<T = unknown> extends Future<T> {
 
   #enterHost(): void {
     this.#host = IN_HOST;
-    hostWorkStarted(this.getLoop());
+    this.getLoop()[HOST_WORK](1);
   }
 
   #leaveHost(): void {
-    if (this.#host === IN_HOST) hostWorkSettled(this.getLoop());
+    if (this.#host === IN_HOST) this.getLoop()[HOST_WORK](-1);
     this.#host = IN_LOOP;
   }
 
   static {
-    stepTask = (task) => task.#step();
-    setStepCallback(stepTask);
-    nextPending = (task) => task.#next;
-
-    awaitHooks.park = (future) => {
-      // Only a task running host code (an async body, also in its first
-      // segment) parks; a generator step calling then() is not awaiting.
-      // (No insideDrain() test: the host may run microtasks in the middle of
-      // a drain, and an await that lands there must still park.)
-      const task = runningTask() ?? asyncContext.getStore();
-      if (task === undefined || task.#host === IN_LOOP || task.done()) return undefined;
-      // What a generator step refuses (#suspend), an await refuses too: the
-      // error rejects the await.
-      if (future === task) {
-        throw new RuntimeError(`Cannot await ${task}: a task cannot await itself`);
+    /** One step of the coroutine: resume it, then act on what it yields. */
+    stepTask = (task) => {
+      if (task.#kind !== NATIVE_GENERATOR) {
+        attendedStep(task);
+        return;
       }
-      if (future !== null && future.getLoop() !== task.getLoop()) {
-        throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
+      // The common step: a native generator resumed with #resume, nothing
+      // else to attend to (see ATTEND).
+      const value = task.#resume;
+      task.#resume = undefined;
+      let step: IteratorResult<unknown, unknown>;
+      try {
+        step = generatorNext.call(task.#coro, value);
+      } catch (error) {
+        task.#fail(error);
+        return;
       }
-      if (task.#host === IN_HOST) {
-        task.#host = PARKED;
-        hostWorkSettled(task.getLoop());
-      }
-      task.#waiter = future;
-      if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
-      return task;
+      if (step.done) task.#finish(step.value);
+      else task.#suspend(step.value);
     };
 
-    awaitHooks.unpark = (token) => {
-      if (token === undefined) return undefined;
-      const task = token as Task<unknown>;
+    /** A step with something to attend to, or of a coroutine that is not a native generator. */
+    const attendedStep = (task: Task<unknown>): void => {
+      const kind = task.#kind & KIND;
+      task.#kind = kind;
+      if (kind > GENERATOR) {
+        // Not a coroutine the loop steps: done, or running in the host.
+        if (kind === NOT_STARTED) start(task);
+        return;
+      }
       task.#waiter = null;
-      if (task.#host === PARKED && !task.done()) {
-        task.#host = IN_HOST;
-        const loop = task.getLoop();
-        hostWorkStarted(loop);
-        requestHostTurn(loop);
+      let value = task.#resume;
+      task.#resume = undefined;
+      let throws = false;
+      if (value instanceof ThrowIn) {
+        throws = true;
+        value = value.error;
       }
-      if (task.#mustCancel && !task.done()) {
-        // Cancelled after what it awaited completed: the await throws.
+      if (task.#mustCancel) {
         task.#mustCancel = false;
-        return new CancelledError(task.#cancelMessage());
+        if (!(throws && value instanceof CancelledError)) {
+          throws = true;
+          value = new CancelledError(task.#cancelMessage());
+        }
       }
-      return undefined;
+      const coro = task.#coro as Iterator<unknown, unknown, unknown>;
+      let step: IteratorResult<unknown, unknown>;
+      try {
+        step = kind === NATIVE_GENERATOR
+          ? (throws ? generatorThrow.call(coro, value) : generatorNext.call(coro, value))
+          : (throws ? coro.throw!(value) : coro.next(value));
+      } catch (error) {
+        task.#fail(error);
+        return;
+      }
+      if (step.done) task.#finish(step.value);
+      else task.#suspend(step.value);
     };
 
-    coreLayers.createTask = <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
-      new Task<T>(
-        coro as CoroutineLike<T>,
-        // The usual case needs no options object of its own.
-        loop === runningEventLoop() ? options : { ...options, loop },
-      );
-    coreLayers.bodyLoop = () => {
-      const task = asyncContext.getStore();
-      return task !== undefined && !task.done() && !task.getLoop().isClosed()
-        ? task.getLoop()
-        : null;
+    /** The first step of a task made from a function: call it inside the task. */
+    const start = (task: Task<unknown>): void => {
+      if (task.#mustCancel) {
+        // Cancelled before it started: its body never runs (asyncio throws
+        // CancelledError in before the first line).
+        task.#mustCancel = false;
+        task.#complete("cancelled", task.#cancelMessage());
+        return;
+      }
+      const fn = task.#coro as () => unknown;
+      const previous = current;
+      current = task;
+      // The first segment of an async body runs host code: it may park on an
+      // awaitable before fn() even returns.
+      task.#enterHost();
+      let body: unknown;
+      try {
+        body = asyncContext.run(task, fn);
+      } catch (error) {
+        task.#leaveHost();
+        task.#fail(error);
+        return;
+      } finally {
+        current = previous;
+      }
+      if (isCoroutineLike(body)) {
+        task.#leaveHost();
+        try {
+          claim(body, task);
+        } catch (error) {
+          task.#fail(error);
+          return;
+        }
+        task.#kind = iteratorKind(body);
+        task.#coro = body;
+        stepTask(task);
+      } else if (isThenable(body)) {
+        task.#kind = ASYNC_BODY;
+        task.#watchBody(body);
+        // Its first await registers in host microtasks: let them run before
+        // the next iteration.
+        task.getLoop()[HOST_TURN]();
+      } else {
+        task.#leaveHost();
+        task.#complete(
+          "failed",
+          new TypeError(
+            `Cannot run ${task.getName()}: its function returned ${
+              describe(body)
+            }, expected a generator or a promise`,
+          ),
+        );
+      }
     };
-    coreLayers.ensureFuture = <T>(aw: unknown, loop: EventLoop) =>
-      ensureFuture(aw as Awaitable<T> | CoroutineLike<T>, loop);
+
+    nextPending = (task) => task.#next;
+    parkedState = (task) => {
+      if (task.#host !== PARKED) return null;
+      return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
+    };
+
+    install({
+      stepTask: stepTask as (task: never) => void,
+
+      createTask: <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
+        new Task<T>(
+          coro as CoroutineLike<T>,
+          // The usual case needs no options object of its own.
+          loop === runningEventLoop() ? options : { ...options, loop },
+        ),
+
+      ensureFuture: <T>(aw: unknown, loop: EventLoop) =>
+        ensureFuture(aw as Awaitable<T> | CoroutineLike<T>, loop),
+
+      bodyLoop: () => {
+        const task = asyncContext.getStore();
+        return task !== undefined && !task.done() && !task.getLoop().isClosed()
+          ? task.getLoop()
+          : null;
+      },
+
+      park: (future, what, relay) => {
+        const task = awaitingTask();
+        if (task === undefined || task.done()) return undefined;
+        if (task.#host === IN_LOOP) {
+          // The step of a generator task runs now and calls then(): an
+          // async function called from a generator coroutine awaits a
+          // library awaitable, outside every task. Anywhere else (a host
+          // callback that inherited a generator task's context) the await
+          // belongs to no task.
+          if (runningTask() !== task) return undefined;
+          throw new RuntimeError(
+            `Cannot await ${
+              describeAwaited(what)
+            } in the generator coroutine of ${task.getName()}: an async function called from generator code runs outside every task, where cancellation cannot reach it. Write it as a generator function (function*, or coroutine(function* () {...})) and yield* it, or run it as a task of its own: createTask(() => job())`,
+          );
+        }
+        if (task.#host === PARKED) {
+          if (relay) return undefined;
+          throw secondWait(task, what);
+        }
+        if (future === task) {
+          throw new RuntimeError(`Cannot await ${task}: a task cannot await itself`);
+        }
+        if (future !== null && future.getLoop() !== task.getLoop()) {
+          throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
+        }
+        task.#host = PARKED;
+        task.getLoop()[HOST_WORK](-1);
+        task.#waiter = future;
+        if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
+        return task;
+      },
+
+      unpark: (token) => {
+        if (token === undefined) return undefined;
+        const task = token as Task<unknown>;
+        task.#waiter = null;
+        if (task.#host === PARKED && !task.done()) {
+          task.#host = IN_HOST;
+          const loop = task.getLoop();
+          loop[HOST_WORK](1);
+          loop[HOST_TURN]();
+        }
+        if (task.#mustCancel && !task.done()) {
+          // Cancelled after what it awaited completed: the await throws.
+          task.#mustCancel = false;
+          return new CancelledError(task.#cancelMessage());
+        }
+        return undefined;
+      },
+    });
   }
+}
+
+function describeAwaited(what: unknown): string {
+  return what instanceof Future ? String(what) : String(what ?? "an awaitable");
+}
+
+/** The error of a second wait started in a task that waits already. */
+function secondWait(task: Task<unknown>, what: unknown): RuntimeError {
+  return new RuntimeError(
+    `Cannot await ${describeAwaited(what)} in ${task.getName()}: the task is already waiting on ${
+      parkedState(task)
+    }, and a task waits on one thing at a time. This happens when an async function's promise is passed where the function was expected (pass the function: gather(() => jobA(), () => jobB()), waitFor(() => job(), 1), tg.createTask(() => job())), or when Promise.all or Promise.race awaits library awaitables (use gather() or wait())`,
+  );
+}
+
+/**
+ * Refuses to take a promise from code that runs in the name of a task that
+ * is waiting: an async function started in the task parked it, and its
+ * promise is what is being handed over (`gather(jobA(), jobB())`).
+ *
+ * @throws {RuntimeError} If the current task is waiting.
+ */
+function checkNotParked(action: string): void {
+  const task = awaitingTask();
+  if (task === undefined || task.done()) return;
+  const waiting = parkedState(task);
+  if (waiting === null) return;
+  throw new RuntimeError(
+    `Cannot ${action} in ${task.getName()}: the task is waiting on ${waiting} while its code runs on. An async function's promise was passed where the function was expected; pass the function instead: gather(() => jobA(), () => jobB()), waitFor(() => job(), 1), createTask(() => job())`,
+  );
 }
 
 /**
  * Wraps a coroutine in a task scheduled on the running loop; its first step
  * runs on the next iteration (at once with `eagerStart`).
  *
- * Pass an async function itself, not its promise, so that its body runs
- * inside the task (`currentTask()` works in it, and `cancel()` reaches the
- * library awaitable it waits on).
+ * Pass an async function itself (or `() => job(arg)`), not its promise, so
+ * that its body runs inside the task: `currentTask()` works in it, and
+ * `cancel()` reaches the library awaitable it waits on.
  *
  * @param coro A generator object, a generator or async function, or a promise.
  * @param options `name`, `eagerStart`.
  * @returns The task.
  * @throws {TypeError} If `coro` is not a coroutine.
- * @throws {RuntimeError} If no loop runs.
+ * @throws {RuntimeError} If no loop runs, or `coro` is a coroutine object
+ * that runs already.
  *
  * @example Both coroutine styles
  * ```ts
  * import { createTask, currentTask, run, sleep } from "@coro/asyncio";
  * import assert from "node:assert/strict";
  *
+ * async function job(name: string) {
+ *   await sleep(1);
+ *   return `${name} in ${currentTask()?.getName()}`;
+ * }
+ *
  * await run(async () => {
  *   const gen = createTask(function* () {
  *     yield* sleep(1);
  *     return "generator";
  *   }, { name: "gen" });
- *   const fn = createTask(async () => {
- *     await sleep(1);
- *     return currentTask()?.getName();
- *   }, { name: "async" });
+ *   const fn = createTask(() => job("async"), { name: "worker" });
  *   assert.equal(await gen, "generator");
- *   assert.equal(await fn, "async");
+ *   assert.equal(await fn, "async in worker");
  * }, { virtualTime: true });
  * ```
  */
 export function createTask<T>(coro: CoroutineLike<T>, options?: TaskOptions): Task<T> {
-  const loop = loopOrThrow("create a task");
+  const loop = runningLoopFor("create a task");
   return loop.createTask<T>(coro, options);
 }
 
 /**
  * Turns anything awaitable into a future: a future or task is returned as
- * is, a coroutine or a promise is wrapped in a task.
+ * is, a coroutine, a function or a promise is wrapped in a task.
  *
  * @param aw A future, a task, a coroutine, a function or a promise.
- * @param loop The loop; the running one by default.
+ * @param loop The loop; the running one by default, else the one set with
+ * `setEventLoop()`.
  * @returns The future.
  * @throws {TypeError} If `aw` is not awaitable.
- * @throws {RuntimeError} If `aw` is a future of another loop, or no loop runs.
+ * @throws {RuntimeError} If `aw` is a future of another loop, or there is
+ * no loop.
  *
  * @example
  * ```ts
- * import { ensureFuture, isFuture, run } from "@coro/asyncio";
+ * import { ensureFuture, isFuture, run, sleep } from "@coro/asyncio";
  * import assert from "node:assert/strict";
  *
- * await run(function* () {
- *   const fut = ensureFuture(Promise.resolve(7));
+ * await run(async () => {
+ *   const fut = ensureFuture(async () => {
+ *     await sleep(1);
+ *     return 7;
+ *   });
  *   assert.ok(isFuture(fut));
- *   assert.equal(yield* fut, 7);
- * });
+ *   assert.equal(await fut, 7);
+ * }, { virtualTime: true });
  * ```
  */
 export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: EventLoop): Future<T> {
@@ -818,11 +852,18 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
     return aw;
   }
   if (isCoroutineLike(aw) || typeof aw === "function" || isThenable(aw)) {
-    const owner = loop ?? loopOrThrow("ensure a future");
+    const owner = loop ?? runningEventLoop() ?? realm.current;
+    if (owner === null) {
+      throw new RuntimeError(
+        "Cannot ensure a future: no running event loop and none set with setEventLoop() (pass a loop)",
+      );
+    }
     return owner.createTask<T>(aw);
   }
   throw new TypeError(
-    `Cannot ensure a future: expected a future, a coroutine or a promise, got ${describe(aw)}`,
+    `Cannot ensure a future: expected a future, a coroutine, a function or a promise, got ${
+      describe(aw)
+    }`,
   );
 }
 
@@ -849,7 +890,7 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
 export function currentTask(): Task<unknown> | undefined {
   const running = runningTask();
   if (running !== null) return running;
-  if (insideDrain()) return undefined;
+  if (realm.draining) return undefined;
   const task = asyncContext.getStore();
   return task !== undefined && !task.done() ? task : undefined;
 }
@@ -875,7 +916,7 @@ export function currentTask(): Task<unknown> | undefined {
  * ```
  */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
-  const owner = loop ?? loopOrThrow("list the tasks");
+  const owner = loop ?? runningLoopFor("list the tasks");
   const tasks = new Set<Task<unknown>>();
   for (let task = pendingTasks.get(owner)?.head ?? null; task !== null; task = nextPending(task)) {
     tasks.add(task);
@@ -883,379 +924,9 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   return tasks;
 }
 
-/** The task whose step runs now (in the drain or an eager start), or `null`. */
-function runningTask(): Task<unknown> | null {
-  return current ?? (runningStep() as Task<unknown> | undefined) ?? null;
-}
-
-/** `sleep(0)`: gives the loop one iteration; its iterator is stateless. */
-class Sleep0<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
-  readonly #result: T;
-  // Both results are built once: a switch allocates nothing.
-  readonly #done: IteratorResult<unknown, T>;
-  constructor(result: T) {
-    this.#result = result;
-    this.#done = nativeResult(true, result);
-  }
-  [Symbol.iterator](): this {
-    return this;
-  }
-  next(resumed?: unknown): IteratorResult<unknown, T> {
-    // The task resumes a SLEEP0 yield with SLEEP0: then it is over.
-    return resumed === SLEEP0 ? this.#done : YIELD_SLEEP0;
-  }
-  throw(error: unknown): IteratorResult<unknown, T> {
-    throw error;
-  }
-  return(value?: T): IteratorResult<unknown, T> {
-    return { done: true, value: value as T };
-  }
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return thenNextIteration(loopOrThrow("sleep"), this.#result, onfulfilled, onrejected);
-  }
-}
-/**
- * An iterator result made by a generator, so it has the engine's own
- * iterator-result shape: the task step reads `done` and `value` of many
- * results, and one shape keeps those reads monomorphic. (Shared results are
- * not frozen: freezing would change their shape.)
- */
-function nativeResult<T>(done: boolean, value: T): IteratorResult<unknown, T> {
-  return (done ? returning(value) : yielding(value)).next();
-}
-function* yielding<T>(value: T): Generator<T, T> {
-  yield value;
-  return value;
-}
-// deno-lint-ignore require-yield -- only its return result is wanted
-function* returning<T>(value: T): Generator<T, T> {
-  return value;
-}
-const YIELD_SLEEP0 = nativeResult(false, SLEEP0) as IteratorResult<unknown, never>;
-const SLEEP0_UNDEFINED = new Sleep0<undefined>(undefined);
-
-function setResultUnlessDone<T>(future: Future<T>, value: T): void {
-  if (!future.done()) future.setResult(value);
-}
-
-/** A future whose timer is cancelled with it, so a cancelled sleep leaves no timer. */
-class SleepFuture<T> extends Future<T> {
-  timer: { cancel(): void } | null = null;
-  override cancel(msg?: string): boolean {
-    this.timer?.cancel();
-    return super.cancel(msg);
-  }
-}
-
-/** `sleep(delay)` for `delay > 0`: the timer starts when it is first awaited. */
-class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
-  readonly #delay: number;
-  readonly #result: T;
-  #future: SleepFuture<T> | null = null;
-  constructor(delay: number, result: T) {
-    this.#delay = delay;
-    this.#result = result;
-  }
-  #start(): SleepFuture<T> {
-    if (this.#future === null) {
-      const loop = loopOrThrow("sleep");
-      const future = new SleepFuture<T>(loop);
-      future.timer = loop.callLater(this.#delay, setResultUnlessDone, future, this.#result);
-      this.#future = future;
-    }
-    return this.#future;
-  }
-  [Symbol.iterator](): this {
-    return this;
-  }
-  next(): IteratorResult<unknown, T> {
-    const future = this.#start();
-    if (!future.done()) return { done: false, value: future };
-    return { done: true, value: future.result() };
-  }
-  throw(error: unknown): IteratorResult<unknown, T> {
-    throw error;
-  }
-  return(value?: T): IteratorResult<unknown, T> {
-    return { done: true, value: value as T };
-  }
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#start().then(onfulfilled, onrejected);
-  }
-}
-
-/**
- * Waits `delay` seconds, then returns `result` (asyncio.sleep).
- * `sleep(0)` gives the loop one iteration, the way to let other tasks run.
- * The timer starts when the sleep is first awaited.
- *
- * @param delay Seconds; zero or less means one loop iteration.
- * @param result What the sleep returns.
- * @returns An awaitable for `yield*` or `await`.
- * @throws {TypeError} If `delay` is not a number.
- * @throws {RangeError} If `delay` is NaN.
- *
- * @example Both styles
- * ```ts
- * import { run, sleep } from "@coro/asyncio";
- * import assert from "node:assert/strict";
- *
- * await run(function* () {
- *   assert.equal(yield* sleep(1, "done"), "done");
- * }, { virtualTime: true });
- * await run(async () => {
- *   assert.equal(await sleep(1, "done"), "done");
- * }, { virtualTime: true });
- * ```
- */
-export function sleep<T = undefined>(delay: number, result?: T): Awaitable<T> {
-  if (delay === 0 && result === undefined) return SLEEP0_UNDEFINED as unknown as Awaitable<T>;
-  if (typeof delay !== "number") {
-    throw new TypeError(
-      `Cannot sleep: expected the delay in seconds as a number, got ${typeof delay}`,
-    );
-  }
-  if (Number.isNaN(delay)) {
-    throw new RangeError("Cannot sleep: expected the delay in seconds, got NaN");
-  }
-  if (delay <= 0) {
-    return result === undefined
-      ? SLEEP0_UNDEFINED as unknown as Awaitable<T>
-      : new Sleep0(result as T);
-  }
-  return new Sleep(delay, result as T);
-}
-
-/**
- * Drives a generator coroutine from an async function, in the caller's own
- * task: each future it yields is awaited (so the task parks on it and
- * `cancel()` reaches it), `sleep(0)` and bare yields give the loop one
- * iteration.
- */
-async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
-  let resume: unknown = undefined;
-  let throws = false;
-  for (;;) {
-    const step = throws ? coro.throw!(resume) : coro.next(resume);
-    if (step.done) return step.value;
-    const yielded = step.value;
-    resume = undefined;
-    throws = false;
-    if (yielded === SLEEP0 || yielded === undefined) {
-      await SLEEP0_UNDEFINED;
-      if (yielded === SLEEP0) resume = SLEEP0;
-    } else if (yielded instanceof Future) {
-      try {
-        await yielded;
-      } catch (error) {
-        // A failed future: `yield*` reads its error when resumed. A future
-        // that succeeded but whose await threw: the task was cancelled after
-        // it completed, and the cancellation is thrown in here (asyncio).
-        if (!yielded.cancelled() && yielded.exception() === null) {
-          throws = true;
-          resume = error;
-        }
-      }
-    } else {
-      throws = true;
-      resume = new TypeError(
-        `Cannot await ${
-          describe(yielded)
-        }: a generator coroutine must yield* an awaitable (a future, a task, sleep(), ...)`,
-      );
-    }
-  }
-}
-
-// Debug mode: a coroutine object collected before anything drove it was
-// never awaited (Python's "coroutine ... was never awaited"). Only library
-// coroutine objects can be watched: the runtime does not tell when a plain
-// generator is dropped unstarted.
-interface Unawaited {
-  loop: EventLoop;
-  source: string;
-}
-const unawaitedRegistry = new FinalizationRegistry<Unawaited>(({ loop, source }) => {
-  loop.callExceptionHandler({ message: "coroutine was never awaited", sourceTraceback: source });
-});
-const unawaited = new WeakMap<object, Unawaited>();
-
-function watchUnawaited(coro: object, loop: EventLoop): void {
-  const record = { loop, source: new Error("created here").stack ?? "" };
-  unawaited.set(coro, record);
-  unawaitedRegistry.register(coro, record, record);
-}
-
-function awaited(coro: object): void {
-  const record = unawaited.get(coro);
-  if (record !== undefined) {
-    unawaited.delete(coro);
-    unawaitedRegistry.unregister(record);
-  }
-}
-
-/**
- * A generator coroutine that is also thenable: `yield*` it in a generator
- * coroutine, `await` it in an async function (it then runs in the awaiting
- * task), or hand it to `createTask`. Made by {@linkcode coroutine}. Like a
- * Python coroutine object, it runs once.
- */
-export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
-  readonly #start: () => Iterator<unknown, T, unknown>;
-  readonly #startAsync: (() => Promise<T>) | undefined;
-  #coro: Iterator<unknown, T, unknown> | null = null;
-
-  /**
-   * Wraps a generator to be made on first use.
-   *
-   * @param start Makes the generator (what `yield*` drives).
-   * @param startAsync Optionally, a native async twin that `await` runs
-   * instead, in the awaiting function's own async context (so promises it
-   * awaits are the caller's, cancellable and seen by virtual time).
-   */
-  constructor(start: () => Iterator<unknown, T, unknown>, startAsync?: () => Promise<T>) {
-    this.#start = start;
-    this.#startAsync = startAsync;
-    const loop = runningEventLoop();
-    if (loop !== null && loop.getDebug()) watchUnawaited(this, loop);
-  }
-
-  #get(): Iterator<unknown, T, unknown> {
-    if (this.#coro === null) {
-      awaited(this);
-      this.#coro = this.#start();
-    }
-    return this.#coro;
-  }
-
-  /** Itself: `yield*` drives it. @returns This object. */
-  [Symbol.iterator](): Iterator<unknown, T, unknown> {
-    return this;
-  }
-
-  /** Resumes the generator. @param value The value sent in. @returns The step. */
-  next(value?: unknown): IteratorResult<unknown, T> {
-    return this.#get().next(value);
-  }
-
-  /** Throws into the generator. @param error The error. @returns The step. */
-  throw(error: unknown): IteratorResult<unknown, T> {
-    return this.#get().throw!(error);
-  }
-
-  /** Finishes the generator. @param value The return value. @returns The step. */
-  return(value?: T): IteratorResult<unknown, T> {
-    const coro = this.#get();
-    return coro.return ? coro.return(value as T) : { done: true, value: value as T };
-  }
-
-  /**
-   * Runs the coroutine in the awaiting async function's task.
-   *
-   * @param onfulfilled Called with the result.
-   * @param onrejected Called with the error.
-   * @returns A promise for the callback's result.
-   */
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    let run: Promise<T>;
-    if (this.#coro === null && this.#startAsync !== undefined) {
-      awaited(this);
-      run = this.#startAsync();
-    } else {
-      run = drive(this.#get());
-    }
-    return run.then(onfulfilled, onrejected);
-  }
-}
-
-/**
- * Makes a generator coroutine function awaitable from async functions too
- * (the role of Python's `@asyncio.coroutine`): calling the result returns a
- * {@linkcode CoroutineObject}, which `yield*` drives in a generator
- * coroutine and `await` drives in an async function, in the caller's task
- * either way.
- *
- * @param fn A generator function whose body uses `yield*` on awaitables.
- * @returns The same function, returning awaitable coroutine objects.
- *
- * @example One coroutine, both styles
- * ```ts
- * import { coroutine, run, sleep } from "@coro/asyncio";
- * import assert from "node:assert/strict";
- *
- * const compute = coroutine(function* (x: number, y: number) {
- *   yield* sleep(1);
- *   return x + y;
- * });
- * await run(function* () {
- *   assert.equal(yield* compute(1, 2), 3);
- * }, { virtualTime: true });
- * await run(async () => {
- *   assert.equal(await compute(1, 2), 3);
- * }, { virtualTime: true });
- * ```
- */
-export function coroutine<A extends unknown[], T>(
-  fn: (...args: A) => Iterator<unknown, T, unknown>,
-): (...args: A) => CoroutineObject<T> {
-  if (typeof fn !== "function") {
-    throw new TypeError(`Cannot make a coroutine: expected a generator function, got ${typeof fn}`);
-  }
-  return function (this: unknown, ...args: A): CoroutineObject<T> {
-    return new CoroutineObject(() => fn.apply(this, args));
-  };
-}
-
-/**
- * Awaits anything inside a generator coroutine: a library awaitable or a
- * generator is driven with `yield*`, a promise is wrapped in a future, a
- * plain value is returned as is. Used by the layers above for callbacks that
- * may be written in either style (`aenter`, `aexit`, bodies).
- *
- * @param value What to await.
- * @returns The generator that awaits it.
- */
-export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
-  if (value instanceof Future) return (yield* value) as T;
-  if (isCoroutineLike(value)) {
-    const iterable = Symbol.iterator in value
-      ? value as Iterable<unknown, T, unknown>
-      : { [Symbol.iterator]: () => value as Iterator<unknown, T, unknown> };
-    return yield* iterable;
-  }
-  if (isThenable(value)) {
-    return yield* wrapFuture(value as PromiseLike<T>, loopOrThrow("await a promise"));
-  }
-  return value as T;
-}
-
-/**
- * Awaits anything from an async function: a generator (or any iterator that
- * is not thenable) is driven in the caller's task, anything else is awaited
- * natively. The async twin of `awaitAny`.
- *
- * @param value What to await.
- * @returns Its result.
- */
-export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
-  if (isCoroutineLike(value) && !isThenable(value)) {
-    return drive(value as Iterator<unknown, T, unknown>);
-  }
-  return value as Promise<T> | T;
-}
-
-keepShapes((loop) => {
+keepShapes(() => {
   function* never() {} // never stepped: its loop never runs
-  const shapes = [new Task(never(), { loop }), new SleepFuture<unknown>(loop)];
+  const task = new Task(never(), { loop: new EventLoop() });
   taskCounter = 0; // the kept task takes no number from the program's tasks
-  return shapes;
+  return [task];
 });

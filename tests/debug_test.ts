@@ -12,6 +12,6 @@ Deno.test("debug mode reports a task exception never retrieved and a coroutine n
   const reports = new TextDecoder().decode(stdout).trim().split("\n").sort();
   assert.deepEqual(reports, [
     "Task exception was never retrieved (with its creation stack)",
-    "coroutine was never awaited (with its creation stack)",
+    "coroutine 'work' was never awaited (with its creation stack)",
   ]);
 });

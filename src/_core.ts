@@ -1,0 +1,209 @@
+/**
+ * Internal: how the core layers reach each other. Not part of the public
+ * API. Three things live here, and nothing else joins the layers:
+ *
+ * 1. **The realm's loop state**: which loop runs now, whether a drain is
+ *    running callbacks, and the loop set with `setEventLoop()`. Only one
+ *    loop runs at a time in a JavaScript realm.
+ * 2. **The names of the core classes' internal methods.** `EventLoop` and
+ *    `Future` have operations the layers above them need and users must not
+ *    see (pushing a callback on the ready queue, registering an internal
+ *    waiter). They are ordinary methods of those classes, keyed by the
+ *    symbols below, so they are visible where they are defined and called,
+ *    and hidden from the public API.
+ * 3. **The one wiring point**, {@linkcode layers}: what the loop and futures
+ *    need from the layers above them (a `Future` to make, a task's step to
+ *    call, the task an `await` belongs to), installed by those layers when
+ *    they load, each entry once. Layers import downward only; this is the
+ *    one place a lower layer calls upward, and every such call is listed in
+ *    {@linkcode Layers}.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "./errors.ts";
+import type { EventLoop } from "./events.ts";
+import type { CancelledError } from "./errors.ts";
+import type { Future } from "./futures.ts";
+import type { Task, TaskOptions } from "./tasks.ts";
+
+// ---------------------------------------------------------------------------
+// 1. The realm's loop state.
+
+/** The realm's loop state (see the module header). */
+export const realm: {
+  /** The loop that runs now (inside `runForever`), or `null`. */
+  running: EventLoop | null;
+  /** Whether that loop's drain is running callbacks now (not host code between them). */
+  draining: boolean;
+  /** The loop set with `setEventLoop()`, or `null`. */
+  current: EventLoop | null;
+} = { running: null, draining: false, current: null };
+
+/**
+ * The loop that runs now in this realm, or `null`. Code of an async-function
+ * task belongs to the task's loop even when it runs in a host microtask
+ * after that loop stopped (its body went on past the loop's last
+ * iteration): there, it is that loop, which serves what the body awaits
+ * when it runs again, as asyncio's loop would.
+ */
+export function runningEventLoop(): EventLoop | null {
+  return realm.running ?? layers.bodyLoop();
+}
+
+/**
+ * The loop a new future, gather or shield binds to: the running loop, else
+ * the one set with `setEventLoop()` (asyncio 3.12+'s `get_event_loop()`
+ * outside a running loop).
+ *
+ * @throws {RuntimeError} If there is neither.
+ */
+export function eventLoopFor(action: string): EventLoop {
+  const loop = runningEventLoop() ?? realm.current;
+  if (loop === null) {
+    throw new RuntimeError(
+      `Cannot ${action}: no running event loop and none set with setEventLoop() (pass a loop, or run inside run())`,
+    );
+  }
+  return loop;
+}
+
+/**
+ * The running loop, for operations that can only happen inside one.
+ *
+ * @throws {RuntimeError} If no loop runs.
+ */
+export function runningLoopFor(action: string): EventLoop {
+  const loop = runningEventLoop();
+  if (loop === null) throw new RuntimeError(`Cannot ${action}: no running event loop`);
+  return loop;
+}
+
+/**
+ * Keeps instances of the core's hot classes alive for the life of the
+ * program.
+ *
+ * V8 gives objects hidden classes ("maps"), built field by field as a
+ * constructor runs, and holds those maps only weakly. When every instance of
+ * a class has died and a full garbage collection runs, the next instance
+ * builds new, equal maps; the inline caches of the drain and the task step,
+ * which saw the old ones, then see one more map each time, and once they
+ * have seen five they go megamorphic for good. A program that runs loop
+ * after loop (a test suite, the benchmark's rounds, a tool calling `run()`
+ * again and again) lost up to three times on every switch that way. An
+ * instance that never dies keeps its maps alive, so every later instance
+ * gets the same ones. (Fields that will hold doubles start as doubles for
+ * the same reason: a field changing from small integers to doubles makes
+ * new maps too.)
+ *
+ * @param make Makes the instances to keep.
+ */
+export function keepShapes(make: () => object[]): void {
+  kept.push(...make());
+}
+const kept: object[] = [];
+
+// ---------------------------------------------------------------------------
+// 2. Internal methods of the core classes.
+
+/** `loop[SCHEDULE](fn, arg)`: pushes `(fn, arg)` on the ready queue (throws if closed). */
+export const SCHEDULE: unique symbol = Symbol("schedule");
+/** `loop[SCHEDULE_STEP](task)`: queues a task's next step; its loop runs, so no check. */
+export const SCHEDULE_STEP: unique symbol = Symbol("scheduleStep");
+/** `loop[RUNNING_STEP]()`: the task whose step the drain runs now, or `undefined`. */
+export const RUNNING_STEP: unique symbol = Symbol("runningStep");
+/** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */
+export const HOST_WORK: unique symbol = Symbol("hostWork");
+/** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
+export const HOST_TURN: unique symbol = Symbol("hostTurn");
+
+/** `future[ADD_WAITER](fn, arg)`: an internal waiter, pushed on the ready queue as `(fn, arg)` when done. */
+export const ADD_WAITER: unique symbol = Symbol("addWaiter");
+/** `future[REMOVE_WAITER](fn, arg)`: removes those waiters; returns how many. */
+export const REMOVE_WAITER: unique symbol = Symbol("removeWaiter");
+/** `future[SETTLE](state, value)`: completes a future whose `setResult` is closed (a task). */
+export const SETTLE: unique symbol = Symbol("settle");
+
+// ---------------------------------------------------------------------------
+// 3. The one wiring point.
+
+/** What the loop and futures need from the layers above them (see the module header). */
+export interface Layers {
+  // From futures.ts.
+  /** Makes a future for `loop.createFuture()`. */
+  createFuture<T>(loop: EventLoop): Future<T>;
+  /**
+   * Reports, through the loop's exception handler, every future of `loop`
+   * that failed with nobody retrieving its error; `loop.close()` calls it.
+   */
+  reportUnretrieved(loop: EventLoop): void;
+
+  // From tasks.ts.
+  /**
+   * The task step, the callback the drain runs most: the drain calls it
+   * from a call site of its own, which stays monomorphic however many other
+   * kinds of callbacks a program schedules.
+   */
+  stepTask: (task: never) => void;
+  /** Makes a task for `loop.createTask()` (unless a task factory is set). */
+  createTask<T>(loop: EventLoop, coro: unknown, options?: TaskOptions): Task<T>;
+  /** asyncio's `ensure_future`, for `loop.runUntilComplete()`. */
+  ensureFuture<T>(aw: unknown, loop: EventLoop): Future<T>;
+  /** The loop of the async-function task whose body runs now, or `null`. */
+  bodyLoop(): EventLoop | null;
+  /**
+   * A library awaitable's `then()` is called: if an async-function task
+   * awaits it, records that the task waits on `future` (`null`: on the next
+   * iteration) and returns a token for {@linkcode Layers.unpark}; else
+   * `undefined`. Throws if the task cannot wait on it (it waits on
+   * something else already, `future` is the task itself or of another loop).
+   * A `relay` future (a promise's, `wrapFuture`) awaited while the task
+   * waits already is no second wait: the promise's own body, run in the
+   * task, is what waits.
+   */
+  park(future: Future<unknown> | null, what: unknown, relay: boolean): unknown;
+  /**
+   * The awaited thing completed and the `await` is about to resume: returns
+   * the `CancelledError` to throw there instead if the task was cancelled
+   * meanwhile (asyncio throws it at this await).
+   */
+  unpark(token: unknown): CancelledError | undefined;
+}
+
+function notLoaded(what: string): never {
+  throw new RuntimeError(
+    `Cannot ${what}: the layer that provides it is not loaded (import from mod.ts)`,
+  );
+}
+
+/** The wiring point (see {@linkcode Layers}); defaults fail with a clear error. */
+export const layers: Layers = {
+  createFuture: () => notLoaded("create a future"),
+  reportUnretrieved: () => {},
+  stepTask: () => {},
+  createTask: () => notLoaded("create a task"),
+  ensureFuture: () => notLoaded("run until complete"),
+  bodyLoop: () => null,
+  park: () => undefined,
+  unpark: () => undefined,
+};
+
+const installed = new Set<string>();
+
+/**
+ * Installs a layer's part of {@linkcode layers}. Each entry is installed
+ * once, by the layer that owns it; a second install is a bug in the library.
+ *
+ * @throws {RuntimeError} If an entry is installed twice.
+ */
+export function install(part: Partial<Layers>): void {
+  for (const key of Object.keys(part)) {
+    if (installed.has(key)) {
+      throw new RuntimeError(
+        `Cannot load the library twice in one realm: "${key}" is already installed`,
+      );
+    }
+    installed.add(key);
+  }
+  Object.assign(layers, part);
+}

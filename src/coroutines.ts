@@ -1,0 +1,285 @@
+/**
+ * The bridge between the two coroutine styles: the awaitable protocol
+ * (`Awaitable`, `Coroutine`, `CoroutineLike`), `CoroutineObject` and
+ * `coroutine()`.
+ *
+ * Library operations that wait (`asyncWith`, `waitFor`, a contended
+ * `lock.acquire()`) are written once, as generators. `yield*` drives them in
+ * a generator task; `await` drives them with `drive()` (`_drive.ts`), an
+ * async loop that awaits each future they yield, in the awaiting task (no
+ * helper task), so cancellation and `currentTask()` behave the same in both
+ * styles. `CoroutineObject` packages the two, and may carry a native async
+ * twin for `await` when the work itself awaits host promises (`asyncWith`
+ * does).
+ *
+ * Like a Python coroutine object, a `CoroutineObject` runs once: awaiting it
+ * again after it finished, or from a second task while it runs, throws
+ * `RuntimeError`.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "./errors.ts";
+import { checkFunction } from "./_checks.ts";
+import { runningEventLoop } from "./_core.ts";
+import { claim, COROUTINE_NAME, Delegation, drive } from "./_drive.ts";
+import type { EventLoop } from "./events.ts";
+
+/**
+ * A generator coroutine: a generator whose `yield*` expressions await
+ * library awaitables, returning `T`.
+ */
+export type Coroutine<T> = Generator<unknown, T, unknown>;
+
+/**
+ * What every awaitable of the library is: iterable for `yield*` in a
+ * generator coroutine, thenable for `await` in an async function.
+ */
+export interface Awaitable<T> extends PromiseLike<T> {
+  /** The iterator that `yield*` drives; it returns the result. */
+  [Symbol.iterator](): Iterator<unknown, T, unknown>;
+}
+
+/**
+ * What `createTask` and `run` accept: a generator object, a function
+ * returning one or a promise (an async function, a generator function), or a
+ * bare promise.
+ */
+export type CoroutineLike<T> =
+  | Coroutine<T>
+  | Iterator<unknown, T, unknown>
+  | (() => Iterator<unknown, T, unknown> | PromiseLike<T>)
+  | PromiseLike<T>;
+
+// Debug mode: a coroutine object collected before anything drove it was
+// never awaited (Python's "coroutine ... was never awaited"). Only library
+// coroutine objects can be watched: the runtime does not tell when a plain
+// generator is dropped unstarted.
+interface Unawaited {
+  loop: EventLoop;
+  name: string;
+  source: string;
+}
+const unawaitedRegistry = new FinalizationRegistry<Unawaited>(({ loop, name, source }) => {
+  loop.callExceptionHandler({
+    message: `coroutine '${name}' was never awaited`,
+    sourceTraceback: source,
+  });
+});
+const unawaited = new WeakMap<object, Unawaited>();
+
+function watchUnawaited(coro: object, name: string, loop: EventLoop): void {
+  const record = { loop, name, source: new Error("created here").stack ?? "" };
+  unawaited.set(coro, record);
+  unawaitedRegistry.register(coro, record, record);
+}
+
+function awaited(coro: object): void {
+  const record = unawaited.get(coro);
+  if (record !== undefined) {
+    unawaited.delete(coro);
+    unawaitedRegistry.unregister(record);
+  }
+}
+
+const FRESH = 0;
+const STARTED = 1;
+const FINISHED = 2;
+
+/**
+ * A generator coroutine that is also thenable: `yield*` it in a generator
+ * coroutine, `await` it in an async function (it then runs in the awaiting
+ * task), or hand it to `createTask`. Made by {@linkcode coroutine}. Like a
+ * Python coroutine object, it runs once: awaiting it after it finished
+ * throws `RuntimeError`.
+ *
+ * @example Awaited once, in either style
+ * ```ts
+ * import { coroutine, RuntimeError, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const compute = coroutine(function* (x: number) {
+ *   yield* sleep(1);
+ *   return x * 2;
+ * });
+ * await run(async () => {
+ *   const c = compute(21);
+ *   assert.equal(await c, 42);
+ *   await assert.rejects(async () => await c, RuntimeError); // it ran already
+ * }, { virtualTime: true });
+ * ```
+ */
+export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  readonly #start: () => Iterator<unknown, T, unknown>;
+  readonly #startAsync: (() => Promise<T>) | undefined;
+  #coro: Iterator<unknown, T, unknown> | null = null;
+  #state = FRESH;
+  /** @ignore */
+  readonly [COROUTINE_NAME]: string;
+
+  /**
+   * Wraps a generator to be made on first use.
+   *
+   * @param start Makes the generator (what `yield*` drives).
+   * @param startAsync Optionally, a native async twin that `await` runs
+   * instead, in the awaiting function's own async context (so promises it
+   * awaits are the caller's, cancellable and seen by virtual time).
+   * @param name What the coroutine is called in messages (its function's name).
+   */
+  constructor(
+    start: () => Iterator<unknown, T, unknown>,
+    startAsync?: () => Promise<T>,
+    name?: string,
+  ) {
+    this.#start = start;
+    this.#startAsync = startAsync;
+    this[COROUTINE_NAME] = name || start.name || "anonymous";
+    const loop = runningEventLoop();
+    if (loop !== null && loop.getDebug()) watchUnawaited(this, this[COROUTINE_NAME], loop);
+  }
+
+  #get(): Iterator<unknown, T, unknown> {
+    if (this.#state !== STARTED) {
+      if (this.#state === FINISHED) throw this.#reuse();
+      awaited(this);
+      this.#coro = this.#start();
+      this.#state = STARTED;
+    }
+    return this.#coro!;
+  }
+
+  #reuse(): RuntimeError {
+    return new RuntimeError(
+      `Cannot reuse ${
+        this[COROUTINE_NAME]
+      }(): the coroutine was already awaited and is finished. A coroutine runs once: call its function again for a new one`,
+    );
+  }
+
+  #step(step: IteratorResult<unknown, T>): IteratorResult<unknown, T> {
+    if (step.done) {
+      this.#state = FINISHED;
+      this.#coro = null;
+    }
+    return step;
+  }
+
+  /** Itself: `yield*` drives it. @returns This object. */
+  [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    return this;
+  }
+
+  /** Resumes the generator. @param value The value sent in. @returns The step. */
+  next(value?: unknown): IteratorResult<unknown, T> {
+    const coro = this.#get();
+    try {
+      return this.#step(coro.next(value));
+    } catch (error) {
+      this.#state = FINISHED;
+      this.#coro = null;
+      throw error;
+    }
+  }
+
+  /** Throws into the generator. @param error The error. @returns The step. */
+  throw(error: unknown): IteratorResult<unknown, T> {
+    const coro = this.#get();
+    try {
+      return this.#step(coro.throw!(error));
+    } catch (thrown) {
+      this.#state = FINISHED;
+      this.#coro = null;
+      throw thrown;
+    }
+  }
+
+  /** Finishes the generator. @param value The return value. @returns The step. */
+  return(value?: T): IteratorResult<unknown, T> {
+    if (this.#state === FRESH) {
+      awaited(this);
+      this.#state = FINISHED;
+      return { done: true, value: value as T };
+    }
+    const coro = this.#get();
+    try {
+      return this.#step(coro.return ? coro.return(value as T) : { done: true, value: value as T });
+    } catch (error) {
+      this.#state = FINISHED;
+      this.#coro = null;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs the coroutine in the awaiting async function's task.
+   *
+   * @param onfulfilled Called with the result.
+   * @param onrejected Called with the error.
+   * @returns A promise for the callback's result.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    let run: Promise<T>;
+    if (this.#state === FRESH && this.#startAsync !== undefined) {
+      const driver = new Delegation("an await");
+      try {
+        claim(this, driver);
+      } catch (error) {
+        return Promise.reject(error).then(onfulfilled, onrejected);
+      }
+      awaited(this);
+      this.#state = FINISHED; // the async twin runs it; the generator never starts
+      run = this.#startAsync().finally(() => driver.finish());
+    } else if (this.#state === FINISHED) {
+      return Promise.reject(this.#reuse()).then(onfulfilled, onrejected);
+    } else {
+      run = drive(this);
+    }
+    return run.then(onfulfilled, onrejected);
+  }
+
+  /** `compute()`: the coroutine's name. */
+  toString(): string {
+    return `${this[COROUTINE_NAME]}()`;
+  }
+}
+
+/**
+ * Makes a generator coroutine function awaitable from async functions too
+ * (the role of Python's `@asyncio.coroutine`): calling the result returns a
+ * {@linkcode CoroutineObject}, which `yield*` drives in a generator
+ * coroutine and `await` drives in an async function, in the caller's task
+ * either way.
+ *
+ * @param fn A generator function whose body uses `yield*` on awaitables.
+ * @returns The same function, returning awaitable coroutine objects.
+ * @throws {TypeError} If `fn` is not a function.
+ *
+ * @example One coroutine, both styles
+ * ```ts
+ * import { coroutine, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const compute = coroutine(function* (x: number, y: number) {
+ *   yield* sleep(1);
+ *   return x + y;
+ * });
+ * await run(function* () {
+ *   assert.equal(yield* compute(1, 2), 3);
+ * }, { virtualTime: true });
+ * await run(async () => {
+ *   assert.equal(await compute(1, 2), 3);
+ * }, { virtualTime: true });
+ * ```
+ */
+export function coroutine<A extends unknown[], T>(
+  fn: (...args: A) => Iterator<unknown, T, unknown>,
+): (...args: A) => CoroutineObject<T> {
+  checkFunction(fn, "a generator function", "make a coroutine");
+  const name = fn.name || "anonymous";
+  return function (this: unknown, ...args: A): CoroutineObject<T> {
+    return new CoroutineObject(() => fn.apply(this, args), undefined, name);
+  };
+}
