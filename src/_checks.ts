@@ -94,14 +94,13 @@ export function checkSeconds(value: unknown, what: string, action: string): numb
 }
 
 /**
- * Checks a number of seconds that may be `null` (or `undefined`) for "no
- * limit".
+ * Checks a number of seconds that may be `null` for "no limit".
  *
  * @throws {TypeError} If it is neither a number nor null.
  * @throws {RangeError} If it is NaN.
  */
 export function checkSecondsOrNull(value: unknown, what: string, action: string): number | null {
-  if (value === null || value === undefined) return null;
+  if (value === null) return null;
   if (typeof value !== "number") {
     throw new TypeError(
       `Cannot ${action}: expected ${what} in seconds as a number or null, got ${describe(value)}`,

@@ -20,10 +20,16 @@
  * @module
  */
 
-import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
-import { isCoroutineLike, isThenable } from "./_checks.ts";
+import { CancelledError, TimeoutError } from "./errors.ts";
+import {
+  checkMessage,
+  checkSecondsOrNull,
+  describe,
+  isCoroutineLike,
+  isThenable,
+} from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
-import { ADD_WAITER, REMOVE_WAITER } from "./_core.ts";
+import { ADD_WAITER, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
 import { awaitAny } from "./_drive.ts";
 import { Future } from "./futures.ts";
 import {
@@ -43,12 +49,6 @@ import { timeout as makeTimeout } from "./timeouts.ts";
 // may appear in them).
 type AwaitableOrCoroutine<T> = Awaitable<T> | CoroutineLike<T>;
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  return typeof value;
-}
-
 function checkAwaitable(value: unknown, action: string): void {
   if (
     !(value instanceof Future) && !isCoroutineLike(value) && typeof value !== "function" &&
@@ -60,17 +60,6 @@ function checkAwaitable(value: unknown, action: string): void {
       }`,
     );
   }
-}
-
-function checkTimeout(value: unknown, action: string): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Cannot ${action}: expected the timeout in seconds as a number or null, got ${typeof value}`,
-    );
-  }
-  if (Number.isNaN(value)) throw new RangeError(`Cannot ${action}: expected a timeout, got NaN`);
-  return value;
 }
 
 /** The `CancelledError` a cancelled future throws (its message kept). */
@@ -169,9 +158,7 @@ class GatheringFuture<T> extends Future<T> {
    * @returns `true` if at least one child was cancelled.
    */
   override cancel(msg?: string): boolean {
-    if (msg !== undefined && typeof msg !== "string") {
-      throw new TypeError(`Cannot cancel: expected the message as a string, got ${typeof msg}`);
-    }
+    checkMessage(msg);
     if (this.done()) return false;
     let cancelled = false;
     for (const child of this.#children) {
@@ -320,11 +307,13 @@ export function gather(...args: unknown[]): Future<unknown> {
     if (aw instanceof Future) {
       if (loop === null) loop = aw.getLoop();
       else if (aw.getLoop() !== loop) {
-        throw new RuntimeError(`Cannot gather: ${aw} belongs to a different loop`);
+        throw new RangeError(
+          `Cannot gather: ${aw} belongs to a different event loop than the other futures`,
+        );
       }
     }
   }
-  loop ??= getRunningLoop();
+  loop ??= eventLoopFor("gather");
   const children = new Array<Future<unknown>>(aws.length);
   const outer = new GatheringFuture<unknown>(loop, children, returnExceptions);
   if (aws.length === 0) {
@@ -451,7 +440,7 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
       `Cannot wait: expected an iterable of futures (an array or a set), got ${describe(aws)}`,
     );
   }
-  const seconds = checkTimeout(options.timeout, "wait");
+  const seconds = checkSecondsOrNull(options.timeout ?? null, "the timeout", "wait");
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (
     returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION &&
@@ -571,7 +560,7 @@ export function waitFor<T>(
   if (timeout === undefined) {
     throw new TypeError("Cannot wait for: expected the timeout in seconds or null, got undefined");
   }
-  const seconds = checkTimeout(timeout, "wait for");
+  const seconds = checkSecondsOrNull(timeout, "the timeout", "wait for");
   return waitForCoroutine<T>(aw, seconds) as CoroutineObject<T>;
 }
 
@@ -846,7 +835,11 @@ export function asCompleted<A extends Awaitable<unknown> | CoroutineLike<unknown
       }`,
     );
   }
-  const seconds = checkTimeout(options.timeout, "iterate as completed");
+  const seconds = checkSecondsOrNull(
+    options.timeout ?? null,
+    "the timeout",
+    "iterate as completed",
+  );
   const unique = new Set<unknown>(aws);
   for (const aw of unique) checkAwaitable(aw, "iterate as completed");
   const loop = getRunningLoop();

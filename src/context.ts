@@ -15,6 +15,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
+import { checkFunction, describe } from "./_checks.ts";
 import { awaitAny, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
 
@@ -97,9 +98,7 @@ function checkManager(cm: unknown): void {
     typeof (cm as AsyncContextManagerLike<unknown>).aexit !== "function"
   ) {
     throw new TypeError(
-      `Cannot enter the context: expected an object with aenter() and aexit(), got ${
-        cm === null ? "null" : typeof cm
-      }`,
+      `Cannot enter the context: expected an object with aenter() and aexit(), got ${describe(cm)}`,
     );
   }
 }
@@ -170,9 +169,7 @@ export function asyncWith<T, R>(
   body: (value: T) => Iterator<unknown, R, unknown> | PromiseLike<R> | R,
 ): CoroutineObject<R> {
   checkManager(cm);
-  if (typeof body !== "function") {
-    throw new TypeError(`Cannot run the context body: expected a function, got ${typeof body}`);
-  }
+  checkFunction(body, "the body", "run the context body");
   const manager = cm as AsyncContextManagerLike<unknown>;
   const fn = body as (value: unknown) => unknown;
   return new CoroutineObject(
@@ -217,11 +214,7 @@ export function asyncWith<T, R>(
 export function asyncContextManager<A extends unknown[], T>(
   fn: (...args: A) => AsyncGenerator<T, unknown, undefined>,
 ): (...args: A) => AsyncContextManager<T> {
-  if (typeof fn !== "function") {
-    throw new TypeError(
-      `Cannot make a context manager: expected an async generator function, got ${typeof fn}`,
-    );
-  }
+  checkFunction(fn, "an async generator function", "make a context manager");
   return (...args: A) => new GeneratorContextManager(fn(...args));
 }
 
@@ -323,9 +316,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
    * @returns `exit`.
    */
   pushAsyncExit<F extends ExitCallback>(exit: F): F {
-    if (typeof exit !== "function") {
-      throw new TypeError(`Cannot push an exit: expected a function, got ${typeof exit}`);
-    }
+    checkFunction(exit, "the exit", "push an exit");
     this.#exits.push(exit);
     return exit;
   }
@@ -342,9 +333,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     callback: F,
     ...args: A
   ): F {
-    if (typeof callback !== "function") {
-      throw new TypeError(`Cannot push a callback: expected a function, got ${typeof callback}`);
-    }
+    checkFunction(callback, "the callback", "push a callback");
     this.#exits.push(function* () {
       yield* awaitAny(callback(...args));
       return false;

@@ -27,6 +27,7 @@
  */
 
 import { RuntimeError, StopIteration } from "./errors.ts";
+import { describe } from "./_checks.ts";
 
 /**
  * Every generator this module has resumed or closed. A generator that is not
@@ -37,12 +38,6 @@ const advanced = new WeakSet<object>();
 
 function isGenerator(value: unknown): boolean {
   return Object.prototype.toString.call(value) === "[object Generator]";
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
 }
 
 /**

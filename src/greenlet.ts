@@ -56,6 +56,7 @@
  */
 
 import { GreenletExit, RuntimeError } from "./errors.ts";
+import { describe } from "./_checks.ts";
 
 /**
  * The body of a greenlet: a generator function whose generator switches with
@@ -130,12 +131,6 @@ const unperformed = new Set<SwitchCall<unknown>>();
 function received(args: unknown[]): unknown {
   if (args.length === 0) return undefined;
   return args.length === 1 ? args[0] : args;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
 }
 
 /** The implementation of {@linkcode GreenletSwitch}. */

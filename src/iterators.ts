@@ -42,6 +42,7 @@
  */
 
 import { StopAsyncIteration } from "./errors.ts";
+import { checkFunction, describe, isThenable } from "./_checks.ts";
 import { awaitAny } from "./_drive.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 
@@ -55,18 +56,8 @@ function isObject(value: unknown): value is object {
   return value !== null && (typeof value === "object" || typeof value === "function");
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return isObject(value) && typeof (value as PromiseLike<unknown>).then === "function";
-}
-
 function isIterator(value: unknown): value is Iterator<unknown, unknown, unknown> {
   return isObject(value) && typeof (value as Iterator<unknown>).next === "function";
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (isObject(value)) return (value as object).constructor?.name ?? typeof value;
-  return typeof value;
 }
 
 function toResult<T>(value: T): IteratorResult<T, undefined> {
@@ -611,9 +602,7 @@ export function asyncFor<T>(
   body: (item: T) => unknown,
 ): Awaitable<void> {
   const iterator = aiter(iterable);
-  if (typeof body !== "function") {
-    throw new TypeError(`Cannot run the loop body: expected a function, got ${describe(body)}`);
-  }
+  checkFunction(body, "the body", "run the loop body");
   return new DualCoroutine<void>(
     () => forLoop(iterator, body),
     () => forLoopAsync(iterator, body),

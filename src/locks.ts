@@ -46,6 +46,7 @@
  */
 
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
+import { checkCount, checkFunction, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
@@ -387,7 +388,7 @@ export class Condition extends AsyncContextManager<void> {
     super();
     if (lock !== undefined && !(lock instanceof Lock)) {
       throw new TypeError(
-        `Cannot create Condition: expected a Lock, got ${lock === null ? "null" : typeof lock}`,
+        `Cannot create Condition: expected a Lock, got ${describe(lock)}`,
       );
     }
     this.#lock = lock ?? new Lock();
@@ -464,9 +465,7 @@ export class Condition extends AsyncContextManager<void> {
    * @throws {RuntimeError} If the lock is not held when it has to wait.
    */
   waitFor<T>(predicate: () => T): Awaitable<T> {
-    if (typeof predicate !== "function") {
-      throw new TypeError(`Cannot wait: expected a predicate function, got ${typeof predicate}`);
-    }
+    checkFunction(predicate, "the predicate", "wait");
     return new CoroutineObject(() => this.#waitForGen(predicate));
   }
 
@@ -482,7 +481,7 @@ export class Condition extends AsyncContextManager<void> {
    */
   notify(n = 1): void {
     if (typeof n !== "number") {
-      throw new TypeError(`Cannot notify: expected a count as a number, got ${typeof n}`);
+      throw new TypeError(`Cannot notify: expected a count as a number, got ${describe(n)}`);
     }
     if (Number.isNaN(n)) throw new RangeError("Cannot notify: expected a count, got NaN");
     if (!this.locked()) {
@@ -619,7 +618,7 @@ export class Semaphore extends AsyncContextManager<void> {
    */
   constructor(value = 1) {
     super();
-    this.#value = checkCount(value, 0, "value", new.target.name);
+    this.#value = checkCount(value, 0, "value", `create ${new.target.name}`);
   }
 
   /**
@@ -777,18 +776,6 @@ export class BoundedSemaphore extends Semaphore {
   }
 }
 
-function checkCount(value: unknown, min: number, what: string, cls: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`Cannot create ${cls}: expected ${what} as a number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot create ${cls}: expected ${what} as a whole number >= ${min}, got ${value}`,
-    );
-  }
-  return value;
-}
-
 // ---------------------------------------------------------------------------
 
 const FILLING = "filling";
@@ -850,7 +837,7 @@ export class Barrier extends AsyncContextManager<number> {
    */
   constructor(parties: number) {
     super();
-    this.#parties = checkCount(parties, 1, "parties", "Barrier");
+    this.#parties = checkCount(parties, 1, "parties", "create Barrier");
   }
 
   /** How many tasks must wait before the barrier trips. */

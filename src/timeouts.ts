@@ -31,6 +31,7 @@
  */
 
 import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
+import { checkSecondsOrNull } from "./_checks.ts";
 import type { Handle } from "./events.ts";
 import { AsyncContextManager } from "./context.ts";
 import { currentTask, type Task } from "./tasks.ts";
@@ -41,19 +42,6 @@ type State = "created" | "entered" | "expiring" | "expired" | "exited";
 
 /** Runs when the deadline comes; set in `Timeout`'s static block. */
 let onDeadline: (timeout: Timeout) => void;
-
-function checkWhen(when: unknown, action: string, what: string): number | null {
-  if (when === null) return null;
-  if (typeof when !== "number") {
-    throw new TypeError(
-      `Cannot ${action}: expected ${what} in seconds as a number or null, got ${
-        when === undefined ? "undefined" : typeof when
-      }`,
-    );
-  }
-  if (Number.isNaN(when)) throw new RangeError(`Cannot ${action}: expected ${what}, got NaN`);
-  return when;
-}
 
 function round(when: number): number {
   return Math.round(when * 1000) / 1000;
@@ -111,7 +99,7 @@ export class Timeout extends AsyncContextManager<Timeout> {
    */
   constructor(when: number | null) {
     super();
-    this.#when = checkWhen(when, "create a timeout", "the deadline");
+    this.#when = checkSecondsOrNull(when, "the deadline", "create a timeout");
   }
 
   /**
@@ -146,7 +134,7 @@ export class Timeout extends AsyncContextManager<Timeout> {
    * ```
    */
   reschedule(when: number | null): void {
-    const deadline = checkWhen(when, "reschedule the timeout", "the deadline");
+    const deadline = checkSecondsOrNull(when, "the deadline", "reschedule the timeout");
     if (this.#state !== "entered") {
       throw new RuntimeError(
         this.#state === "created"
@@ -289,7 +277,7 @@ export class Timeout extends AsyncContextManager<Timeout> {
  */
 export function timeout(delay: number | null): Timeout {
   const loop = getRunningLoop();
-  const seconds = checkWhen(delay, "create a timeout", "the delay");
+  const seconds = checkSecondsOrNull(delay, "the delay", "create a timeout");
   return new Timeout(seconds === null ? null : loop.time() + seconds);
 }
 
@@ -323,5 +311,5 @@ export function timeout(delay: number | null): Timeout {
  * ```
  */
 export function timeoutAt(when: number | null): Timeout {
-  return new Timeout(checkWhen(when, "create a timeout", "the deadline"));
+  return new Timeout(checkSecondsOrNull(when, "the deadline", "create a timeout"));
 }

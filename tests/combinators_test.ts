@@ -319,11 +319,12 @@ Deno.test("gather() refuses a non-awaitable and futures of another loop, startin
       const before = allTasks().size;
       assert.throws(() => gather(value(1, 1), 5 as unknown as Awaitable<number>), {
         name: "TypeError",
-        message: "Cannot gather: expected a future, a task, a coroutine or a promise, got number",
+        message:
+          "Cannot gather: expected a future, a task, a coroutine or a promise, got the number 5",
       });
       assert.throws(
         () => gather(getRunningLoop().createFuture(), other.createFuture()),
-        RuntimeError,
+        RangeError, // Python's ValueError
       );
       assert.throws(
         () => gather([sleep(1)], 3 as unknown as { returnExceptions: boolean }),
@@ -778,7 +779,8 @@ Deno.test("waitFor() refuses bad arguments", async () => {
     assert.throws(() => waitFor(sleep(1), undefined as unknown as number), TypeError);
     assert.throws(() => waitFor(3 as unknown as Awaitable<number>, 1), {
       name: "TypeError",
-      message: "Cannot wait for: expected a future, a task, a coroutine or a promise, got number",
+      message:
+        "Cannot wait for: expected a future, a task, a coroutine or a promise, got the number 3",
     });
     yield* sleep(0);
   }, VT);

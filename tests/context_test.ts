@@ -421,7 +421,10 @@ Deno.test("asyncWith() throws TypeError for a bad manager or body", () => {
   }
   assert.throws(
     () => asyncWith(new PlainManager(), "body" as never),
-    failsWith(TypeError, /^Cannot run the context body: expected a function, got string$/),
+    failsWith(
+      TypeError,
+      /^Cannot run the context body: expected the body as a function, got the string "body"$/,
+    ),
   );
 });
 

@@ -113,7 +113,9 @@ Deno.test("send() to a generator from inside its own body throws TypeError (alre
 Deno.test("send() rejects what is not a generator with TypeError", () => {
   assert.throws(
     () => send(42 as unknown as Generator, 1),
-    (e) => e instanceof TypeError && e.message === "Cannot send: expected a generator, got number",
+    (e) =>
+      e instanceof TypeError &&
+      e.message === "Cannot send: expected a generator, got the number 42",
   );
   assert.throws(() => send(null as unknown as Generator), TypeError);
 });
@@ -282,7 +284,7 @@ Deno.test("primed() rejects non-functions and functions that return no generator
     () => bad(),
     (e) =>
       e instanceof TypeError &&
-      e.message === "Cannot prime: the function returned number, not a generator",
+      e.message === "Cannot prime: the function returned the number 1, not a generator",
   );
 });
 

@@ -398,7 +398,7 @@ Deno.test("Greenlet body that yields anything but a switch gets a TypeError at t
   assert.ok(error instanceof TypeError);
   assert.equal(
     error.message,
-    "Cannot yield number in a greenlet body: switch with yield* other.switch(...)",
+    "Cannot yield the number 5 in a greenlet body: switch with yield* other.switch(...)",
   );
 });
 
@@ -410,7 +410,7 @@ Deno.test("Greenlet rejects a non-function run, a non-greenlet parent and a run 
     () => gr.switch(),
     (e) =>
       e instanceof TypeError &&
-      e.message === "Cannot start greenlet: run returned number, not a generator",
+      e.message === "Cannot start greenlet: run returned the number 1, not a generator",
   );
   assert.ok(gr.dead);
 });

@@ -274,7 +274,7 @@ Deno.test("aiter() throws TypeError for what is not async iterable", () => {
   }
   assert.throws(
     () => aiter({ [Symbol.asyncIterator]: () => 42 } as never),
-    failsWith(TypeError, /returned number 42|returned number/),
+    failsWith(TypeError, /returned the number 42/),
   );
 });
 
@@ -691,7 +691,10 @@ Deno.test("asyncFor() throws TypeError for a bad iterable or body", () => {
   assert.throws(() => asyncFor(null as never, () => {}), TypeError);
   assert.throws(
     () => asyncFor(new PlainReader(), "body" as never),
-    failsWith(TypeError, /^Cannot run the loop body: expected a function, got string$/),
+    failsWith(
+      TypeError,
+      /^Cannot run the loop body: expected the body as a function, got the string "body"$/,
+    ),
   );
 });
 

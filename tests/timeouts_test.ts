@@ -618,7 +618,7 @@ Deno.test("bad deadlines: NaN throws RangeError, a non-number TypeError", async 
     assert.throws(() => timeout("1" as unknown as number), {
       name: "TypeError",
       message:
-        "Cannot create a timeout: expected the delay in seconds as a number or null, got string",
+        'Cannot create a timeout: expected the delay in seconds as a number or null, got the string "1"',
     });
     yield* asyncWith(timeout(1), (cm) => {
       assert.throws(() => cm.reschedule(NaN), RangeError);
