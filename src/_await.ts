@@ -34,7 +34,9 @@ export const SLEEP0: unique symbol = Symbol("sleep(0)");
 /** What a future offers its iterator (type-only: futures sit above this file). */
 interface FutureLike<T> {
   done(): boolean;
+  cancelled(): boolean;
   result(): T;
+  exception(): unknown;
 }
 
 /**
@@ -72,14 +74,26 @@ export class FutureIterator<T = unknown> {
 type OnFulfilled<R> = ((value: never) => R | PromiseLike<R>) | null | undefined;
 type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
 
-/** A pending `then()`: settled from the loop when the awaited thing is done. */
+/**
+ * A pending `then()`: settled from the loop when the awaited thing is done.
+ * It is also the token of the task's wait: `layers.park` records the task
+ * here and keeps the record as the one thing the task waits on.
+ */
 export class ThenRecord {
+  /** The task parked on this `then()` (set by `layers.park`), if any. */
+  task: unknown = undefined;
+  /**
+   * Set when the task stopped waiting here before the outcome came (its
+   * wait was abandoned, see `layers.park`): the error the `await` throws
+   * instead.
+   */
+  instead: unknown = undefined;
+  /** Whether the promise was settled (an abandoned wait may be settled early). */
+  settled = false;
   constructor(
     /** The future whose outcome settles the promise, or `null` for {@linkcode value}. */
     readonly future: FutureLike<unknown> | null,
     readonly value: unknown,
-    /** What `layers.park` returned. */
-    readonly token: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
     readonly resolve: (value: never) => void,
@@ -89,11 +103,17 @@ export class ThenRecord {
 
 /** Settles a `then()`'s promise: the loop runs it as `(settleThen, record)`. */
 export function settleThen(record: ThenRecord): void {
-  const cancelled = layers.unpark(record.token);
+  if (record.settled) return;
+  record.settled = true;
+  const instead = layers.unpark(record);
   const future = record.future;
   let value: unknown;
   try {
-    if (cancelled !== undefined) throw cancelled;
+    if (instead !== undefined) {
+      // The outcome is dropped on purpose: it counts as retrieved.
+      if (future?.done() && !future.cancelled()) future.exception();
+      throw instead;
+    }
     value = future === null ? record.value : future.result();
   } catch (error) {
     if (typeof record.onrejected !== "function") {
@@ -131,17 +151,14 @@ export function thenNextIteration<R1, R2>(
   onfulfilled: OnFulfilled<R1>,
   onrejected: OnRejected<R2>,
 ): Promise<R1 | R2> {
-  let token: unknown;
+  const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
+  const record = new ThenRecord(null, value, onfulfilled, onrejected, resolve, reject);
   try {
-    token = layers.park(null, what, false);
+    layers.park(record, what, false);
   } catch (error) {
     return refused(loop, error, onrejected);
   }
-  const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
-  loop[SCHEDULE](
-    settleThen,
-    new ThenRecord(null, value, token, onfulfilled, onrejected, resolve, reject),
-  );
+  loop[SCHEDULE](settleThen, record);
   return promise;
 }
 

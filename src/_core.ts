@@ -23,8 +23,8 @@
 
 import { RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
-import type { CancelledError } from "./errors.ts";
 import type { Future } from "./futures.ts";
+import type { ThenRecord } from "./_await.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 
 // ---------------------------------------------------------------------------
@@ -152,22 +152,23 @@ export interface Layers {
   /** The loop of the async-function task whose body runs now, or `null`. */
   bodyLoop(): EventLoop | null;
   /**
-   * A library awaitable's `then()` is called: if an async-function task
-   * awaits it, records that the task waits on `future` (`null`: on the next
-   * iteration) and returns a token for {@linkcode Layers.unpark}; else
-   * `undefined`. Throws if the task cannot wait on it (it waits on
-   * something else already, `future` is the task itself or of another loop).
-   * A `relay` future (a promise's, `wrapFuture`) awaited while the task
-   * waits already is no second wait: the promise's own body, run in the
-   * task, is what waits.
+   * A library awaitable's `then()` is called (`record` is its pending
+   * `then()`, `what` the awaitable): if an async-function task awaits it,
+   * records that the task waits on it (on `record.future`, or on the next
+   * iteration when that is `null`). Throws if the task cannot wait on it:
+   * it waits on something else already (then that wait is abandoned too:
+   * see `tasks.ts`), it is the task itself, or of another loop. A `relay`
+   * future (a promise's, `wrapFuture`) awaited while the task waits already
+   * is no second wait: the promise's own body, run in the task, is what
+   * waits; then `park` returns `true`.
    */
-  park(future: Future<unknown> | null, what: unknown, relay: boolean): unknown;
+  park(record: ThenRecord, what: unknown, relay: boolean): boolean;
   /**
    * The awaited thing completed and the `await` is about to resume: returns
-   * the `CancelledError` to throw there instead if the task was cancelled
-   * meanwhile (asyncio throws it at this await).
+   * the error to throw there instead, if any (a `CancelledError` if the task
+   * was cancelled meanwhile, as asyncio throws it at this await).
    */
-  unpark(token: unknown): CancelledError | undefined;
+  unpark(record: ThenRecord): unknown;
 }
 
 function notLoaded(what: string): never {
@@ -184,7 +185,7 @@ export const layers: Layers = {
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
-  park: () => undefined,
+  park: () => false,
   unpark: () => undefined,
 };
 

@@ -180,18 +180,14 @@ export async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> 
         await nextIteration;
         if (yielded === SLEEP0) resume = SLEEP0;
       } else if (yielded instanceof FutureIterator) {
-        const future = yielded.future as Future<unknown>;
         try {
-          await future;
+          await (yielded.future as Future<unknown>);
         } catch (error) {
-          // A failed future: `yield*` reads its error when resumed. A future
-          // that succeeded but whose await threw: the task was cancelled
-          // after it completed (asyncio throws it in here), or the await was
-          // refused.
-          if (!future.done() || (!future.cancelled() && future.exception() === null)) {
-            throws = true;
-            resume = error;
-          }
+          // The future's own error, or one the await throws instead (a
+          // cancel after the future completed, a refused or abandoned wait):
+          // thrown in where the coroutine waits.
+          throws = true;
+          resume = error;
         }
       } else {
         throws = true;

@@ -279,25 +279,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    let token: unknown;
+    const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
+    const record = new ThenRecord(this, undefined, onfulfilled, onrejected, resolve, reject);
     try {
-      token = layers.park(this as Future<unknown>, this, this instanceof RelayFuture);
+      if (layers.park(record, this, this instanceof RelayFuture)) {
+        (this as unknown as RelayFuture<T>).stopCounting();
+      }
     } catch (error) {
       return refused(this.#loop, error, onrejected);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
-    this.#add(
-      settleThen as (arg: unknown) => void,
-      new ThenRecord(
-        this as Future<unknown>,
-        undefined,
-        token,
-        onfulfilled,
-        onrejected,
-        resolve,
-        reject,
-      ),
-    );
+    this.#add(settleThen as (arg: unknown) => void, record);
     return promise;
   }
 
@@ -469,12 +460,39 @@ export function isFuture(value: unknown): value is Future<unknown> {
 }
 
 /**
- * The future of a promise (`wrapFuture`). Awaiting it while the task is
- * parked is not a second wait: the promise is an async function's, run
- * inline in the task (`yield* awaitAny(callback())`, `await
- * wrapFuture(job())`), and the task waits on what that function awaits.
+ * The future of a promise (`wrapFuture`). Until the promise settles it
+ * counts as host work, so virtual time does not jump past it. Awaiting it
+ * while the task is parked is not a second wait: the promise is an async
+ * function's, run inline in the task (`yield* awaitAny(callback())`,
+ * `await wrapFuture(job())`), and the task waits on what that function
+ * awaits; the task's own state then accounts for the body, and the relay
+ * stops counting.
  */
-class RelayFuture<T> extends Future<T> {}
+class RelayFuture<T> extends Future<T> {
+  #counting = true;
+
+  constructor(loop: EventLoop, source: PromiseLike<T>) {
+    super(loop);
+    loop[HOST_WORK](1);
+    source.then(
+      (value) => {
+        this.stopCounting();
+        if (!this.done() && !loop.isClosed()) this.setResult(value);
+      },
+      (error) => {
+        this.stopCounting();
+        if (!this.done() && !loop.isClosed()) this.setException(error);
+      },
+    );
+  }
+
+  /** The promise settled, or runs inline in a task that accounts for it. */
+  stopCounting(): void {
+    if (!this.#counting) return;
+    this.#counting = false;
+    this.getLoop()[HOST_WORK](-1);
+  }
+}
 
 /** Something `wrapFuture` accepts: a promise, or an object with `then`. */
 type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
@@ -522,24 +540,13 @@ export function wrapFuture<T>(source: PromiseLike<T> | Future<T>, loop?: EventLo
     );
   }
   const owner = loop ?? eventLoopFor("wrap a future");
-  const future = new RelayFuture<T>(owner);
+  const future = new RelayFuture<T>(owner, source);
   const cancelSource = (source as Thenable<T>).cancel;
   if (typeof cancelSource === "function") {
     future.addDoneCallback((f) => {
       if (f.cancelled()) cancelSource.call(source);
     });
   }
-  owner[HOST_WORK](1);
-  source.then(
-    (value) => {
-      owner[HOST_WORK](-1);
-      if (!future.done() && !owner.isClosed()) future.setResult(value);
-    },
-    (error) => {
-      owner[HOST_WORK](-1);
-      if (!future.done() && !owner.isClosed()) future.setException(error);
-    },
-  );
   return future;
 }
 
@@ -564,6 +571,6 @@ keepShapes(() => {
   return [
     future,
     new FutureIterator(future),
-    new ThenRecord(future, undefined, undefined, null, null, ignore, ignore),
+    new ThenRecord(future, undefined, null, null, ignore, ignore),
   ];
 });

@@ -51,10 +51,19 @@
  *   async body sets it when it parks and clears it when it unparks.
  * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
  *   as host work, so virtual time waits for it), `PARKED` while it awaits a
- *   library awaitable, `IN_LOOP` otherwise. A task waits on one thing at a
- *   time: a `then()` while `PARKED` is a second wait started in the task's
- *   context, the signature of an async function's promise passed where the
- *   function was expected, and it is refused.
+ *   library awaitable, `IN_LOOP` otherwise. `#parked` is that await's
+ *   pending `then()` (`_await.ts`'s `ThenRecord`), set exactly while
+ *   `PARKED`; only an unpark of that very record resumes the task.
+ * - A task waits on one thing at a time: a `then()` while `PARKED` is a
+ *   second wait started in the task's context, the signature of an async
+ *   function's promise passed where the function was expected (or of
+ *   `Promise.all` over library awaitables). It is refused, and the wait the
+ *   task was parked on is abandoned: cancelled, its `await` rejected with
+ *   the same error. Each of the two code paths gets the error once, and
+ *   nothing goes on waiting in the task's name. The abandoned `await` is
+ *   rejected in a microtask, so that the other code already queued in the
+ *   task's name runs first while the task still counts as parked (and is
+ *   refused in turn, instead of parking the task a second time).
  * - `#mustCancel`: a `cancel()` that could not be delivered by cancelling
  *   `#waiter` (there was none, or it refused); the next step (or unpark)
  *   throws `CancelledError` in and clears it. It implies `ATTEND`.
@@ -90,7 +99,8 @@ import {
   SCHEDULE_STEP,
   SETTLE,
 } from "./_core.ts";
-import { FutureIterator, SLEEP0 } from "./_await.ts";
+import { FutureIterator, settleThen, SLEEP0, type ThenRecord } from "./_await.ts";
+import { host } from "./_host/timers.ts";
 import { claim, yieldError } from "./_drive.ts";
 import { newContextStore } from "./_host/context.ts";
 import { EventLoop } from "./events.ts";
@@ -185,6 +195,7 @@ interface TaskExtra {
 let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
+let abandonWait: (task: Task<unknown>, error: unknown) => void;
 
 function listOf(loop: EventLoop): TaskList {
   let list = pendingTasks.get(loop);
@@ -251,6 +262,7 @@ export class Task<T = unknown> extends Future<T> {
   #cancelRequests = 0;
   #resume: unknown = undefined; // what the next step sends in (a ThrowIn: throws it)
   #host = IN_LOOP;
+  #parked: ThenRecord | null = null;
   #extra: TaskExtra | null = null;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
@@ -517,23 +529,20 @@ export class Task<T = unknown> extends Future<T> {
     if (this.#host === PARKED) {
       // The body is done, yet something it started still waits in the
       // task's name: an async function's promise started in the task and
-      // never awaited. Cancel that wait, so nothing goes on in a finished
+      // never awaited. End that wait, so nothing goes on in a finished
       // task's name, and fail the task if it would have succeeded.
-      const stray = this.#waiter;
-      this.#host = IN_LOOP;
-      this.#waiter = null;
-      if (stray !== null) stray.cancel();
-      if (!this.done() && ok) {
+      const error = new RuntimeError(
+        `Cannot finish ${this.getName()}: its body returned while code it started still waits on ${
+          parkedState(this)
+        } in its name. An async function's promise was started in the task and not awaited; pass the function instead: createTask(() => job()), gather(() => jobA(), () => jobB())`,
+      );
+      this.#abandonWait(error, true);
+      if (ok) {
         ok = false;
-        value = new RuntimeError(
-          `Cannot finish ${this.getName()}: its body returned while code it started still waits on ${
-            stray ?? "the next iteration"
-          } in its name. An async function's promise was started in the task and not awaited; pass the function instead: createTask(() => job()), gather(() => jobA(), () => jobB())`,
-        );
+        value = error;
       }
-    } else {
-      this.#leaveHost();
     }
+    this.#leaveHost();
     if (this.done()) return;
     if (ok) this.#finish(value);
     else this.#fail(value);
@@ -547,6 +556,21 @@ export class Task<T = unknown> extends Future<T> {
   #leaveHost(): void {
     if (this.#host === IN_HOST) this.getLoop()[HOST_WORK](-1);
     this.#host = IN_LOOP;
+  }
+
+  /**
+   * The task stops waiting where it is parked, because that wait turned out
+   * to be one of two at once: the wait is cancelled and its `await` throws
+   * `error`, at once (`now`) or in a microtask (see "A task's state").
+   */
+  #abandonWait(error: unknown, now: boolean): void {
+    const record = this.#parked!;
+    if (record.instead !== undefined) return; // abandoned already
+    record.instead = error;
+    const waiter = this.#waiter;
+    if (now) settleThen(record);
+    else host.queueMicrotask(() => settleThen(record));
+    waiter?.cancel();
   }
 
   static {
@@ -669,6 +693,7 @@ export class Task<T = unknown> extends Future<T> {
       if (task.#host !== PARKED) return null;
       return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
     };
+    abandonWait = (task, error) => task.#abandonWait(error, true);
 
     install({
       stepTask: stepTask as (task: never) => void,
@@ -690,16 +715,16 @@ export class Task<T = unknown> extends Future<T> {
           : null;
       },
 
-      park: (future, what, relay) => {
+      park: (record, what, relay) => {
         const task = awaitingTask();
-        if (task === undefined || task.done()) return undefined;
+        if (task === undefined || task.done()) return false;
         if (task.#host === IN_LOOP) {
           // The step of a generator task runs now and calls then(): an
           // async function called from a generator coroutine awaits a
           // library awaitable, outside every task. Anywhere else (a host
           // callback that inherited a generator task's context) the await
           // belongs to no task.
-          if (runningTask() !== task) return undefined;
+          if (runningTask() !== task) return false;
           throw new RuntimeError(
             `Cannot await ${
               describeAwaited(what)
@@ -707,9 +732,12 @@ export class Task<T = unknown> extends Future<T> {
           );
         }
         if (task.#host === PARKED) {
-          if (relay) return undefined;
-          throw secondWait(task, what);
+          if (relay) return true;
+          const error = secondWait(task, what);
+          task.#abandonWait(error, false);
+          throw error;
         }
+        const future = record.future as Future<unknown> | null;
         if (future === task) {
           throw new RuntimeError(`Cannot await ${task}: a task cannot await itself`);
         }
@@ -718,21 +746,25 @@ export class Task<T = unknown> extends Future<T> {
         }
         task.#host = PARKED;
         task.getLoop()[HOST_WORK](-1);
+        task.#parked = record;
         task.#waiter = future;
+        record.task = task;
         if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
-        return task;
+        return false;
       },
 
-      unpark: (token) => {
-        if (token === undefined) return undefined;
-        const task = token as Task<unknown>;
-        task.#waiter = null;
+      unpark: (record) => {
+        const task = record.task as Task<unknown> | undefined;
+        if (task === undefined || task.#parked !== record) return record.instead;
+        task.#parked = task.#waiter = null;
         if (task.#host === PARKED && !task.done()) {
           task.#host = IN_HOST;
           const loop = task.getLoop();
           loop[HOST_WORK](1);
           loop[HOST_TURN]();
         }
+        // An abandoned wait (see #abandonWait) throws its error.
+        if (record.instead !== undefined) return record.instead;
         if (task.#mustCancel && !task.done()) {
           // Cancelled after what it awaited completed: the await throws.
           task.#mustCancel = false;
@@ -769,9 +801,11 @@ function checkNotParked(action: string): void {
   if (task === undefined || task.done()) return;
   const waiting = parkedState(task);
   if (waiting === null) return;
-  throw new RuntimeError(
+  const error = new RuntimeError(
     `Cannot ${action} in ${task.getName()}: the task is waiting on ${waiting} while its code runs on. An async function's promise was passed where the function was expected; pass the function instead: gather(() => jobA(), () => jobB()), waitFor(() => job(), 1), createTask(() => job())`,
   );
+  abandonWait(task, error);
+  throw error;
 }
 
 /**

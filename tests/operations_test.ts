@@ -1,0 +1,433 @@
+/**
+ * Every call of a lock or queue operation is its own operation: one
+ * contract suite over every operation of every lock and queue variant,
+ * through `gather`, `wait`, `asCompleted` and `TaskGroup`, in both coroutine
+ * styles, plus a property test of random mixes.
+ *
+ * (Python: every call of a coroutine function is its own coroutine object;
+ * `asyncio.gather(q.get(), q.get())` takes two items.)
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  asCompleted,
+  asyncWith,
+  type Awaitable,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  createTask,
+  Event,
+  gather,
+  LifoQueue,
+  Lock,
+  PriorityQueue,
+  Queue,
+  run,
+  RuntimeError,
+  Semaphore,
+  sleep,
+  TaskGroup,
+  wait,
+} from "../mod.ts";
+import { type Style, STYLES, VT } from "./_helpers.ts";
+
+type Combinator = "gather" | "wait" | "asCompleted" | "TaskGroup";
+const COMBINATORS: Combinator[] = ["gather", "wait", "asCompleted", "TaskGroup"];
+
+/** Awaits `ops` together through `how`, in `style`; returns their results, sorted. */
+async function together(
+  how: Combinator,
+  style: Style,
+  ops: Awaitable<unknown>[],
+): Promise<unknown[]> {
+  if (style === "generator") {
+    return sorted(yield_(how, ops));
+  }
+  switch (how) {
+    case "gather":
+      return sorted(await gather(...ops));
+    case "wait": {
+      const [done] = await wait(ops);
+      return sorted([...done].map((f) => f.result()));
+    }
+    case "asCompleted": {
+      const results: unknown[] = [];
+      for (const next of asCompleted(ops)) results.push(await next);
+      return sorted(results);
+    }
+    case "TaskGroup":
+      return await asyncWith(new TaskGroup(), async (tg) => {
+        const tasks = ops.map((op) => tg.createTask(op));
+        await sleep(0);
+        return tasks;
+      }).then((tasks) => sorted(tasks.map((t) => t.result())));
+  }
+}
+
+/** The generator-style twin of `together`, run through `createTask` to get a promise. */
+function yield_(how: Combinator, ops: Awaitable<unknown>[]): Promise<unknown[]> {
+  return createTask(function* () {
+    switch (how) {
+      case "gather":
+        return (yield* gather(...ops)) as unknown[];
+      case "wait": {
+        const [done] = yield* wait(ops);
+        return [...done].map((f) => f.result());
+      }
+      case "asCompleted": {
+        const results: unknown[] = [];
+        for (const next of asCompleted(ops)) results.push(yield* next);
+        return results;
+      }
+      case "TaskGroup": {
+        const tasks = yield* asyncWith(new TaskGroup(), function* (tg) {
+          return ops.map((op) => tg.createTask(op));
+        });
+        return tasks.map((t) => t.result());
+      }
+    }
+  }) as unknown as Promise<unknown[]>;
+}
+
+async function sorted(values: unknown[] | Promise<unknown[]>): Promise<unknown[]> {
+  return (await values).toSorted((a, b) => String(a) < String(b) ? -1 : 1);
+}
+
+/**
+ * One contract case: `setup` makes the primitive and two calls of one of
+ * its operations, plus a helper task that lets them complete; `check` runs
+ * after both are done.
+ */
+interface Case {
+  name: string;
+  setup(): { ops: Awaitable<unknown>[]; expected: unknown[]; check(): void };
+}
+
+const QUEUES = [
+  ["Queue", (m = 0) => new Queue<number>(m)],
+  ["PriorityQueue", (m = 0) => new PriorityQueue<number>(m)],
+  ["LifoQueue", (m = 0) => new LifoQueue<number>(m)],
+] as const;
+
+const CASES: Case[] = [
+  ...QUEUES.flatMap(([kind, make]): Case[] => [
+    {
+      name: `${kind}.get() twice takes two items`,
+      setup() {
+        const q = make();
+        q.putNowait(1);
+        q.putNowait(2);
+        return {
+          ops: [q.get(), q.get()],
+          expected: [1, 2],
+          check: () => assert.equal(q.qsize(), 0),
+        };
+      },
+    },
+    {
+      name: `${kind}.get() twice on an empty queue waits for two items`,
+      setup() {
+        const q = make();
+        createTask(function* () {
+          yield* sleep(1);
+          q.putNowait(3);
+          yield* sleep(1);
+          q.putNowait(4);
+        });
+        return {
+          ops: [q.get(), q.get()],
+          expected: [3, 4],
+          check: () => assert.equal(q.qsize(), 0),
+        };
+      },
+    },
+    {
+      name: `${kind}.put() twice on a full queue puts both items`,
+      setup() {
+        const q = make(1);
+        q.putNowait(0);
+        const got: number[] = [];
+        createTask(function* () {
+          for (let i = 0; i < 3; i++) got.push(yield* q.get());
+        });
+        return {
+          ops: [q.put(5), q.put(6)],
+          expected: [undefined, undefined],
+          check: () => assert.deepEqual(got.toSorted(), [0, 5, 6]),
+        };
+      },
+    },
+    {
+      name: `${kind}.join() twice returns to both`,
+      setup() {
+        const q = make();
+        q.putNowait(7);
+        createTask(function* () {
+          yield* sleep(1);
+          q.getNowait();
+          q.taskDone();
+        });
+        return { ops: [q.join(), q.join()], expected: [undefined, undefined], check() {} };
+      },
+    },
+  ]),
+  {
+    name: "Lock.acquire() twice takes the lock twice, one after the other",
+    setup() {
+      const lock = new Lock();
+      createTask(function* () {
+        yield* sleep(1);
+        lock.release(); // the first acquire's hold ends; the second takes it
+      });
+      return {
+        ops: [lock.acquire(), lock.acquire()],
+        expected: [true, true],
+        check() {
+          assert.ok(lock.locked());
+          lock.release();
+          assert.throws(() => lock.release(), RuntimeError);
+        },
+      };
+    },
+  },
+  {
+    name: "Lock.aenter() twice enters twice, one after the other",
+    setup() {
+      const lock = new Lock();
+      createTask(function* () {
+        yield* sleep(1);
+        lock.release();
+      });
+      return {
+        ops: [lock.aenter(), lock.aenter()],
+        expected: [undefined, undefined],
+        check() {
+          assert.ok(lock.locked());
+          lock.release();
+          assert.ok(!lock.locked());
+        },
+      };
+    },
+  },
+  ...[Semaphore, BoundedSemaphore].flatMap((Sem): Case[] => [
+    {
+      name: `${Sem.name}(2).acquire() twice takes both slots`,
+      setup() {
+        const sem = new Sem(2);
+        return {
+          ops: [sem.acquire(), sem.acquire()],
+          expected: [true, true],
+          check() {
+            assert.ok(sem.locked());
+            sem.release();
+            sem.release();
+            assert.ok(!sem.locked());
+          },
+        };
+      },
+    },
+    {
+      name: `${Sem.name}(1).aenter() twice enters twice, one after the other`,
+      setup() {
+        const sem = new Sem(1);
+        createTask(function* () {
+          yield* sleep(1);
+          sem.release();
+        });
+        return {
+          ops: [sem.aenter(), sem.aenter()],
+          expected: [undefined, undefined],
+          check() {
+            assert.ok(sem.locked());
+            sem.release();
+          },
+        };
+      },
+    },
+  ]),
+  {
+    name: "Event.wait() twice wakes twice",
+    setup() {
+      const event = new Event();
+      createTask(function* () {
+        yield* sleep(1);
+        event.set();
+      });
+      return { ops: [event.wait(), event.wait()], expected: [true, true], check() {} };
+    },
+  },
+  {
+    name: "Barrier(2).wait() twice passes both parties",
+    setup() {
+      const barrier = new Barrier(2);
+      return {
+        ops: [barrier.wait(), barrier.wait()],
+        expected: [0, 1],
+        check: () => assert.equal(barrier.nWaiting, 0),
+      };
+    },
+  },
+];
+
+for (const c of CASES) {
+  for (const how of COMBINATORS) {
+    for (const style of STYLES) {
+      Deno.test(`every call is its own operation: ${c.name}, through ${how} (${style})`, async () => {
+        await run(async () => {
+          const { ops, expected, check } = c.setup();
+          assert.notEqual(ops[0], ops[1]);
+          assert.deepEqual(await together(how, style, ops), expected);
+          check();
+        }, VT);
+      });
+    }
+  }
+}
+
+Deno.test("every call is its own operation: Condition.wait() returns a new awaitable per call", async () => {
+  const cond = new Condition();
+  assert.notEqual(cond.wait(), cond.wait());
+  // Two tasks, each with its own wait(), are both woken by notifyAll().
+  const log: string[] = [];
+  await run(function* () {
+    const waiters = ["a", "b"].map((name) =>
+      createTask(function* () {
+        yield* asyncWith(cond, function* () {
+          yield* cond.wait();
+          log.push(name);
+        });
+      })
+    );
+    yield* sleep(1);
+    yield* asyncWith(cond, function* () {
+      cond.notifyAll();
+    });
+    yield* gather(...waiters);
+  }, VT);
+  assert.deepEqual(log, ["a", "b"]);
+});
+
+Deno.test("an operation runs once: awaiting it again throws RuntimeError naming the fix", async () => {
+  await run(async () => {
+    const q = new Queue<number>();
+    q.putNowait(1);
+    q.putNowait(2);
+    const get = q.get();
+    assert.equal(await get, 1);
+    await assert.rejects(async () => await get, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /^Cannot reuse Queue\.get\(\): it was already awaited/);
+      return true;
+    });
+    assert.equal(q.qsize(), 1); // the second await took nothing
+  }, VT);
+  await run(function* () {
+    const lock = new Lock();
+    const acquire = lock.acquire();
+    yield* acquire;
+    assert.throws(() => {
+      const again = acquire[Symbol.iterator]();
+      again.next();
+    }, RuntimeError);
+    lock.release();
+  }, VT);
+});
+
+Deno.test("a put with room puts its item at the call, and awaiting it returns at once", async () => {
+  await run(async () => {
+    const q = new Queue<string>(1);
+    const put = q.put("x"); // not awaited yet
+    assert.equal(q.qsize(), 1);
+    await put;
+    assert.equal(q.getNowait(), "x");
+  }, VT);
+});
+
+// ---------------------------------------------------------------------------
+// Property: random mixes of operations through combinators lose nothing,
+// duplicate nothing, and miscount no slot.
+
+type Op = { kind: "put"; item: number } | { kind: "get" } | { kind: "acquire" };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant("put" as const), item: fc.integer({ min: 0, max: 1e6 }) }),
+  fc.record({ kind: fc.constant("get" as const) }),
+  fc.record({ kind: fc.constant("acquire" as const) }),
+);
+
+const mixArb = fc.record({
+  maxsize: fc.integer({ min: 0, max: 3 }),
+  slots: fc.integer({ min: 0, max: 3 }),
+  batches: fc.array(
+    fc.record({
+      how: fc.constantFrom<Combinator>(...COMBINATORS),
+      style: fc.constantFrom<Style>(...STYLES),
+      delay: fc.integer({ min: 0, max: 3 }),
+      ops: fc.array(opArb, { minLength: 1, maxLength: 5 }),
+    }),
+    { minLength: 1, maxLength: 6 },
+  ),
+});
+
+/** `Semaphore(unlocked, value=2)` → 2; a locked semaphore has none free. */
+function freeSlots(sem: Semaphore): number {
+  return Number(/value=(\d+)/.exec(String(sem))?.[1] ?? 0);
+}
+
+Deno.test("property: random mixes of queue and semaphore operations through combinators lose or duplicate nothing", async () => {
+  await fc.assert(
+    fc.asyncProperty(mixArb, async ({ maxsize, slots, batches }) => {
+      const queue = new Queue<number>(maxsize);
+      const sem = new Semaphore(slots);
+      const put: number[] = batches.flatMap((b) =>
+        b.ops.flatMap((op) => op.kind === "put" ? [op.item] : [])
+      );
+      const got: number[] = [];
+      let acquired = 0;
+      let released = 0;
+      await run(async () => {
+        // Each batch hands its raw operations (one call each) to a combinator.
+        const tasks = batches.map((batch) =>
+          createTask(async () => {
+            await sleep(batch.delay);
+            const ops = batch.ops.map((op) =>
+              op.kind === "put"
+                ? queue.put(op.item)
+                : op.kind === "get"
+                ? queue.get()
+                : sem.acquire()
+            );
+            for (const result of await together(batch.how, batch.style, ops)) {
+              if (typeof result === "number") got.push(result);
+              else if (result === true) acquired++;
+            }
+          })
+        );
+        // Then whatever waits is let through: room for blocked puts, items
+        // (-1) for blocked gets, slots for blocked acquires.
+        await sleep(10);
+        for (let round = 0; tasks.some((t) => !t.done()); round++) {
+          assert.ok(round < 1000, "the operations never completed");
+          if (queue.full()) got.push(queue.getNowait());
+          else if (queue.empty()) {
+            queue.putNowait(-1);
+            put.push(-1);
+          }
+          if (sem.locked()) {
+            sem.release();
+            released++;
+          }
+          await sleep(0);
+        }
+        for (const t of tasks) t.result(); // none failed
+      }, VT);
+      while (!queue.empty()) got.push(queue.getNowait());
+      // Nothing lost, nothing duplicated: every item put was got exactly once.
+      assert.deepEqual(got.toSorted((a, b) => a - b), put.toSorted((a, b) => a - b));
+      // No slot miscounted.
+      assert.equal(freeSlots(sem), slots - acquired + released);
+    }),
+    { numRuns: 60 },
+  );
+});
