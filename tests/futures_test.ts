@@ -2,17 +2,23 @@ import assert from "node:assert/strict";
 import {
   CancelledError,
   createTask,
+  ensureFuture,
+  type ExceptionContext,
   Future,
+  gather,
   getRunningLoop,
   InvalidStateError,
   isFuture,
   newEventLoop,
   run,
   RuntimeError,
+  setEventLoop,
+  shield,
   sleep,
+  type Task,
   wrapFuture,
 } from "../mod.ts";
-import { errorLike, recordExceptions, runOnce, withLoop } from "./_helpers.ts";
+import { errorLike, recordExceptions, runOnce, stubConsole, withLoop } from "./_helpers.ts";
 
 // --- states -------------------------------------------------------------------
 
@@ -459,5 +465,128 @@ Deno.test("a future of another loop yielded in a task throws RuntimeError into t
     assert.equal(foreign.done(), false);
   } finally {
     other.close();
+  }
+});
+
+// --- errors nobody retrieved ------------------------------------------------
+
+/** A run() whose loop records what reaches its exception handler. */
+function recordingRun<T>(
+  main: Parameters<typeof run<T>>[0],
+  options: { debug?: boolean } = {},
+): { reports: ExceptionContext[]; done: Promise<T> } {
+  const reports: ExceptionContext[] = [];
+  const done = run(main, {
+    loopFactory: () => {
+      const loop = newEventLoop({ virtualTime: true, debug: options.debug });
+      loop.setExceptionHandler((_loop, context) => reports.push(context));
+      return loop;
+    },
+  });
+  return { reports, done };
+}
+
+Deno.test("a task's error nobody retrieved is reported when the loop closes, with the error and the task", async () => {
+  const boom = new Error("boom");
+  let failed: Task<unknown> | undefined;
+  const { reports, done } = recordingRun(function* () {
+    failed = createTask(function* () {
+      yield* sleep(0);
+      throw boom;
+    }, { name: "doomed" });
+    yield* sleep(1);
+  });
+  await done; // a short program: no garbage collection runs meanwhile
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0].message, "Task exception was never retrieved");
+  assert.equal(reports[0].exception, boom); // the error object itself
+  assert.equal(reports[0].future, failed); // as asyncio: the task is the future
+  assert.equal(reports[0].sourceTraceback, undefined); // debug mode off
+});
+
+Deno.test("a retrieved error is never reported; a failed plain future is reported as a Future", async () => {
+  const { reports, done } = recordingRun(function* () {
+    const read = createTask(function* () {
+      yield* sleep(0);
+      throw new Error("read");
+    });
+    try {
+      yield* read;
+    } catch {
+      // retrieved
+    }
+    const viaException = createTask(function* () {
+      throw new Error("read through exception()");
+    });
+    yield* sleep(1);
+    assert.ok(viaException.exception() instanceof Error);
+    const fut = getRunningLoop().createFuture<void>();
+    fut.setException(new RangeError("nobody reads me"));
+  });
+  await done;
+  assert.deepEqual(reports.map((r) => r.message), ["Future exception was never retrieved"]);
+  assert.ok(reports[0].exception instanceof RangeError);
+});
+
+Deno.test("in debug mode the report says where the failed task was created", async () => {
+  const { reports, done } = recordingRun(function* () {
+    createTask(function* () {
+      throw new Error("boom");
+    });
+    yield* sleep(1);
+  }, { debug: true });
+  await done;
+  assert.equal(reports.length, 1);
+  assert.match(String(reports[0].sourceTraceback), /futures_test\.ts/);
+});
+
+Deno.test("with the default handler, a short program prints the lost error", async () => {
+  const errors = stubConsole("error");
+  try {
+    await run(async () => {
+      createTask(async () => {
+        throw new TypeError("lost in a task");
+      });
+      await sleep(0);
+      await sleep(0);
+    });
+  } finally {
+    errors.restore();
+  }
+  assert.equal(errors.calls.length, 1);
+  assert.match(
+    errors.calls[0],
+    /^Task exception was never retrieved\nfuture: Task\(Task-\d+, done, exception=TypeError: lost in a task\)/,
+  );
+  assert.match(errors.calls[0], /TypeError: lost in a task/);
+});
+
+// --- the loop a future binds to outside a running loop (asyncio 3.12+) -------
+
+Deno.test("outside a running loop, new Future(), gather(), shield() and ensureFuture() bind to the loop set with setEventLoop()", async () => {
+  assert.throws(() => new Future(), errorLike(RuntimeError, /none set with setEventLoop\(\)/));
+  const loop = newEventLoop({ virtualTime: true });
+  setEventLoop(loop);
+  try {
+    const fut = new Future<number>();
+    assert.equal(fut.getLoop(), loop);
+    const empty = gather();
+    assert.equal(empty.getLoop(), loop);
+    assert.deepEqual(empty.result(), []);
+    const task = ensureFuture(function* () {
+      yield* sleep(1);
+      return "ensured";
+    });
+    assert.equal(task.getLoop(), loop);
+    const shielded = shield(function* () {
+      yield* sleep(2);
+      return "shielded";
+    });
+    assert.equal(shielded.getLoop(), loop);
+    const both = gather(task, shielded);
+    assert.deepEqual(await loop.runUntilComplete(both), ["ensured", "shielded"]);
+  } finally {
+    setEventLoop(null);
+    loop.close();
   }
 });
