@@ -16,12 +16,12 @@ function* child() {
   yield* sleep(0);
 }
 
-function* turns() {
-  for (let i = 0; i < SWITCH / 2; i++) yield* sleep(0);
+function* turns(tasks: number) {
+  for (let i = 0; i < SWITCH / tasks; i++) yield* sleep(0);
 }
 
-async function nativeTurns() {
-  for (let i = 0; i < SWITCH / 2; i++) await null;
+async function nativeTurns(tasks: number) {
+  for (let i = 0; i < SWITCH / tasks; i++) await null;
 }
 
 // A top-level function: a closure made in a loop costs V8 a feedback vector
@@ -94,9 +94,6 @@ export const cases: Case[] = [
     ],
   },
   {
-    // A task alone on the loop takes its sleep(0) steps in place (see
-    // requeueStep in src/events.ts); two tasks taking turns go through the
-    // ready queue on every step.
     name: `switch ${SWITCH / 1e6}M sleep(0), two tasks taking turns`,
     ops: SWITCH,
     sides: [
@@ -104,15 +101,36 @@ export const cases: Case[] = [
         label: "generator",
         run: () =>
           run(function* () {
-            const other = createTask(turns());
-            yield* turns();
+            const other = createTask(turns(2));
+            yield* turns(2);
             yield* other;
           }),
       },
       {
         label: "native",
         run: async () => {
-          await Promise.all([nativeTurns(), nativeTurns()]);
+          await Promise.all([nativeTurns(2), nativeTurns(2)]);
+        },
+      },
+    ],
+  },
+  {
+    name: `switch ${SWITCH / 1e6}M sleep(0), ten tasks taking turns`,
+    ops: SWITCH,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const others = Array.from({ length: 9 }, () => createTask(turns(10)));
+            yield* turns(10);
+            for (const other of others) yield* other;
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          await Promise.all(Array.from({ length: 10 }, () => nativeTurns(10)));
         },
       },
     ],

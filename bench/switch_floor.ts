@@ -8,10 +8,9 @@
  *
  *     deno run bench/switch_floor.ts
  *
- * A task alone on the library's loop takes its steps in place, without the
- * queue (see `requeueStep` in src/events.ts), so its floor is the bare
- * resume; tasks taking turns go through the queue, whose floor is the
- * minimal scheduler. Not part of `deno task bench`.
+ * Every step of the library's tasks goes through the ready queue, whose
+ * floor is the minimal scheduler; the bare resume is what no scheduler can
+ * beat. Not part of `deno task bench`.
  */
 import { run, sleep } from "../mod.ts";
 
