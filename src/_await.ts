@@ -78,8 +78,17 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * A pending `then()`: settled from the loop when the awaited thing is done.
  * It is also the token of the task's wait: `layers.park` records the task
  * here and keeps the record as the one thing the task waits on.
+ *
+ * It is the promise `then()` returns, made real only when someone uses it.
+ * `await x` calls `x.then(resolve, reject)` and drops what it returns, so an
+ * `await` of a library awaitable allocates no promise and no resolving
+ * functions: the record calls the engine's callbacks itself. Code that
+ * chains on the result (`fut.then(f).then(g)`) gets a real promise then,
+ * settled with the callbacks' outcome. An outcome that is a rejection or a
+ * thenable makes the promise at once, so an unhandled rejection is reported
+ * by the host exactly as for a native promise.
  */
-export class ThenRecord {
+export class ThenRecord implements Promise<unknown> {
   /** The task parked on this `then()` (set by `layers.park`), if any. */
   task: unknown = undefined;
   /**
@@ -88,17 +97,75 @@ export class ThenRecord {
    * instead.
    */
   instead: unknown = undefined;
-  /** Whether the promise was settled (an abandoned wait may be settled early). */
+  /** Whether the callbacks ran (an abandoned wait may be settled early). */
   settled = false;
+  // The real promise, once someone chains on the record or the outcome
+  // needs one; until then a fulfilled outcome is kept in #value.
+  #promise: Promise<unknown> | null = null;
+  #resolve: ((value: unknown) => void) | null = null;
+  #reject: ((reason: unknown) => void) | null = null;
+  #value: unknown = undefined;
+
   constructor(
     /** The future whose outcome settles the promise, or `null` for {@linkcode value}. */
     readonly future: FutureLike<unknown> | null,
     readonly value: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
-    readonly resolve: (value: never) => void,
-    readonly reject: (reason: unknown) => void,
   ) {}
+
+  /** The callbacks gave `value`. */
+  fulfill(value: unknown): void {
+    if (this.#resolve !== null) this.#resolve(value);
+    else if (isThenable(value)) this.#promise = Promise.resolve(value);
+    else this.#value = value;
+  }
+
+  /** The callbacks threw `error`, or there was none for an error. */
+  fail(error: unknown): void {
+    if (this.#reject !== null) this.#reject(error);
+    else this.#promise = Promise.reject(error);
+  }
+
+  #promised(): Promise<unknown> {
+    if (this.#promise === null) {
+      if (this.settled) {
+        this.#promise = Promise.resolve(this.#value);
+      } else {
+        this.#promise = new Promise((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+    }
+    return this.#promise;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = any, R2 = never>(
+    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#promised().then(onfulfilled, onrejected);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
+    return this.#promised().catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return this.#promised().finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** Settles a `then()`'s promise: the loop runs it as `(settleThen, record)`. */
@@ -117,24 +184,24 @@ export function settleThen(record: ThenRecord): void {
     value = future === null ? record.value : future.result();
   } catch (error) {
     if (typeof record.onrejected !== "function") {
-      record.reject(error);
+      record.fail(error);
       return;
     }
     try {
-      record.resolve(record.onrejected(error) as never);
+      record.fulfill(record.onrejected(error));
     } catch (error2) {
-      record.reject(error2);
+      record.fail(error2);
     }
     return;
   }
   if (typeof record.onfulfilled !== "function") {
-    record.resolve(value as never);
+    record.fulfill(value);
     return;
   }
   try {
-    record.resolve(record.onfulfilled(value as never) as never);
+    record.fulfill(record.onfulfilled(value as never));
   } catch (error) {
-    record.reject(error);
+    record.fail(error);
   }
 }
 
@@ -151,15 +218,14 @@ export function thenNextIteration<R1, R2>(
   onfulfilled: OnFulfilled<R1>,
   onrejected: OnRejected<R2>,
 ): Promise<R1 | R2> {
-  const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
-  const record = new ThenRecord(null, value, onfulfilled, onrejected, resolve, reject);
+  const record = new ThenRecord(null, value, onfulfilled, onrejected);
   try {
     layers.park(record, what, false);
   } catch (error) {
     return refused(loop, error, onrejected);
   }
   loop[SCHEDULE](settleThen, record);
-  return promise;
+  return record as Promise<R1 | R2>;
 }
 
 /**

@@ -279,8 +279,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const { promise, resolve, reject } = Promise.withResolvers<R1 | R2>();
-    const record = new ThenRecord(this, undefined, onfulfilled, onrejected, resolve, reject);
+    const record = new ThenRecord(this, undefined, onfulfilled, onrejected);
     try {
       if (layers.park(record, this, this instanceof RelayFuture)) {
         (this as unknown as RelayFuture<T>).stopCounting();
@@ -289,7 +288,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       return refused(this.#loop, error, onrejected);
     }
     this.#add(settleThen as (arg: unknown) => void, record);
-    return promise;
+    return record as Promise<R1 | R2>;
   }
 
   /**
@@ -567,10 +566,9 @@ install({
 
 keepShapes(() => {
   const future = new Future<unknown>(new EventLoop());
-  const ignore = () => {};
   return [
     future,
     new FutureIterator(future),
-    new ThenRecord(future, undefined, null, null, ignore, ignore),
+    new ThenRecord(future, undefined, null, null),
   ];
 });
