@@ -8,8 +8,9 @@ import { printTable, type Row, runCase } from "./_harness.ts";
 import { cases as combinators } from "./combinators.ts";
 import { cases as core } from "./core.ts";
 import { cases as queues } from "./queues.ts";
+import { cases as styles } from "./styles.ts";
 
-const suites = { core, combinators, queues };
+const suites = { core, combinators, queues, styles };
 const only = Deno.args[0];
 const rows: Row[] = [];
 for (const [name, cases] of Object.entries(suites)) {

@@ -162,11 +162,15 @@ const nextIteration: PromiseLike<undefined> = {
  * Drives a generator coroutine from an async function, in the caller's own
  * task: each future it yields is awaited (so the task parks on it and
  * `cancel()` reaches it), `sleep(0)` and bare yields give the loop one
- * iteration.
+ * iteration. The coroutine is claimed first, unless it keeps its own state
+ * (`claimed: false`: an `Operation`, which refuses a second driver itself).
  */
-export async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> {
-  const driver = new Delegation("an await");
-  claim(coro, driver);
+export async function drive<T>(
+  coro: Iterator<unknown, T, unknown>,
+  claimed = true,
+): Promise<T> {
+  const driver = claimed ? new Delegation("an await") : null;
+  if (driver !== null) claim(coro, driver);
   let resume: unknown = undefined;
   let throws = false;
   try {
@@ -195,7 +199,7 @@ export async function drive<T>(coro: Iterator<unknown, T, unknown>): Promise<T> 
       }
     }
   } finally {
-    driver.finish();
+    driver?.finish();
   }
 }
 

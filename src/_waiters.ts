@@ -231,7 +231,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       this.#slow = this.#kind.slow(this.#arg);
       this.#state = WAITING;
-      return drive(this).then(onfulfilled, onrejected);
+      return drive(this, false).then(onfulfilled, onrejected);
     }
     if (this.#state === READY) {
       this.#state = FINISHED;

@@ -1,0 +1,138 @@
+/**
+ * What a task costs in each coroutine style: tasks waiting on one `Event`
+ * (creation rate, and heap bytes per pending task in a process of its own:
+ * bench/waiters.ts), and the trap of a generator function written inside a
+ * loop. Native: async functions awaiting one shared promise. Run with
+ * `deno task bench styles`.
+ */
+import { createTask, Event, run, sleep, type Task } from "../mod.ts";
+import type { Case, Side } from "./_harness.ts";
+
+const WAITERS = 100_000;
+const SPAWN = 100_000;
+
+// Declared once, at the top: see the trap case below.
+function* waitGen(event: Event) {
+  yield* event.wait();
+}
+async function waitAsync(event: Event) {
+  await event.wait();
+}
+async function waitNative(shared: Promise<void>) {
+  await shared;
+}
+function* child() {
+  yield* sleep(0);
+}
+
+/** Heap bytes per pending waiter, from bench/waiters.ts in a fresh process. */
+async function waitersHeap(side: Side): Promise<number> {
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--expose-gc",
+      new URL("./waiters.ts", import.meta.url).pathname,
+      side.label,
+    ],
+    stderr: "inherit",
+  }).output();
+  if (!success) throw new Error(`Cannot measure memory: bench/waiters.ts ${side.label} failed`);
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
+export const cases: Case[] = [
+  {
+    // The time from the first task made to the last one waiting.
+    name: `${WAITERS / 1000}k tasks waiting on one Event: creation`,
+    ops: WAITERS,
+    sides: [
+      {
+        label: "generator",
+        run: () =>
+          run(function* () {
+            const event = new Event();
+            const tasks: Task<void>[] = [];
+            const t0 = performance.now();
+            for (let i = 0; i < WAITERS; i++) tasks.push(createTask(waitGen(event)));
+            yield* sleep(0);
+            const elapsed = performance.now() - t0;
+            event.set();
+            for (const task of tasks) yield* task;
+            return elapsed;
+          }),
+      },
+      {
+        label: "async",
+        run: () =>
+          run(async () => {
+            const event = new Event();
+            const tasks: Task<void>[] = [];
+            const t0 = performance.now();
+            for (let i = 0; i < WAITERS; i++) tasks.push(createTask(() => waitAsync(event)));
+            await sleep(0);
+            await sleep(0);
+            const elapsed = performance.now() - t0;
+            event.set();
+            for (const task of tasks) await task;
+            return elapsed;
+          }),
+      },
+      {
+        label: "native",
+        run: async () => {
+          let release!: () => void;
+          const shared = new Promise<void>((resolve) => release = resolve);
+          const pending: Promise<void>[] = [];
+          const t0 = performance.now();
+          for (let i = 0; i < WAITERS; i++) pending.push(waitNative(shared));
+          await null;
+          const elapsed = performance.now() - t0;
+          release();
+          await Promise.all(pending);
+          return elapsed;
+        },
+      },
+    ],
+  },
+  {
+    name: `${WAITERS / 1000}k tasks waiting on one Event: heap`,
+    ops: WAITERS,
+    unit: "bytes/task",
+    measure: waitersHeap,
+    sides: [
+      { label: "generator", run: async () => {} },
+      { label: "async", run: async () => {} },
+      { label: "native", run: async () => {} },
+    ],
+  },
+  {
+    // V8 gives every generator closure its own prototype object: a
+    // generator function written inside the loop costs that per task.
+    name: `spawn ${SPAWN / 1000}k tasks, generator function declared once vs in the loop`,
+    ops: SPAWN,
+    sides: [
+      {
+        label: "in the loop",
+        run: () =>
+          run(function* () {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) {
+              tasks.push(createTask((function* () {
+                yield* sleep(0);
+              })()));
+            }
+            for (const task of tasks) yield* task;
+          }),
+      },
+      {
+        label: "declared once",
+        run: () =>
+          run(function* () {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) tasks.push(createTask(child()));
+            for (const task of tasks) yield* task;
+          }),
+      },
+    ],
+  },
+];

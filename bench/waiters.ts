@@ -1,0 +1,61 @@
+/**
+ * Heap bytes per task waiting on one `Event`, measured in a process of its
+ * own (run by bench/styles.ts): `deno run --v8-flags=--expose-gc
+ * bench/waiters.ts generator|async|native` prints one number. Native:
+ * 100,000 async functions awaiting one shared promise.
+ */
+import { createTask, Event, newEventLoop, sleep, type Task } from "../mod.ts";
+import { heapUsed } from "./_harness.ts";
+
+const PENDING = 100_000;
+
+function* waitGen(event: Event) {
+  yield* event.wait();
+}
+async function waitAsync(event: Event) {
+  await event.wait();
+}
+async function waitNative(shared: Promise<void>) {
+  await shared;
+}
+
+async function ours(style: "generator" | "async"): Promise<number> {
+  const loop = newEventLoop();
+  const event = new Event();
+  const tasks: Task<void>[] = new Array(PENDING);
+  let before = 0;
+  let after = 0;
+  await loop.runUntilComplete(async () => {
+    before = heapUsed();
+    for (let i = 0; i < PENDING; i++) {
+      tasks[i] = style === "generator"
+        ? createTask(waitGen(event))
+        : createTask(() => waitAsync(event));
+    }
+    await sleep(0); // every task takes its first step and waits
+    await sleep(0);
+    after = heapUsed();
+    event.set();
+    for (const task of tasks) await task;
+  });
+  loop.close();
+  return (after - before) / PENDING;
+}
+
+async function native(): Promise<number> {
+  let release!: () => void;
+  const shared = new Promise<void>((resolve) => release = resolve);
+  const pending: Promise<void>[] = new Array(PENDING);
+  const before = heapUsed();
+  for (let i = 0; i < PENDING; i++) pending[i] = waitNative(shared);
+  await null;
+  const after = heapUsed();
+  release();
+  await Promise.all(pending);
+  return (after - before) / PENDING;
+}
+
+const style = Deno.args[0];
+console.log(
+  (style === "native" ? await native() : await ours(style as "generator" | "async")).toFixed(0),
+);
