@@ -12,6 +12,7 @@ import { RuntimeError } from "./errors.ts";
 import { runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
+import { FutureIterator } from "./_await.ts";
 import { drive } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -92,6 +93,41 @@ export function bindLoop(bound: EventLoop | null, owner: object): EventLoop {
     throw new RuntimeError(`Cannot wait on ${owner}: it is bound to a different event loop`);
   }
   return loop;
+}
+
+/**
+ * The slow path of an operation that waits once on a waiter queued in a
+ * list, then returns the waiter's result, and leaves the list on the way out
+ * (`event.wait()`, `queue.join()`): what `try { return yield* waiter }
+ * finally { list.remove(waiter) }` does, as one small object instead of a
+ * generator and its suspended frame. It is its own `FutureIterator`, so the
+ * task waits on the waiter directly.
+ */
+export class WaitOnce<T> extends FutureIterator<T> {
+  readonly #list: WaiterList<T>;
+
+  constructor(waiter: Waiter<T>, list: WaiterList<T>) {
+    super(waiter);
+    this.#list = list;
+  }
+
+  override next(): IteratorResult<unknown, T> {
+    if (this.future.done()) {
+      this.#list.remove(this.future as Waiter<T>);
+      return super.next(); // the result, or the waiter's error thrown
+    }
+    return this as IteratorResult<unknown, T>;
+  }
+
+  override throw(error: unknown): IteratorResult<unknown, T> {
+    this.#list.remove(this.future as Waiter<T>);
+    throw error;
+  }
+
+  override return(value?: T): IteratorResult<unknown, T> {
+    this.#list.remove(this.future as Waiter<T>);
+    return super.return(value);
+  }
 }
 
 // ---------------------------------------------------------------------------

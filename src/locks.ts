@@ -49,7 +49,15 @@ import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
 import { checkCount, checkFunction, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
+import {
+  bindLoop,
+  Operation,
+  type OpKind,
+  WAIT,
+  Waiter,
+  WaiterList,
+  WaitOnce,
+} from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
 
 // ---------------------------------------------------------------------------
@@ -316,7 +324,11 @@ export class Event {
     return this.#waitOp = {
       name: "Event.wait()",
       tryNow: () => this.#value ? true : WAIT,
-      slow: () => this.#waitSlow(),
+      slow: () => {
+        const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+        this.#waiters.push(waiter);
+        return new WaitOnce(waiter, this.#waiters);
+      },
     };
   }
 
@@ -324,18 +336,6 @@ export class Event {
   toString(): string {
     const waiters = this.#waiters.size;
     return `Event(${this.#value ? "set" : "unset"}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
-  }
-
-  *#waitSlow(): Generator<unknown, true, unknown> {
-    if (this.#value) return true;
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
-    this.#waiters.push(waiter);
-    try {
-      yield* waiter;
-      return true;
-    } finally {
-      this.#waiters.remove(waiter);
-    }
   }
 }
 

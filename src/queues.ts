@@ -48,7 +48,15 @@ import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import type { Awaitable } from "./coroutines.ts";
-import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
+import {
+  bindLoop,
+  Operation,
+  type OpKind,
+  WAIT,
+  Waiter,
+  WaiterList,
+  WaitOnce,
+} from "./_waiters.ts";
 
 // ---------------------------------------------------------------------------
 // Storage.
@@ -461,7 +469,11 @@ export class Queue<T> implements AsyncIterable<T> {
       join: {
         name: `${name}.join()`,
         tryNow: () => this.#unfinished === 0 ? undefined : WAIT,
-        slow: () => this.#joinSlow(),
+        slow: () => {
+          const joiner = this.#waiter();
+          this.#joiners.push(joiner);
+          return new WaitOnce(joiner, this.#joiners);
+        },
       },
     };
   }
@@ -608,17 +620,6 @@ export class Queue<T> implements AsyncIterable<T> {
       }
     }
     return this.#take();
-  }
-
-  *#joinSlow(): Generator<unknown, void, unknown> {
-    if (this.#unfinished === 0) return;
-    const joiner = this.#waiter();
-    this.#joiners.push(joiner);
-    try {
-      yield* joiner;
-    } finally {
-      this.#joiners.remove(joiner);
-    }
   }
 
   static {
