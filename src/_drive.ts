@@ -9,9 +9,11 @@
  *   `awaitAny`) is claimed by its driver first; a second claim throws
  *   `RuntimeError`, as Python's "cannot reuse already awaited coroutine".
  *   (A plain `yield* g` is JavaScript's own delegation and never reaches
- *   the library.) The claim is a private field stamped on the object (see
- *   {@linkcode claim}): a `WeakMap` entry per task cost up to ten times a
- *   task's creation, in the garbage collector's ephemeron tables.
+ *   the library.) The claim is a symbol-keyed property on the coroutine
+ *   object (see {@linkcode claim}): a `WeakMap` entry per task cost up to
+ *   ten times a task's creation, in the garbage collector's ephemeron
+ *   tables, and a private field stamped on a generator (the
+ *   constructor-return trick) cost 40% of a task's creation.
  * - **Only the yield protocol may be yielded** (`_await.ts`):
  *   {@linkcode yieldError} names what was yielded instead and the fix.
  *
@@ -50,25 +52,10 @@ export class Delegation implements Driver {
   }
 }
 
-// The constructor returns the object it is given, so `new Claim(coro, by)`
-// adds the private field #by to `coro` itself: a claim costs one field on
-// the coroutine, no table. (Private fields can be added to any object this
-// way, and only this class can read them.)
-class Base {
-  constructor(target: object) {
-    return target;
-  }
-}
-class Claim extends Base {
-  #by: Driver;
-  constructor(target: object, by: Driver) {
-    super(target);
-    this.#by = by;
-  }
-  static by(target: object): Driver | undefined {
-    return #by in target ? (target as Claim).#by : undefined;
-  }
-}
+/** The property a claimed coroutine carries: its driver. */
+const CLAIMED: unique symbol = Symbol("claimed by");
+
+type Claimable = { [CLAIMED]?: Driver; [STATELESS]?: boolean };
 
 /**
  * Marks an awaitable that has no state and may be awaited any number of
@@ -83,8 +70,9 @@ export const STATELESS: unique symbol = Symbol("stateless");
  * @throws {RuntimeError} If `coro` was claimed before.
  */
 export function claim(coro: object, driver: Driver): void {
-  if ((coro as { [STATELESS]?: boolean })[STATELESS] === true) return;
-  const owner = Claim.by(coro);
+  const claimable = coro as Claimable;
+  if (claimable[STATELESS] === true) return;
+  const owner = claimable[CLAIMED];
   if (owner !== undefined) {
     throw new RuntimeError(
       owner.done()
@@ -96,7 +84,11 @@ export function claim(coro: object, driver: Driver): void {
         } in ${driver}: it is already being awaited (by ${owner}). A coroutine runs once, in one task: call its function again for a new one`,
     );
   }
-  new Claim(coro, driver);
+  try {
+    claimable[CLAIMED] = driver;
+  } catch {
+    // A frozen coroutine object cannot be claimed; it is driven unclaimed.
+  }
 }
 
 // ---------------------------------------------------------------------------
