@@ -99,11 +99,18 @@ export class ThenRecord implements Promise<unknown> {
   instead: unknown = undefined;
   /** Whether the callbacks ran (an abandoned wait may be settled early). */
   settled = false;
+  /**
+   * Set when the awaited future relays a promise (`wrapFuture`): the
+   * promise's own body may run in the awaiting task, and then that body's
+   * waits are the task's (see `layers.park`).
+   */
+  relay: { stopCounting(): void } | null = null;
   // The real promise, once someone chains on the record or the outcome
   // needs one; until then a fulfilled outcome is kept in #value.
   #promise: Promise<unknown> | null = null;
   #resolve: ((value: unknown) => void) | null = null;
   #reject: ((reason: unknown) => void) | null = null;
+  #fulfilled = false;
   #value: unknown = undefined;
 
   constructor(
@@ -114,11 +121,33 @@ export class ThenRecord implements Promise<unknown> {
     readonly onrejected: OnRejected<unknown>,
   ) {}
 
+  /**
+   * The awaited thing's outcome has come: hands it to the callbacks and
+   * settles the promise with theirs. (`Driving` overrides it: the outcome
+   * resumes a coroutine instead.)
+   */
+  outcome(ok: boolean, value: unknown): void {
+    const callback = ok ? this.onfulfilled : this.onrejected;
+    if (typeof callback !== "function") {
+      if (ok) this.fulfill(value);
+      else this.fail(value);
+      return;
+    }
+    try {
+      this.fulfill(callback(value as never));
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** The callbacks gave `value`. */
   fulfill(value: unknown): void {
     if (this.#resolve !== null) this.#resolve(value);
     else if (isThenable(value)) this.#promise = Promise.resolve(value);
-    else this.#value = value;
+    else {
+      this.#fulfilled = true;
+      this.#value = value;
+    }
   }
 
   /** The callbacks threw `error`, or there was none for an error. */
@@ -129,7 +158,7 @@ export class ThenRecord implements Promise<unknown> {
 
   #promised(): Promise<unknown> {
     if (this.#promise === null) {
-      if (this.settled) {
+      if (this.#fulfilled) {
         this.#promise = Promise.resolve(this.#value);
       } else {
         this.#promise = new Promise((resolve, reject) => {
@@ -183,26 +212,10 @@ export function settleThen(record: ThenRecord): void {
     }
     value = future === null ? record.value : future.result();
   } catch (error) {
-    if (typeof record.onrejected !== "function") {
-      record.fail(error);
-      return;
-    }
-    try {
-      record.fulfill(record.onrejected(error));
-    } catch (error2) {
-      record.fail(error2);
-    }
+    record.outcome(false, error);
     return;
   }
-  if (typeof record.onfulfilled !== "function") {
-    record.fulfill(value);
-    return;
-  }
-  try {
-    record.fulfill(record.onfulfilled(value as never));
-  } catch (error) {
-    record.fail(error);
-  }
+  record.outcome(true, value);
 }
 
 /**
@@ -219,13 +232,23 @@ export function thenNextIteration<R1, R2>(
   onrejected: OnRejected<R2>,
 ): Promise<R1 | R2> {
   const record = new ThenRecord(null, value, onfulfilled, onrejected);
+  const refusal = awaitNextIteration(loop, record, what);
+  if (refusal !== undefined) return refused(loop, refusal, onrejected);
+  return record as Promise<R1 | R2>;
+}
+
+/**
+ * Parks the awaiting task on the next iteration and schedules `record` to
+ * settle then; returns the error of a refused wait, or `undefined`.
+ */
+export function awaitNextIteration(loop: EventLoop, record: ThenRecord, what: unknown): unknown {
   try {
-    layers.park(record, what, false);
+    layers.park(record, what);
   } catch (error) {
-    return refused(loop, error, onrejected);
+    return error ?? new Error("refused");
   }
   loop[SCHEDULE](settleThen, record);
-  return record as Promise<R1 | R2>;
+  return undefined;
 }
 
 /**

@@ -123,6 +123,12 @@ export const ADD_WAITER: unique symbol = Symbol("addWaiter");
 export const REMOVE_WAITER: unique symbol = Symbol("removeWaiter");
 /** `future[SETTLE](state, value)`: completes a future whose `setResult` is closed (a task). */
 export const SETTLE: unique symbol = Symbol("settle");
+/**
+ * `future[AWAIT](record)`: what `then()` does with its pending `ThenRecord`
+ * (park the awaiting task, register the record); returns the error of a
+ * refused wait, or `undefined`.
+ */
+export const AWAIT: unique symbol = Symbol("await");
 
 // ---------------------------------------------------------------------------
 // 3. The one wiring point.
@@ -157,18 +163,25 @@ export interface Layers {
    * records that the task waits on it (on `record.future`, or on the next
    * iteration when that is `null`). Throws if the task cannot wait on it:
    * it waits on something else already (then that wait is abandoned too:
-   * see `tasks.ts`), it is the task itself, or of another loop. A `relay`
-   * future (a promise's, `wrapFuture`) awaited while the task waits already
-   * is no second wait: the promise's own body, run in the task, is what
-   * waits; then `park` returns `true`.
+   * see `tasks.ts`), it is the task itself, or of another loop. A relay
+   * (`record.relay`: a promise's future, `wrapFuture`) is no second wait
+   * with the waits of that promise's body, which may run in the task:
+   * awaited while the task waits already, it is not parked on; parked on
+   * first, the body's next wait takes the task's wait over.
    */
-  park(record: ThenRecord, what: unknown, relay: boolean): boolean;
+  park(record: ThenRecord, what: unknown): void;
   /**
    * The awaited thing completed and the `await` is about to resume: returns
    * the error to throw there instead, if any (a `CancelledError` if the task
    * was cancelled meanwhile, as asyncio throws it at this await).
    */
   unpark(record: ThenRecord): unknown;
+  /**
+   * Runs `fn` as code of `task` (the task `currentTask()` returns and the
+   * waits of `fn` park): a coroutine an async function awaits, resumed by
+   * the loop.
+   */
+  asTask<R>(task: unknown, fn: () => R): R;
 }
 
 function notLoaded(what: string): never {
@@ -185,8 +198,9 @@ export const layers: Layers = {
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
-  park: () => false,
+  park: () => {},
   unpark: () => undefined,
+  asTask: (_task, fn) => fn(),
 };
 
 const installed = new Set<string>();

@@ -22,8 +22,8 @@
 
 import { RuntimeError } from "./errors.ts";
 import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
-import { runningLoopFor } from "./_core.ts";
-import { FutureIterator, SLEEP0, thenNextIteration } from "./_await.ts";
+import { AWAIT, layers, runningLoopFor } from "./_core.ts";
+import { awaitNextIteration, FutureIterator, SLEEP0, ThenRecord } from "./_await.ts";
 import { Future, wrapFuture } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
@@ -142,57 +142,125 @@ export function yieldError(yielded: unknown): TypeError {
 // ---------------------------------------------------------------------------
 // Driving.
 
-/** What `drive` awaits for one loop iteration (`sleep(0)`, a bare `yield`). */
-const nextIteration: PromiseLike<undefined> = {
-  then(onfulfilled, onrejected) {
-    const loop = runningLoopFor("give the loop an iteration");
-    return thenNextIteration(loop, undefined, nextIteration, onfulfilled, onrejected);
-  },
-};
+type OnFulfilled<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
+type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
 
 /**
- * Drives a generator coroutine from an async function, in the caller's own
- * task: each future it yields is awaited (so the task parks on it and
- * `cancel()` reaches it), `sleep(0)` and bare yields give the loop one
- * iteration. The coroutine is claimed first, unless it keeps its own state
- * (`claimed: false`: an `Operation`, which refuses a second driver itself).
+ * An `await` of a generator coroutine from an async function (the `then()`
+ * of a `CoroutineObject` or an `Operation`): drives the coroutine in the
+ * awaiting task, with no async function and no promise per step. Each wait
+ * of the coroutine is a {@linkcode Step}, a pending `then()` of the future
+ * it waits on (or of the next iteration, for `sleep(0)` and a bare `yield`)
+ * that parks the task like any `await`; when the loop settles it, the
+ * coroutine resumes there, inside the loop, as code of the task. When the
+ * coroutine returns or throws, this record, the promise `then()` returned,
+ * settles with the awaiter's callbacks.
  */
-export async function drive<T>(
-  coro: Iterator<unknown, T, unknown>,
-  claimed = true,
-): Promise<T> {
-  const driver = claimed ? new Delegation("an await") : null;
-  if (driver !== null) claim(coro, driver);
-  let resume: unknown = undefined;
-  let throws = false;
-  try {
-    for (;;) {
-      const step = throws ? coro.throw!(resume) : coro.next(resume);
-      if (step.done) return step.value;
-      const yielded = step.value;
-      resume = undefined;
-      throws = false;
-      if (yielded === SLEEP0 || yielded === undefined) {
-        await nextIteration;
-        if (yielded === SLEEP0) resume = SLEEP0;
-      } else if (yielded instanceof FutureIterator) {
-        try {
-          await (yielded.future as Future<unknown>);
-        } catch (error) {
-          // The future's own error, or one the await throws instead (a
-          // cancel after the future completed, a refused or abandoned wait):
-          // thrown in where the coroutine waits.
-          throws = true;
-          resume = error;
-        }
-      } else {
-        throws = true;
-        resume = yieldError(yielded);
-      }
-    }
-  } finally {
-    driver?.finish();
+class Driving extends ThenRecord {
+  readonly #coro: Iterator<unknown, unknown, unknown>;
+  readonly #driver: Delegation | null;
+  /** The awaiting task, learnt from the first wait (`undefined` outside every task). */
+  #task: unknown = undefined;
+
+  constructor(
+    coro: Iterator<unknown, unknown, unknown>,
+    onfulfilled: OnFulfilled<never, unknown>,
+    onrejected: OnRejected<unknown>,
+    driver: Delegation | null,
+  ) {
+    super(null, undefined, onfulfilled, onrejected);
+    this.#coro = coro;
+    this.#driver = driver;
   }
+
+  /** Resumes the coroutine (as code of the task once it is known) until it waits or ends. */
+  resume(throws: boolean, value: unknown): void {
+    if (this.#task === undefined) this.#run(throws, value);
+    else layers.asTask(this.#task, () => this.#run(throws, value));
+  }
+
+  #run(throws: boolean, value: unknown): void {
+    const coro = this.#coro;
+    for (;;) {
+      let step: IteratorResult<unknown, unknown>;
+      try {
+        step = throws ? coro.throw!(value) : coro.next(value);
+      } catch (error) {
+        this.#driver?.finish();
+        this.outcome(false, error);
+        return;
+      }
+      if (step.done) {
+        this.#driver?.finish();
+        this.outcome(true, step.value);
+        return;
+      }
+      const yielded = step.value;
+      let refusal: unknown;
+      if (yielded instanceof FutureIterator) {
+        const wait = new Step(yielded.future, undefined, this);
+        refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
+        if (refusal === undefined && this.#task === undefined) this.#task = wait.task;
+      } else if (yielded === SLEEP0 || yielded === undefined) {
+        const wait = new Step(null, yielded, this);
+        const loop = runningLoopFor("give the loop an iteration");
+        refusal = awaitNextIteration(loop, wait, "sleep(0)");
+        if (refusal === undefined && this.#task === undefined) this.#task = wait.task;
+      } else {
+        refusal = yieldError(yielded);
+      }
+      if (refusal === undefined) return; // it waits; the loop resumes it
+      // A refused wait or a bad yield: thrown in where the coroutine waits.
+      throws = true;
+      value = refusal;
+    }
+  }
+}
+
+/** One wait of a {@linkcode Driving}: its outcome resumes the coroutine. */
+class Step extends ThenRecord {
+  readonly #driving: Driving;
+  constructor(future: FutureIterator["future"] | null, value: unknown, driving: Driving) {
+    super(future, value, null, null);
+    this.#driving = driving;
+  }
+  override outcome(ok: boolean, value: unknown): void {
+    // The future's own error, or one the await throws instead (a cancel
+    // after the future completed, an abandoned wait): thrown in where the
+    // coroutine waits.
+    this.#driving.resume(!ok, value);
+  }
+}
+
+/**
+ * `then()` of a generator coroutine awaited from an async function: drives
+ * it in the caller's own task (see {@linkcode Driving}) and returns the
+ * promise of its result (made real only if someone chains on it). The
+ * coroutine is claimed first, unless it keeps its own state (`claimed:
+ * false`: an `Operation`, which refuses a second driver itself).
+ */
+export function driveThen<T, R1 = T, R2 = never>(
+  coro: Iterator<unknown, T, unknown>,
+  onfulfilled?: OnFulfilled<T, R1>,
+  onrejected?: OnRejected<R2>,
+  claimed = true,
+): Promise<R1 | R2> {
+  const driver = claimed ? new Delegation("an await") : null;
+  if (driver !== null) {
+    try {
+      claim(coro, driver);
+    } catch (error) {
+      return Promise.reject(error).then(onfulfilled, onrejected) as Promise<R1 | R2>;
+    }
+  }
+  const driving = new Driving(
+    coro,
+    onfulfilled as OnFulfilled<never, unknown>,
+    onrejected,
+    driver,
+  );
+  driving.resume(false, undefined);
+  return driving as Promise<R1 | R2>;
 }
 
 /**
@@ -228,7 +296,7 @@ export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
  */
 export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
   if (isCoroutineLike(value) && !isThenable(value)) {
-    return drive(value as Iterator<unknown, T, unknown>);
+    return driveThen(value as Iterator<unknown, T, unknown>);
   }
   return value as Promise<T> | T;
 }

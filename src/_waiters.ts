@@ -13,7 +13,7 @@ import { runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
 import { FutureIterator } from "./_await.ts";
-import { drive } from "./_drive.ts";
+import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
 // ---------------------------------------------------------------------------
@@ -267,7 +267,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       this.#slow = this.#kind.slow(this.#arg);
       this.#state = WAITING;
-      return drive(this, false).then(onfulfilled, onrejected);
+      return driveThen(this, onfulfilled, onrejected, false);
     }
     if (this.#state === READY) {
       this.#state = FINISHED;

@@ -22,7 +22,7 @@
 import { RuntimeError } from "./errors.ts";
 import { checkFunction } from "./_checks.ts";
 import { runningEventLoop } from "./_core.ts";
-import { claim, COROUTINE_NAME, Delegation, drive } from "./_drive.ts";
+import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
 
 /**
@@ -235,7 +235,7 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     } else if (this.#state === FINISHED) {
       return Promise.reject(this.#reuse()).then(onfulfilled, onrejected);
     } else {
-      run = drive(this);
+      return driveThen(this, onfulfilled, onrejected);
     }
     return run.then(onfulfilled, onrejected);
   }

@@ -27,6 +27,7 @@ import { CancelledError, InvalidStateError } from "./errors.ts";
 import { checkFunction, checkMessage, describe } from "./_checks.ts";
 import {
   ADD_WAITER,
+  AWAIT,
   eventLoopFor,
   HOST_WORK,
   install,
@@ -280,14 +281,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     const record = new ThenRecord(this, undefined, onfulfilled, onrejected);
-    try {
-      if (layers.park(record, this, this instanceof RelayFuture)) {
-        (this as unknown as RelayFuture<T>).stopCounting();
-      }
-    } catch (error) {
-      return refused(this.#loop, error, onrejected);
-    }
-    this.#add(settleThen as (arg: unknown) => void, record);
+    const refusal = this[AWAIT](record);
+    if (refusal !== undefined) return refused(this.#loop, refusal, onrejected);
     return record as Promise<R1 | R2>;
   }
 
@@ -429,6 +424,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /** @ignore */
+  [AWAIT](record: ThenRecord): unknown {
+    if (this instanceof RelayFuture) record.relay = this;
+    try {
+      layers.park(record, this);
+    } catch (error) {
+      return error ?? new Error("refused");
+    }
+    this.#add(settleThen as (arg: unknown) => void, record);
+    return undefined;
+  }
+
+  /** @ignore */
   [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
     this.#add(fn as (arg: unknown) => void, arg);
   }
@@ -460,12 +467,11 @@ export function isFuture(value: unknown): value is Future<unknown> {
 
 /**
  * The future of a promise (`wrapFuture`). Until the promise settles it
- * counts as host work, so virtual time does not jump past it. Awaiting it
- * while the task is parked is not a second wait: the promise is an async
- * function's, run inline in the task (`yield* awaitAny(callback())`,
- * `await wrapFuture(job())`), and the task waits on what that function
- * awaits; the task's own state then accounts for the body, and the relay
- * stops counting.
+ * counts as host work, so virtual time does not jump past it. When the
+ * promise is an async function's, run inline in the awaiting task
+ * (`yield* awaitAny(callback())`, `await wrapFuture(job())`), that body's
+ * waits are the task's: the task's own state then accounts for the body, and
+ * the relay stops counting (see `layers.park`).
  */
 class RelayFuture<T> extends Future<T> {
   #counting = true;

@@ -715,16 +715,16 @@ export class Task<T = unknown> extends Future<T> {
           : null;
       },
 
-      park: (record, what, relay) => {
+      park: (record, what) => {
         const task = awaitingTask();
-        if (task === undefined || task.done()) return false;
+        if (task === undefined || task.done()) return;
         if (task.#host === IN_LOOP) {
           // The step of a generator task runs now and calls then(): an
           // async function called from a generator coroutine awaits a
           // library awaitable, outside every task. Anywhere else (a host
           // callback that inherited a generator task's context) the await
           // belongs to no task.
-          if (runningTask() !== task) return false;
+          if (runningTask() !== task) return;
           throw new RuntimeError(
             `Cannot await ${
               describeAwaited(what)
@@ -732,10 +732,26 @@ export class Task<T = unknown> extends Future<T> {
           );
         }
         if (task.#host === PARKED) {
-          if (relay) return true;
-          const error = secondWait(task, what);
-          task.#abandonWait(error, false);
-          throw error;
+          const parked = task.#parked!;
+          if (record.relay !== null) {
+            // A promise whose body parked the task already: one wait.
+            record.relay.stopCounting();
+            return;
+          }
+          if (parked.relay !== null && parked.instead === undefined) {
+            // Parked on a promise's relay, whose body now waits: its wait
+            // takes the task's wait over (the relay settles when the body
+            // is done, and resumes the task's code then).
+            parked.relay.stopCounting();
+            parked.task = undefined;
+            task.#parked = task.#waiter = null;
+            task.#host = IN_HOST;
+            task.getLoop()[HOST_WORK](1);
+          } else {
+            const error = secondWait(task, what);
+            task.#abandonWait(error, false);
+            throw error;
+          }
         }
         const future = record.future as Future<unknown> | null;
         if (future === task) {
@@ -750,7 +766,16 @@ export class Task<T = unknown> extends Future<T> {
         task.#waiter = future;
         record.task = task;
         if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
-        return false;
+      },
+
+      asTask: (task, fn) => {
+        const previous = current;
+        current = task as Task<unknown>;
+        try {
+          return fn();
+        } finally {
+          current = previous;
+        }
       },
 
       unpark: (record) => {

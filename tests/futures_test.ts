@@ -593,3 +593,36 @@ Deno.test("outside a running loop, new Future(), gather(), shield() and ensureFu
     loop.close();
   }
 });
+
+// --- then() returns a promise made when used ---------------------------------
+
+Deno.test("then()'s promise works when chained before or after the future completes", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture<number>();
+    const early = fut.then((n) => n + 1);
+    const chainedEarly = early.then((n) => n * 10);
+    const late = fut.then((n) => n + 2);
+    fut.setResult(1);
+    await loop.runUntilComplete(sleep(0));
+    // Chained only now, after the callback ran: still settles.
+    assert.equal(await late.then((n) => n * 10), 30);
+    assert.equal(await chainedEarly, 20);
+    assert.ok(early instanceof Object && typeof early.catch === "function");
+    assert.equal(await early.finally(() => {}), 2);
+  });
+});
+
+Deno.test("then()'s promise rejects, and an unhandled one is reported by the host as a native one", async () => {
+  await withLoop(async (loop) => {
+    const fut = loop.createFuture<number>();
+    const failed = fut.then(() => {
+      throw new RangeError("in the callback");
+    });
+    fut.setResult(1);
+    await loop.runUntilComplete(sleep(0));
+    await assert.rejects(async () => await failed, RangeError);
+    const passedOn = fut.then(undefined, () => "unused"); // fulfilled: passes the value on
+    await loop.runUntilComplete(sleep(0));
+    assert.equal(await passedOn, 1);
+  });
+});
