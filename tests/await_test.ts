@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   asCompleted,
   asyncWith,
+  CancelledError,
   coroutine,
   createTask,
   currentTask,
@@ -387,4 +388,49 @@ Deno.test("sleep() is one-shot like the coroutine asyncio.sleep() returns; sleep
     await zero;
     await zero;
   }, VT);
+});
+
+// ---------------------------------------------------------------------------
+// A library coroutine awaited from an async function runs as the task's code.
+
+Deno.test("a coroutine awaited from an async task runs as that task's code, across its waits", async () => {
+  const seen: string[] = [];
+  const probe = coroutine(function* probe() {
+    seen.push(currentTask()!.getName());
+    yield* sleep(1);
+    seen.push(currentTask()!.getName()); // resumed by the loop: still the task
+    yield* sleep(0);
+    seen.push(currentTask()!.getName());
+    return currentTask()!.state;
+  });
+  await run(async () => {
+    const task = createTask(async () => await probe(), { name: "worker" });
+    assert.equal(await task, "running");
+  }, VT);
+  assert.deepEqual(seen, ["worker", "worker", "worker"]);
+});
+
+Deno.test("cancelling an async task that awaits a coroutine throws at the coroutine's wait; its finally runs", async () => {
+  const log: string[] = [];
+  const guarded = coroutine(function* guarded() {
+    try {
+      yield* sleep(10);
+    } finally {
+      log.push(`finally at ${now()}`);
+    }
+  });
+  await run(async () => {
+    const task = createTask(async () => {
+      try {
+        await guarded();
+      } catch (error) {
+        log.push(`caught ${(error as Error).name}`);
+        throw error;
+      }
+    });
+    await sleep(1);
+    task.cancel();
+    await assert.rejects(async () => await task, CancelledError);
+  }, VT);
+  assert.deepEqual(log, ["finally at 1", "caught CancelledError"]);
 });
