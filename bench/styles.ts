@@ -7,20 +7,12 @@
  */
 import { createTask, Event, run, sleep, type Task } from "../mod.ts";
 import type { Case, Side } from "./_harness.ts";
+import { waitAsync, waitGen, waitNative } from "./waiters.ts";
 
 const WAITERS = 100_000;
 const SPAWN = 100_000;
 
 // Declared once, at the top: see the trap case below.
-function* waitGen(event: Event) {
-  yield* event.wait();
-}
-async function waitAsync(event: Event) {
-  await event.wait();
-}
-async function waitNative(shared: Promise<void>) {
-  await shared;
-}
 function* child() {
   yield* sleep(0);
 }
