@@ -1,11 +1,11 @@
 /**
  * Internal: driving a generator coroutine anywhere but in the task step (an
- * async function awaiting it, `drive`; another library coroutine delegating
+ * async function awaiting it, `driveThen`; another library coroutine delegating
  * to it, `awaitAny`), and the checks that turn a misused coroutine into an
  * error instead of a wrong answer. Not part of the public API.
  *
  * - **A coroutine runs once, in one place.** Every coroutine object the
- *   library drives (a generator object given to a task, `drive` or
+ *   library drives (a generator object given to a task, `driveThen` or
  *   `awaitAny`) is claimed by its driver first; a second claim throws
  *   `RuntimeError`, as Python's "cannot reuse already awaited coroutine".
  *   (A plain `yield* g` is JavaScript's own delegation and never reaches
@@ -37,7 +37,7 @@ export interface Driver {
   done(): boolean;
 }
 
-/** An `await` (`drive`) or a `yield*` (`awaitAny`) of a coroutine, outside the task step. */
+/** An `await` (`driveThen`) or a `yield*` (`awaitAny`) of a coroutine, outside the task step. */
 export class Delegation implements Driver {
   #done = false;
   constructor(readonly how: "an await" | "a yield*") {}

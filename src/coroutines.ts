@@ -5,12 +5,12 @@
  *
  * Library operations that wait (`asyncWith`, `waitFor`, a contended
  * `lock.acquire()`) are written once, as generators. `yield*` drives them in
- * a generator task; `await` drives them with `drive()` (`_drive.ts`), an
- * async loop that awaits each future they yield, in the awaiting task (no
- * helper task), so cancellation and `currentTask()` behave the same in both
- * styles. `CoroutineObject` packages the two, and may carry a native async
- * twin for `await` when the work itself awaits host promises (`asyncWith`
- * does).
+ * a generator task; `await` drives them with `driveThen()` (`_drive.ts`),
+ * which parks the awaiting task on each future they yield and resumes them
+ * from the loop as that task's code (no helper task, no async function), so
+ * cancellation and `currentTask()` behave the same in both styles.
+ * `CoroutineObject` packages the two, and may carry a native async twin for
+ * `await` when the work itself awaits host promises (`asyncWith` does).
  *
  * Like a Python coroutine object, a `CoroutineObject` runs once: awaiting it
  * again after it finished, or from a second task while it runs, throws
