@@ -116,6 +116,8 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
+/** `loop[INTERRUPT](error)`: stops the running loop at once; `runForever()` rejects with `error`. */
+export const INTERRUPT: unique symbol = Symbol("interrupt");
 
 /** `future[ADD_WAITER](fn, arg)`: an internal waiter, pushed on the ready queue as `(fn, arg)` when done. */
 export const ADD_WAITER: unique symbol = Symbol("addWaiter");

@@ -154,6 +154,35 @@ export class QueueShutDown extends Error {
 }
 
 /**
+ * The program was interrupted with Ctrl-C (SIGINT) while `run()` ran
+ * (Python's KeyboardInterrupt): the first SIGINT cancels the main task, and
+ * when it has ended `run()` rejects with this; a second one ends `run()` at
+ * once.
+ *
+ * @example
+ * ```ts
+ * import { KeyboardInterrupt } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new KeyboardInterrupt().name, "KeyboardInterrupt");
+ * ```
+ */
+export class KeyboardInterrupt extends Error {
+  /** Always `"KeyboardInterrupt"`. */
+  override name = "KeyboardInterrupt";
+
+  /**
+   * Makes the error.
+   *
+   * @param message What happened; "Interrupted by SIGINT (Ctrl-C)" by default.
+   * @param options `cause`.
+   */
+  constructor(message = "Interrupted by SIGINT (Ctrl-C)", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
  * A `Barrier` was reset or aborted while tasks waited on it
  * (asyncio.BrokenBarrierError).
  *

@@ -55,10 +55,11 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { checkFunction, checkSeconds, nameOf } from "./_checks.ts";
+import { checkFunction, checkSeconds, describe, nameOf } from "./_checks.ts";
 import {
   HOST_TURN,
   HOST_WORK,
+  INTERRUPT,
   keepShapes,
   layers,
   realm,
@@ -67,6 +68,7 @@ import {
   SCHEDULE_STEP,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { signals } from "./_host/signals.ts";
 import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
@@ -346,6 +348,8 @@ export class EventLoop {
   #hostTurnTicks = 0;
 
   #debug: boolean;
+  // Signal handlers: the host listener and the handle it schedules.
+  #signalHandlers: Map<string, { listener: () => void; handle: Handle }> | null = null;
   #exceptionHandler: ExceptionHandler | null = null;
   #taskFactory: TaskFactory | null = null;
   #defaultExecutor: unknown = null;
@@ -595,6 +599,9 @@ export class EventLoop {
     // latest (the garbage collector may come too late, or never).
     layers.reportUnretrieved(this);
     this.#state = "closed";
+    if (this.#signalHandlers !== null) {
+      for (const signal of [...this.#signalHandlers.keys()]) this.removeSignalHandler(signal);
+    }
     this.#ready = [];
     this.#batch = [];
     this.#readyLength = this.#batchIndex = this.#batchEnd = 0;
@@ -604,6 +611,78 @@ export class EventLoop {
     const executor = this.#defaultExecutor as { shutdown?: (o: unknown) => unknown } | null;
     this.#defaultExecutor = null;
     executor?.shutdown?.({ wait: false });
+  }
+
+  /**
+   * Calls `callback(...args)` on the loop whenever the process receives
+   * `signal` (asyncio's `add_signal_handler`): the callback is scheduled like
+   * `callSoon`, so it runs between the loop's callbacks, never in the middle
+   * of one. A new handler for a signal replaces the old one. Signal names are
+   * the host's (`"SIGINT"`, `"SIGTERM"`, `"SIGUSR1"`, ...).
+   *
+   * @param signal The signal's name.
+   * @param callback The function to call.
+   * @param args Its arguments.
+   * @throws {TypeError} If `signal` is not a signal name or `callback` not a function.
+   * @throws {RangeError} If the host does not let the signal be caught (`SIGKILL`, `SIGSTOP`).
+   * @throws {RuntimeError} If the loop is closed, or the runtime has no signals.
+   *
+   * @example Handling SIGUSR2 on the loop
+   * ```ts
+   * import { newEventLoop } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * loop.addSignalHandler("SIGUSR2", () => console.log("got SIGUSR2"));
+   * assert.equal(loop.removeSignalHandler("SIGUSR2"), true);
+   * assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+   * loop.close();
+   * ```
+   */
+  addSignalHandler<A extends unknown[]>(
+    signal: string,
+    callback: (...args: A) => unknown,
+    ...args: A
+  ): void {
+    if (typeof signal !== "string" || !/^SIG[A-Z0-9]+$/.test(signal)) {
+      throw new TypeError(
+        `Cannot add a signal handler: expected a signal name such as "SIGINT", got ${
+          describe(signal)
+        }`,
+      );
+    }
+    checkFunction(callback, "the callback", "add a signal handler");
+    this.#checkOpen("add a signal handler");
+    const handle = new Handle(callback as AnyFunction, args);
+    const listener = () => {
+      if (this.#state !== "closed") this.#push(runHandle as (arg: unknown) => void, handle);
+    };
+    try {
+      signals.add(signal, listener);
+    } catch (error) {
+      if (error instanceof RuntimeError) throw error;
+      throw new RangeError(
+        `Cannot add a signal handler: the host does not let ${signal} be caught`,
+        { cause: error },
+      );
+    }
+    this.removeSignalHandler(signal);
+    (this.#signalHandlers ??= new Map()).set(signal, { listener, handle });
+  }
+
+  /**
+   * Removes the handler of `signal` (asyncio's `remove_signal_handler`).
+   *
+   * @param signal The signal's name.
+   * @returns Whether there was one.
+   */
+  removeSignalHandler(signal: string): boolean {
+    const entry = this.#signalHandlers?.get(signal);
+    if (entry === undefined) return false;
+    this.#signalHandlers!.delete(signal);
+    entry.handle.cancel();
+    signals.remove(signal, entry.listener);
+    return true;
   }
 
   /** Turns debug mode on or off. @param enabled On or off. */
@@ -748,6 +827,11 @@ export class EventLoop {
   /** @ignore */
   [HOST_TURN](): void {
     this.#hostTurn = true;
+  }
+
+  /** @ignore */
+  [INTERRUPT](error: unknown): void {
+    if (this.#state === "running") this.#breakDown(error);
   }
 
   // ---------------------------------------------------------------------------

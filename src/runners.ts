@@ -5,9 +5,10 @@
  * @module
  */
 
-import { RuntimeError } from "./errors.ts";
+import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
+import { signals } from "./_host/signals.ts";
 import { describe } from "./_checks.ts";
-import { realm, runningEventLoop } from "./_core.ts";
+import { INTERRUPT, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions } from "./events.ts";
 import { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
@@ -123,6 +124,17 @@ export function getEventLoop(): EventLoop {
 export interface RunOptions extends EventLoopOptions {
   /** Makes the loop (instead of `newEventLoop`); it is not set as current. */
   loopFactory?: () => EventLoop;
+  /**
+   * Turn Ctrl-C (SIGINT) into cancelling the main task, as asyncio 3.11
+   * does: `run()` then rejects with `KeyboardInterrupt` (default `true`,
+   * where the host has signals, in the main thread).
+   */
+  handleSigint?: boolean;
+}
+
+/** Whether this code runs in a worker (which receives no signals). */
+function inWorker(): boolean {
+  return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function";
 }
 
 /** What `run` and `Runner.run` accept. */
@@ -150,6 +162,8 @@ export class Runner {
   #state: RunnerState = "created";
   #loop: EventLoop | null = null;
   readonly #options: RunOptions;
+  // Ctrl-C (asyncio 3.11): SIGINTs received while run() ran.
+  #interrupts = 0;
 
   /**
    * Creates a runner; the loop is made on first use.
@@ -172,7 +186,35 @@ export class Runner {
       throw new RuntimeError("Cannot run: Runner.run() cannot be called from a running event loop");
     }
     const loop = this.getLoop();
-    return await loop.runUntilComplete<T>(ensureFuture(main, loop));
+    const future = ensureFuture(main, loop);
+    // Ctrl-C, as asyncio 3.11: the first SIGINT cancels the main task (its
+    // finally blocks and context exits run) and run() then rejects with
+    // KeyboardInterrupt; a second one ends run() at once. Only where the
+    // host has signals, in the main thread, unless turned off.
+    let onSigint: (() => void) | null = null;
+    if (this.#options.handleSigint !== false && signals.supported && !inWorker()) {
+      this.#interrupts = 0;
+      onSigint = () => {
+        if (++this.#interrupts === 1 && !future.done()) future.cancel();
+        else loop[INTERRUPT](new KeyboardInterrupt());
+      };
+      signals.add("SIGINT", onSigint);
+    }
+    try {
+      return await loop.runUntilComplete<T>(future);
+    } catch (error) {
+      // The main task ended cancelled by Ctrl-C (and by nothing else).
+      const uncancel = (future as { uncancel?: () => number }).uncancel;
+      if (
+        this.#interrupts > 0 && error instanceof CancelledError &&
+        typeof uncancel === "function" && uncancel.call(future) === 0
+      ) {
+        throw new KeyboardInterrupt(undefined, { cause: error });
+      }
+      throw error;
+    } finally {
+      if (onSigint !== null) signals.remove("SIGINT", onSigint);
+    }
   }
 
   /**
@@ -209,7 +251,8 @@ export class Runner {
     }
     const loop = this.#loop!;
     try {
-      await cancelAllTasks(loop);
+      // After a second Ctrl-C nothing more is waited for.
+      if (this.#interrupts < 2) await cancelAllTasks(loop);
       await loop.shutdownAsyncgens();
       await loop.shutdownDefaultExecutor();
     } finally {

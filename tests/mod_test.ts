@@ -11,6 +11,7 @@ const PUBLIC = {
     "GreenletExit",
     "IncompleteReadError",
     "InvalidStateError",
+    "KeyboardInterrupt",
     "LimitOverrunError",
     "QueueEmpty",
     "QueueFull",

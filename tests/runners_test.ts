@@ -476,3 +476,71 @@ Deno.test("random trees of tasks with sleeps, failures and cancellations leave n
     { numRuns: 120 },
   );
 });
+
+// --- Ctrl-C -------------------------------------------------------------------
+
+/** Runs tests/fixtures/sigint.ts, sending SIGINT after each line in `signalAfter`. */
+async function interrupted(mode: string, signalAfter: string[]): Promise<string[]> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./fixtures/sigint.ts", import.meta.url).pathname, mode],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n")) !== -1) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 1);
+      lines.push(line);
+      if (signalAfter.includes(line)) child.kill("SIGINT");
+    }
+  }
+  await child.status;
+  return lines;
+}
+
+Deno.test("Ctrl-C: the first SIGINT cancels the main task, its finally runs, run() rejects with KeyboardInterrupt", async () => {
+  assert.deepEqual(await interrupted("once", ["ready"]), [
+    "ready",
+    "main finally",
+    "run rejected with KeyboardInterrupt",
+  ]);
+});
+
+Deno.test("Ctrl-C: a second SIGINT while the cleanup runs ends run() at once", async () => {
+  assert.deepEqual(await interrupted("twice", ["ready", "cleanup waits"]), [
+    "ready",
+    "main finally",
+    "cleanup waits",
+    "run rejected with KeyboardInterrupt",
+  ]);
+});
+
+Deno.test("loop.addSignalHandler runs the callback on the loop; a new handler replaces the old; remove ends it", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    loop.addSignalHandler("SIGUSR2", (who: string) => log.push(`first ${who}`), "a");
+    loop.addSignalHandler("SIGUSR2", (who: string) => log.push(`second ${who}`), "b");
+    Deno.kill(Deno.pid, "SIGUSR2");
+    while (log.length === 0) await sleep(0.01);
+    assert.equal(loop.removeSignalHandler("SIGUSR2"), true);
+    assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+    assert.throws(() => loop.addSignalHandler("SIGKILL", () => {}), RangeError);
+    assert.throws(() => loop.addSignalHandler("INT", () => {}), TypeError);
+    assert.throws(() => loop.addSignalHandler("SIGUSR2", 5 as never), TypeError);
+  });
+  assert.deepEqual(log, ["second b"]);
+});
+
+Deno.test("closing the loop removes its signal handlers", async () => {
+  const loop = newEventLoop();
+  loop.addSignalHandler("SIGUSR2", () => {});
+  loop.close();
+  assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+  assert.throws(() => loop.addSignalHandler("SIGUSR2", () => {}), RuntimeError);
+});
