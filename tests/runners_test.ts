@@ -537,7 +537,7 @@ Deno.test("loop.addSignalHandler runs the callback on the loop; a new handler re
   assert.deepEqual(log, ["second b"]);
 });
 
-Deno.test("closing the loop removes its signal handlers", async () => {
+Deno.test("closing the loop removes its signal handlers", () => {
   const loop = newEventLoop();
   loop.addSignalHandler("SIGUSR2", () => {});
   loop.close();
