@@ -75,9 +75,47 @@ type OnFulfilled<R> = ((value: never) => R | PromiseLike<R>) | null | undefined;
 type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
 
 /**
- * A pending `then()`: settled from the loop when the awaited thing is done.
- * It is also the token of the task's wait: `layers.park` records the task
- * here and keeps the record as the one thing the task waits on.
+ * One wait of a task: the token `layers.park` records as the one thing the
+ * task waits on, settled from the loop (`settleThen`) when the awaited
+ * future is done, or on the next iteration (`future === null`: then
+ * `value` is the outcome). What the outcome does is the subclass's: a
+ * {@linkcode ThenRecord} hands it to `then()`'s callbacks; the step of a
+ * coroutine driven for an `await` resumes the coroutine (`_drive.ts`).
+ */
+export abstract class Wait {
+  /** The task parked on this wait (set by `layers.park`), if any. */
+  task: unknown = undefined;
+  /**
+   * Set when the task stopped waiting here before the outcome came (its
+   * wait was abandoned, see `layers.park`): the error the `await` throws
+   * instead.
+   */
+  instead: unknown = undefined;
+  /** Whether the outcome was handed over (an abandoned wait may be settled early). */
+  settled = false;
+  /**
+   * Set when the awaited future relays a promise (`wrapFuture`): the
+   * promise's own body may run in the awaiting task, and then that body's
+   * waits are the task's (see `layers.park`).
+   */
+  relay: { stopCounting(): void } | null = null;
+
+  constructor(
+    /** The future whose outcome settles the wait, or `null` for {@linkcode value}. */
+    readonly future: FutureLike<unknown> | null,
+    readonly value: unknown,
+  ) {}
+
+  /** The awaited thing's outcome has come: `ok` and its value, or its error. */
+  abstract outcome(ok: boolean, value: unknown): void;
+}
+
+/** `#value` of a `ThenRecord` whose callbacks have not given one yet. */
+const NO_VALUE: unique symbol = Symbol("no value");
+
+/**
+ * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
+ * callbacks.
  *
  * It is the promise `then()` returns, made real only when someone uses it.
  * `await x` calls `x.then(resolve, reject)` and drops what it returns, so an
@@ -88,44 +126,24 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * thenable makes the promise at once, so an unhandled rejection is reported
  * by the host exactly as for a native promise.
  */
-export class ThenRecord implements Promise<unknown> {
-  /** The task parked on this `then()` (set by `layers.park`), if any. */
-  task: unknown = undefined;
-  /**
-   * Set when the task stopped waiting here before the outcome came (its
-   * wait was abandoned, see `layers.park`): the error the `await` throws
-   * instead.
-   */
-  instead: unknown = undefined;
-  /** Whether the callbacks ran (an abandoned wait may be settled early). */
-  settled = false;
-  /**
-   * Set when the awaited future relays a promise (`wrapFuture`): the
-   * promise's own body may run in the awaiting task, and then that body's
-   * waits are the task's (see `layers.park`).
-   */
-  relay: { stopCounting(): void } | null = null;
+export class ThenRecord extends Wait implements Promise<unknown> {
   // The real promise, once someone chains on the record or the outcome
-  // needs one; until then a fulfilled outcome is kept in #value.
+  // needs one; made before the outcome, it settles through #pending. Until
+  // then a fulfilled outcome waits in #value.
   #promise: Promise<unknown> | null = null;
-  #resolve: ((value: unknown) => void) | null = null;
-  #reject: ((reason: unknown) => void) | null = null;
-  #fulfilled = false;
-  #value: unknown = undefined;
+  #pending: PromiseWithResolvers<unknown> | null = null;
+  #value: unknown = NO_VALUE;
 
   constructor(
-    /** The future whose outcome settles the promise, or `null` for {@linkcode value}. */
-    readonly future: FutureLike<unknown> | null,
-    readonly value: unknown,
+    future: FutureLike<unknown> | null,
+    value: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
-  ) {}
+  ) {
+    super(future, value);
+  }
 
-  /**
-   * The awaited thing's outcome has come: hands it to the callbacks and
-   * settles the promise with theirs. (`Driving` overrides it: the outcome
-   * resumes a coroutine instead.)
-   */
+  /** Hands the outcome to the callbacks and settles the promise with theirs. */
   outcome(ok: boolean, value: unknown): void {
     const callback = ok ? this.onfulfilled : this.onrejected;
     if (typeof callback !== "function") {
@@ -142,29 +160,24 @@ export class ThenRecord implements Promise<unknown> {
 
   /** The callbacks gave `value`. */
   fulfill(value: unknown): void {
-    if (this.#resolve !== null) this.#resolve(value);
+    if (this.#pending !== null) this.#pending.resolve(value);
     else if (isThenable(value)) this.#promise = Promise.resolve(value);
-    else {
-      this.#fulfilled = true;
-      this.#value = value;
-    }
+    else this.#value = value;
   }
 
   /** The callbacks threw `error`, or there was none for an error. */
   fail(error: unknown): void {
-    if (this.#reject !== null) this.#reject(error);
+    if (this.#pending !== null) this.#pending.reject(error);
     else this.#promise = Promise.reject(error);
   }
 
   #promised(): Promise<unknown> {
     if (this.#promise === null) {
-      if (this.#fulfilled) {
+      if (this.#value !== NO_VALUE) {
         this.#promise = Promise.resolve(this.#value);
       } else {
-        this.#promise = new Promise((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
+        this.#pending = Promise.withResolvers();
+        this.#promise = this.#pending.promise;
       }
     }
     return this.#promise;
@@ -197,8 +210,8 @@ function isThenable(value: unknown): boolean {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-/** Settles a `then()`'s promise: the loop runs it as `(settleThen, record)`. */
-export function settleThen(record: ThenRecord): void {
+/** Hands a wait its outcome: the loop runs it as `(settleThen, wait)`. */
+export function settleThen(record: Wait): void {
   if (record.settled) return;
   record.settled = true;
   const instead = layers.unpark(record);
@@ -241,7 +254,7 @@ export function thenNextIteration<R1, R2>(
  * Parks the awaiting task on the next iteration and schedules `record` to
  * settle then; returns the error of a refused wait, or `undefined`.
  */
-export function awaitNextIteration(loop: EventLoop, record: ThenRecord, what: unknown): unknown {
+export function awaitNextIteration(loop: EventLoop, record: Wait, what: unknown): unknown {
   try {
     layers.park(record, what);
   } catch (error) {

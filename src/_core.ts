@@ -24,7 +24,7 @@
 import { RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
-import type { ThenRecord } from "./_await.ts";
+import type { Wait } from "./_await.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 
 // ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ export const REMOVE_WAITER: unique symbol = Symbol("removeWaiter");
 /** `future[SETTLE](state, value)`: completes a future whose `setResult` is closed (a task). */
 export const SETTLE: unique symbol = Symbol("settle");
 /**
- * `future[AWAIT](record)`: what `then()` does with its pending `ThenRecord`
+ * `future[AWAIT](wait)`: what `then()` does with its pending `Wait`
  * (park the awaiting task, register the record); returns the error of a
  * refused wait, or `undefined`.
  */
@@ -171,13 +171,13 @@ export interface Layers {
    * awaited while the task waits already, it is not parked on; parked on
    * first, the body's next wait takes the task's wait over.
    */
-  park(record: ThenRecord, what: unknown): void;
+  park(record: Wait, what: unknown): void;
   /**
    * The awaited thing completed and the `await` is about to resume: returns
    * the error to throw there instead, if any (a `CancelledError` if the task
    * was cancelled meanwhile, as asyncio throws it at this await).
    */
-  unpark(record: ThenRecord): unknown;
+  unpark(record: Wait): unknown;
   /**
    * Runs `fn` as code of `task` (the task `currentTask()` returns and the
    * waits of `fn` park): a coroutine an async function awaits, resumed by

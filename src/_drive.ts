@@ -23,7 +23,7 @@
 import { RuntimeError } from "./errors.ts";
 import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
 import { AWAIT, layers, runningLoopFor } from "./_core.ts";
-import { awaitNextIteration, FutureIterator, SLEEP0, ThenRecord } from "./_await.ts";
+import { awaitNextIteration, FutureIterator, SLEEP0, ThenRecord, Wait } from "./_await.ts";
 import { Future, wrapFuture } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
@@ -218,13 +218,13 @@ class Driving extends ThenRecord {
 }
 
 /** One wait of a {@linkcode Driving}: its outcome resumes the coroutine. */
-class Step extends ThenRecord {
+class Step extends Wait {
   readonly #driving: Driving;
   constructor(future: FutureIterator["future"] | null, value: unknown, driving: Driving) {
-    super(future, value, null, null);
+    super(future, value);
     this.#driving = driving;
   }
-  override outcome(ok: boolean, value: unknown): void {
+  outcome(ok: boolean, value: unknown): void {
     // The future's own error, or one the await throws instead (a cancel
     // after the future completed, an abandoned wait): thrown in where the
     // coroutine waits.

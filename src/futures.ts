@@ -37,7 +37,7 @@ import {
   SCHEDULE,
   SETTLE,
 } from "./_core.ts";
-import { FutureIterator, refused, settleThen, ThenRecord } from "./_await.ts";
+import { FutureIterator, refused, settleThen, ThenRecord, type Wait } from "./_await.ts";
 import { EventLoop } from "./events.ts";
 
 const PENDING = 0;
@@ -424,7 +424,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /** @ignore */
-  [AWAIT](record: ThenRecord): unknown {
+  [AWAIT](record: Wait): unknown {
     if (this instanceof RelayFuture) record.relay = this;
     try {
       layers.park(record, this);

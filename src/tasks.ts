@@ -52,8 +52,9 @@
  * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
  *   as host work, so virtual time waits for it), `PARKED` while it awaits a
  *   library awaitable, `IN_LOOP` otherwise. `#parked` is that await's
- *   pending `then()` (`_await.ts`'s `ThenRecord`), set exactly while
- *   `PARKED`; only an unpark of that very record resumes the task.
+ *   pending wait (`_await.ts`'s `Wait`: a `then()`, or a step of a driven
+ *   coroutine), set exactly while `PARKED`; only an unpark of that very
+ *   wait resumes the task.
  * - A task waits on one thing at a time: a `then()` while `PARKED` is a
  *   second wait started in the task's context, the signature of an async
  *   function's promise passed where the function was expected (or of
@@ -99,7 +100,7 @@ import {
   SCHEDULE_STEP,
   SETTLE,
 } from "./_core.ts";
-import { FutureIterator, settleThen, SLEEP0, type ThenRecord } from "./_await.ts";
+import { FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
 import { claim, yieldError } from "./_drive.ts";
 import { newContextStore } from "./_host/context.ts";
@@ -262,7 +263,7 @@ export class Task<T = unknown> extends Future<T> {
   #cancelRequests = 0;
   #resume: unknown = undefined; // what the next step sends in (a ThrowIn: throws it)
   #host = IN_LOOP;
-  #parked: ThenRecord | null = null;
+  #parked: Wait | null = null;
   #extra: TaskExtra | null = null;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
