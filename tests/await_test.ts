@@ -126,6 +126,7 @@ Deno.test("trap: tg.createTask(job()) fails naming the fix; tg.createTask(() => 
   await assert.rejects(
     run(async () => {
       try {
+        // deno-lint-ignore require-await
         await asyncWith(new TaskGroup(), async (tg) => {
           tg.createTask(job());
         });
@@ -139,6 +140,7 @@ Deno.test("trap: tg.createTask(job()) fails naming the fix; tg.createTask(() => 
   assert.match((caught as Error).message, /tg\.createTask\(\(\) => job\(\)\)/);
   await run(async () => {
     // (Returning the task from the async body adopts its result: a task is thenable.)
+    // deno-lint-ignore require-await
     const name = await asyncWith(new TaskGroup(), async (tg) => {
       return tg.createTask(() => job(), { name: "child" });
     });
@@ -188,6 +190,7 @@ Deno.test("trap: an async body that returns while a promise it started still wai
   };
   globalThis.addEventListener("unhandledrejection", onUnhandled);
   await run(async () => {
+    // deno-lint-ignore require-await
     const task = createTask(async () => {
       job(); // started in the task's name, never awaited
       return "done";
@@ -259,6 +262,7 @@ Deno.test("every API that takes awaitables takes a function, run in a task of it
     seen.push(await shield(() => whoAmI()));
     for (const next of asCompleted([() => whoAmI()])) seen.push(await next);
     seen.push(await ensureFuture(() => whoAmI()));
+    // deno-lint-ignore require-await
     seen.push(await asyncWith(new TaskGroup(), async (tg) => tg.createTask(() => whoAmI())));
     assert.equal(seen.length, 7);
     for (const name of seen) assert.notEqual(name, me);

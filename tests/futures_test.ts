@@ -515,6 +515,7 @@ Deno.test("a retrieved error is never reported; a failed plain future is reporte
     } catch {
       // retrieved
     }
+    // deno-lint-ignore require-yield
     const viaException = createTask(function* () {
       throw new Error("read through exception()");
     });
@@ -530,6 +531,7 @@ Deno.test("a retrieved error is never reported; a failed plain future is reporte
 
 Deno.test("in debug mode the report says where the failed task was created", async () => {
   const { reports, done } = recordingRun(function* () {
+    // deno-lint-ignore require-yield
     createTask(function* () {
       throw new Error("boom");
     });
@@ -544,6 +546,7 @@ Deno.test("with the default handler, a short program prints the lost error", asy
   const errors = stubConsole("error");
   try {
     await run(async () => {
+      // deno-lint-ignore require-await
       createTask(async () => {
         throw new TypeError("lost in a task");
       });
