@@ -195,7 +195,7 @@ export class Lock extends AsyncContextManager<void> {
   }
 
   *#acquireSlow(): Generator<unknown, true, unknown> {
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
     try {
       try {
@@ -328,7 +328,7 @@ export class Event {
 
   *#waitSlow(): Generator<unknown, true, unknown> {
     if (this.#value) return true;
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
     try {
       yield* waiter;
@@ -519,7 +519,7 @@ export class Condition extends AsyncContextManager<void> {
 
   *#waitGen(): Generator<unknown, true, unknown> {
     if (!this.locked()) throw new RuntimeError("Cannot wait: the condition's lock is not acquired");
-    const waiter = new Waiter<boolean>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<boolean>(this.#loop = bindLoop(this.#loop, this), this);
     this.release();
     let failed = false;
     let failure: unknown = undefined;
@@ -690,7 +690,7 @@ export class Semaphore extends AsyncContextManager<void> {
   }
 
   *#acquireSlow(): Generator<unknown, true, unknown> {
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
     try {
       try {

@@ -7,7 +7,7 @@
 
 import { RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
-import { realm, runningEventLoop } from "./_core.ts";
+import { layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions } from "./events.ts";
 import { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
@@ -150,6 +150,8 @@ export class Runner {
   #state: RunnerState = "created";
   #loop: EventLoop | null = null;
   readonly #options: RunOptions;
+  // Debug mode: removes the SIGUSR1 task dump installed for the loop.
+  #uninstallDump: (() => void) | null = null;
 
   /**
    * Creates a runner; the loop is made on first use.
@@ -192,6 +194,7 @@ export class Runner {
         setEventLoop(this.#loop);
       }
       this.#state = "initialized";
+      if (this.#loop.getDebug()) this.#uninstallDump = layers.installTaskDump(this.#loop);
     }
     return this.#loop;
   }
@@ -214,6 +217,8 @@ export class Runner {
       await loop.shutdownDefaultExecutor();
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
+      this.#uninstallDump?.();
+      this.#uninstallDump = null;
       loop.close();
       this.#loop = null;
       this.#state = "closed";
