@@ -22,7 +22,7 @@
  * @module
  */
 
-import { HOST_WORK, layers, realm, SCHEDULE } from "./_core.ts";
+import { captureStack, HOST_WORK, layers, realm, SCHEDULE } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 
 // ---------------------------------------------------------------------------
@@ -57,7 +57,7 @@ export class FutureIterator<T = unknown> {
       this.value = future.result();
     } else if (realm.capturing) {
       // Debug mode: the generator coroutines suspending here are on the stack.
-      realm.suspension = new Error().stack ?? null;
+      realm.suspension = captureStack();
     }
     return this as IteratorResult<unknown, T>;
   }

@@ -56,6 +56,20 @@ export const realm: {
 export const suspensions: WeakMap<object, string> = new WeakMap();
 
 /**
+ * The stack here, deep enough for a long `yield*` or `await` chain (V8
+ * keeps ten frames by default; the library's own take several).
+ */
+export function captureStack(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64;
+  try {
+    return new Error().stack ?? "";
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * The loop that runs now in this realm, or `null`. Code of an async-function
  * task belongs to the task's loop even when it runs in a host microtask
  * after that loop stopped (its body went on past the loop's last

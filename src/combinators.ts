@@ -364,6 +364,18 @@ export interface WaitOptions {
 /** The sets `wait()` resolves to: the futures done, and those still pending. */
 export type WaitResult<T> = [done: Set<Future<T>>, pending: Set<Future<T>>];
 
+/** The future a `wait()` waits on: done when `returnWhen` says (the call graph reads `fs`). */
+class WaitFuture extends Future<void> {
+  constructor(loop: EventLoop, readonly fs: ReadonlySet<Future<unknown>>) {
+    super(loop);
+  }
+
+  /** @ignore The call graph: a wait waits on its futures. */
+  [AWAITS](): readonly Future<unknown>[] {
+    return [...this.fs].filter((f) => !f.done());
+  }
+}
+
 const waitCoroutine = coroutine(function* <T>(
   aws: Set<unknown>,
   seconds: number | null,
@@ -372,7 +384,7 @@ const waitCoroutine = coroutine(function* <T>(
   const loop = getRunningLoop();
   const fs = new Set<Future<T>>();
   for (const aw of aws) fs.add(ensureFuture(aw as AwaitableOrCoroutine<T>, loop));
-  const waiter = loop.createFuture<void>();
+  const waiter: Future<void> = new WaitFuture(loop, fs as Set<Future<unknown>>);
   const timer: TimerHandle | null = seconds === null
     ? null
     : loop.callLater(seconds, releaseWaiter, waiter as Future<unknown>);

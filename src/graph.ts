@@ -30,6 +30,7 @@
 import {
   AWAITING,
   AWAITS,
+  captureStack,
   CORO_NAME,
   IN_HOST_CODE,
   install,
@@ -136,7 +137,7 @@ export function captureCallGraph(
   options: CallGraphOptions = {},
 ): FutureCallGraph | undefined {
   const { depth, limit } = checkOptions(options, "capture the call graph");
-  return capture(future, depth + 1, limit, "capture the call graph");
+  return capture(future, depth, limit, "capture the call graph");
 }
 
 function capture(
@@ -154,7 +155,8 @@ function capture(
   const loop = target.getLoop();
   // The current task's stack is live: read it now (debug mode: with lines).
   const live = target === current && loop.getDebug()
-    ? parseStack(new Error().stack ?? "", current instanceof Task && isGeneratorTask(current))
+    // (The library's own frames are left out: the first is the caller's.)
+    ? parseStack(captureStack(), current instanceof Task && isGeneratorTask(current))
       .slice(depth - 1)
     : null;
   const index = awaiterIndex(loop);
@@ -203,7 +205,7 @@ function capture(
  */
 export function formatCallGraph(future?: Future<unknown>, options: CallGraphOptions = {}): string {
   const { depth, limit } = checkOptions(options, "format the call graph");
-  const graph = capture(future, depth + 1, limit, "format the call graph");
+  const graph = capture(future, depth, limit, "format the call graph");
   if (graph === undefined) return "";
   const lines: string[] = [];
   renderGraph(graph, 0, lines);
@@ -243,7 +245,7 @@ export function printCallGraph(
       `Cannot print the call graph: expected write to be a function, got ${describe(write)}`,
     );
   }
-  const graph = capture(future, depth + 1, limit, "print the call graph");
+  const graph = capture(future, depth, limit, "print the call graph");
   if (graph === undefined) return;
   const lines: string[] = [];
   renderGraph(graph, 0, lines);
@@ -344,7 +346,9 @@ function awaitersOf(f: Future<unknown>, index: Index): Future<unknown>[] {
 function waitingOn(f: Future<unknown>): string | null {
   if (!(f instanceof Task) || f.done()) return null;
   const waiter = f[AWAITING]();
-  if (waiter === IN_HOST_CODE) return "host code (its async body runs)";
+  if (waiter === IN_HOST_CODE) {
+    return f === currentTask() ? null : "host code (its async body runs)";
+  }
   return waiter === null ? null : label(waiter);
 }
 
@@ -361,6 +365,13 @@ function numbering<T>(make: () => T): T {
   }
 }
 
+/** The library's futures made of others, by the call that makes them. */
+const KINDS: Record<string, string> = {
+  GatheringFuture: "gather",
+  ShieldFuture: "shield",
+  WaitFuture: "wait",
+};
+
 /** A short name for what a task waits on: a task's name, a lock's state, `gather(...)`. */
 function label(f: Future<unknown>): string {
   if (f instanceof Task) return f.getName();
@@ -373,11 +384,7 @@ function label(f: Future<unknown>): string {
   }
   const children = childrenOf(f);
   if (children.length !== 0 || f.constructor.name === "GatheringFuture") {
-    const kind = f.constructor.name === "ShieldFuture"
-      ? "shield"
-      : f.constructor.name === "GatheringFuture"
-      ? "gather"
-      : f.constructor.name;
+    const kind = KINDS[f.constructor.name] ?? f.constructor.name;
     return `${kind}(${children.map(label).join(", ")})`;
   }
   return String(f);
@@ -580,7 +587,11 @@ function describeTask(task: Task<unknown>, isMain: boolean): string {
   let text = task.getName();
   if (isMain) text += " (the main task)";
   if (coro !== "") text += ` in ${coro}`;
-  text += what === null ? " is ready to run" : ` waits on ${what}`;
+  text += what !== null
+    ? ` waits on ${what}`
+    : task === currentTask()
+    ? " is running"
+    : " is ready to run";
   const top = callStackOf(task)[0];
   if (top !== undefined && top.file !== null) text += ` at ${top.file}:${top.line}:${top.column}`;
   return text;

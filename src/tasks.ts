@@ -88,6 +88,7 @@ import { checkMessage, describe, isCoroutineLike, isThenable } from "./_checks.t
 import {
   ADD_WAITER,
   AWAITING,
+  captureStack,
   CORO_NAME,
   HOST_TURN,
   HOST_WORK,
@@ -780,7 +781,7 @@ export class Task<T = unknown> extends Future<T> {
         const loop = task.getLoop();
         loop[HOST_WORK](-1);
         // Debug mode: the async functions awaiting here are on the stack.
-        if (loop.getDebug()) suspensions.set(task, new Error().stack ?? "");
+        if (loop.getDebug()) suspensions.set(task, captureStack());
         task.#parked = record;
         task.#waiter = future;
         record.task = task;
