@@ -226,7 +226,7 @@ export interface Layers {
    */
   describeTasks(loop: EventLoop, main: Future<unknown>): string;
   /**
-   * Debug mode of `run()`: writes the task table on SIGUSR1 while `loop`
+   * Debug mode of `run()`: writes the task table on SIGUSR2 while `loop`
    * lives; returns what removes the listener.
    */
   installTaskDump(loop: EventLoop): () => void;

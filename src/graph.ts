@@ -49,6 +49,7 @@ import {
   dumpDirectory,
   onDumpSignal,
   processId,
+  removeDump,
   writeDump,
 } from "./_host/process.ts";
 
@@ -387,8 +388,14 @@ function label(f: Future<unknown>): string {
     const kind = KINDS[f.constructor.name] ?? f.constructor.name;
     return `${kind}(${children.map(label).join(", ")})`;
   }
-  return String(f);
+  return LEAVES[f.constructor.name] ?? String(f);
 }
+
+/** The library's futures that stand for a call, by that call. */
+const LEAVES: Record<string, string> = {
+  RelayFuture: "a host promise (wrapFuture)",
+  SleepFuture: "sleep()",
+};
 
 // ---------------------------------------------------------------------------
 // Call stacks.
@@ -434,7 +441,12 @@ function parseStack(stack: string, generator: boolean): FrameCallGraphEntry[] {
     const m = FRAME.exec(line);
     if (m === null) continue;
     const file = m[3] ?? m[6];
-    if (file.startsWith(LIBRARY) || file.startsWith("ext:") || file.startsWith("node:")) continue;
+    if (file.startsWith(LIBRARY)) {
+      // The task step: what is below it called the loop, not the coroutine.
+      if (m[2] === "stepTask") break;
+      continue;
+    }
+    if (file.startsWith("ext:") || file.startsWith("node:")) continue;
     entries.push({
       name: m[2] || "<anonymous>",
       kind: m[1] !== undefined ? "async" : generator ? "generator" : "function",
@@ -478,7 +490,7 @@ export interface TaskDump {
 /**
  * The pending tasks of `loop` (the running loop by default): a table (id,
  * name, state, coroutine chain, what each awaits, who awaits it) and a tree
- * of who awaits whom. `installTaskDump` writes it on `SIGUSR1` for the
+ * of who awaits whom. `installTaskDump` writes it on `SIGUSR2` for the
  * `ps` command.
  *
  * @param loop The loop; the running one by default.
@@ -624,14 +636,21 @@ export function taskDumpPath(pid: number = processId() ?? 0): string {
 
 /**
  * Writes the task table (`dumpTasks`) of the running loop (or of `loop`) to
- * `taskDumpPath()` whenever the process gets `SIGUSR1`, so that
+ * `taskDumpPath()` whenever the process gets `SIGUSR2`, so that
  * `deno run -A jsr:@coro/asyncio/ps PID` can print it from outside.
- * `run(main, { debug: true })` installs it for the run. Needs write
- * permission for the temporary directory. Not on Windows (no `SIGUSR1`).
+ * `run(main, { debug: true })` installs it for the run (where it can: with
+ * write permission, not on Windows). Needs write permission for the
+ * temporary directory; writes a marker file next to the dump while
+ * installed, so that `ps` never sends `SIGUSR2` to a process that would die
+ * of it. Not on Windows (no `SIGUSR2`).
+ *
+ * Why `SIGUSR2` and not `SIGUSR1`: since Deno 2.9.2, `SIGUSR1` also starts
+ * the V8 inspector server of the process on 127.0.0.1:9229 (as in Node), a
+ * side effect a task dump must not have.
  *
  * @param loop The loop to dump; the one running when the signal comes by default.
  * @returns A function that removes the signal listener.
- * @throws {RuntimeError} Where the runtime has no `SIGUSR1` (Windows, browsers).
+ * @throws {RuntimeError} Where the runtime has no `SIGUSR2` (Windows, browsers).
  *
  * @example
  * ```ts ignore
@@ -645,11 +664,32 @@ export function taskDumpPath(pid: number = processId() ?? 0): string {
 export function installTaskDump(loop?: EventLoop): () => void {
   if (!canListenForDumps()) {
     throw new RuntimeError(
-      "Cannot install the task dump: this runtime has no SIGUSR1 (Windows, browsers); call dumpTasks() instead",
+      "Cannot install the task dump: this runtime has no SIGUSR2 (Windows, browsers); call dumpTasks() instead",
     );
   }
-  return onDumpSignal(() => writeTaskDump(loop));
+  const remove = onDumpSignal(() => writeTaskDump(loop));
+  // The marker tells `ps` that SIGUSR2 is safe to send (by default it ends
+  // the process).
+  if (listeners++ === 0) {
+    try {
+      writeDump(`${taskDumpPath()}.listening`, String(processId()));
+    } catch (error) {
+      remove();
+      listeners--;
+      throw error;
+    }
+  }
+  let removed = false;
+  return () => {
+    if (removed) return;
+    removed = true;
+    remove();
+    if (--listeners === 0) removeDump(`${taskDumpPath()}.listening`);
+  };
 }
+
+/** How many task dumps are installed in this process. */
+let listeners = 0;
 
 function writeTaskDump(loop: EventLoop | undefined): void {
   const owner = loop ?? realm.running ?? realm.current;
@@ -672,6 +712,11 @@ install({
     });
   },
   installTaskDump(loop: EventLoop): () => void {
-    return canListenForDumps() ? installTaskDump(loop) : () => {};
+    if (!canListenForDumps()) return () => {};
+    try {
+      return installTaskDump(loop);
+    } catch {
+      return () => {}; // no permission to write the dump: debug mode goes on without it
+    }
   },
 });

@@ -241,7 +241,7 @@ Deno.test("captureCallGraph returns the structure: call stack entries, waitingOn
     assert.deepEqual(graph.callStack, [
       { name: "work", kind: "generator", file: null, line: null, column: null },
     ]);
-    assert.equal(graph.waitingOn, "SleepFuture(pending)");
+    assert.equal(graph.waitingOn, "sleep()");
     assert.equal(graph.awaitedBy.length, 1);
     assert.equal(graph.awaitedBy[0].future, parent);
     assert.equal(graph.awaitedBy[0].waitingOn, "child");

@@ -33,26 +33,26 @@ export function readEnv(name: string): string | undefined {
   }
 }
 
-/** Whether the runtime can listen for `SIGUSR1` (not on Windows, not in browsers). */
+/** Whether the runtime can listen for `SIGUSR2` (not on Windows, not in browsers). */
 export function canListenForDumps(): boolean {
   const d = deno();
   return typeof d?.addSignalListener === "function" && d.build?.os !== "windows";
 }
 
 /**
- * Calls `fn` on `SIGUSR1`; returns what removes the listener.
+ * Calls `fn` on `SIGUSR2`; returns what removes the listener.
  *
  * @throws {Error} Where signals are not supported (see `canListenForDumps`).
  */
 export function onDumpSignal(fn: () => void): () => void {
   const d = deno();
-  d.addSignalListener("SIGUSR1", fn);
-  return () => d.removeSignalListener("SIGUSR1", fn);
+  d.addSignalListener("SIGUSR2", fn);
+  return () => d.removeSignalListener("SIGUSR2", fn);
 }
 
-/** Sends `SIGUSR1` to process `pid`. */
+/** Sends `SIGUSR2` to process `pid`. */
 export function sendDumpSignal(pid: number): void {
-  deno().kill(pid, "SIGUSR1");
+  deno().kill(pid, "SIGUSR2");
 }
 
 /** The directory for the task dump files: `$TMPDIR` if readable, else `/tmp`. */
