@@ -69,6 +69,7 @@ import {
   suspensions,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { readEnv } from "./_host/process.ts";
 import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
@@ -121,7 +122,12 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 
 /** Options of {@linkcode EventLoop}'s constructor and `newEventLoop`. */
 export interface EventLoopOptions {
-  /** Start in debug mode (slow-callback warnings, creation stacks). */
+  /**
+   * Start in debug mode (slow-callback warnings, creation stacks, source
+   * lines in the call graph, deadlock reports in real time). By default, on
+   * when the environment variable `DENO_ASYNCIO_DEBUG` is a non-empty string
+   * (and may be read), as `PYTHONASYNCIODEBUG`.
+   */
   debug?: boolean;
   /** Use a virtual clock that starts at 0 and jumps to the next deadline. */
   virtualTime?: boolean;
@@ -135,6 +141,17 @@ export type TaskFactory = <T>(
   coro: unknown,
   options?: TaskOptions,
 ) => Task<T>;
+
+let environmentDebug: boolean | undefined;
+
+/**
+ * Debug mode by default: `DENO_ASYNCIO_DEBUG` set to a non-empty string (as
+ * `PYTHONASYNCIODEBUG`), read once, and only where the program may read it
+ * (without env permission it is off; nothing prompts).
+ */
+function debugFromEnvironment(): boolean {
+  return environmentDebug ??= Boolean(readEnv("DENO_ASYNCIO_DEBUG"));
+}
 
 /** Runs a handle's callback; the ready queue holds `(runHandle, handle)`. */
 let runHandle: (handle: Handle) => void;
@@ -368,7 +385,7 @@ export class EventLoop {
    * @param options `debug`, `virtualTime`.
    */
   constructor(options: EventLoopOptions = {}) {
-    this.#debug = Boolean(options.debug);
+    this.#debug = options.debug ?? debugFromEnvironment();
     this.#virtual = Boolean(options.virtualTime);
     this.#virtualNow = 0;
   }

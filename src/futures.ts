@@ -634,6 +634,11 @@ export function futureDiscardFromAwaitedBy(future: Future<unknown>, waiter: Futu
   if (set.size === 0) awaitedBy.delete(future);
 }
 
+/** Where `future` was created (debug mode: the stack), or `undefined`; internal (graph.ts). */
+export function creationStackOf(future: Future<unknown>): string | undefined {
+  return creationStacks.get(future);
+}
+
 /** The waiters registered for `future` (graph.ts); internal. */
 export function registeredAwaiters(
   future: Future<unknown>,

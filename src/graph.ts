@@ -41,7 +41,7 @@ import {
 import { RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
-import { Future, type FutureState, registeredAwaiters } from "./futures.ts";
+import { creationStackOf, Future, type FutureState, registeredAwaiters } from "./futures.ts";
 import { allTasks, currentTask, Task } from "./tasks.ts";
 import { Waiter } from "./_waiters.ts";
 import {
@@ -475,6 +475,8 @@ export interface TaskRow {
   readonly awaits: string | null;
   /** The names of the tasks awaiting it. */
   readonly awaitedBy: readonly string[];
+  /** Where it was created (`file:line:column`; debug mode), or `null`. */
+  readonly createdAt: string | null;
 }
 
 /** What `dumpTasks` returns: the rows, and the table and tree as text. */
@@ -532,8 +534,17 @@ function dump(loop: EventLoop | undefined): TaskDump {
     coroutine: coroutineChain(task),
     awaits: waitingOn(task),
     awaitedBy: awaitersOf(task, index).map((f) => f instanceof Task ? f.getName() : label(f)),
+    createdAt: createdAt(task),
   }));
   return { rows, table: formatTable(rows), tree: formatTree(tasks, index, null) };
+}
+
+/** Where `f` was created: the first frame of the program in its creation stack (debug mode). */
+function createdAt(f: Future<unknown>): string | null {
+  const stack = creationStackOf(f);
+  if (stack === undefined) return null;
+  const frame = parseStack(stack, false)[0];
+  return frame === undefined ? null : `${frame.file}:${frame.line}:${frame.column}`;
 }
 
 function coroutineChain(task: Task<unknown>): string {
@@ -541,15 +552,22 @@ function coroutineChain(task: Task<unknown>): string {
 }
 
 function formatTable(rows: readonly TaskRow[]): string {
+  // The "created at" column only where it is known (debug mode).
+  const created = rows.some((r) => r.createdAt !== null);
   const header = ["id", "name", "state", "coroutine", "awaits", "awaited by"];
-  const cells = rows.map((r) => [
-    String(r.id),
-    r.name,
-    r.state,
-    r.coroutine,
-    r.awaits ?? "",
-    r.awaitedBy.join(", "),
-  ]);
+  if (created) header.push("created at");
+  const cells = rows.map((r) => {
+    const row = [
+      String(r.id),
+      r.name,
+      r.state,
+      r.coroutine,
+      r.awaits ?? "",
+      r.awaitedBy.join(", "),
+    ];
+    if (created) row.push(r.createdAt ?? "");
+    return row;
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((s, i) => s.padEnd(widths[i])).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") +

@@ -10,7 +10,7 @@ async function ps(...args: string[]): Promise<string> {
     args: ["run", "-A", PS, ...args],
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
-  return new TextDecoder().decode(stdout).replaceAll(FIXTURE.href, "ps_child.ts");
+  return new TextDecoder().decode(stdout);
 }
 
 Deno.test("ps and ps --tree print the task table and tree of another process by PID", async () => {
@@ -24,18 +24,28 @@ Deno.test("ps and ps --tree print the task table and tree of another process by 
   try {
     const { value } = await reader.read();
     assert.equal(new TextDecoder().decode(value), "ready\n");
+    const at = (line: number, column: number) => `${FIXTURE.href}:${line}:${column}`;
+    const rule = "-".repeat(at(27, 7).length);
     assert.equal(
       await ps(String(child.pid)),
-      `id  name    state    coroutine      awaits                                   awaited by
---  ------  -------  -------------  ---------------------------------------  ----------
-1   Task-1  pending  main()         TaskGroup(exiting, 3 tasks) #1
-2   locker  pending  locker()       Lock(locked, waiters=1) #2               Task-1
-3   getter  pending  getter()       Queue(maxsize=0, qsize=0, getters=1) #3  Task-1
-4   stdin   pending  stdinClosed()  a host promise (wrapFuture)              Task-1
+      `id  name    state    coroutine      awaits                                   awaited by  created at
+--  ------  -------  -------------  ---------------------------------------  ----------  ${rule}
+1   Task-1  pending  main()         TaskGroup(exiting, 3 tasks) #1                       ${
+        at(27, 7)
+      }
+2   locker  pending  locker()       Lock(locked, waiters=1) #2               Task-1      ${
+        at(30, 8)
+      }
+3   getter  pending  getter()       Queue(maxsize=0, qsize=0, getters=1) #3  Task-1      ${
+        at(31, 8)
+      }
+4   stdin   pending  stdinClosed()  a host promise (wrapFuture)              Task-1      ${
+        at(32, 8)
+      }
 `,
     );
     assert.equal(
-      await ps("--tree", String(child.pid)),
+      (await ps("--tree", String(child.pid))).replaceAll(FIXTURE.href, "ps_child.ts"),
       `Task-1 in main() waits on TaskGroup(exiting, 3 tasks) #1 at ps_child.ts:29:10
 ├── locker in locker() waits on Lock(locked, waiters=1) #2 at ps_child.ts:12:15
 ├── getter in getter() waits on Queue(maxsize=0, qsize=0, getters=1) #3 at ps_child.ts:17:10
