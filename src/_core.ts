@@ -44,7 +44,7 @@ export const realm: {
    */
   capturing: boolean;
   /** The stack of the latest suspension recorded while `capturing`, or `null`. */
-  suspension: string | null;
+  suspension: Error | null;
 } = { running: null, draining: false, current: null, capturing: false, suspension: null };
 
 /**
@@ -53,17 +53,19 @@ export const realm: {
  * call graph's source lines. A stack capture per suspension is the cost, so
  * only debug mode pays it.
  */
-export const suspensions: WeakMap<object, string> = new WeakMap();
+export const suspensions: WeakMap<object, Error> = new WeakMap();
 
 /**
  * The stack here, deep enough for a long `yield*` or `await` chain (V8
- * keeps ten frames by default; the library's own take several).
+ * keeps ten frames by default; the library's own take several), as an
+ * error whose `stack` is formatted only when read: the capture is cheap,
+ * the text is what costs.
  */
-export function captureStack(): string {
+export function captureStack(): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 64;
   try {
-    return new Error().stack ?? "";
+    return new Error("suspended here");
   } finally {
     Error.stackTraceLimit = limit;
   }

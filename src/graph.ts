@@ -157,7 +157,7 @@ function capture(
   // The current task's stack is live: read it now (debug mode: with lines).
   const live = target === current && loop.getDebug()
     // (The library's own frames are left out: the first is the caller's.)
-    ? parseStack(captureStack(), current instanceof Task && isGeneratorTask(current))
+    ? parseStack(captureStack().stack ?? "", current instanceof Task && isGeneratorTask(current))
       .slice(depth - 1)
     : null;
   const index = awaiterIndex(loop);
@@ -420,7 +420,7 @@ function isGeneratorTask(task: Task<unknown>): boolean {
 function callStackOf(f: Future<unknown>): FrameCallGraphEntry[] {
   if (!(f instanceof Task) || f.done()) return [];
   const generator = isGeneratorTask(f);
-  const stack = suspensions.get(f);
+  const stack = suspensions.get(f)?.stack;
   if (stack !== undefined && f.getLoop().getDebug()) {
     const entries = parseStack(stack, generator);
     if (entries.length !== 0) return entries;
