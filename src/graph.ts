@@ -47,6 +47,7 @@ import { Waiter } from "./_waiters.ts";
 import {
   canListenForDumps,
   dumpDirectory,
+  mayWriteDumps,
   onDumpSignal,
   processId,
   removeDump,
@@ -668,7 +669,8 @@ export function taskDumpPath(pid: number = processId() ?? 0): string {
  *
  * @param loop The loop to dump; the one running when the signal comes by default.
  * @returns A function that removes the signal listener.
- * @throws {RuntimeError} Where the runtime has no `SIGUSR2` (Windows, browsers).
+ * @throws {RuntimeError} Where the runtime has no `SIGUSR2` (Windows, browsers),
+ * or the program may not write to the temporary directory.
  *
  * @example
  * ```ts ignore
@@ -683,6 +685,11 @@ export function installTaskDump(loop?: EventLoop): () => void {
   if (!canListenForDumps()) {
     throw new RuntimeError(
       "Cannot install the task dump: this runtime has no SIGUSR2 (Windows, browsers); call dumpTasks() instead",
+    );
+  }
+  if (!mayWriteDumps(dumpDirectory())) {
+    throw new RuntimeError(
+      `Cannot install the task dump: no permission to write to ${dumpDirectory()} (run with --allow-write=${dumpDirectory()})`,
     );
   }
   const remove = onDumpSignal(() => writeTaskDump(loop));

@@ -173,3 +173,21 @@ Deno.test("in real time, a deadlock goes through the exception handler in debug 
     }
   }
 });
+
+Deno.test("no deadlock report in real time while a timer is armed, even an hour away (debug mode)", async () => {
+  const reports: ExceptionContext[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context));
+    const later = loop.callLater(3600, () => {});
+    const future: Future<string> = loop.createFuture();
+    const timer = setTimeout(() => loop.callSoonThreadsafe(() => future.setResult("done")), 30);
+    try {
+      assert.equal(yield* future, "done");
+    } finally {
+      clearTimeout(timer);
+      later.cancel();
+    }
+  }, { debug: true });
+  assert.deepEqual(reports, []);
+});

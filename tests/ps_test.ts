@@ -76,3 +76,28 @@ Deno.test("ps refuses a process that does not listen, and bad arguments", async 
     console.error = original;
   }
 });
+
+Deno.test("without write permission, debug mode runs without the task dump and installTaskDump names the flag", async () => {
+  const code = `import { installTaskDump, run, RuntimeError } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+console.log(await run(function* () { return "ran"; }, { debug: true }));
+try { installTaskDump(); } catch (error) { console.log(error instanceof RuntimeError, error.message); }`;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, code);
+    const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--no-prompt", file],
+      stdin: "null",
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+    const [ran, refused] = new TextDecoder().decode(stdout).trim().split("\n");
+    assert.equal(ran, "ran");
+    assert.match(
+      refused,
+      /^true Cannot install the task dump: no permission to write to .* \(run with --allow-write=.*\)$/,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -60,6 +60,18 @@ export function dumpDirectory(): string {
   return (readEnv("TMPDIR") ?? "/tmp").replace(/\/+$/, "") || "/";
 }
 
+/**
+ * Whether the program may write the dump files in `directory` (permission
+ * granted already: asking would prompt).
+ */
+export function mayWriteDumps(directory: string): boolean {
+  try {
+    return deno()?.permissions?.querySync?.({ name: "write", path: directory }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /** Writes `text` to `path` (replacing it atomically: a reader never sees half). */
 export function writeDump(path: string, text: string): void {
   const temporary = `${path}.${processId() ?? 0}.tmp`;
