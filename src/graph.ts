@@ -404,7 +404,10 @@ const LEAVES: Record<string, string> = {
 const ids = new WeakMap<object, number>();
 let nextId = 1;
 
-/** A stable id for the graph: a task's number, or one given on first sight. */
+/**
+ * A stable id for the graph: a task's number, or, for a plain future, one
+ * given on first sight (counted from 0xf4240, apart from task numbers).
+ */
 function idOf(f: Future<unknown>): number {
   if (f instanceof Task) return f[TASK_ID]();
   let id = ids.get(f);

@@ -11,6 +11,7 @@ import {
   gather,
   getRunningLoop,
   Lock,
+  printCallGraph,
   Queue,
   run,
   shield,
@@ -254,6 +255,30 @@ Deno.test("captureCallGraph returns the structure: call stack entries, waitingOn
   }, { virtualTime: true });
 });
 
+Deno.test("printCallGraph prints with console.log by default, or hands the text to write", async () => {
+  const printed: string[] = [];
+  const original = console.log;
+  console.log = (...args: unknown[]) => printed.push(args.join(" "));
+  try {
+    // deno-lint-ignore require-yield
+    await run(function* main() {
+      printCallGraph();
+      let text = "";
+      printCallGraph(undefined, { write: (t) => text += t });
+      assert.equal(text, printed[0] + "\n");
+      assert.throws(() => printCallGraph(undefined, { write: 42 as never }), TypeError);
+    });
+    printCallGraph(); // outside every task: nothing
+  } finally {
+    console.log = original;
+  }
+  assert.equal(printed.length, 1);
+  assert.match(
+    printed[0],
+    /^\* Task\(name='Task-\d+', id=0x[0-9a-f]+\)\n\+ Call stack:\n\| {3}in generator main\(\)$/,
+  );
+});
+
 Deno.test("captureCallGraph of the current task; undefined outside every task", async () => {
   assert.equal(captureCallGraph(), undefined);
   assert.equal(formatCallGraph(), "");
@@ -361,9 +386,18 @@ Deno.test("in debug mode the call stack has source lines: the whole yield* chain
       formatCallGraph(gen),
       /\| {3}File '.*graph_test\.ts', line \d+, in generator deep\(\)/,
     );
-    // The current task's live stack, from its caller down.
+    // limit: the innermost entries if positive, the outermost if negative.
+    assert.deepEqual(captureCallGraph(gen, { limit: 1 })!.callStack.map((e) => e.name), ["deep"]);
+    assert.deepEqual(captureCallGraph(gen, { limit: -1 })!.callStack.map((e) => e.name), ["top"]);
+    // The current task's live stack, from its caller down; depth skips frames.
     const live = captureCallGraph()!.callStack;
     assert.equal(live[0].name, "main");
+    function helper() {
+      return [captureCallGraph()!.callStack, captureCallGraph(undefined, { depth: 2 })!.callStack];
+    }
+    const [one, two] = helper();
+    assert.deepEqual(one.slice(0, 2).map((e) => e.name), ["helper", "main"]);
+    assert.equal(two[0].name, "main");
     lock.release();
     await gather(gen, fn);
   }, { debug: true });
