@@ -739,10 +739,13 @@ install({
       return main instanceof Task ? tree : `${label(main)} (the main future) is not done\n${tree}`;
     });
   },
-  installTaskDump(loop: EventLoop): () => void {
+  installTaskDump(_loop: EventLoop): () => void {
     if (!canListenForDumps()) return () => {};
     try {
-      return installTaskDump(loop);
+      // Not bound to `_loop`: the dump shows the loop that runs when the
+      // signal comes (two runners may be open), else the one set with
+      // setEventLoop() (the runner's).
+      return installTaskDump();
     } catch {
       return () => {}; // no permission to write the dump: debug mode goes on without it
     }
