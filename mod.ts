@@ -29,6 +29,8 @@ export {
 export {
   type DoneCallback,
   Future,
+  futureAddToAwaitedBy,
+  futureDiscardFromAwaitedBy,
   type FutureState,
   isFuture,
   wrapFuture,
@@ -77,3 +79,4 @@ export * from "./src/locks.ts";
 export * from "./src/queues.ts";
 export * from "./src/generators.ts";
 export * from "./src/greenlet.ts";
+export * from "./src/graph.ts";

@@ -37,6 +37,9 @@ export const ORDER: readonly string[] = [
   // Async iteration and context managers
   "reader",
   "async_context_manager",
+  // Introspection: what is my program waiting on?
+  "call_graph",
+  "deadlock",
 ];
 
 const HERE = new URL(".", import.meta.url);

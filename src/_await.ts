@@ -22,7 +22,7 @@
  * @module
  */
 
-import { HOST_WORK, layers, SCHEDULE } from "./_core.ts";
+import { captureStack, HOST_WORK, layers, realm, SCHEDULE } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 
 // ---------------------------------------------------------------------------
@@ -55,6 +55,9 @@ export class FutureIterator<T = unknown> {
     if (future.done()) {
       this.done = true;
       this.value = future.result();
+    } else if (realm.capturing) {
+      // Debug mode: the generator coroutines suspending here are on the stack.
+      realm.suspension = captureStack();
     }
     return this as IteratorResult<unknown, T>;
   }

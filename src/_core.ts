@@ -38,7 +38,38 @@ export const realm: {
   draining: boolean;
   /** The loop set with `setEventLoop()`, or `null`. */
   current: EventLoop | null;
-} = { running: null, draining: false, current: null };
+  /**
+   * Debug mode: set while the drain runs a task step, so that a generator
+   * coroutine that suspends records where (`_await.ts`, see `suspensions`).
+   */
+  capturing: boolean;
+  /** The stack of the latest suspension recorded while `capturing`, or `null`. */
+  suspension: Error | null;
+} = { running: null, draining: false, current: null, capturing: false, suspension: null };
+
+/**
+ * Debug mode: the stack of each task's latest suspension (the `yield*` chain
+ * of a generator coroutine, the `await` chain of an async body), for the
+ * call graph's source lines. A stack capture per suspension is the cost, so
+ * only debug mode pays it.
+ */
+export const suspensions: WeakMap<object, Error> = new WeakMap();
+
+/**
+ * The stack here, deep enough for a long `yield*` or `await` chain (V8
+ * keeps ten frames by default; the library's own take several), as an
+ * error whose `stack` is formatted only when read: the capture is cheap,
+ * the text is what costs.
+ */
+export function captureStack(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64;
+  try {
+    return new Error("suspended here");
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 /**
  * The loop that runs now in this realm, or `null`. Code of an async-function
@@ -132,6 +163,25 @@ export const SETTLE: unique symbol = Symbol("settle");
  */
 export const AWAIT: unique symbol = Symbol("await");
 
+// Introspection (read by graph.ts; nothing on a hot path calls them).
+/**
+ * `task[AWAITING]()`: what a pending task is stuck on: the future it waits
+ * on, `null` when it waits on nothing (ready, or `sleep(0)`), or
+ * {@linkcode IN_HOST_CODE} while an async body runs host code.
+ */
+export const AWAITING: unique symbol = Symbol("awaiting");
+/** `task[CORO_NAME]()`: the name of the task's coroutine function, or `null` if unknown. */
+export const CORO_NAME: unique symbol = Symbol("coroName");
+/** `task[TASK_ID]()`: the task's number (the `N` of `Task-N`). */
+export const TASK_ID: unique symbol = Symbol("taskId");
+/** What `task[AWAITING]()` returns while the task's async body runs host code. */
+export const IN_HOST_CODE: unique symbol = Symbol("in host code");
+/**
+ * `future[AWAITS]()`: the futures a future made of others waits on (a
+ * gather's children, a shield's inner future), for the call graph.
+ */
+export const AWAITS: unique symbol = Symbol("awaits");
+
 // ---------------------------------------------------------------------------
 // 3. The one wiring point.
 
@@ -184,6 +234,19 @@ export interface Layers {
    * the loop.
    */
   asTask<R>(task: unknown, fn: () => R): R;
+
+  // From graph.ts.
+  /**
+   * The task tree of `loop` in words (what each pending task is stuck on),
+   * for a `DeadlockError` and the debug report of a deadlock; `main` is the
+   * future `runUntilComplete` waits for.
+   */
+  describeTasks(loop: EventLoop, main: Future<unknown>): string;
+  /**
+   * Debug mode of `run()`: writes the task table on SIGUSR2 while `loop`
+   * lives; returns what removes the listener.
+   */
+  installTaskDump(loop: EventLoop): () => void;
 }
 
 function notLoaded(what: string): never {
@@ -203,6 +266,8 @@ export const layers: Layers = {
   park: () => {},
   unpark: () => undefined,
   asTask: (_task, fn) => fn(),
+  describeTasks: (_loop, main) => `${main} is not done`,
+  installTaskDump: () => () => {},
 };
 
 const installed = new Set<string>();

@@ -19,11 +19,18 @@ import type { Awaitable } from "./coroutines.ts";
 // ---------------------------------------------------------------------------
 // Waiters: futures linked into a FIFO list.
 
-/** A future that is also a node of a `WaiterList`. */
+/**
+ * A future that is also a node of a `WaiterList`; `owner` is the lock,
+ * queue or group it waits on (what the call graph and a deadlock report
+ * name).
+ */
 export class Waiter<T> extends Future<T> {
   older: Waiter<T> | null = null;
   newer: Waiter<T> | null = null;
   linked = false;
+  constructor(loop: EventLoop, readonly owner: object) {
+    super(loop);
+  }
 }
 
 /** A FIFO of waiters with O(1) push, shift and removal of any member. */

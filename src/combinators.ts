@@ -29,7 +29,7 @@ import {
   isThenable,
 } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
-import { ADD_WAITER, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
+import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
 import { awaitAny } from "./_drive.ts";
 import { Future } from "./futures.ts";
 import {
@@ -171,6 +171,11 @@ class GatheringFuture<T> extends Future<T> {
       this.#cancelMessage = msg;
     }
     return cancelled;
+  }
+
+  /** @ignore The call graph: a gather waits on its children. */
+  [AWAITS](): readonly Future<unknown>[] {
+    return this.#children;
   }
 
   /** `GatheringFuture(pending, 2/3 done)`. */
@@ -359,6 +364,18 @@ export interface WaitOptions {
 /** The sets `wait()` resolves to: the futures done, and those still pending. */
 export type WaitResult<T> = [done: Set<Future<T>>, pending: Set<Future<T>>];
 
+/** The future a `wait()` waits on: done when `returnWhen` says (the call graph reads `fs`). */
+class WaitFuture extends Future<void> {
+  constructor(loop: EventLoop, readonly fs: ReadonlySet<Future<unknown>>) {
+    super(loop);
+  }
+
+  /** @ignore The call graph: a wait waits on its futures. */
+  [AWAITS](): readonly Future<unknown>[] {
+    return [...this.fs].filter((f) => !f.done());
+  }
+}
+
 const waitCoroutine = coroutine(function* <T>(
   aws: Set<unknown>,
   seconds: number | null,
@@ -367,7 +384,7 @@ const waitCoroutine = coroutine(function* <T>(
   const loop = getRunningLoop();
   const fs = new Set<Future<T>>();
   for (const aw of aws) fs.add(ensureFuture(aw as AwaitableOrCoroutine<T>, loop));
-  const waiter = loop.createFuture<void>();
+  const waiter: Future<void> = new WaitFuture(loop, fs as Set<Future<unknown>>);
   const timer: TimerHandle | null = seconds === null
     ? null
     : loop.callLater(seconds, releaseWaiter, waiter as Future<unknown>);
@@ -567,6 +584,18 @@ export function waitFor<T>(
 // ---------------------------------------------------------------------------
 // shield
 
+/** The future `shield()` returns: it follows `inner` (the call graph reads it). */
+class ShieldFuture<T> extends Future<T> {
+  constructor(loop: EventLoop, readonly inner: Future<unknown>) {
+    super(loop);
+  }
+
+  /** @ignore The call graph: a shield waits on its inner future. */
+  [AWAITS](): readonly Future<unknown>[] {
+    return [this.inner];
+  }
+}
+
 /** The two futures of a `shield()`. */
 class ShieldLink {
   constructor(readonly inner: Future<unknown>, readonly outer: Future<unknown>) {}
@@ -629,7 +658,7 @@ export function shield<T>(aw: Awaitable<T> | CoroutineLike<T>): Future<T> {
   checkAwaitable(aw, "shield");
   const inner = ensureFuture(aw);
   if (inner.done()) return inner;
-  const outer = inner.getLoop().createFuture<T>();
+  const outer = new ShieldFuture<T>(inner.getLoop(), inner as Future<unknown>);
   const link = new ShieldLink(inner as Future<unknown>, outer as Future<unknown>);
   (inner as Future<unknown>)[ADD_WAITER](onInnerDone, link);
   (outer as Future<unknown>)[ADD_WAITER](onOuterDone, link);

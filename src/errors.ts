@@ -105,6 +105,39 @@ export class RuntimeError extends Error {
 }
 
 /**
+ * Nothing can ever happen again, yet the program is not done: no callback
+ * is ready, no timer is armed, no host work the loop knows of is pending
+ * (a wrapped promise, an async body running host code), and the main task
+ * of `run()` waits. Under virtual time, `run()` rejects with it at once; in
+ * debug mode in real time it is reported through the exception handler.
+ * Its message carries the task tree: what each task is stuck on.
+ *
+ * @example Two tasks, two locks, taken in opposite order
+ * ```ts
+ * import { DeadlockError, gather, Lock, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const a = new Lock();
+ * const b = new Lock();
+ * function* worker(first: Lock, second: Lock) {
+ *   yield* first.acquire();
+ *   yield* sleep(1);
+ *   yield* second.acquire();
+ * }
+ * await assert.rejects(
+ *   run(function* () {
+ *     yield* gather(worker(a, b), worker(b, a));
+ *   }, { virtualTime: true }),
+ *   (error: unknown) => error instanceof DeadlockError && /Lock\(locked, waiters=1\)/.test(error.message),
+ * );
+ * ```
+ */
+export class DeadlockError extends RuntimeError {
+  /** Always `"DeadlockError"`. */
+  override name = "DeadlockError";
+}
+
+/**
  * `getNowait()` was called on an empty queue (asyncio.QueueEmpty).
  *
  * @example

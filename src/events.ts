@@ -54,9 +54,10 @@
  * @module
  */
 
-import { RuntimeError } from "./errors.ts";
+import { DeadlockError, RuntimeError } from "./errors.ts";
 import { checkFunction, checkSeconds, describe, nameOf } from "./_checks.ts";
 import {
+  CORO_NAME,
   HOST_TURN,
   HOST_WORK,
   INTERRUPT,
@@ -66,9 +67,11 @@ import {
   RUNNING_STEP,
   SCHEDULE,
   SCHEDULE_STEP,
+  suspensions,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
 import { signals } from "./_host/signals.ts";
+import { readEnv } from "./_host/process.ts";
 import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
@@ -121,7 +124,12 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 
 /** Options of {@linkcode EventLoop}'s constructor and `newEventLoop`. */
 export interface EventLoopOptions {
-  /** Start in debug mode (slow-callback warnings, creation stacks). */
+  /**
+   * Start in debug mode (slow-callback warnings, creation stacks, source
+   * lines in the call graph, deadlock reports in real time). By default, on
+   * when the environment variable `DENO_ASYNCIO_DEBUG` is a non-empty string
+   * (and may be read), as `PYTHONASYNCIODEBUG`.
+   */
   debug?: boolean;
   /** Use a virtual clock that starts at 0 and jumps to the next deadline. */
   virtualTime?: boolean;
@@ -135,6 +143,17 @@ export type TaskFactory = <T>(
   coro: unknown,
   options?: TaskOptions,
 ) => Task<T>;
+
+let environmentDebug: boolean | undefined;
+
+/**
+ * Debug mode by default: `DENO_ASYNCIO_DEBUG` set to a non-empty string (as
+ * `PYTHONASYNCIODEBUG`), read once, and only where the program may read it
+ * (without env permission it is off; nothing prompts).
+ */
+function debugFromEnvironment(): boolean {
+  return environmentDebug ??= Boolean(readEnv("DENO_ASYNCIO_DEBUG"));
+}
 
 /** Runs a handle's callback; the ready queue holds `(runHandle, handle)`. */
 let runHandle: (handle: Handle) => void;
@@ -353,6 +372,14 @@ export class EventLoop {
   #exceptionHandler: ExceptionHandler | null = null;
   #taskFactory: TaskFactory | null = null;
   #defaultExecutor: unknown = null;
+
+  // Deadlock detection (see #suspectDeadlock): the future runUntilComplete
+  // waits for, the host turn that confirms a suspected deadlock, and whether
+  // the debug report of this run was made.
+  #main: Future<unknown> | null = null;
+  #deadlockCheck: HostHandle | null = null;
+  #deadlockReported = false;
+
   /** Callbacks slower than this (seconds) are reported in debug mode. */
   slowCallbackDuration = 0.1;
 
@@ -362,7 +389,7 @@ export class EventLoop {
    * @param options `debug`, `virtualTime`.
    */
   constructor(options: EventLoopOptions = {}) {
-    this.#debug = Boolean(options.debug);
+    this.#debug = options.debug ?? debugFromEnvironment();
     this.#virtual = Boolean(options.virtualTime);
     this.#virtualNow = 0;
   }
@@ -524,9 +551,13 @@ export class EventLoop {
     const future = layers.ensureFuture<T>(aw, this);
     const stop = () => this.stop();
     future.addDoneCallback(stop);
+    const outerMain = this.#main;
+    this.#main = future as Future<unknown>;
+    this.#deadlockReported = false;
     try {
       await this.runForever();
     } finally {
+      this.#main = outerMain;
       future.removeDoneCallback(stop);
     }
     if (!future.done()) {
@@ -940,6 +971,9 @@ export class EventLoop {
     this.#wakePending = false;
     this.#hostTurnTicks = 0; // a host turn in progress ends with its next tick
     if (immediate !== null) host.clearImmediate(immediate);
+    const check = this.#deadlockCheck;
+    this.#deadlockCheck = null;
+    if (check !== null) host.clearImmediate(check);
     if (timer !== null) host.clearTimeout(timer);
   }
 
@@ -1127,12 +1161,37 @@ export class EventLoop {
     return this.#checkEvery;
   }
 
+  /**
+   * Debug mode's drain call: times the callback (a slow one is reported,
+   * with the task and its coroutine for a task step) and lets a task step
+   * record where its coroutine suspends (`realm.capturing`).
+   */
   #runTimed(fn: (arg: unknown) => void, arg: unknown): void {
+    const isStep = fn === layers.stepTask;
+    if (isStep) {
+      realm.capturing = true;
+      realm.suspension = null;
+    }
     const t0 = host.now();
-    fn(arg);
+    try {
+      fn(arg);
+    } finally {
+      if (isStep) {
+        realm.capturing = false;
+        const stack = realm.suspension;
+        realm.suspension = null;
+        if (stack !== null) suspensions.set(arg as object, stack);
+      }
+    }
     const seconds = (host.now() - t0) / 1000;
     if (seconds >= this.slowCallbackDuration) {
-      const what = arg instanceof Handle ? String(arg) : `${nameOf(fn)}(${String(arg)})`;
+      let what: string;
+      if (isStep) {
+        const coro = (arg as { [CORO_NAME](): string | null })[CORO_NAME]();
+        what = `a step of ${String(arg)}${coro === null ? "" : ` (coroutine ${coro}())`}`;
+      } else {
+        what = arg instanceof Handle ? String(arg) : `${nameOf(fn)}(${String(arg)})`;
+      }
       console.warn(`Executing ${what} took ${seconds.toFixed(3)} seconds`);
     }
   }
@@ -1171,6 +1230,9 @@ export class EventLoop {
         this.#hostTimer = null;
         this.#hostTimerWhen = Infinity;
       }
+      if (this.#hostWork === 0 && this.#main !== null && (this.#virtual || this.#debug)) {
+        this.#suspectDeadlock();
+      }
       return false; // wait for a host event to schedule something
     }
     const next = timers[0].when();
@@ -1182,6 +1244,58 @@ export class EventLoop {
     this.#armHostTimer(next);
     return false;
   }
+
+  // ---------------------------------------------------------------------------
+  // Deadlocks that report themselves.
+
+  /**
+   * Nothing is ready, no timer is armed, no host work the loop knows of is
+   * pending (wrapped promises and async bodies running host code count
+   * themselves through [HOST_WORK]), and the future of `runUntilComplete`
+   * is pending: unless host code the loop cannot see is about to call in,
+   * nothing can ever happen again. A promise reaction queued meanwhile may
+   * still schedule something, so the verdict waits for one host macrotask
+   * turn (every microtask runs first) and looks again.
+   */
+  #suspectDeadlock(): void {
+    if (this.#deadlockCheck !== null) return;
+    this.#deadlockCheck = host.setImmediate(this.#checkDeadlock);
+  }
+
+  readonly #checkDeadlock = (): void => {
+    this.#deadlockCheck = null;
+    const main = this.#main;
+    if (
+      this.#state !== "running" || this.#draining || this.#stopping || this.#wakePending ||
+      this.#readyLength !== 0 || this.#batchIndex !== this.#batchEnd ||
+      this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done()
+    ) {
+      return;
+    }
+    let error: DeadlockError;
+    try {
+      error = new DeadlockError(
+        `Cannot complete ${
+          (main as { getName?: () => string }).getName?.() ?? String(main)
+        }: deadlock. No callback is ready, no timer is armed and no host work is pending, so no task can ever wake up. What each task waits on:\n${
+          layers.describeTasks(this, main)
+        }`,
+      );
+    } catch (describeError) {
+      this.#breakDown(describeError);
+      return;
+    }
+    if (this.#virtual) {
+      // Virtual time: the program can only be waiting on itself.
+      this.#breakDown(error);
+    } else if (!this.#deadlockReported) {
+      // Real time (debug mode): host code the loop cannot see (a raw
+      // setTimeout calling callSoonThreadsafe) may still call in; report
+      // once, and wait on.
+      this.#deadlockReported = true;
+      this.callExceptionHandler({ message: error.message, exception: error, future: main });
+    }
+  };
 
   #compactTimers(): void {
     const live = this.#timers.filter((t) => {

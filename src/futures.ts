@@ -555,6 +555,102 @@ export function wrapFuture<T>(source: PromiseLike<T> | Future<T>, loop?: EventLo
   return future;
 }
 
+// ---------------------------------------------------------------------------
+// Awaited-by edges for the call graph (asyncio 3.14): what the tasks' own
+// waits cannot tell (a TaskGroup's children are awaited by its parent task;
+// a user-built awaitable's inner futures by its outer one). Only what is
+// registered here costs anything.
+
+const awaitedBy = new WeakMap<Future<unknown>, Set<Future<unknown>>>();
+
+function checkFuturePair(future: unknown, waiter: unknown, action: string): void {
+  if (!(future instanceof Future)) {
+    throw new TypeError(`Cannot ${action}: expected a future, got ${describe(future)}`);
+  }
+  if (!(waiter instanceof Future)) {
+    throw new TypeError(
+      `Cannot ${action}: expected a future as the waiter, got ${describe(waiter)}`,
+    );
+  }
+}
+
+/**
+ * Records that `future` is awaited by `waiter`, for `captureCallGraph`
+ * (asyncio 3.14's `future_add_to_awaited_by`): what an awaitable built on
+ * done callbacks calls to say which future (or task) waits on which. Every
+ * call must be followed, eventually, by `futureDiscardFromAwaitedBy` with
+ * the same arguments.
+ *
+ * @param future The future awaited.
+ * @param waiter The future or task that awaits it.
+ * @throws {TypeError} If either is not a `Future`.
+ *
+ * @example An awaitable of one's own, seen in the call graph
+ * ```ts
+ * import { captureCallGraph, createTask, futureAddToAwaitedBy, futureDiscardFromAwaitedBy, getRunningLoop, run, sleep } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(function* () {
+ *   const inner = getRunningLoop().createFuture<number>();
+ *   const outer = createTask(function* () {
+ *     return yield* inner;
+ *   }, { name: "outer" });
+ *   const relay = getRunningLoop().createFuture<number>();
+ *   futureAddToAwaitedBy(relay, outer);
+ *   yield* sleep(0);
+ *   assert.deepEqual(captureCallGraph(relay)!.awaitedBy.map((g) => String(g.future)), [String(outer)]);
+ *   futureDiscardFromAwaitedBy(relay, outer);
+ *   inner.setResult(1);
+ *   yield* outer;
+ * });
+ * ```
+ */
+export function futureAddToAwaitedBy(future: Future<unknown>, waiter: Future<unknown>): void {
+  checkFuturePair(future, waiter, "add to awaited by");
+  let set = awaitedBy.get(future);
+  if (set === undefined) awaitedBy.set(future, set = new Set());
+  set.add(waiter);
+}
+
+/**
+ * Records that `future` is no longer awaited by `waiter` (asyncio 3.14's
+ * `future_discard_from_awaited_by`); a no-op if it was not recorded.
+ *
+ * @param future The future awaited.
+ * @param waiter The future or task that awaited it.
+ * @throws {TypeError} If either is not a `Future`.
+ *
+ * @example
+ * ```ts
+ * import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy, newEventLoop } from "@coro/asyncio";
+ *
+ * const loop = newEventLoop();
+ * const [a, b] = [loop.createFuture(), loop.createFuture()];
+ * futureAddToAwaitedBy(a, b);
+ * futureDiscardFromAwaitedBy(a, b);
+ * loop.close();
+ * ```
+ */
+export function futureDiscardFromAwaitedBy(future: Future<unknown>, waiter: Future<unknown>): void {
+  checkFuturePair(future, waiter, "discard from awaited by");
+  const set = awaitedBy.get(future);
+  if (set === undefined) return;
+  set.delete(waiter);
+  if (set.size === 0) awaitedBy.delete(future);
+}
+
+/** Where `future` was created (debug mode: the stack), or `undefined`; internal (graph.ts). */
+export function creationStackOf(future: Future<unknown>): string | undefined {
+  return creationStacks.get(future);
+}
+
+/** The waiters registered for `future` (graph.ts); internal. */
+export function registeredAwaiters(
+  future: Future<unknown>,
+): ReadonlySet<Future<unknown>> | undefined {
+  return awaitedBy.get(future);
+}
+
 install({
   createFuture: <T>(loop: EventLoop) => new Future<T>(loop),
   reportUnretrieved(loop: EventLoop): void {

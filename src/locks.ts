@@ -203,7 +203,7 @@ export class Lock extends AsyncContextManager<void> {
   }
 
   *#acquireSlow(): Generator<unknown, true, unknown> {
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
     try {
       try {
@@ -325,7 +325,7 @@ export class Event {
       name: "Event.wait()",
       tryNow: () => this.#value ? true : WAIT,
       slow: () => {
-        const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+        const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
         this.#waiters.push(waiter);
         return new WaitOnce(waiter, this.#waiters);
       },
@@ -519,7 +519,7 @@ export class Condition extends AsyncContextManager<void> {
 
   *#waitGen(): Generator<unknown, true, unknown> {
     if (!this.locked()) throw new RuntimeError("Cannot wait: the condition's lock is not acquired");
-    const waiter = new Waiter<boolean>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<boolean>(this.#loop = bindLoop(this.#loop, this), this);
     this.release();
     let failed = false;
     let failure: unknown = undefined;
@@ -690,7 +690,7 @@ export class Semaphore extends AsyncContextManager<void> {
   }
 
   *#acquireSlow(): Generator<unknown, true, unknown> {
-    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this));
+    const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
     try {
       try {

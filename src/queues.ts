@@ -583,7 +583,7 @@ export class Queue<T> implements AsyncIterable<T> {
   }
 
   #waiter(): Waiter<void> {
-    return new Waiter<void>(this.#loop = bindLoop(this.#loop, this));
+    return new Waiter<void>(this.#loop = bindLoop(this.#loop, this), this);
   }
 
   *#putSlow(item: T): Generator<unknown, void, unknown> {

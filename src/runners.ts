@@ -8,7 +8,7 @@
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import { signals } from "./_host/signals.ts";
 import { describe } from "./_checks.ts";
-import { INTERRUPT, realm, runningEventLoop } from "./_core.ts";
+import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions } from "./events.ts";
 import { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
@@ -164,6 +164,8 @@ export class Runner {
   readonly #options: RunOptions;
   // Ctrl-C (asyncio 3.11): SIGINTs received while run() ran.
   #interrupts = 0;
+  // Debug mode: removes the SIGUSR2 task dump installed for the loop.
+  #uninstallDump: (() => void) | null = null;
 
   /**
    * Creates a runner; the loop is made on first use.
@@ -234,6 +236,7 @@ export class Runner {
         setEventLoop(this.#loop);
       }
       this.#state = "initialized";
+      if (this.#loop.getDebug()) this.#uninstallDump = layers.installTaskDump(this.#loop);
     }
     return this.#loop;
   }
@@ -257,6 +260,8 @@ export class Runner {
       await loop.shutdownDefaultExecutor();
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
+      this.#uninstallDump?.();
+      this.#uninstallDump = null;
       loop.close();
       this.#loop = null;
       this.#state = "closed";

@@ -22,7 +22,8 @@
 import { CancelledError, ExceptionGroup, RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 import { ADD_WAITER } from "./_core.ts";
-import type { Future } from "./futures.ts";
+import { type Future, futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from "./futures.ts";
+import { Waiter } from "./_waiters.ts";
 import { AsyncContextManager } from "./context.ts";
 import { type CoroutineLike, CoroutineObject } from "./coroutines.ts";
 import { currentTask, type Task, type TaskOptions } from "./tasks.ts";
@@ -178,6 +179,8 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     // eager one), so that a failure never cancels the parent too early.
     this.#tasks.add(task as Task<unknown>);
     task[ADD_WAITER](this.#onTaskDone, task);
+    // The call graph: the children are awaited by the parent task.
+    futureAddToAwaitedBy(task as Task<unknown>, this.#parent!);
     if (this.#aborting && !task.done()) task.cancel();
     return task;
   }
@@ -210,6 +213,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
 
   readonly #onTaskDone = (task: Task<unknown>): void => {
     this.#tasks.delete(task);
+    futureDiscardFromAwaitedBy(task, this.#parent!);
     const onCompleted = this.#onCompleted;
     if (onCompleted !== null && this.#tasks.size === 0 && !onCompleted.done()) {
       onCompleted.setResult();
@@ -253,7 +257,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     // cancelled repeatedly, or once while our own cancellation is under way).
     let pendingCancellation: unknown = null;
     while (this.#tasks.size !== 0) {
-      this.#onCompleted ??= this.#loop!.createFuture<void>();
+      this.#onCompleted ??= new Waiter<void>(this.#loop!, this);
       try {
         yield* this.#onCompleted;
       } catch (thrown) {

@@ -88,8 +88,12 @@ import { CancelledError, RuntimeError } from "./errors.ts";
 import { checkMessage, describe, isCoroutineLike, isThenable } from "./_checks.ts";
 import {
   ADD_WAITER,
+  AWAITING,
+  captureStack,
+  CORO_NAME,
   HOST_TURN,
   HOST_WORK,
+  IN_HOST_CODE,
   install,
   keepShapes,
   realm,
@@ -99,10 +103,12 @@ import {
   SCHEDULE,
   SCHEDULE_STEP,
   SETTLE,
+  suspensions,
+  TASK_ID,
 } from "./_core.ts";
 import { FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
-import { claim, yieldError } from "./_drive.ts";
+import { claim, COROUTINE_NAME, yieldError } from "./_drive.ts";
 import { newContextStore } from "./_host/context.ts";
 import { EventLoop } from "./events.ts";
 import { Future, type FutureState } from "./futures.ts";
@@ -166,6 +172,8 @@ const PARKED = 2;
  * loop (`[RUNNING_STEP]`), so the hot path records nothing.
  */
 let current: Task<unknown> | null = null;
+/** The function a generator task was started from, by its generator (for the call graph). */
+const startedBy = new WeakMap<object, () => unknown>();
 let taskCounter = 0;
 const asyncContext = newContextStore<Task<unknown>>();
 
@@ -442,6 +450,30 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   // ---------------------------------------------------------------------------
+  // Introspection (graph.ts): read only, off every hot path.
+
+  /** @ignore */
+  [TASK_ID](): number {
+    return this.#id;
+  }
+
+  /** @ignore */
+  [CORO_NAME](): string | null {
+    const coro = this.#coro;
+    if (typeof coro === "function") return coro.name || "<anonymous>";
+    const fn = startedBy.get(coro as object);
+    if (fn !== undefined) return fn.name || "<anonymous>";
+    return (coro as { [COROUTINE_NAME]?: string })[COROUTINE_NAME] ?? null;
+  }
+
+  /** @ignore */
+  [AWAITING](): Future<unknown> | null | typeof IN_HOST_CODE {
+    if (this.done()) return null;
+    if (this.#host === IN_HOST) return IN_HOST_CODE;
+    return this.#waiter;
+  }
+
+  // ---------------------------------------------------------------------------
 
   #extraState(): TaskExtra {
     return this.#extra ??= { name: null, cancelMessage: undefined, controller: null };
@@ -668,6 +700,7 @@ export class Task<T = unknown> extends Future<T> {
           return;
         }
         task.#kind = iteratorKind(body);
+        startedBy.set(body, fn); // for the call graph: the name of its function
         task.#coro = body;
         stepTask(task);
       } else if (isThenable(body)) {
@@ -762,7 +795,10 @@ export class Task<T = unknown> extends Future<T> {
           throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
         }
         task.#host = PARKED;
-        task.getLoop()[HOST_WORK](-1);
+        const loop = task.getLoop();
+        loop[HOST_WORK](-1);
+        // Debug mode: the async functions awaiting here are on the stack.
+        if (loop.getDebug()) suspensions.set(task, captureStack());
         task.#parked = record;
         task.#waiter = future;
         record.task = task;

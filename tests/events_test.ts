@@ -449,6 +449,9 @@ Deno.test("a loop cannot run twice at once, nor while another loop runs", async 
   });
 });
 
+// In real time: under virtual time, host code the loop cannot see (a raw
+// setTimeout) is no work it waits for, and an idle loop whose main future
+// waits is a deadlock (tests/deadlock_test.ts).
 Deno.test("callSoonThreadsafe from a host callback wakes an idle loop", async () => {
   await withLoop(async (loop) => {
     const fut = loop.createFuture<string>();
@@ -461,7 +464,7 @@ Deno.test("callSoonThreadsafe from a host callback wakes an idle loop", async ()
     } finally {
       clearTimeout(timer);
     }
-  });
+  }, {});
 });
 
 // --- bad input and errors in callbacks -------------------------------------------

@@ -7,6 +7,7 @@ const PUBLIC = {
   errors: [
     "BrokenBarrierError",
     "CancelledError",
+    "DeadlockError",
     "ExceptionGroup",
     "GreenletExit",
     "IncompleteReadError",
@@ -22,7 +23,13 @@ const PUBLIC = {
     "TimeoutError",
   ],
   events: ["EventLoop", "Handle", "TimerHandle"],
-  futures: ["Future", "isFuture", "wrapFuture"],
+  futures: [
+    "Future",
+    "futureAddToAwaitedBy",
+    "futureDiscardFromAwaitedBy",
+    "isFuture",
+    "wrapFuture",
+  ],
   tasks: [
     "CoroutineObject",
     "Task",
@@ -52,6 +59,14 @@ const PUBLIC = {
   queues: ["LifoQueue", "PriorityQueue", "Queue"],
   generators: ["close", "next", "primed", "send"],
   greenlet: ["Greenlet", "getcurrent"],
+  graph: [
+    "captureCallGraph",
+    "dumpTasks",
+    "formatCallGraph",
+    "installTaskDump",
+    "printCallGraph",
+    "taskDumpPath",
+  ],
 };
 
 Deno.test("mod.ts exports exactly the intended names", () => {
