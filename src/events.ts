@@ -1094,6 +1094,13 @@ export class EventLoop {
           // microtasks) before the next iteration, so both styles share the loop.
           this.#hostTurn = false;
           this.#hostTurnTicks = HOST_TURN_TICKS;
+          if (this.#readyLength === 0 && !this.#timerDue()) {
+            // Nothing else is ready: the loop goes idle (arming its host
+            // timer), and what the body schedules wakes it, with no
+            // microtask spent polling meanwhile. The host turn goes on: a
+            // wake-up before the body parks still waits for it to park.
+            continue;
+          }
           this.#batchIndex = this.#batchEnd = 0;
           this.#draining = realm.draining = false;
           this.#wake(); // by microtask, or by macrotask once the slice is spent
@@ -1142,6 +1149,13 @@ export class EventLoop {
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.(error);
+  }
+
+  /** Whether a timer is due by the latest clock reading (virtual or real). */
+  #timerDue(): boolean {
+    const timers = this.#timers;
+    return timers.length !== 0 &&
+      timers[0].when() <= (this.#virtual ? this.#virtualNow : this.#clock);
   }
 
   /**
