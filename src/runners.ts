@@ -125,6 +125,9 @@ export interface RunOptions extends EventLoopOptions {
   loopFactory?: () => EventLoop;
 }
 
+/** How long closing a runner waits for the default executor's work (asyncio's value). */
+const THREAD_JOIN_TIMEOUT = 300;
+
 /** What `run` and `Runner.run` accept. */
 export type Main<T> = Awaitable<T> | CoroutineLike<T>;
 
@@ -198,7 +201,8 @@ export class Runner {
 
   /**
    * Cancels the tasks still pending and waits for them, shuts down the
-   * default executor, and closes the loop. Closing twice is a no-op.
+   * default executor (waiting up to 300 seconds for its work, as asyncio),
+   * and closes the loop. Closing twice is a no-op.
    *
    * @returns A promise that settles when it is closed.
    */
@@ -211,7 +215,7 @@ export class Runner {
     try {
       await cancelAllTasks(loop);
       await loop.shutdownAsyncgens();
-      await loop.shutdownDefaultExecutor();
+      await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       loop.close();
