@@ -24,25 +24,18 @@ import {
   RESULTS,
 } from "./_codec.ts";
 import { TaskRunner } from "./_runner.ts";
-import {
-  deserialize,
-  frame,
-  FrameReader,
-  poolChannel,
-  serialize,
-  watchDeath,
-} from "./_host/process.ts";
+import { deserialize, FrameReader, poolChannel, serialize, watchDeath } from "./_host/process.ts";
 
 const reader = new FrameReader();
 
 function send(message: unknown[]): void {
-  channel.write(frame(serialize(message)));
+  channel.send(serialize(message));
 }
 
 const runner = new TaskRunner({
   start: () => true,
   finish: () => true,
-  send: (outcomes, ran, ms) => send([RESULTS, outcomes, ran, ms]),
+  send: (outcomes) => send([RESULTS, outcomes]),
 }, true);
 
 const exitQuietly = watchDeath((reason, error) => {

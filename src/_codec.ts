@@ -36,6 +36,9 @@ export const INIT_FAILED = 3;
 /** Worker to pool: the worker is about to die (`Deno.exit`, `close()`, an uncaught error). */
 export const DYING = 4;
 
+/** Outcomes travel flat, this many fields each: slot (or sequence number), status, value, ms it took. */
+export const OUTCOME = 4;
+
 /** Outcome of a task: it returned a value. */
 export const OK = 0;
 /** Outcome of a task: it threw (the value is an encoded error). */

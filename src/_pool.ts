@@ -20,7 +20,6 @@ import {
 } from "./_codec.ts";
 import { describe } from "./_checks.ts";
 import { hostErrorClass } from "./_host/errors.ts";
-import type { ConcurrentFuture } from "./concurrent_futures.ts";
 
 // ---------------------------------------------------------------------------
 // Functions.
@@ -229,7 +228,7 @@ export class TaskQueue<J> {
 }
 
 // ---------------------------------------------------------------------------
-// Batch sizes.
+// How much a worker holds.
 
 /** The most tasks a worker holds at once (the shared slot ring's size). */
 export const MAX_WINDOW = 1024;
@@ -239,29 +238,53 @@ const MIN_WINDOW = 2;
 const TARGET_MS = 2;
 
 /**
- * How many tasks a worker may hold (sent, outcome not back yet): about
- * {@linkcode TARGET_MS} of work, from a running mean of the time a task
- * takes. Enough to hide the round trip; small enough that tasks not started
- * stay with the pool, where they are cheap to cancel and go to whichever
- * worker is free first.
+ * How long tasks take, by function (a running mean of what workers report),
+ * to size what a worker holds: about {@linkcode TARGET_MS} of predicted work,
+ * at least {@linkcode MIN_WINDOW} tasks, at most {@linkcode MAX_WINDOW}. Enough
+ * to hide the round trip; small enough that tasks not started stay with the
+ * pool, where they are cheap to cancel and go to whichever worker is free
+ * first. A function never seen yet is predicted slow, so its first tasks go
+ * one or two at a time.
  */
-export class Window {
-  #msPerTask = 1;
-  /** The current size. */
-  size = MIN_WINDOW;
+export class Durations {
+  readonly #ms = new Map<number, number>();
 
-  /** Records that `count` tasks took `ms` in a worker. */
-  record(count: number, ms: number): void {
-    if (count <= 0) return;
-    this.#msPerTask = this.#msPerTask * 0.5 + (ms / count) * 0.5;
-    const fit = Math.ceil(TARGET_MS / Math.max(this.#msPerTask, 1e-4));
-    this.size = fit < MIN_WINDOW ? MIN_WINDOW : fit > MAX_WINDOW ? MAX_WINDOW : fit;
+  /** The predicted time (ms) of a task of `key` (a function id; a map chunk has its own). */
+  predict(key: number): number {
+    return this.#ms.get(key) ?? TARGET_MS;
+  }
+
+  /** Records that a task of `key` took `ms`. */
+  record(key: number, ms: number): void {
+    const mean = this.#ms.get(key);
+    this.#ms.set(key, mean === undefined ? ms : mean * 0.5 + ms * 0.5);
   }
 }
 
-/** What both pools keep per task. */
-export interface PoolTask {
-  future: ConcurrentFuture<unknown>;
-  fnId: number;
-  args: unknown[];
+/**
+ * A message to a worker thread stops growing past this many bytes of
+ * arguments (as {@linkcode sizeOf} counts them), so that large arguments go
+ * in a stream of messages the worker reads while the next ones are cloned.
+ */
+export const THREAD_BATCH_BYTES = 256 * 1024;
+/**
+ * A frame to a child process stops growing past this many bytes: a pipe
+ * write costs more than a message between threads, so frames are larger.
+ */
+export const PROCESS_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** About how many bytes `args` take: their buffers and strings, at the top level. */
+export function sizeOf(args: unknown[]): number {
+  let bytes = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg === "string") bytes += arg.length;
+    else if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+  }
+  return bytes;
+}
+
+/** Whether a worker holding `held` tasks of `heldMs` predicted work takes one more. */
+export function hasRoom(held: number, heldMs: number): boolean {
+  return held < MAX_WINDOW && (held < MIN_WINDOW || heldMs < TARGET_MS);
 }

@@ -27,6 +27,7 @@ import {
   type FunctionDef,
   MODULE,
   OK,
+  OUTCOME,
   SKIPPED,
   transferMarks,
   whyNotCloneable,
@@ -221,11 +222,8 @@ export interface RunnerHost {
   start(slot: number): boolean;
   /** Whether its outcome is wanted; `false` stops the runner (the pool is ending it). */
   finish(slot: number): boolean;
-  /**
-   * Sends outcomes, flat: `[slot, status, value, ...]`, with how many tasks
-   * ran since the last batch and how long they took (ms).
-   */
-  send(outcomes: unknown[], ran: number, ms: number, transfer: Transferable[]): void;
+  /** Sends outcomes, flat: `[slot, status, value, ms, ...]` (`OUTCOME` fields each). */
+  send(outcomes: unknown[], transfer: Transferable[]): void;
 }
 
 /** Runs a worker's tasks in order, one at a time, and sends their outcomes in batches. */
@@ -246,12 +244,10 @@ export class TaskRunner {
   #head = 0;
   #draining = false;
   #idle: (() => void) | null = null;
-  // The outcomes to send, flat: slot, status, value.
+  // The outcomes to send, flat: slot, status, value, ms.
   #out: unknown[] = [];
   #transfer: Transferable[] = [];
   #firstOutAt = 0;
-  #busy = 0;
-  #ran = 0;
 
   constructor(readonly host: RunnerHost, readonly process: boolean) {}
 
@@ -323,7 +319,7 @@ export class TaskRunner {
         queue[at] = queue[at + 1] = queue[at + 2] = undefined;
         this.#head = at + 3;
         if (!host.start(slot)) {
-          this.#push(slot, SKIPPED, undefined);
+          this.#push(slot, SKIPPED, undefined, 0);
           continue;
         }
         this.current = slot;
@@ -370,8 +366,6 @@ export class TaskRunner {
         const t1 = performance.now();
         const took = t1 - t0;
         functions.took(id, chunk ? took / Math.max(1, (args as unknown[]).length) : took);
-        this.#busy += took;
-        this.#ran++;
         this.current = -1;
         if (!host.finish(slot)) {
           this.halted = true;
@@ -389,9 +383,9 @@ export class TaskRunner {
             value = encodeThrown(new TypeError(why), this.process);
           }
         }
-        this.#push(slot, status, value);
+        this.#push(slot, status, value, took);
         if (
-          this.sendEach || took >= QUICK_MS || this.#out.length >= 3 * BATCH ||
+          this.sendEach || took >= QUICK_MS || this.#out.length >= OUTCOME * BATCH ||
           t1 - this.#firstOutAt >= HOLD_MS
         ) {
           this.flush();
@@ -410,9 +404,9 @@ export class TaskRunner {
     }
   }
 
-  #push(slot: number, status: number, value: unknown): void {
+  #push(slot: number, status: number, value: unknown, ms: number): void {
     if (this.#out.length === 0) this.#firstOutAt = performance.now();
-    this.#out.push(slot, status, value);
+    this.#out.push(slot, status, value, ms);
   }
 
   /** Sends the outcomes gathered so far. */
@@ -420,25 +414,21 @@ export class TaskRunner {
     if (this.#out.length === 0) return;
     const outcomes = this.#out;
     const transfer = this.#transfer;
-    const ran = this.#ran;
-    const busy = this.#busy;
     this.#out = [];
     this.#transfer = [];
-    this.#ran = 0;
-    this.#busy = 0;
     try {
-      this.host.send(outcomes, ran, busy, transfer);
+      this.host.send(outcomes, transfer);
     } catch (error) {
       // Something the checks let through cannot be sent: send the outcomes
       // one by one, and fail the ones that cannot go.
-      for (let i = 0; i < outcomes.length; i += 3) {
-        const one = [outcomes[i], outcomes[i + 1], outcomes[i + 2]];
+      for (let i = 0; i < outcomes.length; i += OUTCOME) {
+        const one = outcomes.slice(i, i + OUTCOME);
         try {
-          this.host.send(one, 0, 0, transfer);
+          this.host.send(one, transfer);
         } catch {
           one[1] = ERR;
           one[2] = encodeThrown(error, this.process);
-          this.host.send(one, 0, 0, []);
+          this.host.send(one, []);
         }
       }
     }

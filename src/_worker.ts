@@ -50,7 +50,7 @@ let states: Int32Array<ArrayBufferLike> = new Int32Array(1);
 const runner = new TaskRunner({
   start: (slot) => Atomics.compareExchange(states, slot, QUEUED, RUNNING) === QUEUED,
   finish: (slot) => Atomics.compareExchange(states, slot, RUNNING, DONE) === RUNNING,
-  send: (r, n, ms, transfer) => port.post({ t: RESULTS, r, n, ms }, transfer),
+  send: (r, transfer) => port.post({ t: RESULTS, r }, transfer),
 }, false);
 
 const port = workerPort((data) => {

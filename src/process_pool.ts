@@ -6,8 +6,7 @@
  * socket pair in length-prefixed frames of V8-serialized values (see
  * `_host/process.ts`). As in the thread pool, what is queued goes to a
  * child in one frame per host tick, sized by how long tasks take (see
- * `Window` in `_pool.ts`); the child writes each outcome as soon as it has
- * it, and a read gathers many.
+ * `Durations` in `_pool.ts`); the child sends outcomes in batches too.
  *
  * A task sent to a child counts as running, as in Python's process pool
  * (which moves a task to its call queue that way): `cancel()` succeeds only
@@ -31,23 +30,25 @@ import {
   INIT_FAILED,
   JOBS,
   OK,
+  OUTCOME,
   RESULTS,
 } from "./_codec.ts";
 import {
   checkArguments,
   decodeThrown,
   defineFunction,
+  Durations,
   FunctionTable,
+  hasRoom,
+  PROCESS_BATCH_BYTES,
+  sizeOf,
   TaskQueue,
-  Window,
 } from "./_pool.ts";
 import { cpuCount } from "./_host/workers.ts";
 import {
   type ChildHandle,
   defaultFlags,
   deserialize,
-  frame,
-  FrameReader,
   serialize,
   spawnChild,
 } from "./_host/process.ts";
@@ -178,6 +179,10 @@ export class ProcessPoolExecutor extends Executor {
 
 /** A task of the pool. */
 class Job {
+  /** How long it should take (ms), as predicted when it was sent. */
+  predicted = 0;
+  /** About how many bytes its arguments take (`sizeOf`). */
+  bytes = 0;
   constructor(
     readonly future: ConcurrentFuture<unknown>,
     readonly fnId: number,
@@ -190,7 +195,8 @@ class Job {
 /** One child process and the tasks it holds, in the order they were sent. */
 class Lane {
   readonly sent = new TaskQueue<Job>();
-  readonly reader = new FrameReader();
+  /** The predicted time (ms) of the tasks sent. */
+  sentMs = 0;
   readonly known: boolean[] = [];
   seq = 0;
   /** Tasks sent in all (for `maxTasksPerChild`). */
@@ -217,7 +223,7 @@ class ProcessPool {
   readonly #initargs: unknown[];
   readonly #functions = new FunctionTable();
   readonly #queue = new TaskQueue<Job>();
-  readonly #window = new Window();
+  readonly #durations = new Durations();
   #lanes: Lane[] = [];
   /** Every child not yet exited (retiring ones included). */
   readonly #alive = new Set<Lane>();
@@ -272,7 +278,9 @@ class ProcessPool {
     if (chunk < 0) checkArguments(args, name, "submit", true, null);
     else for (const tuple of args) checkArguments(tuple as unknown[], name, "map", true, null);
     const future = new ConcurrentFuture<unknown>();
-    this.#queue.push(new Job(future, fnId, chunk < 0 ? fnId : -1 - fnId, args));
+    const job = new Job(future, fnId, chunk < 0 ? fnId : -1 - fnId, args);
+    if (chunk < 0) job.bytes = sizeOf(args);
+    this.#queue.push(job);
     this.#schedule();
     return future;
   }
@@ -294,21 +302,33 @@ class ProcessPool {
     for (const lane of this.#lanes) if (lane.sent.length === 0) idle++;
     let spawn = Math.min(this.#max - this.#lanes.length, queue.length - idle);
     while (spawn-- > 0) this.#startLane();
-    const window = this.#window.size;
+    const durations = this.#durations;
     for (;;) {
-      const open = this.#lanes.filter((lane) => lane.sent.length < window);
+      const open = this.#lanes.filter((lane) => hasRoom(lane.sent.length, lane.sentMs));
       if (open.length === 0 || queue.length === 0) break;
-      open.sort((a, b) => a.sent.length - b.sent.length);
+      open.sort((a, b) => a.sentMs - b.sentMs);
       const share = Math.ceil(queue.length / open.length);
       let sent = 0;
       for (const lane of open) {
-        const room = Math.min(window - lane.sent.length, share, this.#maxTasks - lane.dispatched);
         const batch: Job[] = [];
-        while (batch.length < room) {
+        let held = lane.sent.length;
+        let heldMs = lane.sentMs;
+        let bytes = 0;
+        const budget = this.#maxTasks - lane.dispatched;
+        while (
+          batch.length < share && batch.length < budget && bytes < PROCESS_BATCH_BYTES &&
+          hasRoom(held, heldMs)
+        ) {
           const job = queue.shift();
           if (job === undefined) break;
-          // Sent to a child, a task is running (Python's call queue).
-          if (job.future.setRunningOrNotifyCancel()) batch.push(job);
+          // Sent to a child, a task is running (Python's call queue); one
+          // given back by a child that died is running already.
+          if (!job.future.running() && !job.future.setRunningOrNotifyCancel()) continue;
+          job.predicted = durations.predict(job.wireId);
+          held++;
+          heldMs += job.predicted;
+          bytes += job.bytes;
+          batch.push(job);
         }
         if (batch.length !== 0) {
           this.#send(lane, batch);
@@ -323,10 +343,10 @@ class ProcessPool {
   #startLane(): void {
     const lane = new Lane(`${this.#prefix}_${this.#named++}`);
     lane.handle = spawnChild(CHILD_URL, this.#flags, {
-      data: (chunk) => lane.reader.push(chunk, (payload) => this.#receive(lane, payload)),
+      frame: (payload) => this.#receive(lane, payload),
       exit: (code, signal) => this.#exited(lane, code, signal),
     });
-    lane.handle.write(frame(serialize([INIT, this.#init, this.#initargs])));
+    lane.handle.send(serialize([INIT, this.#init, this.#initargs]));
     this.#lanes.push(lane);
     this.#alive.add(lane);
   }
@@ -362,8 +382,11 @@ class ProcessPool {
     }
     lane.seq += jobs.length;
     lane.dispatched += jobs.length;
-    for (const job of jobs) lane.sent.push(job);
-    lane.handle.write(frame(bytes));
+    for (const job of jobs) {
+      lane.sent.push(job);
+      lane.sentMs += job.predicted;
+    }
+    lane.handle.send(bytes);
     if (lane.dispatched >= this.#maxTasks) this.#retire(lane);
   }
 
@@ -383,14 +406,16 @@ class ProcessPool {
     switch (message[0]) {
       case RESULTS: {
         const outcomes = message[1] as unknown[];
-        for (let i = 0; i < outcomes.length; i += 3) {
+        for (let i = 0; i < outcomes.length; i += OUTCOME) {
           // Outcomes come in the order the tasks were sent.
           const job = lane.sent.shift();
-          if (job === undefined || job.future.done()) continue;
+          if (job === undefined) continue;
+          lane.sentMs = lane.sent.length === 0 ? 0 : Math.max(0, lane.sentMs - job.predicted);
+          this.#durations.record(job.wireId, outcomes[i + 3] as number);
+          if (job.future.done()) continue;
           if (outcomes[i + 1] === OK) job.future.setResult(outcomes[i + 2]);
           else job.future.setException(decodeThrown(outcomes[i + 2] as EncodedError));
         }
-        this.#window.record(message[2] as number, message[3] as number);
         if (lane.retiring && lane.sent.length === 0) lane.handle.end();
         else this.dispatch();
         this.#checkIdle();

@@ -11,11 +11,12 @@
  * then paid per batch, not per task; that is where a pool of Web Workers
  * spends its time when tasks are small.
  *
- * How many tasks a worker may hold (`Window`) follows how long tasks take:
- * about two milliseconds of work, at least two tasks (so the next one is
- * there when one ends), at most 1024. Quick tasks go in large batches; slow
- * ones go one or two at a time, and the rest wait in the pool, free to go to
- * whichever worker is free first.
+ * How many tasks a worker may hold follows how long each function's tasks
+ * take (`Durations`, `_pool.ts`): about two milliseconds of predicted work,
+ * at least two tasks (so the next one is there when one ends), at most
+ * 1024. Quick tasks go in large batches; slow ones (and those of a function
+ * not seen yet) go one or two at a time, and the rest wait in the pool, free
+ * to go to whichever worker is free first.
  *
  * ## Who decides that a task started
  *
@@ -54,6 +55,7 @@ import {
   JOBS,
   KILLED,
   OK,
+  OUTCOME,
   QUEUED,
   RESULTS,
   RUNNING,
@@ -64,10 +66,13 @@ import {
   checkArguments,
   decodeThrown,
   defineFunction,
+  Durations,
   FunctionTable,
+  hasRoom,
   MAX_WINDOW,
+  sizeOf,
   TaskQueue,
-  Window,
+  THREAD_BATCH_BYTES,
 } from "./_pool.ts";
 import { cpuCount, hasSharedMemory, startWorker, type WorkerHandle } from "./_host/workers.ts";
 import { ConcurrentFuture, Executor, type ShutdownOptions } from "./concurrent_futures.ts";
@@ -204,6 +209,10 @@ class Job implements WorkClaim {
   lane: Lane | null = null;
   slot = -1;
   seq = 0;
+  /** How long it should take (ms), as predicted when it was sent. */
+  predicted = 0;
+  /** About how many bytes its arguments take (`sizeOf`). */
+  bytes = 0;
   constructor(
     readonly pool: ThreadPool,
     readonly future: ConcurrentFuture<unknown>,
@@ -240,6 +249,8 @@ class Lane {
   held = 0;
   /** Tasks held that are real work (not withdrawn or killed). */
   active = 0;
+  /** Their predicted time (ms). */
+  activeMs = 0;
   /** Which function ids the worker knows. */
   readonly known: boolean[] = [];
   seq = 0;
@@ -266,7 +277,7 @@ class ThreadPool {
   readonly #initargs: unknown[];
   readonly #functions = new FunctionTable();
   readonly #queue = new TaskQueue<Job>();
-  readonly #window = new Window();
+  readonly #durations = new Durations();
   #lanes: Lane[] = [];
   /** Lanes being terminated for a cancelled task, waiting for outcomes in flight. */
   readonly #killing = new Set<Lane>();
@@ -334,9 +345,9 @@ class ThreadPool {
     }
     if (transfer.length === 0) transfer = null;
     const future = new ConcurrentFuture<unknown>();
-    this.#queue.push(
-      new Job(this, future, fnId, chunk < 0 ? fnId : -1 - fnId, args, transfer),
-    );
+    const job = new Job(this, future, fnId, chunk < 0 ? fnId : -1 - fnId, args, transfer);
+    if (chunk < 0) job.bytes = sizeOf(args);
+    this.#queue.push(job);
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#dispatch);
@@ -361,20 +372,27 @@ class ThreadPool {
     for (const lane of this.#lanes) if (lane.active === 0) idle++;
     let spawn = Math.min(this.#max - this.#lanes.length, queue.length - idle);
     while (spawn-- > 0) this.#startLane();
-    const window = this.#window.size;
+    const durations = this.#durations;
     for (;;) {
-      const open = this.#lanes.filter((lane) => lane.held < window);
+      const open = this.#lanes.filter((lane) => hasRoom(lane.held, lane.activeMs));
       if (open.length === 0 || queue.length === 0) break;
-      open.sort((a, b) => a.active - b.active);
+      open.sort((a, b) => a.activeMs - b.activeMs);
       const share = Math.ceil(queue.length / open.length);
       let sent = 0;
       for (const lane of open) {
-        const room = Math.min(window - lane.held, share);
         const batch: Job[] = [];
-        while (batch.length < room) {
+        let held = lane.held;
+        let heldMs = lane.activeMs;
+        let bytes = 0;
+        while (batch.length < share && bytes < THREAD_BATCH_BYTES && hasRoom(held, heldMs)) {
           const job = queue.shift();
           if (job === undefined) break;
-          if (!job.future.done()) batch.push(job);
+          if (job.future.done()) continue;
+          job.predicted = durations.predict(job.wireId);
+          held++;
+          heldMs += job.predicted;
+          bytes += job.bytes;
+          batch.push(job);
         }
         if (batch.length !== 0) {
           this.#send(lane, batch);
@@ -418,6 +436,7 @@ class ThreadPool {
       job.lane = lane;
       job.slot = slot;
       job.seq = lane.seq++;
+      lane.activeMs += job.predicted;
       Atomics.store(lane.states, slot, QUEUED);
       if (lane.known[job.fnId] !== true) {
         lane.known[job.fnId] = true;
@@ -455,7 +474,7 @@ class ThreadPool {
     lane.free.push(slot);
     lane.held--;
     if (held) {
-      lane.active--;
+      this.#unhold(lane, held);
       held.lane = null;
       held.future[CLAIM](null);
     }
@@ -464,28 +483,21 @@ class ThreadPool {
   #receive(lane: Lane, data: unknown): void {
     if (lane.dead) return;
     lane.heard = true;
-    const message = data as {
-      t: number;
-      r: unknown[];
-      n: number;
-      ms: number;
-      error?: EncodedError;
-      reason: string;
-    };
+    const message = data as { t: number; r: unknown[]; error?: EncodedError; reason: string };
     switch (message.t) {
       case RESULTS: {
         const results = message.r;
-        for (let i = 0; i < results.length; i += 3) {
+        for (let i = 0; i < results.length; i += OUTCOME) {
           const slot = results[i] as number;
           const job = lane.jobs[slot];
           this.#release(lane, job ?? null, slot);
           if (job === null || job === undefined || results[i + 1] === SKIPPED) continue;
+          this.#durations.record(job.wireId, results[i + 3] as number);
           const future = job.future;
           if (future.done()) continue;
           if (results[i + 1] === OK) future.setResult(results[i + 2]);
           else future.setException(decodeThrown(results[i + 2] as EncodedError));
         }
-        this.#window.record(message.n, message.ms);
         if (lane.killing) this.#finishKill(lane);
         else this.dispatch();
         this.#checkIdle();
@@ -515,9 +527,14 @@ class ThreadPool {
   /** The slot stays reserved until the worker's outcome for it arrives. */
   #detach(lane: Lane, job: Job): void {
     lane.jobs[job.slot] = null;
-    lane.active--;
+    this.#unhold(lane, job);
     job.lane = null;
     job.future[CLAIM](null);
+  }
+
+  #unhold(lane: Lane, job: Job): void {
+    lane.active--;
+    lane.activeMs = lane.active === 0 ? 0 : Math.max(0, lane.activeMs - job.predicted);
   }
 
   /** `cancelRunning: "terminate"`: terminates the worker running `job`. */

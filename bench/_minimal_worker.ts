@@ -1,0 +1,12 @@
+/**
+ * The minimal hand-written pool's worker (the executors benchmark's
+ * baseline): one message per task, `[id, kind, arg]`, answered with `[id,
+ * result]`.
+ */
+import { inc, size, work } from "./_executor_jobs.ts";
+
+const tasks = [inc, size, work] as ((arg: never) => number)[];
+self.onmessage = (event: MessageEvent) => {
+  const [id, kind, arg] = event.data as [number, number, never];
+  self.postMessage([id, tasks[kind](arg)]);
+};
