@@ -195,3 +195,18 @@ Deno.test("shutdown({ wait: false }) settles at once; the children finish and ex
   assert.equal(await future, "done");
   await pool.shutdown();
 });
+
+Deno.test("a child's own writes to standard error pass through; large outcomes stay whole", async () => {
+  await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const noisy = async (size: number) => {
+    await Deno.stderr.write(new TextEncoder().encode("")); // async writes stay in order
+    Deno.stderr.writeSync(new Uint8Array(0));
+    return new Uint8Array(size).map((_, i) => i % 251);
+  };
+  const sizes = [0, 10, 70_000, 1 << 20];
+  const results = await Promise.all(sizes.map((size) => pool.submit(noisy, size)));
+  for (const [i, bytes] of results.entries()) {
+    assert.equal(bytes.length, sizes[i]);
+    assert.ok(bytes.every((b, j) => b === j % 251));
+  }
+});
