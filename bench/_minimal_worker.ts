@@ -6,7 +6,11 @@
 import { inc, size, work } from "./_executor_jobs.ts";
 
 const tasks = [inc, size, work] as ((arg: never) => number)[];
-self.onmessage = (event: MessageEvent) => {
+const scope = self as unknown as {
+  onmessage: (event: MessageEvent) => void;
+  postMessage(message: unknown): void;
+};
+scope.onmessage = (event) => {
   const [id, kind, arg] = event.data as [number, number, never];
-  self.postMessage([id, tasks[kind](arg)]);
+  scope.postMessage([id, tasks[kind](arg)]);
 };

@@ -3,7 +3,7 @@
  * functions a pool sends (each gets an id; a worker receives a definition
  * once and the id after), the queue of tasks not sent yet, the checks a
  * task's arguments pass before they are sent, decoding the errors that come
- * back, and the size of the batches sent to a worker.
+ * back, and how much work a worker is given at a time.
  *
  * @module
  */

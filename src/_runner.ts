@@ -42,10 +42,10 @@ class Unresolved {
 }
 
 /** What `Functions.get` gives: the function, a promise of it, or its failure. */
-export type Resolved = AnyFunction | Promise<AnyFunction> | Unresolved;
+type Resolved = AnyFunction | Promise<AnyFunction> | Unresolved;
 
 /** How long (ms) a function may take and still count as quick (its outcome may wait in a batch). */
-export const QUICK_MS = 0.2;
+const QUICK_MS = 0.2;
 
 /** The functions a pool has sent to this worker, by id. */
 export class Functions {
@@ -96,14 +96,8 @@ export class Functions {
   }
 }
 
-/** Whether `value` is an `Unresolved`. */
-export function isUnresolved(value: unknown): value is Unresolved {
+function isUnresolved(value: unknown): value is Unresolved {
   return value instanceof Unresolved;
-}
-
-/** Makes an `Unresolved` for `error`. */
-export function unresolved(error: unknown): Unresolved {
-  return new Unresolved(error);
 }
 
 function resolve(def: FunctionDef): Resolved {
@@ -164,7 +158,7 @@ function compile(source: string, name: string): AnyFunction {
  * source text most likely names a variable of the closure it left behind:
  * the message says so, and names the fix.
  */
-export function encodeFailure(
+function encodeFailure(
   error: unknown,
   functions: Functions,
   id: number,
@@ -186,7 +180,7 @@ export function encodeFailure(
  * Checks that a task's result can be sent back as it is, and collects the
  * buffers marked for transfer. Returns the reason it cannot, or `null`.
  */
-export function checkResult(
+function checkResult(
   value: unknown,
   name: string,
   process: boolean,
@@ -206,7 +200,7 @@ export function checkResult(
 }
 
 /** Whether `value` has a `then` method. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
+function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
     typeof (value as PromiseLike<unknown>).then === "function";
 }
@@ -250,11 +244,6 @@ export class TaskRunner {
   #firstOutAt = 0;
 
   constructor(readonly host: RunnerHost, readonly process: boolean) {}
-
-  /** Whether tasks are running or queued. */
-  get busy(): boolean {
-    return this.#draining;
-  }
 
   /** Calls `fn` once no task runs or waits (at once if none does). */
   whenIdle(fn: () => void): void {

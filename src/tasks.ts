@@ -854,7 +854,7 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
     }
     return aw;
   }
-  if (hasToFuture(aw)) {
+  if (!isCoroutineLike(aw) && typeof aw !== "function" && hasToFuture(aw)) {
     // A future of another kind (a ConcurrentFuture): a future that follows it.
     return wrapFuture(aw as PromiseLike<T>, loop);
   }

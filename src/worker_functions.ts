@@ -39,9 +39,6 @@
 import { REFERENCE, transferMarks } from "./_codec.ts";
 import { describe } from "./_checks.ts";
 
-// deno-lint-ignore no-explicit-any
-type AnyFunction = (...args: any[]) => any;
-
 /**
  * A reference to a function that a module exports, with the function's own
  * type `F`: executors send the module's URL and the export's name, and the
@@ -50,7 +47,9 @@ type AnyFunction = (...args: any[]) => any;
  *
  * @typeParam F The type of the exported function.
  */
-export type WorkerFunction<F extends AnyFunction = AnyFunction> = F & {
+export type WorkerFunction<
+  F extends (...args: never[]) => unknown = (...args: never[]) => unknown,
+> = F & {
   /** The URL of the module that exports the function. */
   readonly module: string;
   /** The name it is exported under. */
@@ -59,9 +58,8 @@ export type WorkerFunction<F extends AnyFunction = AnyFunction> = F & {
 
 /** The exported functions of module type `M`, as `WorkerFunction` references. */
 export type WorkerModule<M> = {
-  readonly [K in keyof M as M[K] extends AnyFunction ? K : never]: M[K] extends AnyFunction
-    ? WorkerFunction<M[K]>
-    : never;
+  readonly [K in keyof M as M[K] extends (...args: never[]) => unknown ? K : never]: M[K] extends
+    (...args: never[]) => unknown ? WorkerFunction<M[K]> : never;
 };
 
 const references = new Map<string, WorkerFunction>();
@@ -125,7 +123,7 @@ function reference(module: string, exportName: string): WorkerFunction {
  * assert.throws(() => twice(1), TypeError); // it runs in workers, not here
  * ```
  */
-export function workerFunction<F extends AnyFunction>(
+export function workerFunction<F extends (...args: never[]) => unknown>(
   module: string | URL,
   exportName: string,
 ): WorkerFunction<F> {

@@ -37,7 +37,7 @@ export interface WorkerHandle {
  * @param url The worker's entry module.
  * @param name The worker's name (shown in its errors).
  * @param listener What to call on its messages and its death.
- * @throws {RuntimeError-like} If the host has no `Worker`.
+ * @throws {TypeError} If the host has no `Worker`.
  */
 export function startWorker(url: URL, name: string, listener: WorkerListener): WorkerHandle {
   const WorkerClass = (globalThis as { Worker?: typeof Worker }).Worker;
