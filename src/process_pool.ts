@@ -501,7 +501,9 @@ class ProcessPool {
   shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
     if (this.#state === "running") this.#state = "shutdown";
     if (cancelFutures) {
-      for (const job of this.#queue.drain()) job.future.cancel();
+      // A task given back by a child that died counts as running: it stays.
+      const kept = this.#queue.drain().filter((job) => !job.future.cancel() && !job.future.done());
+      this.#queue.unshiftAll(kept);
     }
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#checkIdle();

@@ -645,11 +645,10 @@ class ThreadPool {
   shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
     if (this.#state === "running") this.#state = "shutdown";
     if (cancelFutures) {
-      for (const job of this.#queue.drain()) job.future.cancel();
-      for (const lane of this.#lanes) {
-        for (const job of this.#takeBack(lane)) job.future.cancel();
-      }
-      this.#queue.drain();
+      // What the workers hold and have not started comes back first.
+      for (const lane of this.#lanes) this.#takeBack(lane);
+      const kept = this.#queue.drain().filter((job) => !job.future.cancel() && !job.future.done());
+      this.#queue.unshiftAll(kept);
     }
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#checkIdle();
