@@ -271,7 +271,7 @@ export const THREAD_BATCH_BYTES = 256 * 1024;
  * A frame to a child process stops growing past this many bytes: a pipe
  * write costs more than a message between threads, so frames are larger.
  */
-export const PROCESS_BATCH_BYTES = 4 * 1024 * 1024;
+export const PROCESS_BATCH_BYTES = 1024 * 1024;
 
 /** About how many bytes `args` take: their buffers and strings, at the top level. */
 export function sizeOf(args: unknown[]): number {
