@@ -266,7 +266,7 @@ export class Durations {
  * arguments (as {@linkcode sizeOf} counts them), so that large arguments go
  * in a stream of messages the worker reads while the next ones are cloned.
  */
-export const THREAD_BATCH_BYTES = 256 * 1024;
+export const THREAD_BATCH_BYTES = 512 * 1024;
 /**
  * A frame to a child process stops growing past this many bytes: a pipe
  * write costs more than a message between threads, so frames are larger.
