@@ -235,14 +235,17 @@ async function runWithInput(
   script: string,
   host: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // A directory of its own, as cache and as working directory: no
+  // configuration or lockfile of this repository applies.
   const dir = await Deno.makeTempDir();
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--quiet", `--allow-import=${host}`, "--allow-run", "--allow-read", "-"],
+      cwd: dir,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { DENO_DIR: dir },
+      env: { DENO_DIR: `${dir}/cache` },
     }).spawn();
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(script));
