@@ -77,6 +77,30 @@ export * from "./src/combinators.ts";
 export * from "./src/taskgroups.ts";
 export * from "./src/locks.ts";
 export * from "./src/queues.ts";
+export {
+  type ConcurrentDoneCallback,
+  ConcurrentFuture,
+  type ConcurrentFutureState,
+  Executor,
+  type MapArguments,
+  type MapIterables,
+  type MapOptions,
+  type ShutdownOptions,
+} from "./src/concurrent_futures.ts";
+export {
+  transfer,
+  type WorkerFunction,
+  workerFunction,
+  type WorkerModule,
+  workerModule,
+} from "./src/worker_functions.ts";
+export {
+  type CancelRunning,
+  ThreadPoolExecutor,
+  type ThreadPoolOptions,
+} from "./src/thread_pool.ts";
+export { ProcessPoolExecutor, type ProcessPoolOptions } from "./src/process_pool.ts";
+export { toThread } from "./src/executors.ts";
 export * from "./src/generators.ts";
 export * from "./src/greenlet.ts";
 export * from "./src/graph.ts";

@@ -28,7 +28,7 @@
  */
 
 import { taskDumpPath } from "./src/graph.ts";
-import { readDump, removeDump, sendDumpSignal } from "./src/_host/process.ts";
+import { readDump, removeDump, sendDumpSignal } from "./src/_host/this_process.ts";
 
 /** What a program wrote on `SIGUSR2` (see `installTaskDump`). */
 interface Dump {

@@ -23,13 +23,18 @@ export interface Side {
 export interface Case {
   name: string;
   ops: number;
-  /** "ops/s" (higher is better) or "bytes/task" (lower is better). */
-  unit?: "ops/s" | "bytes/task";
+  /**
+   * "ops/s" or "MB/s" (higher is better), "bytes/task" or "ms" (lower is
+   * better; `measure` gives the value).
+   */
+  unit?: "ops/s" | "MB/s" | "bytes/task" | "ms";
   sides: Side[];
   /** For memory cases: returns bytes per unit instead of being timed. */
   measure?: (side: Side) => Promise<number>;
   /** Runs, untimed, before each timed run of every side. */
   before?: () => void;
+  /** Runs once after the case (closes what its sides kept open). */
+  teardown?: () => Promise<void>;
 }
 
 export interface Row {
@@ -61,6 +66,7 @@ export async function runCase(c: Case): Promise<Row[]> {
       samples.get(side.label)!.push(value);
     }
   }
+  await c.teardown?.();
   const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
   const native = samples.get(c.sides[c.sides.length - 1].label)!;
   // The ratio is the median of the rounds' own ratios: both sides of a round
@@ -81,6 +87,8 @@ export async function runCase(c: Case): Promise<Row[]> {
 
 function fmt(value: number, unit: string): string {
   if (unit === "bytes/task") return `${value.toFixed(0)} B/task`;
+  if (unit === "ms") return `${value.toFixed(1)} ms`;
+  if (unit === "MB/s") return `${value.toFixed(0)} MB/s`;
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M ops/s`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k ops/s`;
   return `${value.toFixed(0)} ops/s`;

@@ -34,6 +34,11 @@ export const ORDER: readonly string[] = [
   "wait_tasks",
   "future_set_after",
   "task_states",
+  // Executors: blocking and CPU-bound work off the loop
+  "thread_pool",
+  "process_pool",
+  "run_in_executor",
+  "blocking_library",
   // Async iteration and context managers
   "reader",
   "async_context_manager",

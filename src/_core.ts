@@ -26,6 +26,7 @@ import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import type { Wait } from "./_await.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
+import type { Executor } from "./concurrent_futures.ts";
 
 // ---------------------------------------------------------------------------
 // 1. The realm's loop state.
@@ -182,6 +183,39 @@ export const IN_HOST_CODE: unique symbol = Symbol("in host code");
  */
 export const AWAITS: unique symbol = Symbol("awaits");
 
+/**
+ * `source[TO_FUTURE](loop)`: the asyncio `Future` on `loop` that follows a
+ * future of another kind (a `ConcurrentFuture`, settled by an executor
+ * outside the loop), for `wrapFuture` and `ensureFuture`. A protocol, not a
+ * call upward: the object brings its own conversion.
+ */
+export const TO_FUTURE: unique symbol = Symbol("toFuture");
+
+/**
+ * `concurrentFuture[CLAIM](claim | null)`: an executor that hands a task to
+ * a worker before the task starts (a thread pool batches them) attaches a
+ * {@linkcode WorkClaim}, through which the future asks whether the work
+ * started, withdraws it, or stops it.
+ */
+export const CLAIM: unique symbol = Symbol("claim");
+
+/** What a `ConcurrentFuture` asks of the executor that holds its task (see {@linkcode CLAIM}). */
+export interface WorkClaim {
+  /** Whether the task started (the future then reads as running). */
+  started(): boolean;
+  /** Withdraws the task if it has not started: `true` if it never will. */
+  withdraw(): boolean;
+  /** Stops the running task (`cancelRunning: "terminate"`): `true` if it stopped it. */
+  stop(): boolean;
+}
+
+/**
+ * `executor[SUBMIT_CHUNK](fn, tuples)`: runs `fn` over each argument tuple
+ * as one task whose result is the list of results; `Executor.map` uses it
+ * for `chunksize` when the executor has it.
+ */
+export const SUBMIT_CHUNK: unique symbol = Symbol("submitChunk");
+
 // ---------------------------------------------------------------------------
 // 3. The one wiring point.
 
@@ -247,6 +281,15 @@ export interface Layers {
    * lives; returns what removes the listener.
    */
   installTaskDump(loop: EventLoop): () => void;
+
+  // From executors.ts.
+  /** Makes the loop's default executor, on the first `runInExecutor(null, ...)`. */
+  createDefaultExecutor(): Executor;
+  /**
+   * `loop.runInExecutor(executor, fn, ...args)` once the executor is known:
+   * submits the call and wraps what `submit` returns in a future of `loop`.
+   */
+  runInExecutor(loop: EventLoop, executor: Executor, fn: unknown, args: unknown[]): Future<unknown>;
 }
 
 function notLoaded(what: string): never {
@@ -268,6 +311,8 @@ export const layers: Layers = {
   asTask: (_task, fn) => fn(),
   describeTasks: (_loop, main) => `${main} is not done`,
   installTaskDump: () => () => {},
+  createDefaultExecutor: () => notLoaded("create the default executor"),
+  runInExecutor: () => notLoaded("run in an executor"),
 };
 
 const installed = new Set<string>();

@@ -522,3 +522,62 @@ function withCauseOf<E>(group: ExceptionGroup<E>, part: ExceptionGroup<E>): Exce
   }
   return part;
 }
+
+/**
+ * An executor cannot run work any more, or a worker died while running it
+ * (concurrent.futures.BrokenExecutor). A worker that dies (it exits, its
+ * process is killed or runs out of memory) fails only the task it was
+ * running with this error, whose message names the worker and why, and is
+ * replaced; the pool goes on. Its subclasses {@linkcode BrokenThreadPool}
+ * and {@linkcode BrokenProcessPool} say that a whole pool broke.
+ *
+ * @example
+ * ```ts
+ * import { BrokenExecutorError, BrokenThreadPool } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new BrokenThreadPool("initializer failed") instanceof BrokenExecutorError);
+ * ```
+ */
+export class BrokenExecutorError extends Error {
+  /** Always `"BrokenExecutorError"` (the subclasses use their own names). */
+  override name: string = "BrokenExecutorError";
+}
+
+/**
+ * A thread pool's initializer threw, so the pool cannot run work any more:
+ * its pending tasks fail with this error, and so does every later `submit`
+ * (concurrent.futures.thread.BrokenThreadPool). The initializer's error is
+ * the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { BrokenThreadPool } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new BrokenThreadPool().name, "BrokenThreadPool");
+ * ```
+ */
+export class BrokenThreadPool extends BrokenExecutorError {
+  /** Always `"BrokenThreadPool"`. */
+  override name = "BrokenThreadPool";
+}
+
+/**
+ * A process pool's initializer threw, so the pool cannot run work any more:
+ * its pending tasks fail with this error, and so does every later `submit`
+ * (concurrent.futures.process.BrokenProcessPool). The initializer's error is
+ * the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { BrokenProcessPool } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new BrokenProcessPool().name, "BrokenProcessPool");
+ * ```
+ */
+export class BrokenProcessPool extends BrokenExecutorError {
+  /** Always `"BrokenProcessPool"`. */
+  override name = "BrokenProcessPool";
+}

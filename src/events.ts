@@ -55,7 +55,7 @@
  */
 
 import { DeadlockError, RuntimeError } from "./errors.ts";
-import { checkFunction, checkSeconds, describe, nameOf } from "./_checks.ts";
+import { checkFunction, checkSeconds, checkSecondsOrNull, describe, nameOf } from "./_checks.ts";
 import {
   CORO_NAME,
   HOST_TURN,
@@ -71,10 +71,11 @@ import {
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
 import { signals } from "./_host/signals.ts";
-import { readEnv } from "./_host/process.ts";
+import { readEnv } from "./_host/this_process.ts";
 import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
+import type { Executor } from "./concurrent_futures.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 const SLICE_MS = 2;
@@ -371,7 +372,8 @@ export class EventLoop {
   #signalHandlers: Map<string, { listener: () => void; handle: Handle }> | null = null;
   #exceptionHandler: ExceptionHandler | null = null;
   #taskFactory: TaskFactory | null = null;
-  #defaultExecutor: unknown = null;
+  #defaultExecutor: Executor | null = null;
+  #executorShutdownCalled = false;
 
   // Deadlock detection (see #suspectDeadlock): the future runUntilComplete
   // waits for, the host turn that confirms a suspected deadlock, and whether
@@ -639,9 +641,10 @@ export class EventLoop {
     for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
     this.#releaseHost();
-    const executor = this.#defaultExecutor as { shutdown?: (o: unknown) => unknown } | null;
+    const executor = this.#defaultExecutor;
     this.#defaultExecutor = null;
-    executor?.shutdown?.({ wait: false });
+    // As asyncio: the executor is told to end, without waiting for its work.
+    if (executor !== null) void executor.shutdown({ wait: false });
   }
 
   /**
@@ -790,11 +793,80 @@ export class EventLoop {
   }
 
   /**
-   * Sets the executor used by `runInExecutor(null, ...)`.
+   * Runs `fn(...args)` in `executor` and returns a future of this loop for
+   * its result (asyncio's `run_in_executor`): the way to call blocking or
+   * CPU-bound code from a coroutine without stopping the loop. `null` means
+   * the loop's default executor, a `ThreadPoolExecutor` made on first use
+   * (or the one given to `setDefaultExecutor`).
    *
-   * @param executor An object with `submit(fn, ...args)` returning a thenable.
+   * How `fn` crosses to a worker: a reference to a function a module exports
+   * (`workerModule`, `workerFunction`), typed end to end, or a
+   * self-contained function (no closure), sent as source text. Cancelling
+   * the future cancels the work if it has not started yet.
+   *
+   * @param executor An `Executor` (a `ThreadPoolExecutor`, a
+   * `ProcessPoolExecutor`, your own), or `null` for the default one.
+   * @param fn The function to call in a worker.
+   * @param args Its arguments (structured-cloneable data).
+   * @returns A future for `fn`'s result.
+   * @throws {RuntimeError} If the loop is closed, or `executor` is `null`
+   * after `shutdownDefaultExecutor()`.
+   * @throws {TypeError} If `executor` has no `submit` method, or `fn` or
+   * `args` cannot cross to a worker.
+   *
+   * @example The seeds' blocking call, in the default executor
+   * ```ts
+   * import { getRunningLoop, run } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * function blocking(ms: number): string {
+   *   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); // time.sleep
+   *   return "hello world";
+   * }
+   *
+   * const result = await run(function* () {
+   *   return yield* getRunningLoop().runInExecutor(null, blocking, 10);
+   * });
+   * assert.equal(result, "hello world");
+   * ```
    */
-  setDefaultExecutor(executor: unknown): void {
+  runInExecutor<A extends unknown[], R>(
+    executor: Executor | null,
+    fn: (...args: A) => R,
+    ...args: A
+  ): Future<Awaited<R>> {
+    this.#checkOpen("run in an executor");
+    let target = executor;
+    if (target === null || target === undefined) {
+      if (this.#executorShutdownCalled) {
+        throw new RuntimeError(
+          "Cannot run in the default executor: shutdownDefaultExecutor() was called on this loop",
+        );
+      }
+      target = this.#defaultExecutor ??= layers.createDefaultExecutor();
+    }
+    return layers.runInExecutor(this, target, fn, args) as Future<Awaited<R>>;
+  }
+
+  /**
+   * Sets the executor that `runInExecutor(null, ...)` and `toThread` use.
+   * Unlike asyncio (which takes only a `ThreadPoolExecutor`), any
+   * `Executor` serves.
+   *
+   * @param executor The executor.
+   * @throws {TypeError} If `executor` has no `submit` method.
+   */
+  setDefaultExecutor(executor: Executor): void {
+    if (
+      executor === null || typeof executor !== "object" ||
+      typeof (executor as Partial<Executor>).submit !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot set the default executor: expected an Executor (with submit()), got ${
+          describe(executor)
+        }`,
+      );
+    }
     this.#defaultExecutor = executor;
   }
 
@@ -810,14 +882,37 @@ export class EventLoop {
   }
 
   /**
-   * Shuts the default executor down and waits for its work to end.
+   * Shuts the default executor down and waits for its work to end; after
+   * it, `runInExecutor(null, ...)` throws `RuntimeError`. `run()` and
+   * `Runner.close()` call it, with asyncio's 300-second timeout. When the
+   * timeout passes first, a warning says so and the promise settles: the
+   * executor's workers finish what they run, and then end.
    *
-   * @returns A promise that settles when it is shut down.
+   * @param timeout Seconds to wait at most, or `null` (the default) for no limit.
+   * @returns A promise that settles when the executor is shut down.
+   * @throws {TypeError} If `timeout` is neither a number nor null.
    */
-  async shutdownDefaultExecutor(): Promise<void> {
-    const executor = this.#defaultExecutor as { shutdown?: (o: unknown) => unknown } | null;
+  async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
+    const limit = checkSecondsOrNull(timeout, "the timeout", "shut down the default executor");
+    this.#executorShutdownCalled = true;
+    const executor = this.#defaultExecutor;
     this.#defaultExecutor = null;
-    await executor?.shutdown?.({ wait: true });
+    if (executor === null) return;
+    const done = Promise.resolve(executor.shutdown({ wait: true }));
+    if (limit === null) return await done;
+    let timer: HostHandle | null = null;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = host.setTimeout(() => resolve(true), Math.max(0, limit * 1000));
+    });
+    try {
+      if (await Promise.race([done.then(() => false), expired])) {
+        console.warn(
+          `The default executor did not finish its work within ${limit} seconds (its workers end when their tasks do)`,
+        );
+      }
+    } finally {
+      if (timer !== null) host.clearTimeout(timer);
+    }
   }
 
   /** `EventLoop(running, ready=2, timers=1, virtual)` */

@@ -36,6 +36,7 @@ import {
   REMOVE_WAITER,
   SCHEDULE,
   SETTLE,
+  TO_FUTURE,
 } from "./_core.ts";
 import { FutureIterator, refused, settleThen, ThenRecord, type Wait } from "./_await.ts";
 import { EventLoop } from "./events.ts";
@@ -499,6 +500,18 @@ class RelayFuture<T> extends Future<T> {
   }
 }
 
+/**
+ * Whether `value` brings its own conversion to a `Future` (a
+ * `ConcurrentFuture` does: cancelling the wrapper cancels it, and virtual
+ * time waits for it).
+ */
+export function hasToFuture(
+  value: unknown,
+): value is { [TO_FUTURE](loop: EventLoop): Future<unknown> } {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { [TO_FUTURE]?: unknown })[TO_FUTURE] === "function";
+}
+
 /** Something `wrapFuture` accepts: a promise, or an object with `then`. */
 type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
 
@@ -506,7 +519,9 @@ type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
  * Wraps a promise (or a `ConcurrentFuture`, or any thenable) in a `Future`
  * bound to `loop` (the running loop by default). A future is returned as it
  * is. Cancelling the wrapper calls the source's `cancel()` if it has one;
- * a plain promise runs on. A coroutine (a generator, a `CoroutineObject`,
+ * a plain promise runs on. A `ConcurrentFuture` becomes a future that
+ * follows it (asyncio's `wrap_future`): cancelling the future cancels the
+ * concurrent one if its work has not started. A coroutine (a generator, a `CoroutineObject`,
  * `sleep()`) is not a promise: `ensureFuture` runs it in a task.
  *
  * @param source The promise or future.
@@ -529,6 +544,9 @@ type Thenable<T> = PromiseLike<T> & { cancel?: () => unknown };
  */
 export function wrapFuture<T>(source: PromiseLike<T> | Future<T>, loop?: EventLoop): Future<T> {
   if (source instanceof Future) return source;
+  if (hasToFuture(source)) {
+    return source[TO_FUTURE](loop ?? eventLoopFor("wrap a future")) as Future<T>;
+  }
   if (
     source === null || (typeof source !== "object" && typeof source !== "function") ||
     typeof (source as PromiseLike<T>).then !== "function"

@@ -52,7 +52,7 @@ import {
   processId,
   removeDump,
   writeDump,
-} from "./_host/process.ts";
+} from "./_host/this_process.ts";
 
 // ---------------------------------------------------------------------------
 // The call graph (asyncio 3.14's graph.py, camelCased).

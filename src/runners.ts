@@ -137,6 +137,9 @@ function inWorker(): boolean {
   return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function";
 }
 
+/** How long closing a runner waits for the default executor's work (asyncio's value). */
+const THREAD_JOIN_TIMEOUT = 300;
+
 /** What `run` and `Runner.run` accept. */
 export type Main<T> = Awaitable<T> | CoroutineLike<T>;
 
@@ -243,7 +246,8 @@ export class Runner {
 
   /**
    * Cancels the tasks still pending and waits for them, shuts down the
-   * default executor, and closes the loop. Closing twice is a no-op.
+   * default executor (waiting up to 300 seconds for its work, as asyncio),
+   * and closes the loop. Closing twice is a no-op.
    *
    * @returns A promise that settles when it is closed.
    */
@@ -257,7 +261,7 @@ export class Runner {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
       await loop.shutdownAsyncgens();
-      await loop.shutdownDefaultExecutor();
+      await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       this.#uninstallDump?.();

@@ -111,7 +111,7 @@ import { host } from "./_host/timers.ts";
 import { claim, COROUTINE_NAME, yieldError } from "./_drive.ts";
 import { newContextStore } from "./_host/context.ts";
 import { EventLoop } from "./events.ts";
-import { Future, type FutureState } from "./futures.ts";
+import { Future, type FutureState, hasToFuture, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 
 /** Options of `createTask`. */
@@ -913,9 +913,12 @@ export function createTask<T>(coro: CoroutineLike<T>, options?: TaskOptions): Ta
 
 /**
  * Turns anything awaitable into a future: a future or task is returned as
- * is, a coroutine, a function or a promise is wrapped in a task.
+ * is, a `ConcurrentFuture` becomes a future that follows it (as
+ * `wrapFuture` does), a coroutine, a function or a promise is wrapped in a
+ * task.
  *
- * @param aw A future, a task, a coroutine, a function or a promise.
+ * @param aw A future, a task, a concurrent future, a coroutine, a function
+ * or a promise.
  * @param loop The loop; the running one by default, else the one set with
  * `setEventLoop()`.
  * @returns The future.
@@ -946,6 +949,10 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: Even
       );
     }
     return aw;
+  }
+  if (!isCoroutineLike(aw) && typeof aw !== "function" && hasToFuture(aw)) {
+    // A future of another kind (a ConcurrentFuture): a future that follows it.
+    return wrapFuture(aw as PromiseLike<T>, loop);
   }
   if (isCoroutineLike(aw) || typeof aw === "function" || isThenable(aw)) {
     const owner = loop ?? runningEventLoop() ?? realm.current;

@@ -6,6 +6,9 @@ import * as mod from "../mod.ts";
 const PUBLIC = {
   errors: [
     "BrokenBarrierError",
+    "BrokenExecutorError",
+    "BrokenProcessPool",
+    "BrokenThreadPool",
     "CancelledError",
     "DeadlockError",
     "ExceptionGroup",
@@ -57,6 +60,16 @@ const PUBLIC = {
   taskgroups: ["TaskGroup"],
   locks: ["Barrier", "BoundedSemaphore", "Condition", "Event", "Lock", "Semaphore"],
   queues: ["LifoQueue", "PriorityQueue", "Queue"],
+  executors: [
+    "ConcurrentFuture",
+    "Executor",
+    "ProcessPoolExecutor",
+    "ThreadPoolExecutor",
+    "toThread",
+    "transfer",
+    "workerFunction",
+    "workerModule",
+  ],
   generators: ["close", "next", "primed", "send"],
   greenlet: ["Greenlet", "getcurrent"],
   graph: [

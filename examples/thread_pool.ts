@@ -1,0 +1,39 @@
+/**
+ * Seed 001, "3.5.2 concurrent.futures.Future对象", first example: ten tasks
+ * submitted to a thread pool of five workers, each blocking its thread for
+ * a second, so the ten take about two seconds. `submit` returns a
+ * `ConcurrentFuture` at once (printed, as the seed prints `fut`); the
+ * results are printed in the order the tasks were submitted.
+ *
+ * `func` is self-contained (it uses only its parameter and globals), so it
+ * crosses to the workers as its source text; `Atomics.wait` is JavaScript's
+ * `time.sleep`, allowed in a worker. The seed prints each value inside
+ * `func`, so five workers print in whatever order they finish: here the
+ * main thread prints them, in order, and then how long the ten took in
+ * whole seconds.
+ *
+ * @module
+ */
+import { ThreadPoolExecutor } from "../mod.ts";
+
+function func(value: number): number {
+  // time.sleep(1): blocks this worker's thread, never the main thread.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  return value;
+}
+
+const start = performance.now();
+
+// A thread pool of five workers.
+await using pool = new ThreadPoolExecutor({ maxWorkers: 5 });
+
+const futures = [];
+for (let i = 0; i < 10; i++) {
+  const fut = pool.submit(func, i);
+  console.log(String(fut));
+  futures.push(fut);
+}
+for (const fut of futures) console.log(await fut);
+
+const seconds = Math.floor((performance.now() - start) / 1000);
+console.log(`ten tasks of one second on five workers: ${seconds} seconds`);

@@ -1,0 +1,290 @@
+/**
+ * Internal: the pool's side of what both pools share: the table of
+ * functions a pool sends (each gets an id; a worker receives a definition
+ * once and the id after), the queue of tasks not sent yet, the checks a
+ * task's arguments pass before they are sent, decoding the errors that come
+ * back, and how much work a worker is given at a time.
+ *
+ * @module
+ */
+
+import * as errors from "./errors.ts";
+import {
+  type EncodedError,
+  type FunctionDef,
+  MODULE,
+  REFERENCE,
+  SOURCE,
+  transferMarks,
+  whyNotCloneable,
+} from "./_codec.ts";
+import { describe } from "./_checks.ts";
+import { hostErrorClass } from "./_host/errors.ts";
+
+// ---------------------------------------------------------------------------
+// Functions.
+
+/**
+ * The functions a pool has been given, each with an id and its definition.
+ * Validation happens here, once per function: a function that cannot cross
+ * is refused at `submit`, with the fix in the message.
+ */
+export class FunctionTable {
+  // By function object first; a new closure of the same source text (an
+  // arrow written inside a loop) then finds its id by the text.
+  readonly #byFunction = new WeakMap<object, number>();
+  readonly #byText = new Map<string, number>();
+  /** The definitions, by id. */
+  readonly defs: FunctionDef[] = [];
+
+  /**
+   * The id of `fn`, defining it on first use.
+   *
+   * @throws {TypeError} If `fn` cannot cross to a worker.
+   */
+  idOf(fn: unknown, action: string): number {
+    const known = typeof fn === "function" ? this.#byFunction.get(fn) : undefined;
+    if (known !== undefined) return known;
+    const def = defineFunction(fn, action);
+    const text = `${def[0]}:${def[2]}:${def[1]}`;
+    let id = this.#byText.get(text);
+    if (id === undefined) {
+      id = this.defs.length;
+      this.defs.push(def);
+      this.#byText.set(text, id);
+    }
+    this.#byFunction.set(fn as object, id);
+    return id;
+  }
+}
+
+/** How `fn` crosses: by reference if `workerFunction` made it, else as source. */
+export function defineFunction(fn: unknown, action: string): FunctionDef {
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot ${action}: expected a function (a workerFunction reference or a self-contained function), got ${
+        describe(fn)
+      }`,
+    );
+  }
+  const ref = (fn as { [REFERENCE]?: [string, string] })[REFERENCE];
+  if (ref !== undefined) return [MODULE, ref[0], ref[1]];
+  const source = Function.prototype.toString.call(fn);
+  const name = fn.name || "an anonymous function";
+  if (source.endsWith("{ [native code] }")) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} is a built-in or bound function, which has no source to send to a worker (pass a self-contained function that calls it, or a workerFunction reference to a module's export)`,
+    );
+  }
+  if (/^class\b/.test(source)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} is a class, not a function (pass a function that makes the instance and returns its data)`,
+    );
+  }
+  return [SOURCE, source, name];
+}
+
+/**
+ * Checks a task's arguments and collects the buffers marked for transfer
+ * (threads only).
+ *
+ * @throws {TypeError} Naming the argument (and the part of it) that cannot
+ * cross, and why.
+ */
+export function checkArguments(
+  args: unknown[],
+  name: string,
+  action: string,
+  process: boolean,
+  transfer: Transferable[] | null,
+): void {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (
+      arg === null ||
+      (typeof arg !== "object" && typeof arg !== "function" && typeof arg !== "symbol")
+    ) {
+      continue;
+    }
+    const why = whyNotCloneable(arg, process, `argument ${i + 1}`);
+    if (why !== null) throw new TypeError(`Cannot ${action} ${name}: ${why}`);
+    if (transfer !== null && typeof arg === "object") {
+      const marks = transferMarks();
+      const list = marks.get(arg);
+      if (list !== undefined) {
+        marks.delete(arg);
+        for (const buffer of list) transfer.push(buffer);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+// The library's own error classes, rebuilt by name.
+const LIBRARY: Record<string, unknown> = errors;
+const BUILTIN: Record<string, unknown> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  AggregateError,
+};
+
+function errorClass(name: string): (new (...args: never[]) => Error) | null {
+  const builtin = BUILTIN[name] ?? LIBRARY[name] ?? hostErrorClass(name);
+  return typeof builtin === "function" && (builtin === Error || builtin.prototype instanceof Error)
+    ? builtin as new (...args: never[]) => Error
+    : null;
+}
+
+function define(error: object, key: string, value: unknown): void {
+  Object.defineProperty(error, key, { value, writable: true, configurable: true });
+}
+
+/**
+ * Rebuilds an error thrown in a worker: the same built-in (or library, or
+ * host) class when its name is one, else an `Error` with the same name; the
+ * message, the worker's stack, the cause, the sub-errors of an
+ * `AggregateError` and the error's own data fields come along.
+ */
+export function decodeThrown(encoded: EncodedError): unknown {
+  if (encoded.error === 0) return encoded.value;
+  const { name, message } = encoded;
+  let error: Error;
+  if (encoded.dom && typeof DOMException === "function") {
+    error = new DOMException(message, name);
+  } else {
+    const Class = errorClass(name);
+    if (encoded.errors !== undefined) {
+      const subErrors = encoded.errors.map(decodeThrown);
+      error = Reflect.construct(AggregateError, [subErrors, message], Class ?? AggregateError);
+    } else if (Class === null || BUILTIN[name] === Class) {
+      error = new (Class as ErrorConstructor ?? Error)(message);
+    } else {
+      // A library or host class: its constructor may want other arguments;
+      // make an Error with its prototype, and copy the fields.
+      error = Reflect.construct(Error, [message], Class);
+    }
+    if (error.name !== name) define(error, "name", name);
+  }
+  if (encoded.stack !== undefined) define(error, "stack", encoded.stack);
+  if (encoded.cause !== undefined) define(error, "cause", decodeThrown(encoded.cause));
+  if (encoded.props !== undefined) {
+    for (const [key, value] of Object.entries(encoded.props)) define(error, key, value);
+  }
+  return error;
+}
+
+// ---------------------------------------------------------------------------
+// The queue of tasks not sent yet.
+
+/** A FIFO with O(1) shift and unshift of a batch, reusing its array. */
+export class TaskQueue<J> {
+  #items: (J | undefined)[] = [];
+  #head = 0;
+
+  /** How many tasks wait (cancelled ones included, until they are shifted). */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(job: J): void {
+    this.#items.push(job);
+  }
+
+  shift(): J | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const job = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return job;
+  }
+
+  /** Puts `jobs` back at the front, in their order. */
+  unshiftAll(jobs: J[]): void {
+    if (jobs.length === 0) return;
+    this.#items = [...jobs, ...this.#items.slice(this.#head)];
+    this.#head = 0;
+  }
+
+  /** Removes and returns every task. */
+  drain(): J[] {
+    const jobs = this.#items.slice(this.#head) as J[];
+    this.#items = [];
+    this.#head = 0;
+    return jobs;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// How much a worker holds.
+
+/** The most tasks a worker holds at once (the shared slot ring's size). */
+export const MAX_WINDOW = 1024;
+/** At least this many, so a worker has its next task before it finishes one. */
+const MIN_WINDOW = 2;
+/** A worker is given about this much work (ms) at a time. */
+const TARGET_MS = 2;
+
+/**
+ * How long tasks take, by function (a running mean of what workers report),
+ * to size what a worker holds: about {@linkcode TARGET_MS} of predicted work,
+ * at least {@linkcode MIN_WINDOW} tasks, at most {@linkcode MAX_WINDOW}. Enough
+ * to hide the round trip; small enough that tasks not started stay with the
+ * pool, where they are cheap to cancel and go to whichever worker is free
+ * first. A function never seen yet is predicted slow, so its first tasks go
+ * one or two at a time.
+ */
+export class Durations {
+  readonly #ms = new Map<number, number>();
+
+  /** The predicted time (ms) of a task of `key` (a function id; a map chunk has its own). */
+  predict(key: number): number {
+    return this.#ms.get(key) ?? TARGET_MS;
+  }
+
+  /** Records that a task of `key` took `ms`. */
+  record(key: number, ms: number): void {
+    const mean = this.#ms.get(key);
+    this.#ms.set(key, mean === undefined ? ms : mean * 0.5 + ms * 0.5);
+  }
+}
+
+/**
+ * A message to a worker thread stops growing past this many bytes of
+ * arguments (as {@linkcode sizeOf} counts them), so that large arguments go
+ * in a stream of messages the worker reads while the next ones are cloned.
+ */
+export const THREAD_BATCH_BYTES = 512 * 1024;
+/**
+ * A frame to a child process stops growing past this many bytes: a pipe
+ * write costs more than a message between threads, so frames are larger.
+ */
+export const PROCESS_BATCH_BYTES = 1024 * 1024;
+
+/** About how many bytes `args` take: their buffers and strings, at the top level. */
+export function sizeOf(args: unknown[]): number {
+  let bytes = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg === "string") bytes += arg.length;
+    else if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+  }
+  return bytes;
+}
+
+/** Whether a worker holding `held` tasks of `heldMs` predicted work takes one more. */
+export function hasRoom(held: number, heldMs: number): boolean {
+  return held < MAX_WINDOW && (held < MIN_WINDOW || heldMs < TARGET_MS);
+}
