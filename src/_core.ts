@@ -192,6 +192,18 @@ export const AWAITS: unique symbol = Symbol("awaits");
 export const TO_FUTURE: unique symbol = Symbol("toFuture");
 
 /**
+ * Whether `value` brings its own conversion to a `Future` (a
+ * `ConcurrentFuture` does: cancelling the wrapper cancels it, and virtual
+ * time waits for it).
+ */
+export function hasToFuture(
+  value: unknown,
+): value is { [TO_FUTURE](loop: EventLoop): Future<unknown> } {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { [TO_FUTURE]?: unknown })[TO_FUTURE] === "function";
+}
+
+/**
  * `concurrentFuture[CLAIM](claim | null)`: an executor that hands a task to
  * a worker before the task starts (a thread pool batches them) attaches a
  * {@linkcode WorkClaim}, through which the future asks whether the work

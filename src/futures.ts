@@ -29,6 +29,7 @@ import {
   ADD_WAITER,
   AWAIT,
   eventLoopFor,
+  hasToFuture,
   HOST_WORK,
   install,
   keepShapes,
@@ -498,18 +499,6 @@ class RelayFuture<T> extends Future<T> {
     this.#counting = false;
     this.getLoop()[HOST_WORK](-1);
   }
-}
-
-/**
- * Whether `value` brings its own conversion to a `Future` (a
- * `ConcurrentFuture` does: cancelling the wrapper cancels it, and virtual
- * time waits for it).
- */
-export function hasToFuture(
-  value: unknown,
-): value is { [TO_FUTURE](loop: EventLoop): Future<unknown> } {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { [TO_FUTURE]?: unknown })[TO_FUTURE] === "function";
 }
 
 /** Something `wrapFuture` accepts: a promise, or an object with `then`. */

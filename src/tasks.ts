@@ -91,6 +91,7 @@ import {
   AWAITING,
   captureStack,
   CORO_NAME,
+  hasToFuture,
   HOST_TURN,
   HOST_WORK,
   IN_HOST_CODE,
@@ -111,7 +112,7 @@ import { host } from "./_host/timers.ts";
 import { claim, COROUTINE_NAME, yieldError } from "./_drive.ts";
 import { newContextStore } from "./_host/context.ts";
 import { EventLoop } from "./events.ts";
-import { Future, type FutureState, hasToFuture, wrapFuture } from "./futures.ts";
+import { Future, type FutureState, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 
 /** Options of `createTask`. */
