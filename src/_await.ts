@@ -23,6 +23,7 @@
  */
 
 import { HOST_WORK, layers, SCHEDULE } from "./_core.ts";
+import type { CancelledError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 
 // ---------------------------------------------------------------------------
@@ -89,7 +90,15 @@ export class ThenRecord {
 
 /** Settles a `then()`'s promise: the loop runs it as `(settleThen, record)`. */
 export function settleThen(record: ThenRecord): void {
-  const cancelled = layers.unpark(record.token);
+  if (layers.deferThen(record)) return;
+  deliverThen(record, layers.unpark(record.token));
+}
+
+/**
+ * Settles a `then()`'s promise with the awaited outcome, or rejects it with
+ * `cancelled` (what `layers.unpark` returned).
+ */
+export function deliverThen(record: ThenRecord, cancelled: CancelledError | undefined): void {
   const future = record.future;
   let value: unknown;
   try {

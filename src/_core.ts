@@ -26,6 +26,7 @@ import type { EventLoop } from "./events.ts";
 import type { CancelledError } from "./errors.ts";
 import type { Future } from "./futures.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
+import type { ThenRecord } from "./_await.ts";
 
 // ---------------------------------------------------------------------------
 // 1. The realm's loop state.
@@ -116,6 +117,12 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
+/**
+ * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
+ * windows of `_windows.ts` hold it while they run); the last release
+ * resumes it.
+ */
+export const HOLD: unique symbol = Symbol("hold");
 
 /** `future[ADD_WAITER](fn, arg)`: an internal waiter, pushed on the ready queue as `(fn, arg)` when done. */
 export const ADD_WAITER: unique symbol = Symbol("addWaiter");
@@ -168,6 +175,12 @@ export interface Layers {
    * meanwhile (asyncio throws it at this await).
    */
   unpark(token: unknown): CancelledError | undefined;
+  /**
+   * A `then()` is about to be settled (`settleThen`): on a host without an
+   * async context, the tasks layer takes it over and settles it later, in
+   * a window (`_windows.ts`), and returns `true`; else `false`.
+   */
+  deferThen(record: ThenRecord): boolean;
 }
 
 function notLoaded(what: string): never {
@@ -186,6 +199,7 @@ export const layers: Layers = {
   bodyLoop: () => null,
   park: () => undefined,
   unpark: () => undefined,
+  deferThen: () => false,
 };
 
 const installed = new Set<string>();

@@ -57,6 +57,7 @@
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, checkSeconds, nameOf } from "./_checks.ts";
 import {
+  HOLD,
   HOST_TURN,
   HOST_WORK,
   keepShapes,
@@ -67,6 +68,7 @@ import {
   SCHEDULE_STEP,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { hasAsyncContext } from "./_host/context.ts";
 import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
@@ -88,6 +90,12 @@ const HOST_TURN_TICKS = 8;
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
 const MAX_HOST_DELAY_MS = 0x7fffffff;
+/**
+ * On a host without an async context (a browser), async bodies run in the
+ * windows of `_windows.ts`, which need every drain to start with no host
+ * code pending in microtasks: the loop then wakes by macrotask only.
+ */
+const WINDOWS = !hasAsyncContext;
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
@@ -344,6 +352,7 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
+  #holds = 0;
 
   #debug: boolean;
   #exceptionHandler: ExceptionHandler | null = null;
@@ -557,7 +566,9 @@ export class EventLoop {
       this.#breakDown(error);
       return stopped;
     }
-    this.#pump();
+    // (With windows, a drain starts in a macrotask of its own: see WINDOWS.)
+    if (WINDOWS) this.#wake();
+    else this.#pump();
     return stopped;
   }
 
@@ -750,6 +761,26 @@ export class EventLoop {
     this.#hostTurn = true;
   }
 
+  /** @ignore */
+  [HOLD](delta: 1 | -1): void {
+    this.#holds += delta;
+    // A hold ends the iteration's drain (see the host turn in #pump); the
+    // last release resumes the loop in a microtask: the windows that held
+    // it leave no code behind (they end after a macrotask turn if they might).
+    if (delta === 1) this.#hostTurn = true;
+    else if (this.#holds === 0 && this.#state === "running" && !this.#draining) {
+      host.queueMicrotask(this.#afterHold);
+    }
+  }
+
+  readonly #afterHold = (): void => {
+    if (this.#holds !== 0) return;
+    // Windows resume the loop by microtask: the host gets its turn when
+    // the slice is spent, as after any wake-up.
+    if (host.now() - this.#sliceStart < SLICE_MS) this.#pump();
+    else this.#wake();
+  };
+
   // ---------------------------------------------------------------------------
   // The drain.
 
@@ -794,8 +825,8 @@ export class EventLoop {
       // Reading the clock is a host call; a run of microtask wake-ups (async
       // bodies resumed one after another) reads it every WAKES_PER_CHECK.
       if (
-        ++this.#microtaskWakes < WAKES_PER_CHECK ||
-        host.now() - this.#sliceStart < SLICE_MS
+        !WINDOWS &&
+        (++this.#microtaskWakes < WAKES_PER_CHECK || host.now() - this.#sliceStart < SLICE_MS)
       ) {
         if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
         host.queueMicrotask(this.#fromMicrotask);
@@ -882,7 +913,7 @@ export class EventLoop {
    * the machinery's: the loop breaks down (`#breakDown`).
    */
   #pump(): void {
-    if (this.#state !== "running" || this.#draining) return;
+    if (this.#state !== "running" || this.#draining || this.#holds !== 0) return;
     this.#draining = realm.draining = true;
     const step = layers.stepTask;
     const sliceEnd = this.#sliceStart + SLICE_MS;
@@ -975,9 +1006,10 @@ export class EventLoop {
           // An async-function task was resumed: let its body run (host
           // microtasks) before the next iteration, so both styles share the loop.
           this.#hostTurn = false;
-          this.#hostTurnTicks = HOST_TURN_TICKS;
           this.#batchIndex = this.#batchEnd = 0;
           this.#draining = realm.draining = false;
+          if (this.#holds !== 0) return; // windows run; the last release resumes
+          this.#hostTurnTicks = HOST_TURN_TICKS;
           this.#wake(); // by microtask, or by macrotask once the slice is spent
           return;
         }

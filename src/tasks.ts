@@ -90,9 +90,12 @@ import {
   SCHEDULE_STEP,
   SETTLE,
 } from "./_core.ts";
-import { FutureIterator, SLEEP0 } from "./_await.ts";
+import { deliverThen, FutureIterator, SLEEP0, type ThenRecord } from "./_await.ts";
 import { claim, yieldError } from "./_drive.ts";
-import { newContextStore } from "./_host/context.ts";
+import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
+import { runtimeName } from "./_host/runtime.ts";
+import { newAbortController } from "./_host/abort.ts";
+import { Windows } from "./_windows.ts";
 import { EventLoop } from "./events.ts";
 import { Future, type FutureState } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
@@ -127,7 +130,8 @@ const ATTEND = 8;
 // The builtin generator methods, called directly: a `coro.next` load sees a
 // new shape for every generator function (every closure), so in a program
 // with many it goes megamorphic.
-const GeneratorPrototype = Object.getPrototypeOf(function* () {}).prototype;
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
+const GeneratorPrototype = GeneratorFunctionPrototype.prototype;
 const generatorNext = GeneratorPrototype.next as (
   this: unknown,
   value: unknown,
@@ -148,6 +152,7 @@ function iteratorKind(coro: Iterator<unknown>): number {
 const IN_LOOP = 0;
 const IN_HOST = 1;
 const PARKED = 2;
+const LOOSE = 3; // windows only: in the host, its code no longer told (see "Without ...")
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
@@ -156,7 +161,29 @@ const PARKED = 2;
  */
 let current: Task<unknown> | null = null;
 let taskCounter = 0;
-const asyncContext = newContextStore<Task<unknown>>();
+/** The host's context store; `null` on a host without one (a browser). */
+const hostContext = newAsyncContextStore<Task<unknown>>();
+/** Where the host has no context store: the windows that tell a body's code. */
+const windows = hostContext === null
+  ? new Windows<Task<unknown>>(
+    (task) => closeWindow(task),
+    (task) => inHost(task),
+    (error) =>
+      realm.running?.callExceptionHandler({ message: "Error in a window", exception: error }),
+  )
+  : null;
+const asyncContext: ContextStore<Task<unknown>> = hostContext ?? windows!;
+/** Windows only: the tasks whose bodies are loose (see "Without an async context"). */
+const looseTasks = new Set<Task<unknown>>();
+/**
+ * Windows only: a relay (`wrapFuture` of a promise) that a task's own code
+ * awaits while the task waits on something else; it settles in a window
+ * of that task. The count of each task's pending ones.
+ */
+class RelayWait {
+  constructor(readonly task: Task<unknown>) {}
+}
+const relayWaits = new Map<Task<unknown>, number>();
 
 /**
  * The pending tasks of each loop, as an intrusive doubly-linked list
@@ -185,6 +212,8 @@ interface TaskExtra {
 let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
+let closeWindow: (task: Task<unknown>) => boolean;
+let inHost: (task: Task<unknown>) => boolean;
 
 function listOf(loop: EventLoop): TaskList {
   let list = pendingTasks.get(loop);
@@ -312,7 +341,9 @@ export class Task<T = unknown> extends Future<T> {
   /** `"pending"`, `"running"` (its coroutine executes now), `"done"` or `"cancelled"`. */
   override get state(): FutureState {
     if (this.done()) return super.state;
-    return runningTask() === this || this.#host === IN_HOST ? "running" : "pending";
+    return runningTask() === this || this.#host === IN_HOST || this.#host === LOOSE
+      ? "running"
+      : "pending";
   }
 
   /**
@@ -322,7 +353,7 @@ export class Task<T = unknown> extends Future<T> {
   get signal(): AbortSignal {
     const extra = this.#extraState();
     if (extra.controller === null) {
-      extra.controller = new AbortController();
+      extra.controller = newAbortController();
       if (this.#cancelRequests > 0 || this.cancelled()) {
         extra.controller.abort(new CancelledError(extra.cancelMessage));
       }
@@ -367,6 +398,10 @@ export class Task<T = unknown> extends Future<T> {
     if ((this.#kind & KIND) === PROMISE) {
       this.#leaveHost();
       this.#complete("cancelled", msg);
+      return true;
+    }
+    if (this.#host === LOOSE) {
+      this.#cancelLoose(msg);
       return true;
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
@@ -539,6 +574,23 @@ export class Task<T = unknown> extends Future<T> {
     else this.#fail(value);
   }
 
+  /**
+   * Windows only: a loose body (see `_windows.ts`) awaits what the library
+   * cannot see, and its code can no longer be told: its task is cancelled
+   * at once, as a task of a bare promise is, and its body runs on, with the
+   * task's signal aborted. Said out loud, through the exception handler.
+   */
+  #cancelLoose(msg: string | undefined): void {
+    this.getLoop().callExceptionHandler({
+      message:
+        `Cannot cancel ${this.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
+      task: this,
+    });
+    this.#mustCancel = false;
+    this.#leaveHost();
+    this.#complete("cancelled", msg);
+  }
+
   #enterHost(): void {
     this.#host = IN_HOST;
     this.getLoop()[HOST_WORK](1);
@@ -546,6 +598,7 @@ export class Task<T = unknown> extends Future<T> {
 
   #leaveHost(): void {
     if (this.#host === IN_HOST) this.getLoop()[HOST_WORK](-1);
+    else if (this.#host === LOOSE) looseTasks.delete(this as Task<unknown>);
     this.#host = IN_LOOP;
   }
 
@@ -619,6 +672,18 @@ export class Task<T = unknown> extends Future<T> {
         return;
       }
       const fn = task.#coro as () => unknown;
+      if (
+        windows !== null && windows.getStore() !== task &&
+        (windows.busy || windows.inSegment || !realm.draining) &&
+        Object.getPrototypeOf(fn) !== GeneratorFunctionPrototype
+      ) {
+        // Another task's window is open or waiting, another body's first
+        // segment runs, or host code starts it (eager starts): an async body
+        // starts in a window of its own, after those (see _windows.ts); an
+        // eager start is not eager then.
+        windows.open(task, task.getLoop(), () => start(task));
+        return;
+      }
       const previous = current;
       current = task;
       // The first segment of an async body runs host code: it may park on an
@@ -628,6 +693,7 @@ export class Task<T = unknown> extends Future<T> {
       try {
         body = asyncContext.run(task, fn);
       } catch (error) {
+        windows?.endSegment();
         task.#leaveHost();
         task.#fail(error);
         return;
@@ -635,6 +701,7 @@ export class Task<T = unknown> extends Future<T> {
         current = previous;
       }
       if (isCoroutineLike(body)) {
+        windows?.endSegment();
         task.#leaveHost();
         try {
           claim(body, task);
@@ -649,9 +716,14 @@ export class Task<T = unknown> extends Future<T> {
         task.#kind = ASYNC_BODY;
         task.#watchBody(body);
         // Its first await registers in host microtasks: let them run before
-        // the next iteration.
-        task.getLoop()[HOST_TURN]();
+        // the next iteration (in a window of its own, without a context store).
+        if (windows === null) task.getLoop()[HOST_TURN]();
+        else {
+          if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
+          windows.endSegment();
+        }
       } else {
+        windows?.endSegment();
         task.#leaveHost();
         task.#complete(
           "failed",
@@ -664,14 +736,70 @@ export class Task<T = unknown> extends Future<T> {
       }
     };
 
+    inHost = (task) => task.#host === IN_HOST && !task.done() && !relayWaits.has(task);
+    closeWindow = (task) => {
+      // Parked, finished, or waiting on a relay the loop will deliver.
+      if (task.done() || task.#host !== IN_HOST || relayWaits.has(task)) return true;
+      // Its window closed while its body still runs in the host: it awaits
+      // something that is not a library awaitable (a host promise), and its
+      // code can no longer be told from other code: it is loose. Loose
+      // bodies are not host work: virtual time cannot see when one waits on
+      // the library again (it would run at real speed for as long as one
+      // lives), so it does not wait for them.
+      task.getLoop()[HOST_WORK](-1);
+      task.#host = LOOSE;
+      looseTasks.add(task);
+      // A cancel that came while its window was open was waiting for its
+      // next await: it cannot reach it now.
+      if (task.#mustCancel) task.#cancelLoose(task.#cancelMessage());
+      return false;
+    };
+
     nextPending = (task) => task.#next;
     parkedState = (task) => {
       if (task.#host !== PARKED) return null;
       return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
     };
 
+    /** The awaited thing completed and the `await` resumes: see `Layers.unpark`. */
+    const unpark = (token: unknown): CancelledError | undefined => {
+      if (token === undefined) return undefined;
+      if (token instanceof RelayWait) {
+        const left = relayWaits.get(token.task)! - 1;
+        if (left === 0) relayWaits.delete(token.task);
+        else relayWaits.set(token.task, left);
+        return undefined;
+      }
+      const task = token as Task<unknown>;
+      task.#waiter = null;
+      if (task.#host === PARKED && !task.done()) {
+        task.#host = IN_HOST;
+        const loop = task.getLoop();
+        loop[HOST_WORK](1);
+        if (windows === null) loop[HOST_TURN]();
+      }
+      if (task.#mustCancel && !task.done()) {
+        // Cancelled after what it awaited completed: the await throws.
+        task.#mustCancel = false;
+        return new CancelledError(task.#cancelMessage());
+      }
+      return undefined;
+    };
+
     install({
       stepTask: stepTask as (task: never) => void,
+
+      deferThen: (record: ThenRecord) => {
+        if (windows === null) return false;
+        // Settled in a window of the awaiting task (of no task if none awaits).
+        const token = record.token;
+        windows.open(
+          token instanceof RelayWait ? token.task : token as Task<unknown> | undefined,
+          realm.running!,
+          () => deliverThen(record, unpark(token)),
+        );
+        return true;
+      },
 
       createTask: <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
         new Task<T>(
@@ -707,8 +835,13 @@ export class Task<T = unknown> extends Future<T> {
           );
         }
         if (task.#host === PARKED) {
-          if (relay) return undefined;
-          throw secondWait(task, what);
+          if (!relay) throw secondWait(task, what);
+          // Windows only: a relay awaited by the task's own code while it
+          // waits (a promise's body awaiting in the task): once the task is
+          // resumed, it may wait on this relay; its delivery is the task's code.
+          if (windows === null) return undefined;
+          relayWaits.set(task, (relayWaits.get(task) ?? 0) + 1);
+          return new RelayWait(task);
         }
         if (future === task) {
           throw new RuntimeError(`Cannot await ${task}: a task cannot await itself`);
@@ -723,23 +856,7 @@ export class Task<T = unknown> extends Future<T> {
         return task;
       },
 
-      unpark: (token) => {
-        if (token === undefined) return undefined;
-        const task = token as Task<unknown>;
-        task.#waiter = null;
-        if (task.#host === PARKED && !task.done()) {
-          task.#host = IN_HOST;
-          const loop = task.getLoop();
-          loop[HOST_WORK](1);
-          loop[HOST_TURN]();
-        }
-        if (task.#mustCancel && !task.done()) {
-          // Cancelled after what it awaited completed: the await throws.
-          task.#mustCancel = false;
-          return new CancelledError(task.#cancelMessage());
-        }
-        return undefined;
-      },
+      unpark,
     });
   }
 }
@@ -892,7 +1009,20 @@ export function currentTask(): Task<unknown> | undefined {
   if (running !== null) return running;
   if (realm.draining) return undefined;
   const task = asyncContext.getStore();
+  if (task === undefined && looseTasks.size !== 0) throw ambiguousTask();
   return task !== undefined && !task.done() ? task : undefined;
+}
+
+/**
+ * Windows only: code that runs outside every window while loose bodies
+ * live may be theirs, or no task's; `currentTask()` cannot answer.
+ */
+function ambiguousTask(): RuntimeError {
+  const names = [...looseTasks].map((task) => task.getName());
+  const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and others` : names.join(", ");
+  return new RuntimeError(
+    `Cannot tell the current task: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and the async function of ${shown} awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code from other code. Read currentTask() before such an await and pass the task along, or write the task as a generator coroutine`,
+  );
 }
 
 /**
