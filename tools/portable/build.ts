@@ -98,7 +98,8 @@ export async function buildPortable(): Promise<URL> {
   await relink(
     new URL("tests.js", OUT),
     "../asyncio.js",
-    (code) => code.replace(/\bDeno\./g, "globalThis.__denoShim."),
+    // (`Deno.` as a global only: not `x.Deno.`, which reads a property.)
+    (code) => code.replace(/(?<![.\w$])Deno\./g, "globalThis.__denoShim."),
   );
   await relink(new URL("main.js", OUT), "../asyncio.js");
   for (const name of examples) {

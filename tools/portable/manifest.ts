@@ -29,6 +29,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "generators",
   "greenlet",
   "mod",
+  "host",
 ];
 
 /** Test files that run in the Deno suite only, with the reason. */

@@ -6,15 +6,17 @@
  *   registry ships Node builds);
  * - `bun`: the binary of the npm package `@oven/bun-linux-x64` (or its
  *   `-baseline` build on a CPU without AVX2), installed under
- *   `.cache/runtimes/`; `bun1.2` is the oldest supported release;
- * - `chromium`: Debian's `chromium` (`apt-get install -y chromium` when run
- *   as root), headless, loading `dist/portable/index.html` from a local
- *   server; the page posts its results back;
+ *   `.cache/runtimes/`; `bun1.2.5` is the oldest release the README
+ *   recommends (before 1.3.7, Bun runs the async style as a browser does);
+ * - `chromium`: a Chromium or Chrome on PATH, else Debian's `chromium`
+ *   (`apt-get install -y chromium`, as root or through `sudo -n`), headless,
+ *   loading `dist/portable/index.html` from a local server; the page posts
+ *   its results back;
  * - `deno`, `deno-no-als`: this Deno, the second with `AsyncLocalStorage`
  *   hidden from the library, as in a browser.
  *
  * `deno run -A tools/portable/run.ts [targets...]` builds the suite
- * (`build.ts`), runs the targets (default: node24 node22 bun chromium), and
+ * (`build.ts`), runs the targets (default: {@linkcode CI_TARGETS}), and
  * prints a table of what each cost and counted, then one line
  * `portable: N passed, M failed`. A runtime that cannot be installed or
  * started counts as one failure, with the reason; nothing is skipped
@@ -145,17 +147,23 @@ async function installChromium(): Promise<string> {
     const path = await which(name);
     if (path !== null) return path;
   }
-  if (Deno.uid?.() !== 0) {
-    throw new Error("no chromium on PATH, and not root to apt-get install it");
+  // As root, or through passwordless sudo (a CI runner's user).
+  const sudo = Deno.uid?.() === 0
+    ? []
+    : (await exec({ cmd: "sudo", args: ["-n", "true"] }, 10_000).catch(() => ({ code: 1 })))
+        .code === 0
+    ? ["sudo", "-n"]
+    : null;
+  if (sudo === null) {
+    throw new Error("no chromium on PATH, and neither root nor sudo to apt-get install it");
   }
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const update = await exec({ cmd: "apt-get", args: ["update", "-qq"], env });
+  const aptGet = (...args: string[]): Command =>
+    sudo.length === 0
+      ? { cmd: "apt-get", args, env: { DEBIAN_FRONTEND: "noninteractive" } }
+      : { cmd: "sudo", args: ["-n", "DEBIAN_FRONTEND=noninteractive", "apt-get", ...args] };
+  const update = await exec(aptGet("update", "-qq"));
   if (update.code !== 0) throw new Error(`apt-get update failed:\n${tail(update.out)}`);
-  const install = await exec({
-    cmd: "apt-get",
-    args: ["install", "-y", "-qq", "--no-install-recommends", "chromium"],
-    env,
-  });
+  const install = await exec(aptGet("install", "-y", "-qq", "chromium"));
   if (install.code !== 0) throw new Error(`apt-get install chromium failed:\n${tail(install.out)}`);
   const path = await which("chromium");
   if (path === null) throw new Error("apt-get installed chromium, but it is not on PATH");
@@ -274,7 +282,7 @@ const TARGETS: Record<string, Target> = {
   node24: { install: () => installNode(24), run: (c: Command) => runProcess(c, ENTRY) },
   node22: { install: () => installNode(22), run: (c: Command) => runProcess(c, ENTRY) },
   bun: { install: () => installBun("latest"), run: (c: Command) => runProcess(c, ENTRY) },
-  "bun1.2": { install: () => installBun("1.2.0"), run: (c: Command) => runProcess(c, ENTRY) },
+  "bun1.2.5": { install: () => installBun("1.2.5"), run: (c: Command) => runProcess(c, ENTRY) },
   chromium: { install: installChromium, run: (path: string) => runChromium(path) },
   deno: {
     install: () => Promise.resolve({ cmd: Deno.execPath(), args: ["run", "-A"] }),
@@ -287,7 +295,7 @@ const TARGETS: Record<string, Target> = {
 };
 
 /** The targets `.ci/run` runs. */
-export const CI_TARGETS: readonly string[] = ["node24", "node22", "bun", "chromium"];
+export const CI_TARGETS: readonly string[] = ["node24", "node22", "bun", "bun1.2.5", "chromium"];
 
 /** Installs and runs one target; never throws (a problem is one failure). */
 export async function runTarget(target: string): Promise<TargetResult> {
