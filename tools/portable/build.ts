@@ -35,25 +35,37 @@ export async function portableExamples(): Promise<string[]> {
 }
 
 /**
- * Points a bundle's imports of `mod.ts` at the library's bundle, and lowers
- * its syntax to ES2022: the tests use `await using`, which Node 22 cannot
- * parse. (The library's own bundle is left as `deno bundle` made it: it
- * must load on every runtime as built.)
+ * Points a bundle's imports of `mod.ts` at the library's bundle, and (unless
+ * told not to) lowers its syntax to ES2022: the tests use `await using`,
+ * which Node 22 cannot parse. (The library's own bundle is left as `deno
+ * bundle` made it: it must load on every runtime as built.)
+ *
+ * @param file The bundle to rewrite.
+ * @param libraryPath The library bundle's path, relative to `file`.
+ * @param options `rewrite`: a last change to the code; `lower: false` keeps the syntax.
  */
-async function relink(file: URL, libraryPath: string, rewrite?: (code: string) => string) {
-  let code = (await esbuild.transform(await Deno.readTextFile(file), {
-    target: "es2022",
-    format: "esm",
-    charset: "utf8",
-  })).code;
+export async function relink(
+  file: URL,
+  libraryPath: string,
+  options: { rewrite?: (code: string) => string; lower?: boolean } = {},
+): Promise<void> {
+  let code = await Deno.readTextFile(file);
+  if (options.lower !== false) {
+    code = (await esbuild.transform(code, { target: "es2022", format: "esm", charset: "utf8" }))
+      .code;
+  }
   const modPath = decodeURIComponent(MOD.pathname);
-  const imports = code.split(`"${modPath}"`).length - 1;
-  if (imports === 0 && !file.pathname.endsWith("assert.js")) {
+  if (!code.includes(`"${modPath}"`)) {
     throw new Error(`Cannot relink ${file.pathname}: it does not import ${modPath}`);
   }
   code = code.replaceAll(`"${modPath}"`, JSON.stringify(libraryPath));
-  if (rewrite) code = rewrite(code);
+  if (options.rewrite) code = options.rewrite(code);
   await Deno.writeTextFile(file, code);
+}
+
+/** Stops the bundler service `relink` starts (so a process can exit). */
+export function stopBundler(): Promise<void> {
+  return esbuild.stop();
 }
 
 /**
@@ -95,17 +107,15 @@ export async function buildPortable(): Promise<URL> {
 
   // Only the tests' own `Deno.` (the library is external): `Deno.test`
   // registers with the harness, every other Deno API throws DenoOnly.
-  await relink(
-    new URL("tests.js", OUT),
-    "../asyncio.js",
+  await relink(new URL("tests.js", OUT), "../asyncio.js", {
     // (`Deno.` as a global only: not `x.Deno.`, which reads a property.)
-    (code) => code.replace(/(?<![.\w$])Deno\./g, "globalThis.__denoShim."),
-  );
+    rewrite: (code) => code.replace(/(?<![.\w$])Deno\./g, "globalThis.__denoShim."),
+  });
   await relink(new URL("main.js", OUT), "../asyncio.js");
   for (const name of examples) {
     await relink(new URL(`examples/${name}.js`, OUT), "../../asyncio.js");
   }
-  await esbuild.stop();
+  await stopBundler();
 
   const manifest = await Promise.all(examples.map(async (name) => ({
     name,

@@ -46,13 +46,13 @@ export interface TargetResult {
   problem?: string;
 }
 
-interface Command {
+export interface Command {
   cmd: string;
   args: string[];
   env?: Record<string, string>;
 }
 
-async function exec(
+export async function exec(
   { cmd, args, env }: Command,
   limitMs = RUN_LIMIT_MS,
 ): Promise<{ code: number; out: string }> {
@@ -77,7 +77,7 @@ function seconds(since: number): number {
   return Math.round(performance.now() - since) / 1000;
 }
 
-function tail(text: string, lines = 30): string {
+export function tail(text: string, lines = 30): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
@@ -96,14 +96,14 @@ async function which(name: string): Promise<string | null> {
 // ---------------------------------------------------------------------------
 // Installing the runtimes.
 
-async function installNode(major: number): Promise<Command> {
+export async function installNode(major: number): Promise<Command> {
   const cmd = { cmd: "npx", args: ["--yes", `node@${major}`] };
   const { code, out } = await exec({ ...cmd, args: [...cmd.args, "--version"] });
   if (code !== 0) throw new Error(`npx --yes node@${major} --version failed:\n${tail(out)}`);
   return cmd;
 }
 
-async function installBun(version: string): Promise<Command> {
+export async function installBun(version: string): Promise<Command> {
   const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x64";
   // The x64 build needs AVX2; the -baseline build runs on any x64 CPU.
   const packages = arch === "x64"
