@@ -97,6 +97,7 @@ export async function buildPortable(): Promise<URL> {
     ]),
     denoBundle([...external, "--output=dist/portable/main.js", "tools/portable/main.ts"]),
     denoBundle(["--output=dist/portable/assert.js", "tools/portable/assert.ts"]),
+    denoBundle(["--output=dist/portable/channel_exits.js", "tools/portable/channel_exits.ts"]),
     denoBundle([
       ...external,
       "--outdir=dist/portable/examples",

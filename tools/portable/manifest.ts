@@ -37,6 +37,7 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   examples: "runs each example as a Deno subprocess (the portable suite runs them in-process)",
   debug: "runs a Deno subprocess",
   portable: "builds and runs the portable suite itself",
+  ci: "reads the repository's workflow files",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
