@@ -71,3 +71,29 @@ Deno.test("every deno task the workflows run exists in deno.json", async () => {
     }
   }
 });
+
+Deno.test("deno.json maps no package and keeps no lockfile, so running the library fetches nothing", async () => {
+  // A lockfile listing npm packages makes Deno fetch them all on any run
+  // (deno task demo fetched the tests' fast-check); test-only packages are
+  // imported, pinned, where they are used.
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  assert.equal(config.imports, undefined);
+  assert.equal(config.lock, false);
+  for (const file of ["mod.ts", ...(await sourceFiles())]) {
+    const source = await Deno.readTextFile(new URL(file, ROOT));
+    assert.doesNotMatch(source, /from "(npm|jsr|https?):/, `${file} imports a package`);
+  }
+});
+
+async function sourceFiles(): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+      if (entry.isDirectory) await walk(`${dir}${entry.name}/`);
+      else if (entry.name.endsWith(".ts")) files.push(`${dir}${entry.name}`);
+    }
+  };
+  await walk("src/");
+  await walk("examples/");
+  return files;
+}
