@@ -33,6 +33,11 @@
  *   the slice lasts, and in a macrotask after. An iteration that resumed an
  *   async-function body ends the drain, so that body (host microtasks) runs
  *   before the next iteration and both coroutine styles share the loop.
+ * - On a host without an async context (a browser), async bodies run in the
+ *   windows of `_windows.ts`, which hold the loop (`[HOLD]`) while they run:
+ *   a held loop starts no iteration, and the last release resumes it. There
+ *   the loop wakes by macrotask only, so that no host code is left pending
+ *   in microtasks when a window opens.
  * - Virtual time (`{ virtualTime: true }`): the clock starts at 0 and jumps to
  *   the next deadline when nothing is ready and no host promise is pending.
  *   While host work is pending, virtual time runs at real speed (a real host

@@ -51,10 +51,11 @@
  *   async body sets it when it parks and clears it when it unparks.
  * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
  *   as host work, so virtual time waits for it), `PARKED` while it awaits a
- *   library awaitable, `IN_LOOP` otherwise. A task waits on one thing at a
- *   time: a `then()` while `PARKED` is a second wait started in the task's
- *   context, the signature of an async function's promise passed where the
- *   function was expected, and it is refused.
+ *   library awaitable, `IN_LOOP` otherwise; without an async context,
+ *   `LOOSE` once its code can no longer be told (below). A task waits on one
+ *   thing at a time: a `then()` while `PARKED` is a second wait started in
+ *   the task's context, the signature of an async function's promise passed
+ *   where the function was expected, and it is refused.
  * - `#mustCancel`: a `cancel()` that could not be delivered by cancelling
  *   `#waiter` (there was none, or it refused); the next step (or unpark)
  *   throws `CancelledError` in and clears it. It implies `ATTEND`.
@@ -70,6 +71,20 @@
  * `then()` parks the task on the future it waits on, so `cancel()` can reach
  * it. A cancel that lands after that future completed but before the body
  * resumed makes that `await` throw `CancelledError`, as asyncio does.
+ *
+ * ## Without an async context
+ *
+ * On a host with no context store (a browser), the windows of `_windows.ts`
+ * stand in for it: every `await` of a library awaitable is settled in a
+ * window of the awaiting task (`deferThen`), a body starts in one, and the
+ * code that runs while a task's window is open is the task's. A relay
+ * (`wrapFuture` of a promise) awaited by the task's own code while it waits
+ * elsewhere is a `RelayWait`: once resumed, the task waits on the loop, not
+ * the host. A body whose window closes while it still runs in the host
+ * awaits a host promise: it is `LOOSE`. Its code can no longer be told, so
+ * `currentTask()` outside every window refuses to answer while loose tasks
+ * live, cancelling it cancels the task at once (and says so), and it is no
+ * host work: virtual time does not wait for it.
  *
  * @module
  */
@@ -152,7 +167,7 @@ function iteratorKind(coro: Iterator<unknown>): number {
 const IN_LOOP = 0;
 const IN_HOST = 1;
 const PARKED = 2;
-const LOOSE = 3; // windows only: in the host, its code no longer told (see "Without ...")
+const LOOSE = 3; // windows only: its code can no longer be told (see "Without an async context")
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
