@@ -45,8 +45,17 @@ export interface Row {
   ratio: number;
 }
 
+/** An environment variable, on Deno, Node or Bun (the cases run on each: `bench/portable.ts`). */
+export function env(name: string): string | undefined {
+  const g = globalThis as {
+    Deno?: { env: { get(name: string): string | undefined } };
+    process?: { env: Record<string, string | undefined> };
+  };
+  return g.Deno?.env.get(name) ?? g.process?.env[name];
+}
+
 export async function runCase(c: Case): Promise<Row[]> {
-  const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
+  const rounds = Number(env("BENCH_ROUNDS") ?? 5);
   const samples = new Map<string, number[]>(c.sides.map((side) => [side.label, []]));
   // One unmeasured round first: every side runs its code optimized, not
   // while the engine is still compiling it.

@@ -94,6 +94,8 @@ export const cases: Case[] = [
     ],
   },
   {
+    // Two tasks taking turns: each step goes through the ready queue behind
+    // the other task's (as does a lone task's since the core re-plumbing).
     name: `switch ${SWITCH / 1e6}M sleep(0), two tasks taking turns`,
     ops: SWITCH,
     sides: [

@@ -216,6 +216,14 @@ function isThenable(value: unknown): boolean {
 /** Hands a wait its outcome: the loop runs it as `(settleThen, wait)`. */
 export function settleThen(record: Wait): void {
   if (record.settled) return;
+  // Without an async context, in a window of the awaiting task (later).
+  if (layers.deferThen(record)) return;
+  deliverThen(record);
+}
+
+/** Hands a wait its outcome now (or the error to throw instead: see `layers.unpark`). */
+export function deliverThen(record: Wait): void {
+  if (record.settled) return;
   record.settled = true;
   const instead = layers.unpark(record);
   const future = record.future;

@@ -148,6 +148,12 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
+/**
+ * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
+ * windows of `_windows.ts` hold it while they run); the last release
+ * resumes it.
+ */
+export const HOLD: unique symbol = Symbol("hold");
 /** `loop[INTERRUPT](error)`: stops the running loop at once; `runForever()` rejects with `error`. */
 export const INTERRUPT: unique symbol = Symbol("interrupt");
 
@@ -280,6 +286,19 @@ export interface Layers {
    * the loop.
    */
   asTask<R>(task: unknown, fn: () => R): R;
+  /**
+   * A wait is about to be settled (`settleThen`): on a host without an
+   * async context, the tasks layer takes it over and settles it later, in
+   * a window of the awaiting task (`_windows.ts`), and returns `true`; else
+   * `false`.
+   */
+  deferThen(record: Wait): boolean;
+  /**
+   * Whether a loose task of `loop` lives (an async body the host runs out
+   * of the loop's sight, see `_windows.ts`): it may still call in, so a
+   * loop with nothing to do is not deadlocked.
+   */
+  hasLooseTasks(loop: EventLoop): boolean;
 
   // From graph.ts.
   /**
@@ -321,6 +340,8 @@ export const layers: Layers = {
   park: () => {},
   unpark: () => undefined,
   asTask: (_task, fn) => fn(),
+  deferThen: () => false,
+  hasLooseTasks: () => false,
   describeTasks: (_loop, main) => `${main} is not done`,
   installTaskDump: () => () => {},
   createDefaultExecutor: () => notLoaded("create the default executor"),

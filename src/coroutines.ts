@@ -24,6 +24,7 @@ import { checkFunction } from "./_checks.ts";
 import { runningEventLoop } from "./_core.ts";
 import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
+import { newRegistry } from "./_host/gc.ts";
 
 /**
  * A generator coroutine: a generator whose `yield*` expressions await
@@ -60,7 +61,7 @@ interface Unawaited {
   name: string;
   source: string;
 }
-const unawaitedRegistry = new FinalizationRegistry<Unawaited>(({ loop, name, source }) => {
+const unawaitedRegistry = newRegistry<Unawaited>(({ loop, name, source }) => {
   loop.callExceptionHandler({
     message: `coroutine '${name}' was never awaited`,
     sourceTraceback: source,

@@ -33,6 +33,11 @@
  *   the slice lasts, and in a macrotask after. An iteration that resumed an
  *   async-function body ends the drain, so that body (host microtasks) runs
  *   before the next iteration and both coroutine styles share the loop.
+ * - On a host without an async context (a browser), async bodies run in the
+ *   windows of `_windows.ts`, which hold the loop (`[HOLD]`) while they run:
+ *   a held loop starts no iteration, and the last release resumes it. There
+ *   the loop wakes by macrotask only, so that no host code is left pending
+ *   in microtasks when a window opens.
  * - Virtual time (`{ virtualTime: true }`): the clock starts at 0 and jumps to
  *   the next deadline when nothing is ready and no host promise is pending.
  *   While host work is pending, virtual time runs at real speed (a real host
@@ -58,6 +63,7 @@ import { DeadlockError, RuntimeError } from "./errors.ts";
 import { checkFunction, checkSeconds, checkSecondsOrNull, describe, nameOf } from "./_checks.ts";
 import {
   CORO_NAME,
+  HOLD,
   HOST_TURN,
   HOST_WORK,
   INTERRUPT,
@@ -70,6 +76,7 @@ import {
   suspensions,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { hasAsyncContext } from "./_host/context.ts";
 import { signals } from "./_host/signals.ts";
 import { readEnv } from "./_host/this_process.ts";
 import type { Future } from "./futures.ts";
@@ -94,6 +101,12 @@ const HOST_TURN_TICKS = 8;
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
 const MAX_HOST_DELAY_MS = 0x7fffffff;
+/**
+ * On a host without an async context (a browser), async bodies run in the
+ * windows of `_windows.ts`, which need every drain to start with no host
+ * code pending in microtasks: the loop then wakes by macrotask only.
+ */
+const WINDOWS = !hasAsyncContext;
 
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
@@ -366,6 +379,7 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
+  #holds = 0;
 
   #debug: boolean;
   // Signal handlers: the host listener and the handle it schedules.
@@ -594,7 +608,9 @@ export class EventLoop {
       this.#breakDown(error);
       return stopped;
     }
-    this.#pump();
+    // (With windows, a drain starts in a macrotask of its own: see WINDOWS.)
+    if (WINDOWS) this.#wake();
+    else this.#pump();
     return stopped;
   }
 
@@ -956,6 +972,26 @@ export class EventLoop {
   }
 
   /** @ignore */
+  [HOLD](delta: 1 | -1): void {
+    this.#holds += delta;
+    // A hold ends the iteration's drain (see the host turn in #pump); the
+    // last release resumes the loop in a microtask: the windows that held
+    // it leave no code behind (they end after a macrotask turn if they might).
+    if (delta === 1) this.#hostTurn = true;
+    else if (this.#holds === 0 && this.#state === "running" && !this.#draining) {
+      host.queueMicrotask(this.#afterHold);
+    }
+  }
+
+  readonly #afterHold = (): void => {
+    if (this.#holds !== 0) return;
+    // Windows resume the loop by microtask: the host gets its turn when
+    // the slice is spent, as after any wake-up.
+    if (host.now() - this.#sliceStart < SLICE_MS) this.#pump();
+    else this.#wake();
+  };
+
+  /** @ignore */
   [INTERRUPT](error: unknown): void {
     if (this.#state === "running") this.#breakDown(error);
   }
@@ -1004,8 +1040,8 @@ export class EventLoop {
       // Reading the clock is a host call; a run of microtask wake-ups (async
       // bodies resumed one after another) reads it every WAKES_PER_CHECK.
       if (
-        ++this.#microtaskWakes < WAKES_PER_CHECK ||
-        host.now() - this.#sliceStart < SLICE_MS
+        !WINDOWS &&
+        (++this.#microtaskWakes < WAKES_PER_CHECK || host.now() - this.#sliceStart < SLICE_MS)
       ) {
         if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
         host.queueMicrotask(this.#fromMicrotask);
@@ -1095,7 +1131,7 @@ export class EventLoop {
    * the machinery's: the loop breaks down (`#breakDown`).
    */
   #pump(): void {
-    if (this.#state !== "running" || this.#draining) return;
+    if (this.#state !== "running" || this.#draining || this.#holds !== 0) return;
     this.#draining = realm.draining = true;
     const step = layers.stepTask;
     const sliceEnd = this.#sliceStart + SLICE_MS;
@@ -1188,6 +1224,12 @@ export class EventLoop {
           // An async-function task was resumed: let its body run (host
           // microtasks) before the next iteration, so both styles share the loop.
           this.#hostTurn = false;
+          if (this.#holds !== 0) {
+            // Windows run (without an async context); the last release resumes.
+            this.#batchIndex = this.#batchEnd = 0;
+            this.#draining = realm.draining = false;
+            return;
+          }
           this.#hostTurnTicks = HOST_TURN_TICKS;
           if (this.#readyLength === 0 && !this.#timerDue()) {
             // Nothing else is ready: the loop goes idle (arming its host
@@ -1377,7 +1419,8 @@ export class EventLoop {
     if (
       this.#state !== "running" || this.#draining || this.#stopping || this.#wakePending ||
       this.#readyLength !== 0 || this.#batchIndex !== this.#batchEnd ||
-      this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done()
+      this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done() ||
+      layers.hasLooseTasks(this)
     ) {
       return;
     }

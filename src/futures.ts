@@ -41,6 +41,7 @@ import {
 } from "./_core.ts";
 import { FutureIterator, refused, settleThen, ThenRecord, type Wait } from "./_await.ts";
 import { EventLoop } from "./events.ts";
+import { newRegistry, type Weak, weakRef } from "./_host/gc.ts";
 
 const PENDING = 0;
 const FINISHED = 1;
@@ -70,11 +71,11 @@ export type DoneCallback<T> = (future: Future<T>) => unknown;
 interface Unretrieved {
   loop: EventLoop;
   error: unknown;
-  future: WeakRef<Future<unknown>>;
+  future: Weak<Future<unknown>>;
   what: string;
   source: string | undefined;
 }
-const unretrievedRegistry = new FinalizationRegistry<Unretrieved>(report);
+const unretrievedRegistry = newRegistry<Unretrieved>(report);
 /** The failed futures whose error nobody has read yet, by future and by loop. */
 const unretrieved = new WeakMap<object, Unretrieved>();
 const unretrievedOf = new WeakMap<EventLoop, Set<Unretrieved>>();
@@ -340,7 +341,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const record: Unretrieved = {
       loop,
       error,
-      future: new WeakRef(this as Future<unknown>),
+      future: weakRef(this as Future<unknown>),
       // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
       what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
       source: creationStacks.get(this),

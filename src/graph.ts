@@ -148,7 +148,7 @@ function capture(
   limit: number | null,
   action: string,
 ): FutureCallGraph | undefined {
-  const current = currentTask();
+  const current = future === undefined ? currentTask() : runningNow();
   const target = future ?? current;
   if (target === undefined) return undefined;
   if (!(target instanceof Future)) {
@@ -349,7 +349,7 @@ function waitingOn(f: Future<unknown>): string | null {
   if (!(f instanceof Task) || f.done()) return null;
   const waiter = f[AWAITING]();
   if (waiter === IN_HOST_CODE) {
-    return f === currentTask() ? null : "host code (its async body runs)";
+    return f === runningNow() ? null : "host code (its async body runs)";
   }
   return waiter === null ? null : label(waiter);
 }
@@ -615,6 +615,19 @@ function formatTree(tasks: Task<unknown>[], index: Index, main: Future<unknown> 
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The current task for a description: `undefined` where the host cannot
+ * tell (a runtime without async context while loose async bodies live),
+ * for a description then says "ready to run" instead of failing.
+ */
+function runningNow(): Task<unknown> | undefined {
+  try {
+    return currentTask();
+  } catch {
+    return undefined;
+  }
+}
+
 function describeTask(task: Task<unknown>, isMain: boolean): string {
   const coro = coroutineChain(task);
   const what = waitingOn(task);
@@ -623,7 +636,7 @@ function describeTask(task: Task<unknown>, isMain: boolean): string {
   if (coro !== "") text += ` in ${coro}`;
   text += what !== null
     ? ` waits on ${what}`
-    : task === currentTask()
+    : task === runningNow()
     ? " is running"
     : " is ready to run";
   const top = callStackOf(task)[0];

@@ -51,7 +51,8 @@
  *   async body sets it when it parks and clears it when it unparks.
  * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
  *   as host work, so virtual time waits for it), `PARKED` while it awaits a
- *   library awaitable, `IN_LOOP` otherwise. `#parked` is that await's
+ *   library awaitable, `IN_LOOP` otherwise; without an async context,
+ *   `LOOSE` once its code can no longer be told (below). `#parked` is that await's
  *   pending wait (`_await.ts`'s `Wait`: a `then()`, or a step of a driven
  *   coroutine), set exactly while `PARKED`; only an unpark of that very
  *   wait resumes the task.
@@ -81,6 +82,21 @@
  * it. A cancel that lands after that future completed but before the body
  * resumed makes that `await` throw `CancelledError`, as asyncio does.
  *
+ * ## Without an async context
+ *
+ * On a host with no context store (a browser), the windows of `_windows.ts`
+ * stand in for it: every `await` of a library awaitable is settled in a
+ * window of the awaiting task (`deferThen`), a body starts in one, and the
+ * code that runs while a task's window is open is the task's. A relay
+ * (`wrapFuture` of a promise) awaited by the task's own code while it waits
+ * elsewhere is settled in the task's window too, and counted meanwhile
+ * (`relayWaits`): once resumed, the task waits on the loop, not the host. A
+ * body whose window closes while it still runs in the host awaits a host
+ * promise: it is `LOOSE`. Its code can no longer be told, so `currentTask()`
+ * outside every window refuses to answer while loose tasks live, cancelling
+ * it cancels the task at once (and says so), and it is no host work:
+ * virtual time does not wait for it.
+ *
  * @module
  */
 
@@ -107,10 +123,13 @@ import {
   suspensions,
   TASK_ID,
 } from "./_core.ts";
-import { FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
+import { deliverThen, FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
 import { claim, COROUTINE_NAME, yieldError } from "./_drive.ts";
-import { newContextStore } from "./_host/context.ts";
+import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
+import { runtimeName } from "./_host/runtime.ts";
+import { newAbortController } from "./_host/abort.ts";
+import { Windows } from "./_windows.ts";
 import { EventLoop } from "./events.ts";
 import { Future, type FutureState, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
@@ -145,7 +164,8 @@ const ATTEND = 8;
 // The builtin generator methods, called directly: a `coro.next` load sees a
 // new shape for every generator function (every closure), so in a program
 // with many it goes megamorphic.
-const GeneratorPrototype = Object.getPrototypeOf(function* () {}).prototype;
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
+const GeneratorPrototype = GeneratorFunctionPrototype.prototype;
 const generatorNext = GeneratorPrototype.next as (
   this: unknown,
   value: unknown,
@@ -166,6 +186,7 @@ function iteratorKind(coro: Iterator<unknown>): number {
 const IN_LOOP = 0;
 const IN_HOST = 1;
 const PARKED = 2;
+const LOOSE = 3; // windows only: its code can no longer be told (see "Without an async context")
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
@@ -176,7 +197,26 @@ let current: Task<unknown> | null = null;
 /** The function a generator task was started from, by its generator (for the call graph). */
 const startedBy = new WeakMap<object, () => unknown>();
 let taskCounter = 0;
-const asyncContext = newContextStore<Task<unknown>>();
+/** The host's context store; `null` on a host without one (a browser). */
+const hostContext = newAsyncContextStore<Task<unknown>>();
+/** Where the host has no context store: the windows that tell a body's code. */
+const windows = hostContext === null
+  ? new Windows<Task<unknown>>(
+    (task) => closeWindow(task),
+    (task) => inHost(task),
+    (error) =>
+      realm.running?.callExceptionHandler({ message: "Error in a window", exception: error }),
+  )
+  : null;
+const asyncContext: ContextStore<Task<unknown>> = hostContext ?? windows!;
+/** Windows only: the tasks whose bodies are loose (see "Without an async context"). */
+const looseTasks = new Set<Task<unknown>>();
+/**
+ * Windows only: the relays (`wrapFuture` of a promise) each task's own code
+ * awaits while the task waits on something else, by task: each settles in
+ * a window of that task.
+ */
+const relayWaits = new Map<Task<unknown>, number>();
 
 /**
  * The pending tasks of each loop, as an intrusive doubly-linked list
@@ -206,6 +246,8 @@ let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
+let closeWindow: (task: Task<unknown>) => boolean;
+let inHost: (task: Task<unknown>) => boolean;
 
 function listOf(loop: EventLoop): TaskList {
   let list = pendingTasks.get(loop);
@@ -334,7 +376,9 @@ export class Task<T = unknown> extends Future<T> {
   /** `"pending"`, `"running"` (its coroutine executes now), `"done"` or `"cancelled"`. */
   override get state(): FutureState {
     if (this.done()) return super.state;
-    return runningTask() === this || this.#host === IN_HOST ? "running" : "pending";
+    return runningTask() === this || this.#host === IN_HOST || this.#host === LOOSE
+      ? "running"
+      : "pending";
   }
 
   /**
@@ -344,7 +388,7 @@ export class Task<T = unknown> extends Future<T> {
   get signal(): AbortSignal {
     const extra = this.#extraState();
     if (extra.controller === null) {
-      extra.controller = new AbortController();
+      extra.controller = newAbortController();
       if (this.#cancelRequests > 0 || this.cancelled()) {
         extra.controller.abort(new CancelledError(extra.cancelMessage));
       }
@@ -389,6 +433,10 @@ export class Task<T = unknown> extends Future<T> {
     if ((this.#kind & KIND) === PROMISE) {
       this.#leaveHost();
       this.#complete("cancelled", msg);
+      return true;
+    }
+    if (this.#host === LOOSE) {
+      this.#cancelLoose(msg);
       return true;
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
@@ -582,6 +630,23 @@ export class Task<T = unknown> extends Future<T> {
     else this.#fail(value);
   }
 
+  /**
+   * Windows only: a loose body (see `_windows.ts`) awaits what the library
+   * cannot see, and its code can no longer be told: its task is cancelled
+   * at once, as a task of a bare promise is, and its body runs on, with the
+   * task's signal aborted. Said out loud, through the exception handler.
+   */
+  #cancelLoose(msg: string | undefined): void {
+    this.getLoop().callExceptionHandler({
+      message:
+        `Cannot cancel ${this.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
+      task: this,
+    });
+    this.#mustCancel = false;
+    this.#leaveHost();
+    this.#complete("cancelled", msg);
+  }
+
   #enterHost(): void {
     this.#host = IN_HOST;
     this.getLoop()[HOST_WORK](1);
@@ -589,6 +654,7 @@ export class Task<T = unknown> extends Future<T> {
 
   #leaveHost(): void {
     if (this.#host === IN_HOST) this.getLoop()[HOST_WORK](-1);
+    else if (this.#host === LOOSE) looseTasks.delete(this as Task<unknown>);
     this.#host = IN_LOOP;
   }
 
@@ -677,6 +743,18 @@ export class Task<T = unknown> extends Future<T> {
         return;
       }
       const fn = task.#coro as () => unknown;
+      if (
+        windows !== null && windows.getStore() !== task &&
+        (windows.busy || windows.inSegment || !realm.draining) &&
+        Object.getPrototypeOf(fn) !== GeneratorFunctionPrototype
+      ) {
+        // Another task's window is open or waiting, another body's first
+        // segment runs, or host code starts it (eager starts): an async body
+        // starts in a window of its own, after those (see _windows.ts); an
+        // eager start is not eager then.
+        windows.open(task, task.getLoop(), () => start(task));
+        return;
+      }
       const previous = current;
       current = task;
       // The first segment of an async body runs host code: it may park on an
@@ -686,6 +764,7 @@ export class Task<T = unknown> extends Future<T> {
       try {
         body = asyncContext.run(task, fn);
       } catch (error) {
+        windows?.endSegment();
         task.#leaveHost();
         task.#fail(error);
         return;
@@ -693,6 +772,7 @@ export class Task<T = unknown> extends Future<T> {
         current = previous;
       }
       if (isCoroutineLike(body)) {
+        windows?.endSegment();
         task.#leaveHost();
         try {
           claim(body, task);
@@ -708,9 +788,14 @@ export class Task<T = unknown> extends Future<T> {
         task.#kind = ASYNC_BODY;
         task.#watchBody(body);
         // Its first await registers in host microtasks: let them run before
-        // the next iteration.
-        task.getLoop()[HOST_TURN]();
+        // the next iteration (in a window of its own, without a context store).
+        if (windows === null) task.getLoop()[HOST_TURN]();
+        else {
+          if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
+          windows.endSegment();
+        }
       } else {
+        windows?.endSegment();
         task.#leaveHost();
         task.#complete(
           "failed",
@@ -730,8 +815,43 @@ export class Task<T = unknown> extends Future<T> {
     };
     abandonWait = (task, error) => task.#abandonWait(error, true);
 
+    inHost = (task) => task.#host === IN_HOST && !task.done() && !relayWaits.has(task);
+    closeWindow = (task) => {
+      // Parked, finished, or waiting on a relay the loop will deliver.
+      if (task.done() || task.#host !== IN_HOST || relayWaits.has(task)) return true;
+      // Its window closed while its body still runs in the host: it awaits
+      // something that is not a library awaitable (a host promise), and its
+      // code can no longer be told from other code: it is loose. Loose
+      // bodies are not host work: virtual time cannot see when one waits on
+      // the library again (it would run at real speed for as long as one
+      // lives), so it does not wait for them.
+      task.getLoop()[HOST_WORK](-1);
+      task.#host = LOOSE;
+      looseTasks.add(task);
+      // A cancel that came while its window was open was waiting for its
+      // next await: it cannot reach it now.
+      if (task.#mustCancel) task.#cancelLoose(task.#cancelMessage());
+      return false;
+    };
+
     install({
       stepTask: stepTask as (task: never) => void,
+
+      deferThen: (record) => {
+        if (windows === null) return false;
+        // Settled in a window of the awaiting task (of no task if none awaits).
+        windows.open(
+          record.task as Task<unknown> | undefined,
+          realm.running!,
+          () => deliverThen(record),
+        );
+        return true;
+      },
+
+      hasLooseTasks: (loop) => {
+        for (const task of looseTasks) if (task.getLoop() === loop) return true;
+        return false;
+      },
 
       createTask: <T>(loop: EventLoop, coro: unknown, options?: TaskOptions) =>
         new Task<T>(
@@ -769,8 +889,11 @@ export class Task<T = unknown> extends Future<T> {
         if (task.#host === PARKED) {
           const parked = task.#parked!;
           if (record.relay !== null) {
-            // A promise whose body parked the task already: one wait.
+            // A promise whose body parked the task already: one wait. (The
+            // relay is the task's code when it settles: see relayWaits.)
             record.relay.stopCounting();
+            record.task = task;
+            countRelayWait(task, 1);
             return;
           }
           if (parked.relay !== null && parked.instead === undefined) {
@@ -778,7 +901,7 @@ export class Task<T = unknown> extends Future<T> {
             // takes the task's wait over (the relay settles when the body
             // is done, and resumes the task's code then).
             parked.relay.stopCounting();
-            parked.task = undefined;
+            countRelayWait(task, 1);
             task.#parked = task.#waiter = null;
             task.#host = IN_HOST;
             task.getLoop()[HOST_WORK](1);
@@ -818,13 +941,18 @@ export class Task<T = unknown> extends Future<T> {
 
       unpark: (record) => {
         const task = record.task as Task<unknown> | undefined;
-        if (task === undefined || task.#parked !== record) return record.instead;
+        if (task === undefined) return record.instead;
+        if (task.#parked !== record) {
+          // A relay the task's code awaited without parking on it.
+          if (record.relay !== null) countRelayWait(task, -1);
+          return record.instead;
+        }
         task.#parked = task.#waiter = null;
         if (task.#host === PARKED && !task.done()) {
           task.#host = IN_HOST;
           const loop = task.getLoop();
           loop[HOST_WORK](1);
-          loop[HOST_TURN]();
+          if (windows === null) loop[HOST_TURN]();
         }
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
@@ -837,6 +965,14 @@ export class Task<T = unknown> extends Future<T> {
       },
     });
   }
+}
+
+/** Windows only: counts the relays a task's own code awaits without parking on them. */
+function countRelayWait(task: Task<unknown>, delta: 1 | -1): void {
+  if (windows === null) return;
+  const left = (relayWaits.get(task) ?? 0) + delta;
+  if (left <= 0) relayWaits.delete(task);
+  else relayWaits.set(task, left);
 }
 
 function describeAwaited(what: unknown): string {
@@ -996,7 +1132,20 @@ export function currentTask(): Task<unknown> | undefined {
   if (running !== null) return running;
   if (realm.draining) return undefined;
   const task = asyncContext.getStore();
+  if (task === undefined && looseTasks.size !== 0) throw ambiguousTask();
   return task !== undefined && !task.done() ? task : undefined;
+}
+
+/**
+ * Windows only: code that runs outside every window while loose bodies
+ * live may be theirs, or no task's; `currentTask()` cannot answer.
+ */
+function ambiguousTask(): RuntimeError {
+  const names = [...looseTasks].map((task) => task.getName());
+  const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and others` : names.join(", ");
+  return new RuntimeError(
+    `Cannot tell the current task: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and the async function of ${shown} awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code from other code. Read currentTask() before such an await and pass the task along, or write the task as a generator coroutine`,
+  );
 }
 
 /**

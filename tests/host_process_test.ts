@@ -2,7 +2,10 @@
 // internal: outcome frames share a child's standard error with its own
 // messages, so cutting them out must work however the stream is split.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// A test-only dependency, pinned here rather than mapped in deno.json, so that
+// running the library or its examples never fetches it.
+// deno-lint-ignore no-import-prefix
+import fc from "npm:fast-check@4.11.0";
 import { Demux, FrameReader } from "../src/_host/process.ts";
 
 const MARKER = new Uint8Array([7, 1, 7, 2, 7, 3, 7, 4, 9, 9, 8, 8, 7, 7, 6, 6]);

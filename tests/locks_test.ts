@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// A test-only dependency, pinned here rather than mapped in deno.json, so that
+// running the library or its examples never fetches it.
+// deno-lint-ignore no-import-prefix
+import fc from "npm:fast-check@4.11.0";
 import {
   asyncWith,
   type Awaitable,

@@ -1,18 +1,27 @@
 /**
  * Internal: context propagation, the one host concern of the async style.
  * An async-function task's body runs in host microtasks; a context store
- * carries the task through its awaits, so `currentTask()` and cancellation
- * work there.
+ * that the host carries through `await` tells which task's code runs, so
+ * that `currentTask()` and cancellation work there.
  *
- * Deno, Node and Bun have `AsyncLocalStorage` (`node:async_hooks`); it is
- * reached through `process.getBuiltinModule`, not a static `node:` import,
- * so that a browser bundle of the library loads. A host without it gets a
- * store that holds its value only while `run` runs synchronously: the first
- * segment of a body sees its task, segments after an `await` do not
- * (`hasAsyncContext` says which one is in use).
+ * Where the host has one, it is used:
+ *
+ * - `AsyncLocalStorage` of `node:async_hooks` (Deno ≥ 2.1, Node ≥ 22.3,
+ *   Bun ≥ 1.3.7), reached through `process.getBuiltinModule` (or Bun's
+ *   `import.meta.require`, for Bun releases before `getBuiltinModule`), never
+ *   through a static `node:` import, so that a browser bundle loads. Bun
+ *   before 1.3.7 loses the context when an awaited thenable is settled from
+ *   outside it (the loop settles every library awaitable), so its store is
+ *   not used there;
+ * - `AsyncContext.Variable`, the TC39 proposal, where a host ships it.
+ *
+ * A host with neither (a browser) gets `null` here, and the tasks layer
+ * tells a task's code by the windows of `_windows.ts` instead.
  *
  * @module
  */
+
+import { bunBefore } from "./runtime.ts";
 
 /** What the tasks layer needs of a context store. */
 export interface ContextStore<T> {
@@ -22,44 +31,57 @@ export interface ContextStore<T> {
   getStore(): T | undefined;
 }
 
-interface AsyncHooksModule {
-  AsyncLocalStorage: new <T>() => ContextStore<T>;
-}
+type StoreClass = new <T>() => ContextStore<T>;
 
-function loadAsyncHooks(): AsyncHooksModule | undefined {
-  const process = (globalThis as {
-    process?: { getBuiltinModule?: (name: string) => unknown };
-  }).process;
-  try {
-    return process?.getBuiltinModule?.("node:async_hooks") as AsyncHooksModule | undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const asyncHooks = loadAsyncHooks();
-
-/** Whether the host carries a context across `await` (it has `AsyncLocalStorage`). */
-export const hasAsyncContext: boolean = asyncHooks !== undefined;
-
-/** A store that holds its value only during a synchronous `run`. */
-class SyncStore<T> implements ContextStore<T> {
-  #value: T | undefined = undefined;
-  run<R>(value: T, fn: () => R): R {
-    const previous = this.#value;
-    this.#value = value;
+function loadAsyncLocalStorage(): StoreClass | undefined {
+  if (bunBefore([1, 3, 7])) return undefined;
+  const g = globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } };
+  const meta = import.meta as { require?: (name: string) => unknown };
+  for (const load of [g.process?.getBuiltinModule, meta.require]) {
+    if (typeof load !== "function") continue;
     try {
-      return fn();
-    } finally {
-      this.#value = previous;
+      const hooks = load("node:async_hooks") as { AsyncLocalStorage?: StoreClass } | undefined;
+      if (typeof hooks?.AsyncLocalStorage === "function") return hooks.AsyncLocalStorage;
+    } catch {
+      // Not this way; try the next one.
     }
   }
-  getStore(): T | undefined {
-    return this.#value;
-  }
+  return undefined;
 }
 
-/** A new context store: `AsyncLocalStorage` where the host has it. */
-export function newContextStore<T>(): ContextStore<T> {
-  return asyncHooks !== undefined ? new asyncHooks.AsyncLocalStorage<T>() : new SyncStore<T>();
+interface AsyncContextVariable<T> {
+  run<R>(value: T, fn: () => R): R;
+  get(): T | undefined;
+}
+
+function loadAsyncContext(): StoreClass | undefined {
+  const Variable = (globalThis as {
+    AsyncContext?: { Variable?: new <T>() => AsyncContextVariable<T> };
+  }).AsyncContext?.Variable;
+  if (typeof Variable !== "function") return undefined;
+  const HostVariable = Variable;
+  return class VariableStore<T> implements ContextStore<T> {
+    readonly #variable = new HostVariable<T>();
+    run<R>(value: T, fn: () => R): R {
+      return this.#variable.run(value, fn);
+    }
+    getStore(): T | undefined {
+      return this.#variable.get();
+    }
+  } as StoreClass;
+}
+
+const Store: StoreClass | undefined = loadAsyncLocalStorage() ?? loadAsyncContext();
+
+/** Whether the host carries a context through `await`. */
+export const hasAsyncContext: boolean = Store !== undefined;
+
+/**
+ * A new context store that the host carries through `await`, or `null` on a
+ * host without one.
+ *
+ * @returns The store, or `null`.
+ */
+export function newAsyncContextStore<T>(): ContextStore<T> | null {
+  return Store === undefined ? null : new Store<T>();
 }

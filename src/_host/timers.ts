@@ -8,7 +8,10 @@
  * - `setImmediate`/`clearImmediate`: a macrotask turn, so host I/O and timers
  *   run between two slices of the loop. Deno, Node and Bun have
  *   `setImmediate`; a browser gets a `MessageChannel` turn instead (a
- *   `setTimeout(0)` would be clamped to 4 ms after a few nestings).
+ *   `setTimeout(0)` would be clamped to 4 ms after a few nestings). (Bun
+ *   1.2.0 to 1.2.4 run a `setImmediate` callback up to tens of milliseconds
+ *   late at times; their `MessageChannel` turns are prompt but let no host
+ *   timer run in between, which is worse: a slow turn is only slow.)
  * - `queueMicrotask`: a wake-up within the host's current turn.
  *
  * The functions are read once, at load: Deno loads some globals lazily on
@@ -43,29 +46,50 @@ const g = globalThis as typeof globalThis & {
   clearImmediate?: (handle: HostHandle) => void;
 };
 
-/** A macrotask turn from a `MessageChannel`, for hosts without `setImmediate`. */
-function channelTurns(): Pick<HostTimers, "setImmediate" | "clearImmediate"> {
+/**
+ * Macrotask turns from a `MessageChannel`, for hosts without (a good)
+ * `setImmediate`. Turns run in the order they were asked for; a cleared one
+ * is skipped. The port listens, and holds the process (`ref()`, where a
+ * port has it: Node, Bun), only while turns are pending: a pending turn
+ * must keep a server runtime's process alive, an idle port must not.
+ *
+ * @returns The pair of functions.
+ */
+export function channelTurns(): Pick<HostTimers, "setImmediate" | "clearImmediate"> {
   const channel = new MessageChannel();
-  // Turns run in the order they were asked for; a cleared one is skipped.
-  const queue: ({ fn: () => void } | null)[] = [];
-  channel.port1.onmessage = () => {
-    const turn = queue.shift();
-    turn?.fn();
+  const port = channel.port1 as MessagePort & { ref?: () => void; unref?: () => void };
+  const pending: { fn: () => void }[] = [];
+  let head = 0;
+  const onmessage = (): void => {
+    const turn = pending[head];
+    pending[head++] = undefined as never;
+    if (head === pending.length) {
+      // The last pending turn: the port lets go, and the queue is reset.
+      pending.length = head = 0;
+      port.onmessage = null;
+      port.unref?.();
+    }
+    turn.fn();
   };
-  // A port that is listened to keeps the host alive; unref where it can be.
-  (channel.port1 as { unref?: () => void }).unref?.();
+  port.unref?.();
   return {
     setImmediate(fn) {
+      if (pending.length === 0) {
+        port.onmessage = onmessage;
+        port.ref?.();
+      }
       const turn = { fn };
-      queue.push(turn);
+      pending.push(turn);
       channel.port2.postMessage(null);
       return turn;
     },
     clearImmediate(handle) {
-      (handle as { fn: () => void }).fn = () => {};
+      (handle as { fn: () => void }).fn = skip;
     },
   };
 }
+
+function skip(): void {}
 
 const turns = typeof g.setImmediate === "function" && typeof g.clearImmediate === "function"
   ? { setImmediate: g.setImmediate, clearImmediate: g.clearImmediate }

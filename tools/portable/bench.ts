@@ -1,0 +1,95 @@
+/**
+ * Runs the portable benchmark cases (`bench/portable.ts`: spawn, switch,
+ * callSoon, timers, gather, waitFor, queue) on Deno, Node and Bun, each
+ * against that runtime's own native baseline in the same run, and prints
+ * one table of the ratios side by side.
+ *
+ * `deno task bench:portable [targets...]` (targets: deno, node24, node22,
+ * bun; all by default). `BENCH_ROUNDS=n` sets the rounds per case. The
+ * targets run one after the other, never at once: the machine's noise is
+ * enough.
+ *
+ * @module
+ */
+
+import { buildLibrary, denoBundle } from "../build.ts";
+import { relink, stopBundler } from "./build.ts";
+import { type Command, exec, installBun, installNode, tail } from "./run.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const ENTRY = "dist/bench/portable.js";
+
+interface Row {
+  name: string;
+  label: string;
+  value: number;
+  unit: string;
+  ratio: number;
+}
+
+const TARGETS: Record<string, () => Promise<Command>> = {
+  deno: () =>
+    Promise.resolve({ cmd: Deno.execPath(), args: ["run", "-A", "--v8-flags=--expose-gc"] }),
+  node24: async () => {
+    const c = await installNode(24);
+    return { ...c, args: [...c.args, "--expose-gc"] };
+  },
+  node22: async () => {
+    const c = await installNode(22);
+    return { ...c, args: [...c.args, "--expose-gc"] };
+  },
+  bun: () => installBun("latest"),
+};
+
+async function build(): Promise<void> {
+  await buildLibrary();
+  await denoBundle([
+    `--external=${decodeURIComponent(new URL("mod.ts", ROOT).pathname)}`,
+    `--output=${ENTRY}`,
+    "bench/portable.ts",
+  ]);
+  // The cases run as written: no syntax lowering.
+  await relink(new URL(ENTRY, ROOT), "../asyncio.js", { lower: false });
+  await stopBundler();
+}
+
+if (import.meta.main) {
+  const targets = Deno.args.length > 0 ? Deno.args : Object.keys(TARGETS);
+  await build();
+  const results: { runtime: string; rows: Row[] }[] = [];
+  for (const target of targets) {
+    const install = TARGETS[target];
+    if (install === undefined) throw new Error(`Unknown target ${target}`);
+    const command = await install();
+    console.log(`--- ${target}`);
+    const { code, out } = await exec(
+      {
+        ...command,
+        args: [...command.args, ENTRY],
+        env: { BENCH_ROUNDS: Deno.env.get("BENCH_ROUNDS") ?? "5" },
+      },
+      1_800_000,
+    );
+    console.log(out.split("\n").filter((line) => !line.startsWith("@@bench ")).join("\n"));
+    const line = out.split("\n").findLast((l) => l.startsWith("@@bench "));
+    if (code !== 0 || line === undefined) throw new Error(`${target} failed:\n${tail(out)}`);
+    results.push(JSON.parse(line.slice("@@bench ".length)));
+  }
+  // One table: each case and style, the ratio against the same runtime's native side.
+  const keys: string[] = [];
+  const cell = new Map<string, string>();
+  for (const { runtime, rows } of results) {
+    for (const row of rows) {
+      if (row.label === "native") continue;
+      const key = `${row.name} | ${row.label}`;
+      if (!keys.includes(key)) keys.push(key);
+      cell.set(`${key}|${runtime}`, row.ratio.toFixed(2));
+    }
+  }
+  const runtimes = results.map((r) => r.runtime);
+  console.log(`\n| case | style | ${runtimes.join(" | ")} |`);
+  console.log(`| --- | --- | ${runtimes.map(() => "---").join(" | ")} |`);
+  for (const key of keys) {
+    console.log(`| ${key} | ${runtimes.map((r) => cell.get(`${key}|${r}`) ?? "").join(" | ")} |`);
+  }
+}

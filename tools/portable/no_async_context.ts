@@ -1,0 +1,14 @@
+/**
+ * Runs the portable suite on Deno as a browser would see the library: with
+ * no `process` (so no `AsyncLocalStorage` through `getBuiltinModule`).
+ * `deno run -A tools/portable/no_async_context.ts`, after `build.ts`.
+ *
+ * @module
+ */
+
+const g = globalThis as { process?: unknown };
+delete g.process;
+if (g.process !== undefined) {
+  Object.defineProperty(globalThis, "process", { value: undefined, configurable: true });
+}
+await import(new URL("../../dist/portable/main.js", import.meta.url).href);
