@@ -523,7 +523,31 @@ Deno.test("Ctrl-C: a second SIGINT while the cleanup runs ends run() at once", a
   ]);
 });
 
+/** Whether the host has signals: a browser has none (the portable suite runs there too). */
+const hasSignals =
+  typeof (globalThis as { Deno?: { addSignalListener?: unknown } }).Deno?.addSignalListener ===
+    "function" ||
+  typeof (globalThis as { process?: { on?: unknown } }).process?.on === "function";
+
+Deno.test("in a host without signals, addSignalHandler fails at once and says so", () => {
+  if (hasSignals) return;
+  const loop = newEventLoop();
+  try {
+    assert.throws(
+      () => loop.addSignalHandler("SIGUSR2", () => {}),
+      errorLike(
+        RuntimeError,
+        /^Cannot handle a signal: this runtime \(a browser\?\) has no signals$/,
+      ),
+    );
+    assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+  } finally {
+    loop.close();
+  }
+});
+
 Deno.test("loop.addSignalHandler runs the callback on the loop; a new handler replaces the old; remove ends it", async () => {
+  if (!hasSignals) return;
   const log: string[] = [];
   await run(async () => {
     const loop = getRunningLoop();
@@ -541,6 +565,7 @@ Deno.test("loop.addSignalHandler runs the callback on the loop; a new handler re
 });
 
 Deno.test("closing the loop removes its signal handlers", () => {
+  if (!hasSignals) return;
   const loop = newEventLoop();
   loop.addSignalHandler("SIGUSR2", () => {});
   loop.close();
