@@ -26,6 +26,11 @@ import type { EventLoop } from "./events.ts";
 import type { CancelledError } from "./errors.ts";
 import type { Future } from "./futures.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
+import type { Awaitable } from "./coroutines.ts";
+import type { TlsOptions, Transport } from "./transports.ts";
+import type { BaseProtocol } from "./protocols.ts";
+import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
+import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 
 // ---------------------------------------------------------------------------
 // 1. The realm's loop state.
@@ -117,6 +122,18 @@ export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
 
+/**
+ * `loop[IO_WAIT](delta)`: counts socket operations in flight that virtual
+ * time waits for (a read a task waits on, a write, a connect). Unlike
+ * `HOST_WORK` it does not hold host turns open: no body runs in it.
+ */
+export const IO_WAIT: unique symbol = Symbol("ioWait");
+/**
+ * `loop[IO_SOURCES](delta)`: counts the open sockets and listeners, what
+ * could still wake the loop though nothing waits on it; returns the count.
+ */
+export const IO_SOURCES: unique symbol = Symbol("ioSources");
+
 /** `future[ADD_WAITER](fn, arg)`: an internal waiter, pushed on the ready queue as `(fn, arg)` when done. */
 export const ADD_WAITER: unique symbol = Symbol("addWaiter");
 /** `future[REMOVE_WAITER](fn, arg)`: removes those waiters; returns how many. */
@@ -168,6 +185,46 @@ export interface Layers {
    * meanwhile (asyncio throws it at this await).
    */
   unpark(token: unknown): CancelledError | undefined;
+
+  // From connections.ts and servers.ts: the network (`loop.createConnection()`, ...).
+  /** `loop.createConnection()`. */
+  createConnection(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    host: string | null | undefined,
+    port: number,
+    options?: ConnectionOptions,
+  ): Awaitable<[Transport, BaseProtocol]>;
+  /** `loop.createUnixConnection()`. */
+  createUnixConnection(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    path: string,
+    options?: UnixConnectionOptions,
+  ): Awaitable<[Transport, BaseProtocol]>;
+  /** `loop.startTls()`. */
+  startTls(
+    loop: EventLoop,
+    transport: Transport,
+    protocol: BaseProtocol,
+    ssl: true | TlsOptions,
+    options?: StartTlsOptions,
+  ): Awaitable<Transport>;
+  /** `loop.createServer()`. */
+  createServer(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    host: string | readonly string[] | null | undefined,
+    port: number | undefined,
+    options?: ServerOptions,
+  ): Awaitable<Server>;
+  /** `loop.createUnixServer()`. */
+  createUnixServer(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    path: string,
+    options?: UnixServerOptions,
+  ): Awaitable<Server>;
 }
 
 function notLoaded(what: string): never {
@@ -186,6 +243,11 @@ export const layers: Layers = {
   bodyLoop: () => null,
   park: () => undefined,
   unpark: () => undefined,
+  createConnection: () => notLoaded("create a connection"),
+  createUnixConnection: () => notLoaded("create a connection"),
+  startTls: () => notLoaded("start TLS"),
+  createServer: () => notLoaded("create a server"),
+  createUnixServer: () => notLoaded("create a server"),
 };
 
 const installed = new Set<string>();

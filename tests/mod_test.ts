@@ -6,16 +6,23 @@ import * as mod from "../mod.ts";
 const PUBLIC = {
   errors: [
     "BrokenBarrierError",
+    "BrokenPipeError",
     "CancelledError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
     "ExceptionGroup",
     "GreenletExit",
     "IncompleteReadError",
     "InvalidStateError",
     "LimitOverrunError",
+    "OSError",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
     "RuntimeError",
+    "SSLError",
     "StopAsyncIteration",
     "StopIteration",
     "TimeoutError",
@@ -51,6 +58,19 @@ const PUBLIC = {
   queues: ["LifoQueue", "PriorityQueue", "Queue"],
   generators: ["close", "next", "primed", "send"],
   greenlet: ["Greenlet", "getcurrent"],
+  transports: ["BaseTransport", "Transport", "TransportSocket"],
+  protocols: ["BaseProtocol", "BufferedProtocol", "Protocol"],
+  servers: ["Server"],
+  streams: [
+    "FlowControlProtocol",
+    "StreamReader",
+    "StreamReaderProtocol",
+    "StreamWriter",
+    "openConnection",
+    "openUnixConnection",
+    "startServer",
+    "startUnixServer",
+  ],
 };
 
 Deno.test("mod.ts exports exactly the intended names", () => {
