@@ -84,16 +84,11 @@ export function* loadClientTls(
 }
 
 /**
- * A server's settings: its certificate chain and key (text, or read from
- * `certFile`/`keyFile`; a key may sit in the certificate file), ALPN.
+ * Checks a server's settings: it needs its certificate and key.
  *
- * @throws {TypeError} If there is no certificate or no key.
+ * @throws {TypeError} If either is missing.
  */
-export function* loadServerTls(
-  loop: EventLoop,
-  ssl: true | TlsOptions,
-  action: string,
-): Generator<unknown, LoadedTls & { cert: string; key: string }, unknown> {
+export function checkServerTls(ssl: true | TlsOptions, action: string): TlsOptions {
   const options = ssl === true ? {} : ssl;
   if (
     (options.cert === undefined && options.certFile === undefined) ||
@@ -103,6 +98,17 @@ export function* loadServerTls(
       `Cannot ${action}: a TLS server needs its certificate and key: pass ssl: { cert, key } (PEM text) or { certFile, keyFile }`,
     );
   }
+  return options;
+}
+
+/**
+ * A server's settings, loaded: its certificate chain and key (text, or read
+ * from `certFile`/`keyFile`; a key may sit in the certificate file), ALPN.
+ */
+export function* loadServerTls(
+  loop: EventLoop,
+  options: TlsOptions,
+): Generator<unknown, LoadedTls & { cert: string; key: string }, unknown> {
   const cert = options.cert ?? (yield* readPem(loop, options.certFile!));
   const key = options.key ??
     (options.keyFile !== undefined ? yield* readPem(loop, options.keyFile) : cert);

@@ -40,7 +40,7 @@ import {
   checkPort,
   checkPositiveSeconds,
 } from "./_net_options.ts";
-import { checkTls, type LoadedTls, loadServerTls } from "./_tls.ts";
+import { checkServerTls, checkTls, type LoadedTls, loadServerTls } from "./_tls.ts";
 import {
   addressFamily,
   checkProtocol,
@@ -538,6 +538,7 @@ function checkServe(
   const port = portArg === undefined || portArg === null ? 0 : checkPort(portArg, SERVE);
   const options = checkOptions(optionsArg, SERVER_KEYS, SERVE);
   const ssl = checkTls(options.ssl, SERVE);
+  if (ssl !== null) checkServerTls(ssl, SERVE);
   const backlog = checkInteger(options.backlog, BACKLOG, 0, "backlog", SERVE);
   const startServing = options.startServing ?? true;
   if (typeof startServing !== "boolean") {
@@ -561,7 +562,7 @@ function* createServer(
 ): Generator<unknown, Server, unknown> {
   const tls: ServerTls | null = call.ssl === null ? null : {
     ssl: call.ssl,
-    loaded: yield* loadServerTls(loop, call.ssl, SERVE),
+    loaded: yield* loadServerTls(loop, checkServerTls(call.ssl, SERVE)),
     handshakeTimeout: call.handshakeTimeout,
   };
   const listeners: HostListener[] = [];
