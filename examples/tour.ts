@@ -37,6 +37,13 @@ export const ORDER: readonly string[] = [
   // Async iteration and context managers
   "reader",
   "async_context_manager",
+  // Network I/O: streams, servers, transports and protocols
+  "wget",
+  "download_images",
+  "echo_client",
+  "echo_server",
+  "echo_protocol",
+  "http_server",
 ];
 
 const HERE = new URL(".", import.meta.url);

@@ -126,6 +126,7 @@ let startTransport: (transport: StreamTransport) => void;
 let callConnectionLost: (transport: StreamTransport) => void;
 let resumeProtocol: (transport: StreamTransport) => void;
 let pendingFailure: (transport: StreamTransport) => void;
+let flushLater: (transport: StreamTransport) => void;
 
 /**
  * Checks that `protocol` can be a protocol: it has `connectionMade` and
@@ -187,6 +188,7 @@ export class StreamTransport extends Transport {
   #flightAt = 0;
   #flightEnd = 0;
   #writing = false;
+  #flushScheduled = false;
   #shutting = false;
   #eofWritten = false;
   #writeSize = 0;
@@ -215,6 +217,12 @@ export class StreamTransport extends Transport {
     this.setProtocol(protocol);
     // A stream reads when its reader asks (resumeReading()), not before.
     this.#paused = this.#onDemand;
+    // Small writes leave at once, as asyncio sets TCP_NODELAY on its sockets.
+    try {
+      conn.setNoDelay?.(true);
+    } catch {
+      // not a TCP socket
+    }
     loop[IO_SOURCES](1);
     this.#owner?.attach(this);
     loop[SCHEDULE](startTransport, this);
@@ -323,7 +331,7 @@ export class StreamTransport extends Transport {
     if (n === 0) return;
     this.#append(data);
     this.#writeSize += n;
-    if (!this.#writing) this.#flush();
+    if (!this.#writing) this.#flushSoon();
     if (this.#writeSize > this.#high) this.#maybePauseProtocol();
   }
 
@@ -345,7 +353,7 @@ export class StreamTransport extends Transport {
     }
     if (total === 0) return;
     this.#writeSize += total;
-    if (!this.#writing) this.#flush();
+    if (!this.#writing) this.#flushSoon();
     if (this.#writeSize > this.#high) this.#maybePauseProtocol();
   }
 
@@ -599,6 +607,21 @@ export class StreamTransport extends Transport {
     this.#outLength = need;
   }
 
+  /**
+   * Starts a host write of what is buffered: at once, or for TLS at the end
+   * of the loop's iteration, so that the writes of one iteration (a head
+   * and a body) leave in one TLS record. (Deno's TLS sockets keep Nagle's
+   * algorithm on, which holds a second small write back until the first is
+   * acknowledged.)
+   */
+  #flushSoon(): void {
+    if (!this.#tls) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#loop[SCHEDULE](flushLater, this);
+    }
+  }
+
   /** Hands the filling buffer to the host; the spare one fills next. */
   #flush(): void {
     this.#flight = this.#out;
@@ -818,6 +841,10 @@ export class StreamTransport extends Transport {
       if (waiter !== null && !waiter.done()) waiter.setResult(undefined);
     };
     deliverRead = (t) => t.#deliver();
+    flushLater = (t) => {
+      t.#flushScheduled = false;
+      if (!t.#writing && t.#outLength !== 0 && t.#state < LOST) t.#flush();
+    };
     resumeProtocol = (t) => t.#resumeProtocol();
     pendingFailure = (t) => {
       const error = t.#failure;

@@ -81,6 +81,14 @@ const START_TLS_KEYS = ["serverSide", "serverHostname", "sslHandshakeTimeout"];
 /** asyncio's `SSL_HANDSHAKE_TIMEOUT`. */
 const HANDSHAKE_TIMEOUT = 60;
 
+function setNoDelay(conn: HostConn): void {
+  try {
+    conn.setNoDelay?.(true);
+  } catch {
+    // not a TCP socket
+  }
+}
+
 function closeConn(conn: HostConn): void {
   try {
     conn.close();
@@ -249,6 +257,7 @@ function* createConnection(
     }
   }
   const name = call.serverHostname ?? hostname;
+  setNoDelay(tcp); // Deno's TLS sockets cannot set it later
   let conn: HostConn = tcp;
   try {
     conn = yield* ioFuture(
