@@ -2,12 +2,13 @@
  * `deno task bench`: every benchmark of the library, each case measured
  * against its native-promise baseline in the same run. Prints a Markdown
  * table (the README's). `BENCH_ROUNDS=n` sets the rounds per case (the
- * median round is reported); `deno task bench core` runs one file's cases.
+ * median round is reported); `deno task bench core` runs one file's cases (`core`, `combinators`, `queues`, `net`).
  */
 import { printTable, type Row, runCase } from "./_harness.ts";
 import { cases as combinators } from "./combinators.ts";
 import { cases as core } from "./core.ts";
 import { cases as queues } from "./queues.ts";
+import { netRows } from "./net.ts";
 
 const suites = { core, combinators, queues };
 const only = Deno.args[0];
@@ -16,4 +17,6 @@ for (const [name, cases] of Object.entries(suites)) {
   if (only !== undefined && only !== name) continue;
   for (const c of cases) rows.push(...await runCase(c));
 }
+// The network's cases measure CPU time and memory of their own: they make their rows.
+if (only === undefined || only === "net") rows.push(...await netRows());
 printTable(rows);

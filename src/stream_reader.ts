@@ -46,7 +46,7 @@ import {
 } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { IO_WAIT, runningLoopFor } from "./_core.ts";
-import { Operation, type OpKind, WAIT } from "./_waiters.ts";
+import { FutureIterator } from "./_await.ts";
 import { READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
@@ -124,14 +124,207 @@ function checkSize(n: unknown, action: string, min: number): number {
   return n;
 }
 
-let kindsOf: (reader: StreamReader) => Kinds;
+// What each operation is; a `ReadOp` carries one.
+const READ = 0; // read(n), n >= 0
+const READ_ALL = 1; // read() to the end of the stream
+const EXACTLY = 2; // readexactly(n)
+const UNTIL = 3; // readuntil(separators)
+const LINE = 4; // readline()
+const OP_NAMES = ["read", "read", "readexactly", "readuntil", "readline"];
+const OP_ACTIONS = OP_NAMES.map((name) => `${name}()`);
 
-/** The four operations of one reader, made when first used. */
-interface Kinds {
-  read: OpKind<number, Uint8Array>;
-  readexactly: OpKind<number, Uint8Array>;
-  readuntil: OpKind<Uint8Array[], Uint8Array>;
-  readline: OpKind<undefined, Uint8Array>;
+/** What an operation returns when it must wait for data. */
+const WAIT: unique symbol = Symbol("wait");
+
+let tryOp: (op: ReadOp) => Uint8Array | typeof WAIT;
+let beginWait: (op: ReadOp) => Future<void>;
+let endWait: (op: ReadOp, waiter: Future<void>) => void;
+
+const FRESH = 0;
+const WAITING = 1;
+const FINISHED = 2;
+
+/**
+ * One call of a read (`read`, `readline`, `readexactly`, `readuntil`):
+ * asyncio's coroutine object, as an awaitable with a small state machine
+ * instead of generators, since it is the streams' hottest path. Like a
+ * coroutine it acts when awaited (`yield*` calls `next()`, `await` calls
+ * `then()`) and runs once. A read the buffer can serve completes at once;
+ * one that must wait yields the reader's waiter (a `FutureIterator`, the
+ * yield protocol's "wait on this future") and tries again when woken,
+ * until it can complete. Cancelled or failed while waiting, it withdraws
+ * its wait and consumes nothing.
+ */
+class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unknown> {
+  #state = FRESH;
+  #waiter: Future<void> | null = null;
+  /** Where `readuntil` scans from after a wait (the bytes before hold no separator). */
+  from = 0;
+  /** Whether its wait counts as I/O the loop waits for. */
+  counted = false;
+
+  constructor(
+    readonly reader: StreamReader,
+    readonly kind: number,
+    readonly n: number,
+    readonly separators: Uint8Array[],
+  ) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) this.#woken();
+    else if (this.#state === FINISHED) throw this.#reuse();
+    return this.#step();
+  }
+
+  throw(error: unknown): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) {
+      const waiter = this.#waiter!;
+      this.#waiter = null;
+      endWait(this, waiter);
+    }
+    this.#state = FINISHED;
+    throw error;
+  }
+
+  return(value?: Uint8Array): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) {
+      const waiter = this.#waiter!;
+      this.#waiter = null;
+      endWait(this, waiter);
+    }
+    this.#state = FINISHED;
+    return { done: true, value: value as Uint8Array };
+  }
+
+  then<R1 = Uint8Array, R2 = never>(
+    onfulfilled?: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this.#state !== FRESH) {
+      return Promise.reject(
+        this.#state === FINISHED ? this.#reuse() : new RuntimeError(
+          `Cannot await ${this} twice: it is already being awaited`,
+        ),
+      ).then(onfulfilled, onrejected);
+    }
+    let now: Uint8Array | typeof WAIT;
+    try {
+      now = tryOp(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      return Promise.reject(error).then(onfulfilled, onrejected);
+    }
+    if (now !== WAIT) {
+      this.#state = FINISHED;
+      return Promise.resolve(now).then(onfulfilled, onrejected);
+    }
+    return this.#thenWait(onfulfilled, onrejected);
+  }
+
+  /**
+   * `then()` of a read that must wait: waits on the reader's waiter through
+   * its own `then()` (which parks the awaiting task on it, so `cancel()`
+   * reaches it), tries again when woken, and waits again if it must. One
+   * promise per wait, no driver.
+   */
+  #thenWait<R1, R2>(
+    onfulfilled: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null | undefined,
+    onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+  ): Promise<R1 | R2> {
+    let waiter: Future<void>;
+    try {
+      this.#startWait();
+      waiter = this.#waiter!;
+    } catch (error) {
+      return Promise.reject(error).then(onfulfilled, onrejected);
+    }
+    return waiter.then(
+      (): R1 | R2 | PromiseLike<R1 | R2> => {
+        let now: Uint8Array | typeof WAIT;
+        try {
+          this.#woken();
+          now = tryOp(this);
+        } catch (error) {
+          this.#state = FINISHED;
+          if (typeof onrejected === "function") return onrejected(error);
+          throw error;
+        }
+        if (now === WAIT) return this.#thenWait(onfulfilled, onrejected);
+        this.#state = FINISHED;
+        return typeof onfulfilled === "function" ? onfulfilled(now) : now as R1;
+      },
+      (error: unknown): R2 | PromiseLike<R2> => {
+        // A cancellation, or the stream's error: withdraw the wait.
+        if (this.#state === WAITING) {
+          this.#waiter = null;
+          endWait(this, waiter);
+        }
+        this.#state = FINISHED;
+        if (typeof onrejected === "function") return onrejected(error);
+        throw error;
+      },
+    );
+  }
+
+  /** One try: done, or a wait begun (the waiter's iterator, which `yield*` yields). */
+  #step(): IteratorResult<unknown, Uint8Array> {
+    let now: Uint8Array | typeof WAIT;
+    try {
+      now = tryOp(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+    if (now !== WAIT) {
+      this.#state = FINISHED;
+      return { done: true, value: now };
+    }
+    return this.#startWait();
+  }
+
+  #startWait(): FutureIterator<void> & IteratorResult<unknown, Uint8Array> {
+    let waiter: Future<void>;
+    try {
+      waiter = beginWait(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+    this.#waiter = waiter;
+    this.#state = WAITING;
+    // A FutureIterator is its own IteratorResult ({ done: false, value: itself }):
+    // yield* hands it to the task, which waits on the future.
+    return new FutureIterator(waiter) as FutureIterator<void> & IteratorResult<unknown, Uint8Array>;
+  }
+
+  /** The waiter completed: withdraw the wait; its error (a cancellation) ends the read. */
+  #woken(): void {
+    const waiter = this.#waiter!;
+    this.#waiter = null;
+    this.#state = FRESH;
+    endWait(this, waiter);
+    try {
+      waiter.result(); // throws a cancellation or the stream's error
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+  }
+
+  #reuse(): RuntimeError {
+    return new RuntimeError(
+      `Cannot reuse ${this}: it was already awaited. Every call is its own operation: call it again for a new one`,
+    );
+  }
+
+  /** `StreamReader.readline()`. */
+  toString(): string {
+    return `StreamReader.${OP_NAMES[this.kind]}()`;
+  }
 }
 
 /**
@@ -185,7 +378,6 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   #transport: ReadTransport | null = null;
   #onDemand = false;
   #paused = false;
-  #kinds: Kinds | null = null;
 
   /**
    * Creates an empty reader.
@@ -275,7 +467,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
    */
   read(n: number = -1): Awaitable<Uint8Array> {
     checkSize(n, "read", -1);
-    return new Operation(this.#ops().read, n);
+    return new ReadOp(this, n < 0 ? READ_ALL : READ, n, NEWLINE);
   }
 
   /**
@@ -287,7 +479,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
    * awaited); the line is dropped from the buffer.
    */
   readline(): Awaitable<Uint8Array> {
-    return new Operation(this.#ops().readline, undefined);
+    return new ReadOp(this, LINE, 0, NEWLINE);
   }
 
   /**
@@ -301,7 +493,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
    */
   readexactly(n: number): Awaitable<Uint8Array> {
     checkSize(n, "read exactly", 0);
-    return new Operation(this.#ops().readexactly, n);
+    return new ReadOp(this, EXACTLY, n, NEWLINE);
   }
 
   /**
@@ -321,7 +513,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   readuntil(
     separator: Uint8Array | string | readonly (Uint8Array | string)[] = "\n",
   ): Awaitable<Uint8Array> {
-    return new Operation(this.#ops().readuntil, toSeparators(separator));
+    return new ReadOp(this, UNTIL, 0, toSeparators(separator));
   }
 
   /**
@@ -445,18 +637,63 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     }
   }
 
+  // ---------------------------------------------------------------------------
+  // The operations: one try (`tryOp`: the bytes, WAIT, or a throw), and the
+  // wait they share (asyncio's `_wait_for_data`).
+
+  #try(op: ReadOp): Uint8Array | typeof WAIT {
+    if (this.#exception !== null) throw this.#exception;
+    const size = this.#end - this.#start;
+    switch (op.kind) {
+      case READ: {
+        const n = op.n;
+        if (n === 0) return EMPTY;
+        if (size !== 0) return this.#consume(n < size ? n : size);
+        return this.#eof ? EMPTY : WAIT;
+      }
+      case READ_ALL:
+        return this.#eof ? this.#consume(size) : WAIT;
+      case EXACTLY: {
+        const n = op.n;
+        if (size >= n) return this.#consume(n);
+        if (this.#eof) throw new IncompleteReadError(this.#take(size), n);
+        return WAIT;
+      }
+      case UNTIL:
+        return this.#until(op, op.separators);
+      default:
+        try {
+          return this.#until(op, NEWLINE);
+        } catch (error) {
+          return this.#lineError(error);
+        }
+    }
+  }
+
+  /** Takes `k` bytes, and lets a paused transport read again if there is room. */
+  #consume(k: number): Uint8Array {
+    if (k === 0) return EMPTY;
+    const chunk = this.#take(k);
+    this.#maybeResumeTransport();
+    return chunk;
+  }
+
   /**
-   * Waits until data (or the end, or an error) is fed: asyncio's
-   * `_wait_for_data`. On the library's sockets it asks the transport for a
-   * chunk, and counts as I/O virtual time waits for.
+   * Starts a wait for data (or the end, or an error). On the library's
+   * sockets it asks the transport for a chunk, and counts as I/O virtual
+   * time waits for.
+   *
+   * @throws {RuntimeError} If another task waits already.
    */
-  *#waitForData(name: string): Generator<unknown, void, unknown> {
+  #beginWait(op: ReadOp): Future<void> {
     if (this.#waiter !== null) {
       throw new RuntimeError(
-        `Cannot ${name}(): another task is already waiting for data from ${this} (a stream is read by one task at a time)`,
+        `Cannot ${
+          OP_NAMES[op.kind]
+        }(): another task is already waiting for data from ${this} (a stream is read by one task at a time)`,
       );
     }
-    const loop = runningLoopFor(`${name}()`);
+    const loop = runningLoopFor(OP_ACTIONS[op.kind]);
     const transport = this.#transport;
     if (this.#paused) {
       // Waiting while paused would wait forever (readexactly(n) for n > limit).
@@ -465,85 +702,19 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     }
     const waiter = loop.createFuture<void>();
     this.#waiter = waiter;
-    const counted = transport !== null && this.#onDemand && !transport.isClosing();
-    if (counted) {
-      transport.resumeReading();
+    if (transport !== null && this.#onDemand && !transport.isClosing()) {
+      op.counted = true;
       loop[IO_WAIT](1);
+      transport.resumeReading();
     }
-    try {
-      yield* waiter;
-    } finally {
-      if (this.#waiter === waiter) this.#waiter = null;
-      if (counted) loop[IO_WAIT](-1);
-    }
+    return waiter;
   }
 
-  // ---------------------------------------------------------------------------
-  // The operations: each tries at once (`...Now`, WAIT if it must wait),
-  // and has a slow path that waits for data.
-
-  #readNow(n: number): Uint8Array | typeof WAIT {
-    if (this.#exception !== null) throw this.#exception;
-    if (n === 0) return EMPTY;
-    const size = this.#end - this.#start;
-    if (n < 0) {
-      if (!this.#eof) return WAIT;
-      return this.#takeAll();
-    }
-    if (size !== 0) {
-      const chunk = this.#take(n < size ? n : size);
-      this.#maybeResumeTransport();
-      return chunk;
-    }
-    return this.#eof ? EMPTY : WAIT;
-  }
-
-  *#readSlow(n: number): Generator<unknown, Uint8Array, unknown> {
-    if (n < 0) {
-      // To the end of the stream.
-      while (!this.#eof) {
-        yield* this.#waitForData("read");
-        if (this.#exception !== null) throw this.#exception;
-      }
-      return this.#takeAll();
-    }
-    yield* this.#waitForData("read");
-    const size = this.#end - this.#start;
-    if (size === 0) return EMPTY;
-    const chunk = this.#take(n < size ? n : size);
-    this.#maybeResumeTransport();
-    return chunk;
-  }
-
-  #takeAll(): Uint8Array {
-    const size = this.#end - this.#start;
-    if (size === 0) return EMPTY;
-    const chunk = this.#take(size);
-    this.#maybeResumeTransport();
-    return chunk;
-  }
-
-  #exactlyNow(n: number): Uint8Array | typeof WAIT {
-    if (this.#exception !== null) throw this.#exception;
-    if (n === 0) return EMPTY;
-    const size = this.#end - this.#start;
-    if (size >= n) {
-      const chunk = this.#take(n);
-      this.#maybeResumeTransport();
-      return chunk;
-    }
-    if (this.#eof) {
-      const partial = this.#take(size);
-      throw new IncompleteReadError(partial, n);
-    }
-    return WAIT;
-  }
-
-  *#exactlySlow(n: number): Generator<unknown, Uint8Array, unknown> {
-    for (;;) {
-      yield* this.#waitForData("readexactly");
-      const now = this.#exactlyNow(n);
-      if (now !== WAIT) return now;
+  #endWait(op: ReadOp, waiter: Future<void>): void {
+    if (this.#waiter === waiter) this.#waiter = null;
+    if (op.counted) {
+      op.counted = false;
+      waiter.getLoop()[IO_WAIT](-1);
     }
   }
 
@@ -593,35 +764,16 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     return -1 - from;
   }
 
-  /** One try of `readuntil`: the chunk, WAIT, or a throw; `from` is where to scan. */
-  #untilStep(seps: Uint8Array[], from: number): Uint8Array | number {
-    if (this.#exception !== null) throw this.#exception;
-    const found = this.#scan(seps, from);
-    if (found >= 0) {
-      const chunk = this.#take(found);
-      this.#maybeResumeTransport();
-      return chunk;
-    }
+  /** One try of `readuntil`: the chunk, WAIT (with where to scan next), or a throw. */
+  #until(op: ReadOp, seps: Uint8Array[]): Uint8Array | typeof WAIT {
+    const found = this.#scan(seps, op.from);
+    if (found >= 0) return this.#consume(found);
     if (this.#eof) {
       // Checked after the scan: the last chunk may have completed a separator.
       throw new IncompleteReadError(this.#take(this.#end - this.#start), null);
     }
-    return -1 - found; // where the next scan starts
-  }
-
-  #untilNow(seps: Uint8Array[]): Uint8Array | typeof WAIT {
-    const step = this.#untilStep(seps, 0);
-    return typeof step === "number" ? WAIT : step;
-  }
-
-  *#untilSlow(seps: Uint8Array[]): Generator<unknown, Uint8Array, unknown> {
-    let from = 0;
-    for (;;) {
-      yield* this.#waitForData("readuntil");
-      const step = this.#untilStep(seps, from);
-      if (typeof step !== "number") return step;
-      from = step;
-    }
+    op.from = -1 - found;
+    return WAIT;
   }
 
   /** `readline`'s view of `readuntil`'s errors: a last line, or a dropped long line. */
@@ -637,48 +789,9 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     throw error;
   }
 
-  #lineNow(): Uint8Array | typeof WAIT {
-    try {
-      return this.#untilNow(NEWLINE);
-    } catch (error) {
-      return this.#lineError(error);
-    }
-  }
-
-  *#lineSlow(): Generator<unknown, Uint8Array, unknown> {
-    try {
-      return yield* this.#untilSlow(NEWLINE);
-    } catch (error) {
-      return this.#lineError(error);
-    }
-  }
-
-  #ops(): Kinds {
-    return this.#kinds ??= kindsOf(this);
-  }
-
   static {
-    kindsOf = (reader) => ({
-      read: {
-        name: "StreamReader.read()",
-        tryNow: (n) => reader.#readNow(n),
-        slow: (n) => reader.#readSlow(n),
-      },
-      readexactly: {
-        name: "StreamReader.readexactly()",
-        tryNow: (n) => reader.#exactlyNow(n),
-        slow: (n) => reader.#exactlySlow(n),
-      },
-      readuntil: {
-        name: "StreamReader.readuntil()",
-        tryNow: (seps) => reader.#untilNow(seps),
-        slow: (seps) => reader.#untilSlow(seps),
-      },
-      readline: {
-        name: "StreamReader.readline()",
-        tryNow: () => reader.#lineNow(),
-        slow: () => reader.#lineSlow(),
-      },
-    });
+    tryOp = (op) => op.reader.#try(op);
+    beginWait = (op) => op.reader.#beginWait(op);
+    endWait = (op, waiter) => op.reader.#endWait(op, waiter);
   }
 }
