@@ -225,6 +225,11 @@ export interface Layers {
     path: string,
     options?: UnixServerOptions,
   ): Awaitable<Server>;
+  /**
+   * `loop.close()` calls it: closes the sockets and listeners still open on
+   * the loop (their pending host operations would keep the process alive).
+   */
+  closeIO(loop: EventLoop): void;
 }
 
 function notLoaded(what: string): never {
@@ -248,6 +253,7 @@ export const layers: Layers = {
   startTls: () => notLoaded("start TLS"),
   createServer: () => notLoaded("create a server"),
   createUnixServer: () => notLoaded("create a server"),
+  closeIO: () => {},
 };
 
 const installed = new Set<string>();

@@ -10,10 +10,16 @@
  *   wanted it is closed: no half-open socket is left behind).
  * - A failure is mapped (`mapError`) to the library's error classes.
  *
+ * It also keeps the open sockets and listeners of each loop
+ * ({@linkcode trackIO}): they count as the loop's I/O sources
+ * (`[IO_SOURCES]`), and `loop.close()` closes those still open, whose
+ * pending host operations would otherwise keep the process alive after
+ * `run()` returned.
+ *
  * @module
  */
 
-import { IO_WAIT } from "./_core.ts";
+import { install, IO_SOURCES, IO_WAIT } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 
@@ -61,3 +67,40 @@ export function ioFuture<T>(
   );
   return future;
 }
+
+/** Something open on a loop that its closing must close: a transport, a server. */
+export interface LoopResource {
+  /** The loop closed: close the host resource without calling anything back. */
+  closeForLoop(): void;
+}
+
+const openOn = new WeakMap<EventLoop, Set<LoopResource>>();
+
+/** Records `resource` as open on `loop` (an I/O source). */
+export function trackIO(loop: EventLoop, resource: LoopResource): void {
+  let open = openOn.get(loop);
+  if (open === undefined) openOn.set(loop, open = new Set());
+  open.add(resource);
+  loop[IO_SOURCES](1);
+}
+
+/** Records that `resource` is closed. */
+export function untrackIO(loop: EventLoop, resource: LoopResource): void {
+  if (openOn.get(loop)?.delete(resource)) loop[IO_SOURCES](-1);
+}
+
+install({
+  closeIO(loop: EventLoop): void {
+    const open = openOn.get(loop);
+    if (open === undefined) return;
+    openOn.delete(loop);
+    for (const resource of open) {
+      loop[IO_SOURCES](-1);
+      try {
+        resource.closeForLoop();
+      } catch {
+        // closed by the host already
+      }
+    }
+  },
+});

@@ -56,7 +56,8 @@
 
 import { OSError, RuntimeError, TimeoutError } from "./errors.ts";
 import { describe } from "./_checks.ts";
-import { IO_SOURCES, IO_WAIT, SCHEDULE } from "./_core.ts";
+import { IO_WAIT, SCHEDULE } from "./_core.ts";
+import { trackIO, untrackIO } from "./_io.ts";
 import { type HostAddr, type HostConn, toOSError } from "./_host/net.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -223,7 +224,7 @@ export class StreamTransport extends Transport {
     } catch {
       // not a TCP socket
     }
-    loop[IO_SOURCES](1);
+    trackIO(loop, this);
     this.#owner?.attach(this);
     loop[SCHEDULE](startTransport, this);
   }
@@ -422,10 +423,15 @@ export class StreamTransport extends Transport {
     if (busy !== null) throw new RuntimeError(`Cannot start TLS on ${this}: ${busy}`);
     this.#state = DONE;
     this.#hostClosed = true; // the new transport owns the socket now
-    this.#loop[IO_SOURCES](-1);
+    untrackIO(this.#loop, this);
     this.#owner?.detach(this);
     this.#owner = null;
     return this.#conn;
+  }
+
+  /** Its loop closed: close the socket, call nothing back. */
+  closeForLoop(): void {
+    this.#orphan();
   }
 
   /** The server this transport belongs to (a TLS upgrade moves it over). */
@@ -766,7 +772,7 @@ export class StreamTransport extends Transport {
   #closeHost(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
-    this.#loop[IO_SOURCES](-1);
+    untrackIO(this.#loop, this);
     try {
       this.#conn.close();
     } catch {

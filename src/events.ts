@@ -588,9 +588,10 @@ export class EventLoop {
   }
 
   /**
-   * Closes the loop: drops every pending callback and timer and releases
-   * every host timer. A closed loop refuses new callbacks with
-   * `RuntimeError`. Closing twice is a no-op.
+   * Closes the loop: drops every pending callback and timer, releases
+   * every host timer, and closes the sockets and servers still open on it
+   * (nothing could serve them any more). A closed loop refuses new
+   * callbacks with `RuntimeError`. Closing twice is a no-op.
    *
    * @throws {RuntimeError} If the loop is running.
    */
@@ -609,6 +610,7 @@ export class EventLoop {
     for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
     this.#releaseHost();
+    layers.closeIO(this); // sockets and listeners still open die with their loop
     const executor = this.#defaultExecutor as { shutdown?: (o: unknown) => unknown } | null;
     this.#defaultExecutor = null;
     executor?.shutdown?.({ wait: false });

@@ -29,9 +29,9 @@
 
 import { CancelledError, RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
-import { install, IO_SOURCES } from "./_core.ts";
+import { install } from "./_core.ts";
 import { type HostConn, type HostListener, net, toOSError } from "./_host/net.ts";
-import { ioFuture } from "./_io.ts";
+import { ioFuture, trackIO, untrackIO } from "./_io.ts";
 import {
   checkHost,
   checkInteger,
@@ -147,6 +147,8 @@ export class Server extends AsyncContextManager<Server> {
   #waiters: Future<void>[] | null = [];
   #servingForever: Future<void> | null = null;
   readonly #owner: TransportOwner;
+  /** What the loop's closing closes: the listeners, and nothing is told. */
+  readonly #resource = { closeForLoop: () => this.#closeForLoop() };
 
   private constructor(
     loop: EventLoop,
@@ -166,7 +168,7 @@ export class Server extends AsyncContextManager<Server> {
         null,
       )
     );
-    for (let i = 0; i < listeners.length; i++) loop[IO_SOURCES](1);
+    trackIO(loop, this.#resource);
     this.#owner = {
       attach: (transport) => {
         this.#clients.add(transport);
@@ -205,19 +207,25 @@ export class Server extends AsyncContextManager<Server> {
     const listeners = this.#listeners;
     if (listeners === null) return;
     this.#listeners = null;
-    for (const listener of listeners) {
-      try {
-        listener.close();
-      } catch {
-        // closed already
-      }
-      this.#loop[IO_SOURCES](-1);
-    }
+    closeAll(listeners);
+    untrackIO(this.#loop, this.#resource);
     this.#serving = false;
     const forever = this.#servingForever;
     this.#servingForever = null;
     if (forever !== null && !forever.done()) forever.cancel();
     this.#maybeWake();
+  }
+
+  #closeForLoop(): void {
+    const listeners = this.#listeners;
+    if (listeners === null) return;
+    this.#listeners = null;
+    closeAll(listeners);
+    for (const conn of this.#pending) closeConn(conn);
+    this.#pending.clear();
+    this.#serving = false;
+    this.#servingForever = null;
+    this.#waiters = null; // nobody can wait on a closed loop
   }
 
   /** Closes every connection of the server, each once its buffer is sent (asyncio 3.13). */

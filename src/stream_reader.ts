@@ -222,52 +222,44 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
       this.#state = FINISHED;
       return Promise.resolve(now).then(onfulfilled, onrejected);
     }
-    return this.#thenWait(onfulfilled, onrejected);
+    return this.#waitAsync().then(onfulfilled, onrejected);
   }
 
   /**
-   * `then()` of a read that must wait: waits on the reader's waiter through
-   * its own `then()` (which parks the awaiting task on it, so `cancel()`
-   * reaches it), tries again when woken, and waits again if it must. One
-   * promise per wait, no driver.
+   * The slow path of `then()`: an async function called from the awaiting
+   * code, so each `await waiter` runs in the awaiting task's own context
+   * and parks the task on the waiter (`cancel()` reaches it). A wait ends
+   * in a try, and perhaps another wait (`readexactly` of more than
+   * arrived).
    */
-  #thenWait<R1, R2>(
-    onfulfilled: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null | undefined,
-    onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
-  ): Promise<R1 | R2> {
-    let waiter: Future<void>;
-    try {
+  async #waitAsync(): Promise<Uint8Array> {
+    for (;;) {
       this.#startWait();
-      waiter = this.#waiter!;
-    } catch (error) {
-      return Promise.reject(error).then(onfulfilled, onrejected);
-    }
-    return waiter.then(
-      (): R1 | R2 | PromiseLike<R1 | R2> => {
-        let now: Uint8Array | typeof WAIT;
-        try {
-          this.#woken();
-          now = tryOp(this);
-        } catch (error) {
-          this.#state = FINISHED;
-          if (typeof onrejected === "function") return onrejected(error);
-          throw error;
-        }
-        if (now === WAIT) return this.#thenWait(onfulfilled, onrejected);
-        this.#state = FINISHED;
-        return typeof onfulfilled === "function" ? onfulfilled(now) : now as R1;
-      },
-      (error: unknown): R2 | PromiseLike<R2> => {
+      const waiter = this.#waiter!;
+      try {
+        await waiter;
+      } catch (error) {
         // A cancellation, or the stream's error: withdraw the wait.
         if (this.#state === WAITING) {
           this.#waiter = null;
           endWait(this, waiter);
         }
         this.#state = FINISHED;
-        if (typeof onrejected === "function") return onrejected(error);
         throw error;
-      },
-    );
+      }
+      this.#woken();
+      let now: Uint8Array | typeof WAIT;
+      try {
+        now = tryOp(this);
+      } catch (error) {
+        this.#state = FINISHED;
+        throw error;
+      }
+      if (now !== WAIT) {
+        this.#state = FINISHED;
+        return now;
+      }
+    }
   }
 
   /** One try: done, or a wait begun (the waiter's iterator, which `yield*` yields). */

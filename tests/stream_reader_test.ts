@@ -423,3 +423,19 @@ Deno.test("property: any chunking of the same bytes reads the same lines", async
     { numRuns: 200 },
   );
 });
+
+Deno.test("an async task whose read waits twice is still parked on the second wait (cancel reaches it)", async () => {
+  await run(async () => {
+    const reader = new StreamReader();
+    const task = createTask(async () => await reader.readline());
+    await sleep(0);
+    reader.feedData(enc("no newline yet")); // wakes the read, which must wait again
+    await sleep(0);
+    await sleep(0);
+    assert.equal(task.state, "pending"); // parked, not running in the host
+    task.cancel();
+    await assert.rejects(async () => await task, CancelledError);
+    reader.feedData(enc("\n"));
+    assert.equal(dec(await reader.readline()), "no newline yet\n");
+  });
+});

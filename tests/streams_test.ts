@@ -35,6 +35,7 @@ import {
   waitFor,
   wrapFuture,
 } from "../mod.ts";
+import { IO_SOURCES } from "../src/_core.ts";
 import { STYLES, VT } from "./_helpers.ts";
 import {
   dec,
@@ -683,4 +684,26 @@ Deno.test("waitClosed of a writer whose peer closed first completes", async () =
     server.close();
     await server.waitClosed();
   });
+});
+
+Deno.test("closing the loop closes the sockets and servers left open on it", async () => {
+  let counted = -1;
+  await run(async () => {
+    const server = await startServer(
+      async (reader) => {
+        await reader.readline(); // still waiting when run() ends
+      },
+      "127.0.0.1",
+      0,
+    );
+    const [, writer] = await openConnection("127.0.0.1", portOf(server));
+    writer.write(enc("no newline"));
+    await sleep(0.02);
+    counted = getRunningLoop()[IO_SOURCES](0);
+    // Forgotten: no close(), no waitClosed(). run() cancels the handler and
+    // closes the loop, which closes the server and both ends of the connection;
+    // Deno's sanitizers would fail this test if an operation were left pending.
+  });
+  assert.equal(counted, 3); // the listener and the two ends
+  await new Promise((resolve) => setTimeout(resolve, 10)); // the host settles the closed reads
 });
