@@ -274,6 +274,13 @@ const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.len
 
 /** Runs the network cases; returns the table's rows. */
 export async function netRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  if (!Deno.env.get("NET_NO_ECHO")) rows.push(...await echoRows());
+  if (!Deno.env.get("NET_NO_IDLE")) rows.push(...await idleRows());
+  return rows;
+}
+
+async function echoRows(): Promise<Row[]> {
   // Warm-up: every side runs its code optimized when measured.
   for (const kind of KINDS) await echoRound(kind, Math.min(2000, TRIPS));
   const echo = new Map<Kind, EchoResult[]>(KINDS.map((kind) => [kind, []]));
@@ -303,7 +310,11 @@ export async function netRows(): Promise<Row[]> {
       ratio: median(results.map((r, i) => r.tripsPerSecond / raw[i].tripsPerSecond)),
     });
   }
-  if (Deno.env.get("NET_NO_IDLE")) return rows;
+  return rows;
+}
+
+async function idleRows(): Promise<Row[]> {
+  const rows: Row[] = [];
   const idle = new Map<Kind, { heap: number; external: number }>();
   for (const kind of ["streams (generator)", "protocols", "raw"] as Kind[]) {
     idle.set(kind, await idleRound(kind));

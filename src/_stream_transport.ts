@@ -643,10 +643,18 @@ export class StreamTransport extends Transport {
     this.#writing = true;
     this.#loop[IO_WAIT](1);
     this.#conn.write(this.#flight.subarray(this.#flightAt, this.#flightEnd))
-      .then(this.#onWritten, this.#onWriteError);
+      .then(
+        this.#onWritten ??= (n) => this.#written(n),
+        this.#onWriteError ??= (e) => this.#writeFailed(e),
+      );
   }
 
-  readonly #onWritten = (n: number): void => {
+  // The write callbacks, made when the transport first writes: an idle
+  // connection (a server's, waiting for its client) never pays for them.
+  #onWritten: ((n: number) => void) | null = null;
+  #onWriteError: ((error: unknown) => void) | null = null;
+
+  #written(n: number): void {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
@@ -677,9 +685,9 @@ export class StreamTransport extends Transport {
     // Everything is sent.
     if (this.#state === CLOSING) this.#lose(null);
     else if (this.#eofWritten) this.#shutdownWrite();
-  };
+  }
 
-  readonly #onWriteError = (error: unknown): void => {
+  #writeFailed(error: unknown): void {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
@@ -694,19 +702,20 @@ export class StreamTransport extends Transport {
       toOSError(error, `write to ${formatAddress(this.#peer)}`, this.#tls),
       "Fatal write error on socket transport",
     );
-  };
+  }
 
   #shutdownWrite(): void {
     this.#shutting = true;
-    this.#conn.closeWrite().then(this.#onShutdown, this.#onShutdown);
+    const done = () => this.#onShutdown();
+    this.#conn.closeWrite().then(done, done);
   }
 
-  readonly #onShutdown = (): void => {
+  #onShutdown(): void {
     // (A failed shutdown has nothing left to tell: the peer is gone, and the
     // next read says so.)
     this.#shutting = false;
     this.#settled();
-  };
+  }
 
   #maybePauseProtocol(): void {
     if (this.#writeSize <= this.#high || this.#protocolPaused) return;

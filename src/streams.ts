@@ -113,7 +113,7 @@ export interface StartUnixServerOptions extends UnixServerOptions {
  */
 export class FlowControlProtocol extends Protocol {
   #paused = false;
-  #waiters: Future<void>[] = [];
+  #waiters: Future<void>[] | null = null;
   #lost = false;
 
   /** The transport's buffer is over its high-water mark: writers wait. */
@@ -124,7 +124,7 @@ export class FlowControlProtocol extends Protocol {
   /** The transport's buffer drained: waiting writers go on. */
   override resumeWriting(): void {
     this.#paused = false;
-    for (const waiter of this.#waiters) if (!waiter.done()) waiter.setResult(undefined);
+    for (const waiter of this.#waiters ?? []) if (!waiter.done()) waiter.setResult(undefined);
   }
 
   /**
@@ -135,7 +135,7 @@ export class FlowControlProtocol extends Protocol {
   override connectionLost(error: Error | null): void {
     this.#lost = true;
     if (!this.#paused) return;
-    for (const waiter of this.#waiters) {
+    for (const waiter of this.#waiters ?? []) {
       if (waiter.done()) continue;
       if (error === null) waiter.setResult(undefined);
       else waiter.setException(error);
@@ -153,11 +153,12 @@ export class FlowControlProtocol extends Protocol {
     if (this.#lost) throw new ConnectionResetError("Connection lost");
     if (!this.#paused) return;
     const waiter = runningLoopFor("drain").createFuture<void>();
-    this.#waiters.push(waiter);
+    const waiters = this.#waiters ??= [];
+    waiters.push(waiter);
     try {
       yield* waiter;
     } finally {
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      waiters.splice(waiters.indexOf(waiter), 1);
     }
   }
 
@@ -215,7 +216,10 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   #writer: StreamWriter | null = null;
   #task: Task<unknown> | null = null;
   #overSsl = false;
-  readonly #closed: Future<void>;
+  /** What `waitClosed()` waits on, made when first asked for. */
+  #closed: Future<void> | null = null;
+  /** How the connection ended, once it did: `null` (cleanly) or the error. */
+  #ended: Error | null | undefined = undefined;
 
   /**
    * Creates the protocol.
@@ -244,7 +248,6 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     this.#reader = reader;
     this.#clientConnected = clientConnected ?? null;
     this.#loop = loop ?? eventLoopFor("create a StreamReaderProtocol");
-    this.#closed = this.#loop.createFuture<void>();
   }
 
   /**
@@ -299,13 +302,9 @@ export class StreamReaderProtocol extends FlowControlProtocol {
       if (error === null) reader.feedEof();
       else reader.setException(error);
     }
-    const closed = this.#closed;
-    if (!closed.done()) {
-      if (error === null) closed.setResult(undefined);
-      else {
-        closed.setException(error);
-        closed.exception(); // read here: waitClosed() rethrows it, nobody has to
-      }
+    if (this.#ended === undefined) {
+      this.#ended = error;
+      if (this.#closed !== null) settleClosed(this.#closed, error);
     }
     super.connectionLost(error);
     this.#reader = null;
@@ -341,6 +340,10 @@ export class StreamReaderProtocol extends FlowControlProtocol {
 
   /** @ignore */
   override [CLOSE_WAITER](_writer: StreamWriter): Future<void> {
+    if (this.#closed === null) {
+      this.#closed = this.#loop.createFuture<void>();
+      if (this.#ended !== undefined) settleClosed(this.#closed, this.#ended);
+    }
     return this.#closed;
   }
 
@@ -356,6 +359,16 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     this.#transport = transport;
     this.#overSsl = transport.getExtraInfo("sslcontext") !== undefined;
     this.#reader?.[SET_TRANSPORT](transport);
+  }
+}
+
+/** Completes `waitClosed()`'s future: with nothing, or the error that ended the connection. */
+function settleClosed(closed: Future<void>, error: Error | null): void {
+  if (closed.done()) return;
+  if (error === null) closed.setResult(undefined);
+  else {
+    closed.setException(error);
+    closed.exception(); // read here: waitClosed() rethrows it, nobody has to
   }
 }
 

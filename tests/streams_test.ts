@@ -707,3 +707,28 @@ Deno.test("closing the loop closes the sockets and servers left open on it", asy
   assert.equal(counted, 3); // the listener and the two ends
   await new Promise((resolve) => setTimeout(resolve, 10)); // the host settles the closed reads
 });
+
+Deno.test("a server can listen on a list of hosts; happyEyeballsDelay is passed on", async () => {
+  await run(async () => {
+    const server = await startServer(echoLinesAsync, ["127.0.0.1", "127.0.0.1"], 0);
+    assert.equal(server.sockets.length, 2);
+    for (const socket of server.sockets) {
+      const [, port] = socket.getsockname() as [string, number];
+      const [reader, writer] = await openConnection("127.0.0.1", port, {
+        happyEyeballsDelay: 0.25,
+      });
+      writer.write(enc(`to ${port}\n`));
+      assert.equal(dec(await reader.readline()), `to ${port}\n`);
+      writer.close();
+      await writer.waitClosed();
+    }
+    assert.throws(() => openConnection("127.0.0.1", 1, { happyEyeballsDelay: -1 }), RangeError);
+    assert.throws(() => startServer(echoLinesAsync, [], 0), TypeError);
+    assert.throws(
+      () => startServer(echoLinesAsync, "127.0.0.1", 0, { reusePort: true } as never),
+      /unknown option "reusePort"/,
+    );
+    server.close();
+    await server.waitClosed();
+  });
+});
