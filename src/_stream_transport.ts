@@ -26,7 +26,8 @@
  *   where TCP's own flow control holds the peer back.
  * - **Writing.** `write()` copies the bytes into the transport's buffer
  *   (the caller may reuse its array at once, as Python's bytes allow) and
- *   hands them to the host at once if no write is in flight; bytes written
+ *   hands them to the host at once if no write is in flight (over TLS, at
+ *   the end of the loop's iteration: see `#flushSoon`); bytes written
  *   meanwhile leave together in the next host write. Two buffers take turns
  *   (one in flight, one filling), so a steady stream allocates nothing.
  *   The write buffer's size counts the bytes the host has not taken yet;
@@ -44,7 +45,8 @@
  *   write, counts as I/O the loop waits for (`[IO_WAIT]`), so virtual time
  *   does not jump past data on its way; a stream's reader counts its own
  *   waits instead (a socket nobody waits on does not hold the clock). Every
- *   open transport counts as an I/O source (`[IO_SOURCES]`).
+ *   open transport counts as an I/O source (`[IO_SOURCES]`), and a loop
+ *   that closes closes the transports still open on it (`_io.ts`).
  *
  * Every host callback checks whether the transport (or its loop) was closed
  * under it; every protocol call is guarded, so that a protocol's error
