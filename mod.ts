@@ -104,3 +104,32 @@ export { toThread } from "./src/executors.ts";
 export * from "./src/generators.ts";
 export * from "./src/greenlet.ts";
 export * from "./src/graph.ts";
+export {
+  BaseTransport,
+  type ExtraInfo,
+  type ReadTransport,
+  type SocketAddress,
+  type TlsInfo,
+  type TlsOptions,
+  Transport,
+  TransportSocket,
+  type WriteTransport,
+} from "./src/transports.ts";
+export { BaseProtocol, BufferedProtocol, Protocol } from "./src/protocols.ts";
+export * from "./src/connections.ts";
+export { Server, type ServerOptions, type UnixServerOptions } from "./src/servers.ts";
+export { StreamReader } from "./src/stream_reader.ts";
+export {
+  type ClientConnected,
+  FlowControlProtocol,
+  openConnection,
+  type OpenConnectionOptions,
+  openUnixConnection,
+  type OpenUnixConnectionOptions,
+  startServer,
+  type StartServerOptions,
+  startUnixServer,
+  type StartUnixServerOptions,
+  StreamReaderProtocol,
+  StreamWriter,
+} from "./src/streams.ts";

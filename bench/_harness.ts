@@ -98,6 +98,8 @@ function fmt(value: number, unit: string): string {
   if (unit === "bytes/task") return `${value.toFixed(0)} B/task`;
   if (unit === "ms") return `${value.toFixed(1)} ms`;
   if (unit === "MB/s") return `${value.toFixed(0)} MB/s`;
+  if (unit === "B/conn") return `${value.toFixed(0)} B/conn`;
+  if (unit === "µs CPU") return `${value.toFixed(2)} µs CPU`;
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M ops/s`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k ops/s`;
   return `${value.toFixed(0)} ops/s`;

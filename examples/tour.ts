@@ -45,6 +45,13 @@ export const ORDER: readonly string[] = [
   // Introspection: what is my program waiting on?
   "call_graph",
   "deadlock",
+  // Network I/O: streams, servers, transports and protocols
+  "wget",
+  "download_images",
+  "echo_client",
+  "echo_server",
+  "echo_protocol",
+  "http_server",
 ];
 
 const HERE = new URL(".", import.meta.url);

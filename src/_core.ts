@@ -27,6 +27,11 @@ import type { Future } from "./futures.ts";
 import type { Wait } from "./_await.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 import type { Executor } from "./concurrent_futures.ts";
+import type { Awaitable } from "./coroutines.ts";
+import type { TlsOptions, Transport } from "./transports.ts";
+import type { BaseProtocol } from "./protocols.ts";
+import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
+import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 
 // ---------------------------------------------------------------------------
 // 1. The realm's loop state.
@@ -156,6 +161,18 @@ export const HOST_TURN: unique symbol = Symbol("hostTurn");
 export const HOLD: unique symbol = Symbol("hold");
 /** `loop[INTERRUPT](error)`: stops the running loop at once; `runForever()` rejects with `error`. */
 export const INTERRUPT: unique symbol = Symbol("interrupt");
+
+/**
+ * `loop[IO_WAIT](delta)`: counts socket operations in flight that virtual
+ * time waits for (a read a task waits on, a write, a connect). Unlike
+ * `HOST_WORK` it does not hold host turns open: no body runs in it.
+ */
+export const IO_WAIT: unique symbol = Symbol("ioWait");
+/**
+ * `loop[IO_SOURCES](delta)`: counts the open sockets and listeners, what
+ * could still wake the loop though nothing waits on it; returns the count.
+ */
+export const IO_SOURCES: unique symbol = Symbol("ioSources");
 
 /** `future[ADD_WAITER](fn, arg)`: an internal waiter, pushed on the ready queue as `(fn, arg)` when done. */
 export const ADD_WAITER: unique symbol = Symbol("addWaiter");
@@ -321,6 +338,51 @@ export interface Layers {
    * submits the call and wraps what `submit` returns in a future of `loop`.
    */
   runInExecutor(loop: EventLoop, executor: Executor, fn: unknown, args: unknown[]): Future<unknown>;
+
+  // From connections.ts and servers.ts: the network (`loop.createConnection()`, ...).
+  /** `loop.createConnection()`. */
+  createConnection(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    host: string | null | undefined,
+    port: number,
+    options?: ConnectionOptions,
+  ): Awaitable<[Transport, BaseProtocol]>;
+  /** `loop.createUnixConnection()`. */
+  createUnixConnection(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    path: string,
+    options?: UnixConnectionOptions,
+  ): Awaitable<[Transport, BaseProtocol]>;
+  /** `loop.startTls()`. */
+  startTls(
+    loop: EventLoop,
+    transport: Transport,
+    protocol: BaseProtocol,
+    ssl: true | TlsOptions,
+    options?: StartTlsOptions,
+  ): Awaitable<Transport>;
+  /** `loop.createServer()`. */
+  createServer(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    host: string | readonly string[] | null | undefined,
+    port: number | undefined,
+    options?: ServerOptions,
+  ): Awaitable<Server>;
+  /** `loop.createUnixServer()`. */
+  createUnixServer(
+    loop: EventLoop,
+    protocolFactory: () => BaseProtocol,
+    path: string,
+    options?: UnixServerOptions,
+  ): Awaitable<Server>;
+  /**
+   * `loop.close()` calls it: closes the sockets and listeners still open on
+   * the loop (their pending host operations would keep the process alive).
+   */
+  closeIO(loop: EventLoop): void;
 }
 
 function notLoaded(what: string): never {
@@ -346,6 +408,12 @@ export const layers: Layers = {
   installTaskDump: () => () => {},
   createDefaultExecutor: () => notLoaded("create the default executor"),
   runInExecutor: () => notLoaded("run in an executor"),
+  createConnection: () => notLoaded("create a connection"),
+  createUnixConnection: () => notLoaded("create a connection"),
+  startTls: () => notLoaded("start TLS"),
+  createServer: () => notLoaded("create a server"),
+  createUnixServer: () => notLoaded("create a server"),
+  closeIO: () => {},
 };
 
 const installed = new Set<string>();

@@ -296,6 +296,152 @@ export class LimitOverrunError extends Error {
   }
 }
 
+/** Options of {@linkcode OSError} and its subclasses: `cause`, and the system's error code. */
+export interface OSErrorOptions extends ErrorOptions {
+  /** The system's error code (`"ECONNREFUSED"`), when known. */
+  code?: string;
+}
+
+/**
+ * A system call failed: an unknown host, an address in use, a TLS failure,
+ * a lost connection (Python's OSError). The network's errors are its
+ * subclasses; `code` names the system's error (`"ECONNREFUSED"`,
+ * `"EADDRINUSE"`, `"EAI_NONAME"`), and `cause` holds the host's own error.
+ *
+ * @example Catching any network failure
+ * ```ts
+ * import { ConnectionRefusedError, OSError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ConnectionRefusedError("Cannot connect to 127.0.0.1:1: refused", {
+ *   code: "ECONNREFUSED",
+ * });
+ * assert.ok(error instanceof OSError);
+ * assert.equal(error.code, "ECONNREFUSED");
+ * ```
+ */
+export class OSError extends Error {
+  /** Always `"OSError"` (or the subclass's name). */
+  override name: string = "OSError";
+  /** The system's error code (`"ECONNREFUSED"`), or `undefined` when unknown. */
+  readonly code: string | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param message What failed.
+   * @param options `cause`, and the system's error `code`.
+   */
+  constructor(message?: string, options?: OSErrorOptions) {
+    super(message, options);
+    this.code = options?.code;
+  }
+}
+
+/**
+ * A connection failed or was lost (Python's ConnectionError); the base of
+ * {@linkcode ConnectionRefusedError}, {@linkcode ConnectionResetError},
+ * {@linkcode ConnectionAbortedError} and {@linkcode BrokenPipeError}.
+ * `writer.drain()` on a lost connection throws it.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError, ConnectionResetError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new ConnectionResetError("Connection lost") instanceof ConnectionError);
+ * ```
+ */
+export class ConnectionError extends OSError {
+  /** Always `"ConnectionError"` (or the subclass's name). */
+  override name: string = "ConnectionError";
+}
+
+/**
+ * The peer refused the connection: nothing listens on that port
+ * (Python's ConnectionRefusedError, `ECONNREFUSED`).
+ *
+ * @example
+ * ```ts
+ * import { ConnectionRefusedError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new ConnectionRefusedError().name, "ConnectionRefusedError");
+ * ```
+ */
+export class ConnectionRefusedError extends ConnectionError {
+  /** Always `"ConnectionRefusedError"`. */
+  override name = "ConnectionRefusedError";
+}
+
+/**
+ * The peer reset the connection (Python's ConnectionResetError,
+ * `ECONNRESET`); also what `writer.drain()` throws once the connection is
+ * lost.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionResetError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new ConnectionResetError().name, "ConnectionResetError");
+ * ```
+ */
+export class ConnectionResetError extends ConnectionError {
+  /** Always `"ConnectionResetError"`. */
+  override name = "ConnectionResetError";
+}
+
+/**
+ * The connection was aborted on this side (Python's ConnectionAbortedError,
+ * `ECONNABORTED`).
+ *
+ * @example
+ * ```ts
+ * import { ConnectionAbortedError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new ConnectionAbortedError().name, "ConnectionAbortedError");
+ * ```
+ */
+export class ConnectionAbortedError extends ConnectionError {
+  /** Always `"ConnectionAbortedError"`. */
+  override name = "ConnectionAbortedError";
+}
+
+/**
+ * A write to a connection whose peer has closed it (Python's
+ * BrokenPipeError, `EPIPE`).
+ *
+ * @example
+ * ```ts
+ * import { BrokenPipeError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new BrokenPipeError().name, "BrokenPipeError");
+ * ```
+ */
+export class BrokenPipeError extends ConnectionError {
+  /** Always `"BrokenPipeError"`. */
+  override name = "BrokenPipeError";
+}
+
+/**
+ * A TLS connection failed: its handshake, or the peer's certificate did not
+ * verify (Python's ssl.SSLError).
+ *
+ * @example
+ * ```ts
+ * import { OSError, SSLError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new SSLError("invalid peer certificate: UnknownIssuer") instanceof OSError);
+ * ```
+ */
+export class SSLError extends OSError {
+  /** Always `"SSLError"`. */
+  override name = "SSLError";
+}
+
 /**
  * Thrown by an async iterator's `anext()` to end the iteration
  * (Python's StopAsyncIteration).

@@ -42,7 +42,9 @@
  *   the next deadline when nothing is ready and no host promise is pending.
  *   While host work is pending, virtual time runs at real speed (a real host
  *   timer for the virtual delay), so a timeout around a stuck host promise
- *   still fires.
+ *   still fires. Socket operations in flight (a read a task waits on, a
+ *   write, a connect) hold the jump the same way (`[IO_WAIT]`); an open
+ *   socket nobody waits on does not.
  *
  * - An error of the loop's own machinery (a host API that throws, a bug)
  *   stops the loop at once and rejects `runForever()` with that error; the
@@ -67,6 +69,8 @@ import {
   HOST_TURN,
   HOST_WORK,
   INTERRUPT,
+  IO_SOURCES,
+  IO_WAIT,
   keepShapes,
   layers,
   realm,
@@ -83,6 +87,10 @@ import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 import type { Executor } from "./concurrent_futures.ts";
+import type { TlsOptions, Transport } from "./transports.ts";
+import type { BaseProtocol } from "./protocols.ts";
+import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
+import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 const SLICE_MS = 2;
@@ -633,9 +641,10 @@ export class EventLoop {
   }
 
   /**
-   * Closes the loop: drops every pending callback and timer and releases
-   * every host timer. A closed loop refuses new callbacks with
-   * `RuntimeError`. Closing twice is a no-op.
+   * Closes the loop: drops every pending callback and timer, releases
+   * every host timer, and closes the sockets and servers still open on it
+   * (nothing could serve them any more). A closed loop refuses new
+   * callbacks with `RuntimeError`. Closing twice is a no-op.
    *
    * @throws {RuntimeError} If the loop is running.
    */
@@ -657,6 +666,7 @@ export class EventLoop {
     for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
     this.#releaseHost();
+    layers.closeIO(this); // sockets and listeners still open die with their loop
     const executor = this.#defaultExecutor;
     this.#defaultExecutor = null;
     // As asyncio: the executor is told to end, without waiting for its work.
@@ -937,6 +947,133 @@ export class EventLoop {
     const debug = this.#debug ? ", debug" : "";
     const ready = (this.#readyLength + this.#batchEnd - this.#batchIndex) / 2;
     return `EventLoop(${this.#state}, ready=${ready}, timers=${this.#timers.length}${virtual}${debug})`;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The network: connections, servers and TLS (connections.ts, servers.ts),
+  // and what the loop counts of its sockets.
+
+  // Socket operations in flight that virtual time waits for (see [IO_WAIT]).
+  #ioWait = 0;
+  // Open sockets and listeners (see [IO_SOURCES]).
+  #ioSources = 0;
+
+  /**
+   * Opens a TCP connection (TLS with `ssl`) and connects a protocol to it
+   * (asyncio's `loop.create_connection`): `protocolFactory()` makes the
+   * protocol, whose `connectionMade(transport)` has been called when the
+   * awaitable completes.
+   *
+   * @param protocolFactory Makes the protocol.
+   * @param host The host name or IP address.
+   * @param port The port.
+   * @param options `ssl`, `serverHostname`, `happyEyeballsDelay`, `sslHandshakeTimeout`.
+   * @returns An awaitable for `[transport, protocol]`.
+   * @throws {ConnectionRefusedError} If nothing listens there (when awaited).
+   * @throws {OSError} If the host is unknown, or another system error (when awaited).
+   * @throws {SSLError} If the TLS handshake fails (when awaited).
+   * @throws {TypeError} If an argument has the wrong type.
+   * @throws {RangeError} If the port is not a whole number from 0 to 65535.
+   */
+  createConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    host: string | null | undefined,
+    port: number,
+    options?: ConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return layers.createConnection(this, protocolFactory, host, port, options) as Awaitable<
+      [Transport, P]
+    >;
+  }
+
+  /**
+   * Opens a Unix-socket connection and connects a protocol to it (asyncio's
+   * `loop.create_unix_connection`).
+   *
+   * @param protocolFactory Makes the protocol.
+   * @param path The socket's path.
+   * @param options Reserved (TLS over Unix sockets is not available).
+   * @returns An awaitable for `[transport, protocol]`.
+   * @throws {OSError} If nothing listens at `path` (when awaited).
+   */
+  createUnixConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    path: string,
+    options?: UnixConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return layers.createUnixConnection(this, protocolFactory, path, options) as Awaitable<
+      [Transport, P]
+    >;
+  }
+
+  /**
+   * Upgrades a connection to TLS, client side (asyncio's `loop.start_tls`):
+   * the returned transport carries the protocol's data encrypted from then
+   * on; the old one is done. Nothing may be reading from the old transport.
+   *
+   * @param transport The connection's transport.
+   * @param protocol Its protocol.
+   * @param ssl `true`, or TLS settings (`caCerts`, `caFile`, ...).
+   * @param options `serverSide`, `serverHostname`, `sslHandshakeTimeout`.
+   * @returns An awaitable for the new transport.
+   * @throws {SSLError} If the handshake fails (when awaited).
+   */
+  startTls(
+    transport: Transport,
+    protocol: BaseProtocol,
+    ssl: true | TlsOptions,
+    options?: StartTlsOptions,
+  ): Awaitable<Transport> {
+    return layers.startTls(this, transport, protocol, ssl, options);
+  }
+
+  /**
+   * Listens on `host:port` (TLS with `ssl`) and connects a new protocol to
+   * every connection (asyncio's `loop.create_server`).
+   *
+   * @param protocolFactory Makes a protocol per connection.
+   * @param host A host or IP address, a list of them, or `null` for every interface.
+   * @param port The port; `0` (the default) lets the system choose.
+   * @param options `ssl`, `backlog`, `startServing`.
+   * @returns An awaitable for the {@linkcode Server}.
+   * @throws {OSError} If the address is in use (`EADDRINUSE`) or not available (when awaited).
+   */
+  createServer(
+    protocolFactory: () => BaseProtocol,
+    host?: string | readonly string[] | null,
+    port?: number,
+    options?: ServerOptions,
+  ): Awaitable<Server> {
+    return layers.createServer(this, protocolFactory, host, port, options);
+  }
+
+  /**
+   * Listens on a Unix socket at `path` (asyncio's `loop.create_unix_server`);
+   * a stale socket file there is replaced, and the file is removed when the
+   * server closes.
+   *
+   * @param protocolFactory Makes a protocol per connection.
+   * @param path The socket's path.
+   * @param options `backlog`, `startServing`.
+   * @returns An awaitable for the {@linkcode Server}.
+   */
+  createUnixServer(
+    protocolFactory: () => BaseProtocol,
+    path: string,
+    options?: UnixServerOptions,
+  ): Awaitable<Server> {
+    return layers.createUnixServer(this, protocolFactory, path, options);
+  }
+
+  /** @ignore */
+  [IO_WAIT](delta: 1 | -1): void {
+    this.#ioWait += delta;
+    if (this.#ioWait === 0 && this.#virtual && !this.#draining) this.#wake();
+  }
+
+  /** @ignore */
+  [IO_SOURCES](delta: 1 | -1 | 0): number {
+    return this.#ioSources += delta;
   }
 
   // ---------------------------------------------------------------------------
@@ -1387,7 +1524,7 @@ export class EventLoop {
       return false; // wait for a host event to schedule something
     }
     const next = timers[0].when();
-    if (this.#virtual && (this.#hostWork === 0 || this.#forceJump)) {
+    if (this.#virtual && ((this.#hostWork === 0 && this.#ioWait === 0) || this.#forceJump)) {
       this.#forceJump = false;
       if (next > this.#virtualNow) this.#virtualNow = next;
       return true;
@@ -1402,7 +1539,8 @@ export class EventLoop {
   /**
    * Nothing is ready, no timer is armed, no host work the loop knows of is
    * pending (wrapped promises and async bodies running host code count
-   * themselves through [HOST_WORK]), and the future of `runUntilComplete`
+   * themselves through [HOST_WORK]), no socket or listener is open (they
+   * count through [IO_SOURCES]), and the future of `runUntilComplete`
    * is pending: unless host code the loop cannot see is about to call in,
    * nothing can ever happen again. A promise reaction queued meanwhile may
    * still schedule something, so the verdict waits for one host macrotask
@@ -1420,7 +1558,7 @@ export class EventLoop {
       this.#state !== "running" || this.#draining || this.#stopping || this.#wakePending ||
       this.#readyLength !== 0 || this.#batchIndex !== this.#batchEnd ||
       this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done() ||
-      layers.hasLooseTasks(this)
+      this.#ioWait !== 0 || this.#ioSources !== 0 || layers.hasLooseTasks(this)
     ) {
       return;
     }

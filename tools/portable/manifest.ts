@@ -31,6 +31,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "mod",
   "host",
   "operations",
+  "stream_reader",
 ];
 
 /** Test files that run in the Deno suite only, with the reason. */
@@ -51,6 +52,9 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   worker_functions: "Web Workers that load modules from files",
   host_process: "the process pool's framing, an internal module",
   graph: "pins the names and source lines of the test's own functions, which a bundle renames",
+  streams: "Deno sockets on 127.0.0.1",
+  transports: "Deno sockets on 127.0.0.1",
+  tls: "Deno TLS sockets and openssl-made certificates",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
@@ -59,4 +63,10 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   process_pool: "Deno child processes",
   run_in_executor: "Web Workers and Deno child processes",
   blocking_library: "Web Workers that load modules from files",
+  wget: "Deno sockets (an HTTP server on 127.0.0.1)",
+  download_images: "Deno sockets (an HTTP server on 127.0.0.1)",
+  echo_client: "Deno sockets on 127.0.0.1",
+  echo_server: "Deno sockets on 127.0.0.1",
+  echo_protocol: "Deno sockets on 127.0.0.1",
+  http_server: "Deno sockets on 127.0.0.1",
 };

@@ -1,0 +1,276 @@
+/**
+ * Internal: the network, the only place the library touches the host's
+ * sockets. Another runtime is another set of these functions.
+ *
+ * - A connection is a {@linkcode HostConn}: `read(buffer)` resolving to a
+ *   byte count (or `null` at the end of the stream), `write(bytes)`
+ *   resolving to how many bytes the host took, `closeWrite()`, `close()`,
+ *   and its two addresses. Deno's `Deno.Conn` is one as it is; a pipe is one
+ *   behind a small wrapper.
+ * - A listener is a {@linkcode HostListener}: `accept()`, `close()`, `addr`.
+ * - {@linkcode toOSError} turns the host's errors into the library's
+ *   (`ConnectionRefusedError`, `OSError` with a `code`, `SSLError`, ...), so
+ *   that no layer above this file sees a host error class.
+ *
+ * Deno's globals are read when a function runs, never at load, so that
+ * importing the library on a runtime without sockets fails only when a
+ * socket is asked for, with an error naming what is missing.
+ *
+ * @module
+ */
+
+import {
+  BrokenPipeError,
+  ConnectionAbortedError,
+  type ConnectionError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  OSError,
+  RuntimeError,
+  SSLError,
+  TimeoutError,
+} from "../errors.ts";
+
+/** An address as the host reports it. */
+export interface HostAddr {
+  /** `"tcp"`, `"unix"`, ... */
+  transport: string;
+  /** The IP address (IP transports). */
+  hostname?: string;
+  /** The port (IP transports). */
+  port?: number;
+  /** The socket's path (Unix transports). */
+  path?: string;
+}
+
+/** A byte stream of the host: a socket (or, behind a wrapper, a pipe). */
+export interface HostConn {
+  /** Reads into `buffer`: the byte count, or `null` at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes from `data`: how many bytes the host took (maybe fewer than all). */
+  write(data: Uint8Array): Promise<number>;
+  /** Shuts the write side down (the peer reads the end of the stream). */
+  closeWrite(): Promise<void>;
+  /** Closes the stream; pending reads and writes reject. */
+  close(): void;
+  /** This end's address. */
+  readonly localAddr: HostAddr;
+  /** The peer's address. */
+  readonly remoteAddr: HostAddr;
+  /** TCP only: turns Nagle's algorithm off (`true`). */
+  setNoDelay?(noDelay?: boolean): void;
+  /** TLS only: completes the handshake. */
+  handshake?(): Promise<{ alpnProtocol: string | null }>;
+}
+
+/** A listening socket of the host. */
+export interface HostListener {
+  /** The next connection. */
+  accept(): Promise<HostConn>;
+  /** Stops listening; a pending `accept()` rejects. */
+  close(): void;
+  /** The address it listens on. */
+  readonly addr: HostAddr;
+}
+
+/** What `connect` needs. */
+export interface ConnectRequest {
+  hostname: string;
+  port: number;
+  /** Aborts the connect. */
+  signal?: AbortSignal;
+  /** Happy Eyeballs (RFC 8305): the delay between attempts, in ms; `undefined`: one family at a time. */
+  happyEyeballsDelayMs?: number;
+}
+
+/** What a TLS client needs. */
+export interface TlsClientRequest {
+  /** The name the server's certificate must carry (and the SNI). */
+  hostname: string;
+  caCerts?: string[];
+  alpnProtocols?: string[];
+}
+
+/** What a TLS server needs. */
+export interface TlsServerRequest {
+  cert: string;
+  key: string;
+  alpnProtocols?: string[];
+}
+
+/** The host's network functions (see the module header). */
+export interface HostNet {
+  connect(request: ConnectRequest): Promise<HostConn>;
+  connectUnix(path: string): Promise<HostConn>;
+  /** Upgrades a TCP connection to TLS, client side; `conn` is consumed. */
+  startTls(conn: HostConn, request: TlsClientRequest): Promise<HostConn>;
+  listen(hostname: string, port: number, backlog: number): HostListener;
+  listenTls(hostname: string, port: number, backlog: number, tls: TlsServerRequest): HostListener;
+  listenUnix(path: string): HostListener;
+  /** Removes `path` if it is a socket file (a stale one from an earlier server). */
+  removeStaleSocket(path: string): Promise<void>;
+  /** Removes the socket file of a closed server, if it is still there. */
+  removeSocket(path: string): void;
+  readTextFile(path: string): Promise<string>;
+}
+
+interface DenoErrors {
+  [name: string]: (new (...args: never[]) => Error) | undefined;
+}
+
+interface DenoNet {
+  connect(options: unknown): Promise<HostConn>;
+  startTls(conn: unknown, options: unknown): Promise<HostConn>;
+  listen(options: unknown): HostListener;
+  listenTls(options: unknown): HostListener;
+  lstat(path: string): Promise<{ isSocket: boolean | null }>;
+  remove(path: string): Promise<void>;
+  removeSync(path: string): void;
+  readTextFile(path: string): Promise<string>;
+  errors: DenoErrors;
+}
+
+/** The `Deno` global, read when a socket is asked for. */
+function deno(what: string): DenoNet {
+  const d = (globalThis as { Deno?: DenoNet }).Deno;
+  if (d === undefined || typeof d.connect !== "function") {
+    throw new RuntimeError(
+      `Cannot ${what}: this runtime has no sockets the library knows (it uses Deno's Deno.connect and Deno.listen)`,
+    );
+  }
+  return d;
+}
+
+/** The host's network functions. The fields are writable so that a test can inject a failing host. */
+export const net: HostNet = {
+  connect(request) {
+    const options: Record<string, unknown> = {
+      hostname: request.hostname,
+      port: request.port,
+      transport: "tcp",
+      // asyncio tries one address after another unless given a delay.
+      autoSelectFamily: request.happyEyeballsDelayMs !== undefined,
+    };
+    if (request.happyEyeballsDelayMs !== undefined) {
+      options.autoSelectFamilyAttemptDelay = request.happyEyeballsDelayMs;
+    }
+    if (request.signal !== undefined) options.signal = request.signal;
+    return deno("connect").connect(options);
+  },
+  connectUnix(path) {
+    return deno("connect").connect({ transport: "unix", path });
+  },
+  startTls(conn, request) {
+    return deno("start TLS").startTls(conn, {
+      hostname: request.hostname,
+      caCerts: request.caCerts,
+      alpnProtocols: request.alpnProtocols,
+    });
+  },
+  listen(hostname, port, backlog) {
+    return deno("listen").listen({ hostname, port, transport: "tcp", tcpBacklog: backlog });
+  },
+  listenTls(hostname, port, backlog, tls) {
+    return deno("listen").listenTls({
+      hostname,
+      port,
+      transport: "tcp",
+      tcpBacklog: backlog,
+      cert: tls.cert,
+      key: tls.key,
+      alpnProtocols: tls.alpnProtocols,
+    });
+  },
+  listenUnix(path) {
+    return deno("listen").listen({ transport: "unix", path });
+  },
+  async removeStaleSocket(path) {
+    const d = deno("listen");
+    let info: { isSocket: boolean | null };
+    try {
+      info = await d.lstat(path);
+    } catch {
+      return; // nothing there
+    }
+    if (info.isSocket) await d.remove(path);
+  },
+  removeSocket(path) {
+    try {
+      deno("remove a socket").removeSync(path);
+    } catch {
+      // gone already
+    }
+  },
+  readTextFile(path) {
+    return deno("read a certificate").readTextFile(path);
+  },
+};
+
+function isHostError(error: unknown, name: string): boolean {
+  const cls = (globalThis as { Deno?: DenoNet }).Deno?.errors?.[name];
+  return cls !== undefined && error instanceof cls;
+}
+
+/**
+ * Whether `error` is what a pending read, write or accept rejects with when
+ * its socket is closed under it (the library's own `close()`).
+ */
+export function isClosedError(error: unknown): boolean {
+  return isHostError(error, "Interrupted") || isHostError(error, "BadResource");
+}
+
+/** Python's names for the host's connection errors: class, code and words. */
+const CONNECTION_ERRORS: [string, new (m: string, o: object) => ConnectionError, string][] = [
+  ["ConnectionRefused", ConnectionRefusedError, "ECONNREFUSED"],
+  ["ConnectionReset", ConnectionResetError, "ECONNRESET"],
+  ["ConnectionAborted", ConnectionAbortedError, "ECONNABORTED"],
+  ["BrokenPipe", BrokenPipeError, "EPIPE"],
+];
+
+const OS_ERRORS: [string, string][] = [
+  ["AddrInUse", "EADDRINUSE"],
+  ["AddrNotAvailable", "EADDRNOTAVAIL"],
+  ["NotConnected", "ENOTCONN"],
+  ["NetworkUnreachable", "ENETUNREACH"],
+  ["NotFound", "ENOENT"],
+  ["AlreadyExists", "EEXIST"],
+  ["UnexpectedEof", "EOF"],
+];
+
+/**
+ * The library's error for a host error met while doing `action` ("connect
+ * to 127.0.0.1:80"): `Cannot <action>: <the host's words>`, of the class
+ * Python raises, with the host's error as `cause`. Permission errors pass
+ * through as they are (they name the flag that grants the permission).
+ *
+ * @param error What the host threw.
+ * @param action What was being done, for the message.
+ * @param tls Whether a TLS session was involved (bad data there is a TLS failure).
+ */
+export function toOSError(error: unknown, action: string, tls = false): unknown {
+  if (error instanceof OSError || error instanceof TimeoutError) return error;
+  if (isHostError(error, "PermissionDenied") || isHostError(error, "NotCapable")) return error;
+  const words = error instanceof Error ? error.message : String(error);
+  const message = `Cannot ${action}: ${words}`;
+  for (const [name, cls, code] of CONNECTION_ERRORS) {
+    if (isHostError(error, name)) return new cls(message, { code, cause: error });
+  }
+  if (isHostError(error, "TimedOut")) return new TimeoutError(message, { cause: error });
+  if (isHostError(error, "InvalidData") && tls) {
+    return new SSLError(message, { code: "SSL", cause: error });
+  }
+  for (const [name, code] of OS_ERRORS) {
+    if (isHostError(error, name)) return new OSError(message, { code, cause: error });
+  }
+  if (/failed to lookup address|Name or service not known|nodename nor servname/i.test(words)) {
+    return new OSError(`Cannot ${action}: unknown host (${words})`, {
+      code: "EAI_NONAME",
+      cause: error,
+    });
+  }
+  if (error instanceof RangeError || error instanceof TypeError) return error;
+  if (tls && /certificate|handshake|alert|tls/i.test(words)) {
+    return new SSLError(message, { code: "SSL", cause: error });
+  }
+  return new OSError(message, { cause: error });
+}

@@ -1,0 +1,789 @@
+/**
+ * `StreamReader` (asyncio.StreamReader): the reading half of a stream, a
+ * buffer fed by a protocol and read by one task at a time.
+ *
+ * ## Why it is built this way
+ *
+ * - **Semantics are CPython 3.13's**: `read(n)` returns what is there (up
+ *   to `n`) as soon as anything is; `read()` reads to the end; `readexactly(n)`
+ *   throws `IncompleteReadError` with the bytes it got when the stream ends
+ *   short; `readuntil(sep)` (or a list of separators: the match that ends
+ *   first wins) throws `LimitOverrunError` when no separator shows within
+ *   `limit` bytes, leaving the data in the buffer; `readline()` is
+ *   `readuntil("\n")` that returns a last line without one, and drops a line
+ *   over the limit (asyncio turns that error into ValueError; it stays a
+ *   `LimitOverrunError` here). One task waits at a time; a second gets
+ *   `RuntimeError`.
+ * - **Cancellation loses nothing.** A read that waits consumes nothing until
+ *   it completes: a cancelled `readline()` leaves the buffer as it was, and
+ *   the next read gets the data.
+ * - **Every call is its own awaitable**, as a Python coroutine: a read the
+ *   buffer can serve completes when awaited without starting a generator;
+ *   only one that must wait runs its slow path (`Operation`, `_waiters.ts`).
+ * - **The buffer** is one region of one array. Data fed by the transport is
+ *   kept as the transport made it, and a read of all or part of it returns
+ *   a view, no copy; bytes that arrive while some are still unread are
+ *   copied behind them into an array the reader owns, which grows by
+ *   doubling, so a long line in many packets costs linear time. (A read from
+ *   an owned array copies, since the array is reused.)
+ * - **Flow control.** On the library's sockets the transport reads on
+ *   demand: only while a task waits here (the wait asks it for a chunk), so
+ *   a stream nobody reads keeps its bytes in the kernel. A transport that
+ *   reads on its own (asyncio's kind) is paused when the buffer holds more
+ *   than twice `limit`, and resumed when reads bring it back under `limit`.
+ * - **Virtual time** waits while a task waits here for a socket (see
+ *   `_stream_transport.ts`): data on its way is not jumped past, and a
+ *   timeout around the read fires at real speed.
+ *
+ * @module
+ */
+
+import {
+  IncompleteReadError,
+  LimitOverrunError,
+  RuntimeError,
+  StopAsyncIteration,
+} from "./errors.ts";
+import { describe } from "./_checks.ts";
+import { IO_WAIT, runningLoopFor } from "./_core.ts";
+import { FutureIterator } from "./_await.ts";
+import { READS_ON_DEMAND } from "./_stream_transport.ts";
+import type { Awaitable } from "./coroutines.ts";
+import type { Future } from "./futures.ts";
+import { AsyncIteratorBase } from "./iterators.ts";
+import type { ReadTransport } from "./transports.ts";
+
+/** asyncio's `_DEFAULT_LIMIT`: 64 KiB. */
+export const DEFAULT_LIMIT = 64 * 1024;
+
+/** `reader[FEED](data)`: feeds bytes the reader may keep as they are (the protocol's). */
+export const FEED: unique symbol = Symbol("feed");
+/** `reader[SET_TRANSPORT](transport)`: the transport changed (a TLS upgrade). */
+export const SET_TRANSPORT: unique symbol = Symbol("setTransport");
+
+const EMPTY = new Uint8Array(0);
+const NEWLINE = [new Uint8Array([10])];
+const encoder = new TextEncoder();
+
+/** Looks for `sep` in `data[from, end)`; returns its index or -1. */
+function indexOf(data: Uint8Array, sep: Uint8Array, from: number, end: number): number {
+  const first = sep[0];
+  const n = sep.length;
+  let i = data.indexOf(first, from);
+  while (i !== -1 && i + n <= end) {
+    let k = 1;
+    while (k < n && data[i + k] === sep[k]) k++;
+    if (k === n) return i;
+    i = data.indexOf(first, i + 1);
+  }
+  return -1;
+}
+
+/**
+ * Checks a separator, or a list of them, and turns strings into bytes.
+ *
+ * @throws {TypeError} If one is neither bytes nor a string.
+ * @throws {RangeError} If one is empty, or the list is.
+ */
+function toSeparators(separator: unknown): Uint8Array[] {
+  const list = Array.isArray(separator) ? separator : [separator];
+  if (list.length === 0) {
+    throw new RangeError(
+      "Cannot read until a separator: expected at least one separator, got none",
+    );
+  }
+  const seps = list.map((sep: unknown) => {
+    const bytes = typeof sep === "string" ? encoder.encode(sep) : sep;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot read until a separator: expected it as a Uint8Array or a string, got ${
+          describe(sep)
+        }`,
+      );
+    }
+    if (bytes.length === 0) {
+      throw new RangeError(
+        "Cannot read until a separator: expected a separator at least one byte long",
+      );
+    }
+    return bytes;
+  });
+  // The shortest first: of two matches ending at the same byte, the shorter wins.
+  return seps.sort((a, b) => a.length - b.length);
+}
+
+function checkSize(n: unknown, action: string, min: number): number {
+  if (typeof n !== "number") {
+    throw new TypeError(`Cannot ${action}: expected the size as a number, got ${describe(n)}`);
+  }
+  if (!Number.isInteger(n) || n < min) {
+    throw new RangeError(
+      `Cannot ${action}: expected the size as a whole number >= ${min}, got ${n}`,
+    );
+  }
+  return n;
+}
+
+// What each operation is; a `ReadOp` carries one.
+const READ = 0; // read(n), n >= 0
+const READ_ALL = 1; // read() to the end of the stream
+const EXACTLY = 2; // readexactly(n)
+const UNTIL = 3; // readuntil(separators)
+const LINE = 4; // readline()
+const OP_NAMES = ["read", "read", "readexactly", "readuntil", "readline"];
+const OP_ACTIONS = OP_NAMES.map((name) => `${name}()`);
+
+/** What an operation returns when it must wait for data. */
+const WAIT: unique symbol = Symbol("wait");
+
+let tryOp: (op: ReadOp) => Uint8Array | typeof WAIT;
+let beginWait: (op: ReadOp) => Future<void>;
+let endWait: (op: ReadOp, waiter: Future<void>) => void;
+
+const FRESH = 0;
+const WAITING = 1;
+const FINISHED = 2;
+
+/**
+ * One call of a read (`read`, `readline`, `readexactly`, `readuntil`):
+ * asyncio's coroutine object, as an awaitable with a small state machine
+ * instead of generators, since it is the streams' hottest path. Like a
+ * coroutine it acts when awaited (`yield*` calls `next()`, `await` calls
+ * `then()`) and runs once. A read the buffer can serve completes at once;
+ * one that must wait yields the reader's waiter (a `FutureIterator`, the
+ * yield protocol's "wait on this future") and tries again when woken,
+ * until it can complete. Cancelled or failed while waiting, it withdraws
+ * its wait and consumes nothing.
+ */
+class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unknown> {
+  #state = FRESH;
+  #waiter: Future<void> | null = null;
+  /** Where `readuntil` scans from after a wait (the bytes before hold no separator). */
+  from = 0;
+  /** Whether its wait counts as I/O the loop waits for. */
+  counted = false;
+
+  constructor(
+    readonly reader: StreamReader,
+    readonly kind: number,
+    readonly n: number,
+    readonly separators: Uint8Array[],
+  ) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) this.#woken();
+    else if (this.#state === FINISHED) throw this.#reuse();
+    return this.#step();
+  }
+
+  throw(error: unknown): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) {
+      const waiter = this.#waiter!;
+      this.#waiter = null;
+      endWait(this, waiter);
+    }
+    this.#state = FINISHED;
+    throw error;
+  }
+
+  return(value?: Uint8Array): IteratorResult<unknown, Uint8Array> {
+    if (this.#state === WAITING) {
+      const waiter = this.#waiter!;
+      this.#waiter = null;
+      endWait(this, waiter);
+    }
+    this.#state = FINISHED;
+    return { done: true, value: value as Uint8Array };
+  }
+
+  then<R1 = Uint8Array, R2 = never>(
+    onfulfilled?: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this.#state !== FRESH) {
+      return Promise.reject(
+        this.#state === FINISHED ? this.#reuse() : new RuntimeError(
+          `Cannot await ${this} twice: it is already being awaited`,
+        ),
+      ).then(onfulfilled, onrejected);
+    }
+    let now: Uint8Array | typeof WAIT;
+    try {
+      now = tryOp(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      return Promise.reject(error).then(onfulfilled, onrejected);
+    }
+    if (now !== WAIT) {
+      this.#state = FINISHED;
+      return Promise.resolve(now).then(onfulfilled, onrejected);
+    }
+    return this.#waitAsync().then(onfulfilled, onrejected);
+  }
+
+  /**
+   * The slow path of `then()`: an async function called from the awaiting
+   * code, so each `await waiter` runs in the awaiting task's own context
+   * and parks the task on the waiter (`cancel()` reaches it). A wait ends
+   * in a try, and perhaps another wait (`readexactly` of more than
+   * arrived).
+   */
+  async #waitAsync(): Promise<Uint8Array> {
+    for (;;) {
+      this.#startWait();
+      const waiter = this.#waiter!;
+      try {
+        await waiter;
+      } catch (error) {
+        // A cancellation, or the stream's error: withdraw the wait.
+        if (this.#state === WAITING) {
+          this.#waiter = null;
+          endWait(this, waiter);
+        }
+        this.#state = FINISHED;
+        throw error;
+      }
+      this.#woken();
+      let now: Uint8Array | typeof WAIT;
+      try {
+        now = tryOp(this);
+      } catch (error) {
+        this.#state = FINISHED;
+        throw error;
+      }
+      if (now !== WAIT) {
+        this.#state = FINISHED;
+        return now;
+      }
+    }
+  }
+
+  /** One try: done, or a wait begun (the waiter's iterator, which `yield*` yields). */
+  #step(): IteratorResult<unknown, Uint8Array> {
+    let now: Uint8Array | typeof WAIT;
+    try {
+      now = tryOp(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+    if (now !== WAIT) {
+      this.#state = FINISHED;
+      return { done: true, value: now };
+    }
+    return this.#startWait();
+  }
+
+  #startWait(): FutureIterator<void> & IteratorResult<unknown, Uint8Array> {
+    let waiter: Future<void>;
+    try {
+      waiter = beginWait(this);
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+    this.#waiter = waiter;
+    this.#state = WAITING;
+    // A FutureIterator is its own IteratorResult ({ done: false, value: itself }):
+    // yield* hands it to the task, which waits on the future.
+    return new FutureIterator(waiter) as FutureIterator<void> & IteratorResult<unknown, Uint8Array>;
+  }
+
+  /** The waiter completed: withdraw the wait; its error (a cancellation) ends the read. */
+  #woken(): void {
+    const waiter = this.#waiter!;
+    this.#waiter = null;
+    this.#state = FRESH;
+    endWait(this, waiter);
+    try {
+      waiter.result(); // throws a cancellation or the stream's error
+    } catch (error) {
+      this.#state = FINISHED;
+      throw error;
+    }
+  }
+
+  #reuse(): RuntimeError {
+    return new RuntimeError(
+      `Cannot reuse ${this}: it was already awaited. Every call is its own operation: call it again for a new one`,
+    );
+  }
+
+  /** `StreamReader.readline()`. */
+  toString(): string {
+    return `StreamReader.${OP_NAMES[this.kind]}()`;
+  }
+}
+
+/**
+ * The reading half of a stream (asyncio.StreamReader), as `openConnection()`
+ * and `startServer()` hand it out. Iterate it with `for await` (or
+ * `asyncFor`) to read it line by line.
+ *
+ * @example Reading what a protocol fed
+ * ```ts
+ * import { IncompleteReadError, run, StreamReader } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+ * await run(async () => {
+ *   const reader = new StreamReader();
+ *   reader.feedData(new TextEncoder().encode("GET / HTTP/1.0\r\nHost: x\r\n\r\nbody"));
+ *   reader.feedEof();
+ *   assert.equal(text(await reader.readline()), "GET / HTTP/1.0\r\n");
+ *   assert.equal(text(await reader.readuntil("\r\n\r\n")), "Host: x\r\n\r\n");
+ *   await assert.rejects(async () => await reader.readexactly(10), IncompleteReadError);
+ *   assert.ok(reader.atEof());
+ * });
+ * ```
+ *
+ * @example Line by line
+ * ```ts
+ * import { run, StreamReader } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * await run(async () => {
+ *   const reader = new StreamReader();
+ *   reader.feedData(new TextEncoder().encode("one\ntwo\nthree"));
+ *   reader.feedEof();
+ *   for await (const line of reader) lines.push(new TextDecoder().decode(line));
+ * });
+ * assert.deepEqual(lines, ["one\n", "two\n", "three"]);
+ * ```
+ */
+export class StreamReader extends AsyncIteratorBase<Uint8Array> {
+  readonly #limit: number;
+  // The unread bytes are #data[#start, #end). #owned: the reader wrote
+  // #data itself (and may again); else it is a chunk as fed, never written.
+  #data: Uint8Array = EMPTY;
+  #start = 0;
+  #end = 0;
+  #owned = false;
+  #eof = false;
+  #waiter: Future<void> | null = null;
+  #exception: Error | null = null;
+  #transport: ReadTransport | null = null;
+  #onDemand = false;
+  #paused = false;
+
+  /**
+   * Creates an empty reader.
+   *
+   * @param limit The longest line (or `readuntil` chunk) it accepts, in
+   * bytes; also half the buffer a self-reading transport may fill (64 KiB).
+   * @throws {TypeError} If `limit` is not a number.
+   * @throws {RangeError} If it is not a whole number > 0.
+   */
+  constructor(limit: number = DEFAULT_LIMIT) {
+    super();
+    this.#limit = checkSize(limit, "create a StreamReader", 1);
+  }
+
+  /** The limit given to the constructor, in bytes. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** The error set with `setException()` (the connection's), or `null`. @returns The error. */
+  exception(): Error | null {
+    return this.#exception;
+  }
+
+  /**
+   * Makes every read throw `error` from now on; a waiting read throws it at once.
+   *
+   * @param error The error (what ended the connection).
+   */
+  setException(error: Error): void {
+    this.#exception = error;
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      if (!waiter.done()) waiter.setException(error);
+    }
+  }
+
+  /**
+   * Attaches the transport the data comes from (the protocol does).
+   *
+   * @param transport The transport.
+   * @throws {RuntimeError} If one is attached already.
+   */
+  setTransport(transport: ReadTransport): void {
+    if (this.#transport !== null) {
+      throw new RuntimeError(`Cannot set the transport of ${this}: it has one already`);
+    }
+    this[SET_TRANSPORT](transport);
+  }
+
+  /** Marks the end of the stream: reads return what is left, then nothing. */
+  feedEof(): void {
+    this.#eof = true;
+    this.#wakeUp();
+  }
+
+  /** Whether the stream ended and every byte was read. @returns The flag. */
+  atEof(): boolean {
+    return this.#eof && this.#start === this.#end;
+  }
+
+  /**
+   * Adds bytes to the buffer (a protocol's `dataReceived` does); they are
+   * copied.
+   *
+   * @param data The bytes.
+   * @throws {TypeError} If `data` is not a `Uint8Array`.
+   * @throws {RuntimeError} After `feedEof()`.
+   */
+  feedData(data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(`Cannot feed data: expected a Uint8Array, got ${describe(data)}`);
+    }
+    this.#feed(data, false);
+  }
+
+  /**
+   * Reads up to `n` bytes: what is there as soon as anything is (an empty
+   * array at the end of the stream). `read()` (or `read(-1)`) reads to the
+   * end of the stream.
+   *
+   * @param n The most bytes to return; -1 for all, to the end.
+   * @returns An awaitable for the bytes.
+   * @throws {TypeError} If `n` is not a number.
+   * @throws {RangeError} If `n` is not a whole number >= -1.
+   */
+  read(n: number = -1): Awaitable<Uint8Array> {
+    checkSize(n, "read", -1);
+    return new ReadOp(this, n < 0 ? READ_ALL : READ, n, NEWLINE);
+  }
+
+  /**
+   * Reads one line, through its `"\n"`. At the end of the stream it returns
+   * the last bytes without one, then an empty array.
+   *
+   * @returns An awaitable for the line.
+   * @throws {LimitOverrunError} If the line is longer than the limit (when
+   * awaited); the line is dropped from the buffer.
+   */
+  readline(): Awaitable<Uint8Array> {
+    return new ReadOp(this, LINE, 0, NEWLINE);
+  }
+
+  /**
+   * Reads exactly `n` bytes.
+   *
+   * @param n How many.
+   * @returns An awaitable for the bytes.
+   * @throws {IncompleteReadError} If the stream ends first (when awaited);
+   * `.partial` holds what was read.
+   * @throws {RangeError} If `n` is negative or not whole.
+   */
+  readexactly(n: number): Awaitable<Uint8Array> {
+    checkSize(n, "read exactly", 0);
+    return new ReadOp(this, EXACTLY, n, NEWLINE);
+  }
+
+  /**
+   * Reads through the first `separator` (`"\n"` by default), which the
+   * result ends with. Given a list of separators, the match that ends first
+   * wins.
+   *
+   * @param separator Bytes, a string (UTF-8), or a list of them.
+   * @returns An awaitable for the bytes.
+   * @throws {IncompleteReadError} If the stream ends first (when awaited):
+   * `.partial` holds the rest of the stream, which is consumed.
+   * @throws {LimitOverrunError} If no separator shows within the limit (when
+   * awaited): the data stays in the buffer, `.consumed` says how much to
+   * read past.
+   * @throws {RangeError} If a separator is empty.
+   */
+  readuntil(
+    separator: Uint8Array | string | readonly (Uint8Array | string)[] = "\n",
+  ): Awaitable<Uint8Array> {
+    return new ReadOp(this, UNTIL, 0, toSeparators(separator));
+  }
+
+  /**
+   * The next line, for `for await` (asyncio's `__anext__`).
+   *
+   * @returns The line.
+   * @throws {StopAsyncIteration} At the end of the stream.
+   */
+  *anext(): Generator<unknown, Uint8Array, unknown> {
+    const line = yield* this.readline();
+    if (line.length === 0) throw new StopAsyncIteration();
+    return line;
+  }
+
+  /** `StreamReader(12 bytes, eof, waiter, paused)`. */
+  override toString(): string {
+    const info: string[] = [];
+    const size = this.#end - this.#start;
+    if (size !== 0) info.push(`${size} bytes`);
+    if (this.#eof) info.push("eof");
+    if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
+    if (this.#waiter !== null) info.push("waiter");
+    if (this.#exception !== null) info.push(`exception=${this.#exception.name}`);
+    if (this.#paused) info.push("paused");
+    return `StreamReader(${info.join(", ")})`;
+  }
+
+  /** @ignore */
+  [FEED](data: Uint8Array): void {
+    this.#feed(data, true);
+  }
+
+  /** @ignore */
+  [SET_TRANSPORT](transport: ReadTransport): void {
+    this.#transport = transport;
+    this.#onDemand = (transport as { [READS_ON_DEMAND]?: boolean })[READS_ON_DEMAND] === true;
+    this.#paused = false;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The buffer.
+
+  #feed(data: Uint8Array, lent: boolean): void {
+    if (this.#eof) throw new RuntimeError(`Cannot feed data to ${this}: feedEof() was called`);
+    const n = data.length;
+    if (n === 0) return;
+    if (this.#start === this.#end && (lent || !this.#owned)) {
+      // Empty: keep the chunk as it is (a copy of what the caller fed).
+      this.#data = lent ? data : data.slice();
+      this.#start = 0;
+      this.#end = n;
+      this.#owned = !lent;
+    } else {
+      this.#append(data);
+    }
+    this.#wakeUp();
+    const transport = this.#transport;
+    if (
+      transport !== null && !this.#onDemand && !this.#paused &&
+      this.#end - this.#start > 2 * this.#limit
+    ) {
+      transport.pauseReading();
+      this.#paused = true;
+    }
+  }
+
+  /** Copies `data` behind the unread bytes, into an array the reader owns. */
+  #append(data: Uint8Array): void {
+    const size = this.#end - this.#start;
+    const need = size + data.length;
+    let target = this.#data;
+    if (!this.#owned || need > target.length) {
+      target = new Uint8Array(Math.max(need, 2 * size, 256));
+      target.set(this.#data.subarray(this.#start, this.#end));
+    } else if (this.#end + data.length > target.length) {
+      target.copyWithin(0, this.#start, this.#end);
+    } else {
+      target.set(data, this.#end);
+      this.#end += data.length;
+      return;
+    }
+    target.set(data, size);
+    this.#data = target;
+    this.#owned = true;
+    this.#start = 0;
+    this.#end = need;
+  }
+
+  /** Takes `k` unread bytes. */
+  #take(k: number): Uint8Array {
+    const start = this.#start;
+    const chunk = this.#owned
+      ? this.#data.slice(start, start + k)
+      : this.#data.subarray(start, start + k);
+    this.#start = start + k;
+    if (this.#start === this.#end) this.#clear();
+    return chunk;
+  }
+
+  #clear(): void {
+    // An owned array is reused unless it grew big; a lent chunk is let go.
+    if (!this.#owned || this.#data.length > 4 * DEFAULT_LIMIT) {
+      this.#data = EMPTY;
+      this.#owned = false;
+    }
+    this.#start = this.#end = 0;
+  }
+
+  #wakeUp(): void {
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      if (!waiter.done()) waiter.setResult(undefined);
+    }
+  }
+
+  #maybeResumeTransport(): void {
+    if (this.#paused && this.#end - this.#start <= this.#limit) {
+      this.#paused = false;
+      this.#transport!.resumeReading();
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // The operations: one try (`tryOp`: the bytes, WAIT, or a throw), and the
+  // wait they share (asyncio's `_wait_for_data`).
+
+  #try(op: ReadOp): Uint8Array | typeof WAIT {
+    if (this.#exception !== null) throw this.#exception;
+    const size = this.#end - this.#start;
+    switch (op.kind) {
+      case READ: {
+        const n = op.n;
+        if (n === 0) return EMPTY;
+        if (size !== 0) return this.#consume(n < size ? n : size);
+        return this.#eof ? EMPTY : WAIT;
+      }
+      case READ_ALL:
+        return this.#eof ? this.#consume(size) : WAIT;
+      case EXACTLY: {
+        const n = op.n;
+        if (size >= n) return this.#consume(n);
+        if (this.#eof) throw new IncompleteReadError(this.#take(size), n);
+        return WAIT;
+      }
+      case UNTIL:
+        return this.#until(op, op.separators);
+      default:
+        try {
+          return this.#until(op, NEWLINE);
+        } catch (error) {
+          return this.#lineError(error);
+        }
+    }
+  }
+
+  /** Takes `k` bytes, and lets a paused transport read again if there is room. */
+  #consume(k: number): Uint8Array {
+    if (k === 0) return EMPTY;
+    const chunk = this.#take(k);
+    this.#maybeResumeTransport();
+    return chunk;
+  }
+
+  /**
+   * Starts a wait for data (or the end, or an error). On the library's
+   * sockets it asks the transport for a chunk, and counts as I/O virtual
+   * time waits for.
+   *
+   * @throws {RuntimeError} If another task waits already.
+   */
+  #beginWait(op: ReadOp): Future<void> {
+    if (this.#waiter !== null) {
+      throw new RuntimeError(
+        `Cannot ${
+          OP_NAMES[op.kind]
+        }(): another task is already waiting for data from ${this} (a stream is read by one task at a time)`,
+      );
+    }
+    const loop = runningLoopFor(OP_ACTIONS[op.kind]);
+    const transport = this.#transport;
+    if (this.#paused) {
+      // Waiting while paused would wait forever (readexactly(n) for n > limit).
+      this.#paused = false;
+      transport!.resumeReading();
+    }
+    const waiter = loop.createFuture<void>();
+    this.#waiter = waiter;
+    if (transport !== null && this.#onDemand && !transport.isClosing()) {
+      op.counted = true;
+      loop[IO_WAIT](1);
+      transport.resumeReading();
+    }
+    return waiter;
+  }
+
+  #endWait(op: ReadOp, waiter: Future<void>): void {
+    if (this.#waiter === waiter) this.#waiter = null;
+    if (op.counted) {
+      op.counted = false;
+      waiter.getLoop()[IO_WAIT](-1);
+    }
+  }
+
+  /**
+   * Looks for the separator that ends first, scanning from `from`. Returns
+   * the length of the chunk through it; or, if none is there yet,
+   * `-1 - offset`, where `offset` is where the next scan may start.
+   *
+   * @throws {LimitOverrunError} If the chunk would be longer than the limit.
+   */
+  #scan(seps: Uint8Array[], from: number): number {
+    const size = this.#end - this.#start;
+    const minLength = seps[0].length;
+    if (size - from >= minLength) {
+      const data = this.#data;
+      const base = this.#start;
+      let matchEnd = -1;
+      let matchStart = -1;
+      for (const sep of seps) {
+        const i = indexOf(data, sep, base + from, this.#end);
+        if (i !== -1) {
+          const end = i - base + sep.length;
+          if (matchEnd === -1 || end < matchEnd) {
+            matchEnd = end;
+            matchStart = i - base;
+          }
+        }
+      }
+      if (matchEnd !== -1) {
+        if (matchStart > this.#limit) {
+          throw new LimitOverrunError(
+            "Separator is found, but chunk is longer than limit",
+            matchStart,
+          );
+        }
+        return matchEnd;
+      }
+      // A separator may start in the last bytes: rescan those next time.
+      from = Math.max(0, size + 1 - seps[seps.length - 1].length);
+      if (from > this.#limit) {
+        throw new LimitOverrunError(
+          "Separator is not found, and chunk exceed the limit",
+          from,
+        );
+      }
+    }
+    return -1 - from;
+  }
+
+  /** One try of `readuntil`: the chunk, WAIT (with where to scan next), or a throw. */
+  #until(op: ReadOp, seps: Uint8Array[]): Uint8Array | typeof WAIT {
+    const found = this.#scan(seps, op.from);
+    if (found >= 0) return this.#consume(found);
+    if (this.#eof) {
+      // Checked after the scan: the last chunk may have completed a separator.
+      throw new IncompleteReadError(this.#take(this.#end - this.#start), null);
+    }
+    op.from = -1 - found;
+    return WAIT;
+  }
+
+  /** `readline`'s view of `readuntil`'s errors: a last line, or a dropped long line. */
+  #lineError(error: unknown): Uint8Array {
+    if (error instanceof IncompleteReadError) return error.partial;
+    if (error instanceof LimitOverrunError) {
+      const at = this.#start + error.consumed;
+      if (at < this.#end && this.#data[at] === 10) this.#start = at + 1;
+      else this.#start = this.#end;
+      if (this.#start === this.#end) this.#clear();
+      this.#maybeResumeTransport();
+    }
+    throw error;
+  }
+
+  static {
+    tryOp = (op) => op.reader.#try(op);
+    beginWait = (op) => op.reader.#beginWait(op);
+    endWait = (op, waiter) => op.reader.#endWait(op, waiter);
+  }
+}
