@@ -110,13 +110,21 @@ let makeServer: (
  *
  * @example Serving until the work is done, then closing with `asyncWith`
  * ```ts
- * import { asyncWith, openConnection, run, startServer } from "@coro/asyncio";
+ * import {
+ *   asyncWith,
+ *   openConnection,
+ *   run,
+ *   startServer,
+ *   type StreamReader,
+ *   type StreamWriter,
+ * } from "@coro/asyncio";
  * import assert from "node:assert/strict";
  *
- * const greet = async (_reader: unknown, writer: { write(b: Uint8Array): void; close(): void }) => {
+ * // A plain function serves too: it greets and closes.
+ * function greet(_reader: StreamReader, writer: StreamWriter) {
  *   writer.write(new TextEncoder().encode("hello\n"));
  *   writer.close();
- * };
+ * }
  *
  * await run(async () => {
  *   const server = await startServer(greet, "127.0.0.1", 0);
