@@ -316,7 +316,13 @@ export class Server extends AsyncContextManager<Server> {
     if (waiters === null) return;
     const waiter = this.#loop.createFuture<void>();
     waiters.push(waiter);
-    yield* waiter;
+    try {
+      yield* waiter;
+    } finally {
+      // A cancelled wait leaves the list (it may be waited on again and again).
+      const at = waiters.indexOf(waiter);
+      if (at !== -1) waiters.splice(at, 1);
+    }
   }
 
   /** Enters `async with server`: the server itself. @returns The server. */
