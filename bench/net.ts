@@ -18,7 +18,8 @@
  *   outside the heap: reported separately).
  *
  * `deno task bench net` runs it alone; `NET_TRIPS` changes the round trips
- * per connection, `BENCH_ROUNDS` the rounds (median reported).
+ * per connection, `BENCH_ROUNDS` the rounds (median reported; 3 by
+ * default), `NET_NO_ECHO=1` / `NET_NO_IDLE=1` skip a case.
  *
  * @module
  */

@@ -110,13 +110,21 @@ let makeServer: (
  *
  * @example Serving until the work is done, then closing with `asyncWith`
  * ```ts
- * import { asyncWith, openConnection, run, startServer } from "@coro/asyncio";
+ * import {
+ *   asyncWith,
+ *   openConnection,
+ *   run,
+ *   startServer,
+ *   type StreamReader,
+ *   type StreamWriter,
+ * } from "@coro/asyncio";
  * import assert from "node:assert/strict";
  *
- * const greet = async (_reader: unknown, writer: { write(b: Uint8Array): void; close(): void }) => {
+ * // A plain function serves too: it greets and closes.
+ * function greet(_reader: StreamReader, writer: StreamWriter) {
  *   writer.write(new TextEncoder().encode("hello\n"));
  *   writer.close();
- * };
+ * }
  *
  * await run(async () => {
  *   const server = await startServer(greet, "127.0.0.1", 0);
@@ -307,7 +315,13 @@ export class Server extends AsyncContextManager<Server> {
     if (waiters === null) return;
     const waiter = this.#loop.createFuture<void>();
     waiters.push(waiter);
-    yield* waiter;
+    try {
+      yield* waiter;
+    } finally {
+      // A cancelled wait leaves the list (it may be waited on again and again).
+      const at = waiters.indexOf(waiter);
+      if (at !== -1) waiters.splice(at, 1);
+    }
   }
 
   /** Enters `async with server`: the server itself. @returns The server. */

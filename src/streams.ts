@@ -362,6 +362,27 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 }
 
+/**
+ * Waits until `closed` completes, on a future of its own: a cancelled wait
+ * cancels that one, never the protocol's (asyncio awaits the shared future
+ * itself, and a cancelled `wait_closed()` breaks every later one).
+ */
+function* untilClosed(closed: Future<void>): Generator<unknown, void, unknown> {
+  if (!closed.done()) {
+    const waiter = closed.getLoop().createFuture<void>();
+    const relay = () => {
+      if (!waiter.done()) waiter.setResult(undefined);
+    };
+    closed.addDoneCallback(relay);
+    try {
+      yield* waiter;
+    } finally {
+      closed.removeDoneCallback(relay);
+    }
+  }
+  closed.result(); // the error that ended the connection, if any
+}
+
 /** Completes `waitClosed()`'s future: with nothing, or the error that ended the connection. */
 function settleClosed(closed: Future<void>, error: Error | null): void {
   if (closed.done()) return;
@@ -495,7 +516,7 @@ export class StreamWriter {
    */
   waitClosed(): CoroutineObject<void> {
     const closed = this.#protocol[CLOSE_WAITER](this);
-    return new CoroutineObject(() => closed[Symbol.iterator](), undefined, "waitClosed");
+    return new CoroutineObject(() => untilClosed(closed), undefined, "waitClosed");
   }
 
   /**

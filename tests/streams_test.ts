@@ -732,3 +732,23 @@ Deno.test("a server can listen on a list of hosts; happyEyeballsDelay is passed 
     await server.waitClosed();
   });
 });
+
+Deno.test("cancelling waitClosed() (writer or server) ends that wait; waiting again works", async () => {
+  await run(async () => {
+    const server = await startServer(echoLinesAsync, "127.0.0.1", 0);
+    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+    const writerWait = createTask(() => writer.waitClosed());
+    const serverWait = createTask(() => server.waitClosed());
+    await sleep(0.01);
+    writerWait.cancel();
+    serverWait.cancel();
+    assert.equal(await settled(writerWait), "CancelledError");
+    assert.equal(await settled(serverWait), "CancelledError");
+    writer.write(enc("still open\n"));
+    assert.equal(dec(await reader.readline()), "still open\n");
+    writer.close();
+    await writer.waitClosed();
+    server.close();
+    await server.waitClosed();
+  });
+});
