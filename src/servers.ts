@@ -259,8 +259,14 @@ export class Server extends AsyncContextManager<Server> {
 
   /**
    * Serves until cancelled (or until `close()`, which makes it throw
-   * `CancelledError`); a cancelled server closes and waits for its
-   * connections to end.
+   * `CancelledError`). Cancelled, it stops listening, closes its clients
+   * as `closeClients()` does (each once its buffer is sent: its handler
+   * reads the end of the stream), and waits until they are gone.
+   *
+   * CPython 3.12+ waits for the connections without closing them, so its
+   * `serve_forever()` does not end while an idle client stays connected,
+   * and Ctrl-C cannot stop such a server (python/cpython#123720). Stopping
+   * to serve forever is a shutdown: here it ends them.
    *
    * @returns An awaitable that never completes normally.
    * @throws {RuntimeError} If the server is closed, or another task serves it forever already.
@@ -288,6 +294,7 @@ export class Server extends AsyncContextManager<Server> {
       if (error instanceof CancelledError) {
         try {
           this.close();
+          this.closeClients();
           yield* this.#waitClosed();
         } finally {
           // deno-lint-ignore no-unsafe-finally -- asyncio re-raises the cancellation

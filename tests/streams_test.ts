@@ -305,6 +305,38 @@ Deno.test("serveForever serves until cancelled, then closes the server", async (
   });
 });
 
+Deno.test("a cancelled serveForever closes idle clients too, so Ctrl-C stops a server with clients connected", async () => {
+  // CPython 3.12+ hangs here (python/cpython#123720): its serve_forever()
+  // waits for every connection to end, and an idle client never does.
+  await run(async () => {
+    const handled: string[] = [];
+    const server = await startServer(
+      async (reader, writer) => {
+        try {
+          for await (const line of reader) writer.write(line);
+        } finally {
+          handled.push("handler saw the end");
+          writer.close();
+        }
+      },
+      "127.0.0.1",
+      0,
+    );
+    const serving = createTask(() => server.serveForever());
+    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+    writer.write(enc("ping\n"));
+    assert.equal(dec(await reader.readline()), "ping\n");
+    serving.cancel(); // as run() does on Ctrl-C
+    assert.equal(await settled(waitFor(serving, 5)), "CancelledError");
+    assert.equal(dec(await reader.read()), ""); // the server closed the connection
+    await sleep(0);
+    assert.deepEqual(handled, ["handler saw the end"]);
+    writer.close();
+    await writer.waitClosed();
+    await server.waitClosed();
+  });
+});
+
 Deno.test("a server is an async context manager (asyncWith, await using)", async () => {
   await run(async () => {
     const server = await startServer(echoLinesAsync, "127.0.0.1", 0);
