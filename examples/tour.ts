@@ -52,6 +52,7 @@ export const ORDER: readonly string[] = [
   "echo_server",
   "echo_protocol",
   "http_server",
+  "graceful_shutdown",
 ];
 
 const HERE = new URL(".", import.meta.url);

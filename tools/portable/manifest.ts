@@ -69,4 +69,5 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   echo_server: "Deno sockets on 127.0.0.1",
   echo_protocol: "Deno sockets on 127.0.0.1",
   http_server: "Deno sockets on 127.0.0.1",
+  graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
 };
