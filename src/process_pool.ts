@@ -45,10 +45,12 @@ import {
   TaskQueue,
 } from "./_pool.ts";
 import { cpuCount } from "./_host/workers.ts";
+import { runtimeName } from "./_host/runtime.ts";
 import {
   type ChildHandle,
   defaultFlags,
   deserialize,
+  hasChildProcesses,
   serialize,
   spawnChild,
 } from "./_host/process.ts";
@@ -136,6 +138,11 @@ export class ProcessPoolExecutor extends Executor {
    */
   constructor(options: ProcessPoolOptions = {}) {
     super();
+    if (!hasChildProcesses()) {
+      throw new RuntimeError(
+        `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start Deno child processes, which its workers are; it runs on Deno`,
+      );
+    }
     this.#core = new ProcessPool(options);
   }
 

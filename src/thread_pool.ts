@@ -74,7 +74,14 @@ import {
   TaskQueue,
   THREAD_BATCH_BYTES,
 } from "./_pool.ts";
-import { cpuCount, hasSharedMemory, startWorker, type WorkerHandle } from "./_host/workers.ts";
+import {
+  cpuCount,
+  hasSharedMemory,
+  hasWorkers,
+  startWorker,
+  type WorkerHandle,
+} from "./_host/workers.ts";
+import { runtimeName } from "./_host/runtime.ts";
 import { ConcurrentFuture, Executor, type ShutdownOptions } from "./concurrent_futures.ts";
 
 /** What a cancelled running task does: runs to its end (Python), or its worker is terminated. */
@@ -163,6 +170,11 @@ export class ThreadPoolExecutor extends Executor {
    */
   constructor(options: ThreadPoolOptions = {}) {
     super();
+    if (!hasWorkers()) {
+      throw new RuntimeError(
+        `Cannot create a ThreadPoolExecutor: ${runtimeName()} has no Web Worker (module workers), which its threads are; it runs on Deno and in browsers`,
+      );
+    }
     this.#core = new ThreadPool(options);
   }
 

@@ -10,13 +10,17 @@ import {
   createTask,
   currentTask,
   getRunningLoop,
+  openConnection,
+  ProcessPoolExecutor,
   run,
   RuntimeError,
   sleep,
+  startServer,
   type Task,
+  ThreadPoolExecutor,
   waitFor,
 } from "../mod.ts";
-import { hostDelay } from "./_helpers.ts";
+import { errorLike, hostDelay } from "./_helpers.ts";
 import { hasAsyncContext, newAsyncContextStore } from "../src/_host/context.ts";
 import { bunBefore, runtimeName } from "../src/_host/runtime.ts";
 import { channelTurns, host } from "../src/_host/timers.ts";
@@ -186,4 +190,40 @@ Deno.test("currentTask() in an async task: after library awaits always, after a 
     await task;
   }, { virtualTime: true });
   assert.deepEqual(seen, [true, true, true, hasAsyncContext ? true : "refused"]);
+});
+
+Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime and the part, never later", async () => {
+  const g = globalThis as { Worker?: unknown; Deno?: { Command?: unknown; connect?: unknown } };
+  const name = runtimeName().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (typeof g.Worker !== "function") {
+    assert.throws(
+      () => new ThreadPoolExecutor(),
+      errorLike(
+        RuntimeError,
+        new RegExp(`^Cannot create a ThreadPoolExecutor: ${name} has no Web Worker`),
+      ),
+    );
+  }
+  if (typeof g.Deno?.Command !== "function") {
+    assert.throws(
+      () => new ProcessPoolExecutor(),
+      errorLike(
+        RuntimeError,
+        new RegExp(`^Cannot create a ProcessPoolExecutor: ${name} cannot start`),
+      ),
+    );
+  }
+  if (typeof g.Deno?.connect !== "function") {
+    const socketError = new RegExp(`: ${name} has no sockets the library knows`);
+    await run(async () => {
+      await assert.rejects(
+        async () => await openConnection("127.0.0.1", 1),
+        errorLike(RuntimeError, socketError),
+      );
+      await assert.rejects(
+        async () => await startServer(() => {}, "127.0.0.1", 0),
+        errorLike(RuntimeError, socketError),
+      );
+    });
+  }
 });

@@ -30,6 +30,7 @@ import {
   SSLError,
   TimeoutError,
 } from "../errors.ts";
+import { runtimeName } from "./runtime.ts";
 
 /** An address as the host reports it. */
 export interface HostAddr {
@@ -135,7 +136,7 @@ function deno(what: string): DenoNet {
   const d = (globalThis as { Deno?: DenoNet }).Deno;
   if (d === undefined || typeof d.connect !== "function") {
     throw new RuntimeError(
-      `Cannot ${what}: this runtime has no sockets the library knows (it uses Deno's Deno.connect and Deno.listen)`,
+      `Cannot ${what}: ${runtimeName()} has no sockets the library knows (the network runs on Deno's Deno.connect and Deno.listen)`,
     );
   }
   return d;
@@ -249,6 +250,8 @@ const OS_ERRORS: [string, string][] = [
  */
 export function toOSError(error: unknown, action: string, tls = false): unknown {
   if (error instanceof OSError || error instanceof TimeoutError) return error;
+  // The library's own refusal (no sockets on this runtime) passes as it is.
+  if (error instanceof RuntimeError) return error;
   if (isHostError(error, "PermissionDenied") || isHostError(error, "NotCapable")) return error;
   const words = error instanceof Error ? error.message : String(error);
   const message = `Cannot ${action}: ${words}`;

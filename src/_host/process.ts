@@ -62,6 +62,11 @@ interface DenoHost {
   };
 }
 
+/** Whether the host can start Deno child processes (`Deno.Command`): only Deno can. */
+export function hasChildProcesses(): boolean {
+  return typeof (globalThis as { Deno?: { Command?: unknown } }).Deno?.Command === "function";
+}
+
 function deno(what: string): DenoHost {
   const host = (globalThis as { Deno?: DenoHost }).Deno;
   if (host === undefined) {

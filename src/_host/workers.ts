@@ -31,6 +31,11 @@ export interface WorkerHandle {
   terminate(): void;
 }
 
+/** Whether the host has Web Workers (module workers): Deno and browsers do, Node does not. */
+export function hasWorkers(): boolean {
+  return typeof (globalThis as { Worker?: unknown }).Worker === "function";
+}
+
 /**
  * Starts a module worker.
  *
