@@ -402,7 +402,6 @@ export class Process {
   /** The child's standard error, if it is a pipe (`stderr: PIPE`). */
   readonly stderr: StreamReader | null;
   readonly #child: HostChild;
-  readonly #loop: EventLoop;
   #returncode: number | null = null;
 
   /**
@@ -424,7 +423,6 @@ export class Process {
     this.stdin = init.stdin;
     this.stdout = init.stdout;
     this.stderr = init.stderr;
-    this.#loop = init.loop;
     init.child.status.then((exit) => this.#exited(exit), () => {});
   }
 
@@ -467,7 +465,7 @@ export class Process {
 
   *#wait(): Generator<unknown, number, unknown> {
     if (this.#returncode !== null) return this.#returncode;
-    const exit = yield* ioFuture(this.#loop, this.#child.status);
+    const exit = yield* ioFuture(runningLoopFor("wait for a process"), this.#child.status);
     return this.#exited(exit);
   }
 
