@@ -52,6 +52,8 @@ export const ORDER: readonly string[] = [
   "echo_server",
   "echo_protocol",
   "http_server",
+  // Subprocesses
+  "subprocess",
 ];
 
 const HERE = new URL(".", import.meta.url);
