@@ -55,7 +55,7 @@ import type { Transport } from "./transports.ts";
  * });
  * ```
  */
-export const PIPE = -1;
+export const PIPE: -1 = -1;
 
 /**
  * The child's standard error goes where its standard output goes
@@ -84,7 +84,7 @@ export const PIPE = -1;
  * });
  * ```
  */
-export const STDOUT = -2;
+export const STDOUT: -2 = -2;
 
 /**
  * The child's stream is the null device (asyncio's `subprocess.DEVNULL`):
@@ -102,7 +102,7 @@ export const STDOUT = -2;
  * });
  * ```
  */
-export const DEVNULL = -3;
+export const DEVNULL: -3 = -3;
 
 /** How one of the child's standard streams is set up: `PIPE`, `DEVNULL`, or inherited (`null`/`undefined`, asyncio's `None`). */
 export type StdioOption = typeof PIPE | typeof DEVNULL | null | undefined;
@@ -546,7 +546,11 @@ export class Process {
     this.sendSignal("SIGKILL");
   }
 
-  /** @returns `<Process pid>`, with the return code once it exited. */
+  /**
+   * Describes the process.
+   *
+   * @returns `<Process pid running>`, or with the return code once it exited.
+   */
   toString(): string {
     const state = this.#returncode === null ? "running" : `returncode=${this.#returncode}`;
     return `<Process ${this.pid} ${state}>`;
