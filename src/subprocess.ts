@@ -14,7 +14,7 @@
  */
 
 import { describe } from "./_checks.ts";
-import { runningLoopFor } from "./_core.ts";
+import { install, IO_WAIT, runningLoopFor } from "./_core.ts";
 import { ioFuture } from "./_io.ts";
 import { READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
 import type { HostConn } from "./_host/net.ts";
@@ -30,6 +30,7 @@ import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { BrokenPipeError, ConnectionResetError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
+import { BaseProtocol, Protocol } from "./protocols.ts";
 import { DEFAULT_LIMIT, StreamReader } from "./stream_reader.ts";
 import {
   CLOSE_WAITER,
@@ -37,7 +38,7 @@ import {
   StreamReaderProtocol,
   StreamWriter,
 } from "./streams.ts";
-import type { Transport } from "./transports.ts";
+import { BaseTransport, type Transport } from "./transports.ts";
 
 /**
  * A standard stream of the child is a pipe to the parent (asyncio's
@@ -220,6 +221,38 @@ function checkOptions(options: unknown, what: string): SubprocessOptions {
   return o;
 }
 
+function execRequest(program: unknown, args: unknown[], what: string): Request {
+  if (typeof program !== "string") {
+    throw new TypeError(
+      `Cannot ${what}: expected the program as a string, got ${describe(program)}`,
+    );
+  }
+  let options: unknown = undefined;
+  const list: unknown[] = [...args];
+  const last = list[list.length - 1];
+  if (list.length > 0 && typeof last !== "string") options = list.pop();
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== "string") {
+      throw new TypeError(
+        `Cannot ${what}: expected argument ${i + 1} as a string, got ${describe(list[i])}`,
+      );
+    }
+  }
+  return { program, args: list as string[], options: checkOptions(options, what) };
+}
+
+function shellRequest(cmd: unknown, options: unknown, what: string): Request {
+  if (typeof cmd !== "string") {
+    throw new TypeError(`Cannot ${what}: expected the command as a string, got ${describe(cmd)}`);
+  }
+  const windows = (globalThis as { Deno?: { build: { os: string } } }).Deno?.build.os === "windows";
+  return {
+    program: windows ? "cmd.exe" : "/bin/sh",
+    args: windows ? ["/c", cmd] : ["-c", cmd],
+    options: checkOptions(options, what),
+  };
+}
+
 /**
  * Runs `program` with `args` (asyncio.create_subprocess_exec): no shell is
  * involved, each argument reaches the program as it is. The last argument
@@ -256,24 +289,7 @@ export function createSubprocessExec(
   program: string,
   ...args: string[] | [...string[], SubprocessOptions]
 ): CoroutineObject<Process> {
-  const what = "create a subprocess";
-  if (typeof program !== "string") {
-    throw new TypeError(
-      `Cannot ${what}: expected the program as a string, got ${describe(program)}`,
-    );
-  }
-  let options: unknown = undefined;
-  const list: unknown[] = [...args];
-  const last = list[list.length - 1];
-  if (list.length > 0 && typeof last !== "string") options = list.pop();
-  for (let i = 0; i < list.length; i++) {
-    if (typeof list[i] !== "string") {
-      throw new TypeError(
-        `Cannot ${what}: expected argument ${i + 1} as a string, got ${describe(list[i])}`,
-      );
-    }
-  }
-  const request = { program, args: list as string[], options: checkOptions(options, what) };
+  const request = execRequest(program, args, "create a subprocess");
   return new CoroutineObject(() => start(request), undefined, "createSubprocessExec");
 }
 
@@ -304,21 +320,12 @@ export function createSubprocessShell(
   cmd: string,
   options?: SubprocessOptions,
 ): CoroutineObject<Process> {
-  const what = "create a shell subprocess";
-  if (typeof cmd !== "string") {
-    throw new TypeError(`Cannot ${what}: expected the command as a string, got ${describe(cmd)}`);
-  }
-  const windows = (globalThis as { Deno?: { build: { os: string } } }).Deno?.build.os === "windows";
-  const request = {
-    program: windows ? "cmd.exe" : "/bin/sh",
-    args: windows ? ["/c", cmd] : ["-c", cmd],
-    options: checkOptions(options, what),
-  };
+  const request = shellRequest(cmd, options, "create a shell subprocess");
   return new CoroutineObject(() => start(request), undefined, "createSubprocessShell");
 }
 
-function* start(request: Request): Generator<unknown, Process, unknown> {
-  const loop = runningLoopFor("create a subprocess");
+/** Spawns the child `request` describes; `stdout: STDOUT` goes through `sh` (see {@linkcode STDOUT}). */
+function spawnFor(request: Request, pipeByDefault: boolean): HostChild {
   const { options } = request;
   let { program, args } = request;
   const merge = options.stderr === STDOUT;
@@ -326,15 +333,24 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
     args = ["-c", 'exec "$@" 2>&1', "sh", program, ...args];
     program = "/bin/sh";
   }
-  const child = spawnChild({
+  const stdio = (value: unknown, name: string): HostStdio =>
+    value === undefined && pipeByDefault ? "piped" : hostStdio(value, name, "", true);
+  return spawnChild({
     program,
     args,
-    stdin: hostStdio(options.stdin, "stdin", "", false),
-    stdout: hostStdio(options.stdout, "stdout", "", false),
-    stderr: merge ? "inherit" : hostStdio(options.stderr, "stderr", "", true),
+    stdin: stdio(options.stdin, "stdin"),
+    stdout: stdio(options.stdout, "stdout"),
+    stderr: merge ? "inherit" : stdio(options.stderr, "stderr"),
     cwd: options.cwd ?? undefined,
     env: options.env ?? undefined,
   });
+}
+
+function* start(request: Request): Generator<unknown, Process, unknown> {
+  const loop = runningLoopFor("create a subprocess");
+  const merge = request.options.stderr === STDOUT;
+  const child = spawnFor(request, false);
+  const { options } = request;
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
   const open = (conn: HostConn, protocol: FlowControlProtocol): Transport => {
@@ -515,25 +531,7 @@ export class Process {
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {
-    let name: string | undefined;
-    const numbers = signalNumbers();
-    if (typeof signal === "string" && signal in numbers) name = signal;
-    else if (typeof signal === "number") {
-      name = Object.keys(numbers).find((key) => numbers[key] === signal);
-    }
-    if (name === undefined) {
-      throw new TypeError(
-        `Cannot send a signal: expected a signal name ("SIGTERM") or number, got ${
-          describe(signal)
-        }`,
-      );
-    }
-    if (this.#returncode !== null) return;
-    try {
-      this.#child.kill(name);
-    } catch {
-      // it exited meanwhile
-    }
+    sendSignalTo(this.#child, signal, this.#returncode !== null);
   }
 
   /** Sends `SIGTERM` to the child (as asyncio's `terminate()`). */
@@ -585,3 +583,415 @@ function* feedStdin(
   }
   return null;
 }
+
+function sendSignalTo(child: HostChild, signal: string | number, exited: boolean): void {
+  let name: string | undefined;
+  const numbers = signalNumbers();
+  if (typeof signal === "string" && signal in numbers) name = signal;
+  else if (typeof signal === "number") {
+    name = Object.keys(numbers).find((key) => numbers[key] === signal);
+  }
+  if (name === undefined) {
+    throw new TypeError(
+      `Cannot send a signal: expected a signal name ("SIGTERM") or number, got ${describe(signal)}`,
+    );
+  }
+  if (exited) return;
+  try {
+    child.kill(name);
+  } catch {
+    // it exited meanwhile
+  }
+}
+
+/**
+ * The callbacks of a child's protocol (asyncio.SubprocessProtocol), for
+ * `loop.subprocessExec()` and `loop.subprocessShell()`: the child's output
+ * as it arrives, each pipe's end, and the child's exit. `connectionMade()`
+ * gets the {@linkcode SubprocessTransport}; `connectionLost()` comes once
+ * the child exited and every pipe closed.
+ *
+ * @example Collecting a child's output
+ * ```ts
+ * import { getRunningLoop, PIPE, run, SubprocessProtocol } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * class Collect extends SubprocessProtocol {
+ *   output = "";
+ *   done = Promise.withResolvers<void>();
+ *   override pipeDataReceived(fd: number, data: Uint8Array) {
+ *     if (fd === 1) this.output += new TextDecoder().decode(data);
+ *   }
+ *   override connectionLost() {
+ *     this.done.resolve();
+ *   }
+ * }
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   const [transport, protocol] = await loop.subprocessExec(
+ *     () => new Collect(),
+ *     "echo",
+ *     "hello",
+ *     { stdout: PIPE },
+ *   );
+ *   await protocol.done.promise;
+ *   assert.equal(protocol.output, "hello\n");
+ *   assert.equal(transport.getReturncode(), 0);
+ *   transport.close();
+ * });
+ * ```
+ */
+export class SubprocessProtocol extends BaseProtocol {
+  /**
+   * The child wrote to its standard output (`fd` 1) or error (`fd` 2).
+   *
+   * @param _fd The descriptor.
+   * @param _data The bytes.
+   */
+  pipeDataReceived(_fd: number, _data: Uint8Array): void {}
+
+  /**
+   * One of the child's pipes closed.
+   *
+   * @param _fd The descriptor (0, 1 or 2).
+   * @param _error What closed it, or `null`.
+   */
+  pipeConnectionLost(_fd: number, _error: Error | null): void {}
+
+  /** The child exited; `transport.getReturncode()` tells how. */
+  processExited(): void {}
+}
+
+type AnySubprocessProtocol = SubprocessProtocol;
+
+/** A child's pipe's protocol: it forwards to the subprocess transport. */
+class PipeProtocol extends Protocol {
+  readonly [READS_ON_DEMAND]: boolean;
+  readonly #owner: SubprocessTransport;
+  readonly #fd: number;
+
+  constructor(owner: SubprocessTransport, fd: number) {
+    super();
+    this.#owner = owner;
+    this.#fd = fd;
+    // The standard input's transport never reads.
+    this[READS_ON_DEMAND] = fd === 0;
+  }
+
+  override dataReceived(data: Uint8Array): void {
+    pipeData(this.#owner, this.#fd, data);
+  }
+
+  override eofReceived(): boolean {
+    return false;
+  }
+
+  override connectionLost(error: Error | null): void {
+    pipeLost(this.#owner, this.#fd, error);
+  }
+
+  override pauseWriting(): void {
+    protocolOf(this.#owner).pauseWriting();
+  }
+
+  override resumeWriting(): void {
+    protocolOf(this.#owner).resumeWriting();
+  }
+}
+
+let pipeData: (t: SubprocessTransport, fd: number, data: Uint8Array) => void;
+let pipeLost: (t: SubprocessTransport, fd: number, error: Error | null) => void;
+let protocolOf: (t: SubprocessTransport) => AnySubprocessProtocol;
+let openTransport: (
+  loop: EventLoop,
+  child: HostChild,
+  protocol: AnySubprocessProtocol,
+) => [SubprocessTransport, Future<void>];
+
+/**
+ * A child's transport (asyncio.SubprocessTransport), made by
+ * `loop.subprocessExec()` and `loop.subprocessShell()`: its process id,
+ * exit status, pipes and signals. `close()` closes the pipes and kills the
+ * child if it still runs (as asyncio).
+ *
+ * @example
+ * ```ts
+ * import { getRunningLoop, run, SubprocessProtocol } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const exited = Promise.withResolvers<void>();
+ *   const loop = getRunningLoop();
+ *   const [transport] = await loop.subprocessShell(
+ *     () => new (class extends SubprocessProtocol {
+ *       override processExited() {
+ *         exited.resolve();
+ *       }
+ *     })(),
+ *     "exit 4",
+ *   );
+ *   await exited.promise;
+ *   assert.equal(transport.getReturncode(), 4);
+ *   transport.close();
+ * });
+ * ```
+ */
+export class SubprocessTransport extends BaseTransport {
+  readonly #loop: EventLoop;
+  readonly #child: HostChild;
+  #protocol: AnySubprocessProtocol;
+  readonly #pipes = new Map<number, Transport>();
+  #open = new Set<number>();
+  #returncode: number | null = null;
+  #connected = false;
+  #pending: (() => void)[] = [];
+  #closed = false;
+  #finished = false;
+
+  /**
+   * Not for users: `loop.subprocessExec()` and `loop.subprocessShell()` make them.
+   *
+   * @param token An internal token.
+   * @throws {TypeError} Always, when called from outside.
+   */
+  constructor(token: never) {
+    super({});
+    if (token !== SUBPROCESS_TOKEN || pendingTransport === null) {
+      throw new TypeError(
+        "Cannot create a SubprocessTransport: use loop.subprocessExec() or loop.subprocessShell()",
+      );
+    }
+    const { loop, child, protocol } = pendingTransport;
+    pendingTransport = null;
+    this.#loop = loop;
+    this.#child = child;
+    this.#protocol = protocol;
+  }
+
+  static {
+    pipeData = (t, fd, data) => t.#call(() => t.#protocol.pipeDataReceived(fd, data));
+    pipeLost = (t, fd, error) =>
+      t.#call(() => {
+        t.#open.delete(fd);
+        t.#protocol.pipeConnectionLost(fd, error);
+        t.#tryFinish();
+      });
+    protocolOf = (t) => t.#protocol;
+    openTransport = (loop, child, protocol) => {
+      pendingTransport = { loop, child, protocol };
+      const t = new SubprocessTransport(SUBPROCESS_TOKEN as never);
+      return [t, t.#start()];
+    };
+  }
+
+  #start(): Future<void> {
+    const loop = this.#loop;
+    const child = this.#child;
+    const waiters: Future<void>[] = [];
+    const pipe = (fd: number, conn: HostConn | null) => {
+      if (conn === null) return;
+      const waiter = loop.createFuture<void>();
+      waiters.push(waiter);
+      this.#open.add(fd);
+      this.#pipes.set(
+        fd,
+        new StreamTransport(loop, conn, new PipeProtocol(this, fd), { extra: {}, waiter }),
+      );
+    };
+    pipe(0, child.stdin);
+    pipe(1, child.stdout);
+    pipe(2, child.stderr);
+    // The child runs: it holds virtual time until it exits.
+    loop[IO_WAIT](1);
+    child.status.then((exit) => {
+      loop[IO_WAIT](-1);
+      if (loop.isClosed()) return;
+      loop.callSoonThreadsafe(() => this.#exited(exit));
+    }, () => loop[IO_WAIT](-1));
+    const ready = loop.createFuture<void>();
+    let left = waiters.length;
+    const connect = () => {
+      if (ready.done()) return;
+      this.#connected = true;
+      try {
+        this.#protocol.connectionMade(this as unknown as Transport);
+      } catch (error) {
+        ready.setException(error);
+        return;
+      }
+      for (const call of this.#pending.splice(0)) call();
+      ready.setResult(undefined);
+    };
+    if (left === 0) loop.callSoon(connect);
+    for (const waiter of waiters) {
+      waiter.addDoneCallback(() => {
+        if (--left === 0) connect();
+      });
+    }
+    return ready;
+  }
+
+  #call(fn: () => void): void {
+    if (this.#connected) fn();
+    else this.#pending.push(fn);
+  }
+
+  #exited(exit: HostExit): void {
+    if (this.#returncode === null) {
+      this.#returncode = exit.signal !== null ? -exit.signal : exit.code;
+    }
+    this.#call(() => {
+      this.#protocol.processExited();
+      // Nobody reads the child's standard input any more: asyncio's pipe
+      // transport sees the reader gone; here it is closed.
+      this.#pipes.get(0)?.close();
+      this.#tryFinish();
+    });
+  }
+
+  #tryFinish(): void {
+    if (this.#finished || this.#returncode === null || this.#open.size > 0) return;
+    this.#finished = true;
+    this.#loop.callSoon(() => this.#protocol.connectionLost(null));
+  }
+
+  /** The child's process id. @returns The pid. */
+  getPid(): number {
+    return this.#child.pid;
+  }
+
+  /** The child's exit status, `null` while it runs. @returns The return code. */
+  getReturncode(): number | null {
+    return this.#returncode;
+  }
+
+  /**
+   * The transport of one of the child's pipes: 0 (its standard input, a
+   * write transport), 1 or 2 (its output, read transports).
+   *
+   * @param fd The descriptor.
+   * @returns The pipe's transport, or `null` if that stream is no pipe.
+   */
+  getPipeTransport(fd: number): Transport | null {
+    return this.#pipes.get(fd) ?? null;
+  }
+
+  /**
+   * Sends `signal` to the child; nothing once it exited.
+   *
+   * @param signal A signal's name (`"SIGINT"`) or number (`2`).
+   * @throws {TypeError} If `signal` is no known signal.
+   */
+  sendSignal(signal: string | number): void {
+    sendSignalTo(this.#child, signal, this.#returncode !== null);
+  }
+
+  /** Sends `SIGTERM` to the child. */
+  terminate(): void {
+    this.sendSignal("SIGTERM");
+  }
+
+  /** Sends `SIGKILL` to the child. */
+  kill(): void {
+    this.sendSignal("SIGKILL");
+  }
+
+  /** Whether `close()` was called. @returns The flag. */
+  isClosing(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the pipes, and kills the child if it still runs (as asyncio). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const pipe of this.#pipes.values()) pipe.close();
+    if (this.#returncode === null) this.kill();
+  }
+
+  /**
+   * Switches the protocol.
+   *
+   * @param protocol The new protocol.
+   */
+  setProtocol(protocol: BaseProtocol): void {
+    this.#protocol = protocol as AnySubprocessProtocol;
+  }
+
+  /** The protocol. @returns The protocol. */
+  getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /**
+   * Describes the transport.
+   *
+   * @returns `<SubprocessTransport pid=... running>`, or with the return code.
+   */
+  override toString(): string {
+    const state = this.#returncode === null ? "running" : `returncode=${this.#returncode}`;
+    return `<SubprocessTransport pid=${this.#child.pid} ${state}>`;
+  }
+}
+
+let pendingTransport: {
+  loop: EventLoop;
+  child: HostChild;
+  protocol: AnySubprocessProtocol;
+} | null = null;
+
+function* startLowLevel<P extends SubprocessProtocol>(
+  loop: EventLoop,
+  protocolFactory: () => P,
+  request: Request,
+): Generator<unknown, [SubprocessTransport, P], unknown> {
+  const protocol = protocolFactory();
+  if (
+    !(protocol instanceof BaseProtocol) ||
+    typeof (protocol as SubprocessProtocol).pipeDataReceived !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot create a subprocess: expected the protocol factory to return a SubprocessProtocol, got ${
+        describe(protocol)
+      }`,
+    );
+  }
+  const child = spawnFor(request, true);
+  const [transport, ready] = openTransport(loop, child, protocol);
+  yield* ready;
+  return [transport, protocol];
+}
+
+function checkFactory(protocolFactory: unknown, what: string): void {
+  if (typeof protocolFactory !== "function") {
+    throw new TypeError(
+      `Cannot ${what}: expected the protocol factory as a function, got ${
+        describe(protocolFactory)
+      }`,
+    );
+  }
+}
+
+install({
+  subprocessExec(loop, protocolFactory, program, args) {
+    const what = "create a subprocess";
+    checkFactory(protocolFactory, what);
+    const request = execRequest(program, args, what);
+    return new CoroutineObject(
+      () => startLowLevel(loop, protocolFactory, request),
+      undefined,
+      "subprocessExec",
+    );
+  },
+  subprocessShell(loop, protocolFactory, cmd, options) {
+    const what = "create a shell subprocess";
+    checkFactory(protocolFactory, what);
+    const request = shellRequest(cmd, options, what);
+    return new CoroutineObject(
+      () => startLowLevel(loop, protocolFactory, request),
+      undefined,
+      "subprocessShell",
+    );
+  },
+});

@@ -106,6 +106,8 @@ const PUBLIC = {
     "PIPE",
     "Process",
     "STDOUT",
+    "SubprocessProtocol",
+    "SubprocessTransport",
     "createSubprocessExec",
     "createSubprocessShell",
   ],

@@ -20,7 +20,10 @@ import {
   run,
   sleep,
   STDOUT,
+  SubprocessProtocol,
+  SubprocessTransport,
   TimeoutError,
+  type Transport,
   waitFor,
 } from "../mod.ts";
 import { VT } from "./_helpers.ts";
@@ -308,5 +311,82 @@ Deno.test("bad input: TypeErrors naming what was expected", async () => {
       /expected the input as a Uint8Array, got .*"text"/,
     );
     await proc.communicate();
+  });
+});
+
+/** A protocol that records its calls. */
+class Recorder extends SubprocessProtocol {
+  log: string[] = [];
+  done = Promise.withResolvers<void>();
+  override connectionMade(transport: Transport) {
+    this.log.push(`made ${transport instanceof SubprocessTransport}`);
+  }
+  override pipeDataReceived(fd: number, data: Uint8Array) {
+    this.log.push(`data ${fd} ${dec(data).trim()}`);
+  }
+  override pipeConnectionLost(fd: number, error: Error | null) {
+    this.log.push(`lost ${fd} ${error}`);
+  }
+  override processExited() {
+    this.log.push("exited");
+  }
+  override connectionLost(error: Error | null) {
+    this.log.push(`connectionLost ${error}`);
+    this.done.resolve();
+  }
+}
+
+Deno.test("loop.subprocessShell(): pipes by default, the protocol's calls, the return code", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [transport, protocol] = await loop.subprocessShell(
+      () => new Recorder(),
+      "read x; echo got $x; echo err >&2; exit 5",
+    );
+    assert.ok(transport.getPid() > 0);
+    assert.equal(transport.getReturncode(), null);
+    const stdin = transport.getPipeTransport(0) as Transport;
+    stdin.write(new TextEncoder().encode("hi\n"));
+    await protocol.done.promise;
+    assert.equal(transport.getReturncode(), 5);
+    const log = protocol.log;
+    assert.equal(log[0], "made true");
+    assert.ok(log.includes("data 1 got hi"));
+    assert.ok(log.includes("data 2 err"));
+    assert.ok(log.includes("exited"));
+    for (const fd of [0, 1, 2]) assert.ok(log.includes(`lost ${fd} null`), log.join(", "));
+    assert.equal(log[log.length - 1], "connectionLost null");
+    transport.close();
+  });
+});
+
+Deno.test("loop.subprocessExec(): close() kills a running child; null inherits; bad input", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [transport, protocol] = await loop.subprocessExec(() => new Recorder(), "sleep", "30", {
+      stdin: null,
+      stdout: DEVNULL,
+    });
+    assert.equal(transport.getPipeTransport(0), null);
+    assert.equal(transport.getPipeTransport(1), null);
+    assert.notEqual(transport.getPipeTransport(2), null);
+    transport.close();
+    assert.ok(transport.isClosing());
+    await protocol.done.promise;
+    assert.equal(transport.getReturncode(), -9);
+    assert.match(String(transport), /returncode=-9/);
+    await assert.rejects(
+      async () => await loop.subprocessExec(() => new Recorder(), "no-such-command-zz"),
+      FileNotFoundError,
+    );
+    assert.throws(
+      () => loop.subprocessExec(42 as unknown as () => Recorder, "true"),
+      /expected the protocol factory as a function, got the number 42/,
+    );
+    await assert.rejects(
+      async () => await loop.subprocessExec(() => ({}) as Recorder, "true"),
+      /expected the protocol factory to return a SubprocessProtocol/,
+    );
+    assert.throws(() => new SubprocessTransport(undefined as never), /use loop\.subprocessExec/);
   });
 });
