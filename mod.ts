@@ -133,3 +133,4 @@ export {
   StreamReaderProtocol,
   StreamWriter,
 } from "./src/streams.ts";
+export * from "./src/subprocess.ts";

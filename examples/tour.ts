@@ -53,6 +53,8 @@ export const ORDER: readonly string[] = [
   "echo_protocol",
   "http_server",
   "graceful_shutdown",
+  // Subprocesses
+  "subprocess",
 ];
 
 const HERE = new URL(".", import.meta.url);

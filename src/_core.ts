@@ -32,6 +32,7 @@ import type { TlsOptions, Transport } from "./transports.ts";
 import type { BaseProtocol } from "./protocols.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
+import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
 
 // ---------------------------------------------------------------------------
 // 1. The realm's loop state.
@@ -378,6 +379,22 @@ export interface Layers {
     path: string,
     options?: UnixServerOptions,
   ): Awaitable<Server>;
+
+  // From subprocess.ts: `loop.subprocessExec()`, `loop.subprocessShell()`.
+  /** `loop.subprocessExec()`; `args` may end with the options. */
+  subprocessExec(
+    loop: EventLoop,
+    protocolFactory: () => SubprocessProtocol,
+    program: string,
+    args: unknown[],
+  ): Awaitable<[SubprocessTransport, SubprocessProtocol]>;
+  /** `loop.subprocessShell()`. */
+  subprocessShell(
+    loop: EventLoop,
+    protocolFactory: () => SubprocessProtocol,
+    cmd: string,
+    options?: SubprocessOptions,
+  ): Awaitable<[SubprocessTransport, SubprocessProtocol]>;
   /**
    * `loop.close()` calls it: closes the sockets and listeners still open on
    * the loop (their pending host operations would keep the process alive).
@@ -413,6 +430,8 @@ export const layers: Layers = {
   startTls: () => notLoaded("start TLS"),
   createServer: () => notLoaded("create a server"),
   createUnixServer: () => notLoaded("create a server"),
+  subprocessExec: () => notLoaded("create a subprocess"),
+  subprocessShell: () => notLoaded("create a subprocess"),
   closeIO: () => {},
 };
 

@@ -338,6 +338,26 @@ export class OSError extends Error {
 }
 
 /**
+ * A file or program does not exist (Python's FileNotFoundError, errno
+ * `ENOENT`): `createSubprocessExec()` of a program that is not there
+ * throws it.
+ *
+ * @example
+ * ```ts
+ * import { FileNotFoundError, OSError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new FileNotFoundError("No such file or directory: 'nope'", { code: "ENOENT" });
+ * assert.ok(error instanceof OSError);
+ * assert.equal(error.name, "FileNotFoundError");
+ * ```
+ */
+export class FileNotFoundError extends OSError {
+  /** Always `"FileNotFoundError"`. */
+  override name: string = "FileNotFoundError";
+}
+
+/**
  * A connection failed or was lost (Python's ConnectionError); the base of
  * {@linkcode ConnectionRefusedError}, {@linkcode ConnectionResetError},
  * {@linkcode ConnectionAbortedError} and {@linkcode BrokenPipeError}.

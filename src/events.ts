@@ -91,6 +91,7 @@ import type { TlsOptions, Transport } from "./transports.ts";
 import type { BaseProtocol } from "./protocols.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
+import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
 
 /** How long the loop may run before it gives the host a macrotask turn. */
 const SLICE_MS = 2;
@@ -1063,6 +1064,51 @@ export class EventLoop {
     options?: UnixServerOptions,
   ): Awaitable<Server> {
     return layers.createUnixServer(this, protocolFactory, path, options);
+  }
+
+  /**
+   * Runs `program` with `args` and connects a protocol to it (asyncio's
+   * `loop.subprocess_exec`): `protocolFactory()` makes the
+   * `SubprocessProtocol`, whose `connectionMade(transport)` has been
+   * called when the awaitable completes. The last argument may be the
+   * options, as for `createSubprocessExec()`, except that each stream is a
+   * pipe unless told otherwise (asyncio's defaults): `null` inherits.
+   *
+   * @param protocolFactory Makes the protocol.
+   * @param program The program.
+   * @param args Its arguments, then the options, if any.
+   * @returns An awaitable for `[transport, protocol]`.
+   * @throws {FileNotFoundError} If the program does not exist (when awaited).
+   * @throws {TypeError} If an argument has the wrong type.
+   */
+  subprocessExec<P extends SubprocessProtocol>(
+    protocolFactory: () => P,
+    program: string,
+    ...args: string[] | [...string[], SubprocessOptions]
+  ): Awaitable<[SubprocessTransport, P]> {
+    return layers.subprocessExec(this, protocolFactory, program, args) as Awaitable<
+      [SubprocessTransport, P]
+    >;
+  }
+
+  /**
+   * Runs `cmd` through the shell and connects a protocol to it (asyncio's
+   * `loop.subprocess_shell`); as {@linkcode EventLoop.subprocessExec}.
+   *
+   * @param protocolFactory Makes the protocol.
+   * @param cmd The command line (`/bin/sh -c cmd`).
+   * @param options `stdin`, `stdout`, `stderr` (pipes by default), `cwd`, `env`.
+   * @returns An awaitable for `[transport, protocol]`.
+   * @throws {TypeError} If an argument has the wrong type.
+   */
+  subprocessShell<P extends SubprocessProtocol>(
+    protocolFactory: () => P,
+    cmd: string,
+    options?: SubprocessOptions,
+  ): Awaitable<[SubprocessTransport, P]> {
+    return layers.subprocessShell(this, protocolFactory, cmd, options) as Awaitable<
+      [SubprocessTransport, P]
+    >;
   }
 
   /** @ignore */

@@ -17,6 +17,7 @@ const PUBLIC = {
     "ConnectionResetError",
     "DeadlockError",
     "ExceptionGroup",
+    "FileNotFoundError",
     "GreenletExit",
     "IncompleteReadError",
     "InvalidStateError",
@@ -99,6 +100,16 @@ const PUBLIC = {
     "openUnixConnection",
     "startServer",
     "startUnixServer",
+  ],
+  subprocess: [
+    "DEVNULL",
+    "PIPE",
+    "Process",
+    "STDOUT",
+    "SubprocessProtocol",
+    "SubprocessTransport",
+    "createSubprocessExec",
+    "createSubprocessShell",
   ],
 };
 

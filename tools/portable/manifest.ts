@@ -55,6 +55,7 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   streams: "Deno sockets on 127.0.0.1",
   transports: "Deno sockets on 127.0.0.1",
   tls: "Deno TLS sockets and openssl-made certificates",
+  subprocess: "Deno child processes (Deno.Command) and their pipes",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
@@ -70,4 +71,5 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   echo_protocol: "Deno sockets on 127.0.0.1",
   http_server: "Deno sockets on 127.0.0.1",
   graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
+  subprocess: "Deno child processes (Deno.Command)",
 };
