@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  createSubprocessExec,
   createTask,
   currentTask,
   getRunningLoop,
@@ -212,6 +213,15 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
         new RegExp(`^Cannot create a ProcessPoolExecutor: ${name} cannot start`),
       ),
     );
+    await run(async () => {
+      await assert.rejects(
+        async () => await createSubprocessExec("true"),
+        errorLike(
+          RuntimeError,
+          new RegExp(`^Cannot create a subprocess: ${name} cannot start processes`),
+        ),
+      );
+    });
   }
   if (typeof g.Deno?.connect !== "function") {
     const socketError = new RegExp(`: ${name} has no sockets the library knows`);

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { FileNotFoundError } from "../errors.ts";
+import { FileNotFoundError, RuntimeError } from "../errors.ts";
+import { runtimeName } from "./runtime.ts";
 import { type HostAddr, type HostConn, toOSError } from "./net.ts";
 
 /** How a standard stream of the child is set up. */
@@ -63,8 +64,10 @@ interface DenoHost {
 
 function deno(): DenoHost {
   const host = (globalThis as { Deno?: DenoHost }).Deno;
-  if (host === undefined) {
-    throw new TypeError("Cannot create a subprocess: this runtime is not Deno (no Deno.Command)");
+  if (typeof host?.Command !== "function") {
+    throw new RuntimeError(
+      `Cannot create a subprocess: ${runtimeName()} cannot start processes the library knows (it runs them with Deno.Command)`,
+    );
   }
   return host;
 }
