@@ -31,7 +31,32 @@ import type { EventLoop } from "./events.ts";
 import type { DatagramProtocol } from "./protocols.ts";
 import { DatagramTransport, formatAddress, TransportSocket } from "./transports.ts";
 
-/** Options of `loop.createDatagramEndpoint()`. */
+/**
+ * Options of `loop.createDatagramEndpoint()`: at least one of `localAddr`
+ * and `remoteAddr`. asyncio's `family`, `proto`, `flags` and `sock` are
+ * not taken (the family follows the address); an unknown option is a
+ * `TypeError`.
+ *
+ * @example A client endpoint with a default peer
+ * ```ts
+ * import { type DatagramEndpointOptions, DatagramProtocol, getRunningLoop, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   const [server] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+ *     localAddr: ["127.0.0.1", 0],
+ *   });
+ *   const options: DatagramEndpointOptions = {
+ *     remoteAddr: server.getExtraInfo("sockname") as [string, number],
+ *   };
+ *   const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), options);
+ *   assert.deepEqual(client.getExtraInfo("peername"), options.remoteAddr);
+ *   client.close();
+ *   server.close();
+ * });
+ * ```
+ */
 export interface DatagramEndpointOptions {
   /** The `[host, port]` to bind to (port 0: the system chooses). */
   localAddr?: readonly [host: string, port: number] | null;

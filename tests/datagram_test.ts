@@ -13,6 +13,7 @@ import {
   newEventLoop,
   OSError,
   run,
+  RuntimeError,
   sleep,
 } from "../mod.ts";
 
@@ -297,4 +298,52 @@ Deno.test("closing the loop closes the endpoint", async () => {
   transport.sendto(encoder.encode("x"), ["127.0.0.1", 9]); // dropped, nothing thrown
   await new Promise((resolve) => setTimeout(resolve, 20)); // the host releases the socket
   assert.equal(protocol.errors.length, 0);
+});
+
+Deno.test("a runtime without node:dgram refuses at the call with a RuntimeError naming it", async () => {
+  const host = globalThis as unknown as { process: { getBuiltinModule: unknown } };
+  const original = host.process.getBuiltinModule;
+  await run(async () => {
+    const loop = getRunningLoop();
+    host.process.getBuiltinModule = () => undefined;
+    try {
+      assert.throws(
+        () =>
+          loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+            localAddr: ["127.0.0.1", 0],
+          }),
+        (e) =>
+          e instanceof RuntimeError &&
+          e.message.includes(`node:dgram) are not available on Deno ${Deno.version.deno}`),
+      );
+    } finally {
+      host.process.getBuiltinModule = original;
+    }
+    await sleep(0);
+  });
+});
+
+Deno.test("an error thrown by datagramReceived() closes the endpoint and is reported", async () => {
+  class Throws extends DatagramProtocol {
+    readonly lost = Promise.withResolvers<Error | null>();
+    override datagramReceived(): void {
+      throw new Error("boom");
+    }
+    override connectionLost(error: Error | null) {
+      this.lost.resolve(error);
+    }
+  }
+  await run(async () => {
+    const loop = getRunningLoop();
+    const reported: unknown[] = [];
+    loop.setExceptionHandler((_loop, context) => reported.push(context.exception));
+    const [transport, protocol] = await loop.createDatagramEndpoint(() => new Throws(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    transport.sendto(encoder.encode("x"), transport.getExtraInfo("sockname") as Addr);
+    const error = await protocol.lost.promise;
+    assert.equal(error?.message, "boom");
+    assert.equal(transport.isClosing(), true);
+    assert.equal((reported[0] as Error).message, "boom");
+  });
 });
