@@ -347,3 +347,36 @@ Deno.test("an error thrown by datagramReceived() closes the endpoint and is repo
     assert.equal((reported[0] as Error).message, "boom");
   });
 });
+
+Deno.test("reusePort lets a second endpoint bind the same address; allowBroadcast is accepted", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [first] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+      reusePort: true,
+      allowBroadcast: true,
+    });
+    const addr = first.getExtraInfo("sockname") as Addr;
+    const [second] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: addr,
+      reusePort: true,
+    });
+    assert.deepEqual(second.getExtraInfo("sockname"), addr);
+    second.close();
+    first.close();
+  });
+});
+
+Deno.test("cancelling createDatagramEndpoint() while it binds leaves no socket open", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const task = loop.createTask(
+      loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ["127.0.0.1", 0] }),
+    );
+    await sleep(0);
+    task.cancel();
+    await assert.rejects(async () => await task);
+    assert.ok(task.cancelled());
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the host releases the socket
+});
