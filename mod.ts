@@ -106,6 +106,7 @@ export * from "./src/greenlet.ts";
 export * from "./src/graph.ts";
 export {
   BaseTransport,
+  DatagramTransport,
   type ExtraInfo,
   type ReadTransport,
   type SocketAddress,
@@ -115,7 +116,8 @@ export {
   TransportSocket,
   type WriteTransport,
 } from "./src/transports.ts";
-export { BaseProtocol, BufferedProtocol, Protocol } from "./src/protocols.ts";
+export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol } from "./src/protocols.ts";
+export * from "./src/_datagram_transport.ts";
 export * from "./src/connections.ts";
 export { Server, type ServerOptions, type UnixServerOptions } from "./src/servers.ts";
 export { StreamReader } from "./src/stream_reader.ts";

@@ -3,7 +3,7 @@
  * against its native-promise baseline in the same run. Prints a Markdown
  * table (the README's). `BENCH_ROUNDS=n` sets the rounds per case (the
  * median round is reported); `deno task bench core` runs one file's cases
- * (`core`, `combinators`, `queues`, `styles`, `executors`, `subprocess`, `net`),
+ * (`core`, `combinators`, `queues`, `styles`, `executors`, `subprocess`, `datagram`, `net`),
  * `deno task bench executors payload` those whose names contain "payload".
  */
 import { printTable, type Row, runCase } from "./_harness.ts";
@@ -13,9 +13,10 @@ import { cases as executors } from "./executors.ts";
 import { cases as queues } from "./queues.ts";
 import { cases as styles } from "./styles.ts";
 import { cases as subprocess } from "./subprocess.ts";
+import { cases as datagram } from "./datagram.ts";
 import { netRows } from "./net.ts";
 
-const suites = { core, combinators, queues, styles, executors, subprocess };
+const suites = { core, combinators, queues, styles, executors, subprocess, datagram };
 const only = Deno.args[0];
 const matching = Deno.args[1]; // a part of the case names to run, e.g. "payload"
 const rows: Row[] = [];

@@ -51,6 +51,7 @@ export const ORDER: readonly string[] = [
   "echo_client",
   "echo_server",
   "echo_protocol",
+  "udp_echo",
   "http_server",
   "graceful_shutdown",
   // Subprocesses

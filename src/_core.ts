@@ -28,8 +28,9 @@ import type { Wait } from "./_await.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 import type { Executor } from "./concurrent_futures.ts";
 import type { Awaitable } from "./coroutines.ts";
-import type { TlsOptions, Transport } from "./transports.ts";
-import type { BaseProtocol } from "./protocols.ts";
+import type { DatagramTransport, TlsOptions, Transport } from "./transports.ts";
+import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
+import type { DatagramEndpointOptions } from "./_datagram_transport.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
@@ -380,6 +381,14 @@ export interface Layers {
     options?: UnixServerOptions,
   ): Awaitable<Server>;
 
+  // From _datagram_transport.ts: UDP.
+  /** `loop.createDatagramEndpoint()`. */
+  createDatagramEndpoint(
+    loop: EventLoop,
+    protocolFactory: () => DatagramProtocol,
+    options?: DatagramEndpointOptions,
+  ): Awaitable<[DatagramTransport, DatagramProtocol]>;
+
   // From subprocess.ts: `loop.subprocessExec()`, `loop.subprocessShell()`.
   /** `loop.subprocessExec()`; `args` may end with the options. */
   subprocessExec(
@@ -430,6 +439,7 @@ export const layers: Layers = {
   startTls: () => notLoaded("start TLS"),
   createServer: () => notLoaded("create a server"),
   createUnixServer: () => notLoaded("create a server"),
+  createDatagramEndpoint: () => notLoaded("create a datagram endpoint"),
   subprocessExec: () => notLoaded("create a subprocess"),
   subprocessShell: () => notLoaded("create a subprocess"),
   closeIO: () => {},

@@ -87,8 +87,9 @@ import type { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import type { Task, TaskOptions } from "./tasks.ts";
 import type { Executor } from "./concurrent_futures.ts";
-import type { TlsOptions, Transport } from "./transports.ts";
-import type { BaseProtocol } from "./protocols.ts";
+import type { DatagramTransport, TlsOptions, Transport } from "./transports.ts";
+import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
+import type { DatagramEndpointOptions } from "./_datagram_transport.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
@@ -1064,6 +1065,54 @@ export class EventLoop {
     options?: UnixServerOptions,
   ): Awaitable<Server> {
     return layers.createUnixServer(this, protocolFactory, path, options);
+  }
+
+  /**
+   * Opens a UDP endpoint and connects a datagram protocol to it (asyncio's
+   * `loop.create_datagram_endpoint`): `protocolFactory()` makes the
+   * `DatagramProtocol`, whose `connectionMade(transport)` has been called
+   * when the awaitable completes. The socket is a `node:dgram` one, which
+   * Deno runs without `--unstable-net` (unlike `Deno.listenDatagram`).
+   *
+   * @example A UDP endpoint sending to itself
+   * ```ts
+   * import { DatagramProtocol, getRunningLoop, run } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * class Receiver extends DatagramProtocol {
+   *   readonly got = Promise.withResolvers<string>();
+   *   override datagramReceived(data: Uint8Array) {
+   *     this.got.resolve(new TextDecoder().decode(data));
+   *   }
+   * }
+   *
+   * await run(async () => {
+   *   const loop = getRunningLoop();
+   *   const [transport, protocol] = await loop.createDatagramEndpoint(() => new Receiver(), {
+   *     localAddr: ["127.0.0.1", 0],
+   *   });
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new TextEncoder().encode("hi"), self);
+   *   assert.equal(await protocol.got.promise, "hi");
+   *   transport.close();
+   * });
+   * ```
+   *
+   * @param protocolFactory Makes the protocol.
+   * @param options `localAddr`, `remoteAddr` (at least one), `reusePort`, `allowBroadcast`.
+   * @returns An awaitable for `[transport, protocol]`.
+   * @throws {OSError} If the address is in use or not available (when awaited).
+   * @throws {TypeError} If an argument has the wrong type, or an option is unknown.
+   * @throws {RangeError} If a port is not a whole number from 0 to 65535.
+   * @throws {RuntimeError} On a runtime without `node:dgram`.
+   */
+  createDatagramEndpoint<P extends DatagramProtocol>(
+    protocolFactory: () => P,
+    options: DatagramEndpointOptions,
+  ): Awaitable<[DatagramTransport, P]> {
+    return layers.createDatagramEndpoint(this, protocolFactory, options) as Awaitable<
+      [DatagramTransport, P]
+    >;
   }
 
   /**

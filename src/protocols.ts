@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Transport } from "./transports.ts";
+import type { DatagramTransport, Transport } from "./transports.ts";
 
 /**
  * The callbacks every protocol has (asyncio.BaseProtocol): the connection's
@@ -182,4 +182,93 @@ export class BufferedProtocol extends BaseProtocol {
    * @returns Whether to keep the connection open.
    */
   eofReceived(): boolean | void {}
+}
+
+/**
+ * A UDP protocol (asyncio.DatagramProtocol): receives whole datagrams, with
+ * their sender's address. `loop.createDatagramEndpoint()` makes it.
+ *
+ * Its calls: `connectionMade(transport)` once; then `datagramReceived()`
+ * for each datagram and `errorReceived()` for each failed send (an
+ * oversized datagram, an ICMP "port unreachable" on a connected
+ * endpoint), in any order; then `connectionLost(null)` once the transport
+ * is closed. Unlike a stream protocol it is not a `BaseProtocol`: its
+ * transport is a {@linkcode DatagramTransport}, not a `Transport`.
+ *
+ * @example The asyncio docs' UDP echo server, answering one client
+ * ```ts
+ * import { DatagramProtocol, type DatagramTransport, getRunningLoop, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * class EchoServer extends DatagramProtocol {
+ *   transport: DatagramTransport | null = null;
+ *   override connectionMade(transport: DatagramTransport) {
+ *     this.transport = transport;
+ *   }
+ *   override datagramReceived(data: Uint8Array, addr: readonly [string, number]) {
+ *     this.transport!.sendto(data, addr);
+ *   }
+ * }
+ *
+ * class Client extends DatagramProtocol {
+ *   constructor(readonly reply: PromiseWithResolvers<string>) {
+ *     super();
+ *   }
+ *   override datagramReceived(data: Uint8Array) {
+ *     this.reply.resolve(new TextDecoder().decode(data));
+ *   }
+ * }
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   const [server] = await loop.createDatagramEndpoint(() => new EchoServer(), {
+ *     localAddr: ["127.0.0.1", 0],
+ *   });
+ *   const reply = Promise.withResolvers<string>();
+ *   const [client] = await loop.createDatagramEndpoint(() => new Client(reply), {
+ *     remoteAddr: server.getExtraInfo("sockname") as [string, number],
+ *   });
+ *   client.sendto(new TextEncoder().encode("ping"));
+ *   assert.equal(await reply.promise, "ping");
+ *   client.close();
+ *   server.close();
+ * });
+ * ```
+ */
+export class DatagramProtocol {
+  /**
+   * The endpoint is ready; `transport` sends datagrams.
+   *
+   * @param _transport The transport.
+   */
+  connectionMade(_transport: DatagramTransport): void {}
+
+  /**
+   * The endpoint is closed.
+   *
+   * @param _error The error that closed it, or `null` for `close()`.
+   */
+  connectionLost(_error: Error | null): void {}
+
+  /**
+   * A datagram arrived.
+   *
+   * @param _data Its bytes.
+   * @param _addr The sender's `[host, port]`.
+   */
+  datagramReceived(_data: Uint8Array, _addr: readonly [host: string, port: number]): void {}
+
+  /**
+   * A send failed (asyncio's `error_received`): an `OSError`, such as
+   * `EMSGSIZE` for a datagram too large. The endpoint stays open.
+   *
+   * @param _error The error.
+   */
+  errorReceived(_error: Error): void {}
+
+  /** Kept for asyncio's interface; a datagram transport never buffers enough to call it. */
+  pauseWriting(): void {}
+
+  /** Kept for asyncio's interface. */
+  resumeWriting(): void {}
 }

@@ -14,7 +14,7 @@
 
 import { OSError } from "./errors.ts";
 import { describe } from "./_checks.ts";
-import type { BaseProtocol } from "./protocols.ts";
+import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
 
 /**
  * A socket's address as asyncio's `getsockname()` gives it: `[host, port]`
@@ -325,4 +325,103 @@ export abstract class Transport extends BaseTransport implements ReadTransport, 
   writelines(list: Iterable<Uint8Array>): void {
     for (const data of list) this.write(data);
   }
+}
+
+/**
+ * A UDP endpoint's transport (asyncio.DatagramTransport): what
+ * `loop.createDatagramEndpoint()` returns and a `DatagramProtocol`'s
+ * `connectionMade()` receives. Made by the loop; a class of your own
+ * implements the abstract methods.
+ *
+ * @example Sending to an address, reading the endpoint's own
+ * ```ts
+ * import { DatagramProtocol, getRunningLoop, run } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   const [transport] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+ *     localAddr: ["127.0.0.1", 0],
+ *   });
+ *   const [host, port] = transport.getExtraInfo("sockname") as [string, number];
+ *   assert.equal(host, "127.0.0.1");
+ *   transport.sendto(new Uint8Array([1, 2, 3]), ["127.0.0.1", port]); // to itself
+ *   assert.equal(transport.getWriteBufferSize(), 0);
+ *   transport.close();
+ *   assert.ok(transport.isClosing());
+ * });
+ * ```
+ */
+export abstract class DatagramTransport {
+  readonly #extra: Readonly<Record<string, unknown>>;
+
+  /**
+   * Creates the transport.
+   *
+   * @param extra What `getExtraInfo()` answers.
+   */
+  constructor(extra: Readonly<Record<string, unknown>> = {}) {
+    this.#extra = extra;
+  }
+
+  /**
+   * Optional information about the endpoint (asyncio's `get_extra_info`):
+   * `"sockname"`, `"peername"` (with `remoteAddr`, else `null`), `"socket"`.
+   *
+   * @param name The key.
+   * @returns The value, or `undefined` if the transport does not have it.
+   */
+  getExtraInfo<K extends keyof ExtraInfo>(name: K): ExtraInfo[K] | undefined;
+  /**
+   * Optional information about the endpoint, or `defaultValue`.
+   *
+   * @param name The key.
+   * @param defaultValue What to return if the transport does not have it.
+   * @returns The value, or `defaultValue`.
+   */
+  getExtraInfo<D = undefined>(name: string, defaultValue?: D): unknown;
+  getExtraInfo(name: string, defaultValue?: unknown): unknown {
+    if (typeof name !== "string") {
+      throw new TypeError(
+        `Cannot read extra information: expected the key as a string, got ${describe(name)}`,
+      );
+    }
+    return Object.hasOwn(this.#extra, name) ? this.#extra[name] : defaultValue;
+  }
+
+  /**
+   * Sends one datagram without blocking (asyncio's `sendto`). A send that
+   * fails (a datagram too large: `EMSGSIZE`) goes to the protocol's
+   * `errorReceived()`, as asyncio's does.
+   *
+   * @param data The datagram.
+   * @param addr The destination `[host, port]`; may be left out (or equal
+   * the peer) if the endpoint was made with `remoteAddr`.
+   * @throws {TypeError} If `data` is not a `Uint8Array`, or `addr` is missing
+   * without `remoteAddr`.
+   * @throws {RangeError} If `addr` differs from `remoteAddr` (Python's ValueError).
+   */
+  abstract sendto(data: Uint8Array, addr?: readonly [host: string, port: number] | null): void;
+
+  /** Whether the transport is closing or closed. @returns The flag. */
+  abstract isClosing(): boolean;
+
+  /** Closes the endpoint; the protocol's `connectionLost(null)` follows. Twice is a no-op. */
+  abstract close(): void;
+
+  /** Closes at once (datagrams are never buffered: as `close()`). */
+  abstract abort(): void;
+
+  /** Bytes waiting to be sent (always 0: the host takes each datagram at once). @returns The count. */
+  abstract getWriteBufferSize(): number;
+
+  /**
+   * Switches the protocol that receives the endpoint's events.
+   *
+   * @param protocol The new protocol.
+   */
+  abstract setProtocol(protocol: DatagramProtocol): void;
+
+  /** The protocol the transport feeds. @returns The protocol. */
+  abstract getProtocol(): DatagramProtocol;
 }

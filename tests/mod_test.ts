@@ -88,8 +88,8 @@ const PUBLIC = {
     "printCallGraph",
     "taskDumpPath",
   ],
-  transports: ["BaseTransport", "Transport", "TransportSocket"],
-  protocols: ["BaseProtocol", "BufferedProtocol", "Protocol"],
+  transports: ["BaseTransport", "DatagramTransport", "Transport", "TransportSocket"],
+  protocols: ["BaseProtocol", "BufferedProtocol", "DatagramProtocol", "Protocol"],
   servers: ["Server"],
   streams: [
     "FlowControlProtocol",

@@ -56,6 +56,7 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   transports: "Deno sockets on 127.0.0.1",
   tls: "Deno TLS sockets and openssl-made certificates",
   subprocess: "Deno child processes (Deno.Command) and their pipes",
+  datagram: "UDP sockets (node:dgram) on 127.0.0.1",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
@@ -69,6 +70,7 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   echo_client: "Deno sockets on 127.0.0.1",
   echo_server: "Deno sockets on 127.0.0.1",
   echo_protocol: "Deno sockets on 127.0.0.1",
+  udp_echo: "UDP sockets (node:dgram) on 127.0.0.1",
   http_server: "Deno sockets on 127.0.0.1",
   graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
   subprocess: "Deno child processes (Deno.Command)",

@@ -1,0 +1,160 @@
+/**
+ * Internal: UDP sockets through `node:dgram`, read from
+ * `process.getBuiltinModule` when a socket is opened, never at import.
+ * `node:dgram` is used because Deno supports it without a flag
+ * (`Deno.listenDatagram` needs `--unstable-net`); Node and Bun have it too.
+ * Not part of the public API.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "../errors.ts";
+import { runtimeName } from "./runtime.ts";
+
+/** The part of a `node:dgram` socket the transport uses. */
+interface DgramSocket {
+  bind(options: { address: string; port: number }, callback: () => void): void;
+  connect(port: number, address: string, callback: (error?: unknown) => void): void;
+  send(
+    data: Uint8Array,
+    ...args: unknown[]
+  ): void;
+  setBroadcast(flag: boolean): void;
+  address(): { address: string; port: number; family: string };
+  remoteAddress(): { address: string; port: number };
+  on(event: string, listener: (...args: never[]) => void): void;
+  once(event: string, listener: (...args: never[]) => void): void;
+  removeAllListeners(event?: string): void;
+  close(callback?: () => void): void;
+}
+
+interface Dgram {
+  createSocket(options: { type: string; reuseAddr?: boolean; reusePort?: boolean }): DgramSocket;
+}
+
+/** A UDP socket, as the datagram transport sees it. */
+export interface HostUdp {
+  /** Binds to `host:port` (port 0: the system chooses). */
+  bind(host: string, port: number): Promise<void>;
+  /** Sets the default peer (`remoteAddr`). */
+  connect(host: string, port: number): Promise<void>;
+  /** Sends one datagram; `done` gets the error, or `null`. */
+  send(
+    data: Uint8Array,
+    addr: readonly [string, number] | null,
+    done: (error: unknown) => void,
+  ): void;
+  /** `SO_BROADCAST`. */
+  setBroadcast(on: boolean): void;
+  /** The bound address. */
+  local(): [string, number];
+  /** The default peer, if connected. */
+  remote(): [string, number] | null;
+  /** Datagrams and asynchronous errors. */
+  listen(
+    onMessage: (data: Uint8Array, host: string, port: number) => void,
+    onError: (error: unknown) => void,
+  ): void;
+  /** Closes; `done` runs once the host released the socket. */
+  close(done?: () => void): void;
+}
+
+function dgram(action = "create a datagram endpoint"): Dgram {
+  const process = (globalThis as {
+    process?: { getBuiltinModule?: (name: string) => unknown };
+  }).process;
+  const module = typeof process?.getBuiltinModule === "function"
+    ? process.getBuiltinModule("node:dgram") as Dgram | undefined
+    : undefined;
+  if (module === undefined || typeof module.createSocket !== "function") {
+    throw new RuntimeError(
+      `Cannot ${action}: UDP sockets (node:dgram) are not available on ${runtimeName()}`,
+    );
+  }
+  return module;
+}
+
+/**
+ * Opens a UDP socket of the family of `host` (IPv6 if it has a colon).
+ *
+ * @throws {RuntimeError} If the runtime has no `node:dgram`.
+ */
+export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
+  const socket = dgram().createSocket({
+    type: ipv6 ? "udp6" : "udp4",
+    ...(reusePort ? { reuseAddr: true, reusePort: true } : {}),
+  });
+  let closed = false;
+  return {
+    bind(host, port) {
+      return new Promise((resolve, reject) => {
+        const onError = (error: unknown) => reject(error);
+        socket.once("error", onError as (...args: never[]) => void);
+        socket.bind({ address: host, port }, () => {
+          socket.removeAllListeners("error");
+          resolve();
+        });
+      });
+    },
+    connect(host, port) {
+      return new Promise((resolve, reject) => {
+        socket.connect(port, host, (error) => error ? reject(error) : resolve());
+      });
+    },
+    send(data, addr, done) {
+      const callback = (error: unknown) => done(error ?? null);
+      try {
+        if (addr === null) socket.send(data, callback);
+        else socket.send(data, addr[1], addr[0], callback);
+      } catch (error) {
+        done(error);
+      }
+    },
+    setBroadcast(on) {
+      socket.setBroadcast(on);
+    },
+    local() {
+      const { address, port } = socket.address();
+      return [address, port];
+    },
+    remote() {
+      try {
+        const { address, port } = socket.remoteAddress();
+        return [address, port];
+      } catch {
+        return null;
+      }
+    },
+    listen(onMessage, onError) {
+      socket.on(
+        "message",
+        ((msg: Uint8Array, rinfo: { address: string; port: number }) => {
+          onMessage(
+            new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
+            rinfo.address,
+            rinfo.port,
+          );
+        }) as (...args: never[]) => void,
+      );
+      socket.on("error", onError as (...args: never[]) => void);
+    },
+    close(done) {
+      if (closed) return;
+      closed = true;
+      try {
+        socket.close(done);
+      } catch {
+        done?.();
+      }
+    },
+  };
+}
+
+/**
+ * Checks that the runtime has `node:dgram`.
+ *
+ * @throws {RuntimeError} If it has not, naming the runtime.
+ */
+export function checkUdp(action: string): void {
+  dgram(action);
+}

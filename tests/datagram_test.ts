@@ -1,0 +1,382 @@
+/**
+ * UDP: `loop.createDatagramEndpoint()`, `DatagramProtocol` and the datagram
+ * transport, on 127.0.0.1.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  DatagramProtocol,
+  type DatagramTransport,
+  getRunningLoop,
+  newEventLoop,
+  OSError,
+  run,
+  RuntimeError,
+  sleep,
+} from "../mod.ts";
+
+type Addr = readonly [string, number];
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+Deno.test("the asyncio docs' UDP echo server and client", async () => {
+  const lines: string[] = [];
+  const print = (line: string) => lines.push(line);
+
+  class EchoServerProtocol extends DatagramProtocol {
+    transport: DatagramTransport | null = null;
+    override connectionMade(transport: DatagramTransport) {
+      this.transport = transport;
+    }
+    override datagramReceived(data: Uint8Array, addr: Addr) {
+      const message = decoder.decode(data);
+      print(`Received ${JSON.stringify(message)} from ${addr[0]}`);
+      print(`Send ${JSON.stringify(message)} to ${addr[0]}`);
+      this.transport!.sendto(data, addr);
+    }
+  }
+
+  class EchoClientProtocol extends DatagramProtocol {
+    transport: DatagramTransport | null = null;
+    constructor(readonly message: string, readonly onConLost: PromiseWithResolvers<boolean>) {
+      super();
+    }
+    override connectionMade(transport: DatagramTransport) {
+      this.transport = transport;
+      print(`Send: ${this.message}`);
+      transport.sendto(encoder.encode(this.message));
+    }
+    override datagramReceived(data: Uint8Array) {
+      print(`Received: ${decoder.decode(data)}`);
+      print("Close the socket");
+      this.transport!.close();
+    }
+    override errorReceived(error: Error) {
+      print(`Error received: ${error}`);
+    }
+    override connectionLost() {
+      print("Connection closed");
+      this.onConLost.resolve(true);
+    }
+  }
+
+  await run(async () => {
+    const loop = getRunningLoop();
+    print("Starting UDP server");
+    const [server] = await loop.createDatagramEndpoint(() => new EchoServerProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const remoteAddr = server.getExtraInfo("sockname") as Addr;
+    const onConLost = Promise.withResolvers<boolean>();
+    const [transport] = await loop.createDatagramEndpoint(
+      () => new EchoClientProtocol("Hello World!", onConLost),
+      { remoteAddr },
+    );
+    try {
+      await onConLost.promise;
+    } finally {
+      transport.close();
+      server.close();
+    }
+  });
+  assert.deepEqual(lines, [
+    "Starting UDP server",
+    "Send: Hello World!",
+    'Received "Hello World!" from 127.0.0.1',
+    'Send "Hello World!" to 127.0.0.1',
+    "Received: Hello World!",
+    "Close the socket",
+    "Connection closed",
+  ]);
+});
+
+class Echo extends DatagramProtocol {
+  transport: DatagramTransport | null = null;
+  override connectionMade(transport: DatagramTransport) {
+    this.transport = transport;
+  }
+  override datagramReceived(data: Uint8Array, addr: Addr) {
+    this.transport!.sendto(data, addr);
+  }
+}
+
+class Collector extends DatagramProtocol {
+  readonly received: Uint8Array[] = [];
+  readonly errors: Error[] = [];
+  readonly lost = Promise.withResolvers<Error | null>();
+  #wanted = 0;
+  #waiter: PromiseWithResolvers<void> | null = null;
+  override datagramReceived(data: Uint8Array) {
+    this.received.push(data);
+    this.#check();
+  }
+  override errorReceived(error: Error) {
+    this.errors.push(error);
+    this.#check();
+  }
+  override connectionLost(error: Error | null) {
+    this.lost.resolve(error);
+  }
+  /** Resolves once `count` datagrams and errors arrived in all. */
+  until(count: number): Promise<void> {
+    this.#wanted = count;
+    this.#waiter = Promise.withResolvers<void>();
+    this.#check();
+    return this.#waiter.promise;
+  }
+  #check() {
+    if (this.#waiter && this.received.length + this.errors.length >= this.#wanted) {
+      this.#waiter.resolve();
+    }
+  }
+}
+
+Deno.test("5,000 datagrams echoed on loopback: none lost, in windows of 50", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [server] = await loop.createDatagramEndpoint(() => new Echo(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const [client, protocol] = await loop.createDatagramEndpoint(() => new Collector(), {
+      remoteAddr: server.getExtraInfo("sockname") as Addr,
+    });
+    const total = 5000;
+    for (let i = 0; i < total; i += 50) {
+      for (let j = i; j < i + 50; j++) client.sendto(encoder.encode(String(j)));
+      await protocol.until(i + 50);
+    }
+    assert.equal(protocol.received.length, total);
+    const seen = new Set(protocol.received.map((d) => Number(decoder.decode(d))));
+    assert.equal(seen.size, total);
+    assert.equal(protocol.errors.length, 0);
+    client.close();
+    server.close();
+    assert.equal(await protocol.lost.promise, null);
+  });
+});
+
+Deno.test("an oversized datagram: sendto() hands EMSGSIZE to errorReceived(), the endpoint stays open", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [server] = await loop.createDatagramEndpoint(() => new Echo(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const addr = server.getExtraInfo("sockname") as Addr;
+    const [client, protocol] = await loop.createDatagramEndpoint(() => new Collector(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    client.sendto(new Uint8Array(65508), addr); // over 65507: too big for IPv4
+    await protocol.until(1);
+    assert.equal(protocol.errors.length, 1);
+    assert.ok(protocol.errors[0] instanceof OSError);
+    assert.equal((protocol.errors[0] as OSError).code, "EMSGSIZE");
+    assert.match(protocol.errors[0].message, /^Cannot send a datagram to 127\.0\.0\.1:\d+/);
+    assert.equal(client.isClosing(), false);
+    client.sendto(new Uint8Array(65507), addr); // the largest fits, and comes back
+    await protocol.until(2);
+    assert.equal(protocol.received[0].length, 65507);
+    client.close();
+    server.close();
+  });
+});
+
+Deno.test("sendto() after close() drops the datagram; close() twice is a no-op", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [server, serverProtocol] = await loop.createDatagramEndpoint(() => new Collector(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const [client, protocol] = await loop.createDatagramEndpoint(() => new Collector(), {
+      remoteAddr: server.getExtraInfo("sockname") as Addr,
+    });
+    client.close();
+    client.close();
+    client.abort();
+    assert.equal(client.isClosing(), true);
+    client.sendto(encoder.encode("late"));
+    assert.equal(await protocol.lost.promise, null);
+    await sleep(0.05);
+    assert.equal(serverProtocol.received.length, 0);
+    assert.equal(protocol.errors.length, 0);
+    server.close();
+  });
+});
+
+Deno.test("extra info: sockname, peername, socket; the write buffer is empty", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [server] = await loop.createDatagramEndpoint(() => new Echo(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const addr = server.getExtraInfo("sockname") as Addr;
+    assert.equal(addr[0], "127.0.0.1");
+    assert.equal(server.getExtraInfo("peername"), null);
+    const [client] = await loop.createDatagramEndpoint(() => new Collector(), {
+      localAddr: ["127.0.0.1", 0],
+      remoteAddr: addr,
+    });
+    assert.deepEqual(client.getExtraInfo("peername"), addr);
+    const socket = client.getExtraInfo("socket")!;
+    assert.equal(socket.family, "AF_INET");
+    assert.deepEqual(socket.getpeername(), addr);
+    assert.equal(client.getWriteBufferSize(), 0);
+    assert.equal(client.getExtraInfo("nothing", 7), 7);
+    // A different address than remoteAddr: asyncio's ValueError, a RangeError here.
+    assert.throws(() => client.sendto(encoder.encode("x"), ["127.0.0.1", 1]), RangeError);
+    client.sendto(encoder.encode("x"), addr); // the same address is fine
+    assert.throws(() => server.sendto(encoder.encode("x")), /expected the address/);
+    assert.throws(
+      () => server.sendto("x" as unknown as Uint8Array, addr),
+      (e) => e instanceof TypeError && /Uint8Array/.test(e.message),
+    );
+    client.close();
+    server.close();
+  });
+});
+
+Deno.test("bad input: a bad port is a RangeError, an unknown option or a wrong type a TypeError", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const factory = () => new DatagramProtocol();
+    assert.throws(
+      () => loop.createDatagramEndpoint(factory, { localAddr: ["127.0.0.1", 70000] }),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        loop.createDatagramEndpoint(factory, { localAddr: ["127.0.0.1", 0], family: 2 } as never),
+      (e) => e instanceof TypeError && /unknown option "family"/.test(e.message),
+    );
+    assert.throws(
+      () => loop.createDatagramEndpoint(factory, { localAddr: "127.0.0.1:0" as never }),
+      (e) =>
+        e instanceof TypeError && /expected localAddr as a \[host, port\] pair/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        loop.createDatagramEndpoint(factory, {
+          localAddr: ["127.0.0.1", 0],
+          reusePort: "yes" as never,
+        }),
+      (e) => e instanceof TypeError && /expected reusePort as a boolean/.test(e.message),
+    );
+    assert.throws(
+      () => loop.createDatagramEndpoint(null as never, { localAddr: ["127.0.0.1", 0] }),
+      (e) => e instanceof TypeError && /protocol factory as a function/.test(e.message),
+    );
+    assert.throws(() => loop.createDatagramEndpoint(factory, {}), /localAddr or remoteAddr/);
+    await sleep(0);
+  });
+});
+
+Deno.test("binding an address in use fails with OSError EADDRINUSE", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [first] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const addr = first.getExtraInfo("sockname") as Addr;
+    await assert.rejects(
+      async () =>
+        await loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: addr }),
+      (e) => e instanceof OSError && e.code === "EADDRINUSE",
+    );
+    first.close();
+  });
+});
+
+Deno.test("closing the loop closes the endpoint", async () => {
+  const loop = newEventLoop();
+  const [transport, protocol] = await loop.runUntilComplete(
+    loop.createDatagramEndpoint(() => new Collector(), { localAddr: ["127.0.0.1", 0] }),
+  );
+  assert.equal(transport.isClosing(), false);
+  loop.close();
+  assert.equal(transport.isClosing(), true);
+  transport.sendto(encoder.encode("x"), ["127.0.0.1", 9]); // dropped, nothing thrown
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the host releases the socket
+  assert.equal(protocol.errors.length, 0);
+});
+
+Deno.test("a runtime without node:dgram refuses at the call with a RuntimeError naming it", async () => {
+  const host = globalThis as unknown as { process: { getBuiltinModule: unknown } };
+  const original = host.process.getBuiltinModule;
+  await run(async () => {
+    const loop = getRunningLoop();
+    host.process.getBuiltinModule = () => undefined;
+    try {
+      assert.throws(
+        () =>
+          loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+            localAddr: ["127.0.0.1", 0],
+          }),
+        (e) =>
+          e instanceof RuntimeError &&
+          e.message.includes(`node:dgram) are not available on Deno ${Deno.version.deno}`),
+      );
+    } finally {
+      host.process.getBuiltinModule = original;
+    }
+    await sleep(0);
+  });
+});
+
+Deno.test("an error thrown by datagramReceived() closes the endpoint and is reported", async () => {
+  class Throws extends DatagramProtocol {
+    readonly lost = Promise.withResolvers<Error | null>();
+    override datagramReceived(): void {
+      throw new Error("boom");
+    }
+    override connectionLost(error: Error | null) {
+      this.lost.resolve(error);
+    }
+  }
+  await run(async () => {
+    const loop = getRunningLoop();
+    const reported: unknown[] = [];
+    loop.setExceptionHandler((_loop, context) => reported.push(context.exception));
+    const [transport, protocol] = await loop.createDatagramEndpoint(() => new Throws(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    transport.sendto(encoder.encode("x"), transport.getExtraInfo("sockname") as Addr);
+    const error = await protocol.lost.promise;
+    assert.equal(error?.message, "boom");
+    assert.equal(transport.isClosing(), true);
+    assert.equal((reported[0] as Error).message, "boom");
+  });
+});
+
+Deno.test("reusePort lets a second endpoint bind the same address; allowBroadcast is accepted", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [first] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+      reusePort: true,
+      allowBroadcast: true,
+    });
+    const addr = first.getExtraInfo("sockname") as Addr;
+    const [second] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: addr,
+      reusePort: true,
+    });
+    assert.deepEqual(second.getExtraInfo("sockname"), addr);
+    second.close();
+    first.close();
+  });
+});
+
+Deno.test("cancelling createDatagramEndpoint() while it binds leaves no socket open", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const task = loop.createTask(
+      loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ["127.0.0.1", 0] }),
+    );
+    await sleep(0);
+    task.cancel();
+    await assert.rejects(async () => await task);
+    assert.ok(task.cancelled());
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the host releases the socket
+});
