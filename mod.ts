@@ -117,7 +117,7 @@ export {
   type WriteTransport,
 } from "./src/transports.ts";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol } from "./src/protocols.ts";
-export * from "./src/_datagram_transport.ts";
+export * from "./src/datagrams.ts";
 export * from "./src/connections.ts";
 export { Server, type ServerOptions, type UnixServerOptions } from "./src/servers.ts";
 export { StreamReader } from "./src/stream_reader.ts";

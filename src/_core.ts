@@ -30,7 +30,7 @@ import type { Executor } from "./concurrent_futures.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { DatagramTransport, TlsOptions, Transport } from "./transports.ts";
 import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
-import type { DatagramEndpointOptions } from "./_datagram_transport.ts";
+import type { DatagramEndpointOptions } from "./datagrams.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
@@ -381,7 +381,7 @@ export interface Layers {
     options?: UnixServerOptions,
   ): Awaitable<Server>;
 
-  // From _datagram_transport.ts: UDP.
+  // From datagrams.ts: UDP.
   /** `loop.createDatagramEndpoint()`. */
   createDatagramEndpoint(
     loop: EventLoop,

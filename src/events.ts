@@ -89,7 +89,7 @@ import type { Task, TaskOptions } from "./tasks.ts";
 import type { Executor } from "./concurrent_futures.ts";
 import type { DatagramTransport, TlsOptions, Transport } from "./transports.ts";
 import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
-import type { DatagramEndpointOptions } from "./_datagram_transport.ts";
+import type { DatagramEndpointOptions } from "./datagrams.ts";
 import type { ConnectionOptions, StartTlsOptions, UnixConnectionOptions } from "./connections.ts";
 import type { Server, ServerOptions, UnixServerOptions } from "./servers.ts";
 import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from "./subprocess.ts";
