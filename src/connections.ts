@@ -26,7 +26,7 @@ import {
   checkPort,
   checkPositiveSeconds,
 } from "./_net_options.ts";
-import { checkTls, loadClientTls } from "./_tls.ts";
+import { checkTls, loadClientTls, type LoadedTls } from "./_tls.ts";
 import {
   checkProtocol,
   socketExtra,
@@ -94,6 +94,39 @@ function closeConn(conn: HostConn): void {
     conn.close();
   } catch {
     // closed already
+  }
+}
+
+/**
+ * The client side of TLS over `tcp` (a new connection, or STARTTLS): the
+ * TLS connection once its handshake is done, and what the handshake agreed.
+ * On failure the connection is closed (the TLS one, or `tcp` if the upgrade
+ * never came).
+ */
+function* upgradeClient(
+  loop: EventLoop,
+  tcp: HostConn,
+  serverHostname: string,
+  loaded: LoadedTls,
+  handshakeTimeout: number | null,
+  action: string,
+): Generator<unknown, [HostConn, TlsInfo], unknown> {
+  let conn: HostConn = tcp;
+  try {
+    conn = yield* ioFuture(
+      loop,
+      net.startTls(tcp, {
+        hostname: serverHostname,
+        caCerts: loaded.caCerts,
+        alpnProtocols: loaded.alpnProtocols,
+      }),
+      { release: closeConn, mapError: (error) => toOSError(error, action, true) },
+    );
+    const info = yield* handshake(loop, conn, handshakeTimeout, action);
+    return [conn, { serverSide: false, serverHostname, alpnProtocol: info.alpnProtocol }];
+  } catch (error) {
+    closeConn(conn);
+    throw error;
   }
 }
 
@@ -256,25 +289,16 @@ function* createConnection(
       throw error;
     }
   }
-  const name = call.serverHostname ?? hostname;
   setNoDelay(tcp); // Deno's TLS sockets cannot set it later
-  let conn: HostConn = tcp;
+  const [conn, tlsInfo] = yield* upgradeClient(
+    loop,
+    tcp,
+    call.serverHostname ?? hostname,
+    loaded,
+    call.handshakeTimeout,
+    connectAction,
+  );
   try {
-    conn = yield* ioFuture(
-      loop,
-      net.startTls(tcp, {
-        hostname: name,
-        caCerts: loaded.caCerts,
-        alpnProtocols: loaded.alpnProtocols,
-      }),
-      { release: closeConn, mapError: (error) => toOSError(error, connectAction, true) },
-    );
-    const info = yield* handshake(loop, conn, call.handshakeTimeout, connectAction);
-    const tlsInfo: TlsInfo = {
-      serverSide: false,
-      serverHostname: name,
-      alpnProtocol: info.alpnProtocol,
-    };
     return yield* connectProtocol(
       loop,
       conn,
@@ -392,23 +416,15 @@ function* startTls(
   const loaded = yield* loadClientTls(loop, call.ssl);
   const owner = transport.owner;
   const tcp = transport.detachForTls();
-  let conn: HostConn = tcp;
+  const [conn, tlsInfo] = yield* upgradeClient(
+    loop,
+    tcp,
+    name,
+    loaded,
+    call.handshakeTimeout,
+    START_TLS,
+  );
   try {
-    conn = yield* ioFuture(
-      loop,
-      net.startTls(tcp, {
-        hostname: name,
-        caCerts: loaded.caCerts,
-        alpnProtocols: loaded.alpnProtocols,
-      }),
-      { release: closeConn, mapError: (error) => toOSError(error, START_TLS, true) },
-    );
-    const info = yield* handshake(loop, conn, call.handshakeTimeout, START_TLS);
-    const tlsInfo: TlsInfo = {
-      serverSide: false,
-      serverHostname: name,
-      alpnProtocol: info.alpnProtocol,
-    };
     return new StreamTransport(loop, conn, protocol, {
       extra: socketExtra(conn, { sslcontext: call.ssl, sslObject: tlsInfo }),
       owner,
