@@ -66,7 +66,8 @@ function test(first: string | TestOptions | TestFn, second?: TestFn | TestOption
   } else if (typeof first === "function") {
     options = { name: first.name, fn: first };
   } else {
-    options = first;
+    // `Deno.test(options)` or `Deno.test(options, fn)`.
+    options = typeof second === "function" ? { ...first, fn: second } : first;
   }
   if (typeof options.fn !== "function" || !options.name) {
     throw new TypeError(`Cannot register a test: expected a name and a function`);
