@@ -7,8 +7,7 @@
  * Where the host has one, it is used:
  *
  * - `AsyncLocalStorage` of `node:async_hooks` (Deno ≥ 2.1, Node ≥ 22.3,
- *   Bun ≥ 1.3.7), reached through `process.getBuiltinModule` (or Bun's
- *   `import.meta.require`, for Bun releases before `getBuiltinModule`), never
+ *   Bun ≥ 1.3.7), reached through `nodeBuiltin` (`builtin.ts`), never
  *   through a static `node:` import, so that a browser bundle loads. Bun
  *   before 1.3.7 loses the context when an awaited thenable is settled from
  *   outside it (the loop settles every library awaitable), so its store is
@@ -21,6 +20,7 @@
  * @module
  */
 
+import { nodeBuiltin } from "./builtin.ts";
 import { bunBefore } from "./runtime.ts";
 
 /** What the tasks layer needs of a context store. */
@@ -35,18 +35,8 @@ type StoreClass = new <T>() => ContextStore<T>;
 
 function loadAsyncLocalStorage(): StoreClass | undefined {
   if (bunBefore([1, 3, 7])) return undefined;
-  const g = globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } };
-  const meta = import.meta as { require?: (name: string) => unknown };
-  for (const load of [g.process?.getBuiltinModule, meta.require]) {
-    if (typeof load !== "function") continue;
-    try {
-      const hooks = load("node:async_hooks") as { AsyncLocalStorage?: StoreClass } | undefined;
-      if (typeof hooks?.AsyncLocalStorage === "function") return hooks.AsyncLocalStorage;
-    } catch {
-      // Not this way; try the next one.
-    }
-  }
-  return undefined;
+  const hooks = nodeBuiltin<{ AsyncLocalStorage?: StoreClass }>("node:async_hooks");
+  return typeof hooks?.AsyncLocalStorage === "function" ? hooks.AsyncLocalStorage : undefined;
 }
 
 interface AsyncContextVariable<T> {

@@ -1,6 +1,6 @@
 /**
- * Internal: UDP sockets through `node:dgram`, read from
- * `process.getBuiltinModule` when a socket is opened, never at import.
+ * Internal: UDP sockets through `node:dgram`, loaded by `nodeBuiltin` when a
+ * socket is opened, never at import.
  * `node:dgram` is used because Deno supports it without a flag
  * (`Deno.listenDatagram` needs `--unstable-net`); Node and Bun have it too.
  * Not part of the public API.
@@ -9,6 +9,7 @@
  */
 
 import { RuntimeError } from "../errors.ts";
+import { nodeBuiltin } from "./builtin.ts";
 import { runtimeName } from "./runtime.ts";
 
 /** The part of a `node:dgram` socket the transport uses. */
@@ -60,12 +61,7 @@ export interface HostUdp {
 }
 
 function dgram(action = "create a datagram endpoint"): Dgram {
-  const process = (globalThis as {
-    process?: { getBuiltinModule?: (name: string) => unknown };
-  }).process;
-  const module = typeof process?.getBuiltinModule === "function"
-    ? process.getBuiltinModule("node:dgram") as Dgram | undefined
-    : undefined;
+  const module = nodeBuiltin<Dgram>("node:dgram");
   if (module === undefined || typeof module.createSocket !== "function") {
     throw new RuntimeError(
       `Cannot ${action}: UDP sockets (node:dgram) are not available on ${runtimeName()}`,
