@@ -23,7 +23,7 @@ import { OSError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { install } from "./_core.ts";
 import { checkUdp, type HostUdp, openUdp } from "./_host/datagram.ts";
-import { toOSError } from "./_host/net.ts";
+import { connectionErrorClass, toOSError } from "./_host/net.ts";
 import { ioFuture, trackIO, untrackIO } from "./_io.ts";
 import { checkOptions, checkPort } from "./_net_options.ts";
 import { CoroutineObject } from "./coroutines.ts";
@@ -97,7 +97,8 @@ function checkFlag(value: unknown, name: string): boolean {
 function udpError(error: unknown, action: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && error instanceof Error && !(error instanceof OSError)) {
-    return new OSError(`Cannot ${action}: ${error.message}`, { code, cause: error });
+    const cls = connectionErrorClass(code) ?? OSError;
+    return new cls(`Cannot ${action}: ${error.message}`, { code, cause: error });
   }
   return toOSError(error, action);
 }

@@ -228,6 +228,17 @@ const CONNECTION_ERRORS: [string, new (m: string, o: object) => ConnectionError,
   ["BrokenPipe", BrokenPipeError, "EPIPE"],
 ];
 
+/**
+ * The library's class for a connection error the host names by its system
+ * code (`"ECONNREFUSED"` → `ConnectionRefusedError`), as Python's `OSError`
+ * picks its subclass from `errno`; `undefined` for any other code.
+ */
+export function connectionErrorClass(
+  code: string,
+): (new (message: string, options: object) => ConnectionError) | undefined {
+  return CONNECTION_ERRORS.find((entry) => entry[2] === code)?.[1];
+}
+
 const OS_ERRORS: [string, string][] = [
   ["AddrInUse", "EADDRINUSE"],
   ["AddrNotAvailable", "EADDRNOTAVAIL"],

@@ -32,6 +32,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "host",
   "operations",
   "stream_reader",
+  "datagram",
 ];
 
 /** Test files that run in the Deno suite only, with the reason. */
@@ -56,7 +57,6 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   transports: "Deno sockets on 127.0.0.1",
   tls: "Deno TLS sockets and openssl-made certificates",
   subprocess: "Deno child processes (Deno.Command) and their pipes",
-  datagram: "UDP sockets (node:dgram) on 127.0.0.1",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
