@@ -81,7 +81,7 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * One wait of a task: the token `layers.park` records as the one thing the
  * task waits on, settled from the loop (`settleThen`) when the awaited
  * future is done, or on the next iteration (`future === null`: then
- * `value` is the outcome). What the outcome does is the subclass's: a
+ * `value` is the outcome). What the outcome does is the implementer's: a
  * {@linkcode ThenRecord} hands it to `then()`'s callbacks; the step of a
  * coroutine driven for an `await` resumes the coroutine (`_drive.ts`).
  */
@@ -113,41 +113,38 @@ export abstract class Wait {
   abstract outcome(ok: boolean, value: unknown): void;
 }
 
-/** `#value` of a `ThenRecord` whose callbacks have not given one yet. */
-const NO_VALUE: unique symbol = Symbol("no value");
+// Where a Settlement's promise stands (its #out holds what the comment says).
+const NO_VALUE = 0; // nothing yet
+const HAS_VALUE = 1; // the callbacks' value, no promise made
+const PROMISED = 2; // the promise, made after the outcome
+const PENDING = 3; // the promise's resolvers, made before the outcome
 
 /**
- * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
- * callbacks.
+ * The promise a library awaitable's `then()` returns, made real only when
+ * someone uses it.
  *
- * It is the promise `then()` returns, made real only when someone uses it.
  * `await x` calls `x.then(resolve, reject)` and drops what it returns, so an
  * `await` of a library awaitable allocates no promise and no resolving
- * functions: the record calls the engine's callbacks itself. Code that
+ * functions: the settlement calls the engine's callbacks itself. Code that
  * chains on the result (`fut.then(f).then(g)`) gets a real promise then,
  * settled with the callbacks' outcome. An outcome that is a rejection or a
  * thenable makes the promise at once, so an unhandled rejection is reported
- * by the host exactly as for a native promise.
+ * by the host exactly as for a native promise. It is four fields: the two
+ * callbacks, and where the promise stands.
  */
-export class ThenRecord extends Wait implements Promise<unknown> {
-  // The real promise, once someone chains on the record or the outcome
-  // needs one; made before the outcome, it settles through #pending. Until
-  // then a fulfilled outcome waits in #value.
-  #promise: Promise<unknown> | null = null;
-  #pending: PromiseWithResolvers<unknown> | null = null;
-  #value: unknown = NO_VALUE;
+export class Settlement implements Promise<unknown> {
+  #state = NO_VALUE;
+  // The callbacks' value (HAS_VALUE), the promise (PROMISED) or its
+  // resolvers (PENDING).
+  #out: unknown = undefined;
 
   constructor(
-    future: FutureLike<unknown> | null,
-    value: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
-  ) {
-    super(future, value);
-  }
+  ) {}
 
   /** Hands the outcome to the callbacks and settles the promise with theirs. */
-  outcome(ok: boolean, value: unknown): void {
+  settleWith(ok: boolean, value: unknown): void {
     const callback = ok ? this.onfulfilled : this.onrejected;
     if (typeof callback !== "function") {
       if (ok) this.fulfill(value);
@@ -163,27 +160,44 @@ export class ThenRecord extends Wait implements Promise<unknown> {
 
   /** The callbacks gave `value`. */
   fulfill(value: unknown): void {
-    if (this.#pending !== null) this.#pending.resolve(value);
-    else if (isThenable(value)) this.#promise = Promise.resolve(value);
-    else this.#value = value;
+    if (this.#state === PENDING) {
+      (this.#out as PromiseWithResolvers<unknown>).resolve(value);
+    } else if (isThenable(value)) {
+      this.#out = Promise.resolve(value);
+      this.#state = PROMISED;
+    } else {
+      this.#out = value;
+      this.#state = HAS_VALUE;
+    }
   }
 
   /** The callbacks threw `error`, or there was none for an error. */
   fail(error: unknown): void {
-    if (this.#pending !== null) this.#pending.reject(error);
-    else this.#promise = Promise.reject(error);
+    if (this.#state === PENDING) {
+      (this.#out as PromiseWithResolvers<unknown>).reject(error);
+    } else {
+      this.#out = Promise.reject(error);
+      this.#state = PROMISED;
+    }
   }
 
   #promised(): Promise<unknown> {
-    if (this.#promise === null) {
-      if (this.#value !== NO_VALUE) {
-        this.#promise = Promise.resolve(this.#value);
-      } else {
-        this.#pending = Promise.withResolvers();
-        this.#promise = this.#pending.promise;
+    switch (this.#state) {
+      case PROMISED:
+        return this.#out as Promise<unknown>;
+      case PENDING:
+        return (this.#out as PromiseWithResolvers<unknown>).promise;
+      case HAS_VALUE:
+        this.#out = Promise.resolve(this.#out);
+        this.#state = PROMISED;
+        return this.#out as Promise<unknown>;
+      default: {
+        const pending = Promise.withResolvers<unknown>();
+        this.#out = pending;
+        this.#state = PENDING;
+        return pending.promise;
       }
     }
-    return this.#promise;
   }
 
   // deno-lint-ignore no-explicit-any
@@ -205,6 +219,31 @@ export class ThenRecord extends Wait implements Promise<unknown> {
 
   get [Symbol.toStringTag](): string {
     return "Promise";
+  }
+}
+
+/**
+ * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
+ * callbacks, through the promise it is ({@linkcode Settlement}).
+ */
+export class ThenRecord extends Settlement implements Wait {
+  task: unknown = undefined;
+  instead: unknown = undefined;
+  settled = false;
+  relay: { stopCounting(): void } | null = null;
+
+  constructor(
+    readonly future: FutureLike<unknown> | null,
+    readonly value: unknown,
+    onfulfilled: OnFulfilled<unknown>,
+    onrejected: OnRejected<unknown>,
+  ) {
+    super(onfulfilled, onrejected);
+  }
+
+  /** Hands the outcome to the callbacks. */
+  outcome(ok: boolean, value: unknown): void {
+    this.settleWith(ok, value);
   }
 }
 

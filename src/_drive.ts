@@ -23,7 +23,7 @@
 import { RuntimeError } from "./errors.ts";
 import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
 import { AWAIT, layers, runningLoopFor } from "./_core.ts";
-import { awaitNextIteration, FutureIterator, SLEEP0, ThenRecord, Wait } from "./_await.ts";
+import { awaitNextIteration, FutureIterator, Settlement, SLEEP0, Wait } from "./_await.ts";
 import { Future, wrapFuture } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
@@ -154,9 +154,10 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * that parks the task like any `await`; when the loop settles it, the
  * coroutine resumes there, inside the loop, as code of the task. When the
  * coroutine returns or throws, this record, the promise `then()` returned,
- * settles with the awaiter's callbacks.
+ * settles with the awaiter's callbacks. It is no wait itself (its steps
+ * are), so it carries only the settlement and the coroutine.
  */
-class Driving extends ThenRecord {
+class Driving extends Settlement {
   readonly #coro: Iterator<unknown, unknown, unknown>;
   readonly #driver: Delegation | null;
   /** The awaiting task, learnt from the first wait (`undefined` outside every task). */
@@ -168,7 +169,7 @@ class Driving extends ThenRecord {
     onrejected: OnRejected<unknown>,
     driver: Delegation | null,
   ) {
-    super(null, undefined, onfulfilled, onrejected);
+    super(onfulfilled, onrejected);
     this.#coro = coro;
     this.#driver = driver;
   }
@@ -187,12 +188,12 @@ class Driving extends ThenRecord {
         step = throws ? coro.throw!(value) : coro.next(value);
       } catch (error) {
         this.#driver?.finish();
-        this.outcome(false, error);
+        this.settleWith(false, error);
         return;
       }
       if (step.done) {
         this.#driver?.finish();
-        this.outcome(true, step.value);
+        this.settleWith(true, step.value);
         return;
       }
       const yielded = step.value;
