@@ -27,7 +27,6 @@ import type { Awaitable } from "./coroutines.ts";
 export class Waiter<T> extends Future<T> {
   older: Waiter<T> | null = null;
   newer: Waiter<T> | null = null;
-  linked = false;
   constructor(loop: EventLoop, readonly owner: object) {
     super(loop);
   }
@@ -45,20 +44,21 @@ export class WaiterList<T> {
     if (this.tail === null) this.head = waiter;
     else this.tail.newer = waiter;
     this.tail = waiter;
-    waiter.linked = true;
     this.size++;
   }
 
-  /** Unlinks `waiter` if it is queued; returns whether it was. */
+  /**
+   * Unlinks `waiter` if it is queued here; returns whether it was. (A waiter
+   * is queued when it has an older one, or is the head.)
+   */
   remove(waiter: Waiter<T>): boolean {
-    if (!waiter.linked) return false;
+    if (waiter.older === null && this.head !== waiter) return false;
     const { older, newer } = waiter;
     if (older === null) this.head = newer;
     else older.newer = newer;
     if (newer === null) this.tail = older;
     else newer.older = older;
     waiter.older = waiter.newer = null;
-    waiter.linked = false;
     this.size--;
     return true;
   }
