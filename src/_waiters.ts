@@ -161,6 +161,17 @@ const WAITING = 1;
 const FINISHED = 2;
 const READY = 3; // completed by start(), not awaited yet
 
+/** A promise fulfilled with `undefined`: it never changes, so every call may chain on it. */
+const FULFILLED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * A promise fulfilled with `value`, for a `then()` completed at once: the
+ * common `undefined` (a put, a join) needs no new one.
+ */
+function settledWith<T>(value: T): Promise<T> {
+  return value === undefined ? FULFILLED_UNDEFINED as Promise<T> : Promise.resolve(value);
+}
+
 /**
  * One call of a primitive's operation (`lock.acquire()`, `queue.get()`):
  * every call returns a new one, as every call of a Python coroutine
@@ -273,7 +284,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       if (now !== WAIT) {
         this.#state = FINISHED;
-        return Promise.resolve(now).then(onfulfilled, onrejected);
+        return settledWith(now).then(onfulfilled, onrejected);
       }
       const slow = this.#kind.slow(this.#arg);
       this.#held = slow;
@@ -287,7 +298,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       this.#state = FINISHED;
       const result = this.#held as T;
       this.#held = undefined;
-      return Promise.resolve(result).then(onfulfilled, onrejected);
+      return settledWith(result).then(onfulfilled, onrejected);
     }
     return Promise.reject(
       this.#state === FINISHED ? this.#reuse() : new RuntimeError(
