@@ -113,11 +113,16 @@ export abstract class Wait {
   abstract outcome(ok: boolean, value: unknown): void;
 }
 
-// Where a Settlement's promise stands (its #out holds what the comment says).
+// Where the promise of a then() stands (its [OUT] holds what the comment says).
 const NO_VALUE = 0; // nothing yet
 const HAS_VALUE = 1; // the callbacks' value, no promise made
 const PROMISED = 2; // the promise, made after the outcome
 const PENDING = 3; // the promise's resolvers, made before the outcome
+
+/** The field of a {@linkcode Settles} that tells where its promise stands. */
+export const STATE: unique symbol = Symbol("state");
+/** The field of a {@linkcode Settles} that holds its value, its promise or the promise's resolvers. */
+export const OUT: unique symbol = Symbol("out");
 
 /**
  * The promise a library awaitable's `then()` returns, made real only when
@@ -125,79 +130,108 @@ const PENDING = 3; // the promise's resolvers, made before the outcome
  *
  * `await x` calls `x.then(resolve, reject)` and drops what it returns, so an
  * `await` of a library awaitable allocates no promise and no resolving
- * functions: the settlement calls the engine's callbacks itself. Code that
+ * functions: the record calls the engine's callbacks itself. Code that
  * chains on the result (`fut.then(f).then(g)`) gets a real promise then,
  * settled with the callbacks' outcome. An outcome that is a rejection or a
  * thenable makes the promise at once, so an unhandled rejection is reported
- * by the host exactly as for a native promise. It is four fields: the two
- * callbacks, and where the promise stands.
+ * by the host exactly as for a native promise.
+ *
+ * Two classes are one: a {@linkcode ThenRecord} (a wait) and the driver of
+ * a coroutine awaited from an async function (`_drive.ts`, no wait itself).
+ * Each is a flat class, sharing the functions below: constructing a derived
+ * class (`super()`) cost the async switch a tenth of its time.
  */
-export class Settlement implements Promise<unknown> {
-  #state = NO_VALUE;
-  // The callbacks' value (HAS_VALUE), the promise (PROMISED) or its
-  // resolvers (PENDING).
-  #out: unknown = undefined;
+export interface Settles {
+  /** `then()`'s first callback. */
+  readonly onfulfilled: OnFulfilled<unknown>;
+  /** `then()`'s second callback. */
+  readonly onrejected: OnRejected<unknown>;
+  /** Where the promise stands: starts as `0` (nothing yet). */
+  [STATE]: number;
+  /** The callbacks' value, the promise, or its resolvers (see `STATE`). */
+  [OUT]: unknown;
+}
+
+/** Hands the outcome to the callbacks of `s` and settles its promise with theirs. */
+export function settle(s: Settles, ok: boolean, value: unknown): void {
+  const callback = ok ? s.onfulfilled : s.onrejected;
+  if (typeof callback !== "function") {
+    if (ok) fulfill(s, value);
+    else fail(s, value);
+    return;
+  }
+  try {
+    fulfill(s, callback(value as never));
+  } catch (error) {
+    fail(s, error);
+  }
+}
+
+/** The callbacks gave `value`. */
+function fulfill(s: Settles, value: unknown): void {
+  if (s[STATE] === PENDING) {
+    (s[OUT] as PromiseWithResolvers<unknown>).resolve(value);
+  } else if (isThenable(value)) {
+    s[OUT] = Promise.resolve(value);
+    s[STATE] = PROMISED;
+  } else {
+    s[OUT] = value;
+    s[STATE] = HAS_VALUE;
+  }
+}
+
+/** The callbacks threw `error`, or there was none for an error. */
+function fail(s: Settles, error: unknown): void {
+  if (s[STATE] === PENDING) {
+    (s[OUT] as PromiseWithResolvers<unknown>).reject(error);
+  } else {
+    s[OUT] = Promise.reject(error);
+    s[STATE] = PROMISED;
+  }
+}
+
+/** The real promise of `s`, made now if it was not. */
+export function promised(s: Settles): Promise<unknown> {
+  switch (s[STATE]) {
+    case PROMISED:
+      return s[OUT] as Promise<unknown>;
+    case PENDING:
+      return (s[OUT] as PromiseWithResolvers<unknown>).promise;
+    case HAS_VALUE:
+      s[OUT] = Promise.resolve(s[OUT]);
+      s[STATE] = PROMISED;
+      return s[OUT] as Promise<unknown>;
+    default: {
+      const pending = Promise.withResolvers<unknown>();
+      s[OUT] = pending;
+      s[STATE] = PENDING;
+      return pending.promise;
+    }
+  }
+}
+
+/**
+ * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
+ * callbacks, through the promise it is (see {@linkcode Settles}).
+ */
+export class ThenRecord implements Wait, Settles, Promise<unknown> {
+  task: unknown = undefined;
+  instead: unknown = undefined;
+  settled = false;
+  relay: { stopCounting(): void } | null = null;
+  [STATE] = NO_VALUE;
+  [OUT]: unknown = undefined;
 
   constructor(
+    readonly future: FutureLike<unknown> | null,
+    readonly value: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
   ) {}
 
-  /** Hands the outcome to the callbacks and settles the promise with theirs. */
-  settleWith(ok: boolean, value: unknown): void {
-    const callback = ok ? this.onfulfilled : this.onrejected;
-    if (typeof callback !== "function") {
-      if (ok) this.fulfill(value);
-      else this.fail(value);
-      return;
-    }
-    try {
-      this.fulfill(callback(value as never));
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  /** The callbacks gave `value`. */
-  fulfill(value: unknown): void {
-    if (this.#state === PENDING) {
-      (this.#out as PromiseWithResolvers<unknown>).resolve(value);
-    } else if (isThenable(value)) {
-      this.#out = Promise.resolve(value);
-      this.#state = PROMISED;
-    } else {
-      this.#out = value;
-      this.#state = HAS_VALUE;
-    }
-  }
-
-  /** The callbacks threw `error`, or there was none for an error. */
-  fail(error: unknown): void {
-    if (this.#state === PENDING) {
-      (this.#out as PromiseWithResolvers<unknown>).reject(error);
-    } else {
-      this.#out = Promise.reject(error);
-      this.#state = PROMISED;
-    }
-  }
-
-  #promised(): Promise<unknown> {
-    switch (this.#state) {
-      case PROMISED:
-        return this.#out as Promise<unknown>;
-      case PENDING:
-        return (this.#out as PromiseWithResolvers<unknown>).promise;
-      case HAS_VALUE:
-        this.#out = Promise.resolve(this.#out);
-        this.#state = PROMISED;
-        return this.#out as Promise<unknown>;
-      default: {
-        const pending = Promise.withResolvers<unknown>();
-        this.#out = pending;
-        this.#state = PENDING;
-        return pending.promise;
-      }
-    }
+  /** Hands the outcome to the callbacks. */
+  outcome(ok: boolean, value: unknown): void {
+    settle(this, ok, value);
   }
 
   // deno-lint-ignore no-explicit-any
@@ -205,45 +239,20 @@ export class Settlement implements Promise<unknown> {
     onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#promised().then(onfulfilled, onrejected);
+    return promised(this).then(onfulfilled, onrejected);
   }
 
   // deno-lint-ignore no-explicit-any
   catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return this.#promised().catch(onrejected);
+    return promised(this).catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return this.#promised().finally(onfinally);
+    return promised(this).finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {
     return "Promise";
-  }
-}
-
-/**
- * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
- * callbacks, through the promise it is ({@linkcode Settlement}).
- */
-export class ThenRecord extends Settlement implements Wait {
-  task: unknown = undefined;
-  instead: unknown = undefined;
-  settled = false;
-  relay: { stopCounting(): void } | null = null;
-
-  constructor(
-    readonly future: FutureLike<unknown> | null,
-    readonly value: unknown,
-    onfulfilled: OnFulfilled<unknown>,
-    onrejected: OnRejected<unknown>,
-  ) {
-    super(onfulfilled, onrejected);
-  }
-
-  /** Hands the outcome to the callbacks. */
-  outcome(ok: boolean, value: unknown): void {
-    this.settleWith(ok, value);
   }
 }
 

@@ -12,7 +12,7 @@ import { RuntimeError } from "./errors.ts";
 import { AWAIT, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { FutureIterator, ThenRecord } from "./_await.ts";
+import { FutureIterator, settle, ThenRecord } from "./_await.ts";
 import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -351,13 +351,13 @@ function finishOnce(
   try {
     step = ok ? op.next(value) : op.throw!(value);
   } catch (error) {
-    record.settleWith(false, error);
+    settle(record, false, error);
     return;
   }
-  if (step.done) record.settleWith(true, step.value);
+  if (step.done) settle(record, true, step.value);
   else {
     // A WaitOnce is done once its waiter is: nothing else can come here.
-    record.settleWith(false, new RuntimeError(`Cannot resume ${op}: it waits again`));
+    settle(record, false, new RuntimeError(`Cannot resume ${op}: it waits again`));
   }
 }
 
