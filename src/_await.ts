@@ -219,7 +219,7 @@ export class ThenRecord implements Wait, Settles, Promise<unknown> {
   instead: unknown = undefined;
   settled = false;
   relay: { stopCounting(): void } | null = null;
-  [STATE] = NO_VALUE;
+  [STATE]: number = NO_VALUE;
   [OUT]: unknown = undefined;
 
   constructor(

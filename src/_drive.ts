@@ -169,7 +169,7 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * coroutine.
  */
 class Driving implements Settles, Promise<unknown> {
-  [STATE] = 0;
+  [STATE]: number = 0; // nothing yet (see Settles)
   [OUT]: unknown = undefined;
   readonly #coro: Iterator<unknown, unknown, unknown>;
   readonly #driver: Delegation | null;
