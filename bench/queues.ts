@@ -51,6 +51,27 @@ class NativeQueue<T> {
   }
 }
 
+/**
+ * The floor of a queue whose every call returns an awaitable object of its
+ * own (as the library's operations must: a call acts when awaited, and runs
+ * once), not a plain value: the native queue's put/get behind a one-shot
+ * thenable whose `then()` hands the outcome over at once, with none of an
+ * operation's checks. Any such object costs the engine's `await` a job and
+ * two resolving functions more than a plain value.
+ */
+class ThenableOp<T> implements PromiseLike<T> {
+  constructor(readonly act: () => T | Promise<T>) {}
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): PromiseLike<R1 | R2> {
+    const now = this.act();
+    if (now instanceof Promise) return now.then(onfulfilled, onrejected);
+    onfulfilled?.(now);
+    return undefined as unknown as PromiseLike<R1 | R2>;
+  }
+}
+
 export const cases: Case[] = [
   {
     name: `queue ${ITEMS / 1e6}M items through Queue(${MAXSIZE})`,
@@ -89,6 +110,22 @@ export const cases: Case[] = [
             await producer;
             await consumer;
           }),
+      },
+      {
+        label: "floor: a thenable per call",
+        run: async () => {
+          const queue = new NativeQueue<number>(MAXSIZE);
+          const consumer = (async () => {
+            let sum = 0;
+            for (let i = 0; i < ITEMS; i++) sum += await new ThenableOp(() => queue.get());
+            return sum;
+          })();
+          const producer = (async () => {
+            for (let i = 0; i < ITEMS; i++) await new ThenableOp(() => queue.put(i));
+          })();
+          await producer;
+          await consumer;
+        },
       },
       {
         label: "native",

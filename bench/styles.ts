@@ -24,7 +24,7 @@ async function waitersHeap(side: Side): Promise<number> {
       "run",
       "--v8-flags=--expose-gc",
       new URL("./waiters.ts", import.meta.url).pathname,
-      side.label,
+      side.label.startsWith("floor") ? "floor" : side.label,
     ],
     stderr: "inherit",
   }).output();
@@ -140,6 +140,7 @@ export const cases: Case[] = [
     sides: [
       { label: "generator", run: async () => {} },
       { label: "async", run: async () => {} },
+      { label: "floor: AsyncLocalStorage.run", run: async () => {} },
       { label: "native", run: async () => {} },
     ],
   },

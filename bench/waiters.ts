@@ -1,8 +1,10 @@
 /**
  * Heap bytes per task waiting on one `Event`, measured in a process of its
  * own (run by bench/styles.ts): `deno run --v8-flags=--expose-gc
- * bench/waiters.ts generator|async|native` prints one number. Native:
- * 100,000 async functions awaiting one shared promise.
+ * bench/waiters.ts generator|async|floor|native` prints one number. Native:
+ * 100,000 async functions awaiting one shared promise; floor: the same, each
+ * run inside `AsyncLocalStorage.run` (what an async-function task that knows
+ * its task after an await holds at least).
  */
 import { createTask, Event, newEventLoop, sleep, type Task } from "../mod.ts";
 import { heapUsed } from "./_harness.ts";
@@ -44,6 +46,28 @@ async function ours(style: "generator" | "async"): Promise<number> {
   return (after - before) / PENDING;
 }
 
+/**
+ * The floor of an async-function task that knows its task after an await:
+ * the native waiter run inside `AsyncLocalStorage.run`, as the library runs
+ * a task's body (through `process.getBuiltinModule`, as src/_host does).
+ */
+async function floor(): Promise<number> {
+  const { AsyncLocalStorage } = (globalThis as unknown as {
+    process: { getBuiltinModule(name: string): typeof import("node:async_hooks") };
+  }).process.getBuiltinModule("node:async_hooks");
+  const storage = new AsyncLocalStorage<object>();
+  let release!: () => void;
+  const shared = new Promise<void>((resolve) => release = resolve);
+  const pending: Promise<void>[] = new Array(PENDING);
+  const before = heapUsed();
+  for (let i = 0; i < PENDING; i++) pending[i] = storage.run({}, waitNative, shared);
+  await null;
+  const after = heapUsed();
+  release();
+  await Promise.all(pending);
+  return (after - before) / PENDING;
+}
+
 async function native(): Promise<number> {
   let release!: () => void;
   const shared = new Promise<void>((resolve) => release = resolve);
@@ -60,8 +84,12 @@ async function native(): Promise<number> {
 if (import.meta.main) {
   const style = Deno.args[0];
   console.log(
-    (style === "native" ? await native() : await ours(style as "generator" | "async")).toFixed(
-      0,
-    ),
+    (style === "native"
+      ? await native()
+      : style === "floor"
+      ? await floor()
+      : await ours(style as "generator" | "async")).toFixed(
+        0,
+      ),
   );
 }

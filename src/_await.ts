@@ -81,7 +81,7 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * One wait of a task: the token `layers.park` records as the one thing the
  * task waits on, settled from the loop (`settleThen`) when the awaited
  * future is done, or on the next iteration (`future === null`: then
- * `value` is the outcome). What the outcome does is the subclass's: a
+ * `value` is the outcome). What the outcome does is the implementer's: a
  * {@linkcode ThenRecord} hands it to `then()`'s callbacks; the step of a
  * coroutine driven for an `await` resumes the coroutine (`_drive.ts`).
  */
@@ -113,14 +113,21 @@ export abstract class Wait {
   abstract outcome(ok: boolean, value: unknown): void;
 }
 
-/** `#value` of a `ThenRecord` whose callbacks have not given one yet. */
-const NO_VALUE: unique symbol = Symbol("no value");
+// Where the promise of a then() stands (its [OUT] holds what the comment says).
+const NO_VALUE = 0; // nothing yet
+const HAS_VALUE = 1; // the callbacks' value, no promise made
+const PROMISED = 2; // the promise, made after the outcome
+const PENDING = 3; // the promise's resolvers, made before the outcome
+
+/** The field of a {@linkcode Settles} that tells where its promise stands. */
+export const STATE: unique symbol = Symbol("state");
+/** The field of a {@linkcode Settles} that holds its value, its promise or the promise's resolvers. */
+export const OUT: unique symbol = Symbol("out");
 
 /**
- * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
- * callbacks.
+ * The promise a library awaitable's `then()` returns, made real only when
+ * someone uses it.
  *
- * It is the promise `then()` returns, made real only when someone uses it.
  * `await x` calls `x.then(resolve, reject)` and drops what it returns, so an
  * `await` of a library awaitable allocates no promise and no resolving
  * functions: the record calls the engine's callbacks itself. Code that
@@ -128,62 +135,103 @@ const NO_VALUE: unique symbol = Symbol("no value");
  * settled with the callbacks' outcome. An outcome that is a rejection or a
  * thenable makes the promise at once, so an unhandled rejection is reported
  * by the host exactly as for a native promise.
+ *
+ * Two classes are one: a {@linkcode ThenRecord} (a wait) and the driver of
+ * a coroutine awaited from an async function (`_drive.ts`, no wait itself).
+ * Each is a flat class, sharing the functions below: constructing a derived
+ * class (`super()`) cost the async switch a tenth of its time.
  */
-export class ThenRecord extends Wait implements Promise<unknown> {
-  // The real promise, once someone chains on the record or the outcome
-  // needs one; made before the outcome, it settles through #pending. Until
-  // then a fulfilled outcome waits in #value.
-  #promise: Promise<unknown> | null = null;
-  #pending: PromiseWithResolvers<unknown> | null = null;
-  #value: unknown = NO_VALUE;
+export interface Settles {
+  /** `then()`'s first callback. */
+  readonly onfulfilled: OnFulfilled<unknown>;
+  /** `then()`'s second callback. */
+  readonly onrejected: OnRejected<unknown>;
+  /** Where the promise stands: starts as `0` (nothing yet). */
+  [STATE]: number;
+  /** The callbacks' value, the promise, or its resolvers (see `STATE`). */
+  [OUT]: unknown;
+}
+
+/** Hands the outcome to the callbacks of `s` and settles its promise with theirs. */
+export function settle(s: Settles, ok: boolean, value: unknown): void {
+  const callback = ok ? s.onfulfilled : s.onrejected;
+  if (typeof callback !== "function") {
+    if (ok) fulfill(s, value);
+    else fail(s, value);
+    return;
+  }
+  try {
+    fulfill(s, callback(value as never));
+  } catch (error) {
+    fail(s, error);
+  }
+}
+
+/** The callbacks gave `value`. */
+function fulfill(s: Settles, value: unknown): void {
+  if (s[STATE] === PENDING) {
+    (s[OUT] as PromiseWithResolvers<unknown>).resolve(value);
+  } else if (isThenable(value)) {
+    s[OUT] = Promise.resolve(value);
+    s[STATE] = PROMISED;
+  } else {
+    s[OUT] = value;
+    s[STATE] = HAS_VALUE;
+  }
+}
+
+/** The callbacks threw `error`, or there was none for an error. */
+function fail(s: Settles, error: unknown): void {
+  if (s[STATE] === PENDING) {
+    (s[OUT] as PromiseWithResolvers<unknown>).reject(error);
+  } else {
+    s[OUT] = Promise.reject(error);
+    s[STATE] = PROMISED;
+  }
+}
+
+/** The real promise of `s`, made now if it was not. */
+export function promised(s: Settles): Promise<unknown> {
+  switch (s[STATE]) {
+    case PROMISED:
+      return s[OUT] as Promise<unknown>;
+    case PENDING:
+      return (s[OUT] as PromiseWithResolvers<unknown>).promise;
+    case HAS_VALUE:
+      s[OUT] = Promise.resolve(s[OUT]);
+      s[STATE] = PROMISED;
+      return s[OUT] as Promise<unknown>;
+    default: {
+      const pending = Promise.withResolvers<unknown>();
+      s[OUT] = pending;
+      s[STATE] = PENDING;
+      return pending.promise;
+    }
+  }
+}
+
+/**
+ * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
+ * callbacks, through the promise it is (see {@linkcode Settles}).
+ */
+export class ThenRecord implements Wait, Settles, Promise<unknown> {
+  task: unknown = undefined;
+  instead: unknown = undefined;
+  settled = false;
+  relay: { stopCounting(): void } | null = null;
+  [STATE]: number = NO_VALUE;
+  [OUT]: unknown = undefined;
 
   constructor(
-    future: FutureLike<unknown> | null,
-    value: unknown,
+    readonly future: FutureLike<unknown> | null,
+    readonly value: unknown,
     readonly onfulfilled: OnFulfilled<unknown>,
     readonly onrejected: OnRejected<unknown>,
-  ) {
-    super(future, value);
-  }
+  ) {}
 
-  /** Hands the outcome to the callbacks and settles the promise with theirs. */
+  /** Hands the outcome to the callbacks. */
   outcome(ok: boolean, value: unknown): void {
-    const callback = ok ? this.onfulfilled : this.onrejected;
-    if (typeof callback !== "function") {
-      if (ok) this.fulfill(value);
-      else this.fail(value);
-      return;
-    }
-    try {
-      this.fulfill(callback(value as never));
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  /** The callbacks gave `value`. */
-  fulfill(value: unknown): void {
-    if (this.#pending !== null) this.#pending.resolve(value);
-    else if (isThenable(value)) this.#promise = Promise.resolve(value);
-    else this.#value = value;
-  }
-
-  /** The callbacks threw `error`, or there was none for an error. */
-  fail(error: unknown): void {
-    if (this.#pending !== null) this.#pending.reject(error);
-    else this.#promise = Promise.reject(error);
-  }
-
-  #promised(): Promise<unknown> {
-    if (this.#promise === null) {
-      if (this.#value !== NO_VALUE) {
-        this.#promise = Promise.resolve(this.#value);
-      } else {
-        this.#pending = Promise.withResolvers();
-        this.#promise = this.#pending.promise;
-      }
-    }
-    return this.#promise;
+    settle(this, ok, value);
   }
 
   // deno-lint-ignore no-explicit-any
@@ -191,16 +239,16 @@ export class ThenRecord extends Wait implements Promise<unknown> {
     onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#promised().then(onfulfilled, onrejected);
+    return promised(this).then(onfulfilled, onrejected);
   }
 
   // deno-lint-ignore no-explicit-any
   catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return this.#promised().catch(onrejected);
+    return promised(this).catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return this.#promised().finally(onfinally);
+    return promised(this).finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {

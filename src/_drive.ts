@@ -23,7 +23,17 @@
 import { RuntimeError } from "./errors.ts";
 import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
 import { AWAIT, layers, runningLoopFor } from "./_core.ts";
-import { awaitNextIteration, FutureIterator, SLEEP0, ThenRecord, Wait } from "./_await.ts";
+import {
+  awaitNextIteration,
+  FutureIterator,
+  OUT,
+  promised,
+  settle,
+  type Settles,
+  SLEEP0,
+  STATE,
+  Wait,
+} from "./_await.ts";
 import { Future, wrapFuture } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
@@ -154,9 +164,13 @@ type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefine
  * that parks the task like any `await`; when the loop settles it, the
  * coroutine resumes there, inside the loop, as code of the task. When the
  * coroutine returns or throws, this record, the promise `then()` returned,
- * settles with the awaiter's callbacks.
+ * settles with the awaiter's callbacks (see `Settles`). It is no wait itself
+ * (its steps are), so it carries only that promise's fields and the
+ * coroutine.
  */
-class Driving extends ThenRecord {
+class Driving implements Settles, Promise<unknown> {
+  [STATE]: number = 0; // nothing yet (see Settles)
+  [OUT]: unknown = undefined;
   readonly #coro: Iterator<unknown, unknown, unknown>;
   readonly #driver: Delegation | null;
   /** The awaiting task, learnt from the first wait (`undefined` outside every task). */
@@ -164,11 +178,10 @@ class Driving extends ThenRecord {
 
   constructor(
     coro: Iterator<unknown, unknown, unknown>,
-    onfulfilled: OnFulfilled<never, unknown>,
-    onrejected: OnRejected<unknown>,
+    readonly onfulfilled: OnFulfilled<never, unknown>,
+    readonly onrejected: OnRejected<unknown>,
     driver: Delegation | null,
   ) {
-    super(null, undefined, onfulfilled, onrejected);
     this.#coro = coro;
     this.#driver = driver;
   }
@@ -187,12 +200,12 @@ class Driving extends ThenRecord {
         step = throws ? coro.throw!(value) : coro.next(value);
       } catch (error) {
         this.#driver?.finish();
-        this.outcome(false, error);
+        settle(this, false, error);
         return;
       }
       if (step.done) {
         this.#driver?.finish();
-        this.outcome(true, step.value);
+        settle(this, true, step.value);
         return;
       }
       const yielded = step.value;
@@ -214,6 +227,27 @@ class Driving extends ThenRecord {
       throws = true;
       value = refusal;
     }
+  }
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = any, R2 = never>(
+    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return promised(this).then(onfulfilled, onrejected);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
+    return promised(this).catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return promised(this).finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
   }
 }
 

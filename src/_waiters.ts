@@ -9,10 +9,10 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { runningEventLoop } from "./_core.ts";
+import { AWAIT, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { FutureIterator } from "./_await.ts";
+import { FutureIterator, settle, ThenRecord } from "./_await.ts";
 import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -27,7 +27,6 @@ import type { Awaitable } from "./coroutines.ts";
 export class Waiter<T> extends Future<T> {
   older: Waiter<T> | null = null;
   newer: Waiter<T> | null = null;
-  linked = false;
   constructor(loop: EventLoop, readonly owner: object) {
     super(loop);
   }
@@ -45,20 +44,21 @@ export class WaiterList<T> {
     if (this.tail === null) this.head = waiter;
     else this.tail.newer = waiter;
     this.tail = waiter;
-    waiter.linked = true;
     this.size++;
   }
 
-  /** Unlinks `waiter` if it is queued; returns whether it was. */
+  /**
+   * Unlinks `waiter` if it is queued here; returns whether it was. (A waiter
+   * is queued when it has an older one, or is the head.)
+   */
   remove(waiter: Waiter<T>): boolean {
-    if (!waiter.linked) return false;
+    if (waiter.older === null && this.head !== waiter) return false;
     const { older, newer } = waiter;
     if (older === null) this.head = newer;
     else older.newer = newer;
     if (newer === null) this.tail = older;
     else newer.older = older;
     waiter.older = waiter.newer = null;
-    waiter.linked = false;
     this.size--;
     return true;
   }
@@ -161,6 +161,17 @@ const WAITING = 1;
 const FINISHED = 2;
 const READY = 3; // completed by start(), not awaited yet
 
+/** A promise fulfilled with `undefined`: it never changes, so every call may chain on it. */
+const FULFILLED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * A promise fulfilled with `value`, for a `then()` completed at once: the
+ * common `undefined` (a put, a join) needs no new one.
+ */
+function settledWith<T>(value: T): Promise<T> {
+  return value === undefined ? FULFILLED_UNDEFINED as Promise<T> : Promise.resolve(value);
+}
+
 /**
  * One call of a primitive's operation (`lock.acquire()`, `queue.get()`):
  * every call returns a new one, as every call of a Python coroutine
@@ -177,8 +188,8 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
   readonly #kind: OpKind<A, T>;
   readonly #arg: A;
   #state = FRESH;
-  #slow: Iterator<unknown, T, unknown> | null = null;
-  #result: T | undefined = undefined;
+  // WAITING: the slow path's iterator; READY: the result.
+  #held: unknown = undefined;
 
   constructor(kind: OpKind<A, T>, arg: A) {
     this.#kind = kind;
@@ -194,7 +205,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     const now = this.#kind.tryNow(this.#arg);
     if (now !== WAIT) {
       this.#state = READY;
-      this.#result = now;
+      this.#held = now;
     }
     return this;
   }
@@ -208,14 +219,16 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     if (this.#state === FINISHED) throw this.#reuse();
     if (this.#state === READY) {
       this.#state = FINISHED;
-      return { done: true, value: this.#result as T };
+      const result = this.#held as T;
+      this.#held = undefined;
+      return { done: true, value: result };
     }
     const now = this.#kind.tryNow(this.#arg);
     if (now !== WAIT) {
       this.#state = FINISHED;
       return { done: true, value: now };
     }
-    this.#slow = this.#kind.slow(this.#arg);
+    this.#held = this.#kind.slow(this.#arg);
     this.#state = WAITING;
     return this.#resume(false, undefined);
   }
@@ -227,25 +240,26 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
   }
 
   return(value?: T): IteratorResult<unknown, T> {
-    const slow = this.#slow;
+    const slow = this.#state === WAITING ? this.#held as Iterator<unknown, T, unknown> : null;
     this.#state = FINISHED;
-    this.#slow = null;
+    this.#held = undefined;
     if (slow !== null) return slow.return?.(value as T) ?? { done: true, value: value as T };
     return { done: true, value: value as T };
   }
 
   #resume(throws: boolean, value: unknown): IteratorResult<unknown, T> {
+    const slow = this.#held as Iterator<unknown, T, unknown>;
     let step: IteratorResult<unknown, T>;
     try {
-      step = throws ? this.#slow!.throw!(value) : this.#slow!.next(value);
+      step = throws ? slow.throw!(value) : slow.next(value);
     } catch (error) {
       this.#state = FINISHED;
-      this.#slow = null;
+      this.#held = undefined;
       throw error;
     }
     if (step.done) {
       this.#state = FINISHED;
-      this.#slow = null;
+      this.#held = undefined;
     }
     return step;
   }
@@ -270,15 +284,21 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       if (now !== WAIT) {
         this.#state = FINISHED;
-        return Promise.resolve(now).then(onfulfilled, onrejected);
+        return settledWith(now).then(onfulfilled, onrejected);
       }
-      this.#slow = this.#kind.slow(this.#arg);
+      const slow = this.#kind.slow(this.#arg);
+      this.#held = slow;
       this.#state = WAITING;
+      if (slow instanceof WaitOnce && !slow.future.done()) {
+        return awaitOnce(this, slow.future as Future<unknown>, onfulfilled, onrejected);
+      }
       return driveThen(this, onfulfilled, onrejected, false);
     }
     if (this.#state === READY) {
       this.#state = FINISHED;
-      return Promise.resolve(this.#result as T).then(onfulfilled, onrejected);
+      const result = this.#held as T;
+      this.#held = undefined;
+      return settledWith(result).then(onfulfilled, onrejected);
     }
     return Promise.reject(
       this.#state === FINISHED ? this.#reuse() : new RuntimeError(
@@ -291,4 +311,65 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
   toString(): string {
     return this.#kind.name;
   }
+}
+
+/**
+ * The `await` of an operation whose slow path waits once on a waiter
+ * (`event.wait()`, `queue.join()`: a {@linkcode WaitOnce}): one record is
+ * both the task's wait on the waiter and the promise `then()` returns, where
+ * driving the operation as a coroutine (`driveThen`) takes a record for the
+ * drive and another for its one step. Its outcome finishes the operation
+ * (the waiter leaves its list) and goes to the callbacks.
+ */
+class OnceThen extends ThenRecord {
+  readonly #op: Iterator<unknown, unknown, unknown>;
+
+  constructor(
+    waiter: Future<unknown>,
+    op: Iterator<unknown, unknown, unknown>,
+    onfulfilled: ((value: never) => unknown) | null | undefined,
+    onrejected: ((reason: unknown) => unknown) | null | undefined,
+  ) {
+    super(waiter, undefined, onfulfilled, onrejected);
+    this.#op = op;
+  }
+
+  /** Resumes the operation with the waiter's outcome, and settles with its own. */
+  override outcome(ok: boolean, value: unknown): void {
+    finishOnce(this, this.#op, ok, value);
+  }
+}
+
+/** Resumes `op` past its one wait and hands its outcome to `record`'s callbacks. */
+function finishOnce(
+  record: ThenRecord,
+  op: Iterator<unknown, unknown, unknown>,
+  ok: boolean,
+  value: unknown,
+): void {
+  let step: IteratorResult<unknown, unknown>;
+  try {
+    step = ok ? op.next(value) : op.throw!(value);
+  } catch (error) {
+    settle(record, false, error);
+    return;
+  }
+  if (step.done) settle(record, true, step.value);
+  else {
+    // A WaitOnce is done once its waiter is: nothing else can come here.
+    settle(record, false, new RuntimeError(`Cannot resume ${op}: it waits again`));
+  }
+}
+
+function awaitOnce<T, R1, R2>(
+  op: Operation<unknown, T>,
+  waiter: Future<unknown>,
+  onfulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+  onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+): Promise<R1 | R2> {
+  const record = new OnceThen(waiter, op, onfulfilled as (value: never) => unknown, onrejected);
+  const refusal = waiter[AWAIT](record);
+  // A refused wait is thrown in where the operation waits, as driveThen does.
+  if (refusal !== undefined) finishOnce(record, op, false, refusal);
+  return record as Promise<R1 | R2>;
 }

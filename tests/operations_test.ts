@@ -18,6 +18,7 @@ import {
   type Awaitable,
   Barrier,
   BoundedSemaphore,
+  CancelledError,
   Condition,
   createTask,
   Event,
@@ -334,6 +335,91 @@ Deno.test("an operation runs once: awaiting it again throws RuntimeError naming 
       again.next();
     }, RuntimeError);
     lock.release();
+  }, VT);
+});
+
+// An await of an operation that waits once (Event.wait(), Queue.join()) is
+// one record, not a driven coroutine: its misuse checks and cleanup are the same.
+Deno.test("an awaited Event.wait() that is cancelled throws CancelledError there and leaves no waiter", async () => {
+  const event = new Event();
+  await run(async () => {
+    const waiter = createTask(async () => {
+      try {
+        await event.wait();
+        return "woken";
+      } catch (error) {
+        return error instanceof CancelledError ? "cancelled" : `other: ${error}`;
+      }
+    });
+    await sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    waiter.cancel();
+    assert.equal(await waiter, "cancelled");
+    assert.equal(String(event), "Event(unset)");
+  }, VT);
+});
+
+Deno.test("an Event.wait() awaited twice while it waits: the second await throws RuntimeError, the first is woken", async () => {
+  const event = new Event();
+  await run(async () => {
+    const op = event.wait();
+    const first = createTask(async () => await op);
+    await sleep(1);
+    await assert.rejects(async () => await op, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(
+        error.message,
+        /^Cannot await Event\.wait\(\) twice: it is already being awaited/,
+      );
+      return true;
+    });
+    event.set();
+    assert.equal(await first, true);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Promise.all over two Event.wait() in one task is refused naming the fix, and leaves no waiter", async () => {
+  const event = new Event();
+  await run(async () => {
+    const task = createTask(async () => await Promise.all([event.wait(), event.wait()]));
+    await assert.rejects(async () => await task, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /a task waits on one thing at a time/);
+      assert.match(error.message, /use gather\(\) or wait\(\)/);
+      return true;
+    });
+    assert.equal(String(event), "Event(unset)");
+  }, VT);
+});
+
+Deno.test("then() of a waiting Event.wait() chains like a promise's", async () => {
+  const event = new Event();
+  await run(async () => {
+    const chained = createTask(() =>
+      event.wait().then((value) => `set: ${value}`).then((s) => s.length)
+    );
+    await sleep(1);
+    event.set();
+    assert.equal(await chained, "set: true".length);
+  }, VT);
+});
+
+Deno.test("an awaited Queue.join() returns once every item is done; a cancelled one throws CancelledError", async () => {
+  await run(async () => {
+    const q = new Queue<number>();
+    q.putNowait(1);
+    const cancelled = createTask(async () => await q.join());
+    const joined = createTask(async () => {
+      await q.join();
+      return "joined";
+    });
+    await sleep(1);
+    cancelled.cancel();
+    await assert.rejects(async () => await cancelled, CancelledError);
+    q.getNowait();
+    q.taskDone();
+    assert.equal(await joined, "joined");
   }, VT);
 });
 
