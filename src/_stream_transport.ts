@@ -182,6 +182,8 @@ export class StreamTransport extends Transport {
   /** A completed read not delivered yet: a byte count, `null` (EOF), or NOTHING. */
   #held: number | null = NOTHING;
   #readBuffer: Uint8Array = EMPTY;
+  /** The host's chunk of the held read, when it reads in chunks (`HostConn.readChunk`). */
+  #chunk: Uint8Array | null = null;
 
   // Writing: #out fills while #flight is in the host's hands.
   #out: Uint8Array = EMPTY;
@@ -449,13 +451,26 @@ export class StreamTransport extends Transport {
       this.#reading || this.#paused || this.#state !== OPEN || this.#eofSeen ||
       this.#held !== NOTHING
     ) return;
-    if (this.#readBuffer.length === 0) this.#readBuffer = new Uint8Array(FIRST_READ_SIZE);
     this.#reading = true;
     if (!this.#onDemand) {
       this.#readCounted = true;
       this.#loop[IO_WAIT](1);
     }
-    this.#conn.read(this.#readBuffer).then(this.#onRead, this.#onReadError);
+    const conn = this.#conn;
+    if (conn.readChunk !== undefined) {
+      conn.readChunk().then(this.#onChunk ??= (c) => this.#gotChunk(c), this.#onReadError);
+      return;
+    }
+    if (this.#readBuffer.length === 0) this.#readBuffer = new Uint8Array(FIRST_READ_SIZE);
+    conn.read(this.#readBuffer).then(this.#onRead, this.#onReadError);
+  }
+
+  #onChunk: ((chunk: Uint8Array | null) => void) | null = null;
+
+  /** A chunk the host handed over: held as it is, delivered without a copy. */
+  #gotChunk(chunk: Uint8Array | null): void {
+    if (chunk !== null && chunk.length !== 0 && this.#state === OPEN) this.#chunk = chunk;
+    this.#onRead(chunk === null ? null : chunk.length);
   }
 
   #readSettled(): void {
@@ -510,14 +525,23 @@ export class StreamTransport extends Transport {
       this.#endOfStream();
       return;
     }
-    const buffer = this.#readBuffer;
+    const chunk = this.#chunk;
+    this.#chunk = null;
+    const buffer = chunk ?? this.#readBuffer;
     // A stream reads one chunk per resumeReading(): it pauses before the
     // protocol runs, which may ask for the next chunk at once.
     if (this.#onDemand) this.#paused = true;
     if (this.#buffered) {
       if (!this.#feedBuffers(buffer, n)) return;
     } else {
-      const data = buffer.slice(0, n);
+      // The protocol keeps what it gets: a host's chunk is its own already
+      // (copied only when it is a small part of a large array, which would
+      // stay alive with it); the read buffer is reused, so it is copied.
+      const data = chunk === null
+        ? buffer.slice(0, n)
+        : 4 * n < chunk.buffer.byteLength
+        ? chunk.slice()
+        : chunk;
       try {
         this.#protocol.dataReceived!(data);
       } catch (error) {
@@ -526,7 +550,9 @@ export class StreamTransport extends Transport {
       }
     }
     // A read that filled the buffer asks for a bigger one.
-    if (n === buffer.length && n < MAX_READ_SIZE) this.#readBuffer = new Uint8Array(n * 2);
+    if (chunk === null && n === buffer.length && n < MAX_READ_SIZE) {
+      this.#readBuffer = new Uint8Array(n * 2);
+    }
     this.#startRead();
   }
 
@@ -758,6 +784,7 @@ export class StreamTransport extends Transport {
     this.#state = CLOSING;
     this.#closedBy = by;
     this.#held = NOTHING;
+    this.#chunk = null;
     if (!this.#writing && this.#outLength === 0) this.#lose(null);
   }
 
@@ -776,6 +803,7 @@ export class StreamTransport extends Transport {
     this.#state = LOST;
     this.#lostError = error;
     this.#held = NOTHING;
+    this.#chunk = null;
     this.#closeHost();
     this.#settled();
   }
