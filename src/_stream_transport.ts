@@ -14,8 +14,16 @@
  *
  * - **Reading.** A read completes in a host microtask; the transport holds
  *   its result and schedules `(deliverRead, transport)` on the loop (no
- *   closure, no handle), which calls `dataReceived(copy)` (or the
- *   `getBuffer`/`bufferUpdated` pairs of a `BufferedProtocol`). A protocol
+ *   closure, no handle), which calls `dataReceived(bytes)` (or the
+ *   `getBuffer`/`bufferUpdated` pairs of a `BufferedProtocol`). The bytes
+ *   are the protocol's to keep, yet not a copy: reads land one behind the
+ *   other in a buffer that is never written twice (a new one, 8 KiB and
+ *   doubling while reads fill it, up to 256 KiB, comes when less than half
+ *   is left), and `dataReceived` gets a view of each; allocating an
+ *   `ArrayBuffer` per read was a tenth of a small echo's CPU. (A kept view
+ *   keeps its buffer alive, as a chunk of Deno's own streams does.) A pipe
+ *   hands over chunks of its own (`HostConn.readChunk`), passed on as they
+ *   are. A protocol
  *   transport then starts the next read at once (asyncio's level-triggered
  *   reader). The streams' protocol reads **on demand** instead: one read per
  *   `resumeReading()`, which a `StreamReader` calls when a task waits for
@@ -98,7 +106,7 @@ export interface StreamTransportOptions {
 const DEFAULT_HIGH_WATER = 64 * 1024;
 /** The first read buffer: small, so idle connections cost little. */
 const FIRST_READ_SIZE = 8 * 1024;
-/** A read that fills its buffer doubles it, up to this (asyncio's `max_size`). */
+/** A read that fills its part of the buffer doubles the next buffer, up to this (asyncio's `max_size`). */
 const MAX_READ_SIZE = 256 * 1024;
 /** A drained write buffer larger than this is dropped, not kept for the next turn. */
 const KEEP_BUFFER_SIZE = 64 * 1024;
@@ -181,7 +189,15 @@ export class StreamTransport extends Transport {
   #eofSeen = false;
   /** A completed read not delivered yet: a byte count, `null` (EOF), or NOTHING. */
   #held: number | null = NOTHING;
+  /**
+   * Reads land in #readBuffer[#readAt, end): each read's bytes are handed
+   * to the protocol as a view, and the next read goes behind them, so no
+   * byte handed out is ever written again, and a new buffer (of #readSize
+   * bytes) is made only when less than half of that is left.
+   */
   #readBuffer: Uint8Array = EMPTY;
+  #readAt = 0;
+  #readSize = FIRST_READ_SIZE;
   /** The host's chunk of the held read, when it reads in chunks (`HostConn.readChunk`). */
   #chunk: Uint8Array | null = null;
 
@@ -461,8 +477,15 @@ export class StreamTransport extends Transport {
       conn.readChunk().then(this.#onChunk ??= (c) => this.#gotChunk(c), this.#onReadError);
       return;
     }
-    if (this.#readBuffer.length === 0) this.#readBuffer = new Uint8Array(FIRST_READ_SIZE);
-    conn.read(this.#readBuffer).then(this.#onRead, this.#onReadError);
+    let buffer = this.#readBuffer;
+    const at = this.#readAt;
+    if (buffer.length - at < this.#readSize >> 1) {
+      buffer = this.#readBuffer = new Uint8Array(this.#readSize);
+      this.#readAt = 0;
+    } else if (at !== 0) {
+      buffer = buffer.subarray(at);
+    }
+    conn.read(buffer).then(this.#onRead, this.#onReadError);
   }
 
   #onChunk: ((chunk: Uint8Array | null) => void) | null = null;
@@ -527,21 +550,29 @@ export class StreamTransport extends Transport {
     }
     const chunk = this.#chunk;
     this.#chunk = null;
+    const at = chunk === null ? this.#readAt : 0;
     const buffer = chunk ?? this.#readBuffer;
+    // A read that filled its part of the buffer asks for a bigger one next.
+    if (chunk === null && n === buffer.length - at && this.#readSize < MAX_READ_SIZE) {
+      this.#readSize *= 2;
+    }
     // A stream reads one chunk per resumeReading(): it pauses before the
     // protocol runs, which may ask for the next chunk at once.
     if (this.#onDemand) this.#paused = true;
     if (this.#buffered) {
-      if (!this.#feedBuffers(buffer, n)) return;
+      if (!this.#feedBuffers(buffer, at, n)) return;
     } else {
-      // The protocol keeps what it gets: a host's chunk is its own already
-      // (copied only when it is a small part of a large array, which would
-      // stay alive with it); the read buffer is reused, so it is copied.
-      const data = chunk === null
-        ? buffer.slice(0, n)
-        : 4 * n < chunk.buffer.byteLength
-        ? chunk.slice()
-        : chunk;
+      // The protocol keeps what it gets, without a copy: the read buffer's
+      // bytes are never written again (the next read goes behind them), and
+      // a host's chunk is the protocol's already (copied only when it is a
+      // small part of a large array, which would stay alive with it).
+      let data: Uint8Array;
+      if (chunk === null) {
+        data = buffer.subarray(at, at + n);
+        this.#readAt = at + n;
+      } else {
+        data = 4 * n < chunk.buffer.byteLength ? chunk.slice() : chunk;
+      }
       try {
         this.#protocol.dataReceived!(data);
       } catch (error) {
@@ -549,17 +580,14 @@ export class StreamTransport extends Transport {
         return;
       }
     }
-    // A read that filled the buffer asks for a bigger one.
-    if (chunk === null && n === buffer.length && n < MAX_READ_SIZE) {
-      this.#readBuffer = new Uint8Array(n * 2);
-    }
     this.#startRead();
   }
 
-  /** Copies `n` bytes into the buffers of a `BufferedProtocol`; `false` if it failed. */
-  #feedBuffers(source: Uint8Array, n: number): boolean {
+  /** Copies `source[from, from + n)` into the buffers of a `BufferedProtocol`; `false` if it failed. */
+  #feedBuffers(source: Uint8Array, from: number, n: number): boolean {
     const protocol = this.#protocol;
-    let at = 0;
+    let at = from;
+    n += from;
     while (at < n) {
       let target: Uint8Array;
       try {
@@ -834,6 +862,7 @@ export class StreamTransport extends Transport {
     const owner = this.#owner;
     this.#owner = null;
     this.#readBuffer = this.#out = this.#flight = EMPTY;
+    this.#readAt = 0;
     this.#spare = null;
     owner?.detach(this);
   }
