@@ -17,11 +17,13 @@
  *   closure, no handle), which calls `dataReceived(bytes)` (or the
  *   `getBuffer`/`bufferUpdated` pairs of a `BufferedProtocol`). The bytes
  *   are the protocol's to keep, yet not a copy: reads land one behind the
- *   other in a buffer that is never written twice (a new one, 8 KiB and
- *   doubling while reads fill it, up to 256 KiB, comes when less than half
- *   is left), and `dataReceived` gets a view of each; allocating an
- *   `ArrayBuffer` per read was a tenth of a small echo's CPU. (A kept view
- *   keeps its buffer alive, as a chunk of Deno's own streams does.) A pipe
+ *   other in a buffer that is never written twice, and `dataReceived` gets
+ *   a view of each; allocating an `ArrayBuffer` per read was a tenth of a
+ *   small echo's CPU. A new buffer comes when less than half a read's size
+ *   is left: 8 KiB for a connection's first read (an idle one costs
+ *   little), 32 KiB after, and larger while reads fill their part (the read
+ *   size doubles up to 256 KiB). A kept view keeps its buffer alive, as a
+ *   chunk of Deno's own streams (64 KiB) does. A pipe
  *   hands over chunks of its own (`HostConn.readChunk`), passed on as they
  *   are. A protocol
  *   transport then starts the next read at once (asyncio's level-triggered
@@ -106,6 +108,11 @@ export interface StreamTransportOptions {
 const DEFAULT_HIGH_WATER = 64 * 1024;
 /** The first read buffer: small, so idle connections cost little. */
 const FIRST_READ_SIZE = 8 * 1024;
+/**
+ * The read buffers after the first, at least: the reads that share one
+ * make one `ArrayBuffer` (a microsecond or more to allocate) for dozens.
+ */
+const SHARED_READ_SIZE = 32 * 1024;
 /** A read that fills its part of the buffer doubles the next buffer, up to this (asyncio's `max_size`). */
 const MAX_READ_SIZE = 256 * 1024;
 /** A drained write buffer larger than this is dropped, not kept for the next turn. */
@@ -480,7 +487,10 @@ export class StreamTransport extends Transport {
     let buffer = this.#readBuffer;
     const at = this.#readAt;
     if (buffer.length - at < this.#readSize >> 1) {
-      buffer = this.#readBuffer = new Uint8Array(this.#readSize);
+      // A connection's first read gets a small buffer: one that never
+      // receives anything (an idle client) costs little.
+      const size = buffer === EMPTY ? this.#readSize : Math.max(this.#readSize, SHARED_READ_SIZE);
+      buffer = this.#readBuffer = new Uint8Array(size);
       this.#readAt = 0;
     } else if (at !== 0) {
       buffer = buffer.subarray(at);
