@@ -570,9 +570,13 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   /** Takes `k` unread bytes. */
   #take(k: number): Uint8Array {
     const start = this.#start;
+    const data = this.#data;
+    // A lent chunk read whole is returned as it is (no view of it).
     const chunk = this.#owned
-      ? this.#data.slice(start, start + k)
-      : this.#data.subarray(start, start + k);
+      ? data.slice(start, start + k)
+      : start === 0 && k === data.length
+      ? data
+      : data.subarray(start, start + k);
     this.#start = start + k;
     if (this.#start === this.#end) this.#clear();
     return chunk;
