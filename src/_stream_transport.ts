@@ -14,8 +14,18 @@
  *
  * - **Reading.** A read completes in a host microtask; the transport holds
  *   its result and schedules `(deliverRead, transport)` on the loop (no
- *   closure, no handle), which calls `dataReceived(copy)` (or the
- *   `getBuffer`/`bufferUpdated` pairs of a `BufferedProtocol`). A protocol
+ *   closure, no handle), which calls `dataReceived(bytes)` (or the
+ *   `getBuffer`/`bufferUpdated` pairs of a `BufferedProtocol`). The bytes
+ *   are the protocol's to keep, yet not a copy: reads land one behind the
+ *   other in a buffer that is never written twice, and `dataReceived` gets
+ *   a view of each; allocating an `ArrayBuffer` per read was a tenth of a
+ *   small echo's CPU. A new buffer comes when less than half a read's size
+ *   is left: 8 KiB for a connection's first read (an idle one costs
+ *   little), 32 KiB after, and larger while reads fill their part (the read
+ *   size doubles up to 256 KiB). A kept view keeps its buffer alive, as a
+ *   chunk of Deno's own streams (64 KiB) does. A pipe
+ *   hands over chunks of its own (`HostConn.readChunk`), passed on as they
+ *   are. A protocol
  *   transport then starts the next read at once (asyncio's level-triggered
  *   reader). The streams' protocol reads **on demand** instead: one read per
  *   `resumeReading()`, which a `StreamReader` calls when a task waits for
@@ -98,7 +108,12 @@ export interface StreamTransportOptions {
 const DEFAULT_HIGH_WATER = 64 * 1024;
 /** The first read buffer: small, so idle connections cost little. */
 const FIRST_READ_SIZE = 8 * 1024;
-/** A read that fills its buffer doubles it, up to this (asyncio's `max_size`). */
+/**
+ * The read buffers after the first, at least: the reads that share one
+ * make one `ArrayBuffer` (a microsecond or more to allocate) for dozens.
+ */
+const SHARED_READ_SIZE = 32 * 1024;
+/** A read that fills its part of the buffer doubles the next buffer, up to this (asyncio's `max_size`). */
 const MAX_READ_SIZE = 256 * 1024;
 /** A drained write buffer larger than this is dropped, not kept for the next turn. */
 const KEEP_BUFFER_SIZE = 64 * 1024;
@@ -181,7 +196,17 @@ export class StreamTransport extends Transport {
   #eofSeen = false;
   /** A completed read not delivered yet: a byte count, `null` (EOF), or NOTHING. */
   #held: number | null = NOTHING;
+  /**
+   * Reads land in #readBuffer[#readAt, end): each read's bytes are handed
+   * to the protocol as a view, and the next read goes behind them, so no
+   * byte handed out is ever written again, and a new buffer (of #readSize
+   * bytes) is made only when less than half of that is left.
+   */
   #readBuffer: Uint8Array = EMPTY;
+  #readAt = 0;
+  #readSize = FIRST_READ_SIZE;
+  /** The host's chunk of the held read, when it reads in chunks (`HostConn.readChunk`). */
+  #chunk: Uint8Array | null = null;
 
   // Writing: #out fills while #flight is in the host's hands.
   #out: Uint8Array = EMPTY;
@@ -449,13 +474,36 @@ export class StreamTransport extends Transport {
       this.#reading || this.#paused || this.#state !== OPEN || this.#eofSeen ||
       this.#held !== NOTHING
     ) return;
-    if (this.#readBuffer.length === 0) this.#readBuffer = new Uint8Array(FIRST_READ_SIZE);
     this.#reading = true;
     if (!this.#onDemand) {
       this.#readCounted = true;
       this.#loop[IO_WAIT](1);
     }
-    this.#conn.read(this.#readBuffer).then(this.#onRead, this.#onReadError);
+    const conn = this.#conn;
+    if (conn.readChunk !== undefined) {
+      conn.readChunk().then(this.#onChunk ??= (c) => this.#gotChunk(c), this.#onReadError);
+      return;
+    }
+    let buffer = this.#readBuffer;
+    const at = this.#readAt;
+    if (buffer.length - at < this.#readSize >> 1) {
+      // A connection's first read gets a small buffer: one that never
+      // receives anything (an idle client) costs little.
+      const size = buffer === EMPTY ? this.#readSize : Math.max(this.#readSize, SHARED_READ_SIZE);
+      buffer = this.#readBuffer = new Uint8Array(size);
+      this.#readAt = 0;
+    } else if (at !== 0) {
+      buffer = buffer.subarray(at);
+    }
+    conn.read(buffer).then(this.#onRead, this.#onReadError);
+  }
+
+  #onChunk: ((chunk: Uint8Array | null) => void) | null = null;
+
+  /** A chunk the host handed over: held as it is, delivered without a copy. */
+  #gotChunk(chunk: Uint8Array | null): void {
+    if (chunk !== null && chunk.length !== 0 && this.#state === OPEN) this.#chunk = chunk;
+    this.#onRead(chunk === null ? null : chunk.length);
   }
 
   #readSettled(): void {
@@ -510,14 +558,31 @@ export class StreamTransport extends Transport {
       this.#endOfStream();
       return;
     }
-    const buffer = this.#readBuffer;
+    const chunk = this.#chunk;
+    this.#chunk = null;
+    const at = chunk === null ? this.#readAt : 0;
+    const buffer = chunk ?? this.#readBuffer;
+    // A read that filled its part of the buffer asks for a bigger one next.
+    if (chunk === null && n === buffer.length - at && this.#readSize < MAX_READ_SIZE) {
+      this.#readSize *= 2;
+    }
     // A stream reads one chunk per resumeReading(): it pauses before the
     // protocol runs, which may ask for the next chunk at once.
     if (this.#onDemand) this.#paused = true;
     if (this.#buffered) {
-      if (!this.#feedBuffers(buffer, n)) return;
+      if (!this.#feedBuffers(buffer, at, n)) return;
     } else {
-      const data = buffer.slice(0, n);
+      // The protocol keeps what it gets, without a copy: the read buffer's
+      // bytes are never written again (the next read goes behind them), and
+      // a host's chunk is the protocol's already (copied only when it is a
+      // small part of a large array, which would stay alive with it).
+      let data: Uint8Array;
+      if (chunk === null) {
+        data = buffer.subarray(at, at + n);
+        this.#readAt = at + n;
+      } else {
+        data = 4 * n < chunk.buffer.byteLength ? chunk.slice() : chunk;
+      }
       try {
         this.#protocol.dataReceived!(data);
       } catch (error) {
@@ -525,15 +590,14 @@ export class StreamTransport extends Transport {
         return;
       }
     }
-    // A read that filled the buffer asks for a bigger one.
-    if (n === buffer.length && n < MAX_READ_SIZE) this.#readBuffer = new Uint8Array(n * 2);
     this.#startRead();
   }
 
-  /** Copies `n` bytes into the buffers of a `BufferedProtocol`; `false` if it failed. */
-  #feedBuffers(source: Uint8Array, n: number): boolean {
+  /** Copies `source[from, from + n)` into the buffers of a `BufferedProtocol`; `false` if it failed. */
+  #feedBuffers(source: Uint8Array, from: number, n: number): boolean {
     const protocol = this.#protocol;
-    let at = 0;
+    let at = from;
+    n += from;
     while (at < n) {
       let target: Uint8Array;
       try {
@@ -758,6 +822,7 @@ export class StreamTransport extends Transport {
     this.#state = CLOSING;
     this.#closedBy = by;
     this.#held = NOTHING;
+    this.#chunk = null;
     if (!this.#writing && this.#outLength === 0) this.#lose(null);
   }
 
@@ -776,6 +841,7 @@ export class StreamTransport extends Transport {
     this.#state = LOST;
     this.#lostError = error;
     this.#held = NOTHING;
+    this.#chunk = null;
     this.#closeHost();
     this.#settled();
   }
@@ -806,6 +872,7 @@ export class StreamTransport extends Transport {
     const owner = this.#owner;
     this.#owner = null;
     this.#readBuffer = this.#out = this.#flight = EMPTY;
+    this.#readAt = 0;
     this.#spare = null;
     owner?.detach(this);
   }

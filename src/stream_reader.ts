@@ -47,6 +47,7 @@ import {
 import { describe } from "./_checks.ts";
 import { IO_WAIT, runningLoopFor } from "./_core.ts";
 import { FutureIterator } from "./_await.ts";
+import { driveThen } from "./_drive.ts";
 import { READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
@@ -143,6 +144,8 @@ let endWait: (op: ReadOp, waiter: Future<void>) => void;
 const FRESH = 0;
 const WAITING = 1;
 const FINISHED = 2;
+/** `then()` tried it, and it must wait: the first `next()` begins the wait. */
+const MUST_WAIT = 3;
 
 /**
  * One call of a read (`read`, `readline`, `readexactly`, `readuntil`):
@@ -175,8 +178,10 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   }
 
   next(): IteratorResult<unknown, Uint8Array> {
-    if (this.#state === WAITING) this.#woken();
-    else if (this.#state === FINISHED) throw this.#reuse();
+    const state = this.#state;
+    if (state === WAITING) this.#woken();
+    else if (state === MUST_WAIT) return this.#startWait();
+    else if (state === FINISHED) throw this.#reuse();
     return this.#step();
   }
 
@@ -222,44 +227,12 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
       this.#state = FINISHED;
       return Promise.resolve(now).then(onfulfilled, onrejected);
     }
-    return this.#waitAsync().then(onfulfilled, onrejected);
-  }
-
-  /**
-   * The slow path of `then()`: an async function called from the awaiting
-   * code, so each `await waiter` runs in the awaiting task's own context
-   * and parks the task on the waiter (`cancel()` reaches it). A wait ends
-   * in a try, and perhaps another wait (`readexactly` of more than
-   * arrived).
-   */
-  async #waitAsync(): Promise<Uint8Array> {
-    for (;;) {
-      this.#startWait();
-      const waiter = this.#waiter!;
-      try {
-        await waiter;
-      } catch (error) {
-        // A cancellation, or the stream's error: withdraw the wait.
-        if (this.#state === WAITING) {
-          this.#waiter = null;
-          endWait(this, waiter);
-        }
-        this.#state = FINISHED;
-        throw error;
-      }
-      this.#woken();
-      let now: Uint8Array | typeof WAIT;
-      try {
-        now = tryOp(this);
-      } catch (error) {
-        this.#state = FINISHED;
-        throw error;
-      }
-      if (now !== WAIT) {
-        this.#state = FINISHED;
-        return now;
-      }
-    }
+    // The slow path: the read is driven as a generator coroutine is from an
+    // await, in the awaiting task (which parks on the reader's waiter, so
+    // cancel() reaches it), and the callbacks run when it completes: no
+    // async function, no promise per wait.
+    this.#state = MUST_WAIT;
+    return driveThen(this, onfulfilled, onrejected, false);
   }
 
   /** One try: done, or a wait begun (the waiter's iterator, which `yield*` yields). */
@@ -597,9 +570,13 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   /** Takes `k` unread bytes. */
   #take(k: number): Uint8Array {
     const start = this.#start;
+    const data = this.#data;
+    // A lent chunk read whole is returned as it is (no view of it).
     const chunk = this.#owned
-      ? this.#data.slice(start, start + k)
-      : this.#data.subarray(start, start + k);
+      ? data.slice(start, start + k)
+      : start === 0 && k === data.length
+      ? data
+      : data.subarray(start, start + k);
     this.#start = start + k;
     if (this.#start === this.#end) this.#clear();
     return chunk;

@@ -21,6 +21,7 @@ import {
   openConnection,
   openUnixConnection,
   OSError,
+  Protocol,
   run,
   RuntimeError,
   type Server,
@@ -72,6 +73,83 @@ Deno.test("openConnection and startServer echo lines, in both coroutine styles",
       await server.waitClosed();
     });
   }
+});
+
+Deno.test("bytes over TCP arrive intact: every array a read or dataReceived gave is kept to the end, the writers reuse theirs", async () => {
+  // A read's bytes are the reader's: none may change when later data
+  // arrives, and write() owns what it is given (each writer overwrites its
+  // array right after write()).
+  const input = new Uint8Array(3 * 1024 * 1024 + 777);
+  for (let at = 0; at < input.length; at += 65536) {
+    crypto.getRandomValues(input.subarray(at, at + 65536));
+  }
+  let x = 12345;
+  const size = (max: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return 1 + ((x >>> 0) % max);
+  };
+  const check = (chunks: Uint8Array[], what: string) => {
+    let at = 0;
+    for (const chunk of chunks) {
+      const expected = input.subarray(at, at + chunk.length);
+      if (!chunk.every((b, i) => b === expected[i])) assert.fail(`${what}: bytes ${at}.. changed`);
+      at += chunk.length;
+    }
+    assert.equal(at, input.length, what);
+  };
+  await run(async () => {
+    const serverChunks: Uint8Array[] = [];
+    const server = await startServer(
+      async (reader, writer) => {
+        const scratch = new Uint8Array(70000);
+        for (;;) {
+          const data = await reader.read(size(70000));
+          if (data.length === 0) break;
+          serverChunks.push(data);
+          scratch.set(data);
+          writer.write(scratch.subarray(0, data.length));
+          scratch.fill(0xee);
+          if (serverChunks.length % 4 === 0) await writer.drain();
+        }
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    );
+    // The client: a protocol keeping every dataReceived array.
+    const clientChunks: Uint8Array[] = [];
+    const lost = Promise.withResolvers<void>();
+    class Keeper extends Protocol {
+      override dataReceived(data: Uint8Array) {
+        clientChunks.push(data);
+      }
+      override connectionLost() {
+        lost.resolve();
+      }
+    }
+    const [transport] = await getRunningLoop().createConnection(
+      () => new Keeper(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    const scratch = new Uint8Array(100000);
+    for (let at = 0; at < input.length;) {
+      const k = Math.min(size(scratch.length), input.length - at);
+      scratch.set(input.subarray(at, at + k));
+      transport.write(scratch.subarray(0, k));
+      scratch.fill(0x11);
+      at += k;
+      if (at % 7 === 0) await sleep(0);
+    }
+    transport.writeEof();
+    await lost.promise;
+    check(serverChunks, "the server's reads");
+    check(clientChunks, "the client's dataReceived");
+    server.close();
+    await server.waitClosed();
+  });
 });
 
 Deno.test("the generator style end to end: yield* everywhere", async () => {

@@ -70,6 +70,122 @@ Deno.test("communicate sends its input, closes stdin, and returns null for strea
   });
 });
 
+/** Random bytes, and a deterministic stream of chunk sizes. */
+function randomBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  return bytes;
+}
+function sizes(seed: number, max: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return 1 + ((x >>> 0) % max);
+  };
+}
+
+Deno.test("bytes through cat arrive intact: a writer reusing its buffer after write(), reads kept to the end", async () => {
+  // write() owns what it is given (asyncio's bytes): the writer overwrites
+  // its array right after each write(), and drains only now and then, so
+  // the transport holds several writes at once. Every chunk read is kept
+  // until the end: none may change under its reader afterwards.
+  const input = randomBytes(6 * 1024 * 1024 + 12345);
+  const check = (chunks: Uint8Array[]) => {
+    let at = 0;
+    for (const chunk of chunks) {
+      const expected = input.subarray(at, at + chunk.length);
+      if (!chunk.every((b, i) => b === expected[i])) assert.fail(`bytes ${at}.. changed`);
+      at += chunk.length;
+    }
+    assert.equal(at, input.length);
+  };
+  await run(async () => {
+    const proc = await createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
+    const scratch = new Uint8Array(256 * 1024);
+    const writing = createTask(async () => {
+      const next = sizes(7, scratch.length);
+      for (let at = 0, i = 0; at < input.length; i++) {
+        const k = Math.min(next(), input.length - at);
+        scratch.set(input.subarray(at, at + k));
+        proc.stdin!.write(scratch.subarray(0, k));
+        scratch.fill(0xee, 0, k);
+        at += k;
+        if (i % 3 === 0) await proc.stdin!.drain();
+      }
+      proc.stdin!.close();
+    });
+    const chunks: Uint8Array[] = [];
+    const next = sizes(11, 200 * 1024);
+    for (;;) {
+      const data = await proc.stdout!.read(next());
+      if (data.length === 0) break;
+      chunks.push(data);
+    }
+    await writing;
+    check(chunks);
+    assert.equal(await proc.wait(), 0);
+  });
+  // The generator style, reading with readexactly() and reading on after a pause.
+  await run(function* () {
+    const proc = yield* createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
+    const writing = createTask(function* () {
+      const scratch = new Uint8Array(100 * 1024);
+      const next = sizes(3, scratch.length);
+      for (let at = 0; at < input.length;) {
+        const k = Math.min(next(), input.length - at);
+        scratch.set(input.subarray(at, at + k));
+        proc.stdin!.writelines([scratch.subarray(0, k >> 1), scratch.subarray(k >> 1, k)]);
+        scratch.fill(0x11);
+        at += k;
+        yield* proc.stdin!.drain();
+      }
+      proc.stdin!.close();
+    });
+    const chunks: Uint8Array[] = [];
+    const next = sizes(5, 90 * 1024);
+    let left = input.length;
+    while (left > 0) {
+      const data = yield* proc.stdout!.readexactly(Math.min(next(), left));
+      chunks.push(data);
+      left -= data.length;
+      if (chunks.length % 16 === 0) yield* sleep(0.001);
+    }
+    assert.equal((yield* proc.stdout!.read()).length, 0);
+    yield* writing;
+    check(chunks);
+    assert.equal(yield* proc.wait(), 0);
+  });
+  // The protocol level: pipeDataReceived's arrays are the protocol's to keep.
+  await run(async () => {
+    const loop = getRunningLoop();
+    const chunks: Uint8Array[] = [];
+    const done = Promise.withResolvers<void>();
+    class Keeper extends SubprocessProtocol {
+      override pipeDataReceived(fd: number, data: Uint8Array) {
+        if (fd === 1) chunks.push(data);
+      }
+      override connectionLost() {
+        done.resolve(); // after every pipe's end and the exit
+      }
+    }
+    const [transport] = await loop.subprocessExec(() => new Keeper(), "cat", { stderr: DEVNULL });
+    const stdin = transport.getPipeTransport(0) as Transport;
+    const scratch = new Uint8Array(64 * 1024);
+    for (let at = 0; at < input.length; at += scratch.length) {
+      const k = Math.min(scratch.length, input.length - at);
+      scratch.set(input.subarray(at, at + k));
+      stdin.write(scratch.subarray(0, k));
+      scratch.fill(0x22);
+    }
+    stdin.close();
+    await done.promise;
+    check(chunks);
+    transport.close();
+  });
+});
+
 Deno.test("a child that exits before reading its stdin: communicate ignores the broken pipe", async () => {
   await run(async () => {
     const proc = await createSubprocessShell("exit 3", { stdin: PIPE });

@@ -48,7 +48,19 @@ export interface HostAddr {
 export interface HostConn {
   /** Reads into `buffer`: the byte count, or `null` at the end of the stream. */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes from `data`: how many bytes the host took (maybe fewer than all). */
+  /**
+   * Optional, for a stream whose host hands out chunks of its own (a pipe's
+   * `ReadableStream`): the next chunk, an array that nobody else holds or
+   * writes to any more (the caller may keep it as it is, no copy), or
+   * `null` at the end of the stream. A transport calls this instead of
+   * `read()` when it is there.
+   */
+  readChunk?(): Promise<Uint8Array | null>;
+  /**
+   * Writes from `data`: how many bytes the host took (maybe fewer than all).
+   * The host may read `data` until the promise settles (the caller leaves it
+   * unchanged until then), and never after.
+   */
   write(data: Uint8Array): Promise<number>;
   /** Shuts the write side down (the peer reads the end of the stream). */
   closeWrite(): Promise<void>;

@@ -74,7 +74,12 @@ function deno(): DenoHost {
 
 const PIPE_ADDR: HostAddr = { transport: "pipe" };
 
-/** A child's output pipe as a read-only `HostConn`. */
+/**
+ * A child's output pipe as a read-only `HostConn`. Its chunks are Deno's:
+ * each read of a pipe's stream is a new array (Deno allocates one per read
+ * and never touches it again), so `readChunk()` hands them over as they
+ * are, and only `read(buffer)` copies.
+ */
 class ReadPipe implements HostConn {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #rest: Uint8Array | null = null;
@@ -86,7 +91,7 @@ class ReadPipe implements HostConn {
     this.#reader = stream.getReader();
   }
 
-  async read(buffer: Uint8Array): Promise<number | null> {
+  async readChunk(): Promise<Uint8Array | null> {
     let chunk = this.#rest;
     this.#rest = null;
     while (chunk === null || chunk.length === 0) {
@@ -100,6 +105,12 @@ class ReadPipe implements HostConn {
       if (result.done) return null;
       chunk = result.value;
     }
+    return chunk;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    const chunk = await this.readChunk();
+    if (chunk === null) return null;
     const n = Math.min(chunk.length, buffer.length);
     buffer.set(chunk.subarray(0, n));
     if (n < chunk.length) this.#rest = chunk.subarray(n);
@@ -137,8 +148,10 @@ class WritePipe implements HostConn {
   }
 
   async write(data: Uint8Array): Promise<number> {
+    // No copy: Deno's pipe stream settles a write once every byte of it went
+    // to the pipe, and the transport leaves the bytes alone until then.
     try {
-      await this.#writer.write(data.slice());
+      await this.#writer.write(data);
     } catch (error) {
       throw toOSError(error, "write to a child's standard input");
     }
