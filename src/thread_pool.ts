@@ -172,7 +172,7 @@ export class ThreadPoolExecutor extends Executor {
     super();
     if (!hasWorkers()) {
       throw new RuntimeError(
-        `Cannot create a ThreadPoolExecutor: ${runtimeName()} has no Web Worker (module workers), which its threads are; it runs on Deno and in browsers`,
+        `Cannot create a ThreadPoolExecutor: ${runtimeName()} has no workers (Web Workers or node:worker_threads), which its threads are; it runs on Deno, Node, Bun and in browsers`,
       );
     }
     this.#core = new ThreadPool(options);

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  BrokenExecutorError,
   BrokenPipeError,
   CancelledError,
   createSubprocessExec,
@@ -24,9 +25,11 @@ import {
   sleep,
   STDOUT,
   SubprocessProtocol,
+  ThreadPoolExecutor,
   TimeoutError,
   type Transport,
   waitFor,
+  workerModule,
 } from "../mod.ts";
 import { errorLike } from "./_helpers.ts";
 
@@ -315,3 +318,85 @@ processTest(
     });
   },
 );
+
+// ---------------------------------------------------------------------------
+// The thread pool: Web Workers (Deno, Bun, browsers) or node:worker_threads
+// (Node), from the sources or from the bundle (dist/asyncio_worker.js).
+
+/** The jobs module: next to this file, and next to the test bundle (the portable build copies it). */
+const jobs = workerModule<typeof import("./fixtures/portable_jobs.js")>(
+  new URL("./fixtures/portable_jobs.js", import.meta.url),
+);
+/** A browser has SharedArrayBuffer only when cross-origin isolated (the portable server is). */
+const hasThreads = typeof SharedArrayBuffer === "function";
+
+Deno.test({
+  name: "thread pool: a module's export and a self-contained function, submit, map, runInExecutor",
+  ignore: !hasThreads,
+  async fn() {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 2 });
+    assert.equal(await pool.submit(jobs.add, 2, 3), 5);
+    assert.equal(await pool.submit((a: number, b: number) => a * b, 6, 7), 42);
+    assert.deepEqual(await Array.fromAsync(pool.map(jobs.add, [1, 2, 3], [10, 20, 30])), [
+      11,
+      22,
+      33,
+    ]);
+    await assert.rejects(async () => await pool.submit(jobs.fail, "boom"), {
+      name: "RangeError",
+      message: "boom",
+    });
+    assert.equal(
+      await run(async () => await getRunningLoop().runInExecutor(pool, jobs.add, 40, 2)),
+      42,
+    );
+    assert.equal(
+      await run(function* () {
+        return yield* getRunningLoop().runInExecutor(pool, jobs.blockingSleep, 5, "slept");
+      }),
+      "slept",
+    );
+    // Two workers sleep at once: in parallel.
+    const started = performance.now();
+    await Promise.all([
+      pool.submit(jobs.blockingSleep, 200, 1),
+      pool.submit(jobs.blockingSleep, 200, 2),
+    ]);
+    assert.ok(performance.now() - started < 390, `${performance.now() - started} ms`);
+  },
+});
+
+Deno.test({
+  name: "thread pool: a worker that dies fails its own task only, and is replaced",
+  ignore: !hasThreads,
+  async fn() {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    await assert.rejects(async () => await pool.submit(jobs.escape), BrokenExecutorError);
+    assert.equal(await pool.submit(jobs.add, 1, 1), 2);
+  },
+});
+
+Deno.test({
+  name: "thread pool: cancelling a queued task, and terminating a running one under waitFor",
+  ignore: !hasThreads,
+  async fn() {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1, cancelRunning: "terminate" });
+    const first = pool.submit(jobs.blockingSleep, 100, "first");
+    const queued = pool.submit(jobs.add, 1, 2);
+    assert.equal(queued.cancel(), true);
+    assert.equal(await first, "first");
+    assert.equal(queued.cancelled(), true);
+    const started = performance.now();
+    await run(async () => {
+      await assert.rejects(
+        async () =>
+          await waitFor(getRunningLoop().runInExecutor(pool, jobs.blockingSleep, 30_000, 0), 0.1),
+        TimeoutError,
+      );
+    });
+    assert.ok(performance.now() - started < 10_000, "the runaway task was terminated");
+    assert.equal(await pool.submit(jobs.add, 2, 2), 4, "a fresh worker runs the next task");
+    await pool.shutdown();
+    assert.throws(() => pool.submit(jobs.add, 1, 1), RuntimeError);
+  },
+});

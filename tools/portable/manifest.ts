@@ -35,6 +35,13 @@ export const PORTABLE_TESTS: readonly string[] = [
   "host_io",
 ];
 
+/**
+ * Plain JavaScript modules of `tests/fixtures/` that portable tests load by
+ * URL (`new URL("./fixtures/<name>", import.meta.url)`: a worker's jobs):
+ * the build copies them next to the test bundle.
+ */
+export const PORTABLE_FIXTURES: readonly string[] = ["portable_jobs.js"];
+
 /** Test files that run in the Deno suite only, with the reason. */
 export const DENO_TESTS: Readonly<Record<string, string>> = {
   examples: "runs each example as a Deno subprocess (the portable suite runs them in-process)",
