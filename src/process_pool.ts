@@ -140,7 +140,7 @@ export class ProcessPoolExecutor extends Executor {
     super();
     if (!hasChildProcesses()) {
       throw new RuntimeError(
-        `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start Deno child processes, which its workers are; it runs on Deno`,
+        `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start child processes (Deno.Command or node:child_process), which its workers are; it runs on Deno, Node and Bun`,
       );
     }
     this.#core = new ProcessPool(options);

@@ -20,6 +20,7 @@ import {
   FileNotFoundError,
   getRunningLoop,
   PIPE,
+  ProcessPoolExecutor,
   run,
   RuntimeError,
   sleep,
@@ -396,6 +397,46 @@ Deno.test({
     });
     assert.ok(performance.now() - started < 10_000, "the runaway task was terminated");
     assert.equal(await pool.submit(jobs.add, 2, 2), 4, "a fresh worker runs the next task");
+    await pool.shutdown();
+    assert.throws(() => pool.submit(jobs.add, 1, 1), RuntimeError);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// The process pool: children of this runtime (deno run, node or bun) on the
+// pool's entry (src/_child.ts, or dist/asyncio_child.js from the bundle).
+
+Deno.test({
+  name: "process pool: a module's export and a self-contained function in child processes",
+  ignore: !hasProcesses,
+  async fn() {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
+    assert.equal(await pool.submit(jobs.add, 2, 3), 5);
+    assert.equal(await pool.submit((a: number, b: number) => a * b, 6, 7), 42);
+    await assert.rejects(async () => await pool.submit(jobs.fail, "boom"), {
+      name: "RangeError",
+      message: "boom",
+    });
+    assert.equal(
+      await run(async () => await getRunningLoop().runInExecutor(pool, jobs.add, 40, 2)),
+      42,
+    );
+    // A child that dies fails its own task only.
+    await assert.rejects(async () => await pool.submit(jobs.escape), BrokenExecutorError);
+    assert.deepEqual(await Array.fromAsync(pool.map(jobs.add, [1, 2], [10, 20])), [11, 22]);
+  },
+});
+
+Deno.test({
+  name: "process pool: cancelling a queued task; shutdown refuses new work",
+  ignore: !hasProcesses,
+  async fn() {
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const first = pool.submit(jobs.blockingSleep, 100, "first");
+    const queued = pool.submit(jobs.add, 1, 2);
+    assert.equal(queued.cancel(), true);
+    assert.equal(await first, "first");
+    assert.equal(queued.cancelled(), true);
     await pool.shutdown();
     assert.throws(() => pool.submit(jobs.add, 1, 1), RuntimeError);
   },

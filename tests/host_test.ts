@@ -211,7 +211,8 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
       ),
     );
   }
-  if (typeof g.Deno?.Command !== "function") {
+  // Process pools run on Deno.Command or node:child_process: a browser has neither.
+  if (inBrowser) {
     assert.throws(
       () => new ProcessPoolExecutor(),
       errorLike(

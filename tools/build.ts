@@ -24,6 +24,7 @@ export const LIBRARY_BUNDLE = "dist/asyncio.js";
  */
 export const WORKER_ENTRIES: readonly { source: string; bundle: string }[] = [
   { source: "_worker.ts", bundle: "asyncio_worker.js" },
+  { source: "_child.ts", bundle: "asyncio_child.js" },
 ];
 
 /**
