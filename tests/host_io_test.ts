@@ -19,6 +19,7 @@ import {
   DEVNULL,
   FileNotFoundError,
   getRunningLoop,
+  KeyboardInterrupt,
   PIPE,
   ProcessPoolExecutor,
   run,
@@ -439,5 +440,57 @@ Deno.test({
     assert.equal(queued.cancelled(), true);
     await pool.shutdown();
     assert.throws(() => pool.submit(jobs.add, 1, 1), RuntimeError);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Signals: Deno.addSignalListener on Deno, process.on(signal) on Node and Bun.
+
+/** Sends `signal` to this process, as another program would. */
+function raise(signal: string): void {
+  (globalThis as unknown as { process: { kill(pid: number, signal: string): void; pid: number } })
+    .process.kill(
+      (globalThis as unknown as { process: { pid: number } }).process.pid,
+      signal,
+    );
+}
+
+processTest("signals: loop.addSignalHandler() calls back on the loop until removed", async () => {
+  const seen: number[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    loop.addSignalHandler("SIGUSR1", (n: number) => seen.push(n), 7);
+    raise("SIGUSR1");
+    for (let i = 0; i < 100 && seen.length < 1; i++) await sleep(0.01);
+    raise("SIGUSR1");
+    for (let i = 0; i < 100 && seen.length < 2; i++) await sleep(0.01);
+    assert.equal(loop.removeSignalHandler("SIGUSR1"), true);
+    assert.equal(loop.removeSignalHandler("SIGUSR1"), false);
+  });
+  assert.deepEqual(seen, [7, 7]);
+});
+
+// `deno test` takes SIGINT for itself (it stops the run): on Deno,
+// tests/runners_test.ts sends it to a child program instead.
+const denoTest = typeof (globalThis as { Deno?: { version?: unknown } }).Deno?.version === "object";
+
+Deno.test({
+  name:
+    "signals: a SIGINT cancels the main task, its finally runs, run() rejects with KeyboardInterrupt",
+  ignore: !hasProcesses || denoTest,
+  fn: async () => {
+    const log: string[] = [];
+    await assert.rejects(
+      run(async () => {
+        getRunningLoop().callLater(0.05, () => raise("SIGINT"));
+        try {
+          await sleep(30);
+        } finally {
+          log.push("finally");
+        }
+      }),
+      KeyboardInterrupt,
+    );
+    assert.deepEqual(log, ["finally"]);
   },
 });
