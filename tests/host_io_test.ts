@@ -448,11 +448,13 @@ Deno.test({
 
 /** Sends `signal` to this process, as another program would. */
 function raise(signal: string): void {
-  (globalThis as unknown as { process: { kill(pid: number, signal: string): void; pid: number } })
-    .process.kill(
-      (globalThis as unknown as { process: { pid: number } }).process.pid,
-      signal,
-    );
+  const host = globalThis as unknown as {
+    Deno?: { kill(pid: number, signal: string): void; pid: number };
+    process?: { kill(pid: number, signal: string): void; pid: number };
+  };
+  // (Deno first: the portable suite also runs on Deno with `process` hidden.)
+  if (host.Deno !== undefined) host.Deno.kill(host.Deno.pid, signal);
+  else host.process!.kill(host.process!.pid, signal);
 }
 
 processTest("signals: loop.addSignalHandler() calls back on the loop until removed", async () => {

@@ -25,13 +25,19 @@
 import * as esbuild from "npm:esbuild@0.25.5";
 import { buildLibrary, denoBundle } from "../build.ts";
 import { listExamples } from "../../examples/tour.ts";
-import { DENO_TESTS, HOST_EXAMPLES, PORTABLE_FIXTURES, PORTABLE_TESTS } from "./manifest.ts";
+import {
+  DENO_TESTS,
+  HOST_EXAMPLES,
+  PORTABLE_FIXTURES,
+  PORTABLE_TESTS,
+  SERVER_EXAMPLES,
+} from "./manifest.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const OUT = new URL("dist/portable/", ROOT);
 const MOD = new URL("mod.ts", ROOT);
 
-/** The examples the portable suite runs (every example that needs no I/O). */
+/** The examples the portable suite runs (every example that needs no I/O, and the server ones). */
 export async function portableExamples(): Promise<string[]> {
   return (await listExamples()).filter((name) => !(name in HOST_EXAMPLES));
 }
@@ -128,6 +134,7 @@ export async function buildPortable(): Promise<URL> {
   const manifest = await Promise.all(examples.map(async (name) => ({
     name,
     expected: await Deno.readTextFile(new URL(`examples/expected/${name}.txt`, ROOT)),
+    ...(name in SERVER_EXAMPLES ? { server: SERVER_EXAMPLES[name] } : {}),
   })));
   await Deno.writeTextFile(
     new URL("examples/manifest.js", OUT),
