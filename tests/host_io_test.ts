@@ -39,6 +39,8 @@ const g = globalThis as { document?: unknown };
 /** Browsers start no processes; every server runtime does. */
 const hasProcesses = g.document === undefined;
 const dec = (b: Uint8Array | null) => new TextDecoder().decode(b!);
+/** Whether this is Deno (`deno test`, or the portable suite on Deno). */
+const onDeno = typeof (globalThis as { Deno?: { version?: unknown } }).Deno?.version === "object";
 
 /** A test of subprocesses: skipped in a browser (which has its own test below). */
 function processTest(name: string, fn: () => Promise<void>): void {
@@ -443,6 +445,17 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "process pool: denoFlags on a runtime whose children are not deno run is a TypeError",
+  ignore: !hasProcesses || onDeno,
+  fn() {
+    assert.throws(
+      () => new ProcessPoolExecutor({ denoFlags: ["--allow-read"] }),
+      errorLike(TypeError, /^Cannot create a ProcessPoolExecutor: denoFlags are flags of deno run/),
+    );
+  },
+});
+
 // ---------------------------------------------------------------------------
 // Signals: Deno.addSignalListener on Deno, process.on(signal) on Node and Bun.
 
@@ -472,14 +485,10 @@ processTest("signals: loop.addSignalHandler() calls back on the loop until remov
   assert.deepEqual(seen, [7, 7]);
 });
 
-// `deno test` takes SIGINT for itself (it stops the run): on Deno,
-// tests/runners_test.ts sends it to a child program instead.
-const denoTest = typeof (globalThis as { Deno?: { version?: unknown } }).Deno?.version === "object";
-
 Deno.test({
   name:
     "signals: a SIGINT cancels the main task, its finally runs, run() rejects with KeyboardInterrupt",
-  ignore: !hasProcesses || denoTest,
+  ignore: !hasProcesses || onDeno,
   fn: async () => {
     const log: string[] = [];
     await assert.rejects(

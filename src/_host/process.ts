@@ -76,13 +76,14 @@ interface DenoHost {
   };
 }
 
-function isDeno(): boolean {
+/** Whether a child is `deno run` (else, on Node and Bun, the runtime itself). */
+export function childrenRunDeno(): boolean {
   return typeof (globalThis as { Deno?: { Command?: unknown } }).Deno?.Command === "function";
 }
 
 /** Whether the host can start child processes of its own runtime: Deno, Node and Bun can. */
 export function hasChildProcesses(): boolean {
-  return isDeno() || nodeChildProcesses() !== undefined;
+  return childrenRunDeno() || nodeChildProcesses() !== undefined;
 }
 
 function deno(what: string): DenoHost {
@@ -337,7 +338,7 @@ export interface ChildHandle {
 export function spawnChild(entry: URL, flags: string[], listener: ChildListener): ChildHandle {
   const marker = crypto.getRandomValues(new Uint8Array(MARKER_LENGTH));
   const hex = Array.from(marker, (byte) => byte.toString(16).padStart(2, "0")).join("");
-  if (!isDeno()) {
+  if (!childrenRunDeno()) {
     const module = nodeChildProcesses();
     if (module !== undefined) {
       const demux = new Demux(marker);
@@ -428,7 +429,7 @@ const DEFAULT_IMPORT_HOSTS = [
  */
 export function defaultFlags(entry: URL): string[] {
   // Node and Bun: the child needs no flag (it has every permission, as its parent).
-  if (!isDeno()) return [];
+  if (!childrenRunDeno()) return [];
   const flags = ["--quiet", "--no-prompt"];
   const host = deno("start a child process");
   const granted = (descriptor: { name: string; host?: string; path?: string }) => {
@@ -493,7 +494,7 @@ export interface PoolChannel {
  * @returns The channel to the pool.
  */
 export function poolChannel(onData: (chunk: Uint8Array) => void, onEnd: () => void): PoolChannel {
-  const node = !isDeno() && nodeChildProcesses() !== undefined;
+  const node = !childrenRunDeno() && nodeChildProcesses() !== undefined;
   const host = node ? null : deno("open the pool's channel");
   const hex = host === null ? nodeMarkerArg() : host.args[0] ?? "";
   const marker = new Uint8Array(MARKER_LENGTH);
@@ -553,7 +554,7 @@ export function poolChannel(onData: (chunk: Uint8Array) => void, onEnd: () => vo
  */
 export function watchDeath(onDeath: (reason: string, error: unknown) => void): () => never {
   let dead = false;
-  if (!isDeno() && nodeChildProcesses() !== undefined) {
+  if (!childrenRunDeno() && nodeChildProcesses() !== undefined) {
     const exit = watchNodeDeath((reason, error) => {
       if (dead) return;
       dead = true;
