@@ -64,15 +64,15 @@ Deno.test("a runtime without processes refuses a subprocess at the await, naming
 processTest(
   "subprocess: communicate reads more than a pipe holds from stdout and stderr at once",
   async () => {
-    // Each MiB fills a pipe many times over, alternating streams: a reader
-    // of one stream alone would deadlock.
-    const script = "for i in 1 2 3 4; do head -c 1048576 /dev/zero | tr '\\0' a; " +
-      "head -c 1048576 /dev/zero | tr '\\0' B >&2; done";
+    // Each 512 KiB fills a pipe (64 KiB) many times over, alternating streams:
+    // a reader of one stream alone would deadlock.
+    const script = "for i in 1 2 3 4; do head -c 524288 /dev/zero | tr '\\0' a; " +
+      "head -c 524288 /dev/zero | tr '\\0' B >&2; done";
     await run(async () => {
       const proc = await createSubprocessShell(script, { stdout: PIPE, stderr: PIPE });
       const [out, err] = await proc.communicate();
-      assert.equal(out!.length, 4 << 20);
-      assert.equal(err!.length, 4 << 20);
+      assert.equal(out!.length, 2 << 20);
+      assert.equal(err!.length, 2 << 20);
       assert.ok(out!.every((b) => b === 97));
       assert.ok(err!.every((b) => b === 66));
       assert.equal(proc.returncode, 0);
@@ -80,7 +80,7 @@ processTest(
     await run(function* () {
       const proc = yield* createSubprocessShell(script, { stdout: PIPE, stderr: PIPE });
       const [out, err] = yield* proc.communicate();
-      assert.equal(out!.length + err!.length, 8 << 20);
+      assert.equal(out!.length + err!.length, 4 << 20);
       assert.equal(yield* proc.wait(), 0);
     });
   },
@@ -264,6 +264,19 @@ processTest("subprocess: cancelling wait() or communicate() leaves the child run
     assert.equal(await proc.wait(), -9);
     assert.equal((await proc.stdout!.read()).length, 0);
   });
+});
+
+processTest("subprocess: virtual time does not jump while a task waits on a child", async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const proc = yield* createSubprocessShell("sleep 0.1; echo done", { stdout: PIPE });
+    const [out] = yield* waitFor(proc.communicate(), 10);
+    assert.equal(dec(out), "done\n");
+    assert.ok(loop.time() < 10);
+    const sleeper = yield* createSubprocessExec("sleep", "0.1");
+    assert.equal(yield* waitFor(sleeper.wait(), 10), 0);
+    assert.ok(loop.time() < 10);
+  }, { virtualTime: true });
 });
 
 /** A protocol that records its calls. */
