@@ -52,6 +52,7 @@ import {
   defaultFlags,
   deserialize,
   hasChildProcesses,
+  hasSerializer,
   serialize,
   spawnChild,
 } from "./_host/process.ts";
@@ -150,6 +151,12 @@ export class ProcessPoolExecutor extends Executor {
     if (!hasChildProcesses()) {
       throw new RuntimeError(
         `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start child processes (Deno.Command or node:child_process), which its workers are; it runs on Deno, Node and Bun`,
+      );
+    }
+    // (A serializer missing was a TypeError thrown from the pool's first dispatch, and a hang.)
+    if (!hasSerializer()) {
+      throw new RuntimeError(
+        `Cannot create a ProcessPoolExecutor: ${runtimeName()} gives the library no node:v8 (through process.getBuiltinModule), which serializes what crosses to a child`,
       );
     }
     this.#core = new ProcessPool(options);

@@ -221,6 +221,17 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
       ),
     );
   }
+  // Deno with `process` hidden (the portable suite's browser mode): no
+  // node:v8 to serialize with, said at the constructor.
+  if (!inBrowser && g.process === undefined) {
+    assert.throws(
+      () => new ProcessPoolExecutor(),
+      errorLike(
+        RuntimeError,
+        new RegExp(`^Cannot create a ProcessPoolExecutor: ${name} gives the library no node:v8`),
+      ),
+    );
+  }
   // Subprocesses run on Deno.Command or node:child_process: a browser has neither.
   if (inBrowser) {
     await run(async () => {

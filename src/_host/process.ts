@@ -98,6 +98,15 @@ function deno(what: string): DenoHost {
 
 let v8: V8Module | null = null;
 
+/**
+ * Whether the host gives the library `node:v8`, which serializes what
+ * crosses to a child: Deno, Node and Bun do (a Deno with `process`
+ * hidden, as the portable suite's browser mode, does not).
+ */
+export function hasSerializer(): boolean {
+  return v8 !== null || nodeBuiltin<V8Module>("node:v8") !== undefined;
+}
+
 function loadV8(what: string): V8Module {
   const module = nodeBuiltin<V8Module>("node:v8");
   if (module === undefined) throw new TypeError(`Cannot ${what}: this runtime has no node:v8`);
