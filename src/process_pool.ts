@@ -48,9 +48,11 @@ import { cpuCount } from "./_host/workers.ts";
 import { runtimeName } from "./_host/runtime.ts";
 import {
   type ChildHandle,
+  childrenRunDeno,
   defaultFlags,
   deserialize,
   hasChildProcesses,
+  hasSerializer,
   serialize,
   spawnChild,
 } from "./_host/process.ts";
@@ -74,7 +76,9 @@ export interface ProcessPoolOptions {
    */
   maxTasksPerChild?: number | null;
   /**
-   * The flags of `deno run` for each child. Default: the permissions this
+   * Deno only: the flags of `deno run` for each child (on Node and Bun a
+   * child is that runtime, with every permission: giving them is a
+   * `TypeError`). Default: the permissions this
    * process has without limits (`--allow-read`, `--allow-net`, ...) and this
    * program's `deno.json`, found from its main module up, as Deno finds it.
    * Give them when the children need something else (`["--allow-read=./data",
@@ -87,7 +91,7 @@ const CHILD_URL = new URL("./_child.ts", import.meta.url);
 let poolCounter = 0;
 
 /**
- * A pool of Deno child processes that runs functions in parallel
+ * A pool of child processes that runs functions in parallel
  * (`concurrent.futures.ProcessPoolExecutor`), each in a process of its own:
  * separate memory, a crash or an out-of-memory that ends only that child.
  * The API is the thread pool's: `submit`, `map` (`chunksize` sends many calls
@@ -100,6 +104,12 @@ let poolCounter = 0;
  * (shared memory excepted), copied. A child that dies fails only the task it
  * was running, with `BrokenExecutorError` saying which child and why, and is
  * replaced; an initializer that throws breaks the pool (`BrokenProcessPool`).
+ *
+ * A child is the runtime that runs the program: `deno run` on Deno, `node`
+ * or `bun` (`process.execPath`) on Node and Bun, on the pool's entry module
+ * (from the bundle `dist/asyncio.js`, the file `asyncio_child.js` next to
+ * it). A browser has no processes: there the constructor throws
+ * `RuntimeError`.
  *
  * A task sent to a child counts as running, as in Python: `cancel()`
  * succeeds while it waits in the pool.
@@ -140,7 +150,13 @@ export class ProcessPoolExecutor extends Executor {
     super();
     if (!hasChildProcesses()) {
       throw new RuntimeError(
-        `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start Deno child processes, which its workers are; it runs on Deno`,
+        `Cannot create a ProcessPoolExecutor: ${runtimeName()} cannot start child processes (Deno.Command or node:child_process), which its workers are; it runs on Deno, Node and Bun`,
+      );
+    }
+    // (A serializer missing was a TypeError thrown from the pool's first dispatch, and a hang.)
+    if (!hasSerializer()) {
+      throw new RuntimeError(
+        `Cannot create a ProcessPoolExecutor: ${runtimeName()} gives the library no node:v8 (through process.getBuiltinModule), which serializes what crosses to a child`,
       );
     }
     this.#core = new ProcessPool(options);
@@ -253,6 +269,11 @@ class ProcessPool {
     this.#maxTasks = options.maxTasksPerChild === undefined || options.maxTasksPerChild === null
       ? Infinity
       : checkCount(options.maxTasksPerChild, 1, "maxTasksPerChild", action);
+    if (options.denoFlags != null && !childrenRunDeno()) {
+      throw new TypeError(
+        `Cannot ${action}: denoFlags are flags of deno run, and ${runtimeName()} runs its children as itself; leave them out there`,
+      );
+    }
     const flags = options.denoFlags ?? defaultFlags(CHILD_URL);
     if (!Array.isArray(flags) || flags.some((flag) => typeof flag !== "string")) {
       throw new TypeError(

@@ -324,8 +324,16 @@ export function createSubprocessShell(
   return new CoroutineObject(() => start(request), undefined, "createSubprocessShell");
 }
 
-/** Spawns the child `request` describes; `stdout: STDOUT` goes through `sh` (see {@linkcode STDOUT}). */
-function spawnFor(request: Request, pipeByDefault: boolean): HostChild {
+/**
+ * Spawns the child `request` describes; `stdout: STDOUT` goes through `sh`
+ * (see {@linkcode STDOUT}). A host that learns of a failure to start later
+ * (`node:child_process`) is waited for.
+ */
+function* spawnFor(
+  loop: EventLoop,
+  request: Request,
+  pipeByDefault: boolean,
+): Generator<unknown, HostChild, unknown> {
   const { options } = request;
   let { program, args } = request;
   const merge = options.stderr === STDOUT;
@@ -335,7 +343,7 @@ function spawnFor(request: Request, pipeByDefault: boolean): HostChild {
   }
   const stdio = (value: unknown, name: string): HostStdio =>
     value === undefined && pipeByDefault ? "piped" : hostStdio(value, name, "", true);
-  return spawnChild({
+  const child = spawnChild({
     program,
     args,
     stdin: stdio(options.stdin, "stdin"),
@@ -344,12 +352,13 @@ function spawnFor(request: Request, pipeByDefault: boolean): HostChild {
     cwd: options.cwd ?? undefined,
     env: options.env ?? undefined,
   });
+  return child instanceof Promise ? yield* ioFuture(loop, child) : child;
 }
 
 function* start(request: Request): Generator<unknown, Process, unknown> {
   const loop = runningLoopFor("create a subprocess");
   const merge = request.options.stderr === STDOUT;
-  const child = spawnFor(request, false);
+  const child = yield* spawnFor(loop, request, false);
   const { options } = request;
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
@@ -957,7 +966,7 @@ function* startLowLevel<P extends SubprocessProtocol>(
       }`,
     );
   }
-  const child = spawnFor(request, true);
+  const child = yield* spawnFor(loop, request, true);
   const [transport, ready] = openTransport(loop, child, protocol);
   yield* ready;
   return [transport, protocol];

@@ -118,8 +118,10 @@ const WORKER_URL = new URL("./_worker.ts", import.meta.url);
 let poolCounter = 0;
 
 /**
- * A pool of Web Workers that runs functions in parallel with the main
- * thread (`concurrent.futures.ThreadPoolExecutor`). `submit(fn, ...args)`
+ * A pool of workers that runs functions in parallel with the main thread
+ * (`concurrent.futures.ThreadPoolExecutor`): Web Workers on Deno, Bun and in
+ * browsers, `node:worker_threads` on Node. (From the bundle
+ * `dist/asyncio.js`, a worker runs `asyncio_worker.js`, next to it.) `submit(fn, ...args)`
  * returns a `ConcurrentFuture`; `map` runs a function over iterables;
  * `shutdown()` (or `await using`) ends it. From a coroutine,
  * `loop.runInExecutor(pool, fn, ...args)` gives an asyncio `Future`.
@@ -172,7 +174,7 @@ export class ThreadPoolExecutor extends Executor {
     super();
     if (!hasWorkers()) {
       throw new RuntimeError(
-        `Cannot create a ThreadPoolExecutor: ${runtimeName()} has no Web Worker (module workers), which its threads are; it runs on Deno and in browsers`,
+        `Cannot create a ThreadPoolExecutor: ${runtimeName()} has no workers (Web Workers or node:worker_threads), which its threads are; it runs on Deno, Node, Bun and in browsers`,
       );
     }
     this.#core = new ThreadPool(options);

@@ -16,6 +16,18 @@ const ROOT = new URL("../", import.meta.url);
 export const LIBRARY_BUNDLE = "dist/asyncio.js";
 
 /**
+ * The entry modules the library starts in workers, each bundled next to the
+ * library: the source names them relative to its own module
+ * (`new URL("./_worker.ts", import.meta.url)`), and the library's bundle
+ * names the bundled entry instead, so that a pool made from
+ * `dist/asyncio.js` finds it next to itself.
+ */
+export const WORKER_ENTRIES: readonly { source: string; bundle: string }[] = [
+  { source: "_worker.ts", bundle: "asyncio_worker.js" },
+  { source: "_child.ts", bundle: "asyncio_child.js" },
+];
+
+/**
  * Runs `deno bundle` with `args`, from the repository's root.
  *
  * @throws {Error} If it fails (with its output).
@@ -33,10 +45,25 @@ export async function denoBundle(args: string[]): Promise<void> {
   }
 }
 
-/** Builds `dist/asyncio.js` from `mod.ts`. */
+/** Builds `dist/asyncio.js` from `mod.ts`, and the worker entries next to it. */
 export async function buildLibrary(): Promise<URL> {
-  await denoBundle([`--output=${LIBRARY_BUNDLE}`, "mod.ts"]);
-  return new URL(LIBRARY_BUNDLE, ROOT);
+  const library = new URL(LIBRARY_BUNDLE, ROOT);
+  await Promise.all([
+    denoBundle([`--output=${LIBRARY_BUNDLE}`, "mod.ts"]),
+    ...WORKER_ENTRIES.map(({ source, bundle }) =>
+      denoBundle([`--output=${new URL(bundle, library).pathname}`, `src/${source}`])
+    ),
+  ]);
+  let code = await Deno.readTextFile(library);
+  for (const { source, bundle } of WORKER_ENTRIES) {
+    const from = `new URL("./${source}", import.meta.url)`;
+    if (!code.includes(from)) {
+      throw new Error(`Cannot point ${LIBRARY_BUNDLE} at ${bundle}: it has no ${from}`);
+    }
+    code = code.replaceAll(from, `new URL("./${bundle}", import.meta.url)`);
+  }
+  await Deno.writeTextFile(library, code);
+  return library;
 }
 
 if (import.meta.main) {

@@ -26,8 +26,22 @@
  * `node:v8` is loaded on first use, through `process.getBuiltinModule`, so
  * that loading the library never needs it.
  *
+ * On a runtime without `Deno.Command` that has `node:child_process` (Node,
+ * Bun), a child is that runtime on the bundled entry (`process_node.ts`),
+ * with the same frames.
+ *
  * @module
  */
+
+import { nodeBuiltin } from "./builtin.ts";
+import {
+  nodeChildProcesses,
+  nodeMarkerArg,
+  readNodeStdin,
+  spawnNodeChild,
+  watchNodeDeath,
+  writeAllSync,
+} from "./process_node.ts";
 
 interface V8Module {
   serialize(value: unknown): Uint8Array;
@@ -62,9 +76,14 @@ interface DenoHost {
   };
 }
 
-/** Whether the host can start Deno child processes (`Deno.Command`): only Deno can. */
-export function hasChildProcesses(): boolean {
+/** Whether a child is `deno run` (else, on Node and Bun, the runtime itself). */
+export function childrenRunDeno(): boolean {
   return typeof (globalThis as { Deno?: { Command?: unknown } }).Deno?.Command === "function";
+}
+
+/** Whether the host can start child processes of its own runtime: Deno, Node and Bun can. */
+export function hasChildProcesses(): boolean {
+  return childrenRunDeno() || nodeChildProcesses() !== undefined;
 }
 
 function deno(what: string): DenoHost {
@@ -79,11 +98,17 @@ function deno(what: string): DenoHost {
 
 let v8: V8Module | null = null;
 
+/**
+ * Whether the host gives the library `node:v8`, which serializes what
+ * crosses to a child: Deno, Node and Bun do (a Deno with `process`
+ * hidden, as the portable suite's browser mode, does not).
+ */
+export function hasSerializer(): boolean {
+  return v8 !== null || nodeBuiltin<V8Module>("node:v8") !== undefined;
+}
+
 function loadV8(what: string): V8Module {
-  const process = (globalThis as {
-    process?: { getBuiltinModule?: (name: string) => unknown };
-  }).process;
-  const module = process?.getBuiltinModule?.("node:v8") as V8Module | undefined;
+  const module = nodeBuiltin<V8Module>("node:v8");
   if (module === undefined) throw new TypeError(`Cannot ${what}: this runtime has no node:v8`);
   return module;
 }
@@ -311,17 +336,35 @@ export interface ChildHandle {
 }
 
 /**
- * Starts `deno run <flags> <entry> <marker>`.
+ * Starts `deno run <flags> <entry> <marker>` (on Node and Bun: the runtime
+ * with `<flags> <entry file> <marker>`).
  *
  * @param entry The child's entry module.
- * @param flags The flags for `deno run`.
+ * @param flags The flags for `deno run` (for Node or Bun: the runtime's).
  * @param listener What to call on its frames and exit.
- * @throws {TypeError} If the host is not Deno.
+ * @throws {TypeError} If the host starts no processes.
  */
 export function spawnChild(entry: URL, flags: string[], listener: ChildListener): ChildHandle {
-  const host = deno("start a child process");
   const marker = crypto.getRandomValues(new Uint8Array(MARKER_LENGTH));
   const hex = Array.from(marker, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  if (!childrenRunDeno()) {
+    const module = nodeChildProcesses();
+    if (module !== undefined) {
+      const demux = new Demux(marker);
+      const text = (bytes: Uint8Array) => writeAllSync(2, bytes);
+      const child = spawnNodeChild(module, entry, flags, hex, {
+        onStderr: (chunk) => demux.push(chunk, listener.frame, text),
+        onExit: (code, signal) => listener.exit(signal === null ? code : null, signal),
+      });
+      return {
+        pid: child.pid,
+        send: (payload) => child.send(frame(null, payload)),
+        end: child.end,
+        kill: child.kill,
+      };
+    }
+  }
+  const host = deno("start a child process");
   const child = new host.Command(host.execPath(), {
     args: ["run", ...flags, entry.href, hex],
     stdin: "piped",
@@ -394,6 +437,8 @@ const DEFAULT_IMPORT_HOSTS = [
  * @param entry The child's entry module.
  */
 export function defaultFlags(entry: URL): string[] {
+  // Node and Bun: the child needs no flag (it has every permission, as its parent).
+  if (!childrenRunDeno()) return [];
   const flags = ["--quiet", "--no-prompt"];
   const host = deno("start a child process");
   const granted = (descriptor: { name: string; host?: string; path?: string }) => {
@@ -458,10 +503,19 @@ export interface PoolChannel {
  * @returns The channel to the pool.
  */
 export function poolChannel(onData: (chunk: Uint8Array) => void, onEnd: () => void): PoolChannel {
-  const host = deno("open the pool's channel");
-  const hex = host.args[0] ?? "";
+  const node = !childrenRunDeno() && nodeChildProcesses() !== undefined;
+  const host = node ? null : deno("open the pool's channel");
+  const hex = host === null ? nodeMarkerArg() : host.args[0] ?? "";
   const marker = new Uint8Array(MARKER_LENGTH);
   for (let i = 0; i < MARKER_LENGTH; i++) marker[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (host === null) {
+    readNodeStdin(onData, onEnd);
+    return {
+      send(payload) {
+        for (const bytes of frame(marker, payload)) writeAllSync(2, bytes);
+      },
+    };
+  }
   const stderr = host.stderr;
   let writable: WritableStream<Uint8Array> | null = null;
   const synchronous = {
@@ -508,11 +562,22 @@ export function poolChannel(onData: (chunk: Uint8Array) => void, onEnd: () => vo
  * @returns Exits the child quietly (the pool asked it to).
  */
 export function watchDeath(onDeath: (reason: string, error: unknown) => void): () => never {
+  let dead = false;
+  if (!childrenRunDeno() && nodeChildProcesses() !== undefined) {
+    const exit = watchNodeDeath((reason, error) => {
+      if (dead) return;
+      dead = true;
+      onDeath(reason, error);
+    });
+    return () => {
+      dead = true;
+      return exit(0);
+    };
+  }
   const host = deno("watch the child");
   const scope = globalThis as unknown as {
     addEventListener(type: string, listener: (event: Event) => void): void;
   };
-  let dead = false;
   const die = (reason: string, error: unknown) => {
     if (dead) return;
     dead = true;

@@ -13,6 +13,7 @@
 import { FileNotFoundError, RuntimeError } from "../errors.ts";
 import { runtimeName } from "./runtime.ts";
 import { type HostAddr, type HostConn, toOSError } from "./net.ts";
+import { childProcessModule, nodeSignalNumbers, spawnNodeChild } from "./subprocess_node.ts";
 
 /** How a standard stream of the child is set up. */
 export type HostStdio = "piped" | "inherit" | "null";
@@ -62,14 +63,16 @@ interface DenoHost {
   errors: { NotFound?: new (...args: never[]) => Error };
 }
 
-function deno(): DenoHost {
+/** `Deno`, if it has `Deno.Command`. */
+function denoHost(): DenoHost | undefined {
   const host = (globalThis as { Deno?: DenoHost }).Deno;
-  if (typeof host?.Command !== "function") {
-    throw new RuntimeError(
-      `Cannot create a subprocess: ${runtimeName()} cannot start processes the library knows (it runs them with Deno.Command)`,
-    );
-  }
-  return host;
+  return typeof host?.Command === "function" ? host : undefined;
+}
+
+function noProcesses(): RuntimeError {
+  return new RuntimeError(
+    `Cannot create a subprocess: ${runtimeName()} cannot start processes the library knows (it runs them with Deno.Command or node:child_process)`,
+  );
 }
 
 const PIPE_ADDR: HostAddr = { transport: "pipe" };
@@ -211,20 +214,34 @@ const BSD_SIGNALS: Record<string, number> = {
 
 /** The host's signal numbers by name. */
 export function signalNumbers(): Record<string, number> {
-  const os = deno().build.os;
+  const host = denoHost();
+  if (host === undefined) {
+    const numbers = nodeSignalNumbers();
+    if (numbers === undefined) throw noProcesses();
+    return numbers;
+  }
+  const os = host.build.os;
   return os === "darwin" || os === "freebsd" || os === "openbsd" || os === "netbsd"
     ? BSD_SIGNALS
     : LINUX_SIGNALS;
 }
 
 /**
- * Spawns a child.
+ * Spawns a child: with `Deno.Command` on Deno, else with
+ * `node:child_process` (Node, Bun; `subprocess_node.ts`), else a
+ * `RuntimeError`. The Node host reports a failure to start (a missing
+ * program) after `spawn()` returned: it gives a rejected promise then.
  *
  * @throws {FileNotFoundError} If the program does not exist.
  * @throws {OSError} For another failure of the host.
  */
-export function spawnChild(request: SpawnRequest): HostChild {
-  const host = deno();
+export function spawnChild(request: SpawnRequest): HostChild | Promise<HostChild> {
+  const host = denoHost();
+  if (host === undefined) {
+    const module = childProcessModule();
+    if (module === undefined) throw noProcesses();
+    return spawnNodeChild(module, request, signalNumbers());
+  }
   let child: DenoChild;
   try {
     child = new host.Command(request.program, {

@@ -10,10 +10,36 @@
  * pool first (the pool then fails the task that worker was running, and
  * replaces it).
  *
+ * Node has no Web Worker: there the workers are `node:worker_threads`
+ * ones (read when a worker starts, never at load), and a worker talks to
+ * its pool through `parentPort`. Bun and browsers have Web Workers.
+ *
  * Globals are read when used, not at load: Deno loads some lazily.
  *
  * @module
  */
+
+import { nodeBuiltin } from "./builtin.ts";
+
+/** The part of `node:worker_threads` the pool uses. */
+interface WorkerThreads {
+  Worker: new (url: URL, options: { name: string }) => NodeWorker;
+  parentPort: NodePort | null;
+}
+
+interface NodePort {
+  on(event: string, listener: (...args: never[]) => void): void;
+  postMessage(message: unknown, transfer: Transferable[]): void;
+}
+
+interface NodeWorker extends NodePort {
+  terminate(): Promise<number>;
+}
+
+function workerThreads(): WorkerThreads | undefined {
+  const module = nodeBuiltin<WorkerThreads>("node:worker_threads");
+  return typeof module?.Worker === "function" ? module : undefined;
+}
 
 /** What the pool hears from a worker. */
 export interface WorkerListener {
@@ -31,9 +57,13 @@ export interface WorkerHandle {
   terminate(): void;
 }
 
-/** Whether the host has Web Workers (module workers): Deno and browsers do, Node does not. */
+/**
+ * Whether the host has workers: Web Workers (module workers: Deno, Bun,
+ * browsers) or `node:worker_threads` (Node).
+ */
 export function hasWorkers(): boolean {
-  return typeof (globalThis as { Worker?: unknown }).Worker === "function";
+  return typeof (globalThis as { Worker?: unknown }).Worker === "function" ||
+    workerThreads() !== undefined;
 }
 
 /**
@@ -47,6 +77,8 @@ export function hasWorkers(): boolean {
 export function startWorker(url: URL, name: string, listener: WorkerListener): WorkerHandle {
   const WorkerClass = (globalThis as { Worker?: typeof Worker }).Worker;
   if (typeof WorkerClass !== "function") {
+    const threads = workerThreads();
+    if (threads !== undefined) return startThread(threads, url, name, listener);
     throw new TypeError(
       "Cannot start a worker: this runtime has no Web Worker (ThreadPoolExecutor needs Deno, a browser, or another host with module workers)",
     );
@@ -62,6 +94,35 @@ export function startWorker(url: URL, name: string, listener: WorkerListener): W
   return {
     post: (message, transfer) => worker.postMessage(message, transfer),
     terminate: () => worker.terminate(),
+  };
+}
+
+/** A `node:worker_threads` worker: its death is an `error` or an `exit` nobody asked for. */
+function startThread(
+  threads: WorkerThreads,
+  url: URL,
+  name: string,
+  listener: WorkerListener,
+): WorkerHandle {
+  const worker = new threads.Worker(url, { name });
+  let ended = false;
+  const died = (message: string) => {
+    if (ended) return;
+    ended = true;
+    listener.error(message);
+  };
+  worker.on("message", (data: unknown) => listener.message(data));
+  worker.on("error", (error: unknown) => {
+    died(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  });
+  worker.on("messageerror", () => died("a message from the worker could not be read"));
+  worker.on("exit", (code: number) => died(`it exited with code ${code}`));
+  return {
+    post: (message, transfer) => worker.postMessage(message, transfer),
+    terminate: () => {
+      ended = true;
+      worker.terminate().catch(() => {});
+    },
   };
 }
 
@@ -113,12 +174,19 @@ export function workerPort(
     dead = true;
     onDeath(reason, error);
   };
+  if (typeof scope.postMessage !== "function") {
+    const port = workerThreads()?.parentPort;
+    if (port) return threadPort(port, onMessage, die);
+  }
   scope.onmessage = (event) => onMessage(event.data);
-  const close = scope.close.bind(scope);
-  scope.close = () => {
-    die("close() was called", undefined);
-    close();
-  };
+  // (Bun's worker scope has no close().)
+  if (typeof scope.close === "function") {
+    const close = scope.close.bind(scope);
+    scope.close = () => {
+      die("close() was called", undefined);
+      close();
+    };
+  }
   const deno = scope.Deno;
   if (deno !== undefined && typeof deno.exit === "function") {
     const exit = deno.exit.bind(deno);
@@ -136,4 +204,35 @@ export function workerPort(
     die(`an unhandled rejection: ${String(reason)}`, reason);
   });
   return { post: (message, transfer) => scope.postMessage(message, transfer) };
+}
+
+interface NodeProcess {
+  exit(code?: number): never;
+  on(event: string, listener: (...args: never[]) => void): void;
+}
+
+/** A `node:worker_threads` worker's side: `parentPort`, and its deaths told first. */
+function threadPort(
+  port: NodePort,
+  onMessage: (data: unknown) => void,
+  die: (reason: string, error: unknown) => void,
+): WorkerPort {
+  port.on("message", (data: unknown) => onMessage(data));
+  const process = (globalThis as { process?: NodeProcess }).process;
+  if (process !== undefined) {
+    const exit = process.exit.bind(process);
+    process.exit = (code?: number): never => {
+      die(`process.exit(${code ?? ""}) was called`, undefined);
+      return exit(code);
+    };
+    process.on("uncaughtException", (error: unknown) => {
+      die(`an uncaught error: ${error instanceof Error ? error.message : String(error)}`, error);
+      exit(1);
+    });
+    process.on("unhandledRejection", (reason: unknown) => {
+      die(`an unhandled rejection: ${String(reason)}`, reason);
+      exit(1);
+    });
+  }
+  return { post: (message, transfer) => port.postMessage(message, transfer) };
 }

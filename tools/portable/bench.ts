@@ -5,7 +5,9 @@
  * one table of the ratios side by side.
  *
  * `deno task bench:portable [targets...]` (targets: deno, node24, node22,
- * bun; all by default). `BENCH_ROUNDS=n` sets the rounds per case. The
+ * bun; all by default). `--io` runs the subprocess cases instead
+ * (`bench/portable_io.ts`: each runtime against its own child-process
+ * API). `BENCH_ROUNDS=n` sets the rounds per case. The
  * targets run one after the other, never at once: the machine's noise is
  * enough.
  *
@@ -17,7 +19,9 @@ import { relink, stopBundler } from "./build.ts";
 import { type Command, exec, installBun, installNode, tail } from "./run.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const ENTRY = "dist/bench/portable.js";
+const IO = Deno.args.includes("--io");
+const NAME = IO ? "portable_io" : "portable";
+const ENTRY = `dist/bench/${NAME}.js`;
 
 interface Row {
   name: string;
@@ -46,7 +50,7 @@ async function build(): Promise<void> {
   await denoBundle([
     `--external=${decodeURIComponent(new URL("mod.ts", ROOT).pathname)}`,
     `--output=${ENTRY}`,
-    "bench/portable.ts",
+    `bench/${NAME}.ts`,
   ]);
   // The cases run as written: no syntax lowering.
   await relink(new URL(ENTRY, ROOT), "../asyncio.js", { lower: false });
@@ -54,7 +58,8 @@ async function build(): Promise<void> {
 }
 
 if (import.meta.main) {
-  const targets = Deno.args.length > 0 ? Deno.args : Object.keys(TARGETS);
+  const named = Deno.args.filter((arg) => arg !== "--io");
+  const targets = named.length > 0 ? named : Object.keys(TARGETS);
   await build();
   const results: { runtime: string; rows: Row[] }[] = [];
   for (const target of targets) {

@@ -4,7 +4,9 @@
  *
  * - `tests.js`: the portable test files of `tests/` (see `manifest.ts`), in
  *   one bundle that imports the library from `../asyncio.js`, with their
- *   `Deno.` pointed at the harness's shim;
+ *   `Deno.` pointed at the harness's shim; next to it `fixtures/`, the
+ *   modules the tests run in workers by URL (`PORTABLE_FIXTURES`), copied
+ *   as they are;
  * - `examples/<name>.js`: each example that needs no I/O, importing the
  *   library from `../../asyncio.js`, and `examples/manifest.js`, the
  *   expected output of each;
@@ -23,13 +25,19 @@
 import * as esbuild from "npm:esbuild@0.25.5";
 import { buildLibrary, denoBundle } from "../build.ts";
 import { listExamples } from "../../examples/tour.ts";
-import { DENO_TESTS, HOST_EXAMPLES, PORTABLE_TESTS } from "./manifest.ts";
+import {
+  DENO_TESTS,
+  HOST_EXAMPLES,
+  PORTABLE_FIXTURES,
+  PORTABLE_TESTS,
+  SERVER_EXAMPLES,
+} from "./manifest.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const OUT = new URL("dist/portable/", ROOT);
 const MOD = new URL("mod.ts", ROOT);
 
-/** The examples the portable suite runs (every example that needs no I/O). */
+/** The examples the portable suite runs (every example that needs no I/O, and the server ones). */
 export async function portableExamples(): Promise<string[]> {
   return (await listExamples()).filter((name) => !(name in HOST_EXAMPLES));
 }
@@ -105,6 +113,11 @@ export async function buildPortable(): Promise<URL> {
     ]),
   ]);
   await Deno.remove(entries, { recursive: true });
+  // The modules the tests run in workers by URL, next to the test bundle as next to the tests.
+  await Deno.mkdir(new URL("fixtures/", OUT), { recursive: true });
+  for (const name of PORTABLE_FIXTURES) {
+    await Deno.copyFile(new URL(`tests/fixtures/${name}`, ROOT), new URL(`fixtures/${name}`, OUT));
+  }
 
   // Only the tests' own `Deno.` (the library is external): `Deno.test`
   // registers with the harness, every other Deno API throws DenoOnly.
@@ -121,6 +134,7 @@ export async function buildPortable(): Promise<URL> {
   const manifest = await Promise.all(examples.map(async (name) => ({
     name,
     expected: await Deno.readTextFile(new URL(`examples/expected/${name}.txt`, ROOT)),
+    ...(name in SERVER_EXAMPLES ? { server: SERVER_EXAMPLES[name] } : {}),
   })));
   await Deno.writeTextFile(
     new URL("examples/manifest.js", OUT),

@@ -202,6 +202,8 @@ export async function runTests(options: RunOptions): Promise<Outcome[]> {
 export interface ExampleCase {
   name: string;
   expected: string;
+  /** What it needs that only a server runtime has (`SERVER_EXAMPLES`): a browser skips it. */
+  server?: string;
 }
 
 /** What running an example in a fresh realm gives back. */

@@ -166,10 +166,24 @@ try {
   const processChecks: ExampleCase[] = !inBrowser && typeof g.Deno === "undefined"
     ? [{ name: "channel_exits.js", expected: "turns ran\n" }]
     : [];
+  // A browser skips the examples that start processes, saying so.
+  const skippedExamples: Outcome[] = inBrowser
+    ? examples.filter((example) => example.server !== undefined).map((example) => ({
+      name: `example: ${example.name}`,
+      status: "skipped",
+      detail: `needs ${example.server}`,
+      ms: 0,
+    }))
+    : [];
+  const runnable = inBrowser
+    ? examples.filter((example) => example.server === undefined)
+    : examples;
   outcomes = [
     ...await runTests(options),
-    ...await runExamples([...examples, ...processChecks], runExample, options),
+    ...await runExamples([...runnable, ...processChecks], runExample, options),
+    ...skippedExamples,
   ];
+  skippedExamples.forEach(options.onOutcome);
 } catch (error) {
   outcomes.push({
     name: "load the suite",

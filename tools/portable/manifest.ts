@@ -33,7 +33,15 @@ export const PORTABLE_TESTS: readonly string[] = [
   "operations",
   "stream_reader",
   "datagram",
+  "host_io",
 ];
+
+/**
+ * Plain JavaScript modules of `tests/fixtures/` that portable tests load by
+ * URL (`new URL("./fixtures/<name>", import.meta.url)`: a worker's jobs):
+ * the build copies them next to the test bundle.
+ */
+export const PORTABLE_FIXTURES: readonly string[] = ["portable_jobs.js"];
 
 /** Test files that run in the Deno suite only, with the reason. */
 export const DENO_TESTS: Readonly<Record<string, string>> = {
@@ -46,25 +54,35 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   breakdown: "injects a failing host through internal modules, which a bundle does not share",
   deadlock: "some programs wait on Deno sockets and a Deno.serve server",
   ps: "runs a Deno subprocess and signals it",
-  concurrent_futures: "the executors run on Deno's Workers and child processes",
-  thread_pool: "Web Workers that load the library's modules from files",
-  process_pool: "Deno child processes",
-  executors: "Web Workers and Deno child processes",
-  worker_functions: "Web Workers that load modules from files",
+  concurrent_futures:
+    "its jobs module is TypeScript that uses Deno APIs (tests/fixtures/jobs.ts); host_io runs the executors everywhere",
+  thread_pool:
+    "its jobs module is TypeScript that uses Deno APIs (tests/fixtures/jobs.ts); host_io runs the pool everywhere",
+  process_pool:
+    "its jobs module is TypeScript that uses Deno APIs, and it reads Deno's child flags; host_io runs the pool everywhere",
+  executors: "its jobs module is TypeScript that uses Deno APIs (tests/fixtures/jobs.ts)",
+  worker_functions: "its worker modules are TypeScript files",
   host_process: "the process pool's framing, an internal module",
   graph: "pins the names and source lines of the test's own functions, which a bundle renames",
   streams: "Deno sockets on 127.0.0.1",
   transports: "Deno sockets on 127.0.0.1",
   tls: "Deno TLS sockets and openssl-made certificates",
-  subprocess: "Deno child processes (Deno.Command) and their pipes",
+  subprocess: "its children are `deno eval` scripts; host_io runs the same cases on every runtime",
+};
+
+/**
+ * Examples that start child processes: they run on every server runtime
+ * (Deno, Node, Bun), and a browser reports them skipped, with the reason.
+ */
+export const SERVER_EXAMPLES: Readonly<Record<string, string>> = {
+  process_pool: "a ProcessPoolExecutor (child processes)",
+  run_in_executor: "a ProcessPoolExecutor (child processes)",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
 export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
-  thread_pool: "Web Workers that load modules from files",
-  process_pool: "Deno child processes",
-  run_in_executor: "Web Workers and Deno child processes",
-  blocking_library: "Web Workers that load modules from files",
+  blocking_library:
+    "its worker module is TypeScript (examples/_requests.ts), which Node and browsers do not load",
   wget: "Deno sockets (an HTTP server on 127.0.0.1)",
   download_images: "Deno sockets (an HTTP server on 127.0.0.1)",
   echo_client: "Deno sockets on 127.0.0.1",
@@ -73,5 +91,5 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   udp_echo: "UDP sockets (node:dgram) on 127.0.0.1",
   http_server: "Deno sockets on 127.0.0.1",
   graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
-  subprocess: "Deno child processes (Deno.Command)",
+  subprocess: "its child is `deno eval`",
 };

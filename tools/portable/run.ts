@@ -204,7 +204,14 @@ async function runChromium(chromium: string) {
     if (!file.href.startsWith(DIST.href)) return new Response("no", { status: 403 });
     try {
       const type = MIME[pathname.slice(pathname.lastIndexOf("."))] ?? "application/octet-stream";
-      return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
+      // Cross-origin isolated, so that the page has SharedArrayBuffer (a thread pool needs it).
+      return new Response(await Deno.readFile(file), {
+        headers: {
+          "content-type": type,
+          "cross-origin-opener-policy": "same-origin",
+          "cross-origin-embedder-policy": "require-corp",
+        },
+      });
     } catch {
       return new Response("not found", { status: 404 });
     }
