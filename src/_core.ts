@@ -149,6 +149,13 @@ const kept: object[] = [];
 export const SCHEDULE: unique symbol = Symbol("schedule");
 /** `loop[SCHEDULE_STEP](task)`: queues a task's next step; its loop runs, so no check. */
 export const SCHEDULE_STEP: unique symbol = Symbol("scheduleStep");
+/**
+ * `loop[STEP_IN_PLACE](task)`: whether the step of `task` that the drain
+ * runs now, which just gave the loop one iteration (`sleep(0)`, a bare
+ * `yield`), may take its next step at once, in place: that step would be
+ * the loop's whole next iteration (see the loop's `[STEP_IN_PLACE]`).
+ */
+export const STEP_IN_PLACE: unique symbol = Symbol("stepInPlace");
 /** `loop[RUNNING_STEP]()`: the task whose step the drain runs now, or `undefined`. */
 export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 /** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */

@@ -77,6 +77,7 @@ import {
   RUNNING_STEP,
   SCHEDULE,
   SCHEDULE_STEP,
+  STEP_IN_PLACE,
   suspensions,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
@@ -1182,6 +1183,40 @@ export class EventLoop {
   /** @ignore */
   [SCHEDULE_STEP](task: unknown): void {
     this.#append(layers.stepTask as (arg: unknown) => void, task);
+  }
+
+  /**
+   * Whether the task whose step the drain runs now may take its next step
+   * at once, in place, instead of through the ready queue: the step just
+   * gave the loop one iteration (`sleep(0)`, a bare `yield`), and that next
+   * step would be the loop's whole next iteration. It is, when:
+   *
+   * - the drain runs this very task's step (not an eager start inside
+   *   another step), and that step is the last of its batch;
+   * - nothing was scheduled meanwhile (no `callSoon`, no task woken, no
+   *   future's callbacks: `#readyLength` counts them all);
+   * - no timer is due by the drain's latest clock reading (the reading the
+   *   next iteration would use too);
+   * - the loop is not stopping, owes no host turn (an async body resumed),
+   *   is not held by windows, and is not in debug mode (which times and
+   *   records every step on its own).
+   *
+   * Then the round trip through the queue (append, swap the buffers, read
+   * the pair back) changes nothing anyone can observe. The step bounds how
+   * many steps it takes in place in a row, so the drain still counts
+   * callbacks, reads the clock and gives the host its turn.
+   *
+   * @ignore
+   */
+  [STEP_IN_PLACE](task: unknown): boolean {
+    const at = this.#batchIndex;
+    if (
+      this.#readyLength !== 0 || at + 2 !== this.#batchEnd || this.#batch[at + 1] !== task ||
+      !this.#draining || this.#stopping || this.#hostTurn || this.#holds !== 0 || this.#debug
+    ) return false;
+    const timers = this.#timers;
+    return timers.length === 0 ||
+      timers[0].when() > (this.#virtual ? this.#virtualNow : this.#clock);
   }
 
   /** @ignore */
