@@ -64,11 +64,11 @@
  * - `#waiter`: the future the task is suspended on, or `null`. A generator
  *   task sets it when it yields a future and clears it in its next step; an
  *   async body sets it when it parks and clears it when it unparks.
- * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
+ * - `#host` (async bodies; two bits of `#kind`): `IN_HOST` while the body's code runs (counted
  *   as host work, so virtual time waits for it), `PARKED` while it awaits a
  *   library awaitable, `IN_LOOP` otherwise; without an async context,
- *   `LOOSE` once its code can no longer be told (below). `#parked` is that await's
- *   pending wait (`_await.ts`'s `Wait`: a `then()`, or a step of a driven
+ *   `LOOSE` once its code can no longer be told (below). `#parked` (the
+ *   slot of a generator's `#resume`) is that await's pending wait (`_await.ts`'s `Wait`: a `then()`, or a step of a driven
  *   coroutine), set exactly while `PARKED`; only an unpark of that very
  *   wait resumes the task.
  * - A task waits on one thing at a time: a `then()` while `PARKED` is a
@@ -81,10 +81,12 @@
  *   rejected in a microtask, so that the other code already queued in the
  *   task's name runs first while the task still counts as parked (and is
  *   refused in turn, instead of parking the task a second time).
- * - `#mustCancel`: a `cancel()` that could not be delivered by cancelling
- *   `#waiter` (there was none, or it refused); the next step (or unpark)
- *   throws `CancelledError` in and clears it. It implies `ATTEND`.
- * - `#cancelRequests`: `cancel()` calls not taken back by `uncancel()`.
+ * - `#mustCancel` (the `MUST_CANCEL` bit of `#kind`): a `cancel()` that
+ *   could not be delivered by cancelling `#waiter` (there was none, or it
+ *   refused); the next step (or unpark) throws `CancelledError` in and
+ *   clears it. It implies `ATTEND`.
+ * - `#cancelRequests` (in `#extra`, made by the first `cancel()`):
+ *   `cancel()` calls not taken back by `uncancel()`.
  * - `#resume`: what the next step sends in (a `ThrowIn` box: throws it).
  *
  * ## Async functions
@@ -172,10 +174,16 @@ const NOT_STARTED = 2; // a function, called on the first step
 const ASYNC_BODY = 3; // an async function's promise, running in the host
 const PROMISE = 4; // a bare promise
 const FINISHED = 5; // the task is done
-const KIND = 7; // the bits above; the next one is a flag
+const KIND = 7; // the bits above; the next ones are flags and the host state
 // Set when the next step has more to do than resume a native generator with
 // #resume: a cancellation, an error to throw in, a future it waited on.
 const ATTEND = 8;
+// A cancel() the next step (or unpark) must deliver (see "A task's state").
+const MUST_CANCEL = 16;
+// Where an async body is (IN_LOOP, IN_HOST, PARKED, LOOSE below), in the two
+// bits from HOST_SHIFT.
+const HOST_SHIFT = 5;
+const HOST_MASK = 3 << HOST_SHIFT;
 
 // The builtin generator methods, called directly: a `coro.next` load sees a
 // new shape for every generator function (every closure), so in a program
@@ -260,6 +268,8 @@ interface TaskExtra {
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
+  /** `cancel()` calls not taken back by `uncancel()`. */
+  cancelRequests: number;
 }
 
 // The task's friends in this file (plain functions, not methods: see the
@@ -328,15 +338,17 @@ function awaitingTask(): Task<unknown> | undefined {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
-  #kind: number;
+  // Fourteen fields with the future's: every one is 8 bytes of every task
+  // (a pending task is mostly these, its coroutine and what it waits on),
+  // so rarely used state is packed (see "A task's state").
+  #kind: number; // KIND, ATTEND, MUST_CANCEL and the host state: see #mustCancel, #host
   #coro: unknown;
   #id = ++taskCounter;
   #waiter: Future<unknown> | null = null;
-  #mustCancel = false;
-  #cancelRequests = 0;
-  #resume: unknown = undefined; // what the next step sends in (a ThrowIn: throws it)
-  #host = IN_LOOP;
-  #parked: Wait | null = null;
+  // A generator's: what the next step sends in (a ThrowIn: throws it). An
+  // async body's: the Wait it is parked on (see #parked). A task is one or
+  // the other.
+  #resume: unknown = undefined;
   #extra: TaskExtra | null = null;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
@@ -463,7 +475,6 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#mustCancel = true;
-    this.#kind |= ATTEND;
     if (msg !== undefined || this.#extra !== null) this.#extraState().cancelMessage = msg;
     return true;
   }
@@ -545,9 +556,48 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   // ---------------------------------------------------------------------------
+  // The state packed into other fields, read and written under the names
+  // "A task's state" gives it.
+
+  /** A `cancel()` still to deliver: the `MUST_CANCEL` bit (with `ATTEND`). */
+  get #mustCancel(): boolean {
+    return (this.#kind & MUST_CANCEL) !== 0;
+  }
+  set #mustCancel(on: boolean) {
+    this.#kind = on ? this.#kind | MUST_CANCEL | ATTEND : this.#kind & ~MUST_CANCEL;
+  }
+
+  /** Where an async body is: the host bits of `#kind`. */
+  get #host(): number {
+    return (this.#kind & HOST_MASK) >> HOST_SHIFT;
+  }
+  set #host(where: number) {
+    this.#kind = (this.#kind & ~HOST_MASK) | (where << HOST_SHIFT);
+  }
+
+  /** An async body's pending wait, set exactly while `PARKED`: `#resume`'s slot. */
+  get #parked(): Wait | null {
+    return (this.#resume ?? null) as Wait | null;
+  }
+  set #parked(record: Wait | null) {
+    this.#resume = record;
+  }
+
+  /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
+  get #cancelRequests(): number {
+    return this.#extra?.cancelRequests ?? 0;
+  }
+  set #cancelRequests(count: number) {
+    this.#extraState().cancelRequests = count;
+  }
 
   #extraState(): TaskExtra {
-    return this.#extra ??= { name: null, cancelMessage: undefined, controller: null };
+    return this.#extra ??= {
+      name: null,
+      cancelMessage: undefined,
+      controller: null,
+      cancelRequests: 0,
+    };
   }
 
   #cancelMessage(): string | undefined {
@@ -555,7 +605,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
-    this.#kind = FINISHED;
+    this.#kind = FINISHED | (this.#kind & (HOST_MASK | MUST_CANCEL));
     const loop = this.getLoop();
     // Leave the loop's list of pending tasks.
     const list = pendingTasks.get(loop)!;
@@ -736,7 +786,7 @@ export class Task<T = unknown> extends Future<T> {
     /** A step with something to attend to, or of a coroutine that is not a native generator. */
     const attendedStep = (task: Task<unknown>): void => {
       const kind = task.#kind & KIND;
-      task.#kind = kind;
+      task.#kind &= ~ATTEND;
       if (kind > GENERATOR) {
         // Not a coroutine the loop steps: done, or running in the host.
         if (kind === NOT_STARTED) start(task);
@@ -818,12 +868,15 @@ export class Task<T = unknown> extends Future<T> {
           task.#fail(error);
           return;
         }
-        task.#kind = iteratorKind(body);
+        // (A cancel() made while the function ran keeps its bits: the
+        // first step throws CancelledError in before the body's first line.)
+        task.#kind = (task.#kind & ~KIND) | iteratorKind(body);
+        task.#resume = undefined;
         startedBy.set(body, fn); // for the call graph: the name of its function
         task.#coro = body;
         stepTask(task);
       } else if (isThenable(body)) {
-        task.#kind = ASYNC_BODY;
+        task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
         task.#watchBody(body);
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store).

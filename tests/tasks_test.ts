@@ -298,6 +298,27 @@ Deno.test("a lone task spinning on sleep(0) lets host timers and promises in (ma
   assert.ok(steps > 16, `only ${steps} steps`);
 });
 
+Deno.test("a task cancelled by the function that makes its generator gets CancelledError at the generator's first line", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const task = createTask(() => {
+      currentTask()!.cancel("early");
+      return (function* () {
+        log.push("body runs");
+        yield* sleep(0);
+        log.push("after sleep");
+        return 1;
+      })();
+    });
+    yield* sleep(0);
+    yield* sleep(0);
+    yield* sleep(0);
+    assert.ok(task.done());
+    assert.ok(task.cancelled());
+  });
+  assert.deepEqual(log, []);
+});
+
 Deno.test("sleep(0) and sleep(n) return the given result", async () => {
   await run(function* () {
     assert.equal(yield* sleep(0, "zero"), "zero");
