@@ -156,6 +156,14 @@ export const SCHEDULE_STEP: unique symbol = Symbol("scheduleStep");
  * the loop's whole next iteration (see the loop's `[STEP_IN_PLACE]`).
  */
 export const STEP_IN_PLACE: unique symbol = Symbol("stepInPlace");
+/**
+ * `loop[TASKS]`: the first of the loop's pending tasks, the head of a list
+ * that `tasks.ts` links through the tasks themselves (`allTasks` walks it).
+ * A field of the loop, owned by the tasks layer: making and finishing a task
+ * then looks nothing up (a `WeakMap` from loop to list cost two hash
+ * lookups per task, a tenth of a spawn).
+ */
+export const TASKS: unique symbol = Symbol("tasks");
 /** `loop[RUNNING_STEP]()`: the task whose step the drain runs now, or `undefined`. */
 export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 /** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */

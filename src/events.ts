@@ -79,6 +79,7 @@ import {
   SCHEDULE_STEP,
   STEP_IN_PLACE,
   suspensions,
+  TASKS,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
 import { hasAsyncContext } from "./_host/context.ts";
@@ -409,6 +410,9 @@ export class EventLoop {
 
   /** Callbacks slower than this (seconds) are reported in debug mode. */
   slowCallbackDuration = 0.1;
+
+  /** @ignore The tasks layer's list of this loop's pending tasks (see `_core.ts`). */
+  [TASKS]: unknown = null;
 
   /**
    * Makes a loop; prefer `newEventLoop()` or `run()`.

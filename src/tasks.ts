@@ -140,6 +140,7 @@ import {
   STEP_IN_PLACE,
   suspensions,
   TASK_ID,
+  TASKS,
 } from "./_core.ts";
 import { deliverThen, FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
@@ -248,15 +249,9 @@ const looseTasks = new Set<Task<unknown>>();
  */
 const relayWaits = new Map<Task<unknown>, number>();
 
-/**
- * The pending tasks of each loop, as an intrusive doubly-linked list
- * through the tasks themselves: O(1) to add and remove, no hashing and no
- * per-entry allocation (`allTasks` walks it).
- */
-class TaskList {
-  head: Task<unknown> | null = null;
-}
-const pendingTasks = new WeakMap<EventLoop, TaskList>();
+// The pending tasks of each loop are an intrusive doubly-linked list through
+// the tasks themselves (#prev, #next), headed by loop[TASKS]: O(1) to add
+// and remove, no hashing and no per-entry allocation (`allTasks` walks it).
 
 /** What a step throws into the coroutine (boxed: errors are the rare case). */
 class ThrowIn {
@@ -280,12 +275,6 @@ let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
 let closeWindow: (task: Task<unknown>) => boolean;
 let inHost: (task: Task<unknown>) => boolean;
-
-function listOf(loop: EventLoop): TaskList {
-  let list = pendingTasks.get(loop);
-  if (list === undefined) pendingTasks.set(loop, list = new TaskList());
-  return list;
-}
 
 /** The task whose step runs now (an eager start, or the drain's), or `null`. */
 function runningTask(): Task<unknown> | null {
@@ -371,8 +360,16 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     let kind: number;
-    if (isCoroutineLike(coro)) kind = iteratorKind(coro);
-    else if (typeof coro === "function") kind = NOT_STARTED;
+    // isCoroutineLike and iteratorKind in one: each of these loads is
+    // megamorphic (every generator function gives its generators a shape
+    // of their own), so each is read once.
+    const next = typeof coro === "object" && coro !== null
+      ? (coro as Iterator<unknown>).next
+      : undefined;
+    const thrown = typeof next === "function" ? (coro as Iterator<unknown>).throw : undefined;
+    if (typeof thrown === "function") {
+      kind = next === generatorNext && thrown === generatorThrow ? NATIVE_GENERATOR : GENERATOR;
+    } else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
       throw new TypeError(
@@ -388,10 +385,10 @@ export class Task<T = unknown> extends Future<T> {
     this.#kind = kind;
     this.#coro = coro;
     if (options?.name !== undefined) this.#extraState().name = String(options.name);
-    const list = listOf(loop);
-    this.#next = list.head;
-    if (list.head !== null) list.head.#prev = this as Task<unknown>;
-    list.head = this as Task<unknown>;
+    const head = loop[TASKS] as Task<unknown> | null;
+    this.#next = head;
+    if (head !== null) head.#prev = this as Task<unknown>;
+    loop[TASKS] = this;
     if (kind === PROMISE) {
       this.#watchBody(coro as PromiseLike<unknown>);
     } else if (options?.eagerStart && loop.isRunning()) {
@@ -608,9 +605,8 @@ export class Task<T = unknown> extends Future<T> {
     this.#kind = FINISHED | (this.#kind & (HOST_MASK | MUST_CANCEL));
     const loop = this.getLoop();
     // Leave the loop's list of pending tasks.
-    const list = pendingTasks.get(loop)!;
     if (this.#prev !== null) this.#prev.#next = this.#next;
-    else list.head = this.#next;
+    else loop[TASKS] = this.#next;
     if (this.#next !== null) this.#next.#prev = this.#prev;
     this.#prev = this.#next = null;
     const controller = this.#extra?.controller;
@@ -1262,7 +1258,7 @@ function ambiguousTask(): RuntimeError {
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   const owner = loop ?? runningLoopFor("list the tasks");
   const tasks = new Set<Task<unknown>>();
-  for (let task = pendingTasks.get(owner)?.head ?? null; task !== null; task = nextPending(task)) {
+  for (let task = owner[TASKS] as Task<unknown> | null; task !== null; task = nextPending(task)) {
     tasks.add(task);
   }
   return tasks;
