@@ -150,12 +150,13 @@ export const SCHEDULE: unique symbol = Symbol("schedule");
 /** `loop[SCHEDULE_STEP](task)`: queues a task's next step; its loop runs, so no check. */
 export const SCHEDULE_STEP: unique symbol = Symbol("scheduleStep");
 /**
- * `loop[STEP_IN_PLACE](task)`: whether the step of `task` that the drain
- * runs now, which just gave the loop one iteration (`sleep(0)`, a bare
- * `yield`), may take its next step at once, in place: that step would be
- * the loop's whole next iteration (see the loop's `[STEP_IN_PLACE]`).
+ * `loop[STEP_AGAIN](task)`: arranges the next step of `task`, whose step
+ * the drain runs now and which just gave the loop one iteration
+ * (`sleep(0)`, a bare `yield`): returns `true` when that step may be taken
+ * at once, in place, because it would be the loop's whole next iteration
+ * (see the loop's `[STEP_AGAIN]`); otherwise queues it and returns `false`.
  */
-export const STEP_IN_PLACE: unique symbol = Symbol("stepInPlace");
+export const STEP_AGAIN: unique symbol = Symbol("stepAgain");
 /**
  * `loop[TASKS]`: the first of the loop's pending tasks, the head of a list
  * that `tasks.ts` links through the tasks themselves (`allTasks` walks it).

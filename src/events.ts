@@ -77,7 +77,7 @@ import {
   RUNNING_STEP,
   SCHEDULE,
   SCHEDULE_STEP,
-  STEP_IN_PLACE,
+  STEP_AGAIN,
   suspensions,
   TASKS,
 } from "./_core.ts";
@@ -1190,10 +1190,10 @@ export class EventLoop {
   }
 
   /**
-   * Whether the task whose step the drain runs now may take its next step
-   * at once, in place, instead of through the ready queue: the step just
-   * gave the loop one iteration (`sleep(0)`, a bare `yield`), and that next
-   * step would be the loop's whole next iteration. It is, when:
+   * Arranges the next step of the task whose step the drain runs now, which
+   * just gave the loop one iteration (`sleep(0)`, a bare `yield`): queues
+   * it, or returns `true` when the task may take it at once, in place,
+   * because that step would be the loop's whole next iteration. It is, when:
    *
    * - the drain runs this very task's step (not an eager start inside
    *   another step), and that step is the last of its batch;
@@ -1208,19 +1208,25 @@ export class EventLoop {
    * Then the round trip through the queue (append, swap the buffers, read
    * the pair back) changes nothing anyone can observe. The step bounds how
    * many steps it takes in place in a row, so the drain still counts
-   * callbacks, reads the clock and gives the host its turn.
+   * callbacks, reads the clock and gives the host its turn. (One call
+   * either way: tasks taking turns pay one check, not a check and a queueing.)
    *
    * @ignore
    */
-  [STEP_IN_PLACE](task: unknown): boolean {
+  [STEP_AGAIN](task: unknown): boolean {
     const at = this.#batchIndex;
     if (
-      this.#readyLength !== 0 || at + 2 !== this.#batchEnd || this.#batch[at + 1] !== task ||
-      !this.#draining || this.#stopping || this.#hostTurn || this.#holds !== 0 || this.#debug
-    ) return false;
-    const timers = this.#timers;
-    return timers.length === 0 ||
-      timers[0].when() > (this.#virtual ? this.#virtualNow : this.#clock);
+      this.#readyLength === 0 && at + 2 === this.#batchEnd && this.#batch[at + 1] === task &&
+      this.#draining && !this.#stopping && !this.#hostTurn && this.#holds === 0 && !this.#debug
+    ) {
+      const timers = this.#timers;
+      if (
+        timers.length === 0 ||
+        timers[0].when() > (this.#virtual ? this.#virtualNow : this.#clock)
+      ) return true;
+    }
+    this.#append(layers.stepTask as (arg: unknown) => void, task);
+    return false;
   }
 
   /** @ignore */

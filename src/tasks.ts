@@ -39,7 +39,7 @@
  * step at once, in place, when that step would be the loop's whole next
  * iteration: the drain runs this task's step as the last of its batch,
  * nothing was scheduled meanwhile, no timer is due, the loop is not
- * stopping and owes the host no turn (the loop's `[STEP_IN_PLACE]` decides).
+ * stopping and owes the host no turn (the loop's `[STEP_AGAIN]` decides).
  * The round trip through the ready queue it skips is a fifth of a switch,
  * and nothing can observe it: whatever the step schedules (a `callSoon`, a
  * woken task, a cancellation, a due timer) sends it back through the queue,
@@ -137,7 +137,7 @@ import {
   SCHEDULE,
   SCHEDULE_STEP,
   SETTLE,
-  STEP_IN_PLACE,
+  STEP_AGAIN,
   suspensions,
   TASK_ID,
   TASKS,
@@ -765,15 +765,20 @@ export class Task<T = unknown> extends Future<T> {
           task.#finish(step.value);
           return;
         }
-        // A task alone on the loop that gives it an iteration steps again
-        // at once (see "A task alone" in the module header). What it
-        // yielded (SLEEP0 or undefined) is what its next step sends in.
         value = step.value;
         if (
           (value !== SLEEP0 && value !== undefined) || task.#kind !== NATIVE_GENERATOR ||
-          --inPlace === 0 || !task.getLoop()[STEP_IN_PLACE](task)
+          --inPlace === 0
         ) {
           task.#suspend(value);
+          return;
+        }
+        // It gave the loop an iteration: a task alone on the loop steps
+        // again at once (see "A task alone" in the module header), else the
+        // loop queued its step. What it yielded (SLEEP0 or undefined) is
+        // what its next step sends in.
+        if (!task.getLoop()[STEP_AGAIN](task)) {
+          task.#resume = value;
           return;
         }
       }
