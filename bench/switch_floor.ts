@@ -8,9 +8,11 @@
  *
  *     deno run bench/switch_floor.ts
  *
- * Every step of the library's tasks goes through the ready queue, whose
- * floor is the minimal scheduler; the bare resume is what no scheduler can
- * beat. The async style has its own floor: the least a scheduler can do to
+ * Every step of tasks taking turns goes through the ready queue, whose
+ * floor is the minimal scheduler; a task alone on the loop takes its steps
+ * in place (see `src/tasks.ts`, "A task alone"), so the library's lone
+ * switch here beats the minimal scheduler. The bare resume is what no
+ * scheduler can beat. The async style has its own floor: the least a scheduler can do to
  * resume an async function is one thenable per `await`, resolved from a
  * microtask drain (no task, no cancellation, no context). Any `await` of
  * anything but a native promise costs the engine extra microtask jobs, so

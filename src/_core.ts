@@ -149,6 +149,22 @@ const kept: object[] = [];
 export const SCHEDULE: unique symbol = Symbol("schedule");
 /** `loop[SCHEDULE_STEP](task)`: queues a task's next step; its loop runs, so no check. */
 export const SCHEDULE_STEP: unique symbol = Symbol("scheduleStep");
+/**
+ * `loop[STEP_AGAIN](task)`: arranges the next step of `task`, whose step
+ * the drain runs now and which just gave the loop one iteration
+ * (`sleep(0)`, a bare `yield`): returns `true` when that step may be taken
+ * at once, in place, because it would be the loop's whole next iteration
+ * (see the loop's `[STEP_AGAIN]`); otherwise queues it and returns `false`.
+ */
+export const STEP_AGAIN: unique symbol = Symbol("stepAgain");
+/**
+ * `loop[TASKS]`: the first of the loop's pending tasks, the head of a list
+ * that `tasks.ts` links through the tasks themselves (`allTasks` walks it).
+ * A field of the loop, owned by the tasks layer: making and finishing a task
+ * then looks nothing up (a `WeakMap` from loop to list cost two hash
+ * lookups per task, a tenth of a spawn).
+ */
+export const TASKS: unique symbol = Symbol("tasks");
 /** `loop[RUNNING_STEP]()`: the task whose step the drain runs now, or `undefined`. */
 export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 /** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */

@@ -77,7 +77,9 @@ import {
   RUNNING_STEP,
   SCHEDULE,
   SCHEDULE_STEP,
+  STEP_AGAIN,
   suspensions,
+  TASKS,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
 import { hasAsyncContext } from "./_host/context.ts";
@@ -408,6 +410,9 @@ export class EventLoop {
 
   /** Callbacks slower than this (seconds) are reported in debug mode. */
   slowCallbackDuration = 0.1;
+
+  /** @ignore The tasks layer's list of this loop's pending tasks (see `_core.ts`). */
+  [TASKS]: unknown = null;
 
   /**
    * Makes a loop; prefer `newEventLoop()` or `run()`.
@@ -1182,6 +1187,46 @@ export class EventLoop {
   /** @ignore */
   [SCHEDULE_STEP](task: unknown): void {
     this.#append(layers.stepTask as (arg: unknown) => void, task);
+  }
+
+  /**
+   * Arranges the next step of the task whose step the drain runs now, which
+   * just gave the loop one iteration (`sleep(0)`, a bare `yield`): queues
+   * it, or returns `true` when the task may take it at once, in place,
+   * because that step would be the loop's whole next iteration. It is, when:
+   *
+   * - the drain runs this very task's step (not an eager start inside
+   *   another step), and that step is the last of its batch;
+   * - nothing was scheduled meanwhile (no `callSoon`, no task woken, no
+   *   future's callbacks: `#readyLength` counts them all);
+   * - no timer is due by the drain's latest clock reading (the reading the
+   *   next iteration would use too);
+   * - the loop is not stopping, owes no host turn (an async body resumed),
+   *   is not held by windows, and is not in debug mode (which times and
+   *   records every step on its own).
+   *
+   * Then the round trip through the queue (append, swap the buffers, read
+   * the pair back) changes nothing anyone can observe. The step bounds how
+   * many steps it takes in place in a row, so the drain still counts
+   * callbacks, reads the clock and gives the host its turn. (One call
+   * either way: tasks taking turns pay one check, not a check and a queueing.)
+   *
+   * @ignore
+   */
+  [STEP_AGAIN](task: unknown): boolean {
+    const at = this.#batchIndex;
+    if (
+      this.#readyLength === 0 && at + 2 === this.#batchEnd && this.#batch[at + 1] === task &&
+      this.#draining && !this.#stopping && !this.#hostTurn && this.#holds === 0 && !this.#debug
+    ) {
+      const timers = this.#timers;
+      if (
+        timers.length === 0 ||
+        timers[0].when() > (this.#virtual ? this.#virtualNow : this.#clock)
+      ) return true;
+    }
+    this.#append(layers.stepTask as (arg: unknown) => void, task);
+    return false;
   }
 
   /** @ignore */

@@ -58,6 +58,9 @@ export type FutureState = "pending" | "running" | "done" | "cancelled";
 /** Marks a callback entry added by `addDoneCallback` (called with the future). */
 const USER: unique symbol = Symbol("user callback");
 
+/** `#fn` of a future with several callbacks (then `#arg` lists them); never called. */
+const MANY = (_arg: unknown): void => {};
+
 /** A done callback, called with the future once it is done. */
 export type DoneCallback<T> = (future: Future<T>) => unknown;
 
@@ -128,9 +131,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #loop: EventLoop;
   #state: StateCode = PENDING;
   #result: unknown = undefined; // value, error, or cancel message / CancelledError
+  // The done callbacks: one (fn, arg) pair in the two fields, or, once there
+  // are several, MANY in #fn and their flat (fn, arg) list in #arg. Two
+  // fields, not three: every future and task carries them.
   #fn: ((arg: unknown) => void) | null = null;
   #arg: unknown = null;
-  #more: unknown[] | null = null;
 
   /**
    * Creates a pending future on `loop` (the running loop by default).
@@ -370,14 +375,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const fn = this.#fn;
     if (fn === null) return;
     const loop = this.#loop;
-    this.#dispatch(loop, fn, this.#arg);
+    if (fn !== MANY) {
+      this.#dispatch(loop, fn, this.#arg);
+      this.#fn = this.#arg = null;
+      return;
+    }
+    const all = this.#arg as unknown[];
+    this.#dispatch(loop, all[0] as (arg: unknown) => void, all[1]);
     this.#fn = this.#arg = null;
-    const more = this.#more;
-    if (more !== null) {
-      this.#more = null;
-      for (let i = 0; i < more.length; i += 2) {
-        this.#dispatch(loop, more[i] as (arg: unknown) => void, more[i + 1]);
-      }
+    for (let i = 2; i < all.length; i += 2) {
+      this.#dispatch(loop, all[i] as (arg: unknown) => void, all[i + 1]);
     }
   }
 
@@ -392,31 +399,36 @@ export class Future<T = unknown> implements PromiseLike<T> {
     } else if (this.#fn === null) {
       this.#fn = fn;
       this.#arg = arg;
-    } else if (this.#more === null) {
-      this.#more = [fn, arg];
+    } else if (this.#fn !== MANY) {
+      this.#arg = [this.#fn, this.#arg, fn, arg];
+      this.#fn = MANY;
     } else {
-      this.#more.push(fn, arg);
+      (this.#arg as unknown[]).push(fn, arg);
     }
   }
 
   #remove(fn: (arg: unknown) => void, arg: unknown): number {
+    const all = this.#fn === MANY
+      ? this.#arg as unknown[]
+      : this.#fn === null
+      ? []
+      : [this.#fn, this.#arg];
     let removed = 0;
     const kept: unknown[] = [];
-    if (this.#fn !== null) {
-      if (this.#fn === fn && this.#arg === arg) removed++;
-      else kept.push(this.#fn, this.#arg);
-    }
-    const more = this.#more;
-    if (more !== null) {
-      for (let i = 0; i < more.length; i += 2) {
-        if (more[i] === fn && more[i + 1] === arg) removed++;
-        else kept.push(more[i], more[i + 1]);
-      }
+    for (let i = 0; i < all.length; i += 2) {
+      if (all[i] === fn && all[i + 1] === arg) removed++;
+      else kept.push(all[i], all[i + 1]);
     }
     if (removed === 0) return 0;
-    this.#fn = (kept[0] as (arg: unknown) => void) ?? null;
-    this.#arg = kept.length === 0 ? null : kept[1];
-    this.#more = kept.length > 2 ? kept.slice(2) : null;
+    if (kept.length === 0) {
+      this.#fn = this.#arg = null;
+    } else if (kept.length === 2) {
+      this.#fn = kept[0] as (arg: unknown) => void;
+      this.#arg = kept[1];
+    } else {
+      this.#fn = MANY;
+      this.#arg = kept;
+    }
     return removed;
   }
 

@@ -49,16 +49,10 @@ import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
 import { checkCount, checkFunction, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import {
-  bindLoop,
-  Operation,
-  type OpKind,
-  WAIT,
-  Waiter,
-  WaiterList,
-  WaitOnce,
-} from "./_waiters.ts";
+import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
+import { FutureIterator } from "./_await.ts";
+import { driveThen } from "./_drive.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -258,6 +252,11 @@ function* enterSlow(acquire: Generator<unknown, true, unknown>): Generator<unkno
 
 // ---------------------------------------------------------------------------
 
+/** The event's new waiter, queued; `null` if the event is set. */
+let eventWaiter: (event: Event) => Waiter<true> | null;
+/** Takes `waiter` out of the event's queue. */
+let leaveEvent: (event: Event, waiter: Waiter<true>) => void;
+
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
  * task, `clear()` lowers it again, `wait()` returns at once while it is set.
@@ -284,7 +283,6 @@ export class Event {
   #value = false;
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #waitOp: OpKind<undefined, true> | null = null;
 
   /**
    * Whether the flag is set.
@@ -316,20 +314,17 @@ export class Event {
    * @throws {RuntimeError} When it must wait but no loop runs, or the event is bound to another loop.
    */
   wait(): Awaitable<true> {
-    return new Operation(this.#waitOp ?? this.#makeWaitOp(), undefined);
+    return new EventWait(this);
   }
 
-  // Not inlined in wait(): its closures would make every call allocate.
-  #makeWaitOp(): OpKind<undefined, true> {
-    return this.#waitOp = {
-      name: "Event.wait()",
-      tryNow: () => this.#value ? true : WAIT,
-      slow: () => {
-        const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
-        this.#waiters.push(waiter);
-        return new WaitOnce(waiter, this.#waiters);
-      },
+  static {
+    eventWaiter = (event) => {
+      if (event.#value) return null;
+      const waiter = new Waiter<true>(event.#loop = bindLoop(event.#loop, event), event);
+      event.#waiters.push(waiter);
+      return waiter;
     };
+    leaveEvent = (event, waiter) => event.#waiters.remove(waiter);
   }
 
   /** `Event(set)`, `Event(unset, waiters=2)`. */
@@ -337,6 +332,104 @@ export class Event {
     const waiters = this.#waiters.size;
     return `Event(${this.#value ? "set" : "unset"}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
   }
+}
+
+const FRESH = 0;
+const WAITING = 1;
+const FINISHED = 2;
+/** The future of an `EventWait` that has none yet (never awaited). */
+const NO_WAITER = { done: () => false } as unknown as Waiter<true>;
+
+/**
+ * One call of `event.wait()`: a one-shot awaitable, as every call of a
+ * Python coroutine function is its own coroutine object. It does what an
+ * `Operation` with a `WaitOnce` slow path does (`_waiters.ts`), as one object
+ * instead of two, because a task waiting on an `Event` is the case where
+ * waiters pile up by the hundred thousand (every byte here is a byte of
+ * every waiting task):
+ *
+ * - It is its own `FutureIterator`, so `yield*` drives it directly: its
+ *   `next()` returns at once while the event is set; otherwise it queues a
+ *   waiter on the event, sets it as its `future` (what the task waits on),
+ *   and yields itself; when the task resumes, it leaves the queue and
+ *   returns the waiter's result (or throws, if the waiter was cancelled).
+ * - `await` drives the same iterator in the awaiting task (`driveThen`).
+ */
+class EventWait extends FutureIterator<true> implements Awaitable<true> {
+  readonly #event: Event;
+  #state = FRESH;
+
+  constructor(event: Event) {
+    // The waiter comes when it is first awaited (`future` is set then).
+    super(NO_WAITER);
+    this.#event = event;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  override next(): IteratorResult<unknown, true> {
+    if (this.#state === WAITING) {
+      if (this.future.done()) {
+        this.#state = FINISHED;
+        leaveEvent(this.#event, this.future as Waiter<true>);
+      }
+      return super.next(); // the result, the waiter's error thrown, or itself
+    }
+    if (this.#state === FINISHED) throw reuse();
+    this.#state = WAITING;
+    const waiter = eventWaiter(this.#event);
+    if (waiter === null) {
+      this.#state = FINISHED;
+      this.done = true;
+      this.value = true;
+      return this as IteratorResult<unknown, true>;
+    }
+    // `future` is readonly for users of a FutureIterator; this one sets it once.
+    (this as unknown as { future: Waiter<true> }).future = waiter;
+    return super.next();
+  }
+
+  override throw(error: unknown): IteratorResult<unknown, true> {
+    this.#leave();
+    throw error;
+  }
+
+  override return(value?: true): IteratorResult<unknown, true> {
+    this.#leave();
+    return super.return(value);
+  }
+
+  #leave(): void {
+    if (this.#state === WAITING) leaveEvent(this.#event, this.future as Waiter<true>);
+    this.#state = FINISHED;
+  }
+
+  then<R1 = true, R2 = never>(
+    onfulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this.#state !== FRESH) {
+      return Promise.reject(
+        this.#state === FINISHED ? reuse() : new RuntimeError(
+          "Cannot await Event.wait() twice: it is already being awaited",
+        ),
+      ).then(onfulfilled, onrejected);
+    }
+    // (driveThen claims nothing: like an Operation, it refuses a second driver itself.)
+    return driveThen(this, onfulfilled, onrejected, false);
+  }
+
+  override toString(): string {
+    return "Event.wait()";
+  }
+}
+
+function reuse(): RuntimeError {
+  return new RuntimeError(
+    "Cannot reuse Event.wait(): it was already awaited. Every call is its own operation: call it again for a new one",
+  );
 }
 
 // ---------------------------------------------------------------------------

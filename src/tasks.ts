@@ -32,6 +32,21 @@
  * task must not be kept alive by its own error, or "Task exception was
  * never retrieved" could not be reported when the task is collected.
  *
+ * ## A task alone
+ *
+ * A task alone on the loop that gives it an iteration (a CPU-bound loop
+ * yielding with `sleep(0)` so that timers and I/O get served) takes its next
+ * step at once, in place, when that step would be the loop's whole next
+ * iteration: the drain runs this task's step as the last of its batch,
+ * nothing was scheduled meanwhile, no timer is due, the loop is not
+ * stopping and owes the host no turn (the loop's `[STEP_AGAIN]` decides).
+ * The round trip through the ready queue it skips is a fifth of a switch,
+ * and nothing can observe it: whatever the step schedules (a `callSoon`, a
+ * woken task, a cancellation, a due timer) sends it back through the queue,
+ * behind that. After {@linkcode STEPS_IN_PLACE} steps in a row it goes
+ * through the queue anyway, so the drain still counts callbacks, reads the
+ * clock and gives the host its turn.
+ *
  * Cancellation follows asyncio: `cancel()` cancels the future the task waits
  * on (so `CancelledError` comes out of its `yield*`), or, when it waits on
  * nothing, marks the task so the next step throws `CancelledError` in.
@@ -49,13 +64,14 @@
  * - `#waiter`: the future the task is suspended on, or `null`. A generator
  *   task sets it when it yields a future and clears it in its next step; an
  *   async body sets it when it parks and clears it when it unparks.
- * - `#host` (async bodies): `IN_HOST` while the body's code runs (counted
- *   as host work, so virtual time waits for it), `PARKED` while it awaits a
- *   library awaitable, `IN_LOOP` otherwise; without an async context,
- *   `LOOSE` once its code can no longer be told (below). `#parked` is that await's
- *   pending wait (`_await.ts`'s `Wait`: a `then()`, or a step of a driven
- *   coroutine), set exactly while `PARKED`; only an unpark of that very
- *   wait resumes the task.
+ * - The host state (async bodies; the `HOST_MASK` bits of `#kind`):
+ *   `IN_HOST` while the body's code runs (counted as host work, so virtual
+ *   time waits for it), `PARKED` while it awaits a library awaitable,
+ *   `IN_LOOP` otherwise; without an async context, `LOOSE` once its code can
+ *   no longer be told (below). The parked wait (in the slot of a
+ *   generator's `#resume`) is that await's pending wait (`_await.ts`'s
+ *   `Wait`: a `then()`, or a step of a driven coroutine), set exactly while
+ *   `PARKED`; only an unpark of that very wait resumes the task.
  * - A task waits on one thing at a time: a `then()` while `PARKED` is a
  *   second wait started in the task's context, the signature of an async
  *   function's promise passed where the function was expected (or of
@@ -66,10 +82,12 @@
  *   rejected in a microtask, so that the other code already queued in the
  *   task's name runs first while the task still counts as parked (and is
  *   refused in turn, instead of parking the task a second time).
- * - `#mustCancel`: a `cancel()` that could not be delivered by cancelling
- *   `#waiter` (there was none, or it refused); the next step (or unpark)
- *   throws `CancelledError` in and clears it. It implies `ATTEND`.
- * - `#cancelRequests`: `cancel()` calls not taken back by `uncancel()`.
+ * - `MUST_CANCEL` (a bit of `#kind`): a `cancel()` that
+ *   could not be delivered by cancelling `#waiter` (there was none, or it
+ *   refused); the next step (or unpark) throws `CancelledError` in and
+ *   clears it. It implies `ATTEND`.
+ * - `#cancelRequests` (in `#extra`, made by the first `cancel()`):
+ *   `cancel()` calls not taken back by `uncancel()`.
  * - `#resume`: what the next step sends in (a `ThrowIn` box: throws it).
  *
  * ## Async functions
@@ -120,8 +138,10 @@ import {
   SCHEDULE,
   SCHEDULE_STEP,
   SETTLE,
+  STEP_AGAIN,
   suspensions,
   TASK_ID,
+  TASKS,
 } from "./_core.ts";
 import { deliverThen, FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
@@ -156,10 +176,16 @@ const NOT_STARTED = 2; // a function, called on the first step
 const ASYNC_BODY = 3; // an async function's promise, running in the host
 const PROMISE = 4; // a bare promise
 const FINISHED = 5; // the task is done
-const KIND = 7; // the bits above; the next one is a flag
+const KIND = 7; // the bits above; the next ones are flags and the host state
 // Set when the next step has more to do than resume a native generator with
 // #resume: a cancellation, an error to throw in, a future it waited on.
 const ATTEND = 8;
+// A cancel() the next step (or unpark) must deliver (see "A task's state").
+const MUST_CANCEL = 16;
+// Where an async body is (IN_LOOP, IN_HOST, PARKED, LOOSE below), in the two
+// bits from HOST_SHIFT.
+const HOST_SHIFT = 5;
+const HOST_MASK = 3 << HOST_SHIFT;
 
 // The builtin generator methods, called directly: a `coro.next` load sees a
 // new shape for every generator function (every closure), so in a program
@@ -182,11 +208,17 @@ function iteratorKind(coro: Iterator<unknown>): number {
     : GENERATOR;
 }
 
-// Where an async body is (see "A task's state").
+// Where an async body is (see "A task's state"): the HOST_MASK bits of #kind.
 const IN_LOOP = 0;
-const IN_HOST = 1;
-const PARKED = 2;
-const LOOSE = 3; // windows only: its code can no longer be told (see "Without an async context")
+const IN_HOST = 1 << HOST_SHIFT;
+const PARKED = 2 << HOST_SHIFT;
+const LOOSE = 3 << HOST_SHIFT; // windows only: its code can no longer be told (see "Without an async context")
+
+/**
+ * How many steps in a row a task alone on the loop takes in place (see "A
+ * task alone") before its step goes back through the ready queue.
+ */
+const STEPS_IN_PLACE = 16;
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
@@ -218,15 +250,9 @@ const looseTasks = new Set<Task<unknown>>();
  */
 const relayWaits = new Map<Task<unknown>, number>();
 
-/**
- * The pending tasks of each loop, as an intrusive doubly-linked list
- * through the tasks themselves: O(1) to add and remove, no hashing and no
- * per-entry allocation (`allTasks` walks it).
- */
-class TaskList {
-  head: Task<unknown> | null = null;
-}
-const pendingTasks = new WeakMap<EventLoop, TaskList>();
+// The pending tasks of each loop are an intrusive doubly-linked list through
+// the tasks themselves (#prev, #next), headed by loop[TASKS]: O(1) to add
+// and remove, no hashing and no per-entry allocation (`allTasks` walks it).
 
 /** What a step throws into the coroutine (boxed: errors are the rare case). */
 class ThrowIn {
@@ -238,6 +264,8 @@ interface TaskExtra {
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
+  /** `cancel()` calls not taken back by `uncancel()`. */
+  cancelRequests: number;
 }
 
 // The task's friends in this file (plain functions, not methods: see the
@@ -248,12 +276,6 @@ let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
 let closeWindow: (task: Task<unknown>) => boolean;
 let inHost: (task: Task<unknown>) => boolean;
-
-function listOf(loop: EventLoop): TaskList {
-  let list = pendingTasks.get(loop);
-  if (list === undefined) pendingTasks.set(loop, list = new TaskList());
-  return list;
-}
 
 /** The task whose step runs now (an eager start, or the drain's), or `null`. */
 function runningTask(): Task<unknown> | null {
@@ -306,15 +328,20 @@ function awaitingTask(): Task<unknown> | undefined {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
+  // Fourteen fields with the future's: every one is 8 bytes of every task
+  // (a pending task is mostly these, its coroutine and what it waits on),
+  // so rarely used state is packed (see "A task's state").
+  // KIND, ATTEND, MUST_CANCEL and the host state, read and written as bits
+  // in place: private accessors for them made the async style's switch
+  // 15-25% slower (measured, two copies of the library in one process).
   #kind: number;
   #coro: unknown;
   #id = ++taskCounter;
   #waiter: Future<unknown> | null = null;
-  #mustCancel = false;
-  #cancelRequests = 0;
-  #resume: unknown = undefined; // what the next step sends in (a ThrowIn: throws it)
-  #host = IN_LOOP;
-  #parked: Wait | null = null;
+  // A generator's: what the next step sends in (a ThrowIn: throws it). An
+  // async body's: the Wait it is parked on (while PARKED). A task is one or
+  // the other.
+  #resume: unknown = undefined;
   #extra: TaskExtra | null = null;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
@@ -337,8 +364,16 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     let kind: number;
-    if (isCoroutineLike(coro)) kind = iteratorKind(coro);
-    else if (typeof coro === "function") kind = NOT_STARTED;
+    // isCoroutineLike and iteratorKind in one: each of these loads is
+    // megamorphic (every generator function gives its generators a shape
+    // of their own), so each is read once.
+    const next = typeof coro === "object" && coro !== null
+      ? (coro as Iterator<unknown>).next
+      : undefined;
+    const thrown = typeof next === "function" ? (coro as Iterator<unknown>).throw : undefined;
+    if (typeof thrown === "function") {
+      kind = next === generatorNext && thrown === generatorThrow ? NATIVE_GENERATOR : GENERATOR;
+    } else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
       throw new TypeError(
@@ -354,10 +389,10 @@ export class Task<T = unknown> extends Future<T> {
     this.#kind = kind;
     this.#coro = coro;
     if (options?.name !== undefined) this.#extraState().name = String(options.name);
-    const list = listOf(loop);
-    this.#next = list.head;
-    if (list.head !== null) list.head.#prev = this as Task<unknown>;
-    list.head = this as Task<unknown>;
+    const head = loop[TASKS] as Task<unknown> | null;
+    this.#next = head;
+    if (head !== null) head.#prev = this as Task<unknown>;
+    loop[TASKS] = this;
     if (kind === PROMISE) {
       this.#watchBody(coro as PromiseLike<unknown>);
     } else if (options?.eagerStart && loop.isRunning()) {
@@ -376,7 +411,8 @@ export class Task<T = unknown> extends Future<T> {
   /** `"pending"`, `"running"` (its coroutine executes now), `"done"` or `"cancelled"`. */
   override get state(): FutureState {
     if (this.done()) return super.state;
-    return runningTask() === this || this.#host === IN_HOST || this.#host === LOOSE
+    return runningTask() === this || (this.#kind & HOST_MASK) === IN_HOST ||
+        (this.#kind & HOST_MASK) === LOOSE
       ? "running"
       : "pending";
   }
@@ -435,13 +471,12 @@ export class Task<T = unknown> extends Future<T> {
       this.#complete("cancelled", msg);
       return true;
     }
-    if (this.#host === LOOSE) {
+    if ((this.#kind & HOST_MASK) === LOOSE) {
       this.#cancelLoose(msg);
       return true;
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
-    this.#mustCancel = true;
-    this.#kind |= ATTEND;
+    this.#kind |= MUST_CANCEL | ATTEND;
     if (msg !== undefined || this.#extra !== null) this.#extraState().cancelMessage = msg;
     return true;
   }
@@ -464,7 +499,7 @@ export class Task<T = unknown> extends Future<T> {
   uncancel(): number {
     if (this.#cancelRequests > 0) {
       this.#cancelRequests--;
-      if (this.#cancelRequests === 0) this.#mustCancel = false;
+      if (this.#cancelRequests === 0) this.#kind &= ~MUST_CANCEL;
     }
     return this.#cancelRequests;
   }
@@ -518,14 +553,27 @@ export class Task<T = unknown> extends Future<T> {
   /** @ignore */
   [AWAITING](): Future<unknown> | null | typeof IN_HOST_CODE {
     if (this.done()) return null;
-    if (this.#host === IN_HOST) return IN_HOST_CODE;
+    if ((this.#kind & HOST_MASK) === IN_HOST) return IN_HOST_CODE;
     return this.#waiter;
   }
 
   // ---------------------------------------------------------------------------
 
+  /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
+  get #cancelRequests(): number {
+    return this.#extra?.cancelRequests ?? 0;
+  }
+  set #cancelRequests(count: number) {
+    this.#extraState().cancelRequests = count;
+  }
+
   #extraState(): TaskExtra {
-    return this.#extra ??= { name: null, cancelMessage: undefined, controller: null };
+    return this.#extra ??= {
+      name: null,
+      cancelMessage: undefined,
+      controller: null,
+      cancelRequests: 0,
+    };
   }
 
   #cancelMessage(): string | undefined {
@@ -533,12 +581,11 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
-    this.#kind = FINISHED;
+    this.#kind = FINISHED | (this.#kind & (HOST_MASK | MUST_CANCEL));
     const loop = this.getLoop();
     // Leave the loop's list of pending tasks.
-    const list = pendingTasks.get(loop)!;
     if (this.#prev !== null) this.#prev.#next = this.#next;
-    else list.head = this.#next;
+    else loop[TASKS] = this.#next;
     if (this.#next !== null) this.#next.#prev = this.#prev;
     this.#prev = this.#next = null;
     const controller = this.#extra?.controller;
@@ -557,8 +604,8 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #finish(value: unknown): void {
-    if (this.#mustCancel) {
-      this.#mustCancel = false;
+    if ((this.#kind & MUST_CANCEL) !== 0) {
+      this.#kind &= ~MUST_CANCEL;
       this.#complete("cancelled", this.#cancelMessage());
     } else {
       this.#complete("done", value);
@@ -585,7 +632,9 @@ export class Task<T = unknown> extends Future<T> {
         future[ADD_WAITER](stepTask, this);
         this.#waiter = future;
         this.#kind |= ATTEND;
-        if (this.#mustCancel && future.cancel(this.#cancelMessage())) this.#mustCancel = false;
+        if ((this.#kind & MUST_CANCEL) !== 0 && future.cancel(this.#cancelMessage())) {
+          this.#kind &= ~MUST_CANCEL;
+        }
       }
     } else {
       this.#throwIn(yieldError(yielded));
@@ -600,7 +649,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** An async body or a bare promise runs in the host; settle when it does. */
   #watchBody(body: PromiseLike<unknown>): void {
-    if (this.#host === IN_LOOP) this.#enterHost();
+    if ((this.#kind & HOST_MASK) === IN_LOOP) this.#enterHost();
     body.then(
       (value) => this.#bodySettled(true, value),
       (error) => this.#bodySettled(false, error),
@@ -608,7 +657,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   #bodySettled(ok: boolean, value: unknown): void {
-    if (this.#host === PARKED) {
+    if ((this.#kind & HOST_MASK) === PARKED) {
       // The body is done, yet something it started still waits in the
       // task's name: an async function's promise started in the task and
       // never awaited. End that wait, so nothing goes on in a finished
@@ -642,20 +691,20 @@ export class Task<T = unknown> extends Future<T> {
         `Cannot cancel ${this.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
       task: this,
     });
-    this.#mustCancel = false;
+    this.#kind &= ~MUST_CANCEL;
     this.#leaveHost();
     this.#complete("cancelled", msg);
   }
 
   #enterHost(): void {
-    this.#host = IN_HOST;
+    this.#kind = (this.#kind & ~HOST_MASK) | IN_HOST;
     this.getLoop()[HOST_WORK](1);
   }
 
   #leaveHost(): void {
-    if (this.#host === IN_HOST) this.getLoop()[HOST_WORK](-1);
-    else if (this.#host === LOOSE) looseTasks.delete(this as Task<unknown>);
-    this.#host = IN_LOOP;
+    if ((this.#kind & HOST_MASK) === IN_HOST) this.getLoop()[HOST_WORK](-1);
+    else if ((this.#kind & HOST_MASK) === LOOSE) looseTasks.delete(this as Task<unknown>);
+    this.#kind = (this.#kind & ~HOST_MASK) | IN_LOOP;
   }
 
   /**
@@ -664,7 +713,7 @@ export class Task<T = unknown> extends Future<T> {
    * `error`, at once (`now`) or in a microtask (see "A task's state").
    */
   #abandonWait(error: unknown, now: boolean): void {
-    const record = this.#parked!;
+    const record = this.#resume as Wait;
     if (record.instead !== undefined) return; // abandoned already
     record.instead = error;
     const waiter = this.#waiter;
@@ -682,23 +731,44 @@ export class Task<T = unknown> extends Future<T> {
       }
       // The common step: a native generator resumed with #resume, nothing
       // else to attend to (see ATTEND).
-      const value = task.#resume;
+      let value = task.#resume;
       task.#resume = undefined;
-      let step: IteratorResult<unknown, unknown>;
-      try {
-        step = generatorNext.call(task.#coro, value);
-      } catch (error) {
-        task.#fail(error);
-        return;
+      const coro = task.#coro;
+      for (let inPlace = STEPS_IN_PLACE;;) {
+        let step: IteratorResult<unknown, unknown>;
+        try {
+          step = generatorNext.call(coro, value);
+        } catch (error) {
+          task.#fail(error);
+          return;
+        }
+        if (step.done) {
+          task.#finish(step.value);
+          return;
+        }
+        value = step.value;
+        if (
+          (value !== SLEEP0 && value !== undefined) || task.#kind !== NATIVE_GENERATOR ||
+          --inPlace === 0
+        ) {
+          task.#suspend(value);
+          return;
+        }
+        // It gave the loop an iteration: a task alone on the loop steps
+        // again at once (see "A task alone" in the module header), else the
+        // loop queued its step. What it yielded (SLEEP0 or undefined) is
+        // what its next step sends in.
+        if (!task.getLoop()[STEP_AGAIN](task)) {
+          task.#resume = value;
+          return;
+        }
       }
-      if (step.done) task.#finish(step.value);
-      else task.#suspend(step.value);
     };
 
     /** A step with something to attend to, or of a coroutine that is not a native generator. */
     const attendedStep = (task: Task<unknown>): void => {
       const kind = task.#kind & KIND;
-      task.#kind = kind;
+      task.#kind &= ~ATTEND;
       if (kind > GENERATOR) {
         // Not a coroutine the loop steps: done, or running in the host.
         if (kind === NOT_STARTED) start(task);
@@ -712,8 +782,8 @@ export class Task<T = unknown> extends Future<T> {
         throws = true;
         value = value.error;
       }
-      if (task.#mustCancel) {
-        task.#mustCancel = false;
+      if ((task.#kind & MUST_CANCEL) !== 0) {
+        task.#kind &= ~MUST_CANCEL;
         if (!(throws && value instanceof CancelledError)) {
           throws = true;
           value = new CancelledError(task.#cancelMessage());
@@ -735,10 +805,10 @@ export class Task<T = unknown> extends Future<T> {
 
     /** The first step of a task made from a function: call it inside the task. */
     const start = (task: Task<unknown>): void => {
-      if (task.#mustCancel) {
+      if ((task.#kind & MUST_CANCEL) !== 0) {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
-        task.#mustCancel = false;
+        task.#kind &= ~MUST_CANCEL;
         task.#complete("cancelled", task.#cancelMessage());
         return;
       }
@@ -780,12 +850,15 @@ export class Task<T = unknown> extends Future<T> {
           task.#fail(error);
           return;
         }
-        task.#kind = iteratorKind(body);
+        // (A cancel() made while the function ran keeps its bits: the
+        // first step throws CancelledError in before the body's first line.)
+        task.#kind = (task.#kind & ~KIND) | iteratorKind(body);
+        task.#resume = undefined;
         startedBy.set(body, fn); // for the call graph: the name of its function
         task.#coro = body;
         stepTask(task);
       } else if (isThenable(body)) {
-        task.#kind = ASYNC_BODY;
+        task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
         task.#watchBody(body);
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store).
@@ -810,15 +883,16 @@ export class Task<T = unknown> extends Future<T> {
 
     nextPending = (task) => task.#next;
     parkedState = (task) => {
-      if (task.#host !== PARKED) return null;
+      if ((task.#kind & HOST_MASK) !== PARKED) return null;
       return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
     };
     abandonWait = (task, error) => task.#abandonWait(error, true);
 
-    inHost = (task) => task.#host === IN_HOST && !task.done() && !relayWaits.has(task);
+    inHost = (task) =>
+      (task.#kind & HOST_MASK) === IN_HOST && !task.done() && !relayWaits.has(task);
     closeWindow = (task) => {
       // Parked, finished, or waiting on a relay the loop will deliver.
-      if (task.done() || task.#host !== IN_HOST || relayWaits.has(task)) return true;
+      if (task.done() || (task.#kind & HOST_MASK) !== IN_HOST || relayWaits.has(task)) return true;
       // Its window closed while its body still runs in the host: it awaits
       // something that is not a library awaitable (a host promise), and its
       // code can no longer be told from other code: it is loose. Loose
@@ -826,11 +900,11 @@ export class Task<T = unknown> extends Future<T> {
       // the library again (it would run at real speed for as long as one
       // lives), so it does not wait for them.
       task.getLoop()[HOST_WORK](-1);
-      task.#host = LOOSE;
+      task.#kind = (task.#kind & ~HOST_MASK) | LOOSE;
       looseTasks.add(task);
       // A cancel that came while its window was open was waiting for its
       // next await: it cannot reach it now.
-      if (task.#mustCancel) task.#cancelLoose(task.#cancelMessage());
+      if ((task.#kind & MUST_CANCEL) !== 0) task.#cancelLoose(task.#cancelMessage());
       return false;
     };
 
@@ -873,7 +947,7 @@ export class Task<T = unknown> extends Future<T> {
       park: (record, what) => {
         const task = awaitingTask();
         if (task === undefined || task.done()) return;
-        if (task.#host === IN_LOOP) {
+        if ((task.#kind & HOST_MASK) === IN_LOOP) {
           // The step of a generator task runs now and calls then(): an
           // async function called from a generator coroutine awaits a
           // library awaitable, outside every task. Anywhere else (a host
@@ -886,8 +960,8 @@ export class Task<T = unknown> extends Future<T> {
             } in the generator coroutine of ${task.getName()}: an async function called from generator code runs outside every task, where cancellation cannot reach it. Write it as a generator function (function*, or coroutine(function* () {...})) and yield* it, or run it as a task of its own: createTask(() => job())`,
           );
         }
-        if (task.#host === PARKED) {
-          const parked = task.#parked!;
+        if ((task.#kind & HOST_MASK) === PARKED) {
+          const parked = task.#resume as Wait;
           if (record.relay !== null) {
             // A promise whose body parked the task already: one wait. (The
             // relay is the task's code when it settles: see relayWaits.)
@@ -902,8 +976,8 @@ export class Task<T = unknown> extends Future<T> {
             // is done, and resumes the task's code then).
             parked.relay.stopCounting();
             countRelayWait(task, 1);
-            task.#parked = task.#waiter = null;
-            task.#host = IN_HOST;
+            task.#resume = task.#waiter = null;
+            task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
             task.getLoop()[HOST_WORK](1);
           } else {
             const error = secondWait(task, what);
@@ -918,15 +992,17 @@ export class Task<T = unknown> extends Future<T> {
         if (future !== null && future.getLoop() !== task.getLoop()) {
           throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
         }
-        task.#host = PARKED;
+        task.#kind = (task.#kind & ~HOST_MASK) | PARKED;
         const loop = task.getLoop();
         loop[HOST_WORK](-1);
         // Debug mode: the async functions awaiting here are on the stack.
         if (loop.getDebug()) suspensions.set(task, captureStack());
-        task.#parked = record;
+        task.#resume = record;
         task.#waiter = future;
         record.task = task;
-        if (task.#mustCancel && future?.cancel(task.#cancelMessage())) task.#mustCancel = false;
+        if ((task.#kind & MUST_CANCEL) !== 0 && future?.cancel(task.#cancelMessage())) {
+          task.#kind &= ~MUST_CANCEL;
+        }
       },
 
       asTask: (task, fn) => {
@@ -942,23 +1018,23 @@ export class Task<T = unknown> extends Future<T> {
       unpark: (record) => {
         const task = record.task as Task<unknown> | undefined;
         if (task === undefined) return record.instead;
-        if (task.#parked !== record) {
+        if ((task.#resume as Wait | null) !== record) {
           // A relay the task's code awaited without parking on it.
           if (record.relay !== null) countRelayWait(task, -1);
           return record.instead;
         }
-        task.#parked = task.#waiter = null;
-        if (task.#host === PARKED && !task.done()) {
-          task.#host = IN_HOST;
+        task.#resume = task.#waiter = null;
+        if ((task.#kind & HOST_MASK) === PARKED && !task.done()) {
+          task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
           const loop = task.getLoop();
           loop[HOST_WORK](1);
           if (windows === null) loop[HOST_TURN]();
         }
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
-        if (task.#mustCancel && !task.done()) {
+        if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
           // Cancelled after what it awaited completed: the await throws.
-          task.#mustCancel = false;
+          task.#kind &= ~MUST_CANCEL;
           return new CancelledError(task.#cancelMessage());
         }
         return undefined;
@@ -1171,7 +1247,7 @@ function ambiguousTask(): RuntimeError {
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   const owner = loop ?? runningLoopFor("list the tasks");
   const tasks = new Set<Task<unknown>>();
-  for (let task = pendingTasks.get(owner)?.head ?? null; task !== null; task = nextPending(task)) {
+  for (let task = owner[TASKS] as Task<unknown> | null; task !== null; task = nextPending(task)) {
     tasks.add(task);
   }
   return tasks;

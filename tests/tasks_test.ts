@@ -183,6 +183,142 @@ Deno.test("a lone task spinning on sleep(0) reads currentTask() and its running 
   });
 });
 
+// More of the lone task's boundaries: whatever a lone task's step schedules,
+// wakes or requests must come between that step and the next, exactly as
+// through the ready queue.
+
+Deno.test("a lone task cancelled by its own step gets CancelledError at that very sleep(0)", async () => {
+  const log: string[] = [];
+  const result = await run(function* () {
+    const self = currentTask()!;
+    for (let i = 0; i < 40; i++) {
+      log.push(`step ${i}`);
+      if (i === 20) self.cancel("stop");
+      try {
+        yield* sleep(0);
+      } catch (error) {
+        assert.ok(error instanceof CancelledError);
+        log.push(`cancelled at ${i}`);
+        self.uncancel();
+        return i;
+      }
+    }
+    return -1;
+  });
+  assert.equal(result, 20);
+  assert.deepEqual(log.slice(-2), ["step 20", "cancelled at 20"]);
+});
+
+Deno.test("a task a lone task wakes runs before the lone task's next step", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    const futures = [0, 1, 2].map(() => loop.createFuture<number>());
+    const waiter = createTask(function* () {
+      for (const future of futures) log.push(`woken with ${yield* future}`);
+    });
+    for (let i = 0; i < 20; i++) yield* sleep(0); // alone: the waiter waits
+    for (let i = 0; i < 3; i++) {
+      log.push(`set ${i}`);
+      futures[i].setResult(i);
+      yield* sleep(0);
+      log.push(`after ${i}`);
+    }
+    yield* waiter;
+  });
+  assert.deepEqual(log, [
+    "set 0",
+    "woken with 0",
+    "after 0",
+    "set 1",
+    "woken with 1",
+    "after 1",
+    "set 2",
+    "woken with 2",
+    "after 2",
+  ]);
+});
+
+Deno.test("a task a lone task creates takes its first step before the lone task's next step", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    for (let i = 0; i < 3; i++) {
+      // deno-lint-ignore require-yield -- a step that returns at once
+      createTask(function* () {
+        log.push(`child ${i}`);
+      });
+      yield* sleep(0);
+      log.push(`main ${i}`);
+    }
+  });
+  assert.deepEqual(log, ["child 0", "main 0", "child 1", "main 1", "child 2", "main 2"]);
+});
+
+Deno.test("a done callback and the exception handler run between a lone task's steps", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    loop.setExceptionHandler((_loop, context) => log.push(`handler: ${context.message}`));
+    for (let i = 0; i < 3; i++) {
+      const future = loop.createFuture<number>();
+      future.addDoneCallback(() => log.push(`done ${i}`));
+      future.setResult(i);
+      loop.callSoon(() => {
+        throw new Error(`boom ${i}`);
+      });
+      yield;
+      log.push(`step ${i}`);
+    }
+    loop.setExceptionHandler(null);
+  });
+  assert.deepEqual(
+    log.map((line) => line.replace(/^handler: .*/, "handler")),
+    ["done 0", "handler", "step 0", "done 1", "handler", "step 1", "done 2", "handler", "step 2"],
+  );
+});
+
+Deno.test("a lone task spinning on sleep(0) lets host timers and promises in (many steps, real time)", async () => {
+  let fired = false;
+  let settled = false;
+  const steps = await run(function* () {
+    const timer = setTimeout(() => fired = true, 1);
+    const relay = wrapFuture(new Promise<void>((resolve) => setTimeout(resolve, 2)));
+    relay.addDoneCallback(() => settled = true);
+    let n = 0;
+    try {
+      while (!fired || !settled) {
+        yield* sleep(0);
+        n++;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    return n;
+  });
+  assert.ok(steps > 16, `only ${steps} steps`);
+});
+
+Deno.test("a task cancelled by the function that makes its generator gets CancelledError at the generator's first line", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const task = createTask(() => {
+      currentTask()!.cancel("early");
+      return (function* () {
+        log.push("body runs");
+        yield* sleep(0);
+        log.push("after sleep");
+        return 1;
+      })();
+    });
+    yield* sleep(0);
+    yield* sleep(0);
+    yield* sleep(0);
+    assert.ok(task.done());
+    assert.ok(task.cancelled());
+  });
+  assert.deepEqual(log, []);
+});
+
 Deno.test("sleep(0) and sleep(n) return the given result", async () => {
   await run(function* () {
     assert.equal(yield* sleep(0, "zero"), "zero");
