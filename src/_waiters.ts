@@ -361,8 +361,14 @@ function finishOnce(
   }
 }
 
-function awaitOnce<T, R1, R2>(
-  op: Operation<unknown, T>,
+/**
+ * Awaits `op`, an operation whose one wait is on `waiter` (already queued):
+ * one {@linkcode OnceThen} record is the task's wait and the promise
+ * returned. When the waiter is done, `op.next(result)` (or `op.throw`)
+ * finishes the operation and its outcome goes to the callbacks.
+ */
+export function awaitOnce<T, R1, R2>(
+  op: Iterator<unknown, T, unknown>,
   waiter: Future<unknown>,
   onfulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
   onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,

@@ -49,10 +49,17 @@ import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
 import { checkCount, checkFunction, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
+import {
+  awaitOnce,
+  bindLoop,
+  Operation,
+  type OpKind,
+  WAIT,
+  Waiter,
+  WaiterList,
+} from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
 import { FutureIterator } from "./_await.ts";
-import { driveThen } from "./_drive.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -353,7 +360,9 @@ const NO_WAITER = { done: () => false } as unknown as Waiter<true>;
  *   waiter on the event, sets it as its `future` (what the task waits on),
  *   and yields itself; when the task resumes, it leaves the queue and
  *   returns the waiter's result (or throws, if the waiter was cancelled).
- * - `await` drives the same iterator in the awaiting task (`driveThen`).
+ * - `await` runs the same iterator: `next()` queues the waiter, and one
+ *   record (`awaitOnce`) is the awaiting task's wait on it and the promise
+ *   `then()` returns.
  */
 class EventWait extends FutureIterator<true> implements Awaitable<true> {
   readonly #event: Event;
@@ -417,8 +426,10 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
         ),
       ).then(onfulfilled, onrejected);
     }
-    // (driveThen claims nothing: like an Operation, it refuses a second driver itself.)
-    return driveThen(this, onfulfilled, onrejected, false);
+    // Its one wait, as an Operation with a WaitOnce does: one record is the
+    // task's wait on the waiter and the promise returned (`awaitOnce`).
+    if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
+    return awaitOnce(this, this.future as Waiter<true>, onfulfilled, onrejected);
   }
 
   override toString(): string {
