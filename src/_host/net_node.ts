@@ -24,6 +24,7 @@
  */
 
 import { RuntimeError } from "../errors.ts";
+import { bunBefore, runtimeName } from "./runtime.ts";
 import type {
   ConnectRequest,
   HostAddr,
@@ -168,14 +169,18 @@ export class NodeConn implements HostConn {
   #handshakeError: unknown = null;
   #handshakers: Pending<{ alpnProtocol: string | null }>[] = [];
   readonly #tls: boolean;
+  /** Whether `end()` closes the whole socket (a client socket on Bun before 1.4). */
+  readonly #endCloses: boolean;
 
   constructor(
     socket: NodeSocket,
     addrs: { local: HostAddr; remote: HostAddr } | null,
     tls: "none" | "secured" | "handshaking" = "none",
+    client = false,
   ) {
     this.#socket = socket;
     this.#tls = tls !== "none";
+    this.#endCloses = client && bunBefore([1, 4, 0]);
     this.localAddr = addrs?.local ?? ipAddr(socket.localAddress, socket.localPort);
     this.remoteAddr = addrs?.remote ?? ipAddr(socket.remoteAddress, socket.remotePort);
     if (tls === "secured") this.#secure = alpnOf(socket);
@@ -343,6 +348,15 @@ export class NodeConn implements HostConn {
 
   closeWrite(): Promise<void> {
     if (this.#closed) return Promise.reject(new SocketClosed("connection"));
+    if (this.#endCloses) {
+      // Ending would close the socket and make the peer's answer look like
+      // the end of the stream: the connection fails out loud instead.
+      const error = new RuntimeError(
+        `Cannot write EOF: ${runtimeName()} closes a client connection as a whole when it ends its side (Bun 1.4 half-closes it); upgrade Bun, or close() the connection instead of writeEof()`,
+      );
+      this.#onError(error);
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.#shutdown = { resolve, reject };
       try {
@@ -599,7 +613,12 @@ const NODE_NET: HostNet = {
       autoSelectFamily: happy !== undefined,
       ...(happy !== undefined ? { autoSelectFamilyAttemptTimeout: Math.max(10, happy) } : {}),
     });
-    const conn = connected(socket, "connect", () => new NodeConn(socket, null), request.signal);
+    const conn = connected(
+      socket,
+      "connect",
+      () => new NodeConn(socket, null, "none", true),
+      request.signal,
+    );
     if (isIp(request.hostname)) return conn;
     return conn.catch((error) => checkRefused(error, request.hostname));
   },
@@ -609,10 +628,15 @@ const NODE_NET: HostNet = {
       socket,
       "connect",
       () =>
-        new NodeConn(socket, {
-          local: { transport: "unix" },
-          remote: { transport: "unix", path },
-        }),
+        new NodeConn(
+          socket,
+          {
+            local: { transport: "unix" },
+            remote: { transport: "unix", path },
+          },
+          "none",
+          true,
+        ),
     );
   },
   startTls(conn: HostConn, request: TlsClientRequest) {

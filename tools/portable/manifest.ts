@@ -32,6 +32,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "host",
   "operations",
   "stream_reader",
+  "network",
 ];
 
 /** Test files that run in the Deno suite only, with the reason. */
