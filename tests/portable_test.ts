@@ -8,7 +8,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { DENO_TESTS, HOST_EXAMPLES, PORTABLE_TESTS } from "../tools/portable/manifest.ts";
+import {
+  DENO_TESTS,
+  HOST_EXAMPLES,
+  PORTABLE_TESTS,
+  SOCKET_EXAMPLES,
+} from "../tools/portable/manifest.ts";
 import { buildPortable } from "../tools/portable/build.ts";
 import { listExamples } from "../examples/tour.ts";
 
@@ -36,6 +41,10 @@ Deno.test("the portable manifest lists every test file once, and only existing e
   const examples = await listExamples();
   for (const name of Object.keys(HOST_EXAMPLES)) {
     assert.ok(examples.includes(name), `HOST_EXAMPLES lists ${name}, which is no example`);
+  }
+  for (const name of Object.keys(SOCKET_EXAMPLES)) {
+    assert.ok(examples.includes(name), `SOCKET_EXAMPLES lists ${name}, which is no example`);
+    assert.ok(!(name in HOST_EXAMPLES), `${name} is in SOCKET_EXAMPLES and HOST_EXAMPLES`);
   }
 });
 

@@ -5,7 +5,7 @@
  * - `tests.js`: the portable test files of `tests/` (see `manifest.ts`), in
  *   one bundle that imports the library from `../asyncio.js`, with their
  *   `Deno.` pointed at the harness's shim;
- * - `examples/<name>.js`: each example that needs no I/O, importing the
+ * - `examples/<name>.js`: each example that needs no I/O or sockets only, importing the
  *   library from `../../asyncio.js`, and `examples/manifest.js`, the
  *   expected output of each;
  * - `main.js`, the entry (`node dist/portable/main.js`, `bun ...`, `deno run
@@ -23,13 +23,16 @@
 import * as esbuild from "npm:esbuild@0.25.5";
 import { buildLibrary, denoBundle } from "../build.ts";
 import { listExamples } from "../../examples/tour.ts";
-import { DENO_TESTS, HOST_EXAMPLES, PORTABLE_TESTS } from "./manifest.ts";
+import { DENO_TESTS, HOST_EXAMPLES, PORTABLE_TESTS, SOCKET_EXAMPLES } from "./manifest.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const OUT = new URL("dist/portable/", ROOT);
 const MOD = new URL("mod.ts", ROOT);
 
-/** The examples the portable suite runs (every example that needs no I/O). */
+/**
+ * The examples the portable suite runs: every example that needs no I/O,
+ * and those that need sockets only (`SOCKET_EXAMPLES`: not in a browser).
+ */
 export async function portableExamples(): Promise<string[]> {
   return (await listExamples()).filter((name) => !(name in HOST_EXAMPLES));
 }
@@ -121,6 +124,7 @@ export async function buildPortable(): Promise<URL> {
   const manifest = await Promise.all(examples.map(async (name) => ({
     name,
     expected: await Deno.readTextFile(new URL(`examples/expected/${name}.txt`, ROOT)),
+    ...(name in SOCKET_EXAMPLES ? { sockets: true } : {}),
   })));
   await Deno.writeTextFile(
     new URL("examples/manifest.js", OUT),

@@ -201,6 +201,8 @@ export async function runTests(options: RunOptions): Promise<Outcome[]> {
 export interface ExampleCase {
   name: string;
   expected: string;
+  /** Whether it needs sockets (it does not run in a browser). */
+  sockets?: boolean;
 }
 
 /** What running an example in a fresh realm gives back. */

@@ -141,8 +141,10 @@ g.__denoShim = denoShim;
 let outcomes: Outcome[] = [];
 try {
   await import(new URL("./tests.js", base).href);
-  const examples: ExampleCase[] = (await import(new URL("./examples/manifest.js", base).href))
+  const allExamples: ExampleCase[] = (await import(new URL("./examples/manifest.js", base).href))
     .default;
+  // A browser has no sockets: the examples that need them run everywhere else.
+  const examples = inBrowser ? allExamples.filter((example) => !example.sockets) : allExamples;
   const filter: string | undefined = g.Deno?.env?.get("PORTABLE_FILTER") ??
     g.process?.env?.PORTABLE_FILTER ??
     (inBrowser ? new URLSearchParams(g.location.search).get("filter") : undefined) ??

@@ -53,9 +53,12 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   worker_functions: "Web Workers that load modules from files",
   host_process: "the process pool's framing, an internal module",
   graph: "pins the names and source lines of the test's own functions, which a bundle renames",
-  streams: "Deno sockets on 127.0.0.1",
-  transports: "Deno sockets on 127.0.0.1",
-  tls: "Deno TLS sockets and openssl-made certificates",
+  streams:
+    "peers made with Deno.listen and node:net, internal hooks (the public API on every runtime: network)",
+  transports:
+    "peers made with Deno.listen and node:net, internal hooks (the public API on every runtime: network)",
+  tls:
+    "openssl-made certificates (Deno.Command) and a node:tls peer (the public API on every runtime: network)",
   subprocess: "Deno child processes (Deno.Command) and their pipes",
   datagram: "UDP sockets (node:dgram) on 127.0.0.1",
 };
@@ -66,13 +69,21 @@ export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   process_pool: "Deno child processes",
   run_in_executor: "Web Workers and Deno child processes",
   blocking_library: "Web Workers that load modules from files",
-  wget: "Deno sockets (an HTTP server on 127.0.0.1)",
-  download_images: "Deno sockets (an HTTP server on 127.0.0.1)",
-  echo_client: "Deno sockets on 127.0.0.1",
-  echo_server: "Deno sockets on 127.0.0.1",
-  echo_protocol: "Deno sockets on 127.0.0.1",
-  udp_echo: "UDP sockets (node:dgram) on 127.0.0.1",
-  http_server: "Deno sockets on 127.0.0.1",
+  download_images: "Deno.serve and fetch (an HTTP server on 127.0.0.1)",
+  echo_client: "reads its port from Deno.args",
+  echo_server: "runs echo_client.ts as a Deno child process",
+  udp_echo: "node:dgram, which Bun 1.2.5 cannot reach (no process.getBuiltinModule)",
   graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
   subprocess: "Deno child processes (Deno.Command)",
+};
+
+/**
+ * Examples that need sockets (and nothing else of the host): the portable
+ * suite runs them on Node, Bun and Deno, and not in a browser, with the
+ * reason. An example is in this list or in {@linkcode HOST_EXAMPLES}, not both.
+ */
+export const SOCKET_EXAMPLES: Readonly<Record<string, string>> = {
+  wget: "TCP streams (an HTTP server of its own on 127.0.0.1)",
+  echo_protocol: "TCP transports and protocols on 127.0.0.1",
+  http_server: "TCP streams on 127.0.0.1",
 };
