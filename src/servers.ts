@@ -629,7 +629,10 @@ function* createServer(
           () =>
             tls === null
               ? net.listen(host, call.port, call.backlog)
-              : net.listenTls(host, call.port, call.backlog, tls.loaded),
+              : net.listenTls(host, call.port, call.backlog, {
+                ...tls.loaded,
+                handshakeTimeoutMs: (tls.handshakeTimeout ?? 60) * 1000,
+              }),
           `listen on ${where}`,
           tls !== null,
         ),

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import {
   ConnectionRefusedError,
+  ConnectionResetError,
   createTask,
   Event,
   type Future,
@@ -30,6 +31,7 @@ import {
   type StreamReader,
   type StreamWriter,
   type Transport,
+  waitFor,
 } from "../mod.ts";
 import { CA, CERT, FILES, KEY } from "./fixtures/tls.ts";
 
@@ -477,6 +479,36 @@ netTest(
       // Bun 1.2 hands the server the connections whose client refused the
       // certificate, and never tells it they ended: closeClients() ends them.
       server.closeClients();
+      await server.waitClosed();
+    });
+  },
+);
+
+netTest(
+  "network: a TLS server drops a client that does not shake hands within sslHandshakeTimeout",
+  async () => {
+    await run(async () => {
+      const server = await startServer(echoLines, "127.0.0.1", 0, {
+        ssl: { cert: CERT, key: KEY },
+        sslHandshakeTimeout: 0.2,
+      });
+      // A plain client: it never sends a ClientHello.
+      const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+      const started = getRunningLoop().time();
+      try {
+        assert.equal((await waitFor(reader.read(), 10)).length, 0); // the end of the stream
+      } catch (error) {
+        assert.ok(error instanceof ConnectionResetError, String(error)); // or a reset
+      }
+      const waited = getRunningLoop().time() - started;
+      assert.ok(waited > 0.1 && waited < 5, `dropped after ${waited} s`);
+      writer.close();
+      try {
+        await writer.waitClosed();
+      } catch (error) {
+        assert.ok(error instanceof ConnectionResetError, String(error));
+      }
+      server.close();
       await server.waitClosed();
     });
   },

@@ -101,6 +101,12 @@ export interface TlsServerRequest {
   cert: string;
   key: string;
   alpnProtocols?: string[];
+  /**
+   * How long a client's handshake may take, in ms, for a host that shakes
+   * hands before it hands the connection over (node:tls); Deno's
+   * connections shake hands in `handshake()`, which the server times itself.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /**

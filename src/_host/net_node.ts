@@ -204,6 +204,9 @@ export class NodeConn implements HostConn {
     socket.removeListener("error", this.#onError as Listener);
     socket.removeListener("close", this.#onClose);
     if (this.#paused) socket.resume();
+    // (The TLS socket reports the errors from now on; one the raw socket
+    // still emits must find a listener.)
+    socket.on("error", ignore);
     this.#closed = true;
     return socket;
   }
@@ -414,6 +417,11 @@ export class NodeConn implements HostConn {
 
 function ignore(): void {}
 
+/** A connection's peer, which tells a raw socket's TLS socket from the others. */
+function peerKey(socket: NodeSocket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
 function alpnOf(socket: NodeSocket): { alpnProtocol: string | null } {
   const alpn = socket.alpnProtocol;
   return { alpnProtocol: typeof alpn === "string" && alpn !== "" ? alpn : null };
@@ -427,18 +435,39 @@ class NodeListener implements HostListener {
   #waiter: Pending<HostConn> | null = null;
   #error: unknown = null;
   #closed = false;
+  /** TLS: the raw sockets still shaking hands, by peer, with their deadline's timer. */
+  readonly #handshaking = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(
     server: NodeServer,
     addr: HostAddr,
     event: string,
     wrap: (socket: NodeSocket) => NodeConn,
+    handshakeMs?: number,
   ) {
     this.#server = server;
     this.addr = addr;
+    if (handshakeMs !== undefined) {
+      // node:tls times a handshake itself (handshakeTimeout), but Bun before
+      // 1.4 ignores that option: each raw connection gets a deadline here too.
+      server.on(
+        "connection",
+        ((raw: NodeSocket) => {
+          const key = peerKey(raw);
+          const timer = setTimeout(() => {
+            this.#handshaking.delete(key);
+            raw.on("error", ignore);
+            raw.destroy();
+          }, handshakeMs);
+          this.#handshaking.set(key, timer);
+          raw.once("close", () => this.#handshaken(key));
+        }) as Listener,
+      );
+    }
     server.on(
       event,
       ((socket: NodeSocket) => {
+        this.#handshaken(peerKey(socket));
         if (this.#closed) {
           socket.on("error", ignore);
           socket.destroy();
@@ -467,8 +496,22 @@ class NodeListener implements HostListener {
         }
       }) as Listener,
     );
-    // A client whose TLS handshake fails is dropped by the server.
-    server.on("tlsClientError", ignore);
+    // A client whose TLS handshake fails (or takes too long) is dropped
+    // (node:tls leaves that to a server that listens for it).
+    server.on(
+      "tlsClientError",
+      ((_error: unknown, socket?: NodeSocket) => {
+        socket?.on("error", ignore);
+        socket?.destroy();
+      }) as Listener,
+    );
+  }
+
+  #handshaken(key: string): void {
+    const timer = this.#handshaking.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#handshaking.delete(key);
   }
 
   accept(): Promise<HostConn> {
@@ -494,6 +537,8 @@ class NodeListener implements HostListener {
     }
     for (const conn of this.#queue) conn.close();
     this.#queue.length = 0;
+    for (const timer of this.#handshaking.values()) clearTimeout(timer);
+    this.#handshaking.clear();
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.reject(new SocketClosed("listener"));
@@ -679,13 +724,14 @@ const NODE_NET: HostNet = {
     );
   },
   async listenTls(hostname: string, port: number, backlog: number, request: TlsServerRequest) {
+    const handshakeMs = request.handshakeTimeoutMs ?? 60_000;
     const server = mods().tls.createServer({
       cert: request.cert,
       key: request.key,
       allowHalfOpen: true,
-      // asyncio's ssl_handshake_timeout (servers.ts cannot reach a handshake
+      // asyncio's ssl_handshake_timeout (servers.ts cannot time a handshake
       // that node:tls makes before it hands the connection over).
-      handshakeTimeout: 60_000,
+      handshakeTimeout: handshakeMs,
       ...(request.alpnProtocols !== undefined ? { ALPNProtocols: request.alpnProtocols } : {}),
     });
     await bind(server, { host: hostname, port, backlog });
@@ -694,6 +740,7 @@ const NODE_NET: HostNet = {
       listenerAddr(server),
       "secureConnection",
       (socket) => new NodeConn(socket, null, "secured"),
+      handshakeMs,
     );
   },
   async listenUnix(path: string) {
