@@ -36,6 +36,8 @@ import {
 import { CA, CERT, FILES, KEY } from "./fixtures/tls.ts";
 
 const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
+const onDeno = typeof (globalThis as { Deno?: { version?: { deno?: unknown } } }).Deno?.version
+  ?.deno === "string";
 /** Bun before 1.4: a client socket cannot half-close (see `src/_host/net_node.ts`). */
 const bunBefore14 = /^1\.[0-3]\./.test(
   String((globalThis as { Bun?: { version?: string } }).Bun?.version),
@@ -484,9 +486,12 @@ netTest(
   },
 );
 
-netTest(
-  "network: a TLS server drops a client that does not shake hands within sslHandshakeTimeout",
-  async () => {
+// (Not on Deno: its TLS keeps a socket in mid-handshake until the peer
+// answers or leaves, even once the server closed it; see the README.)
+Deno.test({
+  name: "network: a TLS server drops a client that does not shake hands within sslHandshakeTimeout",
+  ignore: inBrowser || onDeno,
+  fn: async () => {
     await run(async () => {
       const server = await startServer(echoLines, "127.0.0.1", 0, {
         ssl: { cert: CERT, key: KEY },
@@ -512,7 +517,7 @@ netTest(
       await server.waitClosed();
     });
   },
-);
+});
 
 netTest("network: STARTTLS upgrades a plain connection (writer.startTls)", async () => {
   await run(async () => {
