@@ -7,18 +7,24 @@
  */
 import assert from "node:assert/strict";
 import {
+  BrokenPipeError,
+  ConnectionRefusedError,
+  ConnectionResetError,
   createSubprocessExec,
   createTask,
   currentTask,
   getRunningLoop,
   openConnection,
+  OSError,
   ProcessPoolExecutor,
   run,
   RuntimeError,
   sleep,
+  SSLError,
   startServer,
   type Task,
   ThreadPoolExecutor,
+  TimeoutError,
   waitFor,
 } from "../mod.ts";
 import { errorLike, hostDelay } from "./_helpers.ts";
@@ -27,6 +33,7 @@ import { bunBefore, runtimeName } from "../src/_host/runtime.ts";
 import { channelTurns, host } from "../src/_host/timers.ts";
 import { newRegistry, weakRef } from "../src/_host/gc.ts";
 import { newAbortController } from "../src/_host/abort.ts";
+import { toOSError } from "../src/_host/net.ts";
 
 const g = globalThis as {
   Bun?: unknown;
@@ -237,4 +244,59 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
       );
     });
   }
+});
+
+Deno.test("toOSError maps the codes of node:net, node:tls and node:fs errors to the library's classes, in Deno's words", () => {
+  const nodeError = (code: string, message = `connect ${code} 127.0.0.1:1`) =>
+    Object.assign(new Error(message), { code, errno: -1, syscall: "connect" });
+  const cases: [string, new (...args: never[]) => Error, string | undefined, RegExp][] = [
+    [
+      "ECONNREFUSED",
+      ConnectionRefusedError,
+      "ECONNREFUSED",
+      /^Cannot act: Connection refused \(ECONNREFUSED\)$/,
+    ],
+    [
+      "ECONNRESET",
+      ConnectionResetError,
+      "ECONNRESET",
+      /: Connection reset by peer \(ECONNRESET\)$/,
+    ],
+    ["EPIPE", BrokenPipeError, "EPIPE", /: Broken pipe \(EPIPE\)$/],
+    ["EADDRINUSE", OSError, "EADDRINUSE", /: Address already in use \(EADDRINUSE\)$/],
+    ["ENOENT", OSError, "ENOENT", /: No such file or directory \(ENOENT\)$/],
+    [
+      "ENOTFOUND",
+      OSError,
+      "EAI_NONAME",
+      /: unknown host \(failed to lookup address information: Name or service not known\)$/,
+    ],
+    [
+      "EAI_AGAIN",
+      OSError,
+      "EAI_AGAIN",
+      /: unknown host \(.*Temporary failure in name resolution\)$/,
+    ],
+    ["ETIMEDOUT", TimeoutError, undefined, /: Connection timed out \(ETIMEDOUT\)$/],
+  ];
+  for (const [code, cls, mapped, words] of cases) {
+    const error = toOSError(nodeError(code), "act") as Error & { code?: string };
+    assert.ok(error instanceof cls, `${code}: ${error}`);
+    assert.equal(error.code, mapped, code);
+    assert.match(error.message, words);
+    assert.equal((error.cause as { code: string }).code, code);
+  }
+  // TLS failures are SSLErrors where a TLS session was involved.
+  for (const code of ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]) {
+    const error = toOSError(nodeError(code, "unable to verify"), "act", true);
+    assert.ok(error instanceof SSLError, code);
+    assert.equal(error.message, "Cannot act: unable to verify");
+  }
+  // A code the library does not know keeps the host's words, as a plain OSError.
+  const other = toOSError(nodeError("ERR_SOMETHING", "something broke"), "act");
+  assert.ok(other instanceof OSError && !(other instanceof ConnectionRefusedError));
+  assert.equal((other as Error).message, "Cannot act: something broke");
+  // The library's own errors pass through.
+  const refusal = new RuntimeError("no");
+  assert.equal(toOSError(refusal, "act"), refusal);
 });
