@@ -7,24 +7,18 @@
  */
 import assert from "node:assert/strict";
 import {
-  BrokenPipeError,
-  ConnectionRefusedError,
-  ConnectionResetError,
   createSubprocessExec,
   createTask,
   currentTask,
   getRunningLoop,
   openConnection,
-  OSError,
   ProcessPoolExecutor,
   run,
   RuntimeError,
   sleep,
-  SSLError,
   startServer,
   type Task,
   ThreadPoolExecutor,
-  TimeoutError,
   waitFor,
 } from "../mod.ts";
 import { errorLike, hostDelay } from "./_helpers.ts";
@@ -249,39 +243,40 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
 Deno.test("toOSError maps the codes of node:net, node:tls and node:fs errors to the library's classes, in Deno's words", () => {
   const nodeError = (code: string, message = `connect ${code} 127.0.0.1:1`) =>
     Object.assign(new Error(message), { code, errno: -1, syscall: "connect" });
-  const cases: [string, new (...args: never[]) => Error, string | undefined, RegExp][] = [
+  // (By name: a bundle of this file carries its own copy of src/_host/net.ts and its errors.)
+  const cases: [string, string, string | undefined, RegExp][] = [
     [
       "ECONNREFUSED",
-      ConnectionRefusedError,
+      "ConnectionRefusedError",
       "ECONNREFUSED",
       /^Cannot act: Connection refused \(ECONNREFUSED\)$/,
     ],
     [
       "ECONNRESET",
-      ConnectionResetError,
+      "ConnectionResetError",
       "ECONNRESET",
       /: Connection reset by peer \(ECONNRESET\)$/,
     ],
-    ["EPIPE", BrokenPipeError, "EPIPE", /: Broken pipe \(EPIPE\)$/],
-    ["EADDRINUSE", OSError, "EADDRINUSE", /: Address already in use \(EADDRINUSE\)$/],
-    ["ENOENT", OSError, "ENOENT", /: No such file or directory \(ENOENT\)$/],
+    ["EPIPE", "BrokenPipeError", "EPIPE", /: Broken pipe \(EPIPE\)$/],
+    ["EADDRINUSE", "OSError", "EADDRINUSE", /: Address already in use \(EADDRINUSE\)$/],
+    ["ENOENT", "OSError", "ENOENT", /: No such file or directory \(ENOENT\)$/],
     [
       "ENOTFOUND",
-      OSError,
+      "OSError",
       "EAI_NONAME",
       /: unknown host \(failed to lookup address information: Name or service not known\)$/,
     ],
     [
       "EAI_AGAIN",
-      OSError,
+      "OSError",
       "EAI_AGAIN",
       /: unknown host \(.*Temporary failure in name resolution\)$/,
     ],
-    ["ETIMEDOUT", TimeoutError, undefined, /: Connection timed out \(ETIMEDOUT\)$/],
+    ["ETIMEDOUT", "TimeoutError", undefined, /: Connection timed out \(ETIMEDOUT\)$/],
   ];
   for (const [code, cls, mapped, words] of cases) {
     const error = toOSError(nodeError(code), "act") as Error & { code?: string };
-    assert.ok(error instanceof cls, `${code}: ${error}`);
+    assert.equal(error.name, cls, `${code}: ${error}`);
     assert.equal(error.code, mapped, code);
     assert.match(error.message, words);
     assert.equal((error.cause as { code: string }).code, code);
@@ -289,14 +284,14 @@ Deno.test("toOSError maps the codes of node:net, node:tls and node:fs errors to 
   // TLS failures are SSLErrors where a TLS session was involved.
   for (const code of ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]) {
     const error = toOSError(nodeError(code, "unable to verify"), "act", true);
-    assert.ok(error instanceof SSLError, code);
-    assert.equal(error.message, "Cannot act: unable to verify");
+    assert.equal((error as Error).name, "SSLError", code);
+    assert.equal((error as Error).message, "Cannot act: unable to verify");
   }
   // A code the library does not know keeps the host's words, as a plain OSError.
   const other = toOSError(nodeError("ERR_SOMETHING", "something broke"), "act");
-  assert.ok(other instanceof OSError && !(other instanceof ConnectionRefusedError));
+  assert.equal((other as Error).name, "OSError");
   assert.equal((other as Error).message, "Cannot act: something broke");
-  // The library's own errors pass through.
-  const refusal = new RuntimeError("no");
+  // An argument error passes through.
+  const refusal = new TypeError("no");
   assert.equal(toOSError(refusal, "act"), refusal);
 });
