@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Case } from "./_harness.ts";
+import type { Case } from "./_harness.ts";
 import {
   getRunningLoop,
   openConnection,
