@@ -417,6 +417,56 @@ netTest(
   },
 );
 
+// On Node, node:net looks names up through node:dns's lookup, which a test
+// can stand in for: a name whose first address refuses.
+const onNode = !inBrowser && !onDeno &&
+  (globalThis as { Bun?: unknown }).Bun === undefined;
+
+Deno.test({
+  name: "network: a name with several addresses: each is tried in turn, as asyncio does",
+  ignore: !onNode,
+  fn: async () => {
+    type Lookup = (host: string, options: unknown, callback: unknown) => void;
+    const dns = (globalThis as unknown as {
+      process: { getBuiltinModule(name: string): { lookup: Lookup } };
+    }).process.getBuiltinModule("node:dns");
+    const original = dns.lookup;
+    // ::1 first (where nothing listens), then 127.0.0.1.
+    dns.lookup = (host, options, callback) => {
+      if (host !== "dual.coro.test") return original(host, options, callback);
+      const all = [{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }];
+      const done = (typeof options === "function" ? options : callback) as (
+        ...args: unknown[]
+      ) => void;
+      const wantsAll = typeof options === "object" && (options as { all?: boolean }).all;
+      queueMicrotask(() => wantsAll ? done(null, all) : done(null, "::1", 6));
+    };
+    try {
+      await run(async () => {
+        const server = await startServer(echoLines, "127.0.0.1", 0);
+        const port = portOf(server);
+        for (const options of [{}, { happyEyeballsDelay: 0.25 }]) {
+          const [reader, writer] = await openConnection("dual.coro.test", port, options);
+          assert.deepEqual(writer.getExtraInfo("peername"), ["127.0.0.1", port]);
+          writer.write(enc("found\n"));
+          assert.equal(dec(await reader.readline()), "found\n");
+          writer.close();
+          await writer.waitClosed();
+        }
+        server.close();
+        await server.waitClosed();
+        // Every address refuses: ConnectionRefusedError, as for one.
+        await assert.rejects(
+          async () => await openConnection("dual.coro.test", port),
+          (error) => error instanceof ConnectionRefusedError && error.code === "ECONNREFUSED",
+        );
+      });
+    } finally {
+      dns.lookup = original;
+    }
+  },
+});
+
 // ---------------------------------------------------------------------------
 // TLS, with the certificate of tests/fixtures/tls/.
 

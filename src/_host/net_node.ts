@@ -615,9 +615,9 @@ function connected(
 }
 
 /**
- * Bun 1.2 reports a host name that does not resolve as `ECONNREFUSED`: a
- * refused connection to a name is checked by looking the name up, whose
- * error (`ENOTFOUND`) is the true one.
+ * Bun 1.2 reports a host name that does not resolve as `ECONNREFUSED`: on
+ * Bun, a refused connection to a name is checked by looking the name up,
+ * whose error (`ENOTFOUND`) is the true one.
  */
 async function checkRefused(error: unknown, hostname: string): Promise<never> {
   const dns = builtin<DnsModule>("node:dns");
@@ -653,10 +653,12 @@ const NODE_NET: HostNet = {
       host: request.hostname,
       port: request.port,
       allowHalfOpen: true,
-      // asyncio tries one address after another unless given a delay
-      // (Node's least delay is 10 ms).
-      autoSelectFamily: happy !== undefined,
-      ...(happy !== undefined ? { autoSelectFamilyAttemptTimeout: Math.max(10, happy) } : {}),
+      // Every address of the name, one after another, as asyncio: without
+      // autoSelectFamily Node tries the first address only. Without a delay
+      // the next attempt starts when the last one failed (Node's least delay
+      // is 10 ms, its greatest 2^31 - 1).
+      autoSelectFamily: true,
+      autoSelectFamilyAttemptTimeout: happy === undefined ? 2 ** 31 - 1 : Math.max(10, happy),
     });
     const conn = connected(
       socket,
@@ -664,7 +666,7 @@ const NODE_NET: HostNet = {
       () => new NodeConn(socket, null, "none", true),
       request.signal,
     );
-    if (isIp(request.hostname)) return conn;
+    if (isIp(request.hostname) || !(globalThis as { Bun?: unknown }).Bun) return conn;
     return conn.catch((error) => checkRefused(error, request.hostname));
   },
   connectUnix(path: string) {
