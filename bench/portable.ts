@@ -1,17 +1,19 @@
 /**
  * The benchmark cases that need nothing but the library (every case of
  * `core.ts`, `combinators.ts` and `queues.ts` but the memory one, which
- * measures in Deno subprocesses), for any runtime: `tools/portable/bench.ts`
+ * measures in Deno subprocesses), and sockets (`net_roundtrip.ts`), for
+ * Deno, Node and Bun: `tools/portable/bench.ts`
  * bundles this file against `dist/asyncio.js` and runs it on Deno, Node and
  * Bun, each case against that runtime's own native baseline in the same
  * run. Prints the table, then a line `@@bench [...]` with the rows.
  *
  * @module
  */
-import { printTable, type Row, runCase } from "./_harness.ts";
+import { env, printTable, type Row, runCase } from "./_harness.ts";
 import { cases as combinators } from "./combinators.ts";
 import { cases as core } from "./core.ts";
 import { cases as queues } from "./queues.ts";
+import { cases as net } from "./net_roundtrip.ts";
 
 const g = globalThis as {
   gc?: () => void;
@@ -28,7 +30,10 @@ const runtime = g.Bun !== undefined
   : `Node ${g.process!.versions.node}`;
 
 const rows: Row[] = [];
-for (const c of [...core, ...combinators, ...queues]) {
+// BENCH_ONLY=net runs the cases whose names start so.
+const only = env("BENCH_ONLY");
+for (const c of [...core, ...combinators, ...queues, ...net]) {
+  if (only !== undefined && !c.name.startsWith(only)) continue;
   if (c.measure !== undefined) continue;
   rows.push(...await runCase(c));
 }

@@ -537,6 +537,30 @@ function closeAll(listeners: HostListener[]): void {
   }
 }
 
+/**
+ * A listener of the host: made at once (Deno), or once the host has bound
+ * it (Node), waited for in the caller's task; one that comes after the
+ * wait was cancelled is closed.
+ */
+function* listening(
+  loop: EventLoop,
+  listen: () => HostListener | Promise<HostListener>,
+  action: string,
+  tls: boolean,
+): Generator<unknown, HostListener, unknown> {
+  let made: HostListener | Promise<HostListener>;
+  try {
+    made = listen();
+  } catch (error) {
+    throw toOSError(error, action, tls);
+  }
+  if (!(made instanceof Promise)) return made;
+  return yield* ioFuture(loop, made, {
+    release: (listener) => closeAll([listener]),
+    mapError: (error) => toOSError(error, action, tls),
+  });
+}
+
 /** A checked call of `createServer`. */
 interface ServeCall {
   hosts: string[];
@@ -597,16 +621,25 @@ function* createServer(
   };
   const listeners: HostListener[] = [];
   for (const host of call.hosts) {
+    const where = host.includes(":") ? `[${host}]:${call.port}` : `${host}:${call.port}`;
     try {
       listeners.push(
-        tls === null
-          ? net.listen(host, call.port, call.backlog)
-          : net.listenTls(host, call.port, call.backlog, tls.loaded),
+        yield* listening(
+          loop,
+          () =>
+            tls === null
+              ? net.listen(host, call.port, call.backlog)
+              : net.listenTls(host, call.port, call.backlog, {
+                ...tls.loaded,
+                handshakeTimeoutMs: (tls.handshakeTimeout ?? 60) * 1000,
+              }),
+          `listen on ${where}`,
+          tls !== null,
+        ),
       );
     } catch (error) {
       closeAll(listeners);
-      const where = host.includes(":") ? `[${host}]:${call.port}` : `${host}:${call.port}`;
-      throw toOSError(error, `listen on ${where}`, tls !== null);
+      throw error;
     }
   }
   const server = makeServer(loop, listeners, protocolFactory, tls);
@@ -626,12 +659,7 @@ function* createUnixServer(
   yield* ioFuture(loop, net.removeStaleSocket(path), {
     mapError: (error) => toOSError(error, `listen on ${path}`),
   });
-  let listener: HostListener;
-  try {
-    listener = net.listenUnix(path);
-  } catch (error) {
-    throw toOSError(error, `listen on ${path}`);
-  }
+  const listener = yield* listening(loop, () => net.listenUnix(path), `listen on ${path}`, false);
   const server = makeServer(loop, [listener], protocolFactory, null);
   if (startServing) yield* server.startServing();
   return server;

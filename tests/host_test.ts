@@ -27,6 +27,7 @@ import { bunBefore, runtimeName } from "../src/_host/runtime.ts";
 import { channelTurns, host } from "../src/_host/timers.ts";
 import { newRegistry, weakRef } from "../src/_host/gc.ts";
 import { newAbortController } from "../src/_host/abort.ts";
+import { toOSError } from "../src/_host/net.ts";
 
 const g = globalThis as {
   Bun?: unknown;
@@ -194,11 +195,7 @@ Deno.test("currentTask() in an async task: after library awaits always, after a 
 });
 
 Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime and the part, never later", async () => {
-  const g = globalThis as {
-    Worker?: unknown;
-    process?: unknown;
-    Deno?: { Command?: unknown; connect?: unknown };
-  };
+  const g = globalThis as { Worker?: unknown; process?: unknown };
   const name = runtimeName().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   // Threads are Web Workers or node:worker_threads: every runtime of the
   // matrix has one or the other (tests/host_io_test.ts runs them).
@@ -244,7 +241,8 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
       );
     });
   }
-  if (typeof g.Deno?.connect !== "function") {
+  // Deno has its sockets, Node and Bun node:net: only a browser has none.
+  if (inBrowser) {
     const socketError = new RegExp(`: ${name} has no sockets the library knows`);
     await run(async () => {
       await assert.rejects(
@@ -257,4 +255,60 @@ Deno.test("an I/O part the runtime lacks fails at the call, naming the runtime a
       );
     });
   }
+});
+
+Deno.test("toOSError maps the codes of node:net, node:tls and node:fs errors to the library's classes, in Deno's words", () => {
+  const nodeError = (code: string, message = `connect ${code} 127.0.0.1:1`) =>
+    Object.assign(new Error(message), { code, errno: -1, syscall: "connect" });
+  // (By name: a bundle of this file carries its own copy of src/_host/net.ts and its errors.)
+  const cases: [string, string, string | undefined, RegExp][] = [
+    [
+      "ECONNREFUSED",
+      "ConnectionRefusedError",
+      "ECONNREFUSED",
+      /^Cannot act: Connection refused \(ECONNREFUSED\)$/,
+    ],
+    [
+      "ECONNRESET",
+      "ConnectionResetError",
+      "ECONNRESET",
+      /: Connection reset by peer \(ECONNRESET\)$/,
+    ],
+    ["EPIPE", "BrokenPipeError", "EPIPE", /: Broken pipe \(EPIPE\)$/],
+    ["EADDRINUSE", "OSError", "EADDRINUSE", /: Address already in use \(EADDRINUSE\)$/],
+    ["ENOENT", "OSError", "ENOENT", /: No such file or directory \(ENOENT\)$/],
+    [
+      "ENOTFOUND",
+      "OSError",
+      "EAI_NONAME",
+      /: unknown host \(failed to lookup address information: Name or service not known\)$/,
+    ],
+    [
+      "EAI_AGAIN",
+      "OSError",
+      "EAI_AGAIN",
+      /: unknown host \(.*Temporary failure in name resolution\)$/,
+    ],
+    ["ETIMEDOUT", "TimeoutError", undefined, /: Connection timed out \(ETIMEDOUT\)$/],
+  ];
+  for (const [code, cls, mapped, words] of cases) {
+    const error = toOSError(nodeError(code), "act") as Error & { code?: string };
+    assert.equal(error.name, cls, `${code}: ${error}`);
+    assert.equal(error.code, mapped, code);
+    assert.match(error.message, words);
+    assert.equal((error.cause as { code: string }).code, code);
+  }
+  // TLS failures are SSLErrors where a TLS session was involved.
+  for (const code of ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]) {
+    const error = toOSError(nodeError(code, "unable to verify"), "act", true);
+    assert.equal((error as Error).name, "SSLError", code);
+    assert.equal((error as Error).message, "Cannot act: unable to verify");
+  }
+  // A code the library does not know keeps the host's words, as a plain OSError.
+  const other = toOSError(nodeError("ERR_SOMETHING", "something broke"), "act");
+  assert.equal((other as Error).name, "OSError");
+  assert.equal((other as Error).message, "Cannot act: something broke");
+  // An argument error passes through.
+  const refusal = new TypeError("no");
+  assert.equal(toOSError(refusal, "act"), refusal);
 });

@@ -12,9 +12,12 @@
  *   (`ConnectionRefusedError`, `OSError` with a `code`, `SSLError`, ...), so
  *   that no layer above this file sees a host error class.
  *
- * Deno's globals are read when a function runs, never at load, so that
- * importing the library on a runtime without sockets fails only when a
- * socket is asked for, with an error naming what is missing.
+ * Two hosts serve: Deno's sockets (`Deno.connect`, `Deno.listen`, ...)
+ * where the `Deno` global has them, else `node:net` and `node:tls` (Node,
+ * Bun: `net_node.ts`). Which one is read when a function runs, never at
+ * load, so that importing the library on a runtime without sockets (a
+ * browser) fails only when a socket is asked for, with an error naming what
+ * is missing.
  *
  * @module
  */
@@ -31,6 +34,7 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { runtimeName } from "./runtime.ts";
+import { nodeNet, SocketClosed } from "./net_node.ts";
 
 /** An address as the host reports it. */
 export interface HostAddr {
@@ -109,17 +113,31 @@ export interface TlsServerRequest {
   cert: string;
   key: string;
   alpnProtocols?: string[];
+  /**
+   * How long a client's handshake may take, in ms, for a host that shakes
+   * hands before it hands the connection over (node:tls); Deno's
+   * connections shake hands in `handshake()`, which the server times itself.
+   */
+  handshakeTimeoutMs?: number;
 }
 
-/** The host's network functions (see the module header). */
+/**
+ * The host's network functions (see the module header). A listener is made
+ * at once (Deno binds synchronously) or later (Node binds in a callback).
+ */
 export interface HostNet {
   connect(request: ConnectRequest): Promise<HostConn>;
   connectUnix(path: string): Promise<HostConn>;
   /** Upgrades a TCP connection to TLS, client side; `conn` is consumed. */
   startTls(conn: HostConn, request: TlsClientRequest): Promise<HostConn>;
-  listen(hostname: string, port: number, backlog: number): HostListener;
-  listenTls(hostname: string, port: number, backlog: number, tls: TlsServerRequest): HostListener;
-  listenUnix(path: string): HostListener;
+  listen(hostname: string, port: number, backlog: number): HostListener | Promise<HostListener>;
+  listenTls(
+    hostname: string,
+    port: number,
+    backlog: number,
+    tls: TlsServerRequest,
+  ): HostListener | Promise<HostListener>;
+  listenUnix(path: string): HostListener | Promise<HostListener>;
   /** Removes `path` if it is a socket file (a stale one from an earlier server). */
   removeStaleSocket(path: string): Promise<void>;
   /** Removes the socket file of a closed server, if it is still there. */
@@ -143,19 +161,52 @@ interface DenoNet {
   errors: DenoErrors;
 }
 
+/** The `Deno` global, if it has sockets. */
+function denoGlobal(): DenoNet | undefined {
+  const d = (globalThis as { Deno?: DenoNet }).Deno;
+  return d !== undefined && typeof d.connect === "function" ? d : undefined;
+}
+
 /** The `Deno` global, read when a socket is asked for. */
 function deno(what: string): DenoNet {
-  const d = (globalThis as { Deno?: DenoNet }).Deno;
-  if (d === undefined || typeof d.connect !== "function") {
-    throw new RuntimeError(
-      `Cannot ${what}: ${runtimeName()} has no sockets the library knows (the network runs on Deno's Deno.connect and Deno.listen)`,
-    );
-  }
+  const d = denoGlobal();
+  if (d === undefined) throw noSockets(what);
   return d;
 }
 
-/** The host's network functions. The fields are writable so that a test can inject a failing host. */
+function noSockets(what: string): RuntimeError {
+  return new RuntimeError(
+    `Cannot ${what}: ${runtimeName()} has no sockets the library knows (the network runs on Deno's Deno.connect and Deno.listen, or on node:net and node:tls)`,
+  );
+}
+
+/** The host that serves the network here: Deno's sockets, else node:net's. */
+function host(what: string): HostNet {
+  if (denoGlobal() !== undefined) return denoNet;
+  const node = nodeNet();
+  if (node === null) throw noSockets(what);
+  return node;
+}
+
+/**
+ * The host's network functions, on whichever host has them (see the module
+ * header). The fields are writable so that a test can inject a failing host.
+ */
 export const net: HostNet = {
+  connect: (request) => host("connect").connect(request),
+  connectUnix: (path) => host("connect").connectUnix(path),
+  startTls: (conn, request) => host("start TLS").startTls(conn, request),
+  listen: (hostname, port, backlog) => host("listen").listen(hostname, port, backlog),
+  listenTls: (hostname, port, backlog, tls) =>
+    host("listen").listenTls(hostname, port, backlog, tls),
+  listenUnix: (path) => host("listen").listenUnix(path),
+  removeStaleSocket: (path) => host("listen").removeStaleSocket(path),
+  removeSocket: (path) => host("remove a socket").removeSocket(path),
+  readTextFile: (path) => host("read a certificate").readTextFile(path),
+};
+
+/** Deno's sockets. */
+const denoNet: HostNet = {
   connect(request) {
     const options: Record<string, unknown> = {
       hostname: request.hostname,
@@ -224,12 +275,23 @@ function isHostError(error: unknown, name: string): boolean {
   return cls !== undefined && error instanceof cls;
 }
 
+/** Whether `error` is one of Deno's own error classes (mapped by class above). */
+function isDenoError(error: Error): boolean {
+  const errors = (globalThis as { Deno?: DenoNet }).Deno?.errors;
+  if (errors === undefined) return false;
+  for (const cls of Object.values(errors)) {
+    if (typeof cls === "function" && error instanceof cls) return true;
+  }
+  return false;
+}
+
 /**
  * Whether `error` is what a pending read, write or accept rejects with when
  * its socket is closed under it (the library's own `close()`).
  */
 export function isClosedError(error: unknown): boolean {
-  return isHostError(error, "Interrupted") || isHostError(error, "BadResource");
+  return error instanceof SocketClosed || isHostError(error, "Interrupted") ||
+    isHostError(error, "BadResource");
 }
 
 /** Python's names for the host's connection errors: class, code and words. */
@@ -288,6 +350,11 @@ export function toOSError(error: unknown, action: string, tls = false): unknown 
   for (const [name, code] of OS_ERRORS) {
     if (isHostError(error, name)) return new OSError(message, { code, cause: error });
   }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && error instanceof Error && !isDenoError(error)) {
+    const mapped = fromCode(error, code, action, tls);
+    if (mapped !== null) return mapped;
+  }
   if (/failed to lookup address|Name or service not known|nodename nor servname/i.test(words)) {
     return new OSError(`Cannot ${action}: unknown host (${words})`, {
       code: "EAI_NONAME",
@@ -299,4 +366,68 @@ export function toOSError(error: unknown, action: string, tls = false): unknown 
     return new SSLError(message, { code: "SSL", cause: error });
   }
   return new OSError(message, { cause: error });
+}
+
+/**
+ * The system's words for the codes of Node's errors (Node says `connect
+ * ECONNREFUSED 127.0.0.1:1`; Deno and Python say `Connection refused`).
+ * The message carries the code after them: `Connection refused
+ * (ECONNREFUSED)`.
+ */
+const SYSTEM_WORDS: Record<string, string> = {
+  ECONNREFUSED: "Connection refused",
+  ECONNRESET: "Connection reset by peer",
+  ECONNABORTED: "Software caused connection abort",
+  EPIPE: "Broken pipe",
+  EADDRINUSE: "Address already in use",
+  EADDRNOTAVAIL: "Cannot assign requested address",
+  ENOTCONN: "Transport endpoint is not connected",
+  ENETUNREACH: "Network is unreachable",
+  EHOSTUNREACH: "No route to host",
+  ENOENT: "No such file or directory",
+  EEXIST: "File exists",
+  EACCES: "Permission denied",
+  EPERM: "Operation not permitted",
+  ETIMEDOUT: "Connection timed out",
+  EINVAL: "Invalid argument",
+  ENOTSOCK: "Socket operation on non-socket",
+  EMFILE: "Too many open files",
+  ENFILE: "Too many open files in system",
+};
+
+/** Name-resolution failures (Python's `socket.gaierror`) and the code Python gives each. */
+const LOOKUP_CODES: Record<string, [string, string]> = {
+  ENOTFOUND: ["EAI_NONAME", "Name or service not known"],
+  EAI_NONAME: ["EAI_NONAME", "Name or service not known"],
+  EAI_NODATA: ["EAI_NONAME", "Name or service not known"],
+  EAI_AGAIN: ["EAI_AGAIN", "Temporary failure in name resolution"],
+  EAI_FAIL: ["EAI_FAIL", "Non-recoverable failure in name resolution"],
+};
+
+/** The codes of Node's TLS failures (besides `ERR_SSL_*`, `ERR_TLS_*`). */
+const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|SIGNATURE|ISSUER/;
+
+/**
+ * The library's error for an error of `node:net`, `node:tls` or `node:fs`
+ * (a `code` such as `"ECONNREFUSED"`), in the words Deno's give; `null` if
+ * the code is not one the library knows.
+ */
+function fromCode(error: Error, code: string, action: string, tls: boolean): Error | null {
+  const lookup = LOOKUP_CODES[code];
+  if (lookup !== undefined) {
+    return new OSError(
+      `Cannot ${action}: unknown host (failed to lookup address information: ${lookup[1]})`,
+      { code: lookup[0], cause: error },
+    );
+  }
+  const known = SYSTEM_WORDS[code];
+  // (The code, not the errno: Bun 1.2 gives wrong errnos.)
+  const message = `Cannot ${action}: ${known !== undefined ? `${known} (${code})` : error.message}`;
+  for (const [, cls, connectionCode] of CONNECTION_ERRORS) {
+    if (code === connectionCode) return new cls(message, { code, cause: error });
+  }
+  if (code === "ETIMEDOUT") return new TimeoutError(message, { cause: error });
+  if (tls && TLS_CODE.test(code)) return new SSLError(message, { code: "SSL", cause: error });
+  if (known !== undefined) return new OSError(message, { code, cause: error });
+  return null;
 }

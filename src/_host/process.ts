@@ -23,7 +23,7 @@
  * and `node:child_process`, which has, moves bytes through its pipes at
  * half the speed or less.)
  *
- * `node:v8` is loaded on first use, through `process.getBuiltinModule`, so
+ * `node:v8` is loaded on first use, through `nodeBuiltin` (`builtin.ts`), so
  * that loading the library never needs it.
  *
  * On a runtime without `Deno.Command` that has `node:child_process` (Node,

@@ -5,7 +5,7 @@
  * the platform's signal numbers (`node:os`). `subprocess.ts` chooses it;
  * nothing else imports it.
  *
- * The modules are read through `process.getBuiltinModule` when a child is
+ * The modules are loaded through `nodeBuiltin` (`builtin.ts`) when a child is
  * spawned, never at load (a browser bundle must load).
  *
  * @module

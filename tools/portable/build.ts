@@ -7,7 +7,8 @@
  *   `Deno.` pointed at the harness's shim; next to it `fixtures/`, the
  *   modules the tests run in workers by URL (`PORTABLE_FIXTURES`), copied
  *   as they are;
- * - `examples/<name>.js`: each example that needs no I/O, importing the
+ * - `examples/<name>.js`: each example that needs no I/O or only what a
+ *   server runtime has (`SERVER_EXAMPLES`), importing the
  *   library from `../../asyncio.js`, and `examples/manifest.js`, the
  *   expected output of each;
  * - `main.js`, the entry (`node dist/portable/main.js`, `bun ...`, `deno run

@@ -34,6 +34,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "stream_reader",
   "datagram",
   "host_io",
+  "network",
 ];
 
 /**
@@ -64,32 +65,37 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   worker_functions: "its worker modules are TypeScript files",
   host_process: "the process pool's framing, an internal module",
   graph: "pins the names and source lines of the test's own functions, which a bundle renames",
-  streams: "Deno sockets on 127.0.0.1",
-  transports: "Deno sockets on 127.0.0.1",
-  tls: "Deno TLS sockets and openssl-made certificates",
+  streams:
+    "peers made with Deno.listen and node:net, internal hooks (the public API on every runtime: network)",
+  transports:
+    "peers made with Deno.listen and node:net, internal hooks (the public API on every runtime: network)",
+  tls:
+    "openssl-made certificates (Deno.Command) and a node:tls peer (the public API on every runtime: network)",
   subprocess: "its children are `deno eval` scripts; host_io runs the same cases on every runtime",
 };
 
 /**
- * Examples that start child processes: they run on every server runtime
- * (Deno, Node, Bun), and a browser reports them skipped, with the reason.
+ * Examples that need what only a server runtime has (child processes,
+ * sockets): they run on Deno, Node and Bun, and a browser reports them
+ * skipped, with the reason. An example is in this list or in
+ * {@linkcode HOST_EXAMPLES}, not both.
  */
 export const SERVER_EXAMPLES: Readonly<Record<string, string>> = {
   process_pool: "a ProcessPoolExecutor (child processes)",
   run_in_executor: "a ProcessPoolExecutor (child processes)",
+  wget: "TCP streams (an HTTP server of its own on 127.0.0.1)",
+  echo_protocol: "TCP transports and protocols on 127.0.0.1",
+  http_server: "TCP streams on 127.0.0.1",
+  udp_echo: "UDP sockets (node:dgram) on 127.0.0.1",
 };
 
 /** Examples that need host I/O (network, processes), with the reason. */
 export const HOST_EXAMPLES: Readonly<Record<string, string>> = {
   blocking_library:
     "its worker module is TypeScript (examples/_requests.ts), which Node and browsers do not load",
-  wget: "Deno sockets (an HTTP server on 127.0.0.1)",
-  download_images: "Deno sockets (an HTTP server on 127.0.0.1)",
-  echo_client: "Deno sockets on 127.0.0.1",
-  echo_server: "Deno sockets on 127.0.0.1",
-  echo_protocol: "Deno sockets on 127.0.0.1",
-  udp_echo: "UDP sockets (node:dgram) on 127.0.0.1",
-  http_server: "Deno sockets on 127.0.0.1",
+  download_images: "Deno.serve and fetch (an HTTP server on 127.0.0.1)",
+  echo_client: "reads its port from Deno.args",
+  echo_server: "runs echo_client.ts as a Deno child process",
   graceful_shutdown: "a Deno child process, its sockets, and a real SIGINT",
   subprocess: "its child is `deno eval`",
 };
