@@ -182,14 +182,20 @@ function settledWith<T>(value: T): Promise<T> {
  * Its fast path (the lock is free, an item is there) completes in the first
  * `next()`/`then()`; only an operation that must wait starts the generator
  * of its slow path, which it then drives. It costs one small young object
- * per call.
+ * per call: like `FutureIterator`, it is its own `IteratorResult` (a
+ * completed `next()` returns `this` with `done` and `value` set; `yield*`
+ * reads both at once), so `yield* queue.get()` allocates nothing else.
  */
 export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
+  /** The `IteratorResult` side: set once the operation finished in `next()`. */
+  done = false;
+  /** The result, once `done` (READY: the result `start()` got, not yet awaited). */
+  value: unknown = undefined;
   readonly #kind: OpKind<A, T>;
   readonly #arg: A;
   #state = FRESH;
-  // WAITING: the slow path's iterator; READY: the result.
-  #held: unknown = undefined;
+  // WAITING: the slow path's iterator.
+  #slow: Iterator<unknown, T, unknown> | null = null;
 
   constructor(kind: OpKind<A, T>, arg: A) {
     this.#kind = kind;
@@ -205,7 +211,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     const now = this.#kind.tryNow(this.#arg);
     if (now !== WAIT) {
       this.#state = READY;
-      this.#held = now;
+      this.value = now;
     }
     return this;
   }
@@ -214,23 +220,34 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     return this;
   }
 
+  // Small, with the rare states in other methods (inlined where awaited).
   next(value?: unknown): IteratorResult<unknown, T> {
-    if (this.#state === WAITING) return this.#resume(false, value);
-    if (this.#state === FINISHED) throw this.#reuse();
-    if (this.#state === READY) {
+    const state = this.#state;
+    if (state === READY) {
       this.#state = FINISHED;
-      const result = this.#held as T;
-      this.#held = undefined;
-      return { done: true, value: result };
+      this.done = true;
+      return this as IteratorResult<unknown, T>;
     }
+    if (state !== FRESH) return this.#later(value);
     const now = this.#kind.tryNow(this.#arg);
-    if (now !== WAIT) {
-      this.#state = FINISHED;
-      return { done: true, value: now };
-    }
-    this.#held = this.#kind.slow(this.#arg);
+    if (now === WAIT) return this.#wait();
+    this.#state = FINISHED;
+    this.done = true;
+    this.value = now;
+    return this as IteratorResult<unknown, T>;
+  }
+
+  /** The first `next()` of an operation that has to wait: starts its slow path. */
+  #wait(): IteratorResult<unknown, T> {
+    this.#slow = this.#kind.slow(this.#arg);
     this.#state = WAITING;
     return this.#resume(false, undefined);
+  }
+
+  /** `next()` while waiting (resumes the slow path) or when finished (throws). */
+  #later(value: unknown): IteratorResult<unknown, T> {
+    if (this.#state === WAITING) return this.#resume(false, value);
+    throw this.#reuse();
   }
 
   throw(error: unknown): IteratorResult<unknown, T> {
@@ -240,26 +257,26 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
   }
 
   return(value?: T): IteratorResult<unknown, T> {
-    const slow = this.#state === WAITING ? this.#held as Iterator<unknown, T, unknown> : null;
+    const slow = this.#state === WAITING ? this.#slow : null;
     this.#state = FINISHED;
-    this.#held = undefined;
+    this.#slow = null;
     if (slow !== null) return slow.return?.(value as T) ?? { done: true, value: value as T };
     return { done: true, value: value as T };
   }
 
   #resume(throws: boolean, value: unknown): IteratorResult<unknown, T> {
-    const slow = this.#held as Iterator<unknown, T, unknown>;
+    const slow = this.#slow!;
     let step: IteratorResult<unknown, T>;
     try {
       step = throws ? slow.throw!(value) : slow.next(value);
     } catch (error) {
       this.#state = FINISHED;
-      this.#held = undefined;
+      this.#slow = null;
       throw error;
     }
     if (step.done) {
       this.#state = FINISHED;
-      this.#held = undefined;
+      this.#slow = null;
     }
     return step;
   }
@@ -287,7 +304,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
         return settledWith(now).then(onfulfilled, onrejected);
       }
       const slow = this.#kind.slow(this.#arg);
-      this.#held = slow;
+      this.#slow = slow;
       this.#state = WAITING;
       if (slow instanceof WaitOnce && !slow.future.done()) {
         return awaitOnce(this, slow.future as Future<unknown>, onfulfilled, onrejected);
@@ -296,9 +313,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     }
     if (this.#state === READY) {
       this.#state = FINISHED;
-      const result = this.#held as T;
-      this.#held = undefined;
-      return settledWith(result).then(onfulfilled, onrejected);
+      return settledWith(this.value as T).then(onfulfilled, onrejected);
     }
     return Promise.reject(
       this.#state === FINISHED ? this.#reuse() : new RuntimeError(
