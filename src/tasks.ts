@@ -695,7 +695,7 @@ export class Task<T = unknown> extends Future<T> {
   static #cancelLoose(task: Task<unknown>, msg: string | undefined): void {
     task.getLoop().callExceptionHandler({
       message:
-        `Cannot cancel ${task.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of task library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
+        `Cannot cancel ${task.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
       task: task,
     });
     task.#kind &= ~MUST_CANCEL;
