@@ -26,6 +26,7 @@ import { AWAIT, layers, runningLoopFor } from "./_core.ts";
 import {
   awaitNextIteration,
   FutureIterator,
+  NO_FUTURE,
   OUT,
   promised,
   settle,
@@ -223,7 +224,7 @@ class Driving implements Settles, Promise<unknown> {
       }
       const yielded = step.value;
       let refusal: unknown;
-      if (yielded instanceof FutureIterator) {
+      if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
         const wait = new Step(yielded.future, undefined, this);
         refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
         if (refusal === undefined && this.#task === undefined) this.#task = wait.task;

@@ -59,7 +59,8 @@ import {
   WaiterList,
 } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import { FutureIterator } from "./_await.ts";
+import { FutureIterator, NO_FUTURE } from "./_await.ts";
+import { COROUTINE_NAME } from "./_drive.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -341,8 +342,8 @@ export class Event {
   }
 }
 
-/** The future of an `EventWait` that has none yet (never awaited). */
-const NO_WAITER = { done: () => false } as unknown as Waiter<true>;
+/** The future of an `EventWait` that has none yet (never awaited; see `NO_FUTURE`). */
+const NO_WAITER = NO_FUTURE as unknown as Waiter<true>;
 
 /**
  * One call of `event.wait()`: a one-shot awaitable, as every call of a
@@ -430,6 +431,11 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
     // task's wait on the waiter and the promise returned (`awaitOnce`).
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
     return awaitOnce(this, this.future as Waiter<true>, onfulfilled, onrejected);
+  }
+
+  /** The name in the error of a `yield event.wait()` without `*`. */
+  get [COROUTINE_NAME](): string {
+    return "event.wait";
   }
 
   override toString(): string {

@@ -143,7 +143,7 @@ import {
   TASK_ID,
   TASKS,
 } from "./_core.ts";
-import { deliverThen, FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
+import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
 import { claim, claimGenerator, COROUTINE_NAME, yieldError } from "./_drive.ts";
 import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
@@ -626,7 +626,7 @@ export class Task<T = unknown> extends Future<T> {
       loop[SCHEDULE_STEP](task);
     } else if (yielded === undefined) {
       loop[SCHEDULE_STEP](task);
-    } else if (yielded instanceof FutureIterator) {
+    } else if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
       const future = yielded.future as Future<unknown>;
       if (future.getLoop() !== loop) {
         Task.#throwIn(
