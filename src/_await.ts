@@ -22,6 +22,7 @@
  * @module
  */
 
+import { RuntimeError } from "./errors.ts";
 import { captureStack, HOST_WORK, layers, realm, SCHEDULE } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 
@@ -38,6 +39,21 @@ interface FutureLike<T> {
   result(): T;
   exception(): unknown;
 }
+
+/**
+ * The `future` of a `FutureIterator` that has none yet: an awaitable that
+ * makes its waiter when first iterated (`Event.wait()`). Yielded while it
+ * still has this one, it was yielded itself, without `*` (`yield
+ * event.wait()`): a task or a driven coroutine throws `yieldError` in.
+ */
+export const NO_FUTURE: FutureLike<never> = {
+  done: () => false,
+  cancelled: () => false,
+  result: () => {
+    throw new RuntimeError("Cannot read the result of an awaitable never awaited");
+  },
+  exception: () => undefined,
+};
 
 /**
  * What `yield* future` drives: it yields itself while the future is

@@ -26,6 +26,7 @@ import { AWAIT, layers, runningLoopFor } from "./_core.ts";
 import {
   awaitNextIteration,
   FutureIterator,
+  NO_FUTURE,
   OUT,
   promised,
   settle,
@@ -80,25 +81,38 @@ export const STATELESS: unique symbol = Symbol("stateless");
  * @throws {RuntimeError} If `coro` was claimed before.
  */
 export function claim(coro: object, driver: Driver): void {
+  if ((coro as Claimable)[STATELESS] === true) return;
+  claimGenerator(coro, driver);
+}
+
+/**
+ * {@linkcode claim} for a native generator object, which is never
+ * `STATELESS` (only the library's own iterators are): one load and one
+ * store, on every task made from a generator.
+ *
+ * @throws {RuntimeError} If `coro` was claimed before.
+ */
+export function claimGenerator(coro: object, driver: Driver): void {
   const claimable = coro as Claimable;
-  if (claimable[STATELESS] === true) return;
   const owner = claimable[CLAIMED];
-  if (owner !== undefined) {
-    throw new RuntimeError(
-      owner.done()
-        ? `Cannot reuse ${
-          describe(coro)
-        }: it was already awaited (by ${owner}) and is finished. A coroutine runs once: call its function again for a new one`
-        : `Cannot run ${
-          describe(coro)
-        } in ${driver}: it is already being awaited (by ${owner}). A coroutine runs once, in one task: call its function again for a new one`,
-    );
-  }
+  if (owner !== undefined) throw reuseError(coro, owner, driver);
   try {
     claimable[CLAIMED] = driver;
   } catch {
     // A frozen coroutine object cannot be claimed; it is driven unclaimed.
   }
+}
+
+function reuseError(coro: object, owner: Driver, driver: Driver): RuntimeError {
+  return new RuntimeError(
+    owner.done()
+      ? `Cannot reuse ${
+        describe(coro)
+      }: it was already awaited (by ${owner}) and is finished. A coroutine runs once: call its function again for a new one`
+      : `Cannot run ${
+        describe(coro)
+      } in ${driver}: it is already being awaited (by ${owner}). A coroutine runs once, in one task: call its function again for a new one`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -210,7 +224,7 @@ class Driving implements Settles, Promise<unknown> {
       }
       const yielded = step.value;
       let refusal: unknown;
-      if (yielded instanceof FutureIterator) {
+      if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
         const wait = new Step(yielded.future, undefined, this);
         refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
         if (refusal === undefined && this.#task === undefined) this.#task = wait.task;

@@ -59,7 +59,8 @@ import {
   WaiterList,
 } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import { FutureIterator } from "./_await.ts";
+import { FutureIterator, NO_FUTURE } from "./_await.ts";
+import { COROUTINE_NAME } from "./_drive.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -341,11 +342,8 @@ export class Event {
   }
 }
 
-const FRESH = 0;
-const WAITING = 1;
-const FINISHED = 2;
-/** The future of an `EventWait` that has none yet (never awaited). */
-const NO_WAITER = { done: () => false } as unknown as Waiter<true>;
+/** The future of an `EventWait` that has none yet (never awaited; see `NO_FUTURE`). */
+const NO_WAITER = NO_FUTURE as unknown as Waiter<true>;
 
 /**
  * One call of `event.wait()`: a one-shot awaitable, as every call of a
@@ -363,10 +361,14 @@ const NO_WAITER = { done: () => false } as unknown as Waiter<true>;
  * - `await` runs the same iterator: `next()` queues the waiter, and one
  *   record (`awaitOnce`) is the awaiting task's wait on it and the promise
  *   `then()` returns.
+ *
+ * Its state is in the fields it needs anyway, no field of its own (and no
+ * private method, which costs V8 a brand field per object): fresh while
+ * `future` is `NO_WAITER`, waiting once it is the queued waiter, finished
+ * once `#event` is `null`.
  */
 class EventWait extends FutureIterator<true> implements Awaitable<true> {
-  readonly #event: Event;
-  #state = FRESH;
+  #event: Event | null;
 
   constructor(event: Event) {
     // The waiter comes when it is first awaited (`future` is set then).
@@ -379,18 +381,18 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
   }
 
   override next(): IteratorResult<unknown, true> {
-    if (this.#state === WAITING) {
+    const event = this.#event;
+    if (event === null) throw reuse();
+    if (this.future !== NO_WAITER) { // waiting
       if (this.future.done()) {
-        this.#state = FINISHED;
-        leaveEvent(this.#event, this.future as Waiter<true>);
+        this.#event = null;
+        leaveEvent(event, this.future as Waiter<true>);
       }
       return super.next(); // the result, the waiter's error thrown, or itself
     }
-    if (this.#state === FINISHED) throw reuse();
-    this.#state = WAITING;
-    const waiter = eventWaiter(this.#event);
+    const waiter = eventWaiter(event);
     if (waiter === null) {
-      this.#state = FINISHED;
+      this.#event = null;
       this.done = true;
       this.value = true;
       return this as IteratorResult<unknown, true>;
@@ -401,27 +403,26 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
   }
 
   override throw(error: unknown): IteratorResult<unknown, true> {
-    this.#leave();
+    const event = this.#event;
+    this.#event = null;
+    if (event !== null && this.future !== NO_WAITER) leaveEvent(event, this.future as Waiter<true>);
     throw error;
   }
 
   override return(value?: true): IteratorResult<unknown, true> {
-    this.#leave();
+    const event = this.#event;
+    this.#event = null;
+    if (event !== null && this.future !== NO_WAITER) leaveEvent(event, this.future as Waiter<true>);
     return super.return(value);
-  }
-
-  #leave(): void {
-    if (this.#state === WAITING) leaveEvent(this.#event, this.future as Waiter<true>);
-    this.#state = FINISHED;
   }
 
   then<R1 = true, R2 = never>(
     onfulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.#state !== FRESH) {
+    if (this.#event === null || this.future !== NO_WAITER) {
       return Promise.reject(
-        this.#state === FINISHED ? reuse() : new RuntimeError(
+        this.#event === null ? reuse() : new RuntimeError(
           "Cannot await Event.wait() twice: it is already being awaited",
         ),
       ).then(onfulfilled, onrejected);
@@ -430,6 +431,11 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
     // task's wait on the waiter and the promise returned (`awaitOnce`).
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
     return awaitOnce(this, this.future as Waiter<true>, onfulfilled, onrejected);
+  }
+
+  /** The name in the error of a `yield event.wait()` without `*`. */
+  get [COROUTINE_NAME](): string {
+    return "event.wait";
   }
 
   override toString(): string {

@@ -143,9 +143,9 @@ import {
   TASK_ID,
   TASKS,
 } from "./_core.ts";
-import { deliverThen, FutureIterator, settleThen, SLEEP0, type Wait } from "./_await.ts";
+import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
-import { claim, COROUTINE_NAME, yieldError } from "./_drive.ts";
+import { claim, claimGenerator, COROUTINE_NAME, yieldError } from "./_drive.ts";
 import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
 import { runtimeName } from "./_host/runtime.ts";
 import { newAbortController } from "./_host/abort.ts";
@@ -385,16 +385,17 @@ export class Task<T = unknown> extends Future<T> {
     const loop = options?.loop ?? runningLoopFor("create a task");
     if (kind === PROMISE) checkNotParked("create a task from a promise");
     super(loop);
-    if (kind <= GENERATOR) claim(coro as object, this);
+    if (kind === NATIVE_GENERATOR) claimGenerator(coro as object, this);
+    else if (kind === GENERATOR) claim(coro as object, this);
     this.#kind = kind;
     this.#coro = coro;
-    if (options?.name !== undefined) this.#extraState().name = String(options.name);
+    if (options?.name !== undefined) Task.#extraState(this).name = String(options.name);
     const head = loop[TASKS] as Task<unknown> | null;
     this.#next = head;
     if (head !== null) head.#prev = this as Task<unknown>;
     loop[TASKS] = this;
     if (kind === PROMISE) {
-      this.#watchBody(coro as PromiseLike<unknown>);
+      Task.#watchBody(this, coro as PromiseLike<unknown>);
     } else if (options?.eagerStart && loop.isRunning()) {
       const previous = current;
       current = this as Task<unknown>;
@@ -422,10 +423,10 @@ export class Task<T = unknown> extends Future<T> {
    * cancelled: hand it to `fetch` and other host APIs.
    */
   get signal(): AbortSignal {
-    const extra = this.#extraState();
+    const extra = Task.#extraState(this);
     if (extra.controller === null) {
       extra.controller = newAbortController();
-      if (this.#cancelRequests > 0 || this.cancelled()) {
+      if (Task.#cancelRequests(this) > 0 || this.cancelled()) {
         extra.controller.abort(new CancelledError(extra.cancelMessage));
       }
     }
@@ -439,7 +440,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** Renames the task. @param name The new name. */
   setName(name: string): void {
-    this.#extraState().name = String(name);
+    Task.#extraState(this).name = String(name);
   }
 
   /**
@@ -464,20 +465,20 @@ export class Task<T = unknown> extends Future<T> {
   override cancel(msg?: string): boolean {
     checkMessage(msg);
     if (this.done()) return false;
-    this.#cancelRequests++;
+    Task.#setCancelRequests(this, Task.#cancelRequests(this) + 1);
     this.#extra?.controller?.abort(new CancelledError(msg));
     if ((this.#kind & KIND) === PROMISE) {
-      this.#leaveHost();
-      this.#complete("cancelled", msg);
+      Task.#leaveHost(this);
+      Task.#complete(this, "cancelled", msg);
       return true;
     }
     if ((this.#kind & HOST_MASK) === LOOSE) {
-      this.#cancelLoose(msg);
+      Task.#cancelLoose(this, msg);
       return true;
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#kind |= MUST_CANCEL | ATTEND;
-    if (msg !== undefined || this.#extra !== null) this.#extraState().cancelMessage = msg;
+    if (msg !== undefined || this.#extra !== null) Task.#extraState(this).cancelMessage = msg;
     return true;
   }
 
@@ -487,7 +488,7 @@ export class Task<T = unknown> extends Future<T> {
    * @returns The count.
    */
   cancelling(): number {
-    return this.#cancelRequests;
+    return Task.#cancelRequests(this);
   }
 
   /**
@@ -497,11 +498,12 @@ export class Task<T = unknown> extends Future<T> {
    * @returns The count left.
    */
   uncancel(): number {
-    if (this.#cancelRequests > 0) {
-      this.#cancelRequests--;
-      if (this.#cancelRequests === 0) this.#kind &= ~MUST_CANCEL;
+    const count = Task.#cancelRequests(this);
+    if (count > 0) {
+      Task.#setCancelRequests(this, count - 1);
+      if (count === 1) this.#kind &= ~MUST_CANCEL;
     }
-    return this.#cancelRequests;
+    return Task.#cancelRequests(this);
   }
 
   /**
@@ -560,15 +562,15 @@ export class Task<T = unknown> extends Future<T> {
   // ---------------------------------------------------------------------------
 
   /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
-  get #cancelRequests(): number {
-    return this.#extra?.cancelRequests ?? 0;
+  static #cancelRequests(task: Task<unknown>): number {
+    return task.#extra?.cancelRequests ?? 0;
   }
-  set #cancelRequests(count: number) {
-    this.#extraState().cancelRequests = count;
+  static #setCancelRequests(task: Task<unknown>, count: number): void {
+    Task.#extraState(task).cancelRequests = count;
   }
 
-  #extraState(): TaskExtra {
-    return this.#extra ??= {
+  static #extraState(task: Task<unknown>): TaskExtra {
+    return task.#extra ??= {
       name: null,
       cancelMessage: undefined,
       controller: null,
@@ -576,107 +578,112 @@ export class Task<T = unknown> extends Future<T> {
     };
   }
 
-  #cancelMessage(): string | undefined {
-    return this.#extra?.cancelMessage;
+  static #cancelMessage(task: Task<unknown>): string | undefined {
+    return task.#extra?.cancelMessage;
   }
 
-  #complete(state: "done" | "failed" | "cancelled", value: unknown): void {
-    this.#kind = FINISHED | (this.#kind & (HOST_MASK | MUST_CANCEL));
-    const loop = this.getLoop();
+  static #complete(
+    task: Task<unknown>,
+    state: "done" | "failed" | "cancelled",
+    value: unknown,
+  ): void {
+    task.#kind = FINISHED | (task.#kind & (HOST_MASK | MUST_CANCEL));
+    const loop = task.getLoop();
     // Leave the loop's list of pending tasks.
-    if (this.#prev !== null) this.#prev.#next = this.#next;
-    else loop[TASKS] = this.#next;
-    if (this.#next !== null) this.#next.#prev = this.#prev;
-    this.#prev = this.#next = null;
-    const controller = this.#extra?.controller;
+    if (task.#prev !== null) task.#prev.#next = task.#next;
+    else loop[TASKS] = task.#next;
+    if (task.#next !== null) task.#next.#prev = task.#prev;
+    task.#prev = task.#next = null;
+    const controller = task.#extra?.controller;
     if (state === "cancelled" && controller && !controller.signal.aborted) {
       controller.abort(
         value instanceof CancelledError ? value : new CancelledError(value as string),
       );
     }
     if (loop.isClosed()) return; // nothing can be scheduled any more
-    this[SETTLE](state, value);
+    task[SETTLE](state, value);
   }
 
-  #fail(error: unknown): void {
-    if (error instanceof CancelledError) this.#complete("cancelled", error);
-    else this.#complete("failed", error);
+  static #fail(task: Task<unknown>, error: unknown): void {
+    if (error instanceof CancelledError) Task.#complete(task, "cancelled", error);
+    else Task.#complete(task, "failed", error);
   }
 
-  #finish(value: unknown): void {
-    if ((this.#kind & MUST_CANCEL) !== 0) {
-      this.#kind &= ~MUST_CANCEL;
-      this.#complete("cancelled", this.#cancelMessage());
+  static #finish(task: Task<unknown>, value: unknown): void {
+    if ((task.#kind & MUST_CANCEL) !== 0) {
+      task.#kind &= ~MUST_CANCEL;
+      Task.#complete(task, "cancelled", Task.#cancelMessage(task));
     } else {
-      this.#complete("done", value);
+      Task.#complete(task, "done", value);
     }
   }
 
   /** The coroutine yielded `yielded`: arrange the next step. */
-  #suspend(yielded: unknown): void {
-    const loop = this.getLoop();
+  static #suspend(task: Task<unknown>, yielded: unknown): void {
+    const loop = task.getLoop();
     if (yielded === SLEEP0) {
-      this.#resume = SLEEP0;
-      loop[SCHEDULE_STEP](this);
+      task.#resume = SLEEP0;
+      loop[SCHEDULE_STEP](task);
     } else if (yielded === undefined) {
-      loop[SCHEDULE_STEP](this);
-    } else if (yielded instanceof FutureIterator) {
+      loop[SCHEDULE_STEP](task);
+    } else if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
       const future = yielded.future as Future<unknown>;
       if (future.getLoop() !== loop) {
-        this.#throwIn(
+        Task.#throwIn(
+          task,
           new RuntimeError(`Cannot await ${future}: it is attached to a different loop`),
         );
-      } else if (future === this) {
-        this.#throwIn(new RuntimeError(`Cannot await ${future}: a task cannot await itself`));
+      } else if (future === task) {
+        Task.#throwIn(task, new RuntimeError(`Cannot await ${future}: a task cannot await itself`));
       } else {
-        future[ADD_WAITER](stepTask, this);
-        this.#waiter = future;
-        this.#kind |= ATTEND;
-        if ((this.#kind & MUST_CANCEL) !== 0 && future.cancel(this.#cancelMessage())) {
-          this.#kind &= ~MUST_CANCEL;
+        future[ADD_WAITER](stepTask, task);
+        task.#waiter = future;
+        task.#kind |= ATTEND;
+        if ((task.#kind & MUST_CANCEL) !== 0 && future.cancel(Task.#cancelMessage(task))) {
+          task.#kind &= ~MUST_CANCEL;
         }
       }
     } else {
-      this.#throwIn(yieldError(yielded));
+      Task.#throwIn(task, yieldError(yielded));
     }
   }
 
-  #throwIn(error: unknown): void {
-    this.#resume = new ThrowIn(error);
-    this.#kind |= ATTEND;
-    this.getLoop()[SCHEDULE_STEP](this);
+  static #throwIn(task: Task<unknown>, error: unknown): void {
+    task.#resume = new ThrowIn(error);
+    task.#kind |= ATTEND;
+    task.getLoop()[SCHEDULE_STEP](task);
   }
 
   /** An async body or a bare promise runs in the host; settle when it does. */
-  #watchBody(body: PromiseLike<unknown>): void {
-    if ((this.#kind & HOST_MASK) === IN_LOOP) this.#enterHost();
+  static #watchBody(task: Task<unknown>, body: PromiseLike<unknown>): void {
+    if ((task.#kind & HOST_MASK) === IN_LOOP) Task.#enterHost(task);
     body.then(
-      (value) => this.#bodySettled(true, value),
-      (error) => this.#bodySettled(false, error),
+      (value) => Task.#bodySettled(task, true, value),
+      (error) => Task.#bodySettled(task, false, error),
     );
   }
 
-  #bodySettled(ok: boolean, value: unknown): void {
-    if ((this.#kind & HOST_MASK) === PARKED) {
+  static #bodySettled(task: Task<unknown>, ok: boolean, value: unknown): void {
+    if ((task.#kind & HOST_MASK) === PARKED) {
       // The body is done, yet something it started still waits in the
       // task's name: an async function's promise started in the task and
       // never awaited. End that wait, so nothing goes on in a finished
       // task's name, and fail the task if it would have succeeded.
       const error = new RuntimeError(
-        `Cannot finish ${this.getName()}: its body returned while code it started still waits on ${
-          parkedState(this)
+        `Cannot finish ${task.getName()}: its body returned while code it started still waits on ${
+          parkedState(task)
         } in its name. An async function's promise was started in the task and not awaited; pass the function instead: createTask(() => job()), gather(() => jobA(), () => jobB())`,
       );
-      this.#abandonWait(error, true);
+      Task.#abandonWait(task, error, true);
       if (ok) {
         ok = false;
         value = error;
       }
     }
-    this.#leaveHost();
-    if (this.done()) return;
-    if (ok) this.#finish(value);
-    else this.#fail(value);
+    Task.#leaveHost(task);
+    if (task.done()) return;
+    if (ok) Task.#finish(task, value);
+    else Task.#fail(task, value);
   }
 
   /**
@@ -685,26 +692,26 @@ export class Task<T = unknown> extends Future<T> {
    * at once, as a task of a bare promise is, and its body runs on, with the
    * task's signal aborted. Said out loud, through the exception handler.
    */
-  #cancelLoose(msg: string | undefined): void {
-    this.getLoop().callExceptionHandler({
+  static #cancelLoose(task: Task<unknown>, msg: string | undefined): void {
+    task.getLoop().callExceptionHandler({
       message:
-        `Cannot cancel ${this.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
-      task: this,
+        `Cannot cancel ${task.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
+      task: task,
     });
-    this.#kind &= ~MUST_CANCEL;
-    this.#leaveHost();
-    this.#complete("cancelled", msg);
+    task.#kind &= ~MUST_CANCEL;
+    Task.#leaveHost(task);
+    Task.#complete(task, "cancelled", msg);
   }
 
-  #enterHost(): void {
-    this.#kind = (this.#kind & ~HOST_MASK) | IN_HOST;
-    this.getLoop()[HOST_WORK](1);
+  static #enterHost(task: Task<unknown>): void {
+    task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
+    task.getLoop()[HOST_WORK](1);
   }
 
-  #leaveHost(): void {
-    if ((this.#kind & HOST_MASK) === IN_HOST) this.getLoop()[HOST_WORK](-1);
-    else if ((this.#kind & HOST_MASK) === LOOSE) looseTasks.delete(this as Task<unknown>);
-    this.#kind = (this.#kind & ~HOST_MASK) | IN_LOOP;
+  static #leaveHost(task: Task<unknown>): void {
+    if ((task.#kind & HOST_MASK) === IN_HOST) task.getLoop()[HOST_WORK](-1);
+    else if ((task.#kind & HOST_MASK) === LOOSE) looseTasks.delete(task as Task<unknown>);
+    task.#kind = (task.#kind & ~HOST_MASK) | IN_LOOP;
   }
 
   /**
@@ -712,11 +719,11 @@ export class Task<T = unknown> extends Future<T> {
    * to be one of two at once: the wait is cancelled and its `await` throws
    * `error`, at once (`now`) or in a microtask (see "A task's state").
    */
-  #abandonWait(error: unknown, now: boolean): void {
-    const record = this.#resume as Wait;
+  static #abandonWait(task: Task<unknown>, error: unknown, now: boolean): void {
+    const record = task.#resume as Wait;
     if (record.instead !== undefined) return; // abandoned already
     record.instead = error;
-    const waiter = this.#waiter;
+    const waiter = task.#waiter;
     if (now) settleThen(record);
     else host.queueMicrotask(() => settleThen(record));
     waiter?.cancel();
@@ -739,11 +746,11 @@ export class Task<T = unknown> extends Future<T> {
         try {
           step = generatorNext.call(coro, value);
         } catch (error) {
-          task.#fail(error);
+          Task.#fail(task, error);
           return;
         }
         if (step.done) {
-          task.#finish(step.value);
+          Task.#finish(task, step.value);
           return;
         }
         value = step.value;
@@ -751,7 +758,7 @@ export class Task<T = unknown> extends Future<T> {
           (value !== SLEEP0 && value !== undefined) || task.#kind !== NATIVE_GENERATOR ||
           --inPlace === 0
         ) {
-          task.#suspend(value);
+          Task.#suspend(task, value);
           return;
         }
         // It gave the loop an iteration: a task alone on the loop steps
@@ -786,7 +793,7 @@ export class Task<T = unknown> extends Future<T> {
         task.#kind &= ~MUST_CANCEL;
         if (!(throws && value instanceof CancelledError)) {
           throws = true;
-          value = new CancelledError(task.#cancelMessage());
+          value = new CancelledError(Task.#cancelMessage(task));
         }
       }
       const coro = task.#coro as Iterator<unknown, unknown, unknown>;
@@ -796,11 +803,11 @@ export class Task<T = unknown> extends Future<T> {
           ? (throws ? generatorThrow.call(coro, value) : generatorNext.call(coro, value))
           : (throws ? coro.throw!(value) : coro.next(value));
       } catch (error) {
-        task.#fail(error);
+        Task.#fail(task, error);
         return;
       }
-      if (step.done) task.#finish(step.value);
-      else task.#suspend(step.value);
+      if (step.done) Task.#finish(task, step.value);
+      else Task.#suspend(task, step.value);
     };
 
     /** The first step of a task made from a function: call it inside the task. */
@@ -809,7 +816,7 @@ export class Task<T = unknown> extends Future<T> {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
         task.#kind &= ~MUST_CANCEL;
-        task.#complete("cancelled", task.#cancelMessage());
+        Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
       }
       const fn = task.#coro as () => unknown;
@@ -829,25 +836,25 @@ export class Task<T = unknown> extends Future<T> {
       current = task;
       // The first segment of an async body runs host code: it may park on an
       // awaitable before fn() even returns.
-      task.#enterHost();
+      Task.#enterHost(task);
       let body: unknown;
       try {
         body = asyncContext.run(task, fn);
       } catch (error) {
         windows?.endSegment();
-        task.#leaveHost();
-        task.#fail(error);
+        Task.#leaveHost(task);
+        Task.#fail(task, error);
         return;
       } finally {
         current = previous;
       }
       if (isCoroutineLike(body)) {
         windows?.endSegment();
-        task.#leaveHost();
+        Task.#leaveHost(task);
         try {
           claim(body, task);
         } catch (error) {
-          task.#fail(error);
+          Task.#fail(task, error);
           return;
         }
         // (A cancel() made while the function ran keeps its bits: the
@@ -859,7 +866,7 @@ export class Task<T = unknown> extends Future<T> {
         stepTask(task);
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        task.#watchBody(body);
+        Task.#watchBody(task, body);
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store).
         if (windows === null) task.getLoop()[HOST_TURN]();
@@ -869,8 +876,9 @@ export class Task<T = unknown> extends Future<T> {
         }
       } else {
         windows?.endSegment();
-        task.#leaveHost();
-        task.#complete(
+        Task.#leaveHost(task);
+        Task.#complete(
+          task,
           "failed",
           new TypeError(
             `Cannot run ${task.getName()}: its function returned ${
@@ -886,7 +894,7 @@ export class Task<T = unknown> extends Future<T> {
       if ((task.#kind & HOST_MASK) !== PARKED) return null;
       return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
     };
-    abandonWait = (task, error) => task.#abandonWait(error, true);
+    abandonWait = (task, error) => Task.#abandonWait(task, error, true);
 
     inHost = (task) =>
       (task.#kind & HOST_MASK) === IN_HOST && !task.done() && !relayWaits.has(task);
@@ -904,7 +912,7 @@ export class Task<T = unknown> extends Future<T> {
       looseTasks.add(task);
       // A cancel that came while its window was open was waiting for its
       // next await: it cannot reach it now.
-      if ((task.#kind & MUST_CANCEL) !== 0) task.#cancelLoose(task.#cancelMessage());
+      if ((task.#kind & MUST_CANCEL) !== 0) Task.#cancelLoose(task, Task.#cancelMessage(task));
       return false;
     };
 
@@ -981,7 +989,7 @@ export class Task<T = unknown> extends Future<T> {
             task.getLoop()[HOST_WORK](1);
           } else {
             const error = secondWait(task, what);
-            task.#abandonWait(error, false);
+            Task.#abandonWait(task, error, false);
             throw error;
           }
         }
@@ -1000,7 +1008,7 @@ export class Task<T = unknown> extends Future<T> {
         task.#resume = record;
         task.#waiter = future;
         record.task = task;
-        if ((task.#kind & MUST_CANCEL) !== 0 && future?.cancel(task.#cancelMessage())) {
+        if ((task.#kind & MUST_CANCEL) !== 0 && future?.cancel(Task.#cancelMessage(task))) {
           task.#kind &= ~MUST_CANCEL;
         }
       },
@@ -1035,7 +1043,7 @@ export class Task<T = unknown> extends Future<T> {
         if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
           // Cancelled after what it awaited completed: the await throws.
           task.#kind &= ~MUST_CANCEL;
-          return new CancelledError(task.#cancelMessage());
+          return new CancelledError(Task.#cancelMessage(task));
         }
         return undefined;
       },

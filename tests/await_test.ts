@@ -14,6 +14,7 @@ import {
   createTask,
   currentTask,
   ensureFuture,
+  Event,
   gather,
   getRunningLoop,
   Queue,
@@ -312,6 +313,30 @@ Deno.test("yield of a task or future without * throws TypeError naming the fix",
       caught = error;
     }
     assert.match((caught as Error).message, /^Cannot await Future\(pending\) by yielding it/);
+  }, VT);
+});
+
+Deno.test("yield event.wait() without * throws TypeError naming the fix, in a task and in a generator an async function awaits; the event keeps no waiter", async () => {
+  const event = new Event();
+  const bare = function* () {
+    try {
+      yield event.wait(); // the * is missing
+      return "no error";
+    } catch (error) {
+      return error;
+    }
+  };
+  const check = (caught: unknown) => {
+    assert.ok(caught instanceof TypeError, String(caught));
+    assert.match(
+      (caught as Error).message,
+      /^Cannot await event\.wait\(\) by yielding it: a coroutine object was yielded, the \* is missing \(write yield\* event\.wait\(\)\)/,
+    );
+  };
+  await run(async () => {
+    check(await createTask(bare()));
+    check(await coroutine(bare)()); // driven in the awaiting task (driveThen)
+    assert.equal(String(event), "Event(unset)");
   }, VT);
 });
 

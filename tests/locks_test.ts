@@ -1117,3 +1117,71 @@ Deno.test("property: a Lock is held by at most one task and ends free, whatever 
     { numRuns: 150 },
   );
 });
+
+// Event.wait() keeps its state (fresh, waiting, finished) in the fields it
+// needs anyway: every way through it, and every misuse after it.
+const steps = (op: Awaitable<true>) => op[Symbol.iterator]() as Iterator<unknown, true, unknown>;
+
+Deno.test("Event.wait() in a generator: reused after it returned, after an immediate return, or after a cancel, it throws naming the fix; nothing stays queued", async () => {
+  const spent: Awaitable<true>[] = [];
+  await run(function* () {
+    const event = new Event();
+    const op = event.wait();
+    const waiter = createTask(function* () {
+      return yield* op;
+    });
+    yield* sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    event.set();
+    assert.equal(yield* waiter, true);
+    assert.equal(String(event), "Event(set)");
+    assert.throws(
+      () => steps(op).next(),
+      /^RuntimeError: Cannot reuse Event\.wait\(\): it was already awaited/,
+    );
+
+    const atOnce = event.wait();
+    assert.equal(yield* atOnce, true);
+    assert.throws(() => steps(atOnce).next(), /Cannot reuse Event\.wait\(\)/);
+
+    const unset = new Event();
+    const cancelled = unset.wait();
+    const task = createTask(function* () {
+      return yield* cancelled;
+    });
+    yield* sleep(1);
+    assert.equal(String(unset), "Event(unset, waiters=1)");
+    task.cancel();
+    yield* sleep(0);
+    assert.ok(task.cancelled());
+    assert.equal(String(unset), "Event(unset)");
+    assert.throws(() => steps(cancelled).next(), /Cannot reuse Event\.wait\(\)/);
+    spent.push(op, atOnce, cancelled);
+  }, VT);
+  for (const op of spent) {
+    await assert.rejects(async () => await op, /Cannot reuse Event\.wait\(\)/);
+  }
+});
+
+Deno.test("Event.wait() closed while it waits (return() or throw() of the delegating generator) leaves the event's queue and is finished", async () => {
+  await run(function* () {
+    const event = new Event();
+    const op = steps(event.wait());
+    assert.equal(op.next().done, false); // queued
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    assert.equal(op.return!(undefined).done, true);
+    assert.equal(String(event), "Event(unset)");
+    assert.throws(() => op.next(), /Cannot reuse Event\.wait\(\)/);
+    const thrown = steps(event.wait());
+    thrown.next();
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    assert.throws(() => thrown.throw!(new Error("boom")), /boom/);
+    assert.equal(String(event), "Event(unset)");
+    assert.throws(() => thrown.next(), /Cannot reuse Event\.wait\(\)/);
+    const fresh = steps(event.wait());
+    assert.throws(() => fresh.throw!(new Error("early")), /early/);
+    assert.throws(() => fresh.next(), /Cannot reuse Event\.wait\(\)/);
+    event.set();
+    yield* sleep(0);
+  }, VT);
+});
