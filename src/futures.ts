@@ -179,10 +179,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       case FINISHED:
         return this.#result as T;
       case FAILED:
-        Future.#retrieved(this);
+        this.#retrieved();
         throw this.#result;
       case CANCELLED:
-        throw Future.#cancelledError(this);
+        throw this.#cancelledError();
       default:
         throw new InvalidStateError("Cannot read the result: the future is pending");
     }
@@ -200,10 +200,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       case FINISHED:
         return null;
       case FAILED:
-        Future.#retrieved(this);
+        this.#retrieved();
         return this.#result;
       case CANCELLED:
-        throw Future.#cancelledError(this);
+        throw this.#cancelledError();
       default:
         throw new InvalidStateError("Cannot read the exception: the future is pending");
     }
@@ -216,8 +216,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @throws {InvalidStateError} If the future is already done.
    */
   setResult(value: T): void {
-    Future.#checkPending(this, "set the result");
-    Future.#settle(this, FINISHED, value);
+    this.#checkPending("set the result");
+    this.#settle(FINISHED, value);
   }
 
   /**
@@ -227,8 +227,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @throws {InvalidStateError} If the future is already done.
    */
   setException(error: unknown): void {
-    Future.#checkPending(this, "set the exception");
-    Future.#settle(this, FAILED, error);
+    this.#checkPending("set the exception");
+    this.#settle(FAILED, error);
   }
 
   /**
@@ -241,7 +241,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   cancel(msg?: string): boolean {
     checkMessage(msg);
     if (this.#state !== PENDING) return false;
-    Future.#settle(this, CANCELLED, msg);
+    this.#settle(CANCELLED, msg);
     return true;
   }
 
@@ -254,7 +254,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   addDoneCallback(callback: DoneCallback<T>): void {
     checkFunction(callback, "the callback", "add a done callback");
-    Future.#add(this, callback as (arg: unknown) => void, USER);
+    this.#add(callback as (arg: unknown) => void, USER);
   }
 
   /**
@@ -264,7 +264,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @returns How many were removed.
    */
   removeDoneCallback(callback: DoneCallback<T>): number {
-    return Future.#remove(this, callback as (arg: unknown) => void, USER);
+    return this.#remove(callback as (arg: unknown) => void, USER);
   }
 
   /** The loop the future is bound to. @returns The loop. */
@@ -306,24 +306,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `Future(pending)`, `Future(done, result=42)`, `Future(cancelled)`. */
   toString(): string {
-    return `${this.constructor.name}(${Future.#describe(this)})`;
+    return `${this.constructor.name}(${this.#describe()})`;
   }
 
   /** Details for `toString()`. @returns The state and result. */
   protected describeState(): string {
-    return Future.#describe(this);
+    return this.#describe();
   }
 
-  // The private helpers below are static, called as `Future.#settle(this,
-  // ...)`: V8 gives every object of a class with a private instance method
-  // a hidden brand field (8 bytes on every future and task; see Task).
-
-  static #describe(f: Future<unknown>): string {
-    switch (f.#state) {
+  #describe(): string {
+    switch (this.#state) {
       case FINISHED:
-        return `done, result=${String(f.#result)}`;
+        return `done, result=${String(this.#result)}`;
       case FAILED:
-        return `done, exception=${String(f.#result)}`;
+        return `done, exception=${String(this.#result)}`;
       case CANCELLED:
         return "cancelled";
       default:
@@ -331,93 +327,92 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
   }
 
-  static #checkPending(f: Future<unknown>, action: string): void {
-    if (f.#state !== PENDING) {
-      throw new InvalidStateError(`Cannot ${action}: the future is ${f.state}`);
+  #checkPending(action: string): void {
+    if (this.#state !== PENDING) {
+      throw new InvalidStateError(`Cannot ${action}: the future is ${this.state}`);
     }
   }
 
-  static #cancelledError(f: Future<unknown>): CancelledError {
-    const value = f.#result;
+  #cancelledError(): CancelledError {
+    const value = this.#result;
     if (value instanceof CancelledError) return value;
     const error = new CancelledError(value as string | undefined);
-    f.#result = error;
+    this.#result = error;
     return error;
   }
 
-  static #watchUnretrieved(f: Future<unknown>, error: unknown): void {
-    const loop = f.#loop;
+  #watchUnretrieved(error: unknown): void {
+    const loop = this.#loop;
     const record: Unretrieved = {
       loop,
       error,
-      future: weakRef(f as Future<unknown>),
+      future: weakRef(this as Future<unknown>),
       // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
-      what: typeof (f as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
-      source: creationStacks.get(f),
+      what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
+      source: creationStacks.get(this),
     };
-    unretrieved.set(f, record);
-    unretrievedRegistry.register(f, record, record);
+    unretrieved.set(this, record);
+    unretrievedRegistry.register(this, record, record);
     let pending = unretrievedOf.get(loop);
     if (pending === undefined) unretrievedOf.set(loop, pending = new Set());
     pending.add(record);
   }
 
-  static #retrieved(f: Future<unknown>): void {
-    const record = unretrieved.get(f);
+  #retrieved(): void {
+    const record = unretrieved.get(this);
     if (record !== undefined) {
-      unretrieved.delete(f);
+      unretrieved.delete(this);
       unretrievedRegistry.unregister(record);
       unretrievedOf.get(record.loop)?.delete(record);
     }
   }
 
-  static #settle(f: Future<unknown>, state: StateCode, value: unknown): void {
-    f.#state = state;
-    f.#result = value;
-    if (state === FAILED) Future.#watchUnretrieved(f, value);
+  #settle(state: StateCode, value: unknown): void {
+    this.#state = state;
+    this.#result = value;
+    if (state === FAILED) this.#watchUnretrieved(value);
     // Schedule the callbacks, in the order they were added.
-    const fn = f.#fn;
+    const fn = this.#fn;
     if (fn === null) return;
-    const loop = f.#loop;
+    const loop = this.#loop;
     if (fn !== MANY) {
-      Future.#dispatch(f, loop, fn, f.#arg);
-      f.#fn = f.#arg = null;
+      this.#dispatch(loop, fn, this.#arg);
+      this.#fn = this.#arg = null;
       return;
     }
-    const all = f.#arg as unknown[];
-    Future.#dispatch(f, loop, all[0] as (arg: unknown) => void, all[1]);
-    f.#fn = f.#arg = null;
+    const all = this.#arg as unknown[];
+    this.#dispatch(loop, all[0] as (arg: unknown) => void, all[1]);
+    this.#fn = this.#arg = null;
     for (let i = 2; i < all.length; i += 2) {
-      Future.#dispatch(f, loop, all[i] as (arg: unknown) => void, all[i + 1]);
+      this.#dispatch(loop, all[i] as (arg: unknown) => void, all[i + 1]);
     }
   }
 
-  static #dispatch(
-    f: Future<unknown>,
-    loop: EventLoop,
-    fn: (arg: unknown) => void,
-    arg: unknown,
-  ): void {
-    if (arg === USER) loop.callSoon(fn, f);
+  #dispatch(loop: EventLoop, fn: (arg: unknown) => void, arg: unknown): void {
+    if (arg === USER) loop.callSoon(fn, this);
     else loop[SCHEDULE](fn, arg);
   }
 
-  static #add(f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown): void {
-    if (f.#state !== PENDING) {
-      Future.#dispatch(f, f.#loop, fn, arg);
-    } else if (f.#fn === null) {
-      f.#fn = fn;
-      f.#arg = arg;
-    } else if (f.#fn !== MANY) {
-      f.#arg = [f.#fn, f.#arg, fn, arg];
-      f.#fn = MANY;
+  #add(fn: (arg: unknown) => void, arg: unknown): void {
+    if (this.#state !== PENDING) {
+      this.#dispatch(this.#loop, fn, arg);
+    } else if (this.#fn === null) {
+      this.#fn = fn;
+      this.#arg = arg;
+    } else if (this.#fn !== MANY) {
+      this.#arg = [this.#fn, this.#arg, fn, arg];
+      this.#fn = MANY;
     } else {
-      (f.#arg as unknown[]).push(fn, arg);
+      (this.#arg as unknown[]).push(fn, arg);
     }
   }
 
-  static #remove(f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown): number {
-    const all = f.#fn === MANY ? f.#arg as unknown[] : f.#fn === null ? [] : [f.#fn, f.#arg];
+  #remove(fn: (arg: unknown) => void, arg: unknown): number {
+    const all = this.#fn === MANY
+      ? this.#arg as unknown[]
+      : this.#fn === null
+      ? []
+      : [this.#fn, this.#arg];
     let removed = 0;
     const kept: unknown[] = [];
     for (let i = 0; i < all.length; i += 2) {
@@ -426,25 +421,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
     if (removed === 0) return 0;
     if (kept.length === 0) {
-      f.#fn = f.#arg = null;
+      this.#fn = this.#arg = null;
     } else if (kept.length === 2) {
-      f.#fn = kept[0] as (arg: unknown) => void;
-      f.#arg = kept[1];
+      this.#fn = kept[0] as (arg: unknown) => void;
+      this.#arg = kept[1];
     } else {
-      f.#fn = MANY;
-      f.#arg = kept;
+      this.#fn = MANY;
+      this.#arg = kept;
     }
     return removed;
   }
 
   /** @ignore */
   [SETTLE](state: "done" | "failed" | "cancelled", value: unknown): void {
-    Future.#checkPending(this, "complete the future");
-    Future.#settle(
-      this,
-      state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED,
-      value,
-    );
+    this.#checkPending("complete the future");
+    this.#settle(state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED, value);
   }
 
   /** @ignore */
@@ -455,18 +446,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     } catch (error) {
       return error ?? new Error("refused");
     }
-    Future.#add(this, settleThen as (arg: unknown) => void, record);
+    this.#add(settleThen as (arg: unknown) => void, record);
     return undefined;
   }
 
   /** @ignore */
   [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
-    Future.#add(this, fn as (arg: unknown) => void, arg);
+    this.#add(fn as (arg: unknown) => void, arg);
   }
 
   /** @ignore */
   [REMOVE_WAITER](fn: (arg: never) => void, arg: unknown): number {
-    return Future.#remove(this, fn as (arg: unknown) => void, arg);
+    return this.#remove(fn as (arg: unknown) => void, arg);
   }
 }
 
