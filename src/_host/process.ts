@@ -39,9 +39,9 @@ import {
   nodeMarkerArg,
   readNodeStdin,
   spawnNodeChild,
-  watchNodeDeath,
   writeAllSync,
 } from "./process_node.ts";
+import { watchNodeDeath } from "./this_process.ts";
 
 interface V8Module {
   serialize(value: unknown): Uint8Array;
@@ -568,7 +568,7 @@ export function watchDeath(onDeath: (reason: string, error: unknown) => void): (
       if (dead) return;
       dead = true;
       onDeath(reason, error);
-    });
+    })!; // a runtime with node:child_process has its `process`
     return () => {
       dead = true;
       return exit(0);

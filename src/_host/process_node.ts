@@ -43,8 +43,6 @@ interface NodeProcess {
   argv: string[];
   stdin: NodeStream & { resume(): void };
   stderr: unknown;
-  exit(code?: number): never;
-  on(event: string, listener: (...args: never[]) => void): void;
 }
 
 function nodeProcess(): NodeProcess | undefined {
@@ -172,30 +170,4 @@ export function readNodeStdin(onData: (chunk: Uint8Array) => void, onEnd: () => 
   process.stdin.on("data", (chunk: Uint8Array) => onData(chunk));
   process.stdin.on("end", end);
   process.stdin.on("error", end);
-}
-
-/**
- * Calls `die(reason, error)` before the child dies: `process.exit()` called
- * by a task, an uncaught error or rejection (which then end it, with 1).
- *
- * @returns The runtime's own `exit`.
- */
-export function watchNodeDeath(
-  die: (reason: string, error: unknown) => void,
-): (code: number) => never {
-  const process = nodeProcess()!;
-  const exit = process.exit.bind(process);
-  process.exit = (code?: number): never => {
-    die(`process.exit(${code ?? ""}) was called`, undefined);
-    return exit(code);
-  };
-  process.on("uncaughtException", (error: unknown) => {
-    die(`an uncaught error: ${error instanceof Error ? error.message : String(error)}`, error);
-    exit(1);
-  });
-  process.on("unhandledRejection", (reason: unknown) => {
-    die(`an unhandled rejection: ${String(reason)}`, reason);
-    exit(1);
-  });
-  return exit;
 }

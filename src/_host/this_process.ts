@@ -97,3 +97,39 @@ export function removeDump(path: string): void {
     // Not there: nothing to remove.
   }
 }
+
+/** The part of Node's and Bun's `process` that {@linkcode watchNodeDeath} uses. */
+interface ExitingProcess {
+  exit(code?: number): never;
+  on(event: string, listener: (...args: never[]) => void): void;
+}
+
+/**
+ * On Node and Bun (a child process of a pool, or a worker thread): calls
+ * `die(reason, error)` before this process or thread dies, of
+ * `process.exit()` called by a task or of an uncaught error or rejection
+ * (which then end it, with 1).
+ *
+ * @returns The runtime's own `exit`, or `undefined` where there is no
+ * `process` (Deno's workers and browsers tell of deaths by events instead).
+ */
+export function watchNodeDeath(
+  die: (reason: string, error: unknown) => void,
+): ((code: number) => never) | undefined {
+  const process = (globalThis as { process?: ExitingProcess }).process;
+  if (process === undefined) return undefined;
+  const exit = process.exit.bind(process);
+  process.exit = (code?: number): never => {
+    die(`process.exit(${code ?? ""}) was called`, undefined);
+    return exit(code);
+  };
+  process.on("uncaughtException", (error: unknown) => {
+    die(`an uncaught error: ${error instanceof Error ? error.message : String(error)}`, error);
+    exit(1);
+  });
+  process.on("unhandledRejection", (reason: unknown) => {
+    die(`an unhandled rejection: ${String(reason)}`, reason);
+    exit(1);
+  });
+  return exit;
+}

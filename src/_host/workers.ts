@@ -20,6 +20,7 @@
  */
 
 import { nodeBuiltin } from "./builtin.ts";
+import { watchNodeDeath } from "./this_process.ts";
 
 /** The part of `node:worker_threads` the pool uses. */
 interface WorkerThreads {
@@ -206,11 +207,6 @@ export function workerPort(
   return { post: (message, transfer) => scope.postMessage(message, transfer) };
 }
 
-interface NodeProcess {
-  exit(code?: number): never;
-  on(event: string, listener: (...args: never[]) => void): void;
-}
-
 /** A `node:worker_threads` worker's side: `parentPort`, and its deaths told first. */
 function threadPort(
   port: NodePort,
@@ -218,21 +214,7 @@ function threadPort(
   die: (reason: string, error: unknown) => void,
 ): WorkerPort {
   port.on("message", (data: unknown) => onMessage(data));
-  const process = (globalThis as { process?: NodeProcess }).process;
-  if (process !== undefined) {
-    const exit = process.exit.bind(process);
-    process.exit = (code?: number): never => {
-      die(`process.exit(${code ?? ""}) was called`, undefined);
-      return exit(code);
-    };
-    process.on("uncaughtException", (error: unknown) => {
-      die(`an uncaught error: ${error instanceof Error ? error.message : String(error)}`, error);
-      exit(1);
-    });
-    process.on("unhandledRejection", (reason: unknown) => {
-      die(`an unhandled rejection: ${String(reason)}`, reason);
-      exit(1);
-    });
-  }
+  watchNodeDeath(die);
+
   return { post: (message, transfer) => port.postMessage(message, transfer) };
 }
