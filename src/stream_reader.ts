@@ -45,9 +45,8 @@ import {
   StopAsyncIteration,
 } from "./errors.ts";
 import { describe } from "./_checks.ts";
-import { IO_WAIT, runningLoopFor } from "./_core.ts";
-import { FutureIterator } from "./_await.ts";
-import { driveThen } from "./_drive.ts";
+import { AWAIT, IO_WAIT, layers, runningLoopFor } from "./_core.ts";
+import { FutureIterator, settle, ThenRecord } from "./_await.ts";
 import { READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
@@ -144,8 +143,6 @@ let endWait: (op: ReadOp, waiter: Future<void>) => void;
 const FRESH = 0;
 const WAITING = 1;
 const FINISHED = 2;
-/** `then()` tried it, and it must wait: the first `next()` begins the wait. */
-const MUST_WAIT = 3;
 
 /**
  * One call of a read (`read`, `readline`, `readexactly`, `readuntil`):
@@ -180,7 +177,6 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   next(): IteratorResult<unknown, Uint8Array> {
     const state = this.#state;
     if (state === WAITING) this.#woken();
-    else if (state === MUST_WAIT) return this.#startWait();
     else if (state === FINISHED) throw this.#reuse();
     return this.#step();
   }
@@ -227,12 +223,16 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
       this.#state = FINISHED;
       return Promise.resolve(now).then(onfulfilled, onrejected);
     }
-    // The slow path: the read is driven as a generator coroutine is from an
-    // await, in the awaiting task (which parks on the reader's waiter, so
-    // cancel() reaches it), and the callbacks run when it completes: no
-    // async function, no promise per wait.
-    this.#state = MUST_WAIT;
-    return driveThen(this, onfulfilled, onrejected, false);
+    // The slow path: one record is the awaiting task's wait on the reader's
+    // waiter and the promise returned (no driver, no step, no promise per
+    // wait); when the waiter completes it tries again (see ReadThen).
+    let waiter: Future<void>;
+    try {
+      waiter = this.#beginWait();
+    } catch (error) {
+      return Promise.reject(error).then(onfulfilled, onrejected);
+    }
+    return awaitRead(this, waiter, onfulfilled, onrejected);
   }
 
   /** One try: done, or a wait begun (the waiter's iterator, which `yield*` yields). */
@@ -252,6 +252,15 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   }
 
   #startWait(): FutureIterator<void> & IteratorResult<unknown, Uint8Array> {
+    // A FutureIterator is its own IteratorResult ({ done: false, value: itself }):
+    // yield* hands it to the task, which waits on the future.
+    return new FutureIterator(this.#beginWait()) as
+      & FutureIterator<void>
+      & IteratorResult<unknown, Uint8Array>;
+  }
+
+  /** Begins a wait on the reader's waiter; a failure finishes the read. */
+  #beginWait(): Future<void> {
     let waiter: Future<void>;
     try {
       waiter = beginWait(this);
@@ -261,9 +270,7 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     }
     this.#waiter = waiter;
     this.#state = WAITING;
-    // A FutureIterator is its own IteratorResult ({ done: false, value: itself }):
-    // yield* hands it to the task, which waits on the future.
-    return new FutureIterator(waiter) as FutureIterator<void> & IteratorResult<unknown, Uint8Array>;
+    return waiter;
   }
 
   /** The waiter completed: withdraw the wait; its error (a cancellation) ends the read. */
@@ -290,6 +297,71 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   toString(): string {
     return `StreamReader.${OP_NAMES[this.kind]}()`;
   }
+}
+
+/**
+ * The `await` of a read that must wait: one record is both the awaiting
+ * task's wait on the reader's waiter and the promise `then()` returns (as
+ * `awaitOnce` in `_waiters.ts`), where driving the read as a coroutine took
+ * a driver, a step and an iterator per wait. Its outcome resumes the read:
+ * done, it goes to the callbacks; woken without what it needs (the bytes
+ * another task took, a line not complete yet), the read waits again on a
+ * record of its own that settles this one.
+ */
+class ReadThen extends ThenRecord {
+  readonly #op: ReadOp;
+
+  constructor(
+    waiter: Future<void>,
+    op: ReadOp,
+    onfulfilled: ((value: never) => unknown) | null | undefined,
+    onrejected: ((reason: unknown) => unknown) | null | undefined,
+  ) {
+    super(waiter, undefined, onfulfilled, onrejected);
+    this.#op = op;
+  }
+
+  /** The waiter's outcome: the read goes on (or ends with the error). */
+  override outcome(ok: boolean, value: unknown): void {
+    const op = this.#op;
+    let step: IteratorResult<unknown, Uint8Array>;
+    try {
+      step = ok ? op.next() : op.throw(value);
+    } catch (error) {
+      settle(this, false, error);
+      return;
+    }
+    if (step.done) {
+      settle(this, true, step.value);
+      return;
+    }
+    // It waits again, on the waiter it just began, as code of the task this
+    // record was parked for (so that the task parks there: a cancel reaches it).
+    const waiter = (step as FutureIterator<void>).future as Future<void>;
+    const again = () =>
+      awaitRead(
+        op,
+        waiter,
+        (result: Uint8Array) => settle(this, true, result),
+        (error: unknown) => settle(this, false, error),
+      );
+    if (this.task === undefined) again();
+    else layers.asTask(this.task, again);
+  }
+}
+
+/** Parks the awaiting task on `waiter` for `op` (already waiting on it); returns the record. */
+function awaitRead<R1, R2>(
+  op: ReadOp,
+  waiter: Future<void>,
+  onfulfilled: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null | undefined,
+  onrejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+): Promise<R1 | R2> {
+  const record = new ReadThen(waiter, op, onfulfilled as (value: never) => unknown, onrejected);
+  const refusal = waiter[AWAIT](record);
+  // A refused wait is thrown in where the read waits, as driveThen does.
+  if (refusal !== undefined) record.outcome(false, refusal);
+  return record as unknown as Promise<R1 | R2>;
 }
 
 /**
