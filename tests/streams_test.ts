@@ -15,6 +15,7 @@ import {
   createTask,
   currentTask,
   type ExceptionContext,
+  FlowControlProtocol,
   gather,
   getRunningLoop,
   IncompleteReadError,
@@ -29,9 +30,10 @@ import {
   startServer,
   startUnixServer,
   type StreamReader,
-  type StreamWriter,
+  StreamWriter,
   timeout,
   TimeoutError,
+  type Transport,
   TransportSocket,
   waitFor,
   wrapFuture,
@@ -860,5 +862,30 @@ Deno.test("cancelling waitClosed() (writer or server) ends that wait; waiting ag
     await writer.waitClosed();
     server.close();
     await server.waitClosed();
+  });
+});
+
+Deno.test("drain() looks when it is awaited, as asyncio's coroutine does: a pause after the call still makes it wait, and awaiting it twice is refused", async () => {
+  await run(async () => {
+    const protocol = new FlowControlProtocol();
+    const transport = { isClosing: () => false } as unknown as Transport;
+    const writer = new StreamWriter(transport, protocol, null, getRunningLoop());
+    // Called with nothing to wait for; writing pauses before the await.
+    const drain = writer.drain();
+    protocol.pauseWriting();
+    let drained = false;
+    const waiting = createTask(async () => {
+      await drain;
+      drained = true;
+    });
+    await sleep(0);
+    assert.equal(drained, false);
+    protocol.resumeWriting();
+    await waiting;
+    assert.equal(drained, true);
+    // Each call is its own operation: a second await of one is refused.
+    const once = writer.drain();
+    await once;
+    await assert.rejects(async () => await once, /Cannot reuse/);
   });
 });
