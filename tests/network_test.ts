@@ -34,46 +34,17 @@ import {
   waitFor,
 } from "../mod.ts";
 import { CA, CERT, FILES, KEY } from "./fixtures/tls.ts";
+import { dec, echoLines, echoLinesAsync, enc, portOf } from "./_echo.ts";
+import { bunBefore } from "../src/_host/runtime.ts";
 
 const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
 const onDeno = typeof (globalThis as { Deno?: { version?: { deno?: unknown } } }).Deno?.version
   ?.deno === "string";
 /** Bun before 1.4: a client socket cannot half-close (see `src/_host/net_node.ts`). */
-const bunBefore14 = /^1\.[0-3]\./.test(
-  String((globalThis as { Bun?: { version?: string } }).Bun?.version),
-);
-const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
-const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
-const portOf = (server: Server): number => (server.sockets[0].getsockname() as [string, number])[1];
-
+const bunBefore14 = bunBefore([1, 4, 0]);
 /** A test that needs sockets: every runtime but a browser. */
 function netTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: inBrowser, fn });
-}
-
-/** Echoes lines until the end of the stream, then closes. */
-async function echoLines(reader: StreamReader, writer: StreamWriter): Promise<void> {
-  for (;;) {
-    const line = await reader.readline();
-    if (line.length === 0) break;
-    writer.write(line);
-    await writer.drain();
-  }
-  writer.close();
-}
-
-/** The same, as a generator coroutine. */
-function* echoLinesGen(
-  reader: StreamReader,
-  writer: StreamWriter,
-): Generator<unknown, void, unknown> {
-  for (;;) {
-    const line = yield* reader.readline();
-    if (line.length === 0) break;
-    writer.write(line);
-    yield* writer.drain();
-  }
-  writer.close();
 }
 
 async function closeBoth(writer: StreamWriter, server: Server): Promise<void> {
@@ -99,7 +70,7 @@ Deno.test({
 });
 
 netTest("network: lines echo both ways, in both coroutine styles; addresses", async () => {
-  for (const handler of [echoLines, echoLinesGen]) {
+  for (const handler of [echoLinesAsync, echoLines]) {
     await run(async () => {
       const server = await startServer(handler, "127.0.0.1", 0);
       const port = portOf(server);
@@ -230,7 +201,7 @@ netTest("network: a peer that does not read holds the writer in drain()", async 
 netTest("network: close(), closeClients(), abortClients() and waitClosed()", async () => {
   for (const how of ["close", "closeClients", "abortClients"] as const) {
     await run(async () => {
-      const server = await startServer(echoLines, "127.0.0.1", 0);
+      const server = await startServer(echoLinesAsync, "127.0.0.1", 0);
       const port = portOf(server);
       const clients: [StreamReader, StreamWriter][] = [];
       for (let i = 0; i < 3; i++) clients.push(await openConnection("127.0.0.1", port));
@@ -342,7 +313,7 @@ netTest("network: Unix sockets echo; the addresses are the path", async () => {
     let serverSide: unknown[] = [];
     const server = await startUnixServer(async (reader, writer) => {
       serverSide = [writer.getExtraInfo("sockname"), writer.getExtraInfo("peername")];
-      await echoLines(reader, writer);
+      await echoLinesAsync(reader, writer);
     }, path);
     assert.equal(server.sockets[0].getsockname(), path);
     const [reader, writer] = await openUnixConnection(path);
@@ -443,7 +414,7 @@ Deno.test({
     };
     try {
       await run(async () => {
-        const server = await startServer(echoLines, "127.0.0.1", 0);
+        const server = await startServer(echoLinesAsync, "127.0.0.1", 0);
         const port = portOf(server);
         for (const options of [{}, { happyEyeballsDelay: 0.25 }]) {
           const [reader, writer] = await openConnection("dual.coro.test", port, options);
@@ -472,7 +443,7 @@ Deno.test({
 
 netTest("network: TLS both sides, with PEM text, by name and by address", async () => {
   await run(async () => {
-    const server = await startServer(echoLines, "127.0.0.1", 0, {
+    const server = await startServer(echoLinesAsync, "127.0.0.1", 0, {
       ssl: { cert: CERT, key: KEY },
     });
     const port = portOf(server);
@@ -499,7 +470,7 @@ netTest(
   "network: TLS from files; a client that does not trust the certificate gets SSLError",
   async () => {
     await run(async () => {
-      const server = await startServer(echoLines, "127.0.0.1", 0, {
+      const server = await startServer(echoLinesAsync, "127.0.0.1", 0, {
         ssl: { certFile: FILES.cert, keyFile: FILES.key },
       });
       const port = portOf(server);
@@ -543,7 +514,7 @@ Deno.test({
   ignore: inBrowser || onDeno,
   fn: async () => {
     await run(async () => {
-      const server = await startServer(echoLines, "127.0.0.1", 0, {
+      const server = await startServer(echoLinesAsync, "127.0.0.1", 0, {
         ssl: { cert: CERT, key: KEY },
         sslHandshakeTimeout: 0.2,
       });
