@@ -104,13 +104,13 @@ export class Windows<T> implements ContextStore<T> {
     this.#report = report;
   }
 
-  /** Runs `fn` as `value`'s code (a first segment, run synchronously). */
-  run<R>(value: T, fn: () => R): R {
+  /** Runs `fn(...args)` as `value`'s code (a first segment, run synchronously). */
+  run<R, A extends unknown[] = []>(value: T, fn: (...args: A) => R, ...args: A): R {
     const previous = this.#open;
     const segment = this.#segment;
     this.#open = this.#segment = value;
     try {
-      return fn();
+      return fn(...args);
     } finally {
       this.#open = previous;
       this.#segment = segment;

@@ -654,9 +654,13 @@ export class Task<T = unknown> extends Future<T> {
     task.getLoop()[SCHEDULE_STEP](task);
   }
 
-  /** An async body or a bare promise runs in the host; settle when it does. */
-  static #watchBody(task: Task<unknown>, body: PromiseLike<unknown>): void {
+  /**
+   * An async body or a bare promise runs in the host; settle when it does
+   * (unless `watched` already: see `startWatched`).
+   */
+  static #watchBody(task: Task<unknown>, body: PromiseLike<unknown>, watched = false): void {
     if ((task.#kind & HOST_MASK) === IN_LOOP) Task.#enterHost(task);
+    if (watched) return;
     body.then(
       (value) => Task.#bodySettled(task, true, value),
       (error) => Task.#bodySettled(task, false, error),
@@ -810,6 +814,20 @@ export class Task<T = unknown> extends Future<T> {
       else Task.#suspend(task, step.value);
     };
 
+    // With a host context store, the promise of an async body is watched
+    // from inside the task's context, which the engine keeps with the
+    // reaction: the two handlers, shared by every task, find their task with
+    // getStore(), instead of two closures and their scope per pending task.
+    const bodyDone = (value: unknown) =>
+      Task.#bodySettled(hostContext!.getStore() as Task<unknown>, true, value);
+    const bodyFailed = (error: unknown) =>
+      Task.#bodySettled(hostContext!.getStore() as Task<unknown>, false, error);
+    const startWatched = (fn: () => unknown): unknown => {
+      const body = fn();
+      if (isNativePromise(body)) body.then(bodyDone, bodyFailed);
+      return body;
+    };
+
     /** The first step of a task made from a function: call it inside the task. */
     const start = (task: Task<unknown>): void => {
       if ((task.#kind & MUST_CANCEL) !== 0) {
@@ -839,7 +857,9 @@ export class Task<T = unknown> extends Future<T> {
       Task.#enterHost(task);
       let body: unknown;
       try {
-        body = asyncContext.run(task, fn);
+        body = hostContext === null
+          ? asyncContext.run(task, fn)
+          : hostContext.run(task, startWatched, fn);
       } catch (error) {
         windows?.endSegment();
         Task.#leaveHost(task);
@@ -866,7 +886,7 @@ export class Task<T = unknown> extends Future<T> {
         stepTask(task);
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        Task.#watchBody(task, body);
+        Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store).
         if (windows === null) task.getLoop()[HOST_TURN]();
@@ -1049,6 +1069,12 @@ export class Task<T = unknown> extends Future<T> {
       },
     });
   }
+}
+
+/** Whether `value` is a plain native promise (an async function's), whose `then` is the engine's. */
+function isNativePromise(value: unknown): value is Promise<unknown> {
+  return typeof value === "object" && value !== null &&
+    Object.getPrototypeOf(value) === Promise.prototype;
 }
 
 /** Windows only: counts the relays a task's own code awaits without parking on them. */

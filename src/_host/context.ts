@@ -25,8 +25,11 @@ import { bunBefore } from "./runtime.ts";
 
 /** What the tasks layer needs of a context store. */
 export interface ContextStore<T> {
-  /** Runs `fn` with `value` as the store's value, and returns its result. */
-  run<R>(value: T, fn: () => R): R;
+  /**
+   * Runs `fn(...args)` with `value` as the store's value, and returns its
+   * result (the arguments spare the caller a closure per run).
+   */
+  run<R, A extends unknown[] = []>(value: T, fn: (...args: A) => R, ...args: A): R;
   /** The value of the innermost `run` whose code (or continuation) runs now. */
   getStore(): T | undefined;
 }
@@ -40,7 +43,7 @@ function loadAsyncLocalStorage(): StoreClass | undefined {
 }
 
 interface AsyncContextVariable<T> {
-  run<R>(value: T, fn: () => R): R;
+  run<R, A extends unknown[]>(value: T, fn: (...args: A) => R, ...args: A): R;
   get(): T | undefined;
 }
 
@@ -52,8 +55,8 @@ function loadAsyncContext(): StoreClass | undefined {
   const HostVariable = Variable;
   return class VariableStore<T> implements ContextStore<T> {
     readonly #variable = new HostVariable<T>();
-    run<R>(value: T, fn: () => R): R {
-      return this.#variable.run(value, fn);
+    run<R, A extends unknown[] = []>(value: T, fn: (...args: A) => R, ...args: A): R {
+      return this.#variable.run(value, fn, ...args);
     }
     getStore(): T | undefined {
       return this.#variable.get();
