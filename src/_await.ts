@@ -26,6 +26,13 @@ import { RuntimeError } from "./errors.ts";
 import { captureStack, HOST_WORK, layers, realm, SCHEDULE } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 
+/**
+ * The field of a {@linkcode Settles} that tells where its promise stands,
+ * and of a {@linkcode Wait} whether it was settled: one number, so that a
+ * record that is both carries one field for the two.
+ */
+export const STATE: unique symbol = Symbol("state");
+
 // ---------------------------------------------------------------------------
 // The yield protocol.
 
@@ -110,8 +117,12 @@ export abstract class Wait {
    * instead.
    */
   instead: unknown = undefined;
-  /** Whether the outcome was handed over (an abandoned wait may be settled early). */
-  settled = false;
+  /**
+   * Bit `SETTLED`: whether the outcome was handed over (an abandoned wait
+   * may be settled early). A wait that is also a {@linkcode Settles} keeps
+   * its promise's state in the other bits of the same field.
+   */
+  [STATE]: number = 0;
   /**
    * Set when the awaited future relays a promise (`wrapFuture`): the
    * promise's own body may run in the awaiting task, and then that body's
@@ -122,6 +133,10 @@ export abstract class Wait {
   constructor(
     /** The future whose outcome settles the wait, or `null` for {@linkcode value}. */
     readonly future: FutureLike<unknown> | null,
+    /**
+     * The outcome of a wait on the next iteration; a wait on a future
+     * (never read then) may keep its own data here, a field less per wait.
+     */
     readonly value: unknown,
   ) {}
 
@@ -129,14 +144,15 @@ export abstract class Wait {
   abstract outcome(ok: boolean, value: unknown): void;
 }
 
-// Where the promise of a then() stands (its [OUT] holds what the comment says).
+// Where the promise of a then() stands (its [OUT] holds what the comment
+// says): the low bits of [STATE].
 const NO_VALUE = 0; // nothing yet
 const HAS_VALUE = 1; // the callbacks' value, no promise made
 const PROMISED = 2; // the promise, made after the outcome
 const PENDING = 3; // the promise's resolvers, made before the outcome
-
-/** The field of a {@linkcode Settles} that tells where its promise stands. */
-export const STATE: unique symbol = Symbol("state");
+const PROMISE_BITS = 3;
+// A wait's bit of [STATE]: its outcome was handed over (see Wait).
+const SETTLED = 4;
 /** The field of a {@linkcode Settles} that holds its value, its promise or the promise's resolvers. */
 export const OUT: unique symbol = Symbol("out");
 
@@ -185,42 +201,45 @@ export function settle(s: Settles, ok: boolean, value: unknown): void {
 
 /** The callbacks gave `value`. */
 function fulfill(s: Settles, value: unknown): void {
-  if (s[STATE] === PENDING) {
+  const state = s[STATE];
+  if ((state & PROMISE_BITS) === PENDING) {
     (s[OUT] as PromiseWithResolvers<unknown>).resolve(value);
   } else if (isThenable(value)) {
     s[OUT] = Promise.resolve(value);
-    s[STATE] = PROMISED;
+    s[STATE] = (state & ~PROMISE_BITS) | PROMISED;
   } else {
     s[OUT] = value;
-    s[STATE] = HAS_VALUE;
+    s[STATE] = (state & ~PROMISE_BITS) | HAS_VALUE;
   }
 }
 
 /** The callbacks threw `error`, or there was none for an error. */
 function fail(s: Settles, error: unknown): void {
-  if (s[STATE] === PENDING) {
+  const state = s[STATE];
+  if ((state & PROMISE_BITS) === PENDING) {
     (s[OUT] as PromiseWithResolvers<unknown>).reject(error);
   } else {
     s[OUT] = Promise.reject(error);
-    s[STATE] = PROMISED;
+    s[STATE] = (state & ~PROMISE_BITS) | PROMISED;
   }
 }
 
 /** The real promise of `s`, made now if it was not. */
 export function promised(s: Settles): Promise<unknown> {
-  switch (s[STATE]) {
+  const state = s[STATE];
+  switch (state & PROMISE_BITS) {
     case PROMISED:
       return s[OUT] as Promise<unknown>;
     case PENDING:
       return (s[OUT] as PromiseWithResolvers<unknown>).promise;
     case HAS_VALUE:
       s[OUT] = Promise.resolve(s[OUT]);
-      s[STATE] = PROMISED;
+      s[STATE] = (state & ~PROMISE_BITS) | PROMISED;
       return s[OUT] as Promise<unknown>;
     default: {
       const pending = Promise.withResolvers<unknown>();
       s[OUT] = pending;
-      s[STATE] = PENDING;
+      s[STATE] = (state & ~PROMISE_BITS) | PENDING;
       return pending.promise;
     }
   }
@@ -233,8 +252,8 @@ export function promised(s: Settles): Promise<unknown> {
 export class ThenRecord implements Wait, Settles, Promise<unknown> {
   task: unknown = undefined;
   instead: unknown = undefined;
-  settled = false;
   relay: { stopCounting(): void } | null = null;
+  /** Where its promise stands, and the bit `SETTLED` of its wait (see `Wait`). */
   [STATE]: number = NO_VALUE;
   [OUT]: unknown = undefined;
 
@@ -279,7 +298,7 @@ function isThenable(value: unknown): boolean {
 
 /** Hands a wait its outcome: the loop runs it as `(settleThen, wait)`. */
 export function settleThen(record: Wait): void {
-  if (record.settled) return;
+  if ((record[STATE] & SETTLED) !== 0) return;
   // Without an async context, in a window of the awaiting task (later).
   if (layers.deferThen(record)) return;
   deliverThen(record);
@@ -287,8 +306,9 @@ export function settleThen(record: Wait): void {
 
 /** Hands a wait its outcome now (or the error to throw instead: see `layers.unpark`). */
 export function deliverThen(record: Wait): void {
-  if (record.settled) return;
-  record.settled = true;
+  const state = record[STATE];
+  if ((state & SETTLED) !== 0) return;
+  record[STATE] = state | SETTLED;
   const instead = layers.unpark(record);
   const future = record.future;
   let value: unknown;

@@ -337,21 +337,20 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
  * (the waiter leaves its list) and goes to the callbacks.
  */
 class OnceThen extends ThenRecord {
-  readonly #op: Iterator<unknown, unknown, unknown>;
-
   constructor(
     waiter: Future<unknown>,
     op: Iterator<unknown, unknown, unknown>,
     onfulfilled: ((value: never) => unknown) | null | undefined,
     onrejected: ((reason: unknown) => unknown) | null | undefined,
   ) {
-    super(waiter, undefined, onfulfilled, onrejected);
-    this.#op = op;
+    // The operation rides in `value`, which a wait on a future never reads
+    // (a field less in every waiting task's record).
+    super(waiter, op, onfulfilled, onrejected);
   }
 
   /** Resumes the operation with the waiter's outcome, and settles with its own. */
   override outcome(ok: boolean, value: unknown): void {
-    finishOnce(this, this.#op, ok, value);
+    finishOnce(this, this.value as Iterator<unknown, unknown, unknown>, ok, value);
   }
 }
 
