@@ -1509,3 +1509,30 @@ Deno.test("a task is a Future: isFuture, done callbacks, toString", async () => 
     assert.equal(String(task), "Task(t, done, result=5)");
   }, { virtualTime: true });
 });
+
+// An async body's promise is watched from inside its task's context (the
+// handlers, shared by every task, find the task there): each task must end
+// with its own body's outcome, even when several bodies are one promise made
+// outside every task, settled from outside, or one task's body is another's.
+Deno.test("tasks whose functions return one shared promise each end with its outcome", async () => {
+  await run(async () => {
+    let release!: (value: number) => void;
+    const shared = new Promise<number>((resolve) => release = resolve);
+    const failing = Promise.reject(new RangeError("shared failure"));
+    failing.catch(() => {});
+    const ok = [1, 2, 3].map(() => createTask(() => shared));
+    const bad = [1, 2].map(() => createTask(() => failing));
+    const own = createTask(async () => {
+      await sleep(0);
+      return currentTask()?.getName();
+    });
+    const relay = createTask(() => own.then((name) => name === own.getName() ? 7 : -1));
+    await sleep(0);
+    assert.ok(ok.every((task) => !task.done()));
+    release(42);
+    for (const task of ok) assert.equal(await task, 42);
+    for (const task of bad) await assert.rejects(async () => await task, RangeError);
+    assert.equal(await own, own.getName());
+    assert.equal(await relay, 7);
+  });
+});
