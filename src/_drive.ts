@@ -169,6 +169,9 @@ export function yieldError(yielded: unknown): TypeError {
 type OnFulfilled<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
 type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
 
+/** Resumes the coroutine of `driving` until it waits or ends (see `Driving`). */
+let runDriving: (driving: Driving, throws: boolean, value: unknown) => void;
+
 /**
  * An `await` of a generator coroutine from an async function (the `then()`
  * of a `CoroutineObject` or an `Operation`): drives the coroutine in the
@@ -202,47 +205,52 @@ class Driving implements Settles, Promise<unknown> {
 
   /** Resumes the coroutine (as code of the task once it is known) until it waits or ends. */
   resume(throws: boolean, value: unknown): void {
-    if (this.#task === undefined) Driving.#run(this, throws, value);
-    else layers.asTask(this.#task, () => Driving.#run(this, throws, value));
+    if (this.#task === undefined) runDriving(this, throws, value);
+    else layers.asTask(this.#task, () => runDriving(this, throws, value));
   }
 
-  // Static, not an instance method: a private instance method costs V8 a
-  // brand field in every object of the class (8 bytes per awaited coroutine).
-  static #run(driving: Driving, throws: boolean, value: unknown): void {
-    const coro = driving.#coro;
-    for (;;) {
-      let step: IteratorResult<unknown, unknown>;
-      try {
-        step = throws ? coro.throw!(value) : coro.next(value);
-      } catch (error) {
-        driving.#driver?.finish();
-        settle(driving, false, error);
-        return;
+  // The step loop is a function of the class's static block, not a method:
+  // a private instance method costs V8 a brand field in every object of the
+  // class (8 bytes per awaited coroutine), and a static private method
+  // called by the class's name makes bundlers rename the class (esbuild
+  // writes `class _Driving`, which messages that name a value's class show).
+  static {
+    runDriving = (driving, throws, value) => {
+      const coro = driving.#coro;
+      for (;;) {
+        let step: IteratorResult<unknown, unknown>;
+        try {
+          step = throws ? coro.throw!(value) : coro.next(value);
+        } catch (error) {
+          driving.#driver?.finish();
+          settle(driving, false, error);
+          return;
+        }
+        if (step.done) {
+          driving.#driver?.finish();
+          settle(driving, true, step.value);
+          return;
+        }
+        const yielded = step.value;
+        let refusal: unknown;
+        if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
+          const wait = new Step(yielded.future, undefined, driving);
+          refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
+          if (refusal === undefined && driving.#task === undefined) driving.#task = wait.task;
+        } else if (yielded === SLEEP0 || yielded === undefined) {
+          const wait = new Step(null, yielded, driving);
+          const loop = runningLoopFor("give the loop an iteration");
+          refusal = awaitNextIteration(loop, wait, "sleep(0)");
+          if (refusal === undefined && driving.#task === undefined) driving.#task = wait.task;
+        } else {
+          refusal = yieldError(yielded);
+        }
+        if (refusal === undefined) return; // it waits; the loop resumes it
+        // A refused wait or a bad yield: thrown in where the coroutine waits.
+        throws = true;
+        value = refusal;
       }
-      if (step.done) {
-        driving.#driver?.finish();
-        settle(driving, true, step.value);
-        return;
-      }
-      const yielded = step.value;
-      let refusal: unknown;
-      if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
-        const wait = new Step(yielded.future, undefined, driving);
-        refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
-        if (refusal === undefined && driving.#task === undefined) driving.#task = wait.task;
-      } else if (yielded === SLEEP0 || yielded === undefined) {
-        const wait = new Step(null, yielded, driving);
-        const loop = runningLoopFor("give the loop an iteration");
-        refusal = awaitNextIteration(loop, wait, "sleep(0)");
-        if (refusal === undefined && driving.#task === undefined) driving.#task = wait.task;
-      } else {
-        refusal = yieldError(yielded);
-      }
-      if (refusal === undefined) return; // it waits; the loop resumes it
-      // A refused wait or a bad yield: thrown in where the coroutine waits.
-      throws = true;
-      value = refusal;
-    }
+    };
   }
 
   // deno-lint-ignore no-explicit-any
