@@ -14,7 +14,7 @@
 import { RuntimeError } from "./errors.ts";
 import { checkSeconds } from "./_checks.ts";
 import { keepShapes, runningLoopFor } from "./_core.ts";
-import { FutureIterator, SLEEP0, thenNextIteration } from "./_await.ts";
+import { FutureIterator, NO_FUTURE, SLEEP0, thenNextIteration } from "./_await.ts";
 import { STATELESS } from "./_drive.ts";
 import { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
@@ -88,44 +88,54 @@ class SleepFuture<T> extends Future<T> {
   }
 }
 
-/** `sleep(delay)` for `delay > 0`: the timer starts when it is first awaited. */
+/** What a `Sleep` waits with: made when first awaited (see `startSleep`). */
+let startSleep: <T>(sleep: Sleep<T>) => FutureIterator<T>;
+/** The wait of a `Sleep` once it is finished. */
+const FINISHED: FutureIterator<never> = new FutureIterator(NO_FUTURE);
+
+/**
+ * `sleep(delay)` for `delay > 0`: the timer starts when it is first awaited.
+ * Three fields and no private method (which would cost V8 a brand field in
+ * every sleep a generator task waits in): its wait is `null` until first
+ * awaited, then the wait, then `FINISHED`.
+ */
 class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #delay: number;
   readonly #result: T;
   #wait: FutureIterator<T> | null = null;
-  #finished = false;
   constructor(delay: number, result: T) {
     this.#delay = delay;
     this.#result = result;
   }
-  #start(): FutureIterator<T> {
-    if (this.#finished) {
-      throw new RuntimeError(
-        `Cannot reuse ${this}: it was already awaited and is finished (call sleep() again)`,
-      );
-    }
-    if (this.#wait === null) {
+  static {
+    startSleep = <T>(sleep: Sleep<T>): FutureIterator<T> => {
+      const wait = sleep.#wait;
+      if (wait === FINISHED) {
+        throw new RuntimeError(
+          `Cannot reuse ${sleep}: it was already awaited and is finished (call sleep() again)`,
+        );
+      }
+      if (wait !== null) return wait;
       const loop = runningLoopFor("sleep");
       const future = new SleepFuture<T>(loop);
-      future.timer = loop.callLater(this.#delay, setResultUnlessDone, future, this.#result);
-      this.#wait = new FutureIterator(future);
-    }
-    return this.#wait;
+      future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
+      return sleep.#wait = new FutureIterator(future);
+    };
   }
   [Symbol.iterator](): this {
     return this;
   }
   next(): IteratorResult<unknown, T> {
-    const step = this.#start().next();
-    if (step.done) this.#finished = true;
+    const step = startSleep(this).next();
+    if (step.done) this.#wait = FINISHED;
     return step;
   }
   throw(error: unknown): IteratorResult<unknown, T> {
-    this.#finished = true;
+    this.#wait = FINISHED;
     throw error;
   }
   return(value?: T): IteratorResult<unknown, T> {
-    this.#finished = true;
+    this.#wait = FINISHED;
     return { done: true, value: value as T };
   }
   then<R1 = T, R2 = never>(
@@ -134,11 +144,11 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   ): Promise<R1 | R2> {
     let future: Future<T>;
     try {
-      future = this.#start().future as Future<T>;
+      future = startSleep(this).future as Future<T>;
     } catch (error) {
       return Promise.reject(error).then(onfulfilled, onrejected);
     }
-    this.#finished = true;
+    this.#wait = FINISHED;
     return future.then(onfulfilled, onrejected);
   }
   toString(): string {
