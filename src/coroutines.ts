@@ -83,9 +83,20 @@ function awaited(coro: object): void {
   }
 }
 
-const FRESH = 0;
-const STARTED = 1;
-const FINISHED = 2;
+/** The generator of a `CoroutineObject` once it is finished (`null` before it starts). */
+const FINISHED: Iterator<never, never, unknown> = {
+  next: () => ({ done: true, value: undefined as never }),
+};
+/** The generator of `coro`, made on first use (see `CoroutineObject`). */
+let generatorOf: <T>(coro: CoroutineObject<T>) => Iterator<unknown, T, unknown>;
+/** Marks `coro` finished, and returns `step`. */
+let finish: <T, S>(coro: CoroutineObject<T>, step: S) => S;
+
+function reuseError(name: string): RuntimeError {
+  return new RuntimeError(
+    `Cannot reuse ${name}(): the coroutine was already awaited and is finished. A coroutine runs once: call its function again for a new one`,
+  );
+}
 
 /**
  * A generator coroutine that is also thenable: `yield*` it in a generator
@@ -113,8 +124,9 @@ const FINISHED = 2;
 export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   readonly #start: () => Iterator<unknown, T, unknown>;
   readonly #startAsync: (() => Promise<T>) | undefined;
+  // `null` until it starts, then its generator, then `FINISHED`. (No
+  // private methods: V8 gives every object of such a class a brand field.)
   #coro: Iterator<unknown, T, unknown> | null = null;
-  #state = FRESH;
   /** @ignore */
   readonly [COROUTINE_NAME]: string;
 
@@ -139,30 +151,18 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     if (loop !== null && loop.getDebug()) watchUnawaited(this, this[COROUTINE_NAME], loop);
   }
 
-  #get(): Iterator<unknown, T, unknown> {
-    if (this.#state !== STARTED) {
-      if (this.#state === FINISHED) throw this.#reuse();
-      awaited(this);
-      this.#coro = this.#start();
-      this.#state = STARTED;
-    }
-    return this.#coro!;
-  }
-
-  #reuse(): RuntimeError {
-    return new RuntimeError(
-      `Cannot reuse ${
-        this[COROUTINE_NAME]
-      }(): the coroutine was already awaited and is finished. A coroutine runs once: call its function again for a new one`,
-    );
-  }
-
-  #step(step: IteratorResult<unknown, T>): IteratorResult<unknown, T> {
-    if (step.done) {
-      this.#state = FINISHED;
-      this.#coro = null;
-    }
-    return step;
+  static {
+    generatorOf = <T>(coro: CoroutineObject<T>): Iterator<unknown, T, unknown> => {
+      const generator = coro.#coro;
+      if (generator === FINISHED) throw reuseError(coro[COROUTINE_NAME]);
+      if (generator !== null) return generator;
+      awaited(coro);
+      return coro.#coro = coro.#start();
+    };
+    finish = <T, S>(coro: CoroutineObject<T>, step: S): S => {
+      coro.#coro = FINISHED;
+      return step;
+    };
   }
 
   /** Itself: `yield*` drives it. @returns This object. */
@@ -172,43 +172,42 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
 
   /** Resumes the generator. @param value The value sent in. @returns The step. */
   next(value?: unknown): IteratorResult<unknown, T> {
-    const coro = this.#get();
+    const coro = generatorOf(this);
+    let step: IteratorResult<unknown, T>;
     try {
-      return this.#step(coro.next(value));
+      step = coro.next(value);
     } catch (error) {
-      this.#state = FINISHED;
-      this.#coro = null;
-      throw error;
+      throw finish(this, error);
     }
+    return step.done ? finish(this, step) : step;
   }
 
   /** Throws into the generator. @param error The error. @returns The step. */
   throw(error: unknown): IteratorResult<unknown, T> {
-    const coro = this.#get();
+    const coro = generatorOf(this);
+    let step: IteratorResult<unknown, T>;
     try {
-      return this.#step(coro.throw!(error));
+      step = coro.throw!(error);
     } catch (thrown) {
-      this.#state = FINISHED;
-      this.#coro = null;
-      throw thrown;
+      throw finish(this, thrown);
     }
+    return step.done ? finish(this, step) : step;
   }
 
   /** Finishes the generator. @param value The return value. @returns The step. */
   return(value?: T): IteratorResult<unknown, T> {
-    if (this.#state === FRESH) {
+    if (this.#coro === null) {
       awaited(this);
-      this.#state = FINISHED;
-      return { done: true, value: value as T };
+      return finish(this, { done: true, value: value as T });
     }
-    const coro = this.#get();
+    const coro = generatorOf(this);
+    let step: IteratorResult<unknown, T>;
     try {
-      return this.#step(coro.return ? coro.return(value as T) : { done: true, value: value as T });
+      step = coro.return ? coro.return(value as T) : { done: true, value: value as T };
     } catch (error) {
-      this.#state = FINISHED;
-      this.#coro = null;
-      throw error;
+      throw finish(this, error);
     }
+    return step.done ? finish(this, step) : step;
   }
 
   /**
@@ -223,7 +222,7 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     let run: Promise<T>;
-    if (this.#state === FRESH && this.#startAsync !== undefined) {
+    if (this.#coro === null && this.#startAsync !== undefined) {
       const driver = new Delegation("an await");
       try {
         claim(this, driver);
@@ -231,10 +230,10 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
         return Promise.reject(error).then(onfulfilled, onrejected);
       }
       awaited(this);
-      this.#state = FINISHED; // the async twin runs it; the generator never starts
+      this.#coro = FINISHED; // the async twin runs it; the generator never starts
       run = this.#startAsync().finally(() => driver.finish());
-    } else if (this.#state === FINISHED) {
-      return Promise.reject(this.#reuse()).then(onfulfilled, onrejected);
+    } else if (this.#coro === FINISHED) {
+      return Promise.reject(reuseError(this[COROUTINE_NAME])).then(onfulfilled, onrejected);
     } else {
       return driveThen(this, onfulfilled, onrejected);
     }
