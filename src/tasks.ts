@@ -12,6 +12,9 @@
  *   pending): the task waits; the future's completion pushes
  *   `(stepTask, task)` on the ready queue, and `next()` then reads the
  *   result through `yield*`;
+ * - an `OwnWait` (`_drive.ts`; what `yield* event.wait()` yields while it
+ *   waits): the same, with the operation itself in the future's place, so
+ *   that a task waiting on an `Event` holds no future of its own;
  * - `SLEEP0` (what `yield* sleep(0)` yields) or `undefined` (a bare
  *   `yield`): the task steps again on the next iteration; nothing is
  *   allocated, the iterator of `sleep(0)` is stateless;
@@ -145,7 +148,7 @@ import {
 } from "./_core.ts";
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
-import { claim, claimGenerator, COROUTINE_NAME, yieldError } from "./_drive.ts";
+import { claim, claimGenerator, COROUTINE_NAME, OwnWait, WAITING, yieldError } from "./_drive.ts";
 import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
 import { runtimeName } from "./_host/runtime.ts";
 import { newAbortController } from "./_host/abort.ts";
@@ -254,6 +257,12 @@ const relayWaits = new Map<Task<unknown>, number>();
 // the tasks themselves (#prev, #next), headed by loop[TASKS]: O(1) to add
 // and remove, no hashing and no per-entry allocation (`allTasks` walks it).
 
+/**
+ * What a task waits on: a future, an operation it waits on itself (an
+ * `OwnWait`, `_drive.ts`), or the future-like an await of one goes through.
+ */
+type TaskWaiter = Pick<Future<unknown>, "getLoop" | "cancel">;
+
 /** What a step throws into the coroutine (boxed: errors are the rare case). */
 class ThrowIn {
   constructor(readonly error: unknown) {}
@@ -337,7 +346,7 @@ export class Task<T = unknown> extends Future<T> {
   #kind: number;
   #coro: unknown;
   #id = ++taskCounter;
-  #waiter: Future<unknown> | null = null;
+  #waiter: TaskWaiter | null = null;
   // A generator's: what the next step sends in (a ThrowIn: throws it). An
   // async body's: the Wait it is parked on (while PARKED). A task is one or
   // the other.
@@ -553,7 +562,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   /** @ignore */
-  [AWAITING](): Future<unknown> | null | typeof IN_HOST_CODE {
+  [AWAITING](): TaskWaiter | null | typeof IN_HOST_CODE {
     if (this.done()) return null;
     if ((this.#kind & HOST_MASK) === IN_HOST) return IN_HOST_CODE;
     return this.#waiter;
@@ -626,9 +635,17 @@ export class Task<T = unknown> extends Future<T> {
       loop[SCHEDULE_STEP](task);
     } else if (yielded === undefined) {
       loop[SCHEDULE_STEP](task);
-    } else if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
-      const future = yielded.future as Future<unknown>;
-      if (future.getLoop() !== loop) {
+    } else {
+      // A future's iterator, or an operation the task waits on itself (see
+      // `OwnWait`); a fresh one yielded bare is neither.
+      const future = yielded instanceof FutureIterator
+        ? (yielded.future !== NO_FUTURE ? yielded.future as Future<unknown> : null)
+        : yielded instanceof OwnWait && yielded[WAITING]()
+        ? yielded
+        : null;
+      if (future === null) {
+        Task.#throwIn(task, yieldError(yielded));
+      } else if (future.getLoop() !== loop) {
         Task.#throwIn(
           task,
           new RuntimeError(`Cannot await ${future}: it is attached to a different loop`),
@@ -643,8 +660,6 @@ export class Task<T = unknown> extends Future<T> {
           task.#kind &= ~MUST_CANCEL;
         }
       }
-    } else {
-      Task.#throwIn(task, yieldError(yielded));
     }
   }
 
