@@ -62,6 +62,7 @@ import {
 } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
 import { settleThen, type Wait } from "./_await.ts";
+import { stepTask, Task } from "./tasks.ts";
 import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
 import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
 import type { Future } from "./futures.ts";
@@ -271,9 +272,9 @@ let leaveEvent: (event: Event, wait: EventWait) => void;
 /** The loop the event is bound to (a queued wait's). */
 let eventLoop: (event: Event) => EventLoop;
 /** Gives a waiting `wait` its outcome (`true`, or a `CancelledError`) and wakes who waits on it. */
-let wake: (wait: EventWait, outcome: true | CancelledError) => void;
-/** An EventWait's state: fresh, queued, or its outcome. */
-let outcomeOf: (wait: EventWait) => typeof FRESH_WAIT | typeof QUEUED | true | CancelledError;
+let wake: (wait: EventWait, outcome: Outcome) => void;
+/** An EventWait's slot (see `Slot`). */
+let slotOf: (wait: EventWait) => Slot;
 
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
@@ -320,7 +321,7 @@ export class Event {
     if (this.#value) return;
     this.#value = true;
     // The woken stay queued until they resume (and leave), as in asyncio.
-    for (let w = this.#head; w !== null; w = w.newer) if (outcomeOf(w) === QUEUED) wake(w, true);
+    for (let w = this.#head; w !== null; w = w.newer) if (!isOutcome(slotOf(w))) wake(w, true);
   }
 
   /** Clears the flag: later `wait()` calls wait for the next `set()`. */
@@ -372,12 +373,24 @@ export class Event {
   }
 }
 
-// Where an EventWait stands (its #state), besides its outcome once it has
-// one: `true` (the event was set) or the `CancelledError` of its cancel.
-const FRESH_WAIT = 0; // not awaited yet
-const QUEUED = 1; // queued on the event, no outcome yet
-/** The `#fn` of an EventWait woken by several: `#arg` is their flat (fn, arg) list. */
-const MANY_WAKE = (): void => {};
+/** The `#slot` of an `EventWait` not awaited yet. */
+const FRESH_WAIT: unique symbol = Symbol("fresh");
+
+/**
+ * What an `EventWait` holds in its one slot, which is all its state besides
+ * `done` (set once its iterator returned or threw): fresh; queued on the
+ * event and waited on by nobody yet (`null`), by a task (woken with the
+ * task's step), by an await's record (woken with `settleThen`), or by
+ * several (their flat `(fn, arg)` list); and then its outcome, `true` (the
+ * event was set) or the `CancelledError` of its cancel. Who waits is never
+ * needed again once the outcome is there.
+ */
+type Slot = typeof FRESH_WAIT | null | Task<unknown> | Wait | unknown[] | Outcome;
+type Outcome = true | CancelledError;
+
+function isOutcome(slot: Slot): slot is Outcome {
+  return slot === true || slot instanceof CancelledError;
+}
 
 /**
  * One call of `event.wait()`: a one-shot awaitable, as every call of a
@@ -385,8 +398,8 @@ const MANY_WAKE = (): void => {};
  * an `Event` is the case where waiters pile up by the hundred thousand, so
  * every byte here is a byte of every waiting task: the one object is at
  * once the operation, the node queued on the event, and what the task
- * waits on (an `OwnWait`, `_drive.ts`), with eight fields (and no private
- * method, which costs V8 a brand field per object).
+ * waits on (an `OwnWait`, `_drive.ts`), with six fields (see `Slot`; and no
+ * private method, which costs V8 a brand field per object).
  *
  * - `yield*` drives it: `next()` returns at once while the event is set;
  *   otherwise it queues itself on the event and yields itself, and the task
@@ -396,16 +409,10 @@ const MANY_WAKE = (): void => {};
  * - `await` runs the same iterator: `next()` queues it, and one record
  *   (`awaitOnce`) is the awaiting task's wait on it (through the small
  *   future-like of `[AS_FUTURE]()`) and the promise `then()` returns.
- *
- * Its state: `#state` (fresh, queued, or the outcome), `done` once its
- * iterator returned or threw (finished), and `#fn` and `#arg`: who to wake,
- * one `(fn, arg)` pair, or `MANY_WAKE` and a list.
  */
 class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, true, unknown> {
   readonly #event: Event;
-  #state: typeof FRESH_WAIT | typeof QUEUED | true | CancelledError = FRESH_WAIT;
-  #fn: ((arg: unknown) => void) | null = null;
-  #arg: unknown = null;
+  #slot: Slot = FRESH_WAIT;
   /** The queue's links (see `Event`). */
   older: EventWait | null = null;
   newer: EventWait | null = null;
@@ -421,17 +428,17 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   next(): IteratorResult<unknown, true> {
     if (this.done) throw reuse();
-    const state = this.#state;
-    if (state === FRESH_WAIT) {
-      if (enqueue(this.#event, this)) this.#state = QUEUED;
+    const slot = this.#slot;
+    if (slot === FRESH_WAIT) {
+      if (enqueue(this.#event, this)) this.#slot = null;
       else this.value = this.done = true;
-    } else if (state !== QUEUED) {
-      // The outcome: leave the queue, and return or throw it.
+    } else if (isOutcome(slot)) {
+      // Leave the queue, and return or throw the outcome.
       leaveEvent(this.#event, this);
       this.done = true;
-      if (state !== true) {
+      if (slot !== true) {
         this.value = undefined;
-        throw state;
+        throw slot;
       }
       this.value = true;
     }
@@ -454,7 +461,6 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
   static #finish(wait: EventWait): void {
     wait.done = true;
     wait.value = undefined;
-    wait.#fn = wait.#arg = null;
     leaveEvent(wait.#event, wait);
   }
 
@@ -462,7 +468,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     onfulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.done || this.#state !== FRESH_WAIT) {
+    if (this.done || this.#slot !== FRESH_WAIT) {
       return Promise.reject(
         this.done ? reuse() : new RuntimeError(
           "Cannot await Event.wait() twice: it is already being awaited",
@@ -485,7 +491,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   /** @ignore */
   [WAITING](): boolean {
-    return this.#state !== FRESH_WAIT && !this.done;
+    return this.#slot !== FRESH_WAIT && !this.done;
   }
 
   /** @ignore */
@@ -496,23 +502,22 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
   /** Cancels the wait (the task waiting on it is cancelled); `false` once it has its outcome. */
   cancel(msg?: string): boolean {
     checkMessage(msg);
-    if (this.#state !== QUEUED) return false;
+    if (this.#slot === FRESH_WAIT || isOutcome(this.#slot)) return false;
     wake(this, new CancelledError(msg));
     return true;
   }
 
   /** @ignore */
   [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
-    const add = fn as (arg: unknown) => void;
-    if (this.#state !== QUEUED) this.getLoop()[SCHEDULE](add, arg); // it has its outcome
-    else if (this.#fn === null) {
-      this.#fn = add;
-      this.#arg = arg;
-    } else if (this.#fn !== MANY_WAKE) {
-      this.#arg = [this.#fn, this.#arg, add, arg];
-      this.#fn = MANY_WAKE;
+    const slot = this.#slot;
+    if (isOutcome(slot)) {
+      this.getLoop()[SCHEDULE](fn as (arg: unknown) => void, arg);
+    } else if (slot === null) {
+      this.#slot = holdsAlone(fn, arg) ? arg as Task<unknown> | Wait : [fn, arg];
+    } else if (Array.isArray(slot)) {
+      slot.push(fn, arg);
     } else {
-      (this.#arg as unknown[]).push(add, arg);
+      this.#slot = [...waker(slot as Task<unknown> | Wait), fn, arg];
     }
   }
 
@@ -528,22 +533,19 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   static {
     wake = (wait, outcome) => {
-      wait.#state = outcome;
-      const fn = wait.#fn;
-      if (fn === null) return;
+      const slot = wait.#slot;
+      wait.#slot = outcome;
+      if (slot === null) return;
       const loop = eventLoop(wait.#event);
-      const arg = wait.#arg;
-      wait.#fn = wait.#arg = null;
-      if (fn !== MANY_WAKE) {
-        loop[SCHEDULE](fn, arg);
-        return;
-      }
-      const all = arg as unknown[];
-      for (let i = 0; i < all.length; i += 2) {
-        loop[SCHEDULE](all[i] as (arg: unknown) => void, all[i + 1]);
+      if (slot instanceof Task) loop[SCHEDULE](stepTask, slot);
+      else if (!Array.isArray(slot)) loop[SCHEDULE](settleThen, slot as Wait);
+      else {
+        for (let i = 0; i < slot.length; i += 2) {
+          loop[SCHEDULE](slot[i] as (arg: unknown) => void, slot[i + 1]);
+        }
       }
     };
-    outcomeOf = (wait) => wait.#state;
+    slotOf = (wait) => wait.#slot;
   }
 
   /** The name in the error of a `yield event.wait()` without `*`. */
@@ -566,23 +568,22 @@ class EventWaitFuture {
   constructor(readonly wait: EventWait) {}
 
   done(): boolean {
-    const state = outcomeOf(this.wait);
-    return state !== FRESH_WAIT && state !== QUEUED;
+    return isOutcome(slotOf(this.wait));
   }
 
   cancelled(): boolean {
-    return outcomeOf(this.wait) instanceof CancelledError;
+    return slotOf(this.wait) instanceof CancelledError;
   }
 
   result(): true {
-    const state = outcomeOf(this.wait);
+    const state = slotOf(this.wait);
     if (state === true) return true;
     if (state instanceof CancelledError) throw state;
     throw new InvalidStateError("Cannot read the result: the future is pending");
   }
 
   exception(): unknown {
-    const state = outcomeOf(this.wait);
+    const state = slotOf(this.wait);
     if (state === true) return null;
     if (state instanceof CancelledError) throw state;
     throw new InvalidStateError("Cannot read the exception: the future is pending");
@@ -614,6 +615,21 @@ class EventWaitFuture {
   toString(): string {
     return "Event.wait()";
   }
+}
+
+/**
+ * Whether the slot of an `EventWait` holds the waiter `(fn, arg)` alone: a
+ * task (woken with its step), or an await's record (with `settleThen`).
+ */
+function holdsAlone(fn: (arg: never) => void, arg: unknown): boolean {
+  if (fn === stepTask) return arg instanceof Task;
+  return fn === settleThen && typeof arg === "object" && arg !== null &&
+    !(arg instanceof Task) && !(arg instanceof CancelledError) && !Array.isArray(arg);
+}
+
+/** The `(fn, arg)` that wakes a waiter held alone in an EventWait's slot (when a second one comes). */
+function waker(slot: Task<unknown> | Wait): [(arg: never) => void, unknown] {
+  return slot instanceof Task ? [stepTask, slot] : [settleThen, slot]; // (a record: see Slot)
 }
 
 function reuse(): RuntimeError {

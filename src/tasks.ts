@@ -279,7 +279,8 @@ interface TaskExtra {
 
 // The task's friends in this file (plain functions, not methods: see the
 // module header): the step the loop calls, and the pending-list walk.
-let stepTask: (task: Task<unknown>) => void;
+/** (Exported for a wait that wakes its task itself: `EventWait`, locks.ts.) */
+export let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
