@@ -270,6 +270,8 @@ class ThrowIn {
 
 /** What most tasks never need: kept off the task until first used. */
 interface TaskExtra {
+  /** The task's number (`Task-N`), kept here once the task has a `TaskExtra`. */
+  id: number;
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
@@ -338,7 +340,7 @@ function awaitingTask(): Task<unknown> | undefined {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
-  // Fourteen fields with the future's: every one is 8 bytes of every task
+  // Thirteen fields with the future's: every one is 8 bytes of every task
   // (a pending task is mostly these, its coroutine and what it waits on),
   // so rarely used state is packed (see "A task's state").
   // KIND, ATTEND, MUST_CANCEL and the host state, read and written as bits
@@ -346,13 +348,14 @@ export class Task<T = unknown> extends Future<T> {
   // 15-25% slower (measured, two copies of the library in one process).
   #kind: number;
   #coro: unknown;
-  #id = ++taskCounter;
   #waiter: TaskWaiter | null = null;
   // A generator's: what the next step sends in (a ThrowIn: throws it). An
   // async body's: the Wait it is parked on (while PARKED). A task is one or
   // the other.
   #resume: unknown = undefined;
-  #extra: TaskExtra | null = null;
+  // The task's number (the N of Task-N) until something rarer needs room:
+  // then the TaskExtra, which keeps it.
+  #extra: TaskExtra | number = ++taskCounter;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
   #next: Task<unknown> | null = null;
@@ -445,7 +448,8 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The task's name (`Task-N` unless given). @returns The name. */
   getName(): string {
-    return this.#extra?.name ?? `Task-${this.#id}`;
+    const extra = this.#extra;
+    return typeof extra === "number" ? `Task-${extra}` : extra.name ?? `Task-${extra.id}`;
   }
 
   /** Renames the task. @param name The new name. */
@@ -476,7 +480,7 @@ export class Task<T = unknown> extends Future<T> {
     checkMessage(msg);
     if (this.done()) return false;
     Task.#setCancelRequests(this, Task.#cancelRequests(this) + 1);
-    this.#extra?.controller?.abort(new CancelledError(msg));
+    Task.#extraOrNull(this)?.controller?.abort(new CancelledError(msg));
     if ((this.#kind & KIND) === PROMISE) {
       Task.#leaveHost(this);
       Task.#complete(this, "cancelled", msg);
@@ -488,7 +492,9 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#kind |= MUST_CANCEL | ATTEND;
-    if (msg !== undefined || this.#extra !== null) Task.#extraState(this).cancelMessage = msg;
+    if (msg !== undefined || typeof this.#extra !== "number") {
+      Task.#extraState(this).cancelMessage = msg;
+    }
     return true;
   }
 
@@ -550,7 +556,8 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @ignore */
   [TASK_ID](): number {
-    return this.#id;
+    const extra = this.#extra;
+    return typeof extra === "number" ? extra : extra.id;
   }
 
   /** @ignore */
@@ -573,14 +580,17 @@ export class Task<T = unknown> extends Future<T> {
 
   /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
   static #cancelRequests(task: Task<unknown>): number {
-    return task.#extra?.cancelRequests ?? 0;
+    return Task.#extraOrNull(task)?.cancelRequests ?? 0;
   }
   static #setCancelRequests(task: Task<unknown>, count: number): void {
     Task.#extraState(task).cancelRequests = count;
   }
 
   static #extraState(task: Task<unknown>): TaskExtra {
-    return task.#extra ??= {
+    const extra = task.#extra;
+    if (typeof extra !== "number") return extra;
+    return task.#extra = {
+      id: extra,
       name: null,
       cancelMessage: undefined,
       controller: null,
@@ -588,8 +598,14 @@ export class Task<T = unknown> extends Future<T> {
     };
   }
 
+  /** The task's `TaskExtra`, or `null` if it has none (yet). */
+  static #extraOrNull(task: Task<unknown>): TaskExtra | null {
+    const extra = task.#extra;
+    return typeof extra === "number" ? null : extra;
+  }
+
   static #cancelMessage(task: Task<unknown>): string | undefined {
-    return task.#extra?.cancelMessage;
+    return Task.#extraOrNull(task)?.cancelMessage;
   }
 
   static #complete(
@@ -604,7 +620,7 @@ export class Task<T = unknown> extends Future<T> {
     else loop[TASKS] = task.#next;
     if (task.#next !== null) task.#next.#prev = task.#prev;
     task.#prev = task.#next = null;
-    const controller = task.#extra?.controller;
+    const controller = Task.#extraOrNull(task)?.controller;
     if (state === "cancelled" && controller && !controller.signal.aborted) {
       controller.abort(
         value instanceof CancelledError ? value : new CancelledError(value as string),
