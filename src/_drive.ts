@@ -22,7 +22,7 @@
 
 import { RuntimeError } from "./errors.ts";
 import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
-import { AWAIT, layers, runningLoopFor } from "./_core.ts";
+import { ADD_WAITER, AWAIT, layers, runningLoopFor } from "./_core.ts";
 import {
   awaitNextIteration,
   FutureIterator,
@@ -35,6 +35,7 @@ import {
   STATE,
   Wait,
 } from "./_await.ts";
+import type { EventLoop } from "./events.ts";
 import { Future, wrapFuture } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
@@ -113,6 +114,41 @@ function reuseError(coro: object, owner: Driver, driver: Driver): RuntimeError {
         describe(coro)
       } in ${driver}: it is already being awaited (by ${owner}). A coroutine runs once, in one task: call its function again for a new one`,
   );
+}
+
+// ---------------------------------------------------------------------------
+// A wait with no future between.
+
+/** `wait[AS_FUTURE]()`: a future-like to await an {@linkcode OwnWait} through (`[AWAIT]`). */
+export const AS_FUTURE: unique symbol = Symbol("asFuture");
+/** `wait[WAITING]()`: whether an {@linkcode OwnWait} yielded itself (a fresh one yielded bare is a misuse). */
+export const WAITING: unique symbol = Symbol("waiting");
+
+/**
+ * The third thing a generator coroutine may yield to its task (besides a
+ * `FutureIterator` and `SLEEP0`): an operation the task waits on itself,
+ * with no future between (`event.wait()`), where waiters pile up by the
+ * hundred thousand and a future per wait is a third of each. It is its own
+ * `IteratorResult` (`{ done: false, value: itself }` while it waits), so
+ * the generator suspended in `yield*` keeps nothing else alive, and it
+ * offers the task what the task's wait needs of a future: its loop,
+ * `cancel()` and `[ADD_WAITER]`. A wait through a `Wait` record (a driven
+ * coroutine's step, an `await`) goes through `[AS_FUTURE]()`, a future-like
+ * made for it.
+ */
+export abstract class OwnWait {
+  done = false;
+  value: unknown = this;
+  /** Whether its own `next()` yielded it (it waits), unlike one yielded bare, without `*`. */
+  abstract [WAITING](): boolean;
+  /** The loop the wait belongs to. */
+  abstract getLoop(): EventLoop;
+  /** Cancels the wait: its waiter is woken and it throws `CancelledError`; `false` once it has its outcome. */
+  abstract cancel(msg?: string): boolean;
+  /** Pushes `(fn, arg)` on the ready queue when the wait has its outcome (at once if it has it). */
+  abstract [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void;
+  /** The future-like to await it through with a `Wait` record. */
+  abstract [AS_FUTURE](): FutureIterator["future"] & { [AWAIT](record: Wait): unknown };
 }
 
 // ---------------------------------------------------------------------------
@@ -233,9 +269,14 @@ class Driving implements Settles, Promise<unknown> {
         }
         const yielded = step.value;
         let refusal: unknown;
-        if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
-          const wait = new Step(yielded.future, undefined, driving);
-          refusal = (yielded.future as Future<unknown>)[AWAIT](wait);
+        const future = yielded instanceof FutureIterator && yielded.future !== NO_FUTURE
+          ? yielded.future
+          : yielded instanceof OwnWait && yielded[WAITING]()
+          ? yielded[AS_FUTURE]()
+          : null;
+        if (future !== null) {
+          const wait = new Step(future, undefined, driving);
+          refusal = (future as Future<unknown>)[AWAIT](wait);
           if (refusal === undefined && driving.#task === undefined) driving.#task = wait.task;
         } else if (yielded === SLEEP0 || yielded === undefined) {
           const wait = new Step(null, yielded, driving);

@@ -351,7 +351,12 @@ function waitingOn(f: Future<unknown>): string | null {
   if (waiter === IN_HOST_CODE) {
     return f === runningNow() ? null : "host code (its async body runs)";
   }
-  return waiter === null ? null : label(waiter);
+  if (waiter === null) return null;
+  if (waiter instanceof Future) return label(waiter);
+  // An operation the task waits on itself (an `Event.wait()`), or the
+  // future-like an await of one goes through: named by its owner.
+  const owner = (waiter as { owner?: object }).owner;
+  return owner === undefined ? String(waiter) : ownerLabel(owner);
 }
 
 /** While a report is made: the locks, queues and groups it names, numbered. */
@@ -367,6 +372,14 @@ function numbering<T>(make: () => T): T {
   }
 }
 
+/** A lock, queue or event a task waits on; two of one report are told apart by their number in it. */
+function ownerLabel(owner: object): string {
+  if (owners === null) return String(owner);
+  let n = owners.get(owner);
+  if (n === undefined) owners.set(owner, n = owners.size + 1);
+  return `${owner} #${n}`;
+}
+
 /** The library's futures made of others, by the call that makes them. */
 const KINDS: Record<string, string> = {
   GatheringFuture: "gather",
@@ -377,13 +390,7 @@ const KINDS: Record<string, string> = {
 /** A short name for what a task waits on: a task's name, a lock's state, `gather(...)`. */
 function label(f: Future<unknown>): string {
   if (f instanceof Task) return f.getName();
-  if (f instanceof Waiter) {
-    // Two locks of one report are told apart by their number in it.
-    if (owners === null) return String(f.owner);
-    let n = owners.get(f.owner);
-    if (n === undefined) owners.set(f.owner, n = owners.size + 1);
-    return `${f.owner} #${n}`;
-  }
+  if (f instanceof Waiter) return ownerLabel(f.owner);
   const children = childrenOf(f);
   if (children.length !== 0 || f.constructor.name === "GatheringFuture") {
     const kind = KINDS[f.constructor.name] ?? f.constructor.name;

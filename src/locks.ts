@@ -20,7 +20,9 @@
  * - **Waiters are futures linked into a list** (`Waiter` extends `Future`
  *   with two links), so a waiter needs one allocation, and removing a
  *   cancelled waiter from the middle of the queue is O(1) (CPython's
- *   `deque.remove` is O(n)).
+ *   `deque.remove` is O(n)). An `Event`, where waiters pile up by the
+ *   hundred thousand, queues the `event.wait()` calls themselves, and a
+ *   task waits on the call with no future between (`EventWait`).
  * - **Every call is its own operation.** `lock.acquire()` returns a new
  *   one-shot `Operation` per call, as every call of a Python coroutine
  *   function is its own coroutine, so `gather(sem.acquire(), sem.acquire())`
@@ -45,8 +47,8 @@
  * @module
  */
 
-import { BrokenBarrierError, CancelledError, RuntimeError } from "./errors.ts";
-import { checkCount, checkFunction, describe } from "./_checks.ts";
+import { BrokenBarrierError, CancelledError, InvalidStateError, RuntimeError } from "./errors.ts";
+import { checkCount, checkFunction, checkMessage, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import {
@@ -59,8 +61,11 @@ import {
   WaiterList,
 } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import { FutureIterator, NO_FUTURE } from "./_await.ts";
-import { COROUTINE_NAME } from "./_drive.ts";
+import { settleThen, type Wait } from "./_await.ts";
+import { stepTask, Task } from "./tasks.ts";
+import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
+import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
+import type { Future } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -260,10 +265,16 @@ function* enterSlow(acquire: Generator<unknown, true, unknown>): Generator<unkno
 
 // ---------------------------------------------------------------------------
 
-/** The event's new waiter, queued; `null` if the event is set. */
-let eventWaiter: (event: Event) => Waiter<true> | null;
-/** Takes `waiter` out of the event's queue. */
-let leaveEvent: (event: Event, waiter: Waiter<true>) => void;
+/** Queues `wait` on the event and binds the event to the running loop; `false` if the event is set. */
+let enqueue: (event: Event, wait: EventWait) => boolean;
+/** Takes `wait` out of the event's queue, if it is queued there. */
+let leaveEvent: (event: Event, wait: EventWait) => void;
+/** The loop the event is bound to (a queued wait's). */
+let eventLoop: (event: Event) => EventLoop;
+/** Gives a waiting `wait` its outcome (`true`, or a `CancelledError`) and wakes who waits on it. */
+let wake: (wait: EventWait, outcome: Outcome) => void;
+/** An EventWait's slot (see `Slot`). */
+let slotOf: (wait: EventWait) => Slot;
 
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
@@ -289,7 +300,11 @@ let leaveEvent: (event: Event, waiter: Waiter<true>) => void;
  */
 export class Event {
   #value = false;
-  #waiters = new WaiterList<true>();
+  // The waits queued here (the `EventWait`s themselves: see there), oldest
+  // first, linked through their `older` and `newer`.
+  #head: EventWait | null = null;
+  #tail: EventWait | null = null;
+  #size = 0;
   #loop: EventLoop | null = null;
 
   /**
@@ -305,7 +320,8 @@ export class Event {
   set(): void {
     if (this.#value) return;
     this.#value = true;
-    for (let w = this.#waiters.head; w !== null; w = w.newer) if (!w.done()) w.setResult(true);
+    // The woken stay queued until they resume (and leave), as in asyncio.
+    for (let w = this.#head; w !== null; w = w.newer) if (!isOutcome(slotOf(w))) wake(w, true);
   }
 
   /** Clears the flag: later `wait()` calls wait for the next `set()`. */
@@ -326,53 +342,83 @@ export class Event {
   }
 
   static {
-    eventWaiter = (event) => {
-      if (event.#value) return null;
-      const waiter = new Waiter<true>(event.#loop = bindLoop(event.#loop, event), event);
-      event.#waiters.push(waiter);
-      return waiter;
+    enqueue = (event, wait) => {
+      if (event.#value) return false;
+      event.#loop = bindLoop(event.#loop, event);
+      wait.older = event.#tail;
+      if (event.#tail === null) event.#head = wait;
+      else event.#tail.newer = wait;
+      event.#tail = wait;
+      event.#size++;
+      return true;
     };
-    leaveEvent = (event, waiter) => event.#waiters.remove(waiter);
+    leaveEvent = (event, wait) => {
+      // Queued: it has an older one, or is the head.
+      if (wait.older === null && event.#head !== wait) return;
+      const { older, newer } = wait;
+      if (older === null) event.#head = newer;
+      else older.newer = newer;
+      if (newer === null) event.#tail = older;
+      else newer.older = older;
+      wait.older = wait.newer = null;
+      event.#size--;
+    };
+    eventLoop = (event) => event.#loop!;
   }
 
   /** `Event(set)`, `Event(unset, waiters=2)`. */
   toString(): string {
-    const waiters = this.#waiters.size;
+    const waiters = this.#size;
     return `Event(${this.#value ? "set" : "unset"}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
   }
 }
 
-/** The future of an `EventWait` that has none yet (never awaited; see `NO_FUTURE`). */
-const NO_WAITER = NO_FUTURE as unknown as Waiter<true>;
+/** The `#slot` of an `EventWait` not awaited yet. */
+const FRESH_WAIT: unique symbol = Symbol("fresh");
+
+/**
+ * What an `EventWait` holds in its one slot, which is all its state besides
+ * `done` (set once its iterator returned or threw): fresh; queued on the
+ * event and waited on by nobody yet (`null`), by a task (woken with the
+ * task's step), by an await's record (woken with `settleThen`), or by
+ * several (their flat `(fn, arg)` list); and then its outcome, `true` (the
+ * event was set) or the `CancelledError` of its cancel. Who waits is never
+ * needed again once the outcome is there.
+ */
+type Slot = typeof FRESH_WAIT | null | Task<unknown> | Wait | unknown[] | Outcome;
+type Outcome = true | CancelledError;
+
+function isOutcome(slot: Slot): slot is Outcome {
+  return slot === true || slot instanceof CancelledError;
+}
 
 /**
  * One call of `event.wait()`: a one-shot awaitable, as every call of a
- * Python coroutine function is its own coroutine object. It does what an
- * `Operation` with a `WaitOnce` slow path does (`_waiters.ts`), as one object
- * instead of two, because a task waiting on an `Event` is the case where
- * waiters pile up by the hundred thousand (every byte here is a byte of
- * every waiting task):
+ * Python coroutine function is its own coroutine object. A task waiting on
+ * an `Event` is the case where waiters pile up by the hundred thousand, so
+ * every byte here is a byte of every waiting task: the one object is at
+ * once the operation, the node queued on the event, and what the task
+ * waits on (an `OwnWait`, `_drive.ts`), with six fields (see `Slot`; and no
+ * private method, which costs V8 a brand field per object).
  *
- * - It is its own `FutureIterator`, so `yield*` drives it directly: its
- *   `next()` returns at once while the event is set; otherwise it queues a
- *   waiter on the event, sets it as its `future` (what the task waits on),
- *   and yields itself; when the task resumes, it leaves the queue and
- *   returns the waiter's result (or throws, if the waiter was cancelled).
- * - `await` runs the same iterator: `next()` queues the waiter, and one
- *   record (`awaitOnce`) is the awaiting task's wait on it and the promise
- *   `then()` returns.
- *
- * Its state is in the fields it needs anyway, no field of its own (and no
- * private method, which costs V8 a brand field per object): fresh while
- * `future` is `NO_WAITER`, waiting once it is the queued waiter, finished
- * once `#event` is `null`.
+ * - `yield*` drives it: `next()` returns at once while the event is set;
+ *   otherwise it queues itself on the event and yields itself, and the task
+ *   waits on it as on a future (`[ADD_WAITER]`, `cancel()`). When the task
+ *   resumes, it leaves the queue and returns `true`, or throws the
+ *   `CancelledError` of its cancel.
+ * - `await` runs the same iterator: `next()` queues it, and one record
+ *   (`awaitOnce`) is the awaiting task's wait on it (through the small
+ *   future-like of `[AS_FUTURE]()`) and the promise `then()` returns.
  */
-class EventWait extends FutureIterator<true> implements Awaitable<true> {
-  #event: Event | null;
+class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, true, unknown> {
+  readonly #event: Event;
+  #slot: Slot = FRESH_WAIT;
+  /** The queue's links (see `Event`). */
+  older: EventWait | null = null;
+  newer: EventWait | null = null;
 
   constructor(event: Event) {
-    // The waiter comes when it is first awaited (`future` is set then).
-    super(NO_WAITER);
+    super();
     this.#event = event;
   }
 
@@ -380,57 +426,126 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
     return this;
   }
 
-  override next(): IteratorResult<unknown, true> {
-    const event = this.#event;
-    if (event === null) throw reuse();
-    if (this.future !== NO_WAITER) { // waiting
-      if (this.future.done()) {
-        this.#event = null;
-        leaveEvent(event, this.future as Waiter<true>);
-      }
-      return super.next(); // the result, the waiter's error thrown, or itself
-    }
-    const waiter = eventWaiter(event);
-    if (waiter === null) {
-      this.#event = null;
+  next(): IteratorResult<unknown, true> {
+    if (this.done) throw reuse();
+    const slot = this.#slot;
+    if (slot === FRESH_WAIT) {
+      if (enqueue(this.#event, this)) this.#slot = null;
+      else this.value = this.done = true;
+    } else if (isOutcome(slot)) {
+      // Leave the queue, and return or throw the outcome.
+      leaveEvent(this.#event, this);
       this.done = true;
+      if (slot !== true) {
+        this.value = undefined;
+        throw slot;
+      }
       this.value = true;
-      return this as IteratorResult<unknown, true>;
     }
-    // `future` is readonly for users of a FutureIterator; this one sets it once.
-    (this as unknown as { future: Waiter<true> }).future = waiter;
-    return super.next();
+    // Debug mode: the generator coroutines suspending here are on the stack.
+    if (!this.done && realm.capturing) realm.suspension = captureStack();
+    return this as IteratorResult<unknown, true>;
   }
 
-  override throw(error: unknown): IteratorResult<unknown, true> {
-    const event = this.#event;
-    this.#event = null;
-    if (event !== null && this.future !== NO_WAITER) leaveEvent(event, this.future as Waiter<true>);
+  throw(error: unknown): IteratorResult<unknown, true> {
+    if (!this.done) EventWait.#finish(this);
     throw error;
   }
 
-  override return(value?: true): IteratorResult<unknown, true> {
-    const event = this.#event;
-    this.#event = null;
-    if (event !== null && this.future !== NO_WAITER) leaveEvent(event, this.future as Waiter<true>);
-    return super.return(value);
+  return(value?: true): IteratorResult<unknown, true> {
+    if (!this.done) EventWait.#finish(this);
+    return { done: true, value: value as true };
+  }
+
+  /** Finished early (closed or thrown into): it leaves the queue. */
+  static #finish(wait: EventWait): void {
+    wait.done = true;
+    wait.value = undefined;
+    leaveEvent(wait.#event, wait);
   }
 
   then<R1 = true, R2 = never>(
     onfulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.#event === null || this.future !== NO_WAITER) {
+    if (this.done || this.#slot !== FRESH_WAIT) {
       return Promise.reject(
-        this.#event === null ? reuse() : new RuntimeError(
+        this.done ? reuse() : new RuntimeError(
           "Cannot await Event.wait() twice: it is already being awaited",
         ),
       ).then(onfulfilled, onrejected);
     }
     // Its one wait, as an Operation with a WaitOnce does: one record is the
-    // task's wait on the waiter and the promise returned (`awaitOnce`).
+    // task's wait on it and the promise returned (`awaitOnce`).
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
-    return awaitOnce(this, this.future as Waiter<true>, onfulfilled, onrejected);
+    return awaitOnce(
+      this,
+      this[AS_FUTURE]() as unknown as Future<unknown>,
+      onfulfilled,
+      onrejected,
+    );
+  }
+
+  // -------------------------------------------------------------------------
+  // What a task waiting on it uses (see OwnWait).
+
+  /** @ignore */
+  [WAITING](): boolean {
+    return this.#slot !== FRESH_WAIT && !this.done;
+  }
+
+  /** @ignore */
+  getLoop(): EventLoop {
+    return eventLoop(this.#event);
+  }
+
+  /** Cancels the wait (the task waiting on it is cancelled); `false` once it has its outcome. */
+  cancel(msg?: string): boolean {
+    checkMessage(msg);
+    if (this.#slot === FRESH_WAIT || isOutcome(this.#slot)) return false;
+    wake(this, new CancelledError(msg));
+    return true;
+  }
+
+  /** @ignore */
+  [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
+    const slot = this.#slot;
+    if (isOutcome(slot)) {
+      this.getLoop()[SCHEDULE](fn as (arg: unknown) => void, arg);
+    } else if (slot === null) {
+      this.#slot = holdsAlone(fn, arg) ? arg as Task<unknown> | Wait : [fn, arg];
+    } else if (Array.isArray(slot)) {
+      slot.push(fn, arg);
+    } else {
+      this.#slot = [...waker(slot as Task<unknown> | Wait), fn, arg];
+    }
+  }
+
+  /** @ignore */
+  [AS_FUTURE](): EventWaitFuture {
+    return new EventWaitFuture(this);
+  }
+
+  /** The event it waits on (what the call graph and a deadlock report name). */
+  get owner(): Event {
+    return this.#event;
+  }
+
+  static {
+    wake = (wait, outcome) => {
+      const slot = wait.#slot;
+      wait.#slot = outcome;
+      if (slot === null) return;
+      const loop = eventLoop(wait.#event);
+      if (slot instanceof Task) loop[SCHEDULE](stepTask, slot);
+      else if (!Array.isArray(slot)) loop[SCHEDULE](settleThen, slot as Wait);
+      else {
+        for (let i = 0; i < slot.length; i += 2) {
+          loop[SCHEDULE](slot[i] as (arg: unknown) => void, slot[i + 1]);
+        }
+      }
+    };
+    slotOf = (wait) => wait.#slot;
   }
 
   /** The name in the error of a `yield event.wait()` without `*`. */
@@ -441,6 +556,80 @@ class EventWait extends FutureIterator<true> implements Awaitable<true> {
   override toString(): string {
     return "Event.wait()";
   }
+}
+
+/**
+ * An `EventWait` as a future, for a wait through a `Wait` record (an
+ * `await event.wait()`, a driven coroutine's `yield*`): the record reads
+ * the outcome from it, and the awaiting task parks on it (its `cancel()`
+ * cancels the wait).
+ */
+class EventWaitFuture {
+  constructor(readonly wait: EventWait) {}
+
+  done(): boolean {
+    return isOutcome(slotOf(this.wait));
+  }
+
+  cancelled(): boolean {
+    return slotOf(this.wait) instanceof CancelledError;
+  }
+
+  result(): true {
+    const state = slotOf(this.wait);
+    if (state === true) return true;
+    if (state instanceof CancelledError) throw state;
+    throw new InvalidStateError("Cannot read the result: the future is pending");
+  }
+
+  exception(): unknown {
+    const state = slotOf(this.wait);
+    if (state === true) return null;
+    if (state instanceof CancelledError) throw state;
+    throw new InvalidStateError("Cannot read the exception: the future is pending");
+  }
+
+  getLoop(): EventLoop {
+    return this.wait.getLoop();
+  }
+
+  cancel(msg?: string): boolean {
+    return this.wait.cancel(msg);
+  }
+
+  [AWAIT](record: Wait): unknown {
+    try {
+      layers.park(record, this);
+    } catch (error) {
+      return error ?? new Error("refused");
+    }
+    this.wait[ADD_WAITER](settleThen, record);
+    return undefined;
+  }
+
+  /** The event (see `EventWait`). */
+  get owner(): Event {
+    return this.wait.owner;
+  }
+
+  toString(): string {
+    return "Event.wait()";
+  }
+}
+
+/**
+ * Whether the slot of an `EventWait` holds the waiter `(fn, arg)` alone: a
+ * task (woken with its step), or an await's record (with `settleThen`).
+ */
+function holdsAlone(fn: (arg: never) => void, arg: unknown): boolean {
+  if (fn === stepTask) return arg instanceof Task;
+  return fn === settleThen && typeof arg === "object" && arg !== null &&
+    !(arg instanceof Task) && !(arg instanceof CancelledError) && !Array.isArray(arg);
+}
+
+/** The `(fn, arg)` that wakes a waiter held alone in an EventWait's slot (when a second one comes). */
+function waker(slot: Task<unknown> | Wait): [(arg: never) => void, unknown] {
+  return slot instanceof Task ? [stepTask, slot] : [settleThen, slot]; // (a record: see Slot)
 }
 
 function reuse(): RuntimeError {

@@ -12,6 +12,9 @@
  *   pending): the task waits; the future's completion pushes
  *   `(stepTask, task)` on the ready queue, and `next()` then reads the
  *   result through `yield*`;
+ * - an `OwnWait` (`_drive.ts`; what `yield* event.wait()` yields while it
+ *   waits): the same, with the operation itself in the future's place, so
+ *   that a task waiting on an `Event` holds no future of its own;
  * - `SLEEP0` (what `yield* sleep(0)` yields) or `undefined` (a bare
  *   `yield`): the task steps again on the next iteration; nothing is
  *   allocated, the iterator of `sleep(0)` is stateless;
@@ -145,7 +148,7 @@ import {
 } from "./_core.ts";
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
-import { claim, claimGenerator, COROUTINE_NAME, yieldError } from "./_drive.ts";
+import { claim, claimGenerator, COROUTINE_NAME, OwnWait, WAITING, yieldError } from "./_drive.ts";
 import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
 import { runtimeName } from "./_host/runtime.ts";
 import { newAbortController } from "./_host/abort.ts";
@@ -254,6 +257,12 @@ const relayWaits = new Map<Task<unknown>, number>();
 // the tasks themselves (#prev, #next), headed by loop[TASKS]: O(1) to add
 // and remove, no hashing and no per-entry allocation (`allTasks` walks it).
 
+/**
+ * What a task waits on: a future, an operation it waits on itself (an
+ * `OwnWait`, `_drive.ts`), or the future-like an await of one goes through.
+ */
+type TaskWaiter = Pick<Future<unknown>, "getLoop" | "cancel">;
+
 /** What a step throws into the coroutine (boxed: errors are the rare case). */
 class ThrowIn {
   constructor(readonly error: unknown) {}
@@ -261,6 +270,8 @@ class ThrowIn {
 
 /** What most tasks never need: kept off the task until first used. */
 interface TaskExtra {
+  /** The task's number (`Task-N`), kept here once the task has a `TaskExtra`. */
+  id: number;
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
@@ -270,7 +281,8 @@ interface TaskExtra {
 
 // The task's friends in this file (plain functions, not methods: see the
 // module header): the step the loop calls, and the pending-list walk.
-let stepTask: (task: Task<unknown>) => void;
+/** (Exported for a wait that wakes its task itself: `EventWait`, locks.ts.) */
+export let stepTask: (task: Task<unknown>) => void;
 let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
@@ -328,7 +340,7 @@ function awaitingTask(): Task<unknown> | undefined {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
-  // Fourteen fields with the future's: every one is 8 bytes of every task
+  // Thirteen fields with the future's: every one is 8 bytes of every task
   // (a pending task is mostly these, its coroutine and what it waits on),
   // so rarely used state is packed (see "A task's state").
   // KIND, ATTEND, MUST_CANCEL and the host state, read and written as bits
@@ -336,13 +348,14 @@ export class Task<T = unknown> extends Future<T> {
   // 15-25% slower (measured, two copies of the library in one process).
   #kind: number;
   #coro: unknown;
-  #id = ++taskCounter;
-  #waiter: Future<unknown> | null = null;
+  #waiter: TaskWaiter | null = null;
   // A generator's: what the next step sends in (a ThrowIn: throws it). An
   // async body's: the Wait it is parked on (while PARKED). A task is one or
   // the other.
   #resume: unknown = undefined;
-  #extra: TaskExtra | null = null;
+  // The task's number (the N of Task-N) until something rarer needs room:
+  // then the TaskExtra, which keeps it.
+  #extra: TaskExtra | number = ++taskCounter;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
   #next: Task<unknown> | null = null;
@@ -435,7 +448,8 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The task's name (`Task-N` unless given). @returns The name. */
   getName(): string {
-    return this.#extra?.name ?? `Task-${this.#id}`;
+    const extra = this.#extra;
+    return typeof extra === "number" ? `Task-${extra}` : extra.name ?? `Task-${extra.id}`;
   }
 
   /** Renames the task. @param name The new name. */
@@ -466,7 +480,7 @@ export class Task<T = unknown> extends Future<T> {
     checkMessage(msg);
     if (this.done()) return false;
     Task.#setCancelRequests(this, Task.#cancelRequests(this) + 1);
-    this.#extra?.controller?.abort(new CancelledError(msg));
+    Task.#extraOrNull(this)?.controller?.abort(new CancelledError(msg));
     if ((this.#kind & KIND) === PROMISE) {
       Task.#leaveHost(this);
       Task.#complete(this, "cancelled", msg);
@@ -478,7 +492,9 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#kind |= MUST_CANCEL | ATTEND;
-    if (msg !== undefined || this.#extra !== null) Task.#extraState(this).cancelMessage = msg;
+    if (msg !== undefined || typeof this.#extra !== "number") {
+      Task.#extraState(this).cancelMessage = msg;
+    }
     return true;
   }
 
@@ -540,7 +556,8 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @ignore */
   [TASK_ID](): number {
-    return this.#id;
+    const extra = this.#extra;
+    return typeof extra === "number" ? extra : extra.id;
   }
 
   /** @ignore */
@@ -553,7 +570,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   /** @ignore */
-  [AWAITING](): Future<unknown> | null | typeof IN_HOST_CODE {
+  [AWAITING](): TaskWaiter | null | typeof IN_HOST_CODE {
     if (this.done()) return null;
     if ((this.#kind & HOST_MASK) === IN_HOST) return IN_HOST_CODE;
     return this.#waiter;
@@ -563,14 +580,17 @@ export class Task<T = unknown> extends Future<T> {
 
   /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
   static #cancelRequests(task: Task<unknown>): number {
-    return task.#extra?.cancelRequests ?? 0;
+    return Task.#extraOrNull(task)?.cancelRequests ?? 0;
   }
   static #setCancelRequests(task: Task<unknown>, count: number): void {
     Task.#extraState(task).cancelRequests = count;
   }
 
   static #extraState(task: Task<unknown>): TaskExtra {
-    return task.#extra ??= {
+    const extra = task.#extra;
+    if (typeof extra !== "number") return extra;
+    return task.#extra = {
+      id: extra,
       name: null,
       cancelMessage: undefined,
       controller: null,
@@ -578,8 +598,14 @@ export class Task<T = unknown> extends Future<T> {
     };
   }
 
+  /** The task's `TaskExtra`, or `null` if it has none (yet). */
+  static #extraOrNull(task: Task<unknown>): TaskExtra | null {
+    const extra = task.#extra;
+    return typeof extra === "number" ? null : extra;
+  }
+
   static #cancelMessage(task: Task<unknown>): string | undefined {
-    return task.#extra?.cancelMessage;
+    return Task.#extraOrNull(task)?.cancelMessage;
   }
 
   static #complete(
@@ -594,7 +620,7 @@ export class Task<T = unknown> extends Future<T> {
     else loop[TASKS] = task.#next;
     if (task.#next !== null) task.#next.#prev = task.#prev;
     task.#prev = task.#next = null;
-    const controller = task.#extra?.controller;
+    const controller = Task.#extraOrNull(task)?.controller;
     if (state === "cancelled" && controller && !controller.signal.aborted) {
       controller.abort(
         value instanceof CancelledError ? value : new CancelledError(value as string),
@@ -626,9 +652,17 @@ export class Task<T = unknown> extends Future<T> {
       loop[SCHEDULE_STEP](task);
     } else if (yielded === undefined) {
       loop[SCHEDULE_STEP](task);
-    } else if (yielded instanceof FutureIterator && yielded.future !== NO_FUTURE) {
-      const future = yielded.future as Future<unknown>;
-      if (future.getLoop() !== loop) {
+    } else {
+      // A future's iterator, or an operation the task waits on itself (see
+      // `OwnWait`); a fresh one yielded bare is neither.
+      const future = yielded instanceof FutureIterator
+        ? (yielded.future !== NO_FUTURE ? yielded.future as Future<unknown> : null)
+        : yielded instanceof OwnWait && yielded[WAITING]()
+        ? yielded
+        : null;
+      if (future === null) {
+        Task.#throwIn(task, yieldError(yielded));
+      } else if (future.getLoop() !== loop) {
         Task.#throwIn(
           task,
           new RuntimeError(`Cannot await ${future}: it is attached to a different loop`),
@@ -643,8 +677,6 @@ export class Task<T = unknown> extends Future<T> {
           task.#kind &= ~MUST_CANCEL;
         }
       }
-    } else {
-      Task.#throwIn(task, yieldError(yielded));
     }
   }
 

@@ -9,17 +9,26 @@ import {
   Barrier,
   BoundedSemaphore,
   BrokenBarrierError,
+  CancelledError,
   Condition,
+  coroutine,
   createTask,
+  dumpTasks,
   Event,
+  formatCallGraph,
+  gather,
   getRunningLoop,
   Lock,
   newEventLoop,
   run,
   RuntimeError,
   Semaphore,
+  shield,
   sleep,
   type Task,
+  TimeoutError,
+  wait,
+  waitFor,
 } from "../mod.ts";
 import { errorLike, outcome, type Style, STYLES, VT } from "./_helpers.ts";
 
@@ -1183,5 +1192,235 @@ Deno.test("Event.wait() closed while it waits (return() or throw() of the delega
     assert.throws(() => fresh.next(), /Cannot reuse Event\.wait\(\)/);
     event.set();
     yield* sleep(0);
+  }, VT);
+});
+
+// A task waiting on an Event: every edge of the wait, its cancellation and
+// what introspection says about it, in both ways a generator reaches it (a
+// task's step, and a generator coroutine driven by an await).
+
+Deno.test("Event: a waiter cancelled while it waits leaves the queue; set() then wakes the others", async () => {
+  await run(function* () {
+    const event = new Event();
+    const log: string[] = [];
+    const make = (name: string) =>
+      createTask(function* () {
+        try {
+          log.push(`${name} ${yield* event.wait()}`);
+        } catch (error) {
+          log.push(`${name} ${(error as Error).name} ${(error as Error).message}`);
+          throw error;
+        }
+      });
+    const [a, b, c] = [make("a"), make("b"), make("c")];
+    yield* sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=3)");
+    assert.ok(b.cancel("stop b"));
+    assert.ok(!b.done());
+    yield* sleep(0);
+    assert.ok(b.cancelled());
+    assert.equal(String(event), "Event(unset, waiters=2)");
+    event.set();
+    yield* sleep(0);
+    assert.ok(a.done() && !a.cancelled() && c.done() && !c.cancelled());
+    assert.deepEqual(log, ["b CancelledError stop b", "a true", "c true"]);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Event: set() then cancel() in the same iteration: the cancelled task gets CancelledError, the others their wake-up", async () => {
+  await run(function* () {
+    const event = new Event();
+    const a = createTask(function* () {
+      return yield* event.wait();
+    });
+    const b = createTask(function* () {
+      return yield* event.wait();
+    });
+    yield* sleep(1);
+    event.set();
+    assert.ok(a.cancel("late"));
+    assert.equal(yield* outcome(a), "CancelledError");
+    assert.equal(yield* b, true);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Event: cancel() then set() in the same iteration: no wake-up goes to the cancelled waiter, none is lost", async () => {
+  await run(function* () {
+    const event = new Event();
+    const a = createTask(function* () {
+      return yield* event.wait();
+    });
+    const b = createTask(function* () {
+      return yield* event.wait();
+    });
+    yield* sleep(1);
+    assert.ok(a.cancel());
+    event.set();
+    assert.equal(yield* outcome(a), "CancelledError");
+    assert.equal(yield* b, true);
+    // A task that catches the cancellation and waits again returns at once.
+    const c = createTask(function* () {
+      try {
+        yield* new Event().wait();
+      } catch (error) {
+        if (!(error instanceof CancelledError)) throw error;
+      }
+      return yield* event.wait();
+    });
+    yield* sleep(1);
+    c.cancel();
+    assert.equal(yield* c, true);
+  }, VT);
+});
+
+Deno.test("Event: set(), clear(), set() before the waiters run wakes each once; a wait after clear() waits for the next set()", async () => {
+  await run(function* () {
+    const event = new Event();
+    let woken = 0;
+    const tasks = [0, 1, 2].map(() =>
+      createTask(function* () {
+        yield* event.wait();
+        woken++;
+        event.clear();
+        yield* event.wait();
+        woken++;
+      })
+    );
+    yield* sleep(1);
+    event.set();
+    event.clear();
+    event.set();
+    event.clear();
+    yield* sleep(1);
+    assert.equal(woken, 3);
+    assert.equal(String(event), "Event(unset, waiters=3)");
+    event.set();
+    yield* gather(...tasks);
+    assert.equal(woken, 6);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Event: one wait's pending step yielded by two coroutines wakes both (no wake-up lost)", async () => {
+  await run(function* () {
+    const event = new Event();
+    const op = event.wait()[Symbol.iterator]() as Iterator<unknown, true, unknown>;
+    const first = op.next();
+    assert.equal(first.done, false);
+    // Two hand-written coroutines that wait on that same step.
+    const waitOn = (finish: () => unknown) => ({
+      started: false,
+      next() {
+        if (this.started) return { done: true as const, value: finish() };
+        this.started = true;
+        return first;
+      },
+      throw(error: unknown): never {
+        throw error;
+      },
+      [Symbol.iterator]() {
+        return this;
+      },
+    });
+    const a = createTask(waitOn(() => op.next().value));
+    const b = createTask(waitOn(() => "b"));
+    yield* sleep(1);
+    assert.equal(a.done() || b.done(), false);
+    event.set();
+    assert.equal(yield* a, true);
+    assert.equal(yield* b, "b");
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Event.wait() under waitFor: the timeout cancels the wait and leaves no waiter; in time it returns true", async () => {
+  await run(function* () {
+    const event = new Event();
+    let caught: unknown;
+    try {
+      yield* waitFor(event.wait(), 1);
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof TimeoutError);
+    assert.equal(String(event), "Event(unset)");
+    const late = createTask(function* () {
+      return yield* waitFor(event.wait(), 5);
+    });
+    yield* sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    event.set();
+    assert.equal(yield* late, true);
+  }, VT);
+});
+
+Deno.test("Event.wait() passed to gather, wait, shield and createTask: each a task of its own; cancelling them leaves no waiter", async () => {
+  await run(function* () {
+    const event = new Event();
+    const gathered = gather(event.wait(), event.wait());
+    const [done, pending] = [createTask(event.wait()), shield(event.wait())];
+    const waited = createTask(function* () {
+      return yield* wait([event.wait()]);
+    });
+    yield* sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=5)");
+    event.set();
+    assert.deepEqual(yield* gathered, [true, true]);
+    assert.equal(yield* done, true);
+    assert.equal(yield* pending, true);
+    const [finished] = yield* waited;
+    assert.equal(finished.size, 1);
+    const other = new Event();
+    const cancelled = gather(other.wait(), other.wait());
+    const task = createTask(other.wait());
+    yield* sleep(1);
+    assert.equal(String(other), "Event(unset, waiters=3)");
+    cancelled.cancel();
+    task.cancel();
+    yield* sleep(1);
+    // asyncio's gather ends with CancelledError as its exception then.
+    assert.ok(cancelled.exception() instanceof CancelledError);
+    assert.ok(task.cancelled());
+    assert.equal(String(other), "Event(unset)");
+    const refused = event.wait();
+    createTask(refused);
+    assert.throws(() => createTask(refused), /already being awaited/);
+  }, VT);
+});
+
+Deno.test("Event.wait() in a generator coroutine awaited from an async function: woken by set(), and a cancel leaves no waiter", async () => {
+  await run(async () => {
+    const event = new Event();
+    const waits = coroutine(function* () {
+      return yield* event.wait();
+    });
+    const a = createTask(async () => await waits());
+    const b = createTask(async () => await waits());
+    await sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=2)");
+    a.cancel();
+    await assert.rejects(async () => await a, CancelledError);
+    assert.equal(String(event), "Event(unset, waiters=1)");
+    event.set();
+    assert.equal(await b, true);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
+Deno.test("Event: what a waiting task waits on is named (its repr, the call graph, the task table)", async () => {
+  await run(function* () {
+    const event = new Event();
+    const task = createTask(function* waiter() {
+      yield* event.wait();
+    }, { name: "w" });
+    yield* sleep(1);
+    assert.match(String(task), /^Task\(w, pending, waiting on .+\)$/);
+    assert.match(formatCallGraph(task), /Waiting on: Event\(unset, waiters=1\)/);
+    const row = dumpTasks().rows.find((r) => r.name === "w");
+    assert.match(row?.awaits ?? "", /^Event\(unset, waiters=1\)/);
+    event.set();
+    yield* task;
   }, VT);
 });

@@ -4,6 +4,7 @@ import {
   CancelledError,
   createTask,
   currentTask,
+  dumpTasks,
   type ExceptionContext,
   type Future,
   getRunningLoop,
@@ -458,6 +459,32 @@ Deno.test("a task whose function returns neither a generator nor a promise fails
 });
 
 // --- names, coroutine, state ---------------------------------------------------------------
+
+Deno.test("a task keeps its number (Task-N, the task table's id) once it has rarer state: a cancel, a signal, a name", async () => {
+  await run(function* () {
+    const a = createTask(function* () {
+      yield* sleep(1);
+    });
+    const b = createTask(function* () {
+      yield* sleep(1);
+    });
+    const named = createTask(function* () {}, { name: "worker" });
+    const before = [a.getName(), b.getName()];
+    const n = Number(/^Task-(\d+)$/.exec(before[0])?.[1]);
+    const ids = () => new Map(dumpTasks().rows.map((row) => [row.name, row.id]));
+    assert.equal(ids().get(before[0]), n);
+    a.cancel("stop"); // the first cancel() makes the task's rarer state
+    void b.signal;
+    assert.deepEqual([a.getName(), b.getName()], before);
+    assert.equal(ids().get(before[0]), n);
+    assert.equal(ids().get(before[1]), n + 1);
+    assert.equal(ids().get("worker"), n + 2);
+    a.setName("renamed");
+    assert.equal(ids().get("renamed"), n);
+    yield* sleep(2);
+    assert.ok(a.cancelled() && b.done() && named.done());
+  }, { virtualTime: true });
+});
 
 Deno.test("tasks are named Task-N unless given a name; setName renames them", async () => {
   await run(function* () {
