@@ -8,7 +8,10 @@
  * generation big enough that no collection runs during one, so the heap's
  * growth is the allocation).
  *
+ *   deno run -A bench/net_fake.ts       (CPU)
  *   deno run -A --v8-flags=--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256 bench/net_fake.ts
+ *                                        (heap bytes; its CPU times are not comparable:
+ *                                         allocation then runs through cold memory)
  *
  * `NET_TRIPS` sets the round trips per round (200,000), `BENCH_ROUNDS` the
  * rounds (9; the minimum and the median are reported: the machine is shared
