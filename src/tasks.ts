@@ -261,6 +261,8 @@ class ThrowIn {
 
 /** What most tasks never need: kept off the task until first used. */
 interface TaskExtra {
+  /** The task's number, the N of `Task-N`. */
+  readonly id: number;
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
@@ -328,21 +330,24 @@ function awaitingTask(): Task<unknown> | undefined {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
-  // Fourteen fields with the future's: every one is 8 bytes of every task
+  // Twelve fields with the future's: every one is 8 bytes of every task
   // (a pending task is mostly these, its coroutine and what it waits on),
-  // so rarely used state is packed (see "A task's state").
+  // so rarely used state is packed (see "A task's state"). Twelve, not
+  // thirteen: JavaScriptCore sizes an object of twelve fields at 112 bytes,
+  // of thirteen to sixteen at 160.
   // KIND, ATTEND, MUST_CANCEL and the host state, read and written as bits
   // in place: private accessors for them made the async style's switch
   // 15-25% slower (measured, two copies of the library in one process).
   #kind: number;
   #coro: unknown;
-  #id = ++taskCounter;
   #waiter: Future<unknown> | null = null;
   // A generator's: what the next step sends in (a ThrowIn: throws it). An
   // async body's: the Wait it is parked on (while PARKED). A task is one or
   // the other.
   #resume: unknown = undefined;
-  #extra: TaskExtra | null = null;
+  // The task's number (the N of Task-N) until it has rare state; then
+  // that state, which keeps the number.
+  #extra: number | TaskExtra = ++taskCounter;
   // The loop's list of pending tasks runs through these.
   #prev: Task<unknown> | null = null;
   #next: Task<unknown> | null = null;
@@ -435,7 +440,9 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The task's name (`Task-N` unless given). @returns The name. */
   getName(): string {
-    return this.#extra?.name ?? `Task-${this.#id}`;
+    const extra = this.#extra;
+    if (typeof extra === "number") return `Task-${extra}`;
+    return extra.name ?? `Task-${extra.id}`;
   }
 
   /** Renames the task. @param name The new name. */
@@ -466,7 +473,7 @@ export class Task<T = unknown> extends Future<T> {
     checkMessage(msg);
     if (this.done()) return false;
     Task.#setCancelRequests(this, Task.#cancelRequests(this) + 1);
-    this.#extra?.controller?.abort(new CancelledError(msg));
+    Task.#rareState(this)?.controller?.abort(new CancelledError(msg));
     if ((this.#kind & KIND) === PROMISE) {
       Task.#leaveHost(this);
       Task.#complete(this, "cancelled", msg);
@@ -478,7 +485,9 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
     this.#kind |= MUST_CANCEL | ATTEND;
-    if (msg !== undefined || this.#extra !== null) Task.#extraState(this).cancelMessage = msg;
+    if (msg !== undefined || typeof this.#extra !== "number") {
+      Task.#extraState(this).cancelMessage = msg;
+    }
     return true;
   }
 
@@ -540,7 +549,8 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @ignore */
   [TASK_ID](): number {
-    return this.#id;
+    const extra = this.#extra;
+    return typeof extra === "number" ? extra : extra.id;
   }
 
   /** @ignore */
@@ -563,14 +573,24 @@ export class Task<T = unknown> extends Future<T> {
 
   /** `cancel()` calls not taken back by `uncancel()`: kept in `#extra` (rare). */
   static #cancelRequests(task: Task<unknown>): number {
-    return task.#extra?.cancelRequests ?? 0;
+    return Task.#rareState(task)?.cancelRequests ?? 0;
   }
   static #setCancelRequests(task: Task<unknown>, count: number): void {
     Task.#extraState(task).cancelRequests = count;
   }
 
+  /** The task's rare state, or `null` while it has none. */
+  static #rareState(task: Task<unknown>): TaskExtra | null {
+    const extra = task.#extra;
+    return typeof extra === "number" ? null : extra;
+  }
+
+  /** The task's rare state, made on first use. */
   static #extraState(task: Task<unknown>): TaskExtra {
-    return task.#extra ??= {
+    const extra = task.#extra;
+    if (typeof extra !== "number") return extra;
+    return task.#extra = {
+      id: extra,
       name: null,
       cancelMessage: undefined,
       controller: null,
@@ -579,7 +599,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   static #cancelMessage(task: Task<unknown>): string | undefined {
-    return task.#extra?.cancelMessage;
+    return Task.#rareState(task)?.cancelMessage;
   }
 
   static #complete(
@@ -594,7 +614,7 @@ export class Task<T = unknown> extends Future<T> {
     else loop[TASKS] = task.#next;
     if (task.#next !== null) task.#next.#prev = task.#prev;
     task.#prev = task.#next = null;
-    const controller = task.#extra?.controller;
+    const controller = Task.#rareState(task)?.controller;
     if (state === "cancelled" && controller && !controller.signal.aborted) {
       controller.abort(
         value instanceof CancelledError ? value : new CancelledError(value as string),
@@ -1263,7 +1283,11 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
 
 keepShapes(() => {
   function* never() {} // never stepped: its loop never runs
-  const task = new Task(never(), { loop: new EventLoop() });
-  taskCounter = 0; // the kept task takes no number from the program's tasks
-  return [task];
+  const loop = new EventLoop();
+  const task = new Task(never(), { loop });
+  // One with rare state too: the field that holds the number or that state
+  // then holds both kinds from the start, in every later task's shape.
+  const named = new Task(never(), { loop, name: "kept" });
+  taskCounter = 0; // the kept tasks take no number from the program's tasks
+  return [task, named];
 });
