@@ -365,7 +365,8 @@ export class EventLoop {
   // is written at (#writeChunk, #writeIndex); the drain reads at
   // (#readChunk, #batchIndex). An iteration runs the pairs that were there
   // when it began: up to (#endChunk, #endIndex), what was the write position
-  // then. The read position survives a pause for the host, so a paused
+  // then; nothing was scheduled since while the write position is still
+  // there. The read position survives a pause for the host, so a paused
   // iteration resumes before anything newer. A running batch is walked with
   // locals only. A chunk the drain has read is kept as #spare for the next
   // one the queue needs, so a steady flow reuses two chunks; after a burst,
@@ -380,8 +381,6 @@ export class EventLoop {
   #endIndex = 0;
   #writeChunk: unknown[] = this.#readChunk;
   #writeIndex = 0;
-  // The slots scheduled since the running iteration began (0: none).
-  #readyLength = 0;
   #spare: unknown[] | null = null;
   #checkEvery = MIN_CHECK_EVERY;
   // The latest reading of the host's clock, in seconds: never ahead of it.
@@ -693,11 +692,7 @@ export class EventLoop {
     }
     this.#readChunk = this.#endChunk = this.#writeChunk = newChunk();
     this.#spare = null;
-    this.#readyLength =
-      this.#batchIndex =
-      this.#endIndex =
-      this.#writeIndex =
-        0;
+    this.#batchIndex = this.#endIndex = this.#writeIndex = 0;
     for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
     this.#releaseHost();
@@ -1226,7 +1221,7 @@ export class EventLoop {
    * - the drain runs this very task's step (not an eager start inside
    *   another step), and that step is the last of its batch;
    * - nothing was scheduled meanwhile (no `callSoon`, no task woken, no
-   *   future's callbacks: `#readyLength` counts them all);
+   *   future's callbacks: the write position is still the batch's end);
    * - no timer is due by the drain's latest clock reading (the reading the
    *   next iteration would use too);
    * - the loop is not stopping, owes no host turn (an async body resumed),
@@ -1243,9 +1238,10 @@ export class EventLoop {
    */
   [STEP_AGAIN](task: unknown): boolean {
     const at = this.#batchIndex;
+    const chunk = this.#readChunk;
     if (
-      this.#readyLength === 0 && at + 2 === this.#endIndex &&
-      this.#readChunk === this.#endChunk && this.#readChunk[at + 1] === task &&
+      at + 2 === this.#endIndex && at + 2 === this.#writeIndex && chunk === this.#endChunk &&
+      chunk === this.#writeChunk && chunk[at + 1] === task &&
       this.#draining && !this.#stopping && !this.#hostTurn && this.#holds === 0 && !this.#debug
     ) {
       const timers = this.#timers;
@@ -1339,7 +1335,6 @@ export class EventLoop {
     chunk[n] = fn;
     chunk[n + 1] = arg;
     this.#writeIndex = n + 2;
-    this.#readyLength += 2;
     if (!this.#draining && !this.#wakePending) this.#wake();
   }
 
@@ -1510,7 +1505,9 @@ export class EventLoop {
               }
             }
           }
-          if (this.#readyLength === 0) {
+          // (Here the read position is the batch's end.)
+          if (this.#writeIndex === i && this.#writeChunk === batch) {
+            // Nothing is ready.
             if (this.#stopping) break;
             if (!clockRead && this.#timers.length !== 0 && !this.#virtual) {
               // Before waiting for a timer, see whether it is due by now.
@@ -1524,7 +1521,6 @@ export class EventLoop {
           }
           // The batch: what is queued now. (If it starts in the next chunk,
           // the loop below runs nothing, and the next turn moves there.)
-          this.#readyLength = 0;
           this.#endChunk = endChunk = this.#writeChunk;
           this.#endIndex = this.#writeIndex;
           end = batch === endChunk ? this.#endIndex : CHUNK;
@@ -1573,7 +1569,7 @@ export class EventLoop {
             return;
           }
           this.#hostTurnTicks = HOST_TURN_TICKS;
-          if (this.#readyLength === 0 && !this.#timerDue()) {
+          if (this.#writeIndex === i && this.#writeChunk === batch && !this.#timerDue()) {
             // Nothing else is ready: the loop goes idle (arming its host
             // timer), and what the body schedules wakes it, with no
             // microtask spent polling meanwhile. The host turn goes on: a
@@ -1761,8 +1757,7 @@ export class EventLoop {
     const main = this.#main;
     if (
       this.#state !== "running" || this.#draining || this.#stopping || this.#wakePending ||
-      this.#readyLength !== 0 || this.#batchIndex !== this.#endIndex ||
-      this.#readChunk !== this.#endChunk ||
+      this.#writeIndex !== this.#batchIndex || this.#writeChunk !== this.#readChunk ||
       this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done() ||
       this.#ioWait !== 0 || this.#ioSources !== 0 || layers.hasLooseTasks(this)
     ) {
