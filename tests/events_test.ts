@@ -52,6 +52,82 @@ Deno.test("callSoon keeps FIFO order across ring growth and wrap-around", async 
   });
 });
 
+Deno.test("iterations keep their boundaries and order whatever their sizes (the queue's chunks)", async () => {
+  // Each iteration runs exactly what was queued when it began, in order,
+  // and leaves what its callbacks schedule to the next. Sizes around the
+  // queue's chunk (256 callbacks) and its multiples: batches that end on a
+  // chunk's edge, start on one, or span several, and a stop after each.
+  const size = fc.oneof(
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 250, max: 262 }),
+    fc.integer({ min: 508, max: 516 }),
+    fc.integer({ min: 0, max: 1100 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(size, size), { minLength: 1, maxLength: 5 }),
+      async (plan) => {
+        await withLoop(async (loop) => {
+          const log: string[] = [];
+          const expected: string[] = [];
+          let pending: string[] = []; // what the model holds queued, in order
+          for (const [top, children] of plan) {
+            // `top` new callbacks, the first `children` of which each schedule one more.
+            for (let i = 0; i < top; i++) {
+              const name = `${log.length}:${i}`;
+              loop.callSoon(() => {
+                log.push(name);
+                if (i < children) loop.callSoon(() => log.push(`${name}>`));
+              });
+              pending.push(name);
+            }
+            assert.equal(
+              String(loop),
+              `EventLoop(idle, ready=${pending.length}, timers=0, virtual)`,
+            );
+            await runOnce(loop); // one iteration
+            expected.push(...pending);
+            pending = pending.filter((name) => !name.endsWith(">"))
+              .filter((name) => Number(name.split(":")[1]) < children).map((name) => `${name}>`);
+            assert.deepEqual(log, expected);
+          }
+          while (pending.length > 0) {
+            await runOnce(loop);
+            expected.push(...pending);
+            pending = [];
+          }
+          assert.deepEqual(log, expected);
+          assert.equal(String(loop), "EventLoop(idle, ready=0, timers=0, virtual)");
+        });
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("a task's sleep(0) waits for the rest of its iteration, however it lies in the queue's chunks", async () => {
+  // The task's step is the first of a batch that goes on into the queue's
+  // next chunk, up to the same offset there: it is not the batch's last, so
+  // its next step waits for the next iteration.
+  for (const callbacks of [1, 255, 256, 257, 511, 512, 513]) {
+    await withLoop(async (loop) => {
+      const log: string[] = [];
+      const task = loop.createTask(function* () {
+        log.push("step 1");
+        yield* sleep(0);
+        log.push("step 2");
+      });
+      for (let i = 0; i < callbacks; i++) loop.callSoon(() => log.push(`cb${i}`));
+      await loop.runUntilComplete(task); // no stop() pending: a step may be taken in place
+      assert.deepEqual(log, [
+        "step 1",
+        ...Array.from({ length: callbacks }, (_, i) => `cb${i}`),
+        "step 2",
+      ]);
+    });
+  }
+});
+
 Deno.test("callSoon returns a Handle that is not cancelled", async () => {
   await withLoop(async (loop) => {
     const handle = loop.callSoon(() => {});
