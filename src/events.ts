@@ -1474,6 +1474,9 @@ export class EventLoop {
     // Callbacks left before #clock is too old to tell which timers are due:
     // about a sixty-fourth of a slice's worth. (Stale at entry: the host ran.)
     let fresh = 0;
+    // The slice was spent as the iteration ended: the host's turn comes
+    // after the iteration's end.
+    let sliceSpent = false;
     const debug = this.#debug;
     try {
       for (;;) {
@@ -1544,12 +1547,10 @@ export class EventLoop {
             fresh = this.#checkEvery >> 3;
             if (now >= sliceEnd) {
               // Give the host a macrotask turn; resume the batch afterwards.
-              this.#batchIndex = i;
-              this.#draining = realm.draining = false;
-              if (this.#state !== "running") return;
-              this.#wakePending = true;
-              this.#immediate = host.setImmediate(this.#fromMacrotask);
-              return;
+              // (After the batch's last callback, the iteration's end comes
+              // first: a stop() must end the loop before the next one.)
+              if (i !== end || batch !== endChunk) return this.#yieldToHost(i);
+              sliceSpent = true;
             }
             budget = this.#nextBudget(now - lastCheck);
             lastCheck = now;
@@ -1576,11 +1577,13 @@ export class EventLoop {
             // wake-up before the body parks still waits for it to park.
             continue;
           }
+          if (sliceSpent) return this.#yieldToHost(i);
           this.#batchIndex = i;
           this.#draining = realm.draining = false;
           this.#wake(); // by microtask, or by macrotask once the slice is spent
           return;
         }
+        if (sliceSpent) return this.#yieldToHost(i);
       }
     } catch (error) {
       // A callback that threw is spent; the rest of the batch stays queued
@@ -1603,6 +1606,15 @@ export class EventLoop {
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.();
+  }
+
+  /** Ends the drain at `i` (the read position) for a host macrotask turn; it resumes there. */
+  #yieldToHost(i: number): void {
+    this.#batchIndex = i;
+    this.#draining = realm.draining = false;
+    if (this.#state !== "running") return;
+    this.#wakePending = true;
+    this.#immediate = host.setImmediate(this.#fromMacrotask);
   }
 
   /**
