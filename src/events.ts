@@ -29,8 +29,9 @@
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
- *   host microtask (a promise settling) resumes the loop in a microtask while
- *   the slice lasts, and in a macrotask after. An iteration that resumed an
+ *   host microtask (a promise settling) resumes the loop in a microtask; the
+ *   drain reads the clock every so many callbacks, counted across wake-ups,
+ *   and takes the macrotask turn once the slice is spent. An iteration that resumed an
  *   async-function body ends the drain, so that body (host microtasks) runs
  *   before the next iteration and both coroutine styles share the loop.
  * - On a host without an async context (a browser), async bodies run in the
@@ -82,6 +83,7 @@ import {
   TASKS,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { settleThen } from "./_await.ts";
 import { hasAsyncContext } from "./_host/context.ts";
 import { signals } from "./_host/signals.ts";
 import { readEnv } from "./_host/this_process.ts";
@@ -112,8 +114,6 @@ function newChunk(): unknown[] {
   // Made at its size at once (growing it by `push` cost Bun a tenth of a spawn).
   return new Array(CHUNK + 1).fill(undefined);
 }
-/** How many wake-ups in a row may go by microtask between two looks at the clock. */
-const WAKES_PER_CHECK = 32;
 /**
  * How many microtask ticks a host turn may last while async bodies have not
  * parked again: an `await` of a library awaitable registers (its `then()`
@@ -405,7 +405,12 @@ export class EventLoop {
   #hostTimer: HostHandle | null = null;
   #hostTimerWhen = Infinity;
   #sliceStart = -Infinity;
-  #microtaskWakes = 0;
+  // Callbacks left before the drain next reads the clock, and when it last
+  // did: carried from one wake-up to the next, so a run of wake-ups that
+  // each run a callback or two (async bodies resumed one after another)
+  // reads the clock every #checkEvery callbacks, like one long drain.
+  #budget = MIN_CHECK_EVERY;
+  #lastCheck = -Infinity;
 
   readonly #virtual: boolean;
   // A double from the start (see keepShapes); set to 0 in the constructor.
@@ -641,7 +646,7 @@ export class EventLoop {
       this.#onStopped = (error) => error === undefined ? resolve() : reject(error);
     });
     try {
-      this.#sliceStart = host.now();
+      this.#newSliceAt(host.now());
     } catch (error) {
       this.#breakDown(error);
       return stopped;
@@ -1359,18 +1364,15 @@ export class EventLoop {
     return count + this.#writeIndex - i;
   }
 
-  /** Asks the host to run the loop soon: a microtask within the slice, else a macrotask. */
+  /** Asks the host to run the loop soon: a microtask (a macrotask with windows). */
   #wake(): void {
     if (this.#state !== "running" || this.#wakePending) return;
     this.#wakePending = true;
     try {
-      // Reading the clock is a host call; a run of microtask wake-ups (async
-      // bodies resumed one after another) reads it every WAKES_PER_CHECK.
-      if (
-        !WINDOWS &&
-        (++this.#microtaskWakes < WAKES_PER_CHECK || host.now() - this.#sliceStart < SLICE_MS)
-      ) {
-        if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
+      // Reading the clock is a host call: the drain does, every #checkEvery
+      // callbacks counted across wake-ups (see #budget), and gives the host
+      // its macrotask turn once the slice is spent.
+      if (!WINDOWS) {
         host.queueMicrotask(this.#fromMicrotask);
       } else {
         this.#immediate = host.setImmediate(this.#fromMacrotask);
@@ -1413,12 +1415,17 @@ export class EventLoop {
   };
 
   #newSlice(): void {
-    this.#microtaskWakes = 0;
     try {
-      this.#sliceStart = host.now();
+      this.#newSliceAt(host.now());
     } catch (error) {
       this.#breakDown(error);
     }
+  }
+
+  /** A slice starts at `now` (ms): the drain's budget and clock check start over. */
+  #newSliceAt(now: number): void {
+    this.#sliceStart = this.#lastCheck = now;
+    this.#budget = this.#checkEvery;
   }
 
   #releaseHost(): void {
@@ -1462,8 +1469,8 @@ export class EventLoop {
     this.#draining = realm.draining = true;
     const step = layers.stepTask;
     const sliceEnd = this.#sliceStart + SLICE_MS;
-    let budget = this.#checkEvery;
-    let lastCheck = this.#sliceStart;
+    let budget = this.#budget;
+    let lastCheck = this.#lastCheck;
     // The batch is walked with locals, a chunk at a time; #readChunk and
     // #batchIndex tell which callback runs (see [RUNNING_STEP]) and where to
     // resume after a pause.
@@ -1532,16 +1539,19 @@ export class EventLoop {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
-          // Task steps get a call site of their own, which stays monomorphic
-          // however many other callbacks the program has.
+          // Task steps, and the settling of an await's wait (every await of
+          // a library awaitable in an async body), get call sites of their
+          // own, which stay monomorphic however many other callbacks the
+          // program has.
           if (debug) this.#runTimed(fn, arg);
           else if (fn === step) step(arg as never);
+          else if (fn === settleThen) settleThen(arg as never);
           else fn(arg);
           batch[i] = undefined;
           batch[i + 1] = undefined;
           i += 2;
           fresh--;
-          if (--budget === 0) {
+          if (--budget <= 0) {
             const now = host.now();
             this.#clock = now / 1000;
             fresh = this.#checkEvery >> 3;
@@ -1580,7 +1590,7 @@ export class EventLoop {
           if (sliceSpent) return this.#yieldToHost(i);
           this.#batchIndex = i;
           this.#draining = realm.draining = false;
-          this.#wake(); // by microtask, or by macrotask once the slice is spent
+          this.#wake(); // by microtask (the drain gives the host its turn in time)
           return;
         }
         if (sliceSpent) return this.#yieldToHost(i);
@@ -1595,6 +1605,10 @@ export class EventLoop {
       this.#batchIndex = i;
       this.#breakDown(error);
       return;
+    } finally {
+      // The count goes on in the next wake-up (see #budget).
+      this.#budget = budget;
+      this.#lastCheck = lastCheck;
     }
     // Stopped.
     this.#batchIndex = i;
