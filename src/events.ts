@@ -29,9 +29,8 @@
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
- *   host microtask (a promise settling) resumes the loop in a microtask; the
- *   drain reads the clock every so many callbacks, counted across wake-ups,
- *   and takes the macrotask turn once the slice is spent. An iteration that resumed an
+ *   host microtask (a promise settling) resumes the loop in a microtask while
+ *   the slice lasts, and in a macrotask after. An iteration that resumed an
  *   async-function body ends the drain, so that body (host microtasks) runs
  *   before the next iteration and both coroutine styles share the loop.
  * - On a host without an async context (a browser), async bodies run in the
@@ -114,6 +113,8 @@ function newChunk(): unknown[] {
   // Made at its size at once (growing it by `push` cost Bun a tenth of a spawn).
   return new Array(CHUNK + 1).fill(undefined);
 }
+/** How many wake-ups in a row may go by microtask between two looks at the clock. */
+const WAKES_PER_CHECK = 32;
 /**
  * How many microtask ticks a host turn may last while async bodies have not
  * parked again: an `await` of a library awaitable registers (its `then()`
@@ -405,12 +406,7 @@ export class EventLoop {
   #hostTimer: HostHandle | null = null;
   #hostTimerWhen = Infinity;
   #sliceStart = -Infinity;
-  // Callbacks left before the drain next reads the clock, and when it last
-  // did: carried from one wake-up to the next, so a run of wake-ups that
-  // each run a callback or two (async bodies resumed one after another)
-  // reads the clock every #checkEvery callbacks, like one long drain.
-  #budget = MIN_CHECK_EVERY;
-  #lastCheck = -Infinity;
+  #microtaskWakes = 0;
 
   readonly #virtual: boolean;
   // A double from the start (see keepShapes); set to 0 in the constructor.
@@ -646,7 +642,7 @@ export class EventLoop {
       this.#onStopped = (error) => error === undefined ? resolve() : reject(error);
     });
     try {
-      this.#newSliceAt(host.now());
+      this.#sliceStart = host.now();
     } catch (error) {
       this.#breakDown(error);
       return stopped;
@@ -1364,15 +1360,18 @@ export class EventLoop {
     return count + this.#writeIndex - i;
   }
 
-  /** Asks the host to run the loop soon: a microtask (a macrotask with windows). */
+  /** Asks the host to run the loop soon: a microtask within the slice, else a macrotask. */
   #wake(): void {
     if (this.#state !== "running" || this.#wakePending) return;
     this.#wakePending = true;
     try {
-      // Reading the clock is a host call: the drain does, every #checkEvery
-      // callbacks counted across wake-ups (see #budget), and gives the host
-      // its macrotask turn once the slice is spent.
-      if (!WINDOWS) {
+      // Reading the clock is a host call; a run of microtask wake-ups (async
+      // bodies resumed one after another) reads it every WAKES_PER_CHECK.
+      if (
+        !WINDOWS &&
+        (++this.#microtaskWakes < WAKES_PER_CHECK || host.now() - this.#sliceStart < SLICE_MS)
+      ) {
+        if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
         host.queueMicrotask(this.#fromMicrotask);
       } else {
         this.#immediate = host.setImmediate(this.#fromMacrotask);
@@ -1415,17 +1414,12 @@ export class EventLoop {
   };
 
   #newSlice(): void {
+    this.#microtaskWakes = 0;
     try {
-      this.#newSliceAt(host.now());
+      this.#sliceStart = host.now();
     } catch (error) {
       this.#breakDown(error);
     }
-  }
-
-  /** A slice starts at `now` (ms): the drain's budget and clock check start over. */
-  #newSliceAt(now: number): void {
-    this.#sliceStart = this.#lastCheck = now;
-    this.#budget = this.#checkEvery;
   }
 
   #releaseHost(): void {
@@ -1469,8 +1463,8 @@ export class EventLoop {
     this.#draining = realm.draining = true;
     const step = layers.stepTask;
     const sliceEnd = this.#sliceStart + SLICE_MS;
-    let budget = this.#budget;
-    let lastCheck = this.#lastCheck;
+    let budget = this.#checkEvery;
+    let lastCheck = this.#sliceStart;
     // The batch is walked with locals, a chunk at a time; #readChunk and
     // #batchIndex tell which callback runs (see [RUNNING_STEP]) and where to
     // resume after a pause.
@@ -1551,7 +1545,7 @@ export class EventLoop {
           batch[i + 1] = undefined;
           i += 2;
           fresh--;
-          if (--budget <= 0) {
+          if (--budget === 0) {
             const now = host.now();
             this.#clock = now / 1000;
             fresh = this.#checkEvery >> 3;
@@ -1590,7 +1584,7 @@ export class EventLoop {
           if (sliceSpent) return this.#yieldToHost(i);
           this.#batchIndex = i;
           this.#draining = realm.draining = false;
-          this.#wake(); // by microtask (the drain gives the host its turn in time)
+          this.#wake(); // by microtask, or by macrotask once the slice is spent
           return;
         }
         if (sliceSpent) return this.#yieldToHost(i);
@@ -1605,10 +1599,6 @@ export class EventLoop {
       this.#batchIndex = i;
       this.#breakDown(error);
       return;
-    } finally {
-      // The count goes on in the next wake-up (see #budget).
-      this.#budget = budget;
-      this.#lastCheck = lastCheck;
     }
     // Stopped.
     this.#batchIndex = i;
