@@ -82,6 +82,7 @@ import {
   TASKS,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
+import { settleThen } from "./_await.ts";
 import { hasAsyncContext } from "./_host/context.ts";
 import { signals } from "./_host/signals.ts";
 import { readEnv } from "./_host/this_process.ts";
@@ -1474,6 +1475,9 @@ export class EventLoop {
     // Callbacks left before #clock is too old to tell which timers are due:
     // about a sixty-fourth of a slice's worth. (Stale at entry: the host ran.)
     let fresh = 0;
+    // The slice was spent as the iteration ended: the host's turn comes
+    // after the iteration's end.
+    let sliceSpent = false;
     const debug = this.#debug;
     try {
       for (;;) {
@@ -1529,10 +1533,13 @@ export class EventLoop {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
-          // Task steps get a call site of their own, which stays monomorphic
-          // however many other callbacks the program has.
+          // Task steps, and the settling of an await's wait (every await of
+          // a library awaitable in an async body), get call sites of their
+          // own, which stay monomorphic however many other callbacks the
+          // program has.
           if (debug) this.#runTimed(fn, arg);
           else if (fn === step) step(arg as never);
+          else if (fn === settleThen) settleThen(arg as never);
           else fn(arg);
           batch[i] = undefined;
           batch[i + 1] = undefined;
@@ -1544,12 +1551,10 @@ export class EventLoop {
             fresh = this.#checkEvery >> 3;
             if (now >= sliceEnd) {
               // Give the host a macrotask turn; resume the batch afterwards.
-              this.#batchIndex = i;
-              this.#draining = realm.draining = false;
-              if (this.#state !== "running") return;
-              this.#wakePending = true;
-              this.#immediate = host.setImmediate(this.#fromMacrotask);
-              return;
+              // (After the batch's last callback, the iteration's end comes
+              // first: a stop() must end the loop before the next one.)
+              if (i !== end || batch !== endChunk) return this.#yieldToHost(i);
+              sliceSpent = true;
             }
             budget = this.#nextBudget(now - lastCheck);
             lastCheck = now;
@@ -1576,11 +1581,13 @@ export class EventLoop {
             // wake-up before the body parks still waits for it to park.
             continue;
           }
+          if (sliceSpent) return this.#yieldToHost(i);
           this.#batchIndex = i;
           this.#draining = realm.draining = false;
           this.#wake(); // by microtask, or by macrotask once the slice is spent
           return;
         }
+        if (sliceSpent) return this.#yieldToHost(i);
       }
     } catch (error) {
       // A callback that threw is spent; the rest of the batch stays queued
@@ -1603,6 +1610,15 @@ export class EventLoop {
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.();
+  }
+
+  /** Ends the drain at `i` (the read position) for a host macrotask turn; it resumes there. */
+  #yieldToHost(i: number): void {
+    this.#batchIndex = i;
+    this.#draining = realm.draining = false;
+    if (this.#state !== "running") return;
+    this.#wakePending = true;
+    this.#immediate = host.setImmediate(this.#fromMacrotask);
   }
 
   /**

@@ -233,6 +233,31 @@ Deno.test("a long iteration paused to give the host a turn keeps its order and i
   });
 });
 
+Deno.test("an iteration whose last callback spends the slice still ends at its boundary", async () => {
+  // The drain looks at the clock every so many callbacks (16 on a fresh
+  // loop); when that look falls on the iteration's last callback and the
+  // slice is spent, the host's turn comes first, and the pending stop()
+  // must still end the loop before the next iteration (the callbacks'
+  // children) runs.
+  for (let count = 1; count <= 40; count++) {
+    await withLoop(async (loop) => {
+      const log: string[] = [];
+      for (let i = 0; i < count; i++) {
+        loop.callSoon(() => {
+          const until = performance.now() + 0.2;
+          while (performance.now() < until) { /* work: the slice is spent */ }
+          log.push(`parent ${i}`);
+          loop.callSoon(() => log.push(`child ${i}`));
+        });
+      }
+      await runOnce(loop);
+      assert.deepEqual(log, Array.from({ length: count }, (_, i) => `parent ${i}`), `${count}`);
+      await runOnce(loop);
+      assert.equal(log.length, 2 * count);
+    });
+  }
+});
+
 Deno.test("stop() on an idle loop with nothing queued makes the next runForever() return at once", async () => {
   await withLoop(async (loop) => {
     loop.stop();
