@@ -82,7 +82,6 @@ import {
   TASKS,
 } from "./_core.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
-import { settleThen } from "./_await.ts";
 import { hasAsyncContext } from "./_host/context.ts";
 import { signals } from "./_host/signals.ts";
 import { readEnv } from "./_host/this_process.ts";
@@ -1533,13 +1532,10 @@ export class EventLoop {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
-          // Task steps, and the settling of an await's wait (every await of
-          // a library awaitable in an async body), get call sites of their
-          // own, which stay monomorphic however many other callbacks the
-          // program has.
+          // Task steps get a call site of their own, which stays monomorphic
+          // however many other callbacks the program has.
           if (debug) this.#runTimed(fn, arg);
           else if (fn === step) step(arg as never);
-          else if (fn === settleThen) settleThen(arg as never);
           else fn(arg);
           batch[i] = undefined;
           batch[i + 1] = undefined;
