@@ -53,7 +53,11 @@ function cpuMicros(): number {
 // ---------------------------------------------------------------------------
 // The echo servers.
 
-function* echoGenerator(reader: StreamReader, writer: StreamWriter) {
+/** The streams echo, generator style (bench/net_fake.ts runs it too). */
+export function* echoGenerator(
+  reader: StreamReader,
+  writer: StreamWriter,
+): Generator<unknown, void, unknown> {
   for (;;) {
     const data = yield* reader.read(65536);
     if (data.length === 0) break;
@@ -63,7 +67,8 @@ function* echoGenerator(reader: StreamReader, writer: StreamWriter) {
   writer.close();
 }
 
-async function echoAsync(reader: StreamReader, writer: StreamWriter): Promise<void> {
+/** The streams echo, async style. */
+export async function echoAsync(reader: StreamReader, writer: StreamWriter): Promise<void> {
   for (;;) {
     const data = await reader.read(65536);
     if (data.length === 0) break;
@@ -73,7 +78,8 @@ async function echoAsync(reader: StreamReader, writer: StreamWriter): Promise<vo
   writer.close();
 }
 
-class EchoProtocol extends Protocol {
+/** The protocols echo. */
+export class EchoProtocol extends Protocol {
   transport!: Transport;
   override connectionMade(transport: Transport): void {
     this.transport = transport;

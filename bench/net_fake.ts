@@ -21,17 +21,9 @@
  * @module
  */
 import process from "node:process";
-import {
-  type Future,
-  getRunningLoop,
-  Protocol,
-  run,
-  StreamReader,
-  StreamReaderProtocol,
-  type StreamWriter,
-  type Transport,
-} from "../mod.ts";
+import { type Future, getRunningLoop, run, StreamReader, StreamReaderProtocol } from "../mod.ts";
 import { StreamTransport } from "../src/_stream_transport.ts";
+import { echoAsync, echoGenerator, EchoProtocol } from "./net.ts";
 import type { HostConn } from "../src/_host/net.ts";
 
 const TRIPS = Number(Deno.env.get("NET_TRIPS") ?? 200_000);
@@ -83,36 +75,6 @@ class FakeConn implements HostConn {
   }
 
   close(): void {}
-}
-
-async function echoAsync(reader: StreamReader, writer: StreamWriter): Promise<void> {
-  for (;;) {
-    const data = await reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    await writer.drain();
-  }
-  writer.close();
-}
-
-function* echoGenerator(reader: StreamReader, writer: StreamWriter) {
-  for (;;) {
-    const data = yield* reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    yield* writer.drain();
-  }
-  writer.close();
-}
-
-class EchoProtocol extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport.write(data);
-  }
 }
 
 async function rawEcho(conn: FakeConn): Promise<void> {
