@@ -14,12 +14,12 @@
  * @module
  */
 import { createSubprocessExec, createTask, gather, PIPE, run } from "../mod.ts";
-import type { Case } from "./_harness.ts";
+import type { Case, Side } from "./_harness.ts";
 
 const CHILDREN = 100;
 const PIPE_BYTES = 64 * 1024 * 1024;
-const CHUNK = 64 * 1024;
-const chunk = new Uint8Array(CHUNK).fill(0x61);
+export const CHUNK = 64 * 1024;
+export const chunk: Uint8Array = new Uint8Array(CHUNK).fill(0x61);
 
 interface NodeStream {
   write(data: Uint8Array): boolean;
@@ -55,8 +55,9 @@ const node = deno === undefined
   ? g.process?.getBuiltinModule?.("node:child_process") as ChildProcess | undefined
   : undefined;
 
-function checkCount(received: number): void {
-  if (received !== PIPE_BYTES) throw new Error(`cat gave back ${received} of ${PIPE_BYTES} bytes`);
+/** Throws unless `cat` gave back all `expected` bytes. */
+export function checkCount(received: number, expected: number): void {
+  if (received !== expected) throw new Error(`cat gave back ${received} of ${expected} bytes`);
 }
 
 /** `true`, waited for, with the host's API. */
@@ -86,7 +87,7 @@ async function nativePipe(): Promise<void> {
       return received;
     })();
     const [, received] = await Promise.all([writing, reading]);
-    checkCount(received);
+    checkCount(received, PIPE_BYTES);
     await child.status;
     return;
   }
@@ -106,8 +107,98 @@ async function nativePipe(): Promise<void> {
     child.stdout.once("end", () => resolve(received));
   });
   const [, received] = await Promise.all([writing, reading]);
-  checkCount(received);
+  checkCount(received, PIPE_BYTES);
   await exited;
+}
+
+/**
+ * The library's sides of the spawn case, in both styles: `children` runs of
+ * `true`, one by one (shared with bench/subprocess.ts, Deno's larger run).
+ */
+export function spawnSides(children: number): Side[] {
+  return [
+    {
+      label: "generator",
+      run: () =>
+        run(function* () {
+          for (let i = 0; i < children; i++) {
+            const proc = yield* createSubprocessExec("true");
+            yield* proc.wait();
+          }
+        }),
+    },
+    {
+      label: "async",
+      run: () =>
+        run(async () => {
+          for (let i = 0; i < children; i++) {
+            const proc = await createSubprocessExec("true");
+            await proc.wait();
+          }
+        }),
+    },
+  ];
+}
+
+/**
+ * The library's sides of the pipe case, in both styles: `bytes` through
+ * `cat` in 64 KiB chunks, one task writing and draining, one reading.
+ */
+export function pipeSides(bytes: number): Side[] {
+  return [
+    {
+      label: "generator",
+      run: () =>
+        run(function* () {
+          const proc = yield* createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
+          const stdin = proc.stdin!, stdout = proc.stdout!;
+          const writer = createTask(function* () {
+            for (let sent = 0; sent < bytes; sent += CHUNK) {
+              stdin.write(chunk);
+              yield* stdin.drain();
+            }
+            stdin.close();
+          });
+          const reader = createTask(function* () {
+            let received = 0;
+            for (;;) {
+              const data = yield* stdout.read(CHUNK);
+              if (data.length === 0) return received;
+              received += data.length;
+            }
+          });
+          const [, received] = yield* gather(writer, reader);
+          checkCount(received, bytes);
+          yield* proc.wait();
+        }),
+    },
+    {
+      label: "async",
+      run: () =>
+        run(async () => {
+          const proc = await createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
+          const stdin = proc.stdin!, stdout = proc.stdout!;
+          const writer = createTask(async () => {
+            for (let sent = 0; sent < bytes; sent += CHUNK) {
+              stdin.write(chunk);
+              await stdin.drain();
+            }
+            stdin.close();
+          });
+          const reader = createTask(async () => {
+            let received = 0;
+            for (;;) {
+              const data = await stdout.read(CHUNK);
+              if (data.length === 0) return received;
+              received += data.length;
+            }
+          });
+          const [, received] = await gather(writer, reader);
+          checkCount(received, bytes);
+          await proc.wait();
+        }),
+    },
+  ];
 }
 
 export const cases: Case[] = [
@@ -115,26 +206,7 @@ export const cases: Case[] = [
     name: `spawn ${CHILDREN} \`true\` children one by one and wait for each`,
     ops: CHILDREN,
     sides: [
-      {
-        label: "generator",
-        run: () =>
-          run(function* () {
-            for (let i = 0; i < CHILDREN; i++) {
-              const proc = yield* createSubprocessExec("true");
-              yield* proc.wait();
-            }
-          }),
-      },
-      {
-        label: "async",
-        run: () =>
-          run(async () => {
-            for (let i = 0; i < CHILDREN; i++) {
-              const proc = await createSubprocessExec("true");
-              await proc.wait();
-            }
-          }),
-      },
+      ...spawnSides(CHILDREN),
       {
         label: "native",
         run: async () => {
@@ -148,58 +220,7 @@ export const cases: Case[] = [
     ops: PIPE_BYTES / 1e6,
     unit: "MB/s",
     sides: [
-      {
-        label: "generator",
-        run: () =>
-          run(function* () {
-            const proc = yield* createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
-            const stdin = proc.stdin!, stdout = proc.stdout!;
-            const writer = createTask(function* () {
-              for (let sent = 0; sent < PIPE_BYTES; sent += CHUNK) {
-                stdin.write(chunk);
-                yield* stdin.drain();
-              }
-              stdin.close();
-            });
-            const reader = createTask(function* () {
-              let received = 0;
-              for (;;) {
-                const data = yield* stdout.read(CHUNK);
-                if (data.length === 0) return received;
-                received += data.length;
-              }
-            });
-            const [, received] = yield* gather(writer, reader);
-            checkCount(received);
-            yield* proc.wait();
-          }),
-      },
-      {
-        label: "async",
-        run: () =>
-          run(async () => {
-            const proc = await createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
-            const stdin = proc.stdin!, stdout = proc.stdout!;
-            const writer = createTask(async () => {
-              for (let sent = 0; sent < PIPE_BYTES; sent += CHUNK) {
-                stdin.write(chunk);
-                await stdin.drain();
-              }
-              stdin.close();
-            });
-            const reader = createTask(async () => {
-              let received = 0;
-              for (;;) {
-                const data = await stdout.read(CHUNK);
-                if (data.length === 0) return received;
-                received += data.length;
-              }
-            });
-            const [, received] = await gather(writer, reader);
-            checkCount(received);
-            await proc.wait();
-          }),
-      },
+      ...pipeSides(PIPE_BYTES),
       { label: "native", run: nativePipe },
     ],
   },

@@ -13,43 +13,18 @@
  *
  * @module
  */
-import { createSubprocessExec, createTask, gather, PIPE, run } from "../mod.ts";
 import type { Case } from "./_harness.ts";
+import { checkCount, CHUNK, chunk, pipeSides, spawnSides } from "./host_io.ts";
 
 const CHILDREN = 200;
 const PIPE_BYTES = 256 * 1024 * 1024;
-const CHUNK = 64 * 1024;
-const chunk = new Uint8Array(CHUNK).fill(0x61);
-
-function checkCount(received: number): void {
-  if (received !== PIPE_BYTES) throw new Error(`cat gave back ${received} of ${PIPE_BYTES} bytes`);
-}
 
 export const cases: Case[] = [
   {
     name: `spawn ${CHILDREN} \`true\` children one by one and wait for each`,
     ops: CHILDREN,
     sides: [
-      {
-        label: "generator",
-        run: () =>
-          run(function* () {
-            for (let i = 0; i < CHILDREN; i++) {
-              const proc = yield* createSubprocessExec("true");
-              yield* proc.wait();
-            }
-          }),
-      },
-      {
-        label: "async",
-        run: () =>
-          run(async () => {
-            for (let i = 0; i < CHILDREN; i++) {
-              const proc = await createSubprocessExec("true");
-              await proc.wait();
-            }
-          }),
-      },
+      ...spawnSides(CHILDREN),
       {
         label: "native",
         run: async () => {
@@ -65,58 +40,7 @@ export const cases: Case[] = [
     ops: PIPE_BYTES / 1e6,
     unit: "MB/s",
     sides: [
-      {
-        label: "generator",
-        run: () =>
-          run(function* () {
-            const proc = yield* createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
-            const stdin = proc.stdin!, stdout = proc.stdout!;
-            const writer = createTask(function* () {
-              for (let sent = 0; sent < PIPE_BYTES; sent += CHUNK) {
-                stdin.write(chunk);
-                yield* stdin.drain();
-              }
-              stdin.close();
-            });
-            const reader = createTask(function* () {
-              let received = 0;
-              for (;;) {
-                const data = yield* stdout.read(CHUNK);
-                if (data.length === 0) return received;
-                received += data.length;
-              }
-            });
-            const [, received] = yield* gather(writer, reader);
-            checkCount(received);
-            yield* proc.wait();
-          }),
-      },
-      {
-        label: "async",
-        run: () =>
-          run(async () => {
-            const proc = await createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
-            const stdin = proc.stdin!, stdout = proc.stdout!;
-            const writer = createTask(async () => {
-              for (let sent = 0; sent < PIPE_BYTES; sent += CHUNK) {
-                stdin.write(chunk);
-                await stdin.drain();
-              }
-              stdin.close();
-            });
-            const reader = createTask(async () => {
-              let received = 0;
-              for (;;) {
-                const data = await stdout.read(CHUNK);
-                if (data.length === 0) return received;
-                received += data.length;
-              }
-            });
-            const [, received] = await gather(writer, reader);
-            checkCount(received);
-            await proc.wait();
-          }),
-      },
+      ...pipeSides(PIPE_BYTES),
       {
         label: "native",
         run: async () => {
@@ -135,7 +59,7 @@ export const cases: Case[] = [
             return received;
           })();
           const [, received] = await Promise.all([writing, reading]);
-          checkCount(received);
+          checkCount(received, PIPE_BYTES);
           await child.status;
         },
       },
