@@ -26,16 +26,15 @@
 import process from "node:process";
 import {
   getRunningLoop,
-  Protocol,
   run,
   type Server,
   startServer,
   type StreamReader,
   type StreamWriter,
-  type Transport,
   wrapFuture,
 } from "../mod.ts";
 import type { Row } from "./_harness.ts";
+import { echoAsync, echoGenerator, EchoProtocol } from "./_echo_servers.ts";
 
 const CONNECTIONS = 10;
 const TRIPS = Number(Deno.env.get("NET_TRIPS") ?? 20_000);
@@ -52,42 +51,6 @@ function cpuMicros(): number {
 
 // ---------------------------------------------------------------------------
 // The echo servers.
-
-/** The streams echo, generator style (bench/net_fake.ts runs it too). */
-export function* echoGenerator(
-  reader: StreamReader,
-  writer: StreamWriter,
-): Generator<unknown, void, unknown> {
-  for (;;) {
-    const data = yield* reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    yield* writer.drain();
-  }
-  writer.close();
-}
-
-/** The streams echo, async style. */
-export async function echoAsync(reader: StreamReader, writer: StreamWriter): Promise<void> {
-  for (;;) {
-    const data = await reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    await writer.drain();
-  }
-  writer.close();
-}
-
-/** The protocols echo. */
-export class EchoProtocol extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport.write(data);
-  }
-}
 
 /** Deno's sockets, directly: what the others are measured against. */
 async function rawEcho(conn: Deno.Conn): Promise<void> {

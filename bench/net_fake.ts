@@ -23,7 +23,7 @@
 import process from "node:process";
 import { type Future, getRunningLoop, run, StreamReader, StreamReaderProtocol } from "../mod.ts";
 import { StreamTransport } from "../src/_stream_transport.ts";
-import { echoAsync, echoGenerator, EchoProtocol } from "./net.ts";
+import { echoAsync, echoGenerator, EchoProtocol } from "./_echo_servers.ts";
 import type { HostConn } from "../src/_host/net.ts";
 
 const TRIPS = Number(Deno.env.get("NET_TRIPS") ?? 200_000);

@@ -10,6 +10,7 @@
  * @module
  */
 import type { Case } from "./_harness.ts";
+import { echoAsync, EchoProtocol } from "./_echo_servers.ts";
 import {
   getRunningLoop,
   openConnection,
@@ -81,19 +82,7 @@ async function native(): Promise<number> {
 /** Streams at both ends: the server echoes what it reads, the client reads exactly 1 KiB back. */
 function streams(): Promise<number> {
   return run(async () => {
-    const server = await startServer(
-      async (reader, writer) => {
-        for (;;) {
-          const data = await reader.read(65536);
-          if (data.length === 0) break;
-          writer.write(data);
-          await writer.drain();
-        }
-        writer.close();
-      },
-      "127.0.0.1",
-      0,
-    );
+    const server = await startServer(echoAsync, "127.0.0.1", 0);
     const port = (server.sockets[0].getsockname() as [string, number])[1];
     const [reader, writer] = await openConnection("127.0.0.1", port);
     const started = performance.now();
@@ -108,16 +97,6 @@ function streams(): Promise<number> {
     await server.waitClosed();
     return ms;
   });
-}
-
-class Echo extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport) {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array) {
-    this.transport.write(data);
-  }
 }
 
 class Pinger extends Protocol {
@@ -144,7 +123,7 @@ class Pinger extends Protocol {
 function protocols(): Promise<number> {
   return run(async () => {
     const loop = getRunningLoop();
-    const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
+    const server = await loop.createServer(() => new EchoProtocol(), "127.0.0.1", 0);
     const port = (server.sockets[0].getsockname() as [string, number])[1];
     const finished = loop.createFuture<void>();
     const [transport] = await loop.createConnection(
