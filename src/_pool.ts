@@ -1,9 +1,10 @@
 /**
  * Internal: the pool's side of what both pools share: the table of
  * functions a pool sends (each gets an id; a worker receives a definition
- * once and the id after), the queue of tasks not sent yet, the checks a
- * task's arguments pass before they are sent, decoding the errors that come
- * back, and how much work a worker is given at a time.
+ * once and the id after), the checks a task's arguments pass before they
+ * are sent, decoding the errors that come back, the backlog of tasks not
+ * sent yet (scheduling the dispatch, cancelling at shutdown, waiting for
+ * idle) and how much work a worker is given at a time.
  *
  * @module
  */
@@ -225,6 +226,69 @@ export class TaskQueue<J> {
     this.#head = 0;
     return jobs;
   }
+}
+
+/**
+ * The tasks a pool has not sent yet, and what both pools do with them: one
+ * dispatch per microtask however many tasks come, cancelling the ones that
+ * can be at `shutdown({ cancelFutures: true })`, and settling the promises
+ * of `shutdown()` once the pool has no work left.
+ */
+export class Backlog<J extends { readonly future: ConcurrentFutureLike }> extends TaskQueue<J> {
+  #scheduled = false;
+  #idleWaiters: (() => void)[] = [];
+  readonly #run: () => void;
+
+  /** @param dispatch Sends the tasks to workers (the pool's, run by {@linkcode schedule}). */
+  constructor(dispatch: () => void) {
+    super();
+    this.#run = () => {
+      this.#scheduled = false;
+      dispatch();
+    };
+  }
+
+  /** Dispatches in a microtask: once for all the calls before it runs. */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#run);
+  }
+
+  /** Cancels every task here that can be; the others stay, in their order. */
+  cancelAll(): void {
+    this.unshiftAll(this.drain().filter((job) => !job.future.cancel() && !job.future.done()));
+  }
+
+  /** Drops the finished tasks at the front; whether an unfinished one is left (it stays first). */
+  hasUnfinished(): boolean {
+    let job: J | undefined;
+    while ((job = this.shift()) !== undefined) {
+      if (!job.future.done()) {
+        this.unshiftAll([job]);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A promise that settles at the next {@linkcode idle}. */
+  whenIdle(): Promise<void> {
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** The pool has no work and no workers left: settles what {@linkcode whenIdle} returned. */
+  idle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** What a {@linkcode Backlog} asks of a task's future. */
+interface ConcurrentFutureLike {
+  cancel(): boolean;
+  done(): boolean;
 }
 
 // ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import {
   RESULTS,
 } from "./_codec.ts";
 import {
+  Backlog,
   checkArguments,
   decodeThrown,
   defineFunction,
@@ -245,7 +246,7 @@ class ProcessPool {
   readonly #init: FunctionDef | null;
   readonly #initargs: unknown[];
   readonly #functions = new FunctionTable();
-  readonly #queue = new TaskQueue<Job>();
+  readonly #backlog = new Backlog<Job>(() => this.dispatch());
   readonly #durations = new Durations();
   #lanes: Lane[] = [];
   /** Every child not yet exited (retiring ones included). */
@@ -254,9 +255,6 @@ class ProcessPool {
   #state: PoolState = "running";
   #broken: BrokenProcessPool | null = null;
   #startFailures = 0;
-  #scheduled = false;
-  #waiters: (() => void)[] = [];
-  readonly #dispatch = () => this.dispatch();
 
   constructor(options: ProcessPoolOptions) {
     const action = "create a ProcessPoolExecutor";
@@ -308,23 +306,15 @@ class ProcessPool {
     const future = new ConcurrentFuture<unknown>();
     const job = new Job(future, fnId, chunk < 0 ? fnId : -1 - fnId, args);
     if (chunk < 0) job.bytes = sizeOf(args);
-    this.#queue.push(job);
-    this.#schedule();
+    this.#backlog.push(job);
+    this.#backlog.schedule();
     return future;
-  }
-
-  #schedule(): void {
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#dispatch);
-    }
   }
 
   /** Starts children for the queued tasks and sends each child its share. */
   dispatch(): void {
-    this.#scheduled = false;
     if (this.#state === "broken") return;
-    const queue = this.#queue;
+    const queue = this.#backlog;
     if (queue.length === 0) return;
     let idle = 0;
     for (const lane of this.#lanes) if (lane.sent.length === 0) idle++;
@@ -486,7 +476,7 @@ class ProcessPool {
         // Outcomes come in order: the first task not back is the one it ran,
         // unless it said it was between tasks.
         const running = dying !== null && dying.seq === -1 ? null : jobs.shift()!;
-        this.#queue.unshiftAll(jobs);
+        this.#backlog.unshiftAll(jobs);
         if (running !== null) {
           const name = this.#functions.defs[running.fnId][2];
           running.future.setException(
@@ -498,7 +488,7 @@ class ProcessPool {
         }
       }
     }
-    if (this.#queue.length !== 0) this.#schedule();
+    if (this.#backlog.length !== 0) this.#backlog.schedule();
     this.#checkIdle();
   }
 
@@ -512,7 +502,9 @@ class ProcessPool {
       );
     }
     const broken = this.#broken!;
-    for (const job of this.#queue.drain()) if (!job.future.done()) job.future.setException(broken);
+    for (const job of this.#backlog.drain()) {
+      if (!job.future.done()) job.future.setException(broken);
+    }
     // Children that never ran a task (their initializer fails too) give up
     // what they hold; the others finish theirs.
     for (const lane of [...this.#alive]) {
@@ -528,12 +520,9 @@ class ProcessPool {
 
   shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
     if (this.#state === "running") this.#state = "shutdown";
-    if (cancelFutures) {
-      // A task given back by a child that died counts as running: it stays.
-      const kept = this.#queue.drain().filter((job) => !job.future.cancel() && !job.future.done());
-      this.#queue.unshiftAll(kept);
-    }
-    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    // A task given back by a child that died counts as running: it stays.
+    if (cancelFutures) this.#backlog.cancelAll();
+    const done = this.#backlog.whenIdle();
     this.#checkIdle();
     return wait ? done : Promise.resolve();
   }
@@ -542,25 +531,19 @@ class ProcessPool {
   #checkIdle(): void {
     if (this.#state === "running") return;
     for (const lane of this.#alive) if (lane.sent.length !== 0 && !lane.dead) return;
-    let job: Job | undefined;
-    while ((job = this.#queue.shift()) !== undefined) {
-      if (!job.future.done()) {
-        this.#queue.unshiftAll([job]);
-        if (this.#state !== "broken") this.#schedule();
-        return;
-      }
+    if (this.#backlog.hasUnfinished()) {
+      if (this.#state !== "broken") this.#backlog.schedule();
+      return;
     }
     for (const lane of [...this.#lanes]) this.#retire(lane);
     if (this.#alive.size !== 0) return; // settled when the last child has exited
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const resolve of waiters) resolve();
+    this.#backlog.idle();
   }
 
   describe(): string {
     let sent = 0;
     for (const lane of this.#lanes) sent += lane.sent.length;
-    return `${this.#state}, children=${this.#alive.size}, queued=${this.#queue.length}, sent=${sent}`;
+    return `${this.#state}, children=${this.#alive.size}, queued=${this.#backlog.length}, sent=${sent}`;
   }
 }
 

@@ -63,6 +63,7 @@ import {
   WITHDRAWN,
 } from "./_codec.ts";
 import {
+  Backlog,
   checkArguments,
   decodeThrown,
   defineFunction,
@@ -71,7 +72,6 @@ import {
   hasRoom,
   MAX_WINDOW,
   sizeOf,
-  TaskQueue,
   THREAD_BATCH_BYTES,
 } from "./_pool.ts";
 import {
@@ -290,7 +290,7 @@ class ThreadPool {
   readonly #init: FunctionDef | null;
   readonly #initargs: unknown[];
   readonly #functions = new FunctionTable();
-  readonly #queue = new TaskQueue<Job>();
+  readonly #backlog = new Backlog<Job>(() => this.dispatch());
   readonly #durations = new Durations();
   #lanes: Lane[] = [];
   /** Lanes being terminated for a cancelled task, waiting for outcomes in flight. */
@@ -299,9 +299,6 @@ class ThreadPool {
   #state: PoolState = "running";
   #broken: BrokenThreadPool | null = null;
   #startFailures = 0;
-  #scheduled = false;
-  #waiters: (() => void)[] = [];
-  readonly #dispatch = () => this.dispatch();
 
   constructor(options: ThreadPoolOptions) {
     if (options === null || typeof options !== "object") {
@@ -361,11 +358,8 @@ class ThreadPool {
     const future = new ConcurrentFuture<unknown>();
     const job = new Job(this, future, fnId, chunk < 0 ? fnId : -1 - fnId, args, transfer);
     if (chunk < 0) job.bytes = sizeOf(args);
-    this.#queue.push(job);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#dispatch);
-    }
+    this.#backlog.push(job);
+    this.#backlog.schedule();
     return future;
   }
 
@@ -376,9 +370,8 @@ class ThreadPool {
 
   /** Starts workers for the queued tasks and sends each worker its share. */
   dispatch(): void {
-    this.#scheduled = false;
     if (this.#state === "broken") return;
-    const queue = this.#queue;
+    const queue = this.#backlog;
     if (queue.length === 0) return;
     // A new worker for every queued task no idle worker can take (Python's
     // rule), up to maxWorkers.
@@ -562,10 +555,7 @@ class ThreadPool {
     this.#killing.add(lane);
     this.#takeBack(lane);
     this.#finishKill(lane);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#dispatch);
-    }
+    this.#backlog.schedule();
     return true;
   }
 
@@ -580,7 +570,7 @@ class ThreadPool {
       }
     }
     back.sort((a, b) => a.seq - b.seq);
-    this.#queue.unshiftAll(back);
+    this.#backlog.unshiftAll(back);
     return back;
   }
 
@@ -613,10 +603,7 @@ class ThreadPool {
     }
     this.#takeBack(lane);
     for (const job of lane.jobs) if (job) this.#fail(lane, job, reason, cause);
-    if (this.#queue.length !== 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#dispatch);
-    }
+    if (this.#backlog.length !== 0) this.#backlog.schedule();
     this.#checkIdle();
   }
 
@@ -644,9 +631,9 @@ class ThreadPool {
       );
     }
     const broken = this.#broken!;
-    const failing = this.#queue.drain();
+    const failing = this.#backlog.drain();
     for (const other of [lane, ...this.#lanes]) failing.push(...this.#takeBack(other));
-    this.#queue.drain();
+    this.#backlog.drain();
     for (const job of failing) if (!job.future.done()) job.future.setException(broken);
     if (!lane.dead) {
       lane.dead = true;
@@ -661,10 +648,9 @@ class ThreadPool {
     if (cancelFutures) {
       // What the workers hold and have not started comes back first.
       for (const lane of this.#lanes) this.#takeBack(lane);
-      const kept = this.#queue.drain().filter((job) => !job.future.cancel() && !job.future.done());
-      this.#queue.unshiftAll(kept);
+      this.#backlog.cancelAll();
     }
-    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    const done = this.#backlog.whenIdle();
     this.#checkIdle();
     return wait ? done : Promise.resolve();
   }
@@ -673,30 +659,21 @@ class ThreadPool {
   #checkIdle(): void {
     if (this.#state === "running" || this.#killing.size !== 0) return;
     for (const lane of this.#lanes) if (lane.active !== 0) return;
-    let job: Job | undefined;
-    while ((job = this.#queue.shift()) !== undefined) {
-      if (!job.future.done()) {
-        this.#queue.unshiftAll([job]);
-        if (!this.#scheduled && this.#state !== "broken") {
-          this.#scheduled = true;
-          queueMicrotask(this.#dispatch);
-        }
-        return;
-      }
+    if (this.#backlog.hasUnfinished()) {
+      if (this.#state !== "broken") this.#backlog.schedule();
+      return;
     }
     for (const lane of this.#lanes) {
       lane.dead = true;
       lane.handle.terminate();
     }
     this.#lanes = [];
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const resolve of waiters) resolve();
+    this.#backlog.idle();
   }
 
   describe(): string {
     let held = 0;
     for (const lane of this.#lanes) held += lane.active;
-    return `${this.#state}, workers=${this.#lanes.length}, queued=${this.#queue.length}, sent=${held}`;
+    return `${this.#state}, workers=${this.#lanes.length}, queued=${this.#backlog.length}, sent=${held}`;
   }
 }
