@@ -51,21 +51,21 @@ import { BrokenBarrierError, CancelledError, InvalidStateError, RuntimeError } f
 import { checkCount, checkFunction, checkMessage, describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import {
-  awaitOnce,
-  bindLoop,
-  Operation,
-  type OpKind,
-  WAIT,
-  Waiter,
-  WaiterList,
-} from "./_waiters.ts";
+import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import { settleThen, type Wait } from "./_await.ts";
+import {
+  OUT,
+  promised,
+  refused,
+  settle,
+  type Settles,
+  settleThen,
+  STATE,
+  type Wait,
+} from "./_await.ts";
 import { stepTask, Task } from "./tasks.ts";
 import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
 import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
-import type { Future } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -275,6 +275,8 @@ let eventLoop: (event: Event) => EventLoop;
 let wake: (wait: EventWait, outcome: Outcome) => void;
 /** An EventWait's slot (see `Slot`). */
 let slotOf: (wait: EventWait) => Slot;
+/** Finishes a waiting `wait` with its outcome (`ok`: the event was set): it leaves the queue. */
+let finishWait: (wait: EventWait, ok: boolean) => void;
 
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
@@ -407,8 +409,10 @@ function isOutcome(slot: Slot): slot is Outcome {
  *   resumes, it leaves the queue and returns `true`, or throws the
  *   `CancelledError` of its cancel.
  * - `await` runs the same iterator: `next()` queues it, and one record
- *   (`awaitOnce`) is the awaiting task's wait on it (through the small
- *   future-like of `[AS_FUTURE]()`) and the promise `then()` returns.
+ *   (`EventAwait`) is the awaiting task's wait on it, what the task waits
+ *   on, and the promise `then()` returns. (A generator coroutine awaited
+ *   from an async function waits on it through the small future-like of
+ *   `[AS_FUTURE]()` and a record of the driver's.)
  */
 class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, true, unknown> {
   readonly #event: Event;
@@ -448,20 +452,13 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
   }
 
   throw(error: unknown): IteratorResult<unknown, true> {
-    if (!this.done) EventWait.#finish(this);
+    if (!this.done) finishWait(this, false);
     throw error;
   }
 
   return(value?: true): IteratorResult<unknown, true> {
-    if (!this.done) EventWait.#finish(this);
+    if (!this.done) finishWait(this, false);
     return { done: true, value: value as true };
-  }
-
-  /** Finished early (closed or thrown into): it leaves the queue. */
-  static #finish(wait: EventWait): void {
-    wait.done = true;
-    wait.value = undefined;
-    leaveEvent(wait.#event, wait);
   }
 
   then<R1 = true, R2 = never>(
@@ -475,15 +472,22 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
         ),
       ).then(onfulfilled, onrejected);
     }
-    // Its one wait, as an Operation with a WaitOnce does: one record is the
-    // task's wait on it and the promise returned (`awaitOnce`).
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
-    return awaitOnce(
-      this,
-      this[AS_FUTURE]() as unknown as Future<unknown>,
-      onfulfilled,
-      onrejected,
-    );
+    // Queued: one record is the task's wait on it, what the task waits on
+    // and the promise returned (see EventAwait).
+    const record = new EventAwait(this, onfulfilled as OnFulfilled, onrejected);
+    // Its one waiter (woken with settleThen: see Slot), before the task
+    // parks: a cancel pending on the task cancels the wait as it parks.
+    this.#slot = record;
+    try {
+      layers.park(record, record);
+    } catch (error) {
+      // Refused (the task waits on something else): it leaves the queue,
+      // and the callbacks get the error after then() returned.
+      finishWait(this, false);
+      return refused(eventLoop(this.#event), error ?? new Error("refused"), onrejected);
+    }
+    return record as Promise<R1 | R2>;
   }
 
   // -------------------------------------------------------------------------
@@ -546,6 +550,11 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
       }
     };
     slotOf = (wait) => wait.#slot;
+    finishWait = (wait, ok) => {
+      wait.done = true;
+      wait.value = ok ? true : undefined;
+      leaveEvent(wait.#event, wait);
+    };
   }
 
   /** The name in the error of a `yield event.wait()` without `*`. */
@@ -559,9 +568,9 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 }
 
 /**
- * An `EventWait` as a future, for a wait through a `Wait` record (an
- * `await event.wait()`, a driven coroutine's `yield*`): the record reads
- * the outcome from it, and the awaiting task parks on it (its `cancel()`
+ * An `EventWait` as a future, for a wait through a `Wait` record of its own
+ * (a driven coroutine's `yield*`, see `_drive.ts`): the record reads the
+ * outcome from it, and the awaiting task parks on it (its `cancel()`
  * cancels the wait).
  */
 class EventWaitFuture {
@@ -576,17 +585,11 @@ class EventWaitFuture {
   }
 
   result(): true {
-    const state = slotOf(this.wait);
-    if (state === true) return true;
-    if (state instanceof CancelledError) throw state;
-    throw new InvalidStateError("Cannot read the result: the future is pending");
+    return outcomeOf(this.wait);
   }
 
   exception(): unknown {
-    const state = slotOf(this.wait);
-    if (state === true) return null;
-    if (state instanceof CancelledError) throw state;
-    throw new InvalidStateError("Cannot read the exception: the future is pending");
+    return outcomeOf(this.wait) && null;
   }
 
   getLoop(): EventLoop {
@@ -614,6 +617,129 @@ class EventWaitFuture {
 
   toString(): string {
     return "Event.wait()";
+  }
+}
+
+/** The outcome of `wait` as a future's result: `true`, or it throws the `CancelledError`. */
+function outcomeOf(wait: EventWait): true {
+  const slot = slotOf(wait);
+  if (slot === true) return true;
+  if (slot instanceof CancelledError) throw slot;
+  throw new InvalidStateError("Cannot read the result: the future is pending");
+}
+
+type OnFulfilled = ((value: never) => unknown) | null | undefined;
+type OnRejected = ((reason: unknown) => unknown) | null | undefined;
+
+/**
+ * An `await` of an `EventWait` (its `then()` when it must wait): one object
+ * is the three things the await needs besides the `EventWait` itself. It is
+ * the task's wait (the `Wait` record `layers.park` parks the task on, held
+ * in the `EventWait`'s slot and woken with `settleThen`); it is what the
+ * task waits on (the `Wait`'s own `future`: the task's `cancel()` cancels
+ * the wait through it, and the call graph names the event through its
+ * `owner`); and it is the promise `then()` returns, made real only if
+ * someone chains on it (`Settles`). Its outcome finishes the `EventWait`
+ * (it leaves the event's queue) and goes to the callbacks. Six fields: the
+ * wait's two (`task`, `instead`), the promise's four (its state, which also
+ * holds the wait's "settled" bit, its value, the two callbacks), and the
+ * `EventWait`; the rest of the `Wait` (`future`, `relay`, `value`) are
+ * getters.
+ */
+class EventAwait implements Wait, Settles, Promise<unknown> {
+  task: unknown = undefined;
+  instead: unknown = undefined;
+  [STATE]: number = 0;
+  [OUT]: unknown = undefined;
+
+  constructor(
+    readonly wait: EventWait,
+    readonly onfulfilled: OnFulfilled,
+    readonly onrejected: OnRejected,
+  ) {}
+
+  // -------------------------------------------------------------------------
+  // The wait (see `Wait`).
+
+  /** What the task waits on: this record, as a future of the wait's outcome. */
+  get future(): this {
+    return this;
+  }
+
+  /** No promise's relay. */
+  get relay(): null {
+    return null;
+  }
+
+  /** Unused: a wait on a future. */
+  get value(): undefined {
+    return undefined;
+  }
+
+  /** The wait's outcome (or the error the await throws instead) has come. */
+  outcome(ok: boolean, value: unknown): void {
+    finishWait(this.wait, ok);
+    settle(this, ok, value);
+  }
+
+  // -------------------------------------------------------------------------
+  // What the task waits on (a future's part that a task and `deliverThen` use).
+
+  done(): boolean {
+    return isOutcome(slotOf(this.wait));
+  }
+
+  cancelled(): boolean {
+    return slotOf(this.wait) instanceof CancelledError;
+  }
+
+  result(): true {
+    return outcomeOf(this.wait);
+  }
+
+  exception(): unknown {
+    return outcomeOf(this.wait) && null;
+  }
+
+  getLoop(): EventLoop {
+    return this.wait.getLoop();
+  }
+
+  cancel(msg?: string): boolean {
+    return this.wait.cancel(msg);
+  }
+
+  /** The event (see `EventWait`). */
+  get owner(): Event {
+    return this.wait.owner;
+  }
+
+  toString(): string {
+    return "Event.wait()";
+  }
+
+  // -------------------------------------------------------------------------
+  // The promise `then()` returned.
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = any, R2 = never>(
+    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return promised(this).then(onfulfilled, onrejected);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
+    return promised(this).catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return promised(this).finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
   }
 }
 

@@ -393,6 +393,35 @@ Deno.test("Promise.all over two Event.wait() in one task is refused naming the f
   }, VT);
 });
 
+Deno.test("a refused then() of Event.wait() calls its callback after then() returns, and leaves no waiter", async () => {
+  const event = new Event();
+  await run(async () => {
+    const task = createTask(async () => {
+      const log: string[] = [];
+      const name = (e: unknown) => (e as Error).constructor.name;
+      // The task waits on the first wait: a second then() in its name is
+      // refused, and the first wait is abandoned with the same error.
+      const first = event.wait().then(
+        () => log.push("first woken"),
+        (e) => log.push(`first: ${name(e)}`),
+      );
+      let returned = false;
+      const second = event.wait().then(
+        () => log.push("second woken"),
+        (e) => log.push(`second: ${name(e)}, then() had returned: ${returned}`),
+      );
+      returned = true;
+      await Promise.all([first, second]);
+      return log;
+    });
+    assert.deepEqual((await task).toSorted(), [
+      "first: RuntimeError",
+      "second: RuntimeError, then() had returned: true",
+    ]);
+    assert.equal(String(event), "Event(unset)");
+  }, VT);
+});
+
 Deno.test("then() of a waiting Event.wait() chains like a promise's", async () => {
   const event = new Event();
   await run(async () => {
