@@ -275,8 +275,8 @@ let eventLoop: (event: Event) => EventLoop;
 let wake: (wait: EventWait, outcome: Outcome) => void;
 /** An EventWait's slot (see `Slot`). */
 let slotOf: (wait: EventWait) => Slot;
-/** Finishes a waiting `wait` with its outcome (`ok`: the event was set): it leaves the queue. */
-let finishWait: (wait: EventWait, ok: boolean) => void;
+/** Finishes a waiting `wait` (`done`, its `value` left as it is): it leaves the queue. */
+let finishWait: (wait: EventWait) => void;
 
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
@@ -432,6 +432,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   next(): IteratorResult<unknown, true> {
     if (this.done) throw reuse();
+    if (this.value !== this) throw awaitedTwice(); // an await's (see EventAwait)
     const slot = this.#slot;
     if (slot === FRESH_WAIT) {
       if (enqueue(this.#event, this)) this.#slot = null;
@@ -452,12 +453,20 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
   }
 
   throw(error: unknown): IteratorResult<unknown, true> {
-    if (!this.done) finishWait(this, false);
+    if (!this.done) {
+      if (this.value !== this) throw awaitedTwice();
+      finishWait(this);
+      this.value = undefined;
+    }
     throw error;
   }
 
   return(value?: true): IteratorResult<unknown, true> {
-    if (!this.done) finishWait(this, false);
+    if (!this.done) {
+      if (this.value !== this) throw awaitedTwice();
+      finishWait(this);
+      this.value = undefined;
+    }
     return { done: true, value: value as true };
   }
 
@@ -466,15 +475,13 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this.done || this.#slot !== FRESH_WAIT) {
-      return Promise.reject(
-        this.done ? reuse() : new RuntimeError(
-          "Cannot await Event.wait() twice: it is already being awaited",
-        ),
-      ).then(onfulfilled, onrejected);
+      return Promise.reject(this.done ? reuse() : awaitedTwice()).then(onfulfilled, onrejected);
     }
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
     // Queued: one record is the task's wait on it, what the task waits on
-    // and the promise returned (see EventAwait).
+    // and the promise returned (see EventAwait). Awaited, its `value` is no
+    // iterator's any more but the record's: the awaiting task (none yet).
+    this.value = undefined;
     const record = new EventAwait(this, onfulfilled as OnFulfilled, onrejected);
     // Its one waiter (woken with settleThen: see Slot), before the task
     // parks: a cancel pending on the task cancels the wait as it parks.
@@ -484,7 +491,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     } catch (error) {
       // Refused (the task waits on something else): it leaves the queue,
       // and the callbacks get the error after then() returned.
-      finishWait(this, false);
+      finishWait(this);
       return refused(eventLoop(this.#event), error ?? new Error("refused"), onrejected);
     }
     return record as Promise<R1 | R2>;
@@ -495,7 +502,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   /** @ignore */
   [WAITING](): boolean {
-    return this.#slot !== FRESH_WAIT && !this.done;
+    return this.#slot !== FRESH_WAIT && !this.done && this.value === this;
   }
 
   /** @ignore */
@@ -550,9 +557,8 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
       }
     };
     slotOf = (wait) => wait.#slot;
-    finishWait = (wait, ok) => {
+    finishWait = (wait) => {
       wait.done = true;
-      wait.value = ok ? true : undefined;
       leaveEvent(wait.#event, wait);
     };
   }
@@ -628,6 +634,11 @@ function outcomeOf(wait: EventWait): true {
   throw new InvalidStateError("Cannot read the result: the future is pending");
 }
 
+/** What an awaited `EventWait`'s `value` holds once its task abandoned the wait (see `EventAwait`). */
+class Abandoned {
+  constructor(readonly task: unknown, readonly error: unknown) {}
+}
+
 type OnFulfilled = ((value: never) => unknown) | null | undefined;
 type OnRejected = ((reason: unknown) => unknown) | null | undefined;
 
@@ -640,15 +651,18 @@ type OnRejected = ((reason: unknown) => unknown) | null | undefined;
  * the wait through it, and the call graph names the event through its
  * `owner`); and it is the promise `then()` returns, made real only if
  * someone chains on it (`Settles`). Its outcome finishes the `EventWait`
- * (it leaves the event's queue) and goes to the callbacks. Six fields: the
- * wait's two (`task`, `instead`), the promise's four (its state, which also
- * holds the wait's "settled" bit, its value, the two callbacks), and the
- * `EventWait`; the rest of the `Wait` (`future`, `relay`, `value`) are
- * getters.
+ * (it leaves the event's queue) and goes to the callbacks.
+ *
+ * Five fields: the promise's four (its state, which also holds the wait's
+ * "settled" bit; its value; the two callbacks) and the `EventWait`. The rest
+ * of the `Wait` are accessors: `future` (itself), `relay` (none), `value`
+ * (unused), and the wait's `task` and `instead`, kept in the `EventWait`'s
+ * own `value`, which an awaited `EventWait` no longer needs as an iterator
+ * result (its `next()` refuses a second driver). It holds the awaiting
+ * task, and in the rare wait the task abandons, an `Abandoned` box of the
+ * task and the error.
  */
 class EventAwait implements Wait, Settles, Promise<unknown> {
-  task: unknown = undefined;
-  instead: unknown = undefined;
   [STATE]: number = 0;
   [OUT]: unknown = undefined;
 
@@ -660,6 +674,27 @@ class EventAwait implements Wait, Settles, Promise<unknown> {
 
   // -------------------------------------------------------------------------
   // The wait (see `Wait`).
+
+  /** The task parked on this wait, if any (kept in the `EventWait`'s `value`). */
+  get task(): unknown {
+    const who = this.wait.value;
+    return who instanceof Abandoned ? who.task : who;
+  }
+
+  set task(task: unknown) {
+    const who = this.wait.value;
+    this.wait.value = who instanceof Abandoned ? new Abandoned(task, who.error) : task;
+  }
+
+  /** The error the await throws instead, once the task abandoned this wait (see `Wait`). */
+  get instead(): unknown {
+    const who = this.wait.value;
+    return who instanceof Abandoned ? who.error : undefined;
+  }
+
+  set instead(error: unknown) {
+    this.wait.value = new Abandoned(this.task, error);
+  }
 
   /** What the task waits on: this record, as a future of the wait's outcome. */
   get future(): this {
@@ -678,7 +713,8 @@ class EventAwait implements Wait, Settles, Promise<unknown> {
 
   /** The wait's outcome (or the error the await throws instead) has come. */
   outcome(ok: boolean, value: unknown): void {
-    finishWait(this.wait, ok);
+    finishWait(this.wait);
+    this.wait.value = undefined; // the task, which is done with it
     settle(this, ok, value);
   }
 
@@ -756,6 +792,10 @@ function holdsAlone(fn: (arg: never) => void, arg: unknown): boolean {
 /** The `(fn, arg)` that wakes a waiter held alone in an EventWait's slot (when a second one comes). */
 function waker(slot: Task<unknown> | Wait): [(arg: never) => void, unknown] {
   return slot instanceof Task ? [stepTask, slot] : [settleThen, slot]; // (a record: see Slot)
+}
+
+function awaitedTwice(): RuntimeError {
+  return new RuntimeError("Cannot await Event.wait() twice: it is already being awaited");
 }
 
 function reuse(): RuntimeError {

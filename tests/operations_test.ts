@@ -379,6 +379,31 @@ Deno.test("an Event.wait() awaited twice while it waits: the second await throws
   }, VT);
 });
 
+Deno.test("an awaited Event.wait() driven with yield* too: the yield* throws RuntimeError at once, the await is woken", async () => {
+  const event = new Event();
+  await run(async () => {
+    const op = event.wait();
+    const first = createTask(async () => await op);
+    await sleep(1);
+    const second = createTask(function* () {
+      return yield* op;
+    });
+    await sleep(1);
+    assert.ok(second.done(), "the yield* fails at once, without waiting for set()");
+    assert.throws(() => second.result(), (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(
+        error.message,
+        /^Cannot await Event\.wait\(\) twice: it is already being awaited/,
+      );
+      return true;
+    });
+    event.set();
+    assert.equal(await first, true);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
 Deno.test("Promise.all over two Event.wait() in one task is refused naming the fix, and leaves no waiter", async () => {
   const event = new Event();
   await run(async () => {
