@@ -23,6 +23,7 @@ import {
   createTask,
   Event,
   gather,
+  getRunningLoop,
   LifoQueue,
   Lock,
   PriorityQueue,
@@ -456,6 +457,55 @@ Deno.test("then() of a waiting Event.wait() chains like a promise's", async () =
     await sleep(1);
     event.set();
     assert.equal(await chained, "set: true".length);
+  }, VT);
+});
+
+Deno.test("then() of a waiting Event.wait() is a promise: chained after the outcome, through a throw or a thenable, from its own callback", async () => {
+  const event = new Event();
+  await run(async () => {
+    const log: string[] = [];
+    let late!: PromiseLike<string>;
+    let thrown!: PromiseLike<never>;
+    let thenable!: PromiseLike<string>;
+    let bare!: PromiseLike<true>;
+    let own!: PromiseLike<string>;
+    let rejecting!: PromiseLike<never>;
+    // Outside every task (a loop callback), one then() after the other.
+    getRunningLoop().callSoon(() => {
+      late = event.wait().then((value) => `late: ${value}`);
+      thrown = event.wait().then(() => {
+        throw new RangeError("from the callback");
+      });
+      // A rejection is reported unless handled at once, as a promise's.
+      thrown.then(undefined, () => log.push("thrown"));
+      thenable = event.wait().then((): PromiseLike<string> => ({
+        then<R>(resolve?: ((value: string) => R) | null) {
+          resolve?.("adopted");
+          return undefined as unknown as PromiseLike<R>;
+        },
+      } as PromiseLike<string>));
+      bare = event.wait().then();
+      own = event.wait().then(() => {
+        // Chained on by its own callback, while the outcome is handed over.
+        own.then((value) => log.push(`own: ${value}`));
+        return "own value";
+      });
+      rejecting = event.wait().then(() => Promise.reject(new TypeError("rejected thenable")));
+      rejecting.then(undefined, () => log.push("rejecting"));
+    });
+    await sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=6)");
+    event.set();
+    await sleep(1);
+    // Chained on only after the outcome came.
+    assert.equal(await late, "late: true");
+    await assert.rejects(async () => await thrown, RangeError);
+    assert.equal(await thenable, "adopted");
+    assert.equal(await bare, true);
+    assert.equal(await own, "own value");
+    await assert.rejects(async () => await rejecting, TypeError);
+    assert.deepEqual(log.toSorted(), ["own: own value", "rejecting", "thrown"]);
+    assert.equal(String(event), "Event(set)");
   }, VT);
 });
 
