@@ -48,21 +48,12 @@
  */
 
 import { BrokenBarrierError, CancelledError, InvalidStateError, RuntimeError } from "./errors.ts";
-import { checkCount, checkFunction, checkMessage, describe } from "./_checks.ts";
+import { checkCount, checkFunction, checkMessage, describe, isThenable } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import {
-  OUT,
-  promised,
-  refused,
-  settle,
-  type Settles,
-  settleThen,
-  STATE,
-  type Wait,
-} from "./_await.ts";
+import { refused, SETTLED, settleThen, STATE, type Wait } from "./_await.ts";
 import { stepTask, Task } from "./tasks.ts";
 import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
 import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
@@ -642,6 +633,17 @@ class Abandoned {
 type OnFulfilled = ((value: never) => unknown) | null | undefined;
 type OnRejected = ((reason: unknown) => unknown) | null | undefined;
 
+/** The promise of an `EventAwait` made before its outcome (someone chained on it), and `then()`'s first callback. */
+class Chained {
+  constructor(readonly pending: PromiseWithResolvers<unknown>, readonly onfulfilled: OnFulfilled) {}
+}
+
+/** The second field of an `EventAwait` once its outcome was handed over to the callbacks. */
+const HANDED_OVER: unique symbol = Symbol("handed over");
+
+/** The promise `then()` returned (see `EventAwait`), made real now if it was not. */
+let promiseOf: (record: EventAwait) => Promise<unknown>;
+
 /**
  * An `await` of an `EventWait` (its `then()` when it must wait): one object
  * is the three things the await needs besides the `EventWait` itself. It is
@@ -650,30 +652,48 @@ type OnRejected = ((reason: unknown) => unknown) | null | undefined;
  * task waits on (the `Wait`'s own `future`: the task's `cancel()` cancels
  * the wait through it, and the call graph names the event through its
  * `owner`); and it is the promise `then()` returns, made real only if
- * someone chains on it (`Settles`). Its outcome finishes the `EventWait`
- * (it leaves the event's queue) and goes to the callbacks.
+ * someone chains on it (as `_await.ts`'s `Settles`: an outcome that is a
+ * rejection or a thenable makes the promise at once). Its outcome finishes
+ * the `EventWait` (it leaves the event's queue) and goes to the callbacks.
  *
- * Five fields: the promise's four (its state, which also holds the wait's
- * "settled" bit; its value; the two callbacks) and the `EventWait`. The rest
- * of the `Wait` are accessors: `future` (itself), `relay` (none), `value`
- * (unused), and the wait's `task` and `instead`, kept in the `EventWait`'s
- * own `value`, which an awaited `EventWait` no longer needs as an iterator
- * result (its `next()` refuses a second driver). It holds the awaiting
- * task, and in the rare wait the task abandons, an `Abandoned` box of the
- * task and the error.
+ * Three fields: the `EventWait` and two that hold what the promise needs,
+ * which changes at the outcome: before it, `then()`'s two callbacks (the
+ * first in a `Chained` with the promise once someone chained on it); after
+ * it, the callbacks' value (never a thenable: that makes the promise) or the
+ * promise, and `HANDED_OVER`. The rest of the `Wait` are accessors, kept
+ * where a field is free: its "settled" bit (`STATE`) is the `EventWait`'s
+ * `done`, set only when the outcome is handed over or the wait was refused;
+ * `future` is itself, `relay` none, `value` unused; and the wait's `task`
+ * and `instead` are in the `EventWait`'s own `value`, which an awaited
+ * `EventWait` no longer needs as an iterator result (its `next()` refuses a
+ * second driver): the awaiting task, or in the rare wait the task abandons,
+ * an `Abandoned` box of the task and the error.
  */
-class EventAwait implements Wait, Settles, Promise<unknown> {
-  [STATE]: number = 0;
-  [OUT]: unknown = undefined;
+class EventAwait implements Wait, Promise<unknown> {
+  /**
+   * Until the outcome: `then()`'s first callback, or a `Chained`; then the
+   * callbacks' value, or the promise settled with their outcome.
+   */
+  #first: unknown;
+  /** Until the outcome: `then()`'s second callback; then `HANDED_OVER`. */
+  #second: OnRejected | typeof HANDED_OVER;
 
-  constructor(
-    readonly wait: EventWait,
-    readonly onfulfilled: OnFulfilled,
-    readonly onrejected: OnRejected,
-  ) {}
+  constructor(readonly wait: EventWait, onfulfilled: OnFulfilled, onrejected: OnRejected) {
+    this.#first = onfulfilled;
+    this.#second = onrejected;
+  }
 
   // -------------------------------------------------------------------------
   // The wait (see `Wait`).
+
+  /** Bit `SETTLED`: the outcome was handed over (or the wait refused): the `EventWait` is done. */
+  get [STATE](): number {
+    return this.wait.done ? SETTLED : 0;
+  }
+
+  set [STATE](state: number) {
+    if ((state & SETTLED) !== 0) this.wait.done = true;
+  }
 
   /** The task parked on this wait, if any (kept in the `EventWait`'s `value`). */
   get task(): unknown {
@@ -711,11 +731,33 @@ class EventAwait implements Wait, Settles, Promise<unknown> {
     return undefined;
   }
 
-  /** The wait's outcome (or the error the await throws instead) has come. */
+  /** The wait's outcome (or the error the await throws instead): to the callbacks. */
   outcome(ok: boolean, value: unknown): void {
     finishWait(this.wait);
     this.wait.value = undefined; // the task, which is done with it
-    settle(this, ok, value);
+    const first = this.#first;
+    const callback = ok ? (first instanceof Chained ? first.onfulfilled : first) : this.#second;
+    if (typeof callback === "function") {
+      try {
+        value = callback(value);
+        ok = true;
+      } catch (error) {
+        value = error;
+        ok = false;
+      }
+    }
+    // The callback may have chained on this record meanwhile.
+    const now = this.#first;
+    this.#second = HANDED_OVER;
+    if (now instanceof Chained) {
+      this.#first = now.pending.promise;
+      if (ok) now.pending.resolve(value);
+      else now.pending.reject(value);
+    } else if (!ok) {
+      this.#first = Promise.reject(value);
+    } else {
+      this.#first = isThenable(value) ? Promise.resolve(value) : value;
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -762,20 +804,37 @@ class EventAwait implements Wait, Settles, Promise<unknown> {
     onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return promised(this).then(onfulfilled, onrejected);
+    return promiseOf(this).then(onfulfilled, onrejected);
   }
 
   // deno-lint-ignore no-explicit-any
   catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return promised(this).catch(onrejected);
+    return promiseOf(this).catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return promised(this).finally(onfinally);
+    return promiseOf(this).finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {
     return "Promise";
+  }
+
+  static {
+    promiseOf = (record) => {
+      const first = record.#first;
+      if (record.#second === HANDED_OVER) {
+        // The callbacks' value (never a thenable), or the promise made of it.
+        if (first instanceof Promise) return first;
+        const promise = Promise.resolve(first);
+        record.#first = promise;
+        return promise;
+      }
+      if (first instanceof Chained) return first.pending.promise;
+      const pending = Promise.withResolvers<unknown>();
+      record.#first = new Chained(pending, first as OnFulfilled);
+      return pending.promise;
+    };
   }
 }
 
