@@ -151,8 +151,8 @@ const HAS_VALUE = 1; // the callbacks' value, no promise made
 const PROMISED = 2; // the promise, made after the outcome
 const PENDING = 3; // the promise's resolvers, made before the outcome
 const PROMISE_BITS = 3;
-// A wait's bit of [STATE]: its outcome was handed over (see Wait).
-const SETTLED = 4;
+/** A wait's bit of `[STATE]`: its outcome was handed over (see {@linkcode Wait}). */
+export const SETTLED = 4;
 /** The field of a {@linkcode Settles} that holds its value, its promise or the promise's resolvers. */
 export const OUT: unique symbol = Symbol("out");
 

@@ -48,24 +48,15 @@
  */
 
 import { BrokenBarrierError, CancelledError, InvalidStateError, RuntimeError } from "./errors.ts";
-import { checkCount, checkFunction, checkMessage, describe } from "./_checks.ts";
+import { checkCount, checkFunction, checkMessage, describe, isThenable } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import {
-  awaitOnce,
-  bindLoop,
-  Operation,
-  type OpKind,
-  WAIT,
-  Waiter,
-  WaiterList,
-} from "./_waiters.ts";
+import { bindLoop, Operation, type OpKind, WAIT, Waiter, WaiterList } from "./_waiters.ts";
 import { AsyncContextManager, asyncWith } from "./context.ts";
-import { settleThen, type Wait } from "./_await.ts";
+import { refused, SETTLED, settleThen, STATE, type Wait } from "./_await.ts";
 import { stepTask, Task } from "./tasks.ts";
 import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
 import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
-import type { Future } from "./futures.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -275,6 +266,8 @@ let eventLoop: (event: Event) => EventLoop;
 let wake: (wait: EventWait, outcome: Outcome) => void;
 /** An EventWait's slot (see `Slot`). */
 let slotOf: (wait: EventWait) => Slot;
+/** Finishes a waiting `wait` (`done`, its `value` left as it is): it leaves the queue. */
+let finishWait: (wait: EventWait) => void;
 
 /**
  * A flag tasks can wait for (asyncio.Event): `set()` wakes every waiting
@@ -407,8 +400,10 @@ function isOutcome(slot: Slot): slot is Outcome {
  *   resumes, it leaves the queue and returns `true`, or throws the
  *   `CancelledError` of its cancel.
  * - `await` runs the same iterator: `next()` queues it, and one record
- *   (`awaitOnce`) is the awaiting task's wait on it (through the small
- *   future-like of `[AS_FUTURE]()`) and the promise `then()` returns.
+ *   (`EventAwait`) is the awaiting task's wait on it, what the task waits
+ *   on, and the promise `then()` returns. (A generator coroutine awaited
+ *   from an async function waits on it through the small future-like of
+ *   `[AS_FUTURE]()` and a record of the driver's.)
  */
 class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, true, unknown> {
   readonly #event: Event;
@@ -428,6 +423,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   next(): IteratorResult<unknown, true> {
     if (this.done) throw reuse();
+    if (this.value !== this) throw awaitedTwice(); // an await's (see EventAwait)
     const slot = this.#slot;
     if (slot === FRESH_WAIT) {
       if (enqueue(this.#event, this)) this.#slot = null;
@@ -448,20 +444,21 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
   }
 
   throw(error: unknown): IteratorResult<unknown, true> {
-    if (!this.done) EventWait.#finish(this);
+    if (!this.done) {
+      if (this.value !== this) throw awaitedTwice();
+      finishWait(this);
+      this.value = undefined;
+    }
     throw error;
   }
 
   return(value?: true): IteratorResult<unknown, true> {
-    if (!this.done) EventWait.#finish(this);
+    if (!this.done) {
+      if (this.value !== this) throw awaitedTwice();
+      finishWait(this);
+      this.value = undefined;
+    }
     return { done: true, value: value as true };
-  }
-
-  /** Finished early (closed or thrown into): it leaves the queue. */
-  static #finish(wait: EventWait): void {
-    wait.done = true;
-    wait.value = undefined;
-    leaveEvent(wait.#event, wait);
   }
 
   then<R1 = true, R2 = never>(
@@ -469,21 +466,26 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this.done || this.#slot !== FRESH_WAIT) {
-      return Promise.reject(
-        this.done ? reuse() : new RuntimeError(
-          "Cannot await Event.wait() twice: it is already being awaited",
-        ),
-      ).then(onfulfilled, onrejected);
+      return Promise.reject(this.done ? reuse() : awaitedTwice()).then(onfulfilled, onrejected);
     }
-    // Its one wait, as an Operation with a WaitOnce does: one record is the
-    // task's wait on it and the promise returned (`awaitOnce`).
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
-    return awaitOnce(
-      this,
-      this[AS_FUTURE]() as unknown as Future<unknown>,
-      onfulfilled,
-      onrejected,
-    );
+    // Queued: one record is the task's wait on it, what the task waits on
+    // and the promise returned (see EventAwait). Awaited, its `value` is no
+    // iterator's any more but the record's: the awaiting task (none yet).
+    this.value = undefined;
+    const record = new EventAwait(this, onfulfilled as OnFulfilled, onrejected);
+    // Its one waiter (woken with settleThen: see Slot), before the task
+    // parks: a cancel pending on the task cancels the wait as it parks.
+    this.#slot = record;
+    try {
+      layers.park(record, record);
+    } catch (error) {
+      // Refused (the task waits on something else): it leaves the queue,
+      // and the callbacks get the error after then() returned.
+      finishWait(this);
+      return refused(eventLoop(this.#event), error ?? new Error("refused"), onrejected);
+    }
+    return record as Promise<R1 | R2>;
   }
 
   // -------------------------------------------------------------------------
@@ -491,7 +493,7 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 
   /** @ignore */
   [WAITING](): boolean {
-    return this.#slot !== FRESH_WAIT && !this.done;
+    return this.#slot !== FRESH_WAIT && !this.done && this.value === this;
   }
 
   /** @ignore */
@@ -546,6 +548,10 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
       }
     };
     slotOf = (wait) => wait.#slot;
+    finishWait = (wait) => {
+      wait.done = true;
+      leaveEvent(wait.#event, wait);
+    };
   }
 
   /** The name in the error of a `yield event.wait()` without `*`. */
@@ -559,9 +565,9 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 }
 
 /**
- * An `EventWait` as a future, for a wait through a `Wait` record (an
- * `await event.wait()`, a driven coroutine's `yield*`): the record reads
- * the outcome from it, and the awaiting task parks on it (its `cancel()`
+ * An `EventWait` as a future, for a wait through a `Wait` record of its own
+ * (a driven coroutine's `yield*`, see `_drive.ts`): the record reads the
+ * outcome from it, and the awaiting task parks on it (its `cancel()`
  * cancels the wait).
  */
 class EventWaitFuture {
@@ -576,17 +582,11 @@ class EventWaitFuture {
   }
 
   result(): true {
-    const state = slotOf(this.wait);
-    if (state === true) return true;
-    if (state instanceof CancelledError) throw state;
-    throw new InvalidStateError("Cannot read the result: the future is pending");
+    return outcomeOf(this.wait);
   }
 
   exception(): unknown {
-    const state = slotOf(this.wait);
-    if (state === true) return null;
-    if (state instanceof CancelledError) throw state;
-    throw new InvalidStateError("Cannot read the exception: the future is pending");
+    return outcomeOf(this.wait) && null;
   }
 
   getLoop(): EventLoop {
@@ -617,6 +617,227 @@ class EventWaitFuture {
   }
 }
 
+/** The outcome of `wait` as a future's result: `true`, or it throws the `CancelledError`. */
+function outcomeOf(wait: EventWait): true {
+  const slot = slotOf(wait);
+  if (slot === true) return true;
+  if (slot instanceof CancelledError) throw slot;
+  throw new InvalidStateError("Cannot read the result: the future is pending");
+}
+
+/** What an awaited `EventWait`'s `value` holds once its task abandoned the wait (see `EventAwait`). */
+class Abandoned {
+  constructor(readonly task: unknown, readonly error: unknown) {}
+}
+
+type OnFulfilled = ((value: never) => unknown) | null | undefined;
+type OnRejected = ((reason: unknown) => unknown) | null | undefined;
+
+/** The promise of an `EventAwait` made before its outcome (someone chained on it), and `then()`'s first callback. */
+class Chained {
+  constructor(readonly pending: PromiseWithResolvers<unknown>, readonly onfulfilled: OnFulfilled) {}
+}
+
+/** The second field of an `EventAwait` once its outcome was handed over to the callbacks. */
+const HANDED_OVER: unique symbol = Symbol("handed over");
+
+/** The promise `then()` returned (see `EventAwait`), made real now if it was not. */
+let promiseOf: (record: EventAwait) => Promise<unknown>;
+
+/**
+ * An `await` of an `EventWait` (its `then()` when it must wait): one object
+ * is the three things the await needs besides the `EventWait` itself. It is
+ * the task's wait (the `Wait` record `layers.park` parks the task on, held
+ * in the `EventWait`'s slot and woken with `settleThen`); it is what the
+ * task waits on (the `Wait`'s own `future`: the task's `cancel()` cancels
+ * the wait through it, and the call graph names the event through its
+ * `owner`); and it is the promise `then()` returns, made real only if
+ * someone chains on it (as `_await.ts`'s `Settles`: an outcome that is a
+ * rejection or a thenable makes the promise at once). Its outcome finishes
+ * the `EventWait` (it leaves the event's queue) and goes to the callbacks.
+ *
+ * Three fields: the `EventWait` and two that hold what the promise needs,
+ * which changes at the outcome: before it, `then()`'s two callbacks (the
+ * first in a `Chained` with the promise once someone chained on it); after
+ * it, the callbacks' value (never a thenable: that makes the promise) or the
+ * promise, and `HANDED_OVER`. The rest of the `Wait` are accessors, kept
+ * where a field is free: its "settled" bit (`STATE`) is the `EventWait`'s
+ * `done`, set only when the outcome is handed over or the wait was refused;
+ * `future` is itself, `relay` none, `value` unused; and the wait's `task`
+ * and `instead` are in the `EventWait`'s own `value`, which an awaited
+ * `EventWait` no longer needs as an iterator result (its `next()` refuses a
+ * second driver): the awaiting task, or in the rare wait the task abandons,
+ * an `Abandoned` box of the task and the error.
+ */
+class EventAwait implements Wait, Promise<unknown> {
+  /**
+   * Until the outcome: `then()`'s first callback, or a `Chained`; then the
+   * callbacks' value, or the promise settled with their outcome.
+   */
+  #first: unknown;
+  /** Until the outcome: `then()`'s second callback; then `HANDED_OVER`. */
+  #second: OnRejected | typeof HANDED_OVER;
+
+  constructor(readonly wait: EventWait, onfulfilled: OnFulfilled, onrejected: OnRejected) {
+    this.#first = onfulfilled;
+    this.#second = onrejected;
+  }
+
+  // -------------------------------------------------------------------------
+  // The wait (see `Wait`).
+
+  /** Bit `SETTLED`: the outcome was handed over (or the wait refused): the `EventWait` is done. */
+  get [STATE](): number {
+    return this.wait.done ? SETTLED : 0;
+  }
+
+  set [STATE](state: number) {
+    if ((state & SETTLED) !== 0) this.wait.done = true;
+  }
+
+  /** The task parked on this wait, if any (kept in the `EventWait`'s `value`). */
+  get task(): unknown {
+    const who = this.wait.value;
+    return who instanceof Abandoned ? who.task : who;
+  }
+
+  set task(task: unknown) {
+    const who = this.wait.value;
+    this.wait.value = who instanceof Abandoned ? new Abandoned(task, who.error) : task;
+  }
+
+  /** The error the await throws instead, once the task abandoned this wait (see `Wait`). */
+  get instead(): unknown {
+    const who = this.wait.value;
+    return who instanceof Abandoned ? who.error : undefined;
+  }
+
+  set instead(error: unknown) {
+    this.wait.value = new Abandoned(this.task, error);
+  }
+
+  /** What the task waits on: this record, as a future of the wait's outcome. */
+  get future(): this {
+    return this;
+  }
+
+  /** No promise's relay. */
+  get relay(): null {
+    return null;
+  }
+
+  /** Unused: a wait on a future. */
+  get value(): undefined {
+    return undefined;
+  }
+
+  /** The wait's outcome (or the error the await throws instead): to the callbacks. */
+  outcome(ok: boolean, value: unknown): void {
+    finishWait(this.wait);
+    this.wait.value = undefined; // the task, which is done with it
+    const first = this.#first;
+    const callback = ok ? (first instanceof Chained ? first.onfulfilled : first) : this.#second;
+    if (typeof callback === "function") {
+      try {
+        value = callback(value);
+        ok = true;
+      } catch (error) {
+        value = error;
+        ok = false;
+      }
+    }
+    // The callback may have chained on this record meanwhile.
+    const now = this.#first;
+    this.#second = HANDED_OVER;
+    if (now instanceof Chained) {
+      this.#first = now.pending.promise;
+      if (ok) now.pending.resolve(value);
+      else now.pending.reject(value);
+    } else if (!ok) {
+      this.#first = Promise.reject(value);
+    } else {
+      this.#first = isThenable(value) ? Promise.resolve(value) : value;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // What the task waits on (a future's part that a task and `deliverThen` use).
+
+  done(): boolean {
+    return isOutcome(slotOf(this.wait));
+  }
+
+  cancelled(): boolean {
+    return slotOf(this.wait) instanceof CancelledError;
+  }
+
+  result(): true {
+    return outcomeOf(this.wait);
+  }
+
+  exception(): unknown {
+    return outcomeOf(this.wait) && null;
+  }
+
+  getLoop(): EventLoop {
+    return this.wait.getLoop();
+  }
+
+  cancel(msg?: string): boolean {
+    return this.wait.cancel(msg);
+  }
+
+  /** The event (see `EventWait`). */
+  get owner(): Event {
+    return this.wait.owner;
+  }
+
+  toString(): string {
+    return "Event.wait()";
+  }
+
+  // -------------------------------------------------------------------------
+  // The promise `then()` returned.
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = any, R2 = never>(
+    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return promiseOf(this).then(onfulfilled, onrejected);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
+    return promiseOf(this).catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return promiseOf(this).finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+
+  static {
+    promiseOf = (record) => {
+      const first = record.#first;
+      if (record.#second === HANDED_OVER) {
+        // The callbacks' value (never a thenable), or the promise made of it.
+        if (first instanceof Promise) return first;
+        const promise = Promise.resolve(first);
+        record.#first = promise;
+        return promise;
+      }
+      if (first instanceof Chained) return first.pending.promise;
+      const pending = Promise.withResolvers<unknown>();
+      record.#first = new Chained(pending, first as OnFulfilled);
+      return pending.promise;
+    };
+  }
+}
+
 /**
  * Whether the slot of an `EventWait` holds the waiter `(fn, arg)` alone: a
  * task (woken with its step), or an await's record (with `settleThen`).
@@ -630,6 +851,10 @@ function holdsAlone(fn: (arg: never) => void, arg: unknown): boolean {
 /** The `(fn, arg)` that wakes a waiter held alone in an EventWait's slot (when a second one comes). */
 function waker(slot: Task<unknown> | Wait): [(arg: never) => void, unknown] {
   return slot instanceof Task ? [stepTask, slot] : [settleThen, slot]; // (a record: see Slot)
+}
+
+function awaitedTwice(): RuntimeError {
+  return new RuntimeError("Cannot await Event.wait() twice: it is already being awaited");
 }
 
 function reuse(): RuntimeError {

@@ -1275,6 +1275,37 @@ Deno.test("Event: cancel() then set() in the same iteration: no wake-up goes to 
   }, VT);
 });
 
+Deno.test("Event, awaited: set() and cancel() in one iteration, in either order, from an async function and from a generator coroutine it awaits", async () => {
+  const viaGenerator = coroutine(function* (event: Event): Generator<unknown, true, unknown> {
+    return yield* event.wait();
+  });
+  for (const setFirst of [true, false]) {
+    await run(async () => {
+      const event = new Event();
+      const a = createTask(async () => await event.wait());
+      const b = createTask(async () => await event.wait());
+      const c = createTask(async () => await viaGenerator(event));
+      const d = createTask(async () => await viaGenerator(event));
+      await sleep(1);
+      assert.equal(String(event), "Event(unset, waiters=4)");
+      if (setFirst) event.set();
+      // Set first, the waits have their outcome: the tasks are cancelled
+      // all the same, at their await (asyncio's task.cancel() after the
+      // future completed but before the task resumed).
+      assert.ok(a.cancel("late"));
+      assert.ok(c.cancel("late"));
+      if (!setFirst) event.set();
+      const ended = (task: Task<unknown>) =>
+        task.then(() => "ok", (error) => (error as Error).name);
+      assert.equal(await ended(a), "CancelledError");
+      assert.equal(await ended(c), "CancelledError");
+      assert.equal(await b, true);
+      assert.equal(await d, true);
+      assert.equal(String(event), "Event(set)");
+    }, VT);
+  }
+});
+
 Deno.test("Event: set(), clear(), set() before the waiters run wakes each once; a wait after clear() waits for the next set()", async () => {
   await run(function* () {
     const event = new Event();

@@ -23,6 +23,7 @@ import {
   createTask,
   Event,
   gather,
+  getRunningLoop,
   LifoQueue,
   Lock,
   PriorityQueue,
@@ -379,6 +380,31 @@ Deno.test("an Event.wait() awaited twice while it waits: the second await throws
   }, VT);
 });
 
+Deno.test("an awaited Event.wait() driven with yield* too: the yield* throws RuntimeError at once, the await is woken", async () => {
+  const event = new Event();
+  await run(async () => {
+    const op = event.wait();
+    const first = createTask(async () => await op);
+    await sleep(1);
+    const second = createTask(function* () {
+      return yield* op;
+    });
+    await sleep(1);
+    assert.ok(second.done(), "the yield* fails at once, without waiting for set()");
+    assert.throws(() => second.result(), (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(
+        error.message,
+        /^Cannot await Event\.wait\(\) twice: it is already being awaited/,
+      );
+      return true;
+    });
+    event.set();
+    assert.equal(await first, true);
+    assert.equal(String(event), "Event(set)");
+  }, VT);
+});
+
 Deno.test("Promise.all over two Event.wait() in one task is refused naming the fix, and leaves no waiter", async () => {
   const event = new Event();
   await run(async () => {
@@ -393,6 +419,35 @@ Deno.test("Promise.all over two Event.wait() in one task is refused naming the f
   }, VT);
 });
 
+Deno.test("a refused then() of Event.wait() calls its callback after then() returns, and leaves no waiter", async () => {
+  const event = new Event();
+  await run(async () => {
+    const task = createTask(async () => {
+      const log: string[] = [];
+      const name = (e: unknown) => (e as Error).constructor.name;
+      // The task waits on the first wait: a second then() in its name is
+      // refused, and the first wait is abandoned with the same error.
+      const first = event.wait().then(
+        () => log.push("first woken"),
+        (e) => log.push(`first: ${name(e)}`),
+      );
+      let returned = false;
+      const second = event.wait().then(
+        () => log.push("second woken"),
+        (e) => log.push(`second: ${name(e)}, then() had returned: ${returned}`),
+      );
+      returned = true;
+      await Promise.all([first, second]);
+      return log;
+    });
+    assert.deepEqual((await task).toSorted(), [
+      "first: RuntimeError",
+      "second: RuntimeError, then() had returned: true",
+    ]);
+    assert.equal(String(event), "Event(unset)");
+  }, VT);
+});
+
 Deno.test("then() of a waiting Event.wait() chains like a promise's", async () => {
   const event = new Event();
   await run(async () => {
@@ -402,6 +457,55 @@ Deno.test("then() of a waiting Event.wait() chains like a promise's", async () =
     await sleep(1);
     event.set();
     assert.equal(await chained, "set: true".length);
+  }, VT);
+});
+
+Deno.test("then() of a waiting Event.wait() is a promise: chained after the outcome, through a throw or a thenable, from its own callback", async () => {
+  const event = new Event();
+  await run(async () => {
+    const log: string[] = [];
+    let late!: PromiseLike<string>;
+    let thrown!: PromiseLike<never>;
+    let thenable!: PromiseLike<string>;
+    let bare!: PromiseLike<true>;
+    let own!: PromiseLike<string>;
+    let rejecting!: PromiseLike<never>;
+    // Outside every task (a loop callback), one then() after the other.
+    getRunningLoop().callSoon(() => {
+      late = event.wait().then((value) => `late: ${value}`);
+      thrown = event.wait().then(() => {
+        throw new RangeError("from the callback");
+      });
+      // A rejection is reported unless handled at once, as a promise's.
+      thrown.then(undefined, () => log.push("thrown"));
+      thenable = event.wait().then((): PromiseLike<string> => ({
+        then<R>(resolve?: ((value: string) => R) | null) {
+          resolve?.("adopted");
+          return undefined as unknown as PromiseLike<R>;
+        },
+      } as PromiseLike<string>));
+      bare = event.wait().then();
+      own = event.wait().then(() => {
+        // Chained on by its own callback, while the outcome is handed over.
+        own.then((value) => log.push(`own: ${value}`));
+        return "own value";
+      });
+      rejecting = event.wait().then(() => Promise.reject(new TypeError("rejected thenable")));
+      rejecting.then(undefined, () => log.push("rejecting"));
+    });
+    await sleep(1);
+    assert.equal(String(event), "Event(unset, waiters=6)");
+    event.set();
+    await sleep(1);
+    // Chained on only after the outcome came.
+    assert.equal(await late, "late: true");
+    await assert.rejects(async () => await thrown, RangeError);
+    assert.equal(await thenable, "adopted");
+    assert.equal(await bare, true);
+    assert.equal(await own, "own value");
+    await assert.rejects(async () => await rejecting, TypeError);
+    assert.deepEqual(log.toSorted(), ["own: own value", "rejecting", "thrown"]);
+    assert.equal(String(event), "Event(set)");
   }, VT);
 });
 
