@@ -565,12 +565,12 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
 }
 
 /**
- * An `EventWait` as a future, for a wait through a `Wait` record of its own
- * (a driven coroutine's `yield*`, see `_drive.ts`): the record reads the
- * outcome from it, and the awaiting task parks on it (its `cancel()`
- * cancels the wait).
+ * An `EventWait` as a future of its outcome: what a task parked on a wait
+ * through a `Wait` record waits on (its `cancel()` cancels the wait; the
+ * call graph names the event through `owner`), and what the record reads
+ * the outcome from.
  */
-class EventWaitFuture {
+class EventOutcome {
   constructor(readonly wait: EventWait) {}
 
   done(): boolean {
@@ -597,6 +597,22 @@ class EventWaitFuture {
     return this.wait.cancel(msg);
   }
 
+  /** The event (see `EventWait`). */
+  get owner(): Event {
+    return this.wait.owner;
+  }
+
+  toString(): string {
+    return "Event.wait()";
+  }
+}
+
+/**
+ * The future of `[AS_FUTURE]()`, for a wait through a record of its own (a
+ * driven coroutine's `yield*`, see `_drive.ts`): `[AWAIT]` parks the task
+ * and adds the record as the event's waiter.
+ */
+class EventWaitFuture extends EventOutcome {
   [AWAIT](record: Wait): unknown {
     try {
       layers.park(record, this);
@@ -605,15 +621,6 @@ class EventWaitFuture {
     }
     this.wait[ADD_WAITER](settleThen, record);
     return undefined;
-  }
-
-  /** The event (see `EventWait`). */
-  get owner(): Event {
-    return this.wait.owner;
-  }
-
-  toString(): string {
-    return "Event.wait()";
   }
 }
 
@@ -669,7 +676,7 @@ let promiseOf: (record: EventAwait) => Promise<unknown>;
  * second driver): the awaiting task, or in the rare wait the task abandons,
  * an `Abandoned` box of the task and the error.
  */
-class EventAwait implements Wait, Promise<unknown> {
+class EventAwait extends EventOutcome implements Wait, Promise<unknown> {
   /**
    * Until the outcome: `then()`'s first callback, or a `Chained`; then the
    * callbacks' value, or the promise settled with their outcome.
@@ -678,7 +685,8 @@ class EventAwait implements Wait, Promise<unknown> {
   /** Until the outcome: `then()`'s second callback; then `HANDED_OVER`. */
   #second: OnRejected | typeof HANDED_OVER;
 
-  constructor(readonly wait: EventWait, onfulfilled: OnFulfilled, onrejected: OnRejected) {
+  constructor(wait: EventWait, onfulfilled: OnFulfilled, onrejected: OnRejected) {
+    super(wait);
     this.#first = onfulfilled;
     this.#second = onrejected;
   }
@@ -758,42 +766,6 @@ class EventAwait implements Wait, Promise<unknown> {
     } else {
       this.#first = isThenable(value) ? Promise.resolve(value) : value;
     }
-  }
-
-  // -------------------------------------------------------------------------
-  // What the task waits on (a future's part that a task and `deliverThen` use).
-
-  done(): boolean {
-    return isOutcome(slotOf(this.wait));
-  }
-
-  cancelled(): boolean {
-    return slotOf(this.wait) instanceof CancelledError;
-  }
-
-  result(): true {
-    return outcomeOf(this.wait);
-  }
-
-  exception(): unknown {
-    return outcomeOf(this.wait) && null;
-  }
-
-  getLoop(): EventLoop {
-    return this.wait.getLoop();
-  }
-
-  cancel(msg?: string): boolean {
-    return this.wait.cancel(msg);
-  }
-
-  /** The event (see `EventWait`). */
-  get owner(): Event {
-    return this.wait.owner;
-  }
-
-  toString(): string {
-    return "Event.wait()";
   }
 
   // -------------------------------------------------------------------------
