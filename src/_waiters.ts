@@ -201,9 +201,8 @@ export function startOperation<A, T>(kind: OpKind<A, T>, arg: A): Operation<A, T
  * per call: like `FutureIterator`, it is its own `IteratorResult` (a
  * completed `next()` returns `this` with `done` and `value` set; `yield*`
  * reads both at once), so `yield* queue.get()` allocates nothing else.
- * Its three fields are assigned in the constructor, without class field
- * initializers (which JavaScriptCore runs as a function of their own), and
- * none is `#private`.
+ * Its three fields are plain, so that {@linkcode StartedOperation} shares
+ * them.
  */
 export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   /**
@@ -352,8 +351,8 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
  * operation share those methods (`yield* queue.put(i)` and `yield*
  * queue.get()` in one program), JavaScriptCore compiles each `yield*` with
  * what both kinds did, and the generator producer -> consumer of
- * `bench/queues.ts` ran 15-20% slower on Bun. Its other states are
- * `Operation`'s.
+ * `bench/queues.ts` ran 8-17% slower on Bun (1.70-1.91x native against
+ * 2.05-2.77x split). Its other states are `Operation`'s.
  */
 class StartedOperation<A, T> extends Operation<A, T> {
   override [Symbol.iterator](): this {
