@@ -89,7 +89,10 @@ class LaterThenableOp<T> implements PromiseLike<T> {
   ): PromiseLike<R1 | R2> {
     const now = this.act();
     if (now instanceof Promise) return now.then(onfulfilled, onrejected);
-    return (now === undefined ? FULFILLED : Promise.resolve(now)).then(onfulfilled, onrejected);
+    return (now === undefined ? FULFILLED as Promise<T> : Promise.resolve(now)).then(
+      onfulfilled,
+      onrejected,
+    );
   }
 }
 const FULFILLED = Promise.resolve(undefined);
