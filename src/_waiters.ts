@@ -185,7 +185,9 @@ function settledWith<T>(value: T): Promise<T> {
  */
 export function startOperation<A, T>(kind: OpKind<A, T>, arg: A): Operation<A, T> {
   const now = kind.tryNow(arg);
-  return now === WAIT ? new StartedOperation(kind, arg) : new StartedOperation(kind, now, READY);
+  return now === WAIT
+    ? new StartedOperation(kind, arg, FRESH)
+    : new StartedOperation(kind, now, READY);
 }
 
 /**
@@ -212,20 +214,16 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
   declare done: State;
   /**
    * What the state needs: FRESH, the argument of the call; WAITING, the
-   * slow path's iterator; READY and FINISHED, the result.
+   * slow path's iterator; READY (a {@linkcode StartedOperation}'s) and
+   * FINISHED, the result.
    */
   declare value: unknown;
   /** The kind of operation (shared by the calls of one primitive). */
   declare readonly _kind: OpKind<A, T>;
 
-  /**
-   * @param kind The kind of operation.
-   * @param value The argument of the call; or, with `READY`, the result of
-   * a fast path already run ({@linkcode startOperation}).
-   */
-  constructor(kind: OpKind<A, T>, value: A | T, state: typeof FRESH | typeof READY = FRESH) {
-    this.done = state;
-    this.value = value;
+  constructor(kind: OpKind<A, T>, arg: A) {
+    this.done = FRESH;
+    this.value = arg;
     (this as { _kind: OpKind<A, T> })._kind = kind;
   }
 
@@ -250,17 +248,9 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     return this._resume(false, undefined);
   }
 
-  /**
-   * `next()` while waiting (resumes the slow path), completed by
-   * `startOperation` (finishes), or when finished (throws).
-   */
+  /** `next()` while waiting (resumes the slow path) or when finished (throws). */
   _later(value: unknown): IteratorResult<unknown, T> {
-    const state = this.done;
-    if (state === WAITING) return this._resume(false, value);
-    if (state === READY) {
-      this.done = FINISHED;
-      return this as IteratorResult<unknown, T>;
-    }
+    if (this.done === WAITING) return this._resume(false, value);
     throw this._reuse();
   }
 
@@ -326,10 +316,6 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       return driveThen(this, onfulfilled, onrejected, false);
     }
-    if (this.done === READY) {
-      this.done = FINISHED;
-      return settledWith(this.value as T).then(onfulfilled, onrejected);
-    }
     return Promise.reject(
       this.done === FINISHED ? this._reuse() : new RuntimeError(
         `Cannot await ${this._kind.name} twice: it is already being awaited`,
@@ -345,28 +331,56 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
 
 /**
  * An operation made by {@linkcode startOperation} (`queue.put(item)`):
- * usually completed already, so its first `next()` only finishes it. A
- * class of its own, with its own `next()` and `[Symbol.iterator]()`,
- * rather than a state more in `Operation.next()`: where the two kinds of
- * operation share those methods (`yield* queue.put(i)` and `yield*
- * queue.get()` in one program), JavaScriptCore compiles each `yield*` with
- * what both kinds did, and the generator producer -> consumer of
- * `bench/queues.ts` ran 8-17% slower on Bun (1.70-1.91x native against
- * 1.98-2.77x split, in 18 runs of 20). Its other states are `Operation`'s.
+ * usually completed already (READY), so its first `next()` or `then()`
+ * only finishes it; its other states are `Operation`'s, and so are its
+ * other methods (its prototype's prototype is `Operation.prototype`, and
+ * it is an `instanceof Operation`).
+ *
+ * A class of its own, with its own `next()`, `then()` and
+ * `[Symbol.iterator]()`, rather than a state more in `Operation`'s: where
+ * the two kinds of operation shared those methods (`yield* queue.put(i)`
+ * and `yield* queue.get()` in one program), JavaScriptCore compiled each
+ * `yield*` with what both kinds did, and the generator producer ->
+ * consumer of `bench/queues.ts` ran 8-17% slower on Bun (1.70-1.91x native
+ * against 1.98-2.77x split, in 18 runs of 20). Not a derived class
+ * (`extends Operation`): V8 constructs one through `super()` more slowly,
+ * and the async producer -> consumer ran 4-10% slower on Deno than
+ * before the split.
  */
-class StartedOperation<A, T> extends Operation<A, T> {
-  override [Symbol.iterator](): this {
+interface StartedOperation<A, T> extends Operation<A, T> {}
+class StartedOperation<A, T> {
+  constructor(kind: OpKind<A, T>, value: A | T, state: typeof FRESH | typeof READY) {
+    this.done = state;
+    this.value = value;
+    (this as { _kind: OpKind<A, T> })._kind = kind;
+  }
+
+  [Symbol.iterator](): this {
     return this;
   }
 
-  override next(value?: unknown): IteratorResult<unknown, T> {
+  next(value?: unknown): IteratorResult<unknown, T> {
     if (this.done === READY) {
       this.done = FINISHED;
       return this as IteratorResult<unknown, T>;
     }
-    return super.next(value);
+    return (OPERATION as Operation<A, T>).next.call(this, value);
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this.done === READY) {
+      this.done = FINISHED;
+      return settledWith(this.value as T).then(onfulfilled, onrejected);
+    }
+    const operation = OPERATION as Operation<A, T>;
+    return operation.then.call(this, onfulfilled, onrejected) as Promise<R1 | R2>;
   }
 }
+const OPERATION = Operation.prototype as Operation<unknown, unknown>;
+Object.setPrototypeOf(StartedOperation.prototype, OPERATION);
 
 /**
  * The `await` of an operation whose slow path waits once on a waiter
