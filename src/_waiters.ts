@@ -341,8 +341,8 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
  * the two kinds of operation shared those methods (`yield* queue.put(i)`
  * and `yield* queue.get()` in one program), JavaScriptCore compiled each
  * `yield*` with what both kinds did, and the generator producer ->
- * consumer of `bench/queues.ts` ran 8-17% slower on Bun (1.70-1.91x native
- * against 1.98-2.77x split, in 18 runs of 20). Not a derived class
+ * consumer of `bench/queues.ts` ran 8-17% slower on Bun (1.57-2.08x native
+ * against 2.07-2.21x split, alternately). Not a derived class
  * (`extends Operation`): V8 constructs one through `super()` more slowly,
  * and the async producer -> consumer ran 4-10% slower on Deno than
  * before the split.
