@@ -52,6 +52,7 @@ import {
   bindLoop,
   Operation,
   type OpKind,
+  startOperation,
   WAIT,
   Waiter,
   WaiterList,
@@ -417,7 +418,7 @@ export class Queue<T> implements AsyncIterable<T> {
   put(item: T): Awaitable<void> {
     // Put at once when there is room, so that an item is never lost to a
     // forgotten await; the operation is then done already.
-    return new Operation((this.#ops ?? this.#makeOps()).put, item).start();
+    return startOperation((this.#ops ?? this.#makeOps()).put, item);
   }
 
   /**

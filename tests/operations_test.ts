@@ -537,6 +537,48 @@ Deno.test("a put with room puts its item at the call, and awaiting it returns at
   }, VT);
 });
 
+// A put's operation is a class of its own (it acts at the call when there is
+// room): its states are checked in both styles, with room and without.
+Deno.test("a put's operation, with room or waiting for it, returns undefined once and then refuses naming the fix", async () => {
+  const reused = {
+    name: "RuntimeError",
+    message: /^Cannot reuse PriorityQueue\.put\(\): it was already awaited/,
+  };
+  await run(function* () {
+    const q = new PriorityQueue<number>(1);
+    const put = q.put(1); // room: done at the call
+    assert.equal(String(put), "PriorityQueue.put()");
+    assert.equal(yield* put, undefined);
+    assert.throws(() => put[Symbol.iterator]().next(), reused);
+    const waiting = q.put(2); // full: waits when awaited
+    assert.equal(q.qsize(), 1);
+    const getter = createTask(function* () {
+      yield* sleep(1);
+      return q.getNowait();
+    });
+    assert.equal(yield* waiting, undefined);
+    assert.equal(yield* getter, 1);
+    assert.equal(q.getNowait(), 2);
+    assert.throws(() => waiting[Symbol.iterator]().next(), reused);
+  }, VT);
+  await run(async () => {
+    const q = new PriorityQueue<number>(1);
+    const put = q.put(1);
+    assert.equal(await put, undefined);
+    await assert.rejects(async () => await put, reused);
+    const waiting = q.put(2);
+    const getter = createTask(async () => {
+      await sleep(1);
+      return q.getNowait();
+    });
+    assert.equal(await waiting, undefined);
+    assert.equal(await getter, 1);
+    assert.equal(q.getNowait(), 2);
+    await assert.rejects(async () => await waiting, reused);
+    assert.equal(q.qsize(), 0); // no await put twice
+  }, VT);
+});
+
 // ---------------------------------------------------------------------------
 // Property: random mixes of operations through combinators lose nothing,
 // duplicate nothing, and miscount no slot.
