@@ -184,6 +184,76 @@ Deno.test("a lone task spinning on sleep(0) reads currentTask() and its running 
   });
 });
 
+// An async task alone on the loop: what settles its await is scheduled while
+// the loop idles with nothing ready, and is the loop's whole next iteration.
+// Whatever is scheduled after it must still come after it, and a stop or a
+// cancel that comes meanwhile must act as through the ready queue (as any
+// fast path for that iteration must keep).
+
+Deno.test("a lone async task's sleep(0) keeps callbacks scheduled meanwhile in their iterations", async () => {
+  for (const virtualTime of [false, true]) {
+    const log: string[] = [];
+    await run(async () => {
+      const loop = getRunningLoop();
+      for (let i = 0; i < 3; i++) {
+        log.push(`step ${i}`);
+        loop.callSoon(() => log.push(`before ${i}`)); // queued before the await's settling
+        await sleep(0);
+        // Host code after the await was settled alone: queued behind the next one.
+        queueMicrotask(() => loop.callSoon(() => log.push(`host ${i}`)));
+        await sleep(0);
+      }
+    }, { virtualTime });
+    assert.deepEqual(log, [
+      ...["step 0", "before 0", "host 0"],
+      ...["step 1", "before 1", "host 1"],
+      ...["step 2", "before 2", "host 2"],
+    ]);
+  }
+});
+
+Deno.test("stop() from host code while a lone async task's await is pending stops after that iteration", async () => {
+  const log: string[] = [];
+  const loop = newEventLoop();
+  const task = loop.createTask(async () => {
+    for (let i = 0; i < 5; i++) {
+      log.push(`step ${i}`);
+      if (i === 2) {
+        queueMicrotask(() => {
+          log.push("stop");
+          loop.stop();
+        });
+      }
+      await sleep(0);
+    }
+  });
+  await loop.runForever();
+  log.push("stopped");
+  await loop.runUntilComplete(task);
+  loop.close();
+  assert.deepEqual(log, ["step 0", "step 1", "step 2", "stop", "step 3", "stopped", "step 4"]);
+});
+
+Deno.test("a lone async task cancelled by host code while its sleep(0) is pending gets CancelledError there", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const task = createTask(async () => {
+      try {
+        for (let i = 0;; i++) {
+          log.push(`step ${i}`);
+          if (i === 2) queueMicrotask(() => task.cancel("from host code"));
+          await sleep(0);
+        }
+      } catch (error) {
+        assert.ok(error instanceof CancelledError);
+        log.push(`cancelled: ${error.message}`);
+      }
+    });
+    await task;
+  });
+  assert.deepEqual(log, ["step 0", "step 1", "step 2", "cancelled: from host code"]);
+});
+
 // More of the lone task's boundaries: whatever a lone task's step schedules,
 // wakes or requests must come between that step and the next, exactly as
 // through the ready queue.
