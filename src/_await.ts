@@ -153,6 +153,11 @@ const PENDING = 3; // the promise's resolvers, made before the outcome
 const PROMISE_BITS = 3;
 /** A wait's bit of `[STATE]`: its outcome was handed over (see {@linkcode Wait}). */
 export const SETTLED = 4;
+/**
+ * A bit of `[STATE]`: the record's `then()` has not returned yet, so an
+ * outcome that comes now must wait for it (see {@linkcode settle}).
+ */
+export const IN_THEN = 8;
 /** The field of a {@linkcode Settles} that holds its value, its promise or the promise's resolvers. */
 export const OUT: unique symbol = Symbol("out");
 
@@ -184,8 +189,19 @@ export interface Settles {
   [OUT]: unknown;
 }
 
-/** Hands the outcome to the callbacks of `s` and settles its promise with theirs. */
+/**
+ * Hands the outcome to the callbacks of `s` and settles its promise with
+ * theirs; inside the `then()` that made `s` (bit `IN_THEN`: a coroutine
+ * that finished, or was refused, before it waited), only once that `then()`
+ * has returned, as a promise's callbacks are never called before.
+ */
 export function settle(s: Settles, ok: boolean, value: unknown): void {
+  if ((s[STATE] & IN_THEN) !== 0) {
+    const outcome = ok ? Promise.resolve(value) : Promise.reject(value);
+    s[OUT] = outcome.then(s.onfulfilled as OnRejected<unknown>, s.onrejected);
+    s[STATE] = (s[STATE] & ~(PROMISE_BITS | IN_THEN)) | PROMISED;
+    return;
+  }
   const callback = ok ? s.onfulfilled : s.onrejected;
   if (typeof callback !== "function") {
     if (ok) fulfill(s, value);

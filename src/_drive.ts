@@ -26,6 +26,7 @@ import { ADD_WAITER, AWAIT, layers, runningLoopFor } from "./_core.ts";
 import {
   awaitNextIteration,
   FutureIterator,
+  IN_THEN,
   NO_FUTURE,
   OUT,
   promised,
@@ -358,7 +359,11 @@ export function driveThen<T, R1 = T, R2 = never>(
     onrejected,
     driver,
   );
+  // Its first steps run now: an outcome they reach goes to the callbacks
+  // after this then() returns (see settle).
+  driving[STATE] |= IN_THEN;
   driving.resume(false, undefined);
+  driving[STATE] &= ~IN_THEN;
   return driving as Promise<R1 | R2>;
 }
 

@@ -12,7 +12,7 @@ import { RuntimeError } from "./errors.ts";
 import { AWAIT, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { FutureIterator, settle, ThenRecord } from "./_await.ts";
+import { FutureIterator, IN_THEN, settle, STATE, ThenRecord } from "./_await.ts";
 import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -443,7 +443,11 @@ export function awaitOnce<T, R1, R2>(
 ): Promise<R1 | R2> {
   const record = new OnceThen(waiter, op, onfulfilled as (value: never) => unknown, onrejected);
   const refusal = waiter[AWAIT](record);
-  // A refused wait is thrown in where the operation waits, as driveThen does.
-  if (refusal !== undefined) finishOnce(record, op, false, refusal);
+  // A refused wait is thrown in where the operation waits, as driveThen
+  // does; its outcome reaches the callbacks after this then() returns.
+  if (refusal !== undefined) {
+    record[STATE] |= IN_THEN;
+    finishOnce(record, op, false, refusal);
+  }
   return record as Promise<R1 | R2>;
 }

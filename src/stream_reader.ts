@@ -46,7 +46,7 @@ import {
 } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { AWAIT, IO_WAIT, layers, runningLoopFor } from "./_core.ts";
-import { FutureIterator, settle, ThenRecord } from "./_await.ts";
+import { FutureIterator, IN_THEN, settle, STATE, ThenRecord } from "./_await.ts";
 import { READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
@@ -359,8 +359,12 @@ function awaitRead<R1, R2>(
 ): Promise<R1 | R2> {
   const record = new ReadThen(waiter, op, onfulfilled as (value: never) => unknown, onrejected);
   const refusal = waiter[AWAIT](record);
-  // A refused wait is thrown in where the read waits, as driveThen does.
-  if (refusal !== undefined) record.outcome(false, refusal);
+  // A refused wait is thrown in where the read waits, as driveThen does;
+  // its outcome reaches the callbacks after this then() returns.
+  if (refusal !== undefined) {
+    record[STATE] |= IN_THEN;
+    record.outcome(false, refusal);
+  }
   return record as unknown as Promise<R1 | R2>;
 }
 

@@ -20,6 +20,7 @@ import {
   BoundedSemaphore,
   CancelledError,
   Condition,
+  coroutine,
   createTask,
   Event,
   gather,
@@ -32,6 +33,7 @@ import {
   RuntimeError,
   Semaphore,
   sleep,
+  StreamReader,
   TaskGroup,
   wait,
 } from "../mod.ts";
@@ -445,6 +447,106 @@ Deno.test("a refused then() of Event.wait() calls its callback after then() retu
       "second: RuntimeError, then() had returned: true",
     ]);
     assert.equal(String(event), "Event(unset)");
+  }, VT);
+});
+
+// The same refusal for the other operations that wait: each then() that the
+// task refuses (it waits on the first one already) calls back only after
+// then() returned, and the refused operation leaves nothing behind.
+const REFUSED_WAITS: [string, () => { wait(): PromiseLike<unknown>; check(): void }][] = [
+  ["Queue.join()", () => {
+    const queue = new Queue<number>();
+    queue.putNowait(1);
+    return {
+      wait: () => queue.join(),
+      check: () => assert.equal(String(queue), "Queue(maxsize=0, qsize=1, unfinished=1)"),
+    };
+  }],
+  ["Lock.acquire()", () => {
+    const lock = new Lock();
+    createTask(function* () {
+      yield* lock.acquire();
+    });
+    return {
+      wait: () => lock.acquire(),
+      check: () => assert.equal(String(lock), "Lock(locked)"),
+    };
+  }],
+  ["StreamReader.read()", () => {
+    // A reader takes one read at a time: the task waits on an event first.
+    const reader = new StreamReader();
+    const event = new Event();
+    let calls = 0;
+    return {
+      wait: () => calls++ === 0 ? event.wait() : reader.read(10),
+      check: () => assert.equal(String(reader), "StreamReader()"),
+    };
+  }],
+  ["Queue.get()", () => {
+    const queue = new Queue<number>();
+    return {
+      wait: () => queue.get(),
+      check: () => assert.equal(String(queue), "Queue(maxsize=0, qsize=0)"),
+    };
+  }],
+];
+
+for (const [name, make] of REFUSED_WAITS) {
+  Deno.test(`a refused then() of ${name} calls its callback after then() returns, and leaves no waiter`, async () => {
+    await run(async () => {
+      const subject = make();
+      await sleep(0); // the lock's holder takes it
+      const task = createTask(async () => {
+        const log: string[] = [];
+        const className = (e: unknown) => (e as Error).constructor.name;
+        const first = subject.wait().then(
+          () => log.push("first woken"),
+          (e) => log.push(`first: ${className(e)}`),
+        );
+        let returned = false;
+        const second = subject.wait().then(
+          () => log.push("second woken"),
+          (e) => log.push(`second: ${className(e)}, then() had returned: ${returned}`),
+        );
+        returned = true;
+        await Promise.all([first, second]);
+        return log;
+      });
+      assert.deepEqual((await task).toSorted(), [
+        "first: RuntimeError",
+        "second: RuntimeError, then() had returned: true",
+      ]);
+      subject.check();
+    }, VT);
+  });
+}
+
+Deno.test("then() of a generator coroutine that ends without waiting calls back after then() returns", async () => {
+  await run(async () => {
+    const log: string[] = [];
+    let returned = false;
+    const ok = coroutine(function* () {
+      return 1;
+    })().then((value) => log.push(`fulfilled ${value}, then() had returned: ${returned}`));
+    const failed = coroutine(function* () {
+      throw new RangeError("no");
+    })().then(
+      undefined,
+      (e) => log.push(`rejected ${(e as Error).name}, then() had returned: ${returned}`),
+    );
+    returned = true;
+    await Promise.all([ok, failed]);
+    assert.deepEqual(log, [
+      "fulfilled 1, then() had returned: true",
+      "rejected RangeError, then() had returned: true",
+    ]);
+    // Awaited, it gives its value as before.
+    assert.equal(
+      await coroutine(function* () {
+        return 2;
+      })(),
+      2,
+    );
   }, VT);
 });
 
