@@ -98,6 +98,22 @@ function report(record: Unretrieved): void {
 /** Creation stacks of futures made in debug mode. */
 const creationStacks: WeakMap<object, string> = new WeakMap();
 
+// Future's helpers (see its static block).
+let describeFuture: (f: Future<unknown>) => string;
+let checkPending: (f: Future<unknown>, action: string) => void;
+let cancelledErrorOf: (f: Future<unknown>) => CancelledError;
+let watchUnretrieved: (f: Future<unknown>, error: unknown) => void;
+let markRetrieved: (f: Future<unknown>) => void;
+let settleFuture: (f: Future<unknown>, state: StateCode, value: unknown) => void;
+let dispatchTo: (
+  f: Future<unknown>,
+  loop: EventLoop,
+  fn: (arg: unknown) => void,
+  arg: unknown,
+) => void;
+let addCallback: (f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown) => void;
+let removeCallback: (f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown) => number;
+
 /**
  * A result that is not there yet (asyncio.Future): set once with
  * `setResult`, `setException` or `cancel`, and awaited by tasks.
@@ -179,10 +195,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       case FINISHED:
         return this.#result as T;
       case FAILED:
-        this.#retrieved();
+        markRetrieved(this);
         throw this.#result;
       case CANCELLED:
-        throw this.#cancelledError();
+        throw cancelledErrorOf(this);
       default:
         throw new InvalidStateError("Cannot read the result: the future is pending");
     }
@@ -200,10 +216,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       case FINISHED:
         return null;
       case FAILED:
-        this.#retrieved();
+        markRetrieved(this);
         return this.#result;
       case CANCELLED:
-        throw this.#cancelledError();
+        throw cancelledErrorOf(this);
       default:
         throw new InvalidStateError("Cannot read the exception: the future is pending");
     }
@@ -216,8 +232,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @throws {InvalidStateError} If the future is already done.
    */
   setResult(value: T): void {
-    this.#checkPending("set the result");
-    this.#settle(FINISHED, value);
+    checkPending(this, "set the result");
+    settleFuture(this, FINISHED, value);
   }
 
   /**
@@ -227,8 +243,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @throws {InvalidStateError} If the future is already done.
    */
   setException(error: unknown): void {
-    this.#checkPending("set the exception");
-    this.#settle(FAILED, error);
+    checkPending(this, "set the exception");
+    settleFuture(this, FAILED, error);
   }
 
   /**
@@ -241,7 +257,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   cancel(msg?: string): boolean {
     checkMessage(msg);
     if (this.#state !== PENDING) return false;
-    this.#settle(CANCELLED, msg);
+    settleFuture(this, CANCELLED, msg);
     return true;
   }
 
@@ -254,7 +270,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   addDoneCallback(callback: DoneCallback<T>): void {
     checkFunction(callback, "the callback", "add a done callback");
-    this.#add(callback as (arg: unknown) => void, USER);
+    addCallback(this, callback as (arg: unknown) => void, USER);
   }
 
   /**
@@ -264,7 +280,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @returns How many were removed.
    */
   removeDoneCallback(callback: DoneCallback<T>): number {
-    return this.#remove(callback as (arg: unknown) => void, USER);
+    return removeCallback(this, callback as (arg: unknown) => void, USER);
   }
 
   /** The loop the future is bound to. @returns The loop. */
@@ -306,136 +322,148 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `Future(pending)`, `Future(done, result=42)`, `Future(cancelled)`. */
   toString(): string {
-    return `${this.constructor.name}(${this.#describe()})`;
+    return `${this.constructor.name}(${describeFuture(this)})`;
   }
 
   /** Details for `toString()`. @returns The state and result. */
   protected describeState(): string {
-    return this.#describe();
+    return describeFuture(this);
   }
 
-  #describe(): string {
-    switch (this.#state) {
-      case FINISHED:
-        return `done, result=${String(this.#result)}`;
-      case FAILED:
-        return `done, exception=${String(this.#result)}`;
-      case CANCELLED:
-        return "cancelled";
-      default:
-        return "pending";
-    }
-  }
-
-  #checkPending(action: string): void {
-    if (this.#state !== PENDING) {
-      throw new InvalidStateError(`Cannot ${action}: the future is ${this.state}`);
-    }
-  }
-
-  #cancelledError(): CancelledError {
-    const value = this.#result;
-    if (value instanceof CancelledError) return value;
-    const error = new CancelledError(value as string | undefined);
-    this.#result = error;
-    return error;
-  }
-
-  #watchUnretrieved(error: unknown): void {
-    const loop = this.#loop;
-    const record: Unretrieved = {
-      loop,
-      error,
-      future: weakRef(this as Future<unknown>),
-      // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
-      what: typeof (this as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
-      source: creationStacks.get(this),
+  // Its helpers are functions made in this static block, not private
+  // methods: V8 gives every object of a class with a private instance method
+  // a hidden brand field (8 bytes in every future and task), and a static
+  // private method called by the class's name makes bundlers rename the
+  // class (esbuild writes `class _Future`), whose name toString() shows.
+  static {
+    describeFuture = (f: Future<unknown>): string => {
+      switch (f.#state) {
+        case FINISHED:
+          return `done, result=${String(f.#result)}`;
+        case FAILED:
+          return `done, exception=${String(f.#result)}`;
+        case CANCELLED:
+          return "cancelled";
+        default:
+          return "pending";
+      }
     };
-    unretrieved.set(this, record);
-    unretrievedRegistry.register(this, record, record);
-    let pending = unretrievedOf.get(loop);
-    if (pending === undefined) unretrievedOf.set(loop, pending = new Set());
-    pending.add(record);
-  }
 
-  #retrieved(): void {
-    const record = unretrieved.get(this);
-    if (record !== undefined) {
-      unretrieved.delete(this);
-      unretrievedRegistry.unregister(record);
-      unretrievedOf.get(record.loop)?.delete(record);
-    }
-  }
+    checkPending = (f: Future<unknown>, action: string): void => {
+      if (f.#state !== PENDING) {
+        throw new InvalidStateError(`Cannot ${action}: the future is ${f.state}`);
+      }
+    };
 
-  #settle(state: StateCode, value: unknown): void {
-    this.#state = state;
-    this.#result = value;
-    if (state === FAILED) this.#watchUnretrieved(value);
-    // Schedule the callbacks, in the order they were added.
-    const fn = this.#fn;
-    if (fn === null) return;
-    const loop = this.#loop;
-    if (fn !== MANY) {
-      this.#dispatch(loop, fn, this.#arg);
-      this.#fn = this.#arg = null;
-      return;
-    }
-    const all = this.#arg as unknown[];
-    this.#dispatch(loop, all[0] as (arg: unknown) => void, all[1]);
-    this.#fn = this.#arg = null;
-    for (let i = 2; i < all.length; i += 2) {
-      this.#dispatch(loop, all[i] as (arg: unknown) => void, all[i + 1]);
-    }
-  }
+    cancelledErrorOf = (f: Future<unknown>): CancelledError => {
+      const value = f.#result;
+      if (value instanceof CancelledError) return value;
+      const error = new CancelledError(value as string | undefined);
+      f.#result = error;
+      return error;
+    };
 
-  #dispatch(loop: EventLoop, fn: (arg: unknown) => void, arg: unknown): void {
-    if (arg === USER) loop.callSoon(fn, this);
-    else loop[SCHEDULE](fn, arg);
-  }
+    watchUnretrieved = (f: Future<unknown>, error: unknown): void => {
+      const loop = f.#loop;
+      const record: Unretrieved = {
+        loop,
+        error,
+        future: weakRef(f as Future<unknown>),
+        // asyncio's wording: "Task exception ..." for tasks, "Future ..." otherwise.
+        what: typeof (f as { getCoro?: unknown }).getCoro === "function" ? "Task" : "Future",
+        source: creationStacks.get(f),
+      };
+      unretrieved.set(f, record);
+      unretrievedRegistry.register(f, record, record);
+      let pending = unretrievedOf.get(loop);
+      if (pending === undefined) unretrievedOf.set(loop, pending = new Set());
+      pending.add(record);
+    };
 
-  #add(fn: (arg: unknown) => void, arg: unknown): void {
-    if (this.#state !== PENDING) {
-      this.#dispatch(this.#loop, fn, arg);
-    } else if (this.#fn === null) {
-      this.#fn = fn;
-      this.#arg = arg;
-    } else if (this.#fn !== MANY) {
-      this.#arg = [this.#fn, this.#arg, fn, arg];
-      this.#fn = MANY;
-    } else {
-      (this.#arg as unknown[]).push(fn, arg);
-    }
-  }
+    markRetrieved = (f: Future<unknown>): void => {
+      const record = unretrieved.get(f);
+      if (record !== undefined) {
+        unretrieved.delete(f);
+        unretrievedRegistry.unregister(record);
+        unretrievedOf.get(record.loop)?.delete(record);
+      }
+    };
 
-  #remove(fn: (arg: unknown) => void, arg: unknown): number {
-    const all = this.#fn === MANY
-      ? this.#arg as unknown[]
-      : this.#fn === null
-      ? []
-      : [this.#fn, this.#arg];
-    let removed = 0;
-    const kept: unknown[] = [];
-    for (let i = 0; i < all.length; i += 2) {
-      if (all[i] === fn && all[i + 1] === arg) removed++;
-      else kept.push(all[i], all[i + 1]);
-    }
-    if (removed === 0) return 0;
-    if (kept.length === 0) {
-      this.#fn = this.#arg = null;
-    } else if (kept.length === 2) {
-      this.#fn = kept[0] as (arg: unknown) => void;
-      this.#arg = kept[1];
-    } else {
-      this.#fn = MANY;
-      this.#arg = kept;
-    }
-    return removed;
+    settleFuture = (f: Future<unknown>, state: StateCode, value: unknown): void => {
+      f.#state = state;
+      f.#result = value;
+      if (state === FAILED) watchUnretrieved(f, value);
+      // Schedule the callbacks, in the order they were added.
+      const fn = f.#fn;
+      if (fn === null) return;
+      const loop = f.#loop;
+      if (fn !== MANY) {
+        dispatchTo(f, loop, fn, f.#arg);
+        f.#fn = f.#arg = null;
+        return;
+      }
+      const all = f.#arg as unknown[];
+      dispatchTo(f, loop, all[0] as (arg: unknown) => void, all[1]);
+      f.#fn = f.#arg = null;
+      for (let i = 2; i < all.length; i += 2) {
+        dispatchTo(f, loop, all[i] as (arg: unknown) => void, all[i + 1]);
+      }
+    };
+
+    dispatchTo = (
+      f: Future<unknown>,
+      loop: EventLoop,
+      fn: (arg: unknown) => void,
+      arg: unknown,
+    ): void => {
+      if (arg === USER) loop.callSoon(fn, f);
+      else loop[SCHEDULE](fn, arg);
+    };
+
+    addCallback = (f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown): void => {
+      if (f.#state !== PENDING) {
+        dispatchTo(f, f.#loop, fn, arg);
+      } else if (f.#fn === null) {
+        f.#fn = fn;
+        f.#arg = arg;
+      } else if (f.#fn !== MANY) {
+        f.#arg = [f.#fn, f.#arg, fn, arg];
+        f.#fn = MANY;
+      } else {
+        (f.#arg as unknown[]).push(fn, arg);
+      }
+    };
+
+    removeCallback = (f: Future<unknown>, fn: (arg: unknown) => void, arg: unknown): number => {
+      const all = f.#fn === MANY ? f.#arg as unknown[] : f.#fn === null ? [] : [f.#fn, f.#arg];
+      let removed = 0;
+      const kept: unknown[] = [];
+      for (let i = 0; i < all.length; i += 2) {
+        if (all[i] === fn && all[i + 1] === arg) removed++;
+        else kept.push(all[i], all[i + 1]);
+      }
+      if (removed === 0) return 0;
+      if (kept.length === 0) {
+        f.#fn = f.#arg = null;
+      } else if (kept.length === 2) {
+        f.#fn = kept[0] as (arg: unknown) => void;
+        f.#arg = kept[1];
+      } else {
+        f.#fn = MANY;
+        f.#arg = kept;
+      }
+      return removed;
+    };
   }
 
   /** @ignore */
   [SETTLE](state: "done" | "failed" | "cancelled", value: unknown): void {
-    this.#checkPending("complete the future");
-    this.#settle(state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED, value);
+    checkPending(this, "complete the future");
+    settleFuture(
+      this,
+      state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED,
+      value,
+    );
   }
 
   /** @ignore */
@@ -446,18 +474,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     } catch (error) {
       return error ?? new Error("refused");
     }
-    this.#add(settleThen as (arg: unknown) => void, record);
+    addCallback(this, settleThen as (arg: unknown) => void, record);
     return undefined;
   }
 
   /** @ignore */
   [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
-    this.#add(fn as (arg: unknown) => void, arg);
+    addCallback(this, fn as (arg: unknown) => void, arg);
   }
 
   /** @ignore */
   [REMOVE_WAITER](fn: (arg: never) => void, arg: unknown): number {
-    return this.#remove(fn as (arg: unknown) => void, arg);
+    return removeCallback(this, fn as (arg: unknown) => void, arg);
   }
 }
 
