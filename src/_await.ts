@@ -198,7 +198,8 @@ export interface Settles {
 export function settle(s: Settles, ok: boolean, value: unknown): void {
   if ((s[STATE] & IN_THEN) !== 0) {
     const outcome = ok ? Promise.resolve(value) : Promise.reject(value);
-    s[OUT] = outcome.then(s.onfulfilled as OnRejected<unknown>, s.onrejected);
+    const onfulfilled = s.onfulfilled as ((value: unknown) => unknown) | null | undefined;
+    s[OUT] = outcome.then(onfulfilled, s.onrejected);
     s[STATE] = (s[STATE] & ~(PROMISE_BITS | IN_THEN)) | PROMISED;
     return;
   }
