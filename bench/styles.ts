@@ -1,9 +1,11 @@
 /**
- * What a task costs in each coroutine style: tasks waiting on one `Event`
- * (creation rate, and heap bytes per pending task in a process of its own:
- * bench/waiters.ts), and the trap of a generator function written inside a
- * loop. Native: async functions awaiting one shared promise. Run with
- * `deno task bench styles`.
+ * What a task costs in each coroutine style: async-function tasks spawned
+ * against their floors (an async function inside `AsyncLocalStorage.run`;
+ * the same awaiting the least a scheduler can hand an `await`), tasks
+ * waiting on one `Event` (creation rate, and heap bytes per pending task in
+ * a process of its own: bench/waiters.ts), and the trap of a generator
+ * function written inside a loop. Native: async functions awaiting one
+ * shared promise (or `null`). Run with `deno task bench styles`.
  */
 import { createTask, Event, run, sleep, type Task } from "../mod.ts";
 import type { Case, Side } from "./_harness.ts";
@@ -87,6 +89,35 @@ const { AsyncLocalStorage } = (globalThis as unknown as {
 const storage = new AsyncLocalStorage<object>();
 async function spawnedChild() {
   await null;
+}
+
+// The floor of an async-function task that awaits the loop once: the same
+// function inside AsyncLocalStorage.run, awaiting the least a scheduler can
+// hand an `await` (bench/switch_floor.ts's async floor: a thenable whose
+// then() queues the continuation, all of them resumed by one microtask).
+let continuations: ((value: undefined) => void)[] = [];
+let drainQueued = false;
+function drainContinuations(): void {
+  drainQueued = false;
+  const batch = continuations;
+  continuations = [];
+  for (const resume of batch) resume(undefined);
+}
+const nextTurn: PromiseLike<undefined> = {
+  then<R1, R2>(resume?: ((value: undefined) => R1 | PromiseLike<R1>) | null) {
+    continuations.push(resume as (value: undefined) => void);
+    if (!drainQueued) {
+      drainQueued = true;
+      queueMicrotask(drainContinuations);
+    }
+    return undefined as unknown as PromiseLike<R1 | R2>;
+  },
+};
+async function floorTurnChild() {
+  await nextTurn;
+}
+async function sleepingChild() {
+  await sleep(0);
 }
 
 /**
@@ -206,6 +237,41 @@ export const cases: Case[] = [
         run: async () => {
           const all: Promise<void>[] = [];
           for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, spawnedChild));
+          await Promise.all(all);
+        },
+      },
+      {
+        label: "native",
+        run: async () => {
+          const all: Promise<void>[] = [];
+          for (let i = 0; i < SPAWN; i++) all.push(spawnedChild());
+          await Promise.all(all);
+        },
+      },
+    ],
+  },
+  {
+    // bench/core.ts's async spawn (each task awaits sleep(0) once) against
+    // its floor: the AsyncLocalStorage frame of the case above plus the
+    // least a scheduler can do per await (no task, no cancellation, no
+    // ready queue, no loop iteration).
+    name: `spawn ${SPAWN / 1000}k async-function tasks each awaiting sleep(0), against their floor`,
+    ops: SPAWN,
+    sides: [
+      {
+        label: "async",
+        run: () =>
+          run(async () => {
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) tasks.push(createTask(sleepingChild));
+            for (const task of tasks) await task;
+          }),
+      },
+      {
+        label: "floor: AsyncLocalStorage.run + a thenable",
+        run: async () => {
+          const all: Promise<void>[] = [];
+          for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
           await Promise.all(all);
         },
       },
