@@ -10,6 +10,7 @@
 import { createTask, Event, run, sleep, type Task } from "../mod.ts";
 import type { Case, Side } from "./_harness.ts";
 import { waitAsync, waitGen, waitNative } from "./waiters.ts";
+import { nextTurn } from "./_async_floor.ts";
 
 const WAITERS = 100_000;
 const SPAWN = 100_000;
@@ -93,26 +94,7 @@ async function spawnedChild() {
 
 // The floor of an async-function task that awaits the loop once: the same
 // function inside AsyncLocalStorage.run, awaiting the least a scheduler can
-// hand an `await` (bench/switch_floor.ts's async floor: a thenable whose
-// then() queues the continuation, all of them resumed by one microtask).
-let continuations: ((value: undefined) => void)[] = [];
-let drainQueued = false;
-function drainContinuations(): void {
-  drainQueued = false;
-  const batch = continuations;
-  continuations = [];
-  for (const resume of batch) resume(undefined);
-}
-const nextTurn: PromiseLike<undefined> = {
-  then<R1, R2>(resume?: ((value: undefined) => R1 | PromiseLike<R1>) | null) {
-    continuations.push(resume as (value: undefined) => void);
-    if (!drainQueued) {
-      drainQueued = true;
-      queueMicrotask(drainContinuations);
-    }
-    return undefined as unknown as PromiseLike<R1 | R2>;
-  },
-};
+// hand an `await` (bench/_async_floor.ts).
 async function floorTurnChild() {
   await nextTurn;
 }

@@ -20,6 +20,7 @@
  * floor is. Not part of `deno task bench`.
  */
 import { run, sleep } from "../mod.ts";
+import { nextTurn } from "./_async_floor.ts";
 
 const SLEEP0 = Symbol("sleep(0)");
 
@@ -125,26 +126,7 @@ async function awaitNull(): Promise<void> {
   for (let i = 0; i < N; i++) await null;
 }
 
-// The async floor: a thenable whose then() queues the continuation, and one
-// microtask that resumes every queued continuation.
-let continuations: ((value: undefined) => void)[] = [];
-let drainQueued = false;
-function drainContinuations(): void {
-  drainQueued = false;
-  const batch = continuations;
-  continuations = [];
-  for (const resume of batch) resume(undefined);
-}
-const nextTurn: PromiseLike<undefined> = {
-  then<R1, R2>(resume?: ((value: undefined) => R1 | PromiseLike<R1>) | null) {
-    continuations.push(resume as (value: undefined) => void);
-    if (!drainQueued) {
-      drainQueued = true;
-      queueMicrotask(drainContinuations);
-    }
-    return undefined as unknown as PromiseLike<R1 | R2>;
-  },
-};
+// The async floor (bench/_async_floor.ts).
 async function asyncFloor(): Promise<void> {
   for (let i = 0; i < N; i++) await nextTurn;
 }
