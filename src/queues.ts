@@ -29,10 +29,12 @@
  *   not shut down), so an item is never lost to a forgotten `await`; the
  *   operation is then already done, and awaiting it returns at once. Only
  *   a full queue's put waits, when awaited. (Python's `put` does nothing
- *   until awaited; the difference shows only for a put never awaited.) The
- *   closures that build an operation's fast and slow paths are made once
- *   per queue (`OpKind`): a closure in a method makes V8 allocate a context
- *   on every call. On `bench/queues.ts` (1M items through a `Queue(100)`)
+ *   until awaited; the difference shows only for a put never awaited.) An
+ *   operation's fast and slow paths are the methods of its kind (`OpKind`),
+ *   made once per queue from classes every queue shares: a closure in a
+ *   method makes V8 allocate a context on every call, and closures made
+ *   per queue kept JavaScriptCore from inlining the fast path (see the
+ *   static block). On `bench/queues.ts` (1M items through a `Queue(100)`)
  *   the generator style runs at more than twice the rate of a minimal
  *   native-promise queue.
  * - **Loop binding** as in `locks.ts`: a queue binds to the running loop the
@@ -260,6 +262,7 @@ function defaultCompare(a: unknown, b: unknown): number {
 // ---------------------------------------------------------------------------
 
 let setStore: <T>(queue: Queue<T>, store: Store<T>) => void;
+let makeOps: <T>(queue: Queue<T>) => QueueOps<T>;
 
 /** The kinds of a queue's operations, made once per queue (see `Operation`). */
 interface QueueOps<T> {
@@ -449,34 +452,9 @@ export class Queue<T> implements AsyncIterable<T> {
     return new Operation((this.#ops ?? this.#makeOps()).get, undefined);
   }
 
-  // Not inlined where used: its closures would make every call allocate.
+  // Not inlined where used: a queue that is never awaited makes none.
   #makeOps(): QueueOps<T> {
-    const name = this.constructor.name;
-    return this.#ops = {
-      get: {
-        name: `${name}.get()`,
-        tryNow: () => this.#store.size === 0 ? WAIT : this.#take(),
-        slow: () => this.#getSlow(),
-      },
-      put: {
-        name: `${name}.put()`,
-        tryNow: (item) => {
-          if (this.#shutdown || this.full()) return WAIT;
-          this.#putNow(item);
-          return undefined;
-        },
-        slow: (item) => this.#putSlow(item),
-      },
-      join: {
-        name: `${name}.join()`,
-        tryNow: () => this.#unfinished === 0 ? undefined : WAIT,
-        slow: () => {
-          const joiner = this.#waiter();
-          this.#joiners.push(joiner);
-          return new WaitOnce(joiner, this.#joiners);
-        },
-      },
-    };
+    return this.#ops = makeOps(this);
   }
 
   /**
@@ -626,6 +604,62 @@ export class Queue<T> implements AsyncIterable<T> {
   static {
     setStore = (queue, store) => {
       queue.#store = store;
+    };
+
+    // The kinds of a queue's operations are instances of classes that every
+    // queue shares, not closures made per queue: a closure is a new function
+    // object per queue, so a call site that has seen two queues makes a
+    // "closure call", which JavaScriptCore inlines only below a smaller size
+    // (100 bytecodes in its top tier, against 170 for one function), and
+    // the put's and the get's `tryNow` then ran out of line where they are
+    // awaited: 15% of Bun's time on `bench/queues.ts`, whose every round
+    // makes a new queue. A method is one function for every queue.
+    class GetKind<T> implements OpKind<undefined, T> {
+      constructor(readonly queue: Queue<T>, readonly name: string) {}
+      tryNow(): T | typeof WAIT {
+        const queue = this.queue;
+        return queue.#store.size === 0 ? WAIT : queue.#take();
+      }
+      slow(): Iterator<unknown, T, unknown> {
+        return this.queue.#getSlow();
+      }
+    }
+    class PutKind<T> implements OpKind<T, void> {
+      constructor(readonly queue: Queue<T>, readonly name: string) {}
+      tryNow(item: T): undefined | typeof WAIT {
+        const queue = this.queue;
+        if (queue.#shutdown || queue.full()) return WAIT;
+        // #putNow's body, a call less deep: JavaScriptCore inlines five
+        // calls deep at most, and `yield* queue.put(item)` reaches the
+        // store's push through put(), startOperation() and this.
+        queue.#store.push(item);
+        queue.#unfinished++;
+        queue.#getters.wakeUpNext(undefined);
+        return undefined;
+      }
+      slow(item: T): Iterator<unknown, void, unknown> {
+        return this.queue.#putSlow(item);
+      }
+    }
+    class JoinKind implements OpKind<undefined, void> {
+      constructor(readonly queue: Queue<unknown>, readonly name: string) {}
+      tryNow(): undefined | typeof WAIT {
+        return this.queue.#unfinished === 0 ? undefined : WAIT;
+      }
+      slow(): Iterator<unknown, void, unknown> {
+        const queue = this.queue;
+        const joiner = queue.#waiter();
+        queue.#joiners.push(joiner);
+        return new WaitOnce(joiner, queue.#joiners);
+      }
+    }
+    makeOps = <T>(queue: Queue<T>): QueueOps<T> => {
+      const name = queue.constructor.name;
+      return {
+        get: new GetKind(queue, `${name}.get()`),
+        put: new PutKind(queue, `${name}.put()`),
+        join: new JoinKind(queue as Queue<unknown>, `${name}.join()`),
+      };
     };
   }
 }
