@@ -32,8 +32,8 @@
  *   and resolves. Only when the caller must wait does it start a generator
  *   for the slow path. What a call shares with the others is only the
  *   primitive's `OpKind` (its fast and slow paths, made once per primitive
- *   and holding no state of a call): a closure in a method makes V8
- *   allocate a context on every call.
+ *   from classes every primitive shares, and holding no state of a call):
+ *   a closure in a method makes V8 allocate a context on every call.
  * - **Loop binding** (CPython's `_LoopBoundMixin`): a primitive binds to the
  *   running loop the first time it has to wait, and waiting on it from
  *   another loop throws `RuntimeError`. Unlike CPython, a primitive whose
@@ -59,6 +59,8 @@ import { AS_FUTURE, COROUTINE_NAME, OwnWait, WAITING } from "./_drive.ts";
 import { ADD_WAITER, AWAIT, captureStack, layers, realm, SCHEDULE } from "./_core.ts";
 
 // ---------------------------------------------------------------------------
+
+let lockPaths: AcquirePaths<Lock>;
 
 /**
  * A mutual-exclusion lock for tasks (asyncio.Lock). `acquire()` takes it,
@@ -115,7 +117,7 @@ export class Lock extends AsyncContextManager<void> {
   // cancelled) or is about to be woken by the task at the head.
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #ops: AcquireOps | null = null;
+  #ops: AcquireOps<Lock> | null = null;
 
   /** Creates an unlocked lock. */
   constructor() {
@@ -144,13 +146,9 @@ export class Lock extends AsyncContextManager<void> {
     return new Operation((this.#ops ?? this.#makeOps()).acquire, undefined);
   }
 
-  // Not inlined where used: its closures would make every call allocate.
-  #makeOps(): AcquireOps {
-    return this.#ops = new AcquireOps(
-      "Lock",
-      () => this.#tryAcquire(),
-      () => this.#acquireSlow(),
-    );
+  // Not inlined where used: a lock that is never acquired makes none.
+  #makeOps(): AcquireOps<Lock> {
+    return this.#ops = new AcquireOps(this, "Lock", lockPaths);
   }
 
   /**
@@ -191,15 +189,6 @@ export class Lock extends AsyncContextManager<void> {
     })`;
   }
 
-  #tryAcquire(): true | typeof WAIT {
-    // Fair: wait behind queued waiters unless all of them were cancelled.
-    if (!this.#locked && (this.#waiters.size === 0 || !this.#waiters.hasLive())) {
-      this.#locked = true;
-      return true;
-    }
-    return WAIT;
-  }
-
   *#acquireSlow(): Generator<unknown, true, unknown> {
     const waiter = new Waiter<true>(this.#loop = bindLoop(this.#loop, this), this);
     this.#waiters.push(waiter);
@@ -224,27 +213,70 @@ export class Lock extends AsyncContextManager<void> {
     // A done head is already woken (or cancelled, and will pass it on).
     if (first !== null && !first.done()) first.setResult(true);
   }
+
+  static {
+    lockPaths = {
+      tryAcquire(lock: Lock): true | typeof WAIT {
+        // Fair: wait behind queued waiters unless all of them were cancelled.
+        if (!lock.#locked && (lock.#waiters.size === 0 || !lock.#waiters.hasLive())) {
+          lock.#locked = true;
+          return true;
+        }
+        return WAIT;
+      },
+      acquireSlow: (lock) => lock.#acquireSlow(),
+    };
+  }
 }
 
 /**
- * The kinds of `acquire()` and `aenter()` of a lock-like primitive (`Lock`,
- * `Semaphore`), built once per primitive from its fast and slow paths.
+ * How a lock-like primitive (`Lock`, `Semaphore`) acquires: its fast and
+ * slow paths, one object for all instances of the class (made in its static
+ * block, where its private fields are in reach).
  */
-class AcquireOps {
-  readonly acquire: OpKind<undefined, true>;
-  readonly enter: OpKind<undefined, undefined>;
+interface AcquirePaths<P> {
+  tryAcquire(primitive: P): true | typeof WAIT;
+  acquireSlow(primitive: P): Generator<unknown, true, unknown>;
+}
 
-  constructor(
-    owner: string,
-    tryAcquire: () => true | typeof WAIT,
-    acquireSlow: () => Generator<unknown, true, unknown>,
-  ) {
-    this.acquire = { name: `${owner}.acquire()`, tryNow: tryAcquire, slow: acquireSlow };
-    this.enter = {
-      name: `${owner}.aenter()`,
-      tryNow: () => tryAcquire() === WAIT ? WAIT : undefined,
-      slow: () => enterSlow(acquireSlow()),
-    };
+/**
+ * The kinds of `acquire()` and `aenter()` of one lock-like primitive, made
+ * the first time it is acquired. Instances of classes every primitive
+ * shares, not closures made per primitive: a closure is a new function per
+ * primitive, so a call site that has seen two locks makes a "closure call",
+ * which JavaScriptCore inlines only below a smaller size (see the static
+ * block of `Queue`, src/queues.ts, where it was measured); and four
+ * closures and their scope cost every lock about 200 bytes.
+ */
+class AcquireOps<P> {
+  readonly acquire: AcquireKind<P>;
+  readonly enter: EnterKind<P>;
+
+  constructor(owner: P, ownerName: string, paths: AcquirePaths<P>) {
+    this.acquire = new AcquireKind(owner, `${ownerName}.acquire()`, paths);
+    this.enter = new EnterKind(owner, `${ownerName}.aenter()`, paths);
+  }
+}
+
+/** `acquire()`: `true` once held. */
+class AcquireKind<P> implements OpKind<undefined, true> {
+  constructor(readonly owner: P, readonly name: string, readonly paths: AcquirePaths<P>) {}
+  tryNow(): true | typeof WAIT {
+    return this.paths.tryAcquire(this.owner);
+  }
+  slow(): Generator<unknown, true, unknown> {
+    return this.paths.acquireSlow(this.owner);
+  }
+}
+
+/** `aenter()`: `acquire()`, returning nothing. */
+class EnterKind<P> implements OpKind<undefined, undefined> {
+  constructor(readonly owner: P, readonly name: string, readonly paths: AcquirePaths<P>) {}
+  tryNow(): undefined | typeof WAIT {
+    return this.paths.tryAcquire(this.owner) === WAIT ? WAIT : undefined;
+  }
+  slow(): Generator<unknown, undefined> {
+    return enterSlow(this.paths.acquireSlow(this.owner));
   }
 }
 
@@ -1067,6 +1099,7 @@ export class Condition extends AsyncContextManager<void> {
 // ---------------------------------------------------------------------------
 
 let semaphoreValue: (semaphore: Semaphore) => number;
+let semaphorePaths: AcquirePaths<Semaphore>;
 
 /**
  * A counter of free slots (asyncio.Semaphore): `acquire()` takes one,
@@ -1103,7 +1136,7 @@ export class Semaphore extends AsyncContextManager<void> {
   #value: number;
   #waiters = new WaiterList<true>();
   #loop: EventLoop | null = null;
-  #ops: AcquireOps | null = null;
+  #ops: AcquireOps<Semaphore> | null = null;
 
   /**
    * Creates a semaphore with `value` free slots.
@@ -1139,13 +1172,9 @@ export class Semaphore extends AsyncContextManager<void> {
     return new Operation((this.#ops ?? this.#makeOps()).acquire, undefined);
   }
 
-  // Not inlined where used: its closures would make every call allocate.
-  #makeOps(): AcquireOps {
-    return this.#ops = new AcquireOps(
-      this.constructor.name,
-      () => this.#tryAcquire(),
-      () => this.#acquireSlow(),
-    );
+  // Not inlined where used: a semaphore that is never acquired makes none.
+  #makeOps(): AcquireOps<Semaphore> {
+    return this.#ops = new AcquireOps(this, this.constructor.name, semaphorePaths);
   }
 
   /** Gives a slot back and wakes the first waiting task, if any. */
@@ -1177,12 +1206,6 @@ export class Semaphore extends AsyncContextManager<void> {
     const waiters = this.#waiters.size;
     const state = this.locked() ? "locked" : `unlocked, value=${this.#value}`;
     return `${this.constructor.name}(${state}${waiters === 0 ? "" : `, waiters=${waiters}`})`;
-  }
-
-  #tryAcquire(): true | typeof WAIT {
-    if (this.locked()) return WAIT;
-    this.#value--;
-    return true;
   }
 
   *#acquireSlow(): Generator<unknown, true, unknown> {
@@ -1220,6 +1243,14 @@ export class Semaphore extends AsyncContextManager<void> {
 
   static {
     semaphoreValue = (semaphore) => semaphore.#value;
+    semaphorePaths = {
+      tryAcquire(semaphore: Semaphore): true | typeof WAIT {
+        if (semaphore.locked()) return WAIT;
+        semaphore.#value--;
+        return true;
+      },
+      acquireSlow: (semaphore) => semaphore.#acquireSlow(),
+    };
   }
 }
 
