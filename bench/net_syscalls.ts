@@ -16,9 +16,11 @@
  * rounds (3; the median and the range are reported), and `NET_PLACE` where
  * the two processes run: `split` (the server on CPU 0, the client on CPU 1),
  * `same` (both on CPU 1) or unset (where the scheduler puts them), through
- * `taskset`. Not part of `deno task bench`: a tool to see where a real round
- * trip's time goes when `bench/net_fake.ts` (no sockets) does not account
- * for it.
+ * `taskset`. The tracepoints add their own cost to every call, so the CPU
+ * time is higher than `bench/net.ts`'s; `NET_EVENTS=cpu` counts only CPU
+ * time and context switches, without them. Not part of `deno task bench`:
+ * a tool to see where a real round trip's time goes when `bench/net_fake.ts`
+ * (no sockets) does not account for it.
  *
  * @module
  */
@@ -33,7 +35,7 @@ const CLIENT = new URL("./_echo_client.ts", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
 
 /** What perf counts: [the label, the event, a tracepoint filter]. */
-const EVENTS: [string, string, string?][] = [
+const ALL_EVENTS: [string, string, string?][] = [
   ["CPU µs", "task-clock"],
   ["context switches", "context-switches"],
   ["system calls", "raw_syscalls:sys_enter"],
@@ -46,6 +48,8 @@ const EVENTS: [string, string, string?][] = [
   ["read", "syscalls:sys_enter_read"],
   ["write", "syscalls:sys_enter_write"],
 ];
+/** `NET_EVENTS=cpu`: CPU time and context switches only, without the tracepoints' cost per call. */
+const EVENTS = Deno.env.get("NET_EVENTS") === "cpu" ? ALL_EVENTS.slice(0, 2) : ALL_EVENTS;
 
 // ---------------------------------------------------------------------------
 // The server process: prints its port, serves until its stdin closes.
