@@ -152,10 +152,17 @@ async function measure(kind: Kind, trips: number): Promise<Map<string, number>> 
     await server.stdout.cancel();
   }
   const status = await server.status;
-  if (!status.success) throw new Error(`perf failed (is it installed, and allowed?)`);
+  if (!status.success) {
+    await Deno.remove(out);
+    throw new Error("perf failed (is it installed, and allowed?)");
+  }
   const counts = new Map<string, number>();
-  const lines = (await Deno.readTextFile(out)).split("\n");
-  await Deno.remove(out);
+  let lines: string[];
+  try {
+    lines = (await Deno.readTextFile(out)).split("\n");
+  } finally {
+    await Deno.remove(out);
+  }
   // One line per event, in the order asked: value,unit,event,...
   let i = 0;
   for (const line of lines) {
