@@ -34,7 +34,12 @@ const CONNECTIONS = 10;
 const SIZE = 1024;
 const ADDR = { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 };
 
-/** A peer that sends SIZE bytes, reads them back, `trips` times; then ends the stream. */
+/**
+ * A peer that sends SIZE bytes, reads them back, `trips` times; then ends
+ * the stream. A read writes its SIZE bytes into the buffer, as the kernel's
+ * copy does (the library's reads land in fresh memory, raw's in the same
+ * 16 KiB every time).
+ */
 class FakeConn implements HostConn {
   readonly localAddr = ADDR;
   readonly remoteAddr = ADDR;
@@ -50,12 +55,12 @@ class FakeConn implements HostConn {
     if (this.#left === 0) return Promise.resolve(null);
     if (this.#ready) {
       this.#ready = false;
-      buffer[0] = 120;
+      buffer.fill(120, 0, SIZE);
       return Promise.resolve(SIZE);
     }
     return new Promise((resolve) => {
       this.#reading = (n) => {
-        if (n !== null) buffer[0] = 120;
+        if (n !== null) buffer.fill(120, 0, SIZE);
         resolve(n);
       };
     });
