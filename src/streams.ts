@@ -591,20 +591,29 @@ export class StreamWriter {
   }
 
   static {
-    drainKind = (writer) => ({
-      name: "StreamWriter.drain()",
+    // An instance of a class every writer shares, not closures made per
+    // writer: the queue's and the locks' lesson (src/queues.ts), a function
+    // object per writer makes the operation's call of `tryNow` a closure call.
+    class DrainKind implements OpKind<undefined, void> {
+      constructor(readonly writer: StreamWriter) {}
+      get name(): string {
+        return "StreamWriter.drain()";
+      }
       tryNow(): undefined | typeof WAIT {
+        const writer = this.writer;
         const error = writer.#reader?.exception() ?? null;
         if (error !== null) throw error;
         // A closing transport: give connectionLost() an iteration to come.
         if (writer.#transport.isClosing()) return WAIT;
         return writer.#protocol[DRAIN_NOW]();
-      },
+      }
       *slow(): Generator<unknown, void, unknown> {
+        const writer = this.writer;
         if (writer.#transport.isClosing()) yield* sleep(0);
         yield* writer.#protocol[DRAIN_HELPER]();
-      },
-    });
+      }
+    }
+    drainKind = (writer) => new DrainKind(writer);
   }
 }
 
