@@ -22,8 +22,10 @@
  *   drain reads it sparingly: every few dozen to few hundred callbacks, sized
  *   so that a look comes about every eighth of a slice, and for due timers
  *   it trusts its latest reading for about a sixty-fourth of a slice's worth
- *   of callbacks. `loop.time()` always reads the clock (and refreshes that
- *   reading, so `callLater(0)` is due on the next iteration).
+ *   of callbacks. A run of microtask wake-ups (async bodies resumed one
+ *   after another, one drain each) is sized the same way. `loop.time()`
+ *   always reads the clock (and refreshes that reading, so `callLater(0)` is
+ *   due on the next iteration).
  * - The drain knows which callback it runs, so `currentTask()` asks it: a
  *   task step records nothing about itself.
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
