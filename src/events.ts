@@ -104,6 +104,13 @@ const SLICE_MS = 2;
 const MIN_CHECK_EVERY = 16;
 const MAX_CHECK_EVERY = 256;
 /**
+ * The most microtask wake-ups between two looks at the clock: fewer than
+ * callbacks, as one wake-up may stand for a lot of host code (every async
+ * body the iteration before resumed, each up to its next `await`), which
+ * the loop cannot time.
+ */
+const MAX_WAKES_PER_CHECK = 128;
+/**
  * The ready queue's chunk: this many slots, `(fn, arg)` pairs, and one
  * more that links the next chunk.
  */
@@ -115,13 +122,9 @@ const CHUNK = 512;
  * slice's worth, so cheap ones do not pay for the clock (a host call) and
  * slow ones still yield to the host in time.
  */
-function checksFit(perItem: number): number {
-  const fit = perItem > 0 ? (SLICE_MS / 8) / perItem : MAX_CHECK_EVERY;
-  return fit >= MAX_CHECK_EVERY
-    ? MAX_CHECK_EVERY
-    : fit <= MIN_CHECK_EVERY
-    ? MIN_CHECK_EVERY
-    : fit | 0;
+function checksFit(perItem: number, most: number): number {
+  const fit = perItem > 0 ? (SLICE_MS / 8) / perItem : most;
+  return fit >= most ? most : fit <= MIN_CHECK_EVERY ? MIN_CHECK_EVERY : fit | 0;
 }
 
 /** A chunk of the ready queue (see the loop's fields), empty. */
@@ -1404,7 +1407,7 @@ export class EventLoop {
   #sliceLeft(): boolean {
     const now = host.now();
     const since = now - Math.max(this.#wakesCheckedAt, this.#sliceStart);
-    this.#wakesPerCheck = checksFit(since / this.#microtaskWakes);
+    this.#wakesPerCheck = checksFit(since / this.#microtaskWakes, MAX_WAKES_PER_CHECK);
     this.#wakesCheckedAt = now;
     this.#microtaskWakes = 0;
     return now - this.#sliceStart < SLICE_MS;
@@ -1680,7 +1683,7 @@ export class EventLoop {
    * long the last `#checkEvery` took (see `checksFit`).
    */
   #nextBudget(elapsed: number): number {
-    return this.#checkEvery = checksFit(elapsed / this.#checkEvery);
+    return this.#checkEvery = checksFit(elapsed / this.#checkEvery, MAX_CHECK_EVERY);
   }
 
   /**
