@@ -22,8 +22,10 @@
  *   drain reads it sparingly: every few dozen to few hundred callbacks, sized
  *   so that a look comes about every eighth of a slice, and for due timers
  *   it trusts its latest reading for about a sixty-fourth of a slice's worth
- *   of callbacks. `loop.time()` always reads the clock (and refreshes that
- *   reading, so `callLater(0)` is due on the next iteration).
+ *   of callbacks. A run of microtask wake-ups (async bodies resumed one
+ *   after another, one drain each) is sized the same way. `loop.time()`
+ *   always reads the clock (and refreshes that reading, so `callLater(0)` is
+ *   due on the next iteration).
  * - The drain knows which callback it runs, so `currentTask()` asks it: a
  *   task step records nothing about itself.
  * - Host fairness: after {@linkcode SLICE_MS} of work the loop gives the host
@@ -102,18 +104,34 @@ const SLICE_MS = 2;
 const MIN_CHECK_EVERY = 16;
 const MAX_CHECK_EVERY = 256;
 /**
+ * The most microtask wake-ups between two looks at the clock: fewer than
+ * callbacks, as one wake-up may stand for a lot of host code (every async
+ * body the iteration before resumed, each up to its next `await`), which
+ * the loop cannot time.
+ */
+const MAX_WAKES_PER_CHECK = 128;
+/**
  * The ready queue's chunk: this many slots, `(fn, arg)` pairs, and one
  * more that links the next chunk.
  */
 const CHUNK = 512;
+
+/**
+ * How many callbacks (or wake-ups) to let run between two looks at the
+ * clock, given what each took since the last look: about an eighth of a
+ * slice's worth, so cheap ones do not pay for the clock (a host call) and
+ * slow ones still yield to the host in time.
+ */
+function checksFit(perItem: number, most: number): number {
+  const fit = perItem > 0 ? (SLICE_MS / 8) / perItem : most;
+  return fit >= most ? most : fit <= MIN_CHECK_EVERY ? MIN_CHECK_EVERY : fit | 0;
+}
 
 /** A chunk of the ready queue (see the loop's fields), empty. */
 function newChunk(): unknown[] {
   // Made at its size at once (growing it by `push` cost Bun a tenth of a spawn).
   return new Array(CHUNK + 1).fill(undefined);
 }
-/** How many wake-ups in a row may go by microtask between two looks at the clock. */
-const WAKES_PER_CHECK = 32;
 /**
  * How many microtask ticks a host turn may last while async bodies have not
  * parked again: an `await` of a library awaitable registers (its `then()`
@@ -405,7 +423,11 @@ export class EventLoop {
   #hostTimer: HostHandle | null = null;
   #hostTimerWhen = Infinity;
   #sliceStart = -Infinity;
+  // Microtask wake-ups since the clock was last read for them (#sliceLeft),
+  // how many may go before the next reading, and when that was.
   #microtaskWakes = 0;
+  #wakesPerCheck = MIN_CHECK_EVERY;
+  #wakesCheckedAt = -Infinity;
 
   readonly #virtual: boolean;
   // A double from the start (see keepShapes); set to 0 in the constructor.
@@ -1365,12 +1387,8 @@ export class EventLoop {
     this.#wakePending = true;
     try {
       // Reading the clock is a host call; a run of microtask wake-ups (async
-      // bodies resumed one after another) reads it every WAKES_PER_CHECK.
-      if (
-        !WINDOWS &&
-        (++this.#microtaskWakes < WAKES_PER_CHECK || host.now() - this.#sliceStart < SLICE_MS)
-      ) {
-        if (this.#microtaskWakes >= WAKES_PER_CHECK) this.#microtaskWakes = 0;
+      // bodies resumed one after another) reads it every #wakesPerCheck.
+      if (!WINDOWS && (++this.#microtaskWakes < this.#wakesPerCheck || this.#sliceLeft())) {
         host.queueMicrotask(this.#fromMicrotask);
       } else {
         this.#immediate = host.setImmediate(this.#fromMacrotask);
@@ -1378,6 +1396,21 @@ export class EventLoop {
     } catch (error) {
       this.#breakDown(error);
     }
+  }
+
+  /**
+   * Whether the slice has time left, read from the clock after a run of
+   * `#wakesPerCheck` microtask wake-ups; the next run's length fits what
+   * this one's wake-ups took (see `checksFit`: the drain's own budget does
+   * the same for callbacks).
+   */
+  #sliceLeft(): boolean {
+    const now = host.now();
+    const since = now - Math.max(this.#wakesCheckedAt, this.#sliceStart);
+    this.#wakesPerCheck = checksFit(since / this.#microtaskWakes, MAX_WAKES_PER_CHECK);
+    this.#wakesCheckedAt = now;
+    this.#microtaskWakes = 0;
+    return now - this.#sliceStart < SLICE_MS;
   }
 
   readonly #fromMicrotask = (): void => {
@@ -1647,19 +1680,10 @@ export class EventLoop {
 
   /**
    * How many callbacks to run before the next look at the clock, given how
-   * long the last `#checkEvery` took: about an eighth of a slice's worth,
-   * so cheap callbacks do not pay for the clock and slow ones still yield
-   * to the host in time.
+   * long the last `#checkEvery` took (see `checksFit`).
    */
   #nextBudget(elapsed: number): number {
-    const perCallback = elapsed / this.#checkEvery;
-    const fit = perCallback > 0 ? (SLICE_MS / 8) / perCallback : MAX_CHECK_EVERY;
-    this.#checkEvery = fit >= MAX_CHECK_EVERY
-      ? MAX_CHECK_EVERY
-      : fit <= MIN_CHECK_EVERY
-      ? MIN_CHECK_EVERY
-      : fit | 0;
-    return this.#checkEvery;
+    return this.#checkEvery = checksFit(elapsed / this.#checkEvery, MAX_CHECK_EVERY);
   }
 
   /**

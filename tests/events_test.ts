@@ -979,6 +979,38 @@ Deno.test("slow callbacks after a long run of cheap ones still give the host a t
   assert.ok(slowBeforeTimer < 500, `the host waited for ${slowBeforeTimer} slow callbacks`);
 });
 
+Deno.test("slow async wake-ups after a long run of cheap ones still give the host a turn in time", async () => {
+  // Async bodies wake the loop from host microtasks, which read the clock
+  // less often while the wake-ups are cheap; slow ones that follow must not
+  // hold the host off for long.
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) { /* spin */ }
+  };
+  let slowRun = 0;
+  let slowBeforeTimer = -1;
+  await run(async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const spin = async () => {
+      for (let i = 0; i < 20_000; i++) await sleep(0);
+      timer ??= setTimeout(() => slowBeforeTimer = slowRun, 0);
+      while (slowRun < 1000) {
+        slowRun++;
+        busy(0.2);
+        await sleep(0);
+      }
+    };
+    const a = createTask(spin);
+    const b = createTask(spin);
+    await a;
+    await b;
+    clearTimeout(timer);
+  });
+  assert.ok(slowBeforeTimer >= 0, "the host timer never fired");
+  // 1000 slow wake-ups take 200 ms; the host must get its turn long before.
+  assert.ok(slowBeforeTimer < 500, `the host waited for ${slowBeforeTimer} slow wake-ups`);
+});
+
 Deno.test("a spinning task does not keep a host timer or host I/O awaited by another task from resolving", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "host I/O");
