@@ -99,6 +99,29 @@ function report(record: Unretrieved): void {
 const creationStacks: WeakMap<object, string> = new WeakMap();
 
 // Future's helpers (see its static block).
+/**
+ * The iterator of every future that finished with `undefined`: it is its
+ * own `IteratorResult`, done, so `yield* future` returns `undefined` at once
+ * and allocates nothing. It has no state (nothing the library writes after
+ * it is made: `return()` answers with a fresh result), so one serves every
+ * such future, as one `sleep(0)` serves every switch. (Not frozen: freezing
+ * would give it a shape of its own among the results `yield*` reads.)
+ */
+class FinishedUndefined {
+  readonly done = true;
+  readonly value: undefined = undefined;
+  next(): IteratorResult<unknown, undefined> {
+    return this;
+  }
+  throw(error: unknown): IteratorResult<unknown, undefined> {
+    throw error;
+  }
+  return(value?: unknown): IteratorResult<unknown, undefined> {
+    return { done: true, value: value as undefined };
+  }
+}
+const FINISHED_UNDEFINED = new FinishedUndefined();
+
 let describeFuture: (f: Future<unknown>) => string;
 let checkPending: (f: Future<unknown>, action: string) => void;
 let cancelledErrorOf: (f: Future<unknown>) => CancelledError;
@@ -317,6 +340,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @returns The iterator `yield*` drives.
    */
   [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    // A future that finished with `undefined` (every task of a procedure,
+    // awaited once it is done) has nothing to wait for and nothing to keep:
+    // its `yield*` gets the one shared, stateless iterator (see
+    // `FinishedUndefined`) instead of an iterator of its own.
+    if (this.#state === FINISHED && this.#result === undefined) {
+      return FINISHED_UNDEFINED as Iterator<unknown, T, unknown>;
+    }
     return new FutureIterator<T>(this);
   }
 

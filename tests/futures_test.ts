@@ -392,6 +392,45 @@ Deno.test("yield* on a done future returns at once, without giving up control", 
   });
 });
 
+Deno.test("yield* on futures done with undefined: at once, each time, and their iterators keep no state", async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const a = loop.createFuture<undefined>();
+    const b = loop.createFuture<number | undefined>();
+    a.setResult(undefined);
+    b.setResult(undefined);
+    const task = createTask(function* () {});
+    yield* sleep(0);
+    let otherRan = false;
+    // deno-lint-ignore require-yield -- a coroutine that finishes in its first step
+    createTask(function* () {
+      otherRan = true;
+    });
+    assert.equal(yield* a, undefined);
+    assert.equal(yield* a, undefined);
+    assert.equal(yield* b, undefined);
+    assert.equal(yield* task, undefined);
+    assert.equal(otherRan, false);
+    // What the iterator's return() answers is not what the next await sees.
+    const iterator = b[Symbol.iterator]();
+    assert.deepEqual(iterator.return!(5), { done: true, value: 5 });
+    const { done, value } = b[Symbol.iterator]().next();
+    assert.deepEqual({ done, value }, { done: true, value: undefined });
+    assert.equal(yield* a, undefined);
+    assert.equal(yield* b, undefined);
+    // A failed or cancelled future still throws, a result still returns.
+    const failed = loop.createFuture<undefined>();
+    failed.setException(new RangeError("x"));
+    assert.throws(() => failed[Symbol.iterator]().next(), RangeError);
+    const cancelled = loop.createFuture<undefined>();
+    cancelled.cancel();
+    assert.throws(() => cancelled[Symbol.iterator]().next(), CancelledError);
+    const seven = loop.createFuture<number>();
+    seven.setResult(7);
+    assert.equal(yield* seven, 7);
+  });
+});
+
 Deno.test("await on a future in an async task returns its result, or throws its error", async () => {
   await run(async () => {
     const loop = getRunningLoop();
