@@ -1,7 +1,7 @@
 /**
  * A tiny benchmark harness: each case runs ours and the native baseline in
  * the same process, after a warm-up round, in rounds that run every side one
- * after the other. It reports the median round of each side (garbage
+ * after the other, each round starting at the next side. It reports the median round of each side (garbage
  * collection makes single rounds swing by 2-3x on both sides; the median is
  * what a program sees) and, as the ratio, the median of the rounds' own
  * ratios. Only ratios measured in one run are compared, never absolute
@@ -60,8 +60,13 @@ export async function runCase(c: Case): Promise<Row[]> {
   // One unmeasured round first: every side runs its code optimized, not
   // while the engine is still compiling it.
   if (!c.measure) { for (const side of c.sides) await side.run(); }
+  const sides = c.sides.length;
   for (let round = 0; round < rounds; round++) {
-    for (const side of c.sides) {
+    // Each round starts at the next side: a side pays for the garbage of
+    // the side before it (a collection lands where it lands), so in a fixed
+    // order one side would always pay for the same other side's garbage.
+    for (let i = 0; i < sides; i++) {
+      const side = c.sides[(round + i) % sides];
       let value: number;
       if (c.measure) {
         value = await c.measure(side);
