@@ -52,8 +52,8 @@ function cpuMicros(): number {
 // ---------------------------------------------------------------------------
 // The echo servers.
 
-/** Deno's sockets, directly: what the others are measured against. */
-async function rawEcho(conn: Deno.Conn): Promise<void> {
+/** Deno's sockets, directly: what the others are measured against (bench/net_syscalls.ts too). */
+export async function rawEcho(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(16384);
   try {
     for (;;) {

@@ -25,6 +25,7 @@
  * @module
  */
 import { echoAsync, echoGenerator, EchoProtocol } from "./_echo_servers.ts";
+import { rawEcho } from "./net.ts";
 import { getRunningLoop, run, startServer, wrapFuture } from "../mod.ts";
 
 type Kind = "raw" | "generator" | "async" | "protocols";
@@ -53,21 +54,6 @@ const EVENTS = Deno.env.get("NET_EVENTS") === "cpu" ? ALL_EVENTS.slice(0, 2) : A
 
 // ---------------------------------------------------------------------------
 // The server process: prints its port, serves until its stdin closes.
-
-async function rawEcho(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(16384);
-  try {
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      let written = 0;
-      while (written < n) written += await conn.write(buffer.subarray(written, n));
-    }
-  } catch {
-    // the client left
-  }
-  conn.close();
-}
 
 async function untilStdinCloses(): Promise<void> {
   for await (const _ of Deno.stdin.readable) { /* nothing comes */ }
