@@ -951,13 +951,15 @@ Deno.test("real time: callLater(0) runs in the next iteration, after the callbac
   assert.deepEqual(log, ["soon", "later(0)", "soon, next iteration"]);
 });
 
+/** Keeps the thread busy for `ms` milliseconds (a slow callback or body). */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* spin */ }
+}
+
 Deno.test("slow callbacks after a long run of cheap ones still give the host a turn in time", async () => {
   // The loop reads the clock less often while callbacks are cheap; a run of
   // slow ones that follows must not hold the host off for long.
-  const busy = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until) { /* spin */ }
-  };
   let slowRun = 0;
   let slowBeforeTimer = -1;
   await run(function* () {
@@ -983,10 +985,6 @@ Deno.test("slow async wake-ups after a long run of cheap ones still give the hos
   // Async bodies wake the loop from host microtasks, which read the clock
   // less often while the wake-ups are cheap; slow ones that follow must not
   // hold the host off for long.
-  const busy = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until) { /* spin */ }
-  };
   let slowRun = 0;
   let slowBeforeTimer = -1;
   await run(async () => {
