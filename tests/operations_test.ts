@@ -362,20 +362,20 @@ Deno.test("an awaited Event.wait() that is cancelled throws CancelledError there
   }, VT);
 });
 
+/** The error of a second await of an `Event.wait()` that is already being awaited. */
+function awaitedTwice(error: Error): true {
+  assert.ok(error instanceof RuntimeError);
+  assert.match(error.message, /^Cannot await Event\.wait\(\) twice: it is already being awaited/);
+  return true;
+}
+
 Deno.test("an Event.wait() awaited twice while it waits: the second await throws RuntimeError, the first is woken", async () => {
   const event = new Event();
   await run(async () => {
     const op = event.wait();
     const first = createTask(async () => await op);
     await sleep(1);
-    await assert.rejects(async () => await op, (error: Error) => {
-      assert.ok(error instanceof RuntimeError);
-      assert.match(
-        error.message,
-        /^Cannot await Event\.wait\(\) twice: it is already being awaited/,
-      );
-      return true;
-    });
+    await assert.rejects(async () => await op, awaitedTwice);
     event.set();
     assert.equal(await first, true);
     assert.equal(String(event), "Event(set)");
@@ -393,14 +393,7 @@ Deno.test("an awaited Event.wait() driven with yield* too: the yield* throws Run
     });
     await sleep(1);
     assert.ok(second.done(), "the yield* fails at once, without waiting for set()");
-    assert.throws(() => second.result(), (error: Error) => {
-      assert.ok(error instanceof RuntimeError);
-      assert.match(
-        error.message,
-        /^Cannot await Event\.wait\(\) twice: it is already being awaited/,
-      );
-      return true;
-    });
+    assert.throws(() => second.result(), awaitedTwice);
     event.set();
     assert.equal(await first, true);
     assert.equal(String(event), "Event(set)");
