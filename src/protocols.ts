@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { DatagramTransport, Transport } from "./transports.ts";
+import type { BaseTransport, DatagramTransport, Transport } from "./transports.ts";
 
 /**
  * The callbacks every protocol has (asyncio.BaseProtocol): the connection's
@@ -24,11 +24,14 @@ import type { DatagramTransport, Transport } from "./transports.ts";
  */
 export class BaseProtocol {
   /**
-   * The connection is made; `transport` is its transport.
+   * The connection is made; `transport` is its transport: a `Transport`
+   * for a stream protocol, a `DatagramTransport` for a datagram protocol,
+   * a `SubprocessTransport` for a subprocess protocol (each subclass names
+   * its own).
    *
    * @param _transport The transport.
    */
-  connectionMade(_transport: Transport): void {}
+  connectionMade(_transport: BaseTransport): void {}
 
   /**
    * The connection is lost or closed.
@@ -95,6 +98,13 @@ export class BaseProtocol {
  */
 export class Protocol extends BaseProtocol {
   /**
+   * The connection is made; `transport` writes to it.
+   *
+   * @param _transport The transport.
+   */
+  override connectionMade(_transport: Transport): void {}
+
+  /**
    * Bytes arrived. The array is the protocol's to keep.
    *
    * @param _data The bytes.
@@ -158,6 +168,13 @@ export class Protocol extends BaseProtocol {
  */
 export class BufferedProtocol extends BaseProtocol {
   /**
+   * The connection is made; `transport` writes to it.
+   *
+   * @param _transport The transport.
+   */
+  override connectionMade(_transport: Transport): void {}
+
+  /**
    * A buffer for the next bytes to arrive, at least one byte long.
    *
    * @param _sizeHint How many bytes are waiting (a hint; any size works).
@@ -192,8 +209,7 @@ export class BufferedProtocol extends BaseProtocol {
  * for each datagram and `errorReceived()` for each failed send (an
  * oversized datagram, an ICMP "port unreachable" on a connected
  * endpoint), in any order; then `connectionLost(null)` once the transport
- * is closed. Unlike a stream protocol it is not a `BaseProtocol`: its
- * transport is a {@linkcode DatagramTransport}, not a `Transport`.
+ * is closed. Its transport is a {@linkcode DatagramTransport}.
  *
  * @example The asyncio docs' UDP echo server, answering one client
  * ```ts
@@ -235,20 +251,20 @@ export class BufferedProtocol extends BaseProtocol {
  * });
  * ```
  */
-export class DatagramProtocol {
+export class DatagramProtocol extends BaseProtocol {
   /**
    * The endpoint is ready; `transport` sends datagrams.
    *
    * @param _transport The transport.
    */
-  connectionMade(_transport: DatagramTransport): void {}
+  override connectionMade(_transport: DatagramTransport): void {}
 
   /**
    * The endpoint is closed.
    *
    * @param _error The error that closed it, or `null` for `close()`.
    */
-  connectionLost(_error: Error | null): void {}
+  override connectionLost(_error: Error | null): void {}
 
   /**
    * A datagram arrived.
@@ -267,8 +283,8 @@ export class DatagramProtocol {
   errorReceived(_error: Error): void {}
 
   /** Kept for asyncio's interface; a datagram transport never buffers enough to call it. */
-  pauseWriting(): void {}
+  override pauseWriting(): void {}
 
   /** Kept for asyncio's interface. */
-  resumeWriting(): void {}
+  override resumeWriting(): void {}
 }

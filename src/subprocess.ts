@@ -653,6 +653,14 @@ function sendSignalTo(child: HostChild, signal: string | number, exited: boolean
  */
 export class SubprocessProtocol extends BaseProtocol {
   /**
+   * The child is started and its pipes are connected; `transport` reaches
+   * it and its pipes.
+   *
+   * @param _transport The transport.
+   */
+  override connectionMade(_transport: SubprocessTransport): void {}
+
+  /**
    * The child wrote to its standard output (`fd` 1) or error (`fd` 2).
    *
    * @param _fd The descriptor.
@@ -824,7 +832,7 @@ export class SubprocessTransport extends BaseTransport {
       if (ready.done()) return;
       this.#connected = true;
       try {
-        this.#protocol.connectionMade(this as unknown as Transport);
+        this.#protocol.connectionMade(this);
       } catch (error) {
         ready.setException(error);
         return;

@@ -198,7 +198,8 @@ export abstract class BaseTransport {
   /**
    * Optional information about the transport (asyncio's
    * `get_extra_info`): `"peername"`, `"sockname"`, `"socket"`, and for TLS
-   * `"sslcontext"` and `"sslObject"`.
+   * `"sslcontext"` and `"sslObject"`; a datagram endpoint's `"peername"` is
+   * `null` unless it was made with `remoteAddr`.
    *
    * @param name The key.
    * @returns The value, or `undefined` if the transport does not have it.
@@ -352,43 +353,7 @@ export abstract class Transport extends BaseTransport implements ReadTransport, 
  * });
  * ```
  */
-export abstract class DatagramTransport {
-  readonly #extra: Readonly<Record<string, unknown>>;
-
-  /**
-   * Creates the transport.
-   *
-   * @param extra What `getExtraInfo()` answers.
-   */
-  constructor(extra: Readonly<Record<string, unknown>> = {}) {
-    this.#extra = extra;
-  }
-
-  /**
-   * Optional information about the endpoint (asyncio's `get_extra_info`):
-   * `"sockname"`, `"peername"` (with `remoteAddr`, else `null`), `"socket"`.
-   *
-   * @param name The key.
-   * @returns The value, or `undefined` if the transport does not have it.
-   */
-  getExtraInfo<K extends keyof ExtraInfo>(name: K): ExtraInfo[K] | undefined;
-  /**
-   * Optional information about the endpoint, or `defaultValue`.
-   *
-   * @param name The key.
-   * @param defaultValue What to return if the transport does not have it.
-   * @returns The value, or `defaultValue`.
-   */
-  getExtraInfo<D = undefined>(name: string, defaultValue?: D): unknown;
-  getExtraInfo(name: string, defaultValue?: unknown): unknown {
-    if (typeof name !== "string") {
-      throw new TypeError(
-        `Cannot read extra information: expected the key as a string, got ${describe(name)}`,
-      );
-    }
-    return Object.hasOwn(this.#extra, name) ? this.#extra[name] : defaultValue;
-  }
-
+export abstract class DatagramTransport extends BaseTransport {
   /**
    * Sends one datagram without blocking (asyncio's `sendto`). A send that
    * fails (a datagram too large: `EMSGSIZE`) goes to the protocol's
@@ -403,12 +368,6 @@ export abstract class DatagramTransport {
    */
   abstract sendto(data: Uint8Array, addr?: readonly [host: string, port: number] | null): void;
 
-  /** Whether the transport is closing or closed. @returns The flag. */
-  abstract isClosing(): boolean;
-
-  /** Closes the endpoint; the protocol's `connectionLost(null)` follows. Twice is a no-op. */
-  abstract close(): void;
-
   /** Closes at once (datagrams are never buffered: as `close()`). */
   abstract abort(): void;
 
@@ -420,8 +379,8 @@ export abstract class DatagramTransport {
    *
    * @param protocol The new protocol.
    */
-  abstract setProtocol(protocol: DatagramProtocol): void;
+  abstract override setProtocol(protocol: DatagramProtocol): void;
 
   /** The protocol the transport feeds. @returns The protocol. */
-  abstract getProtocol(): DatagramProtocol;
+  abstract override getProtocol(): DatagramProtocol;
 }

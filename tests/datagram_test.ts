@@ -7,9 +7,11 @@
 
 import assert from "node:assert/strict";
 import {
+  BaseProtocol,
+  BaseTransport,
   ConnectionRefusedError,
   DatagramProtocol,
-  type DatagramTransport,
+  DatagramTransport,
   getRunningLoop,
   newEventLoop,
   OSError,
@@ -30,6 +32,34 @@ const HAS_DGRAM = nodeBuiltin("node:dgram") !== undefined;
 function udpTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: !HAS_DGRAM, fn });
 }
+
+udpTest(
+  "DatagramTransport is a BaseTransport, DatagramProtocol a BaseProtocol (asyncio)",
+  async () => {
+    assert.ok(new DatagramProtocol() instanceof BaseProtocol);
+    await run(async () => {
+      let made: unknown = null;
+      class Endpoint extends DatagramProtocol {
+        override connectionMade(transport: DatagramTransport) {
+          made = transport;
+        }
+      }
+      const [transport, protocol] = await getRunningLoop().createDatagramEndpoint(
+        () => new Endpoint(),
+        { localAddr: ["127.0.0.1", 0] },
+      );
+      assert.equal(made, transport);
+      assert.ok(transport instanceof DatagramTransport);
+      assert.ok(transport instanceof BaseTransport);
+      assert.equal(transport.getProtocol(), protocol);
+      assert.equal(transport.getExtraInfo("peername"), null);
+      assert.equal(transport.getExtraInfo("nothing", "default"), "default");
+      assert.throws(() => transport.getExtraInfo(1 as unknown as string), TypeError);
+      transport.close();
+      assert.ok(transport.isClosing());
+    });
+  },
+);
 
 udpTest("the asyncio docs' UDP echo server and client", async () => {
   const lines: string[] = [];

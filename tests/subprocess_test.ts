@@ -434,8 +434,9 @@ Deno.test("bad input: TypeErrors naming what was expected", async () => {
 class Recorder extends SubprocessProtocol {
   log: string[] = [];
   done = Promise.withResolvers<void>();
-  override connectionMade(transport: Transport) {
-    this.log.push(`made ${transport instanceof SubprocessTransport}`);
+  // Typed as what it is: the subprocess's transport, not a stream's.
+  override connectionMade(transport: SubprocessTransport) {
+    this.log.push(`made ${transport instanceof SubprocessTransport && transport.getPid() > 0}`);
   }
   override pipeDataReceived(fd: number, data: Uint8Array) {
     this.log.push(`data ${fd} ${dec(data).trim()}`);
