@@ -250,6 +250,22 @@ export const cases: Case[] = [
           }),
       },
       {
+        // The same spawned after an await: the loop's drain then runs in the
+        // context of the code that woke it (here the main task's), and
+        // Deno's AsyncLocalStorage.run copies that context, which holds an
+        // entry, for every task it starts (above, the tasks are made in the
+        // main task's first segment, which runs in the drain, whose context
+        // is empty).
+        label: "async, spawned after an await",
+        run: () =>
+          run(async () => {
+            await sleep(0);
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) tasks.push(createTask(sleepingChild));
+            for (const task of tasks) await task;
+          }),
+      },
+      {
         label: "floor: AsyncLocalStorage.run + a thenable",
         run: async () => {
           const all: Promise<void>[] = [];
