@@ -334,3 +334,25 @@ export const cases: Case[] = [
     ],
   },
 ];
+
+// `deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1024,--min-semi-space-size=1024
+// bench/styles.ts alloc`: the bytes each side of the "awaiting sleep" case allocates per task (the
+// heap's growth over a round, with a young generation large enough that no collection runs in it),
+// garbage included: what the collector has to go through, which bounds the case.
+if (import.meta.main && Deno.args[0] === "alloc") {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    throw new Error("Cannot measure allocation: run with --v8-flags=--expose-gc");
+  }
+  const spawnCase = cases.find((c) => c.name.includes("awaiting sleep"))!;
+  for (const side of spawnCase.sides) {
+    let bytes = 0;
+    for (let round = 0; round < 3; round++) {
+      gc();
+      const before = Deno.memoryUsage().heapUsed;
+      await side.run();
+      bytes = Deno.memoryUsage().heapUsed - before;
+    }
+    console.log(`${side.label}: ${(bytes / spawnCase.ops).toFixed(0)} bytes allocated per task`);
+  }
+}
