@@ -250,6 +250,22 @@ export const cases: Case[] = [
           }),
       },
       {
+        // The same spawned after an await: the loop's drain then runs in the
+        // context of the code that woke it (here the main task's), and
+        // Deno's AsyncLocalStorage.run copies that context, which holds an
+        // entry, for every task it starts (above, the tasks are made in the
+        // main task's first segment, which runs in the drain, whose context
+        // is empty).
+        label: "async, spawned after an await",
+        run: () =>
+          run(async () => {
+            await sleep(0);
+            const tasks: Task<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) tasks.push(createTask(sleepingChild));
+            for (const task of tasks) await task;
+          }),
+      },
+      {
         label: "floor: AsyncLocalStorage.run + a thenable",
         run: async () => {
           const all: Promise<void>[] = [];
@@ -318,3 +334,25 @@ export const cases: Case[] = [
     ],
   },
 ];
+
+// `deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1024,--min-semi-space-size=1024
+// bench/styles.ts alloc`: the bytes each side of the "awaiting sleep" case allocates per task (the
+// heap's growth over a round, with a young generation large enough that no collection runs in it),
+// garbage included: what the collector has to go through, which bounds the case.
+if (import.meta.main && Deno.args[0] === "alloc") {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    throw new Error("Cannot measure allocation: run with --v8-flags=--expose-gc");
+  }
+  const spawnCase = cases.find((c) => c.name.includes("awaiting sleep"))!;
+  for (const side of spawnCase.sides) {
+    let bytes = 0;
+    for (let round = 0; round < 3; round++) {
+      gc();
+      const before = Deno.memoryUsage().heapUsed;
+      await side.run();
+      bytes = Deno.memoryUsage().heapUsed - before;
+    }
+    console.log(`${side.label}: ${(bytes / spawnCase.ops).toFixed(0)} bytes allocated per task`);
+  }
+}
