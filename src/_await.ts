@@ -308,6 +308,18 @@ export class ThenRecord implements Wait, Settles, Promise<unknown> {
   }
 }
 
+/** A promise fulfilled with `undefined`: it never changes, so every call may chain on it. */
+const FULFILLED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * A promise fulfilled with `value`, for a `then()` completed at once (an
+ * operation that need not wait, a future done already): the common
+ * `undefined` (a put, a join, a task of a procedure) needs no new one.
+ */
+export function settledWith<T>(value: T): Promise<T> {
+  return value === undefined ? FULFILLED_UNDEFINED as Promise<T> : Promise.resolve(value);
+}
+
 function isThenable(value: unknown): boolean {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
     typeof (value as PromiseLike<unknown>).then === "function";

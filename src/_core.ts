@@ -172,6 +172,12 @@ export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
 /**
+ * `loop[HOST_TICKS](n)`: an async body the loop resumed goes on through `n`
+ * more microtask ticks without waiting (it awaited a library awaitable that
+ * needed no wait): a host turn in progress waits for them too.
+ */
+export const HOST_TICKS: unique symbol = Symbol("hostTicks");
+/**
  * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
  * windows of `_windows.ts` hold it while they run); the last release
  * resumes it.
@@ -296,6 +302,18 @@ export interface Layers {
   ensureFuture<T>(aw: unknown, loop: EventLoop): Future<T>;
   /** The loop of the async-function task whose body runs now, or `null`. */
   bodyLoop(): EventLoop | null;
+  /**
+   * A library awaitable that needs no wait (a future done already, an
+   * operation completed at once) is awaited, and its `then()` would resume
+   * the awaiting code from a settled promise, as asyncio's `await` of a
+   * done future goes on without suspending: returns whether it may. `true`
+   * outside every task and in an async-function task whose code runs as
+   * usual (the loop's host turn then waits for the ticks the `await`
+   * takes: `HOST_TICKS`); `false` where the await must take the waiting
+   * path to be told apart or refused (generator code, a task parked on
+   * something else, a task whose code cannot be told).
+   */
+  awaitsInline(): boolean;
   /**
    * A library awaitable's `then()` is called (`record` is its pending
    * `then()`, `what` the awaitable): if an async-function task awaits it,
@@ -441,6 +459,7 @@ export const layers: Layers = {
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
+  awaitsInline: () => true,
   park: () => {},
   unpark: () => undefined,
   asTask: (_task, fn) => fn(),

@@ -9,10 +9,10 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { AWAIT, runningEventLoop } from "./_core.ts";
+import { AWAIT, layers, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { FutureIterator, IN_THEN, settle, STATE, ThenRecord } from "./_await.ts";
+import { FutureIterator, IN_THEN, settle, settledWith, STATE, ThenRecord } from "./_await.ts";
 import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -167,15 +167,15 @@ const READY = null; // completed by `startOperation`, not awaited yet: `value` i
 const FINISHED = true; // `value` is the result (or `undefined` after the slow path or an error)
 type State = typeof FRESH | typeof WAITING | typeof READY | typeof FINISHED;
 
-/** A promise fulfilled with `undefined`: it never changes, so every call may chain on it. */
-const FULFILLED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
-
 /**
- * A promise fulfilled with `value`, for a `then()` completed at once: the
- * common `undefined` (a put, a join) needs no new one.
+ * The settled promise a `then()` completed at once chains on: the awaiting
+ * code goes on without a wait, and if it is a task's body the loop's host
+ * turn waits for it (see `layers.awaitsInline`; an operation that needs no
+ * wait goes on inline wherever it is awaited, as asyncio's does).
  */
-function settledWith<T>(value: T): Promise<T> {
-  return value === undefined ? FULFILLED_UNDEFINED as Promise<T> : Promise.resolve(value);
+function goOn<T>(settled: Promise<T>): Promise<T> {
+  layers.awaitsInline();
+  return settled;
 }
 
 /**
@@ -302,11 +302,11 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
         now = this._kind.tryNow(this.value as A);
       } catch (error) {
         this.done = FINISHED;
-        return Promise.reject(error).then(onfulfilled, onrejected);
+        return goOn(Promise.reject(error)).then(onfulfilled, onrejected);
       }
       if (now !== WAIT) {
         this.done = FINISHED;
-        return settledWith(now).then(onfulfilled, onrejected);
+        return goOn(settledWith(now)).then(onfulfilled, onrejected);
       }
       const slow = this._kind.slow(this.value as A);
       this.value = slow;
@@ -373,7 +373,7 @@ class StartedOperation<A, T> {
   ): Promise<R1 | R2> {
     if (this.done === READY) {
       this.done = FINISHED;
-      return settledWith(this.value as T).then(onfulfilled, onrejected);
+      return goOn(settledWith(this.value as T)).then(onfulfilled, onrejected);
     }
     const operation = OPERATION as Operation<A, T>;
     return operation.then.call(this, onfulfilled, onrejected) as Promise<R1 | R2>;

@@ -68,6 +68,7 @@ import { checkFunction, checkSeconds, checkSecondsOrNull, describe, nameOf } fro
 import {
   CORO_NAME,
   HOLD,
+  HOST_TICKS,
   HOST_TURN,
   HOST_WORK,
   INTERRUPT,
@@ -1293,6 +1294,11 @@ export class EventLoop {
   /** @ignore */
   [HOST_TURN](): void {
     this.#hostTurn = true;
+  }
+
+  /** @ignore */
+  [HOST_TICKS](ticks: number): void {
+    if (this.#hostTurnTicks !== 0) this.#hostTurnTicks += ticks;
   }
 
   /** @ignore */

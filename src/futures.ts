@@ -39,7 +39,14 @@ import {
   SETTLE,
   TO_FUTURE,
 } from "./_core.ts";
-import { FutureIterator, refused, settleThen, ThenRecord, type Wait } from "./_await.ts";
+import {
+  FutureIterator,
+  refused,
+  settledWith,
+  settleThen,
+  ThenRecord,
+  type Wait,
+} from "./_await.ts";
 import { EventLoop } from "./events.ts";
 import { newRegistry, type Weak, weakRef } from "./_host/gc.ts";
 
@@ -313,7 +320,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * Makes the future awaitable in async functions. Inside a task, the task
-   * is marked as waiting on this future, so `task.cancel()` cancels it. A
+   * is marked as waiting on this future, so `task.cancel()` cancels it; a
+   * future done already is no wait, as in asyncio: the `await` resumes in
+   * a microtask, with no loop iteration and no cancellation point. A
    * task waits on one thing at a time: a second `then()` while it waits
    * (`Promise.all` over library awaitables, an async function's promise
    * started in the task and not awaited) is refused with a `RuntimeError`
@@ -327,6 +336,19 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    if (this.#state !== PENDING && layers.awaitsInline()) {
+      // asyncio's `await` of a done future does not suspend: the awaiting
+      // code goes on without a loop iteration, and a cancel requested
+      // meanwhile waits for the task's next real suspension. A settled
+      // promise resumes it in a microtask, as it does a promise's `await`.
+      let outcome: Promise<unknown>;
+      try {
+        outcome = settledWith(this.result());
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      return outcome.then(onfulfilled as never, onrejected) as Promise<R1 | R2>;
+    }
     const record = new ThenRecord(this, undefined, onfulfilled, onrejected);
     const refusal = this[AWAIT](record);
     if (refusal !== undefined) return refused(this.#loop, refusal, onrejected);

@@ -129,6 +129,7 @@ import {
   captureStack,
   CORO_NAME,
   hasToFuture,
+  HOST_TICKS,
   HOST_TURN,
   HOST_WORK,
   IN_HOST_CODE,
@@ -1005,6 +1006,15 @@ export class Task<T = unknown> extends Future<T> {
         return task !== undefined && !task.done() && !task.getLoop().isClosed()
           ? task.getLoop()
           : null;
+      },
+
+      awaitsInline: () => {
+        const task = awaitingTask();
+        if (task === undefined || task.done()) return true;
+        if ((task.#kind & HOST_MASK) !== IN_HOST) return false;
+        // The engine's `await` of a thenable takes three ticks to resume.
+        task.getLoop()[HOST_TICKS](3);
+        return true;
       },
 
       park: (record, what) => {

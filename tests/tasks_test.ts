@@ -5,11 +5,14 @@ import {
   createTask,
   currentTask,
   dumpTasks,
+  Event,
   type ExceptionContext,
   type Future,
   getRunningLoop,
   isFuture,
+  Lock,
   newEventLoop,
+  Queue,
   run,
   RuntimeError,
   sleep,
@@ -1632,4 +1635,79 @@ Deno.test("tasks whose functions return one shared promise each end with its out
     assert.equal(await own, own.getName());
     assert.equal(await relay, 7);
   });
+});
+
+// asyncio's `await` of a done future does not suspend (`Future.__await__`
+// returns at once), nor does an operation that need not wait: nothing else
+// runs in between, and a cancel requested meanwhile waits for the task's
+// next real suspension. The expected lines are CPython 3.11's for the same
+// program.
+Deno.test("an await of a done future or task goes on without a loop iteration, as in asyncio", async () => {
+  const log: unknown[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    const done = createTask(() => Promise.resolve(1));
+    const failed = createTask(() => Promise.reject(new Error("boom")));
+    const future = loop.createFuture<string>();
+    future.setResult("f");
+    await sleep(0);
+    loop.callSoon(() => log.push("callback"));
+    createTask(() => {
+      log.push("other task");
+      return Promise.resolve();
+    });
+    log.push("before");
+    log.push(await done);
+    log.push(await future);
+    try {
+      await failed;
+    } catch (error) {
+      log.push((error as Error).message);
+    }
+    log.push("after");
+    await sleep(0);
+    // A cancel requested before the await of a done task is thrown at the
+    // next await that suspends.
+    currentTask()!.cancel();
+    log.push(await done);
+    try {
+      await sleep(0);
+    } catch (error) {
+      log.push(error instanceof CancelledError ? "cancelled at sleep" : error);
+    }
+  });
+  assert.deepEqual(log, [
+    "before",
+    1,
+    "f",
+    "boom",
+    "after",
+    "callback",
+    "other task",
+    1,
+    "cancelled at sleep",
+  ]);
+});
+
+Deno.test("awaits of operations that need not wait go on without a loop iteration, as in asyncio", async () => {
+  const log: unknown[] = [];
+  await run(async () => {
+    const queue = new Queue<number>();
+    for (let i = 0; i < 3; i++) queue.putNowait(i);
+    const lock = new Lock();
+    const event = new Event();
+    event.set();
+    getRunningLoop().callSoon(() => log.push("callback"));
+    for (let i = 0; i < 3; i++) log.push(await queue.get());
+    await queue.put(9);
+    await lock.acquire();
+    log.push("locked");
+    log.push(await event.wait());
+    const future = getRunningLoop().createFuture<string>();
+    future.setResult("f");
+    log.push(await future, await future);
+    log.push("after");
+    await sleep(0);
+  });
+  assert.deepEqual(log, [0, 1, 2, "locked", true, "f", "f", "after", "callback"]);
 });
