@@ -53,7 +53,21 @@ export const realm: {
   capturing: boolean;
   /** The stack of the latest suspension recorded while `capturing`, or `null`. */
   suspension: Error | null;
-} = { running: null, draining: false, current: null, capturing: false, suspension: null };
+  /**
+   * Counts the awaits of library awaitables that went on inline (a `then()`
+   * that needed no wait, see `layers.awaitsInline`): while it moves, an
+   * async body the loop resumed is still running, and the loop's host turn
+   * waits for it (events.ts).
+   */
+  inlineAwaits: number;
+} = {
+  running: null,
+  draining: false,
+  current: null,
+  capturing: false,
+  suspension: null,
+  inlineAwaits: 0,
+};
 
 /**
  * Debug mode: the stack of each task's latest suspension (the `yield*` chain
@@ -171,12 +185,7 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
-/**
- * `loop[HOST_TICKS](n)`: an async body the loop resumed goes on through `n`
- * more microtask ticks without waiting (it awaited a library awaitable that
- * needed no wait): a host turn in progress waits for them too.
- */
-export const HOST_TICKS: unique symbol = Symbol("hostTicks");
+
 /**
  * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
  * windows of `_windows.ts` hold it while they run); the last release
@@ -308,8 +317,8 @@ export interface Layers {
    * the awaiting code from a settled promise, as asyncio's `await` of a
    * done future goes on without suspending: returns whether it may. `true`
    * outside every task and in an async-function task whose code runs as
-   * usual (the loop's host turn then waits for the ticks the `await`
-   * takes: `HOST_TICKS`); `false` where the await must take the waiting
+   * usual (the `then()` counts itself in `realm.inlineAwaits`); `false`
+   * where the await must take the waiting
    * path to be told apart or refused (generator code, a task parked on
    * something else, a task whose code cannot be told).
    */

@@ -9,7 +9,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { AWAIT, layers, runningEventLoop } from "./_core.ts";
+import { AWAIT, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
 import { FutureIterator, IN_THEN, settle, settledWith, STATE, ThenRecord } from "./_await.ts";
@@ -170,11 +170,11 @@ type State = typeof FRESH | typeof WAITING | typeof READY | typeof FINISHED;
 /**
  * The settled promise a `then()` completed at once chains on: the awaiting
  * code goes on without a wait, and if it is a task's body the loop's host
- * turn waits for it (see `layers.awaitsInline`; an operation that needs no
- * wait goes on inline wherever it is awaited, as asyncio's does).
+ * turn waits for it (`realm.inlineAwaits`; an operation that needs no wait
+ * goes on inline wherever it is awaited, as asyncio's does).
  */
 function goOn<T>(settled: Promise<T>): Promise<T> {
-  layers.awaitsInline();
+  realm.inlineAwaits++;
   return settled;
 }
 

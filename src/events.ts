@@ -68,7 +68,6 @@ import { checkFunction, checkSeconds, checkSecondsOrNull, describe, nameOf } fro
 import {
   CORO_NAME,
   HOLD,
-  HOST_TICKS,
   HOST_TURN,
   HOST_WORK,
   INTERRUPT,
@@ -437,6 +436,8 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
+  // realm.inlineAwaits when the host turn last looked (see #fromMicrotask).
+  #inlineAwaits = 0;
   #holds = 0;
 
   #debug: boolean;
@@ -1297,11 +1298,6 @@ export class EventLoop {
   }
 
   /** @ignore */
-  [HOST_TICKS](ticks: number): void {
-    if (this.#hostTurnTicks !== 0) this.#hostTurnTicks += ticks;
-  }
-
-  /** @ignore */
   [HOLD](delta: 1 | -1): void {
     this.#holds += delta;
     // A hold ends the iteration's drain (see the host turn in #pump); the
@@ -1426,6 +1422,12 @@ export class EventLoop {
       // another microtask tick before the next iteration.
       this.#hostTurnTicks--;
       if (this.#hostWork !== 0) {
+        // A body that goes on through awaits that need no wait is running
+        // still, as asyncio's task does through them: its turn goes on.
+        if (realm.inlineAwaits !== this.#inlineAwaits) {
+          this.#inlineAwaits = realm.inlineAwaits;
+          this.#hostTurnTicks = HOST_TURN_TICKS;
+        }
         host.queueMicrotask(this.#fromMicrotask);
         return;
       }

@@ -34,6 +34,7 @@ import {
   install,
   keepShapes,
   layers,
+  realm,
   REMOVE_WAITER,
   SCHEDULE,
   SETTLE,
@@ -342,6 +343,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       // meanwhile waits for the task's next real suspension. A settled
       // promise resumes it in a microtask, as it does a promise's `await`.
       let outcome: Promise<unknown>;
+      realm.inlineAwaits++;
       try {
         outcome = settledWith(this.result());
       } catch (error) {

@@ -129,7 +129,6 @@ import {
   captureStack,
   CORO_NAME,
   hasToFuture,
-  HOST_TICKS,
   HOST_TURN,
   HOST_WORK,
   IN_HOST_CODE,
@@ -1010,11 +1009,7 @@ export class Task<T = unknown> extends Future<T> {
 
       awaitsInline: () => {
         const task = awaitingTask();
-        if (task === undefined || task.done()) return true;
-        if ((task.#kind & HOST_MASK) !== IN_HOST) return false;
-        // The engine's `await` of a thenable takes three ticks to resume.
-        task.getLoop()[HOST_TICKS](3);
-        return true;
+        return task === undefined || task.done() || (task.#kind & HOST_MASK) === IN_HOST;
       },
 
       park: (record, what) => {
