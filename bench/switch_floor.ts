@@ -18,8 +18,18 @@
  * anything but a native promise costs the engine extra microtask jobs, so
  * "as fast as `await null`" is not the async style's goal; close to that
  * floor is. Not part of `deno task bench`.
+ *
+ * Two more async sides say where the async switch's time goes: the floor
+ * with one `AsyncLocalStorage` `getStore()` per `await` inside `run()` (how
+ * an `await` finds its task: the least a scheduler that knows its task pays),
+ * and the library's loop alone (an async task awaiting a thenable whose
+ * `then()` queues the engine's callback on the loop's ready queue: no wait
+ * record, no park or unpark, no `getStore()`), what the switch would cost if
+ * a task's duties were free.
  */
-import { run, sleep } from "../mod.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { getRunningLoop, run, sleep } from "../mod.ts";
+import { SCHEDULE } from "../src/_core.ts";
 import { nextTurn } from "./_async_floor.ts";
 
 const SLEEP0 = Symbol("sleep(0)");
@@ -137,6 +147,31 @@ function libraryAsync(): Promise<void> {
   });
 }
 
+// The async floor that finds its task after each await.
+const store = new AsyncLocalStorage<object>();
+function asyncFloorContext(): Promise<void> {
+  return store.run({}, async () => {
+    for (let i = 0; i < N; i++) {
+      store.getStore();
+      await nextTurn;
+    }
+  });
+}
+
+// The library's loop alone: then() queues the callback on the ready queue.
+type Schedules = { [SCHEDULE](fn: (arg: never) => void, arg: unknown): void };
+const resumeWith = (callback: (value: undefined) => void) => callback(undefined);
+const loopTurn = {
+  then(callback: (value: undefined) => void): void {
+    (getRunningLoop() as unknown as Schedules)[SCHEDULE](resumeWith, callback);
+  },
+};
+function loopAlone(): Promise<void> {
+  return run(async () => {
+    for (let i = 0; i < N; i++) await (loopTurn as unknown as PromiseLike<undefined>);
+  });
+}
+
 const sides: [string, () => Promise<void>][] = [
   ["generator resume, no loop", bare],
   ["minimal scheduler", minimal],
@@ -144,6 +179,8 @@ const sides: [string, () => Promise<void>][] = [
   ["native await null", awaitNull],
   ["async floor (thenable)", asyncFloor],
   ["library (async task)", libraryAsync],
+  ["async floor + getStore()", asyncFloorContext],
+  ["library's loop alone", loopAlone],
 ];
 const times: number[][] = sides.map(() => []);
 for (let round = -1; round < ROUNDS; round++) {
@@ -157,7 +194,9 @@ for (let round = -1; round < ROUNDS; round++) {
   }
 }
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
-const [resume, floor, ours, native, asyncFloorTime, oursAsync] = times.map(median);
+const [resume, floor, ours, native, asyncFloorTime, oursAsync, contextFloor, loopOnly] = times.map(
+  median,
+);
 for (const [k, [name]] of sides.entries()) {
   console.log(`${name.padEnd(27)} ${median(times[k]).toFixed(1)} ns per switch`);
 }
@@ -168,4 +207,6 @@ console.log(
   `native / library:            ${(native / ours).toFixed(2)} (the bench's switch ratio)`,
 );
 console.log(`async floor / native:        ${(native / asyncFloorTime).toFixed(2)}`);
-console.log(`library async / async floor: ${(asyncFloorTime / oursAsync).toFixed(2)}`);
+console.log(`library async / async floor: ${(asyncFloorTime / oursAsync).toFixed(2)} (the target)`);
+console.log(`  floor + getStore():        ${(asyncFloorTime / contextFloor).toFixed(2)}`);
+console.log(`  the loop alone:            ${(asyncFloorTime / loopOnly).toFixed(2)}`);

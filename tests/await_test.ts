@@ -211,6 +211,85 @@ Deno.test("trap: an async body that returns while a promise it started still wai
   assert.ok(unhandled[0] instanceof RuntimeError);
 });
 
+// The three ways to abandon a wait, when the wait is on the next iteration
+// (`sleep(0)`: no future, only the loop's ready queue settles it): the
+// abandoned `await` gets the error, once, at time 0, and never resumes.
+
+Deno.test("trap: a second wait while parked on sleep(0) is refused, and the sleep(0) await gets the error", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const task = createTask(async () => {
+      const first = (async () => {
+        try {
+          await sleep(0);
+          log.push("first resumed");
+        } catch (error) {
+          log.push(`first: ${(error as Error).name} at ${now()}`);
+          throw error;
+        }
+      })();
+      await Promise.all([first, sleep(0)]);
+    });
+    await assert.rejects(async () => await task, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /a task waits on one thing at a time/);
+      assert.match(error.message, /already waiting on the next iteration \(sleep\(0\)\)/);
+      return true;
+    });
+    await sleep(1);
+  }, VT);
+  assert.deepEqual(log, ["first: RuntimeError at 0"]);
+});
+
+Deno.test("trap: an async body that returns while code it started waits on sleep(0) fails, and that wait gets the error", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    // deno-lint-ignore require-await
+    const task = createTask(async () => {
+      // Parks the task on the next iteration in its first segment, and
+      // returns before that iteration comes.
+      sleep(0).then(
+        () => log.push("resumed"),
+        (error: Error) => log.push(`${error.name} at ${now()}`),
+      );
+      return "done";
+    });
+    await assert.rejects(async () => await task, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /still waits on the next iteration \(sleep\(0\)\)/);
+      return true;
+    });
+    await sleep(1);
+  }, VT);
+  assert.deepEqual(log, ["RuntimeError at 0"]);
+});
+
+Deno.test("trap: createTask(promise) while the task waits on sleep(0) is refused, and the sleep(0) await gets the error", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const task = createTask(async () => {
+      const job = (async () => {
+        try {
+          await sleep(0);
+          log.push("job resumed");
+        } catch (error) {
+          log.push(`job: ${(error as Error).name}`);
+        }
+      })();
+      // A microtask later the job has parked the task on sleep(0).
+      await Promise.resolve();
+      createTask(job);
+    });
+    await assert.rejects(async () => await task, (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /the task is waiting on the next iteration \(sleep\(0\)\)/);
+      return true;
+    });
+    await sleep(1);
+  }, VT);
+  assert.deepEqual(log, ["job: RuntimeError"]);
+});
+
 Deno.test("trap: under virtual time a refused wait is pending work until its error surfaces", async () => {
   await run(async () => {
     getRunningLoop().callLater(5, () => {});
