@@ -9,8 +9,12 @@
  *
  * `BENCH_ONLY=net` runs the cases whose names start so, `BENCH_CASE=name`
  * the one case of that exact name, and `BENCH_LIST=1` only prints their
- * names (a line `@@cases [...]`): `tools/portable/bench.ts` runs each case
- * in a process of its own, so that no case runs on a heap or a JIT state
+ * names (a line `@@cases [...]`). `BENCH_GC_BEFORE=1` runs a full collection,
+ * untimed, before every timed side of the cases that have no `before` of
+ * their own, to see how much of a ratio's spread is one side's garbage
+ * collected in the other side's rounds (for Bun's generator spawn: nothing
+ * measurable, see the README's "On Node and Bun"). `tools/portable/bench.ts`
+ * runs each case in a process of its own, so that no case runs on a heap or a JIT state
  * that the cases before it left (on Bun, the queue ran at 1.3-1.9x native
  * after the others against 1.8-2.5x alone).
  *
@@ -38,10 +42,11 @@ const runtime = g.Bun !== undefined
 
 const only = env("BENCH_ONLY");
 const exact = env("BENCH_CASE");
+const gcBefore = env("BENCH_GC_BEFORE") === "1" ? g.gc : undefined;
 const selected = [...core, ...combinators, ...queues, ...net].filter((c) =>
   c.measure === undefined && (only === undefined || c.name.startsWith(only)) &&
   (exact === undefined || c.name === exact)
-);
+).map((c) => gcBefore === undefined || c.before !== undefined ? c : { ...c, before: gcBefore });
 if (env("BENCH_LIST") !== undefined) {
   console.log(`@@cases ${JSON.stringify(selected.map((c) => c.name))}`);
 } else {
