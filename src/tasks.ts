@@ -287,6 +287,7 @@ let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
 let closeWindow: (task: Task<unknown>) => boolean;
+let gateStart: (task: Task<unknown>) => void;
 let inHost: (task: Task<unknown>) => boolean;
 
 /** The task whose step runs now (an eager start, or the drain's), or `null`. */
@@ -420,6 +421,9 @@ export class Task<T = unknown> extends Future<T> {
         current = previous;
       }
     } else {
+      // An async body starts in its creator's host context, as asyncio's
+      // create_task copies the creator's contextvars: see gateStart.
+      if (kind === NOT_STARTED && hostContext !== null) gateStart(this as Task<unknown>);
       loop[SCHEDULE](stepTask, this);
     }
   }
@@ -863,16 +867,67 @@ export class Task<T = unknown> extends Future<T> {
       return body;
     };
 
+    // With a host context store, a task of a function that is not a
+    // generator function (an async function, or one that calls one) starts
+    // its body in a promise reaction registered when the task is made,
+    // inside its creator's context with the task's entry added: the engine
+    // keeps that context with the reaction, so the body sees its creator's
+    // AsyncLocalStorage values (asyncio's create_task copies the creator's
+    // contextvars), not those of the code that woke the loop, whose context
+    // the drain runs in. The task's first step only opens the gate (the
+    // resolve function waits in #resume); the body then starts right after
+    // the iteration's batch, as a resumed body does (see unpark).
+    let gateResolve: ((value?: undefined) => void) | undefined;
+    const gateExecutor = (resolve: (value?: undefined) => void): void => {
+      gateResolve = resolve;
+    };
+    const startGated = (): void => {
+      const task = hostContext!.getStore() as Task<unknown>;
+      if (task.done()) return;
+      // (A cancel() since the first step keeps its bits, as a cancel() of a
+      // body that runs in the host: its first library await throws
+      // CancelledError, as in asyncio, where the first segment ran in the
+      // step, before the cancel().)
+      firstSegment(task, task.#coro as () => unknown, true);
+    };
+    const inGate = (task: Task<unknown>): void => {
+      new Promise<undefined>(gateExecutor).then(startGated);
+      task.#resume = gateResolve;
+      gateResolve = undefined;
+    };
+    gateStart = (task) => {
+      if (Object.getPrototypeOf(task.#coro) === GeneratorFunctionPrototype) return;
+      hostContext!.run(task, inGate, task);
+    };
+
     /** The first step of a task made from a function: call it inside the task. */
     const start = (task: Task<unknown>): void => {
       if ((task.#kind & MUST_CANCEL) !== 0) {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
         task.#kind &= ~MUST_CANCEL;
+        task.#resume = undefined; // a gate (gateStart) stays shut
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
       }
-      const fn = task.#coro as () => unknown;
+      const gate = task.#resume as (() => void) | undefined;
+      if (gate !== undefined) {
+        // Open the gate: the body starts in its reaction, after this
+        // iteration's batch; the loop waits for it as for host work.
+        task.#resume = undefined;
+        Task.#enterHost(task);
+        task.getLoop()[HOST_TURN]();
+        gate();
+        return;
+      }
+      firstSegment(task, task.#coro as () => unknown, false);
+    };
+
+    /**
+     * Calls a task's function and takes what it returns; `gated`: in the
+     * gate's reaction (see gateStart), in the task's context already.
+     */
+    const firstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
       if (
         windows !== null && windows.getStore() !== task &&
         (windows.busy || windows.inSegment || !realm.draining) &&
@@ -889,11 +944,13 @@ export class Task<T = unknown> extends Future<T> {
       current = task;
       // The first segment of an async body runs host code: it may park on an
       // awaitable before fn() even returns.
-      Task.#enterHost(task);
+      if (!gated) Task.#enterHost(task);
       let body: unknown;
       try {
         body = hostContext === null
           ? asyncContext.run(task, fn)
+          : gated
+          ? startWatched(fn)
           : hostContext.run(task, startWatched, fn);
       } catch (error) {
         windows?.endSegment();
@@ -923,9 +980,11 @@ export class Task<T = unknown> extends Future<T> {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
         Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
         // Its first await registers in host microtasks: let them run before
-        // the next iteration (in a window of its own, without a context store).
-        if (windows === null) task.getLoop()[HOST_TURN]();
-        else {
+        // the next iteration (in a window of its own, without a context store;
+        // a gated start asked for the turn already).
+        if (windows === null) {
+          if (!gated) task.getLoop()[HOST_TURN]();
+        } else {
           if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
           windows.endSegment();
         }
