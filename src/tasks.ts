@@ -224,6 +224,38 @@ const LOOSE = 3 << HOST_SHIFT; // windows only: its code can no longer be told (
 const STEPS_IN_PLACE = 16;
 
 /**
+ * How many tasks share a `StartGate` at most. A first step opens its task's
+ * gate, and the tasks of that gate whose first step has not come yet (the
+ * loop's batch was cut by a host turn) wait on the next gate: few enough to
+ * move each time, many enough that the gate's own objects cost a task little.
+ */
+const GATE_SIZE = 32;
+
+/**
+ * The reactions that start the async bodies of up to `GATE_SIZE` tasks,
+ * each in its creator's host context (see startGated in the Task class):
+ * one promise for them all, which runs them in the order of `tasks`. The
+ * task's `#resume` holds its gate until its first step.
+ */
+class StartGate {
+  readonly tasks: (Task<unknown> | undefined)[] = [];
+  /** The index in `tasks` of the next reaction's task. */
+  next = 0;
+  resolve: () => void = noop;
+  readonly promise: Promise<void> = new Promise<void>((resolve) => {
+    this.resolve = resolve;
+  });
+  /** The reaction each task registers. */
+  readonly start: () => void;
+  constructor(startGated: (gate: StartGate) => void) {
+    this.start = () => startGated(this);
+  }
+}
+function noop(): void {}
+/** The gate the next task waits on (until full or opened). */
+let shutGate: StartGate | null = null;
+
+/**
  * The task whose step runs outside the drain's own call (an eager start, the
  * first segment of a body). A step the drain calls is found by asking the
  * loop (`[RUNNING_STEP]`), so the hot path records nothing.
@@ -869,35 +901,47 @@ export class Task<T = unknown> extends Future<T> {
 
     // With a host context store, a task of a function that is not a
     // generator function (an async function, or one that calls one) starts
-    // its body in a promise reaction registered when the task is made,
-    // inside its creator's context with the task's entry added: the engine
-    // keeps that context with the reaction, so the body sees its creator's
-    // AsyncLocalStorage values (asyncio's create_task copies the creator's
-    // contextvars), not those of the code that woke the loop, whose context
-    // the drain runs in. The task's first step only opens the gate (the
-    // resolve function waits in #resume); the body then starts right after
-    // the iteration's batch, as a resumed body does (see unpark).
-    let gateResolve: ((value?: undefined) => void) | undefined;
-    const gateExecutor = (resolve: (value?: undefined) => void): void => {
-      gateResolve = resolve;
-    };
-    const startGated = (): void => {
-      const task = hostContext!.getStore() as Task<unknown>;
-      if (task.done()) return;
+    // its body in a promise reaction registered when the task is made, in
+    // its creator's context: the engine keeps that context with the
+    // reaction, so the body sees its creator's AsyncLocalStorage values
+    // (asyncio's create_task copies the creator's contextvars), not those
+    // of the code that woke the loop, whose context the drain runs in. The
+    // reactions of the tasks made before a first step wait on one shared
+    // gate (StartGate), which runs them in the order they were registered,
+    // so each finds its task in the gate's list: a task costs a reaction,
+    // not a promise and its resolving functions. The task's first step only
+    // opens the gate; the body then starts right after the iteration's batch
+    // (see unpark, which resumes a body the same way), inside
+    // hostContext.run(task) in that reaction. A task whose first step has
+    // not come yet when its gate opens waits on the next one.
+    const startGated = (gate: StartGate): void => {
+      const task = gate.tasks[gate.next];
+      gate.tasks[gate.next++] = undefined;
+      if (task === undefined || task.done() || task.getLoop().isClosed()) return;
+      if (task.#resume instanceof StartGate) {
+        // Its first step has not come yet (another task of its gate opened
+        // it): wait on the next gate, from the creator's context, which
+        // this reaction runs in.
+        waitOnGate(task);
+        return;
+      }
       // (A cancel() since the first step keeps its bits, as a cancel() of a
       // body that runs in the host: its first library await throws
       // CancelledError, as in asyncio, where the first segment ran in the
       // step, before the cancel().)
       firstSegment(task, task.#coro as () => unknown, true);
     };
-    const inGate = (task: Task<unknown>): void => {
-      new Promise<undefined>(gateExecutor).then(startGated);
-      task.#resume = gateResolve;
-      gateResolve = undefined;
+    const waitOnGate = (task: Task<unknown>): void => {
+      let gate = shutGate;
+      if (gate === null || gate.tasks.length === GATE_SIZE) {
+        gate = shutGate = new StartGate(startGated);
+      }
+      gate.tasks.push(task);
+      gate.promise.then(gate.start);
+      task.#resume = gate;
     };
     gateStart = (task) => {
-      if (Object.getPrototypeOf(task.#coro) === GeneratorFunctionPrototype) return;
-      hostContext!.run(task, inGate, task);
+      if (Object.getPrototypeOf(task.#coro) !== GeneratorFunctionPrototype) waitOnGate(task);
     };
 
     /** The first step of a task made from a function: call it inside the task. */
@@ -906,26 +950,27 @@ export class Task<T = unknown> extends Future<T> {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
         task.#kind &= ~MUST_CANCEL;
-        task.#resume = undefined; // a gate (gateStart) stays shut
+        task.#resume = undefined; // its gate's reaction finds it done
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
       }
-      const gate = task.#resume as (() => void) | undefined;
-      if (gate !== undefined) {
-        // Open the gate: the body starts in its reaction, after this
+      const gate = task.#resume;
+      if (gate instanceof StartGate) {
+        // Open its gate: the body starts in its reaction, after this
         // iteration's batch; the loop waits for it as for host work.
         task.#resume = undefined;
         Task.#enterHost(task);
         task.getLoop()[HOST_TURN]();
-        gate();
+        if (gate === shutGate) shutGate = null;
+        gate.resolve();
         return;
       }
       firstSegment(task, task.#coro as () => unknown, false);
     };
 
     /**
-     * Calls a task's function and takes what it returns; `gated`: in the
-     * gate's reaction (see gateStart), in the task's context already.
+     * Calls a task's function and takes what it returns; `gated`: in its
+     * gate's reaction (see startGated), its first step done.
      */
     const firstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
       if (
@@ -949,8 +994,6 @@ export class Task<T = unknown> extends Future<T> {
       try {
         body = hostContext === null
           ? asyncContext.run(task, fn)
-          : gated
-          ? startWatched(fn)
           : hostContext.run(task, startWatched, fn);
       } catch (error) {
         windows?.endSegment();

@@ -20,9 +20,10 @@ import {
   ensureFuture,
   gather,
   getRunningLoop,
+  newEventLoop,
   run,
   sleep,
-  type Task,
+  Task,
   TaskGroup,
   waitFor,
 } from "../mod.ts";
@@ -243,5 +244,31 @@ Deno.test({
       "a in its own run: A",
       "b in its own run: B",
     ]);
+  },
+});
+
+Deno.test({
+  name: "a task made for another loop starts in its creator's context when that loop runs it",
+  ignore,
+  fn: async () => {
+    // Tasks made one after the other share the reaction that starts them;
+    // the first step of the one on the running loop releases it while the
+    // other's loop does not run: that one waits for its own first step.
+    const seen: unknown[] = [];
+    const other = newEventLoop();
+    try {
+      let later: Task<unknown> | undefined;
+      await run(async () => {
+        await sleep(0);
+        later = req!.run("other loop", () => new Task(recorder(seen, "other"), { loop: other }));
+        const here = req!.run("this loop", () => createTask(recorder(seen, "here")));
+        await here;
+      });
+      assert.deepEqual(seen, ["here start: this loop", "here after await: this loop"]);
+      assert.equal(await other.runUntilComplete(later!), "other loop");
+      assert.deepEqual(seen.slice(2), ["other start: other loop", "other after await: other loop"]);
+    } finally {
+      other.close();
+    }
   },
 });
