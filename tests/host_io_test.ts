@@ -27,6 +27,7 @@ import {
   sleep,
   STDOUT,
   SubprocessProtocol,
+  type SubprocessTransport,
   ThreadPoolExecutor,
   TimeoutError,
   type Transport,
@@ -284,7 +285,7 @@ processTest("subprocess: virtual time does not jump while a task waits on a chil
 class Recorder extends SubprocessProtocol {
   log: string[] = [];
   done = Promise.withResolvers<void>();
-  override connectionMade(transport: Transport) {
+  override connectionMade(transport: SubprocessTransport) {
     this.log.push(`made ${transport !== null}`);
   }
   override pipeDataReceived(fd: number, data: Uint8Array) {
