@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  asCompleted,
   asyncWith,
   CancelledError,
   createTask,
@@ -22,9 +23,11 @@ import {
   getRunningLoop,
   newEventLoop,
   run,
+  shield,
   sleep,
   Task,
   TaskGroup,
+  wait,
   waitFor,
 } from "../mod.ts";
 import { newAsyncContextStore } from "../src/_host/context.ts";
@@ -83,18 +86,35 @@ Deno.test({
       // waitFor is a coroutine: it makes its task when awaited, in the
       // awaiting code's context (as Python's wait_for does).
       const waited = await req!.run("waitFor", async () => await waitFor(body("waitFor"), 5));
+      const shielded = await req!.run("shield", () => shield(body("shield")));
+      const [done] = await req!.run("wait", async () => await wait([body("wait")]));
+      const completed: unknown[] = [];
+      for await (const next of req!.run("asCompleted", () => asCompleted([body("asCompleted")]))) {
+        completed.push(await next);
+      }
       const grouped: Task<unknown>[] = [];
       await asyncWith(new TaskGroup(), async (tg) => {
         await sleep(0);
         grouped.push(req!.run("tg1", () => tg.createTask(body("tg1"))));
         grouped.push(req!.run("tg2", () => tg.createTask(body("tg2"))));
       });
-      return [gathered, ensured, waited, grouped.map((t) => t.result())];
+      return [
+        gathered,
+        ensured,
+        waited,
+        shielded,
+        [...done].map((t) => t.result()),
+        completed,
+        grouped.map((t) => t.result()),
+      ];
     });
     assert.deepEqual(results, [
       ["gather", "gather"],
       "ensureFuture",
       "waitFor",
+      "shield",
+      ["wait"],
+      ["asCompleted"],
       ["tg1", "tg2"],
     ]);
     assert.deepEqual(seen, [
@@ -102,6 +122,9 @@ Deno.test({
       "g2: gather",
       "ensureFuture: ensureFuture",
       "waitFor: waitFor",
+      "shield: shield",
+      "wait: wait",
+      "asCompleted: asCompleted",
       "tg1: tg1",
       "tg2: tg2",
     ]);
