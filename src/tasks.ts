@@ -224,6 +224,38 @@ const LOOSE = 3 << HOST_SHIFT; // windows only: its code can no longer be told (
 const STEPS_IN_PLACE = 16;
 
 /**
+ * How many tasks share a `StartGate` at most. A first step opens its task's
+ * gate, and the tasks of that gate whose first step has not come yet (the
+ * loop's batch was cut by a host turn) wait on the next gate: few enough to
+ * move each time, many enough that the gate's own objects cost a task little.
+ */
+const GATE_SIZE = 32;
+
+/**
+ * The reactions that start the async bodies of up to `GATE_SIZE` tasks,
+ * each in its creator's host context (see startGated in the Task class):
+ * one promise for them all, which runs them in the order of `tasks`. The
+ * task's `#resume` holds its gate until its first step.
+ */
+class StartGate {
+  readonly tasks: (Task<unknown> | undefined)[] = [];
+  /** The index in `tasks` of the next reaction's task. */
+  next = 0;
+  resolve: () => void = noop;
+  readonly promise: Promise<void> = new Promise<void>((resolve) => {
+    this.resolve = resolve;
+  });
+  /** The reaction each task registers. */
+  readonly start: () => void;
+  constructor(startGated: (gate: StartGate) => void) {
+    this.start = () => startGated(this);
+  }
+}
+function noop(): void {}
+/** The gate the next task waits on (until full or opened). */
+let shutGate: StartGate | null = null;
+
+/**
  * The task whose step runs outside the drain's own call (an eager start, the
  * first segment of a body). A step the drain calls is found by asking the
  * loop (`[RUNNING_STEP]`), so the hot path records nothing.
@@ -287,6 +319,7 @@ let nextPending: (task: Task<unknown>) => Task<unknown> | null;
 let parkedState: (task: Task<unknown>) => string | null;
 let abandonWait: (task: Task<unknown>, error: unknown) => void;
 let closeWindow: (task: Task<unknown>) => boolean;
+let gateStart: (task: Task<unknown>) => void;
 let inHost: (task: Task<unknown>) => boolean;
 
 /** The task whose step runs now (an eager start, or the drain's), or `null`. */
@@ -420,6 +453,9 @@ export class Task<T = unknown> extends Future<T> {
         current = previous;
       }
     } else {
+      // An async body starts in its creator's host context, as asyncio's
+      // create_task copies the creator's contextvars: see gateStart.
+      if (kind === NOT_STARTED && hostContext !== null) gateStart(this as Task<unknown>);
       loop[SCHEDULE](stepTask, this);
     }
   }
@@ -863,16 +899,80 @@ export class Task<T = unknown> extends Future<T> {
       return body;
     };
 
+    // With a host context store, a task of a function that is not a
+    // generator function (an async function, or one that calls one) starts
+    // its body in a promise reaction registered when the task is made, in
+    // its creator's context: the engine keeps that context with the
+    // reaction, so the body sees its creator's AsyncLocalStorage values
+    // (asyncio's create_task copies the creator's contextvars), not those
+    // of the code that woke the loop, whose context the drain runs in. The
+    // reactions of the tasks made before a first step wait on one shared
+    // gate (StartGate), which runs them in the order they were registered,
+    // so each finds its task in the gate's list: a task costs a reaction,
+    // not a promise and its resolving functions. The task's first step only
+    // opens the gate; the body then starts right after the iteration's batch
+    // (see unpark, which resumes a body the same way), inside
+    // hostContext.run(task) in that reaction. A task whose first step has
+    // not come yet when its gate opens waits on the next one.
+    const startGated = (gate: StartGate): void => {
+      const task = gate.tasks[gate.next];
+      gate.tasks[gate.next++] = undefined;
+      if (task === undefined || task.done() || task.getLoop().isClosed()) return;
+      if (task.#resume instanceof StartGate) {
+        // Its first step has not come yet (another task of its gate opened
+        // it): wait on the next gate, from the creator's context, which
+        // this reaction runs in.
+        waitOnGate(task);
+        return;
+      }
+      // (A cancel() since the first step keeps its bits, as a cancel() of a
+      // body that runs in the host: its first library await throws
+      // CancelledError, as in asyncio, where the first segment ran in the
+      // step, before the cancel().)
+      firstSegment(task, task.#coro as () => unknown, true);
+    };
+    const waitOnGate = (task: Task<unknown>): void => {
+      let gate = shutGate;
+      if (gate === null || gate.tasks.length === GATE_SIZE) {
+        gate = shutGate = new StartGate(startGated);
+      }
+      gate.tasks.push(task);
+      gate.promise.then(gate.start);
+      task.#resume = gate;
+    };
+    gateStart = (task) => {
+      if (Object.getPrototypeOf(task.#coro) !== GeneratorFunctionPrototype) waitOnGate(task);
+    };
+
     /** The first step of a task made from a function: call it inside the task. */
     const start = (task: Task<unknown>): void => {
       if ((task.#kind & MUST_CANCEL) !== 0) {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
         task.#kind &= ~MUST_CANCEL;
+        task.#resume = undefined; // its gate's reaction finds it done
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
       }
-      const fn = task.#coro as () => unknown;
+      const gate = task.#resume;
+      if (gate instanceof StartGate) {
+        // Open its gate: the body starts in its reaction, after this
+        // iteration's batch; the loop waits for it as for host work.
+        task.#resume = undefined;
+        Task.#enterHost(task);
+        task.getLoop()[HOST_TURN]();
+        if (gate === shutGate) shutGate = null;
+        gate.resolve();
+        return;
+      }
+      firstSegment(task, task.#coro as () => unknown, false);
+    };
+
+    /**
+     * Calls a task's function and takes what it returns; `gated`: in its
+     * gate's reaction (see startGated), its first step done.
+     */
+    const firstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
       if (
         windows !== null && windows.getStore() !== task &&
         (windows.busy || windows.inSegment || !realm.draining) &&
@@ -889,7 +989,7 @@ export class Task<T = unknown> extends Future<T> {
       current = task;
       // The first segment of an async body runs host code: it may park on an
       // awaitable before fn() even returns.
-      Task.#enterHost(task);
+      if (!gated) Task.#enterHost(task);
       let body: unknown;
       try {
         body = hostContext === null
@@ -923,9 +1023,11 @@ export class Task<T = unknown> extends Future<T> {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
         Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
         // Its first await registers in host microtasks: let them run before
-        // the next iteration (in a window of its own, without a context store).
-        if (windows === null) task.getLoop()[HOST_TURN]();
-        else {
+        // the next iteration (in a window of its own, without a context store;
+        // a gated start asked for the turn already).
+        if (windows === null) {
+          if (!gated) task.getLoop()[HOST_TURN]();
+        } else {
           if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
           windows.endSegment();
         }

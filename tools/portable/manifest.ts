@@ -30,6 +30,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "greenlet",
   "mod",
   "host",
+  "host_context",
   "operations",
   "stream_reader",
   "datagram",
