@@ -54,19 +54,20 @@ export const realm: {
   /** The stack of the latest suspension recorded while `capturing`, or `null`. */
   suspension: Error | null;
   /**
-   * Counts the awaits of library awaitables that went on inline (a `then()`
-   * that needed no wait, see `layers.awaitsInline`): while it moves, an
-   * async body the loop resumed is still running, and the loop's host turn
-   * waits for it (events.ts).
+   * Counts what an async body the loop handed to the host did without the
+   * loop: awaits of library awaitables that went on inline (a `then()` that
+   * needed no wait, see `layers.awaitsInline`) and first segments started
+   * from their gate (tasks.ts). While it moves, the loop's host turn waits a
+   * tick more for the body (events.ts).
    */
-  inlineAwaits: number;
+  hostSteps: number;
 } = {
   running: null,
   draining: false,
   current: null,
   capturing: false,
   suspension: null,
-  inlineAwaits: 0,
+  hostSteps: 0,
 };
 
 /**
@@ -317,7 +318,7 @@ export interface Layers {
    * the awaiting code from a settled promise, as asyncio's `await` of a
    * done future goes on without suspending: returns whether it may. `true`
    * outside every task and in an async-function task whose code runs as
-   * usual (the `then()` counts itself in `realm.inlineAwaits`); `false`
+   * usual (the `then()` counts itself in `realm.hostSteps`); `false`
    * where the await must take the waiting
    * path to be told apart or refused (generator code, a task parked on
    * something else, a task whose code cannot be told).

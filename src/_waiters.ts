@@ -170,11 +170,11 @@ type State = typeof FRESH | typeof WAITING | typeof READY | typeof FINISHED;
 /**
  * The settled promise a `then()` completed at once chains on: the awaiting
  * code goes on without a wait, and if it is a task's body the loop's host
- * turn waits for it (`realm.inlineAwaits`; an operation that needs no wait
+ * turn waits for it (`realm.hostSteps`; an operation that needs no wait
  * goes on inline wherever it is awaited, as asyncio's does).
  */
 function goOn<T>(settled: Promise<T>): Promise<T> {
-  realm.inlineAwaits++;
+  realm.hostSteps++;
   return settled;
 }
 

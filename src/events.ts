@@ -436,8 +436,8 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
-  // realm.inlineAwaits when the host turn last looked (see #fromMicrotask).
-  #inlineAwaits = 0;
+  // realm.hostSteps when the host turn last looked (see #fromMicrotask).
+  #hostSteps = 0;
   #holds = 0;
 
   #debug: boolean;
@@ -1421,11 +1421,13 @@ export class EventLoop {
       // await (its then() runs a tick or two after it resumed), give it
       // another microtask tick before the next iteration.
       this.#hostTurnTicks--;
-      if (this.#hostWork !== 0) {
-        // A body that goes on through awaits that need no wait is running
-        // still, as asyncio's task does through them: its turn goes on.
-        if (realm.inlineAwaits !== this.#inlineAwaits) {
-          this.#inlineAwaits = realm.inlineAwaits;
+      // A body that goes on through awaits that need no wait is running
+      // still, as asyncio's task does through them, and a body that just
+      // started may have queued its own end: its turn goes on.
+      const moved = realm.hostSteps !== this.#hostSteps;
+      if (this.#hostWork !== 0 || moved) {
+        if (moved) {
+          this.#hostSteps = realm.hostSteps;
           this.#hostTurnTicks = HOST_TURN_TICKS;
         }
         host.queueMicrotask(this.#fromMicrotask);

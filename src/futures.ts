@@ -323,7 +323,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * Makes the future awaitable in async functions. Inside a task, the task
    * is marked as waiting on this future, so `task.cancel()` cancels it; a
    * future done already is no wait, as in asyncio: the `await` resumes in
-   * a microtask, with no loop iteration and no cancellation point. A
+   * a microtask, with no loop iteration (a cancel already requested is
+   * still thrown there). A
    * task waits on one thing at a time: a second `then()` while it waits
    * (`Promise.all` over library awaitables, an async function's promise
    * started in the task and not awaited) is refused with a `RuntimeError`
@@ -343,7 +344,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       // meanwhile waits for the task's next real suspension. A settled
       // promise resumes it in a microtask, as it does a promise's `await`.
       let outcome: Promise<unknown>;
-      realm.inlineAwaits++;
+      realm.hostSteps++;
       try {
         outcome = settledWith(this.result());
       } catch (error) {

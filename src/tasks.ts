@@ -929,6 +929,9 @@ export class Task<T = unknown> extends Future<T> {
       // body that runs in the host: its first library await throws
       // CancelledError, as in asyncio, where the first segment ran in the
       // step, before the cancel().)
+      // The loop's host turn waits a tick more: a body that parks and
+      // returns in its first segment queues its end now (see #bodySettled).
+      realm.hostSteps++;
       firstSegment(task, task.#coro as () => unknown, true);
     };
     const waitOnGate = (task: Task<unknown>): void => {
@@ -1111,7 +1114,12 @@ export class Task<T = unknown> extends Future<T> {
 
       awaitsInline: () => {
         const task = awaitingTask();
-        return task === undefined || task.done() || (task.#kind & HOST_MASK) === IN_HOST;
+        if (task === undefined || task.done()) return true;
+        // With a cancel pending, the await takes the waiting path, which
+        // throws it there: the engine calls then() a microtask after the
+        // `await` began, and a future done now may have been pending then
+        // (asyncio suspends on it, and throws the cancel at this await).
+        return (task.#kind & (HOST_MASK | MUST_CANCEL)) === IN_HOST;
       },
 
       park: (record, what) => {
