@@ -46,7 +46,16 @@ import {
 } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { AWAIT, IO_WAIT, layers, runningLoopFor } from "./_core.ts";
-import { FutureIterator, IN_THEN, settle, STATE, ThenRecord } from "./_await.ts";
+import {
+  FutureIterator,
+  IN_THEN,
+  OUT,
+  promised,
+  settle,
+  type Settles,
+  STATE,
+  type Wait,
+} from "./_await.ts";
 import { READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
@@ -140,10 +149,6 @@ let tryOp: (op: ReadOp) => Uint8Array | typeof WAIT;
 let beginWait: (op: ReadOp) => Future<void>;
 let endWait: (op: ReadOp, waiter: Future<void>) => void;
 
-const FRESH = 0;
-const WAITING = 1;
-const FINISHED = 2;
-
 /**
  * One call of a read (`read`, `readline`, `readexactly`, `readuntil`):
  * asyncio's coroutine object, as an awaitable with a small state machine
@@ -154,9 +159,17 @@ const FINISHED = 2;
  * yield protocol's "wait on this future") and tries again when woken,
  * until it can complete. Cancelled or failed while waiting, it withdraws
  * its wait and consumes nothing.
+ *
+ * Its state is in two fields: waiting while it has a waiter, finished once
+ * `done`. It is also its own `IteratorResult`: a `next()` that completes the
+ * read returns the operation itself with `done` and `value` set (`yield*`
+ * reads both at once), so a read allocates no result object.
  */
 class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unknown> {
-  #state = FRESH;
+  /** Whether the read finished (completed, failed, or was let go). */
+  done = false;
+  /** The bytes, once a `next()` completed the read. */
+  value: Uint8Array | undefined = undefined;
   #waiter: Future<void> | null = null;
   /** Where `readuntil` scans from after a wait (the bytes before hold no separator). */
   from = 0;
@@ -175,29 +188,28 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   }
 
   next(): IteratorResult<unknown, Uint8Array> {
-    const state = this.#state;
-    if (state === WAITING) this.#woken();
-    else if (state === FINISHED) throw this.#reuse();
+    if (this.#waiter !== null) this.#woken();
+    else if (this.done) throw this.#reuse();
     return this.#step();
   }
 
   throw(error: unknown): IteratorResult<unknown, Uint8Array> {
-    if (this.#state === WAITING) {
-      const waiter = this.#waiter!;
+    const waiter = this.#waiter;
+    if (waiter !== null) {
       this.#waiter = null;
       endWait(this, waiter);
     }
-    this.#state = FINISHED;
+    this.done = true;
     throw error;
   }
 
   return(value?: Uint8Array): IteratorResult<unknown, Uint8Array> {
-    if (this.#state === WAITING) {
-      const waiter = this.#waiter!;
+    const waiter = this.#waiter;
+    if (waiter !== null) {
       this.#waiter = null;
       endWait(this, waiter);
     }
-    this.#state = FINISHED;
+    this.done = true;
     return { done: true, value: value as Uint8Array };
   }
 
@@ -205,9 +217,9 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     onfulfilled?: ((value: Uint8Array) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.#state !== FRESH) {
+    if (this.done || this.#waiter !== null) {
       return Promise.reject(
-        this.#state === FINISHED ? this.#reuse() : new RuntimeError(
+        this.done ? this.#reuse() : new RuntimeError(
           `Cannot await ${this} twice: it is already being awaited`,
         ),
       ).then(onfulfilled, onrejected);
@@ -216,11 +228,11 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     try {
       now = tryOp(this);
     } catch (error) {
-      this.#state = FINISHED;
+      this.done = true;
       return Promise.reject(error).then(onfulfilled, onrejected);
     }
     if (now !== WAIT) {
-      this.#state = FINISHED;
+      this.done = true;
       return Promise.resolve(now).then(onfulfilled, onrejected);
     }
     // The slow path: one record is the awaiting task's wait on the reader's
@@ -241,12 +253,13 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     try {
       now = tryOp(this);
     } catch (error) {
-      this.#state = FINISHED;
+      this.done = true;
       throw error;
     }
     if (now !== WAIT) {
-      this.#state = FINISHED;
-      return { done: true, value: now };
+      this.done = true;
+      this.value = now;
+      return this as IteratorResult<unknown, Uint8Array>;
     }
     return this.#startWait();
   }
@@ -265,11 +278,10 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     try {
       waiter = beginWait(this);
     } catch (error) {
-      this.#state = FINISHED;
+      this.done = true;
       throw error;
     }
     this.#waiter = waiter;
-    this.#state = WAITING;
     return waiter;
   }
 
@@ -277,12 +289,11 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   #woken(): void {
     const waiter = this.#waiter!;
     this.#waiter = null;
-    this.#state = FRESH;
     endWait(this, waiter);
     try {
       waiter.result(); // throws a cancellation or the stream's error
     } catch (error) {
-      this.#state = FINISHED;
+      this.done = true;
       throw error;
     }
   }
@@ -307,23 +318,28 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
  * done, it goes to the callbacks; woken without what it needs (the bytes
  * another task took, a line not complete yet), the read waits again on a
  * record of its own that settles this one.
+ *
+ * A flat class with {@linkcode ThenRecord}'s fields and promise methods,
+ * not a derived one: constructing through `super()` costs every read that
+ * waits. The read rides in `value`, which a wait on a future never reads.
  */
-class ReadThen extends ThenRecord {
-  readonly #op: ReadOp;
+class ReadThen implements Wait, Settles, Promise<unknown> {
+  task: unknown = undefined;
+  instead: unknown = undefined;
+  relay: { stopCounting(): void } | null = null;
+  [STATE]: number = 0;
+  [OUT]: unknown = undefined;
 
   constructor(
-    waiter: Future<void>,
-    op: ReadOp,
-    onfulfilled: ((value: never) => unknown) | null | undefined,
-    onrejected: ((reason: unknown) => unknown) | null | undefined,
-  ) {
-    super(waiter, undefined, onfulfilled, onrejected);
-    this.#op = op;
-  }
+    readonly future: Future<void>,
+    readonly value: ReadOp,
+    readonly onfulfilled: ((value: never) => unknown) | null | undefined,
+    readonly onrejected: ((reason: unknown) => unknown) | null | undefined,
+  ) {}
 
   /** The waiter's outcome: the read goes on (or ends with the error). */
-  override outcome(ok: boolean, value: unknown): void {
-    const op = this.#op;
+  outcome(ok: boolean, value: unknown): void {
+    const op = this.value;
     let step: IteratorResult<unknown, Uint8Array>;
     try {
       step = ok ? op.next() : op.throw(value);
@@ -347,6 +363,27 @@ class ReadThen extends ThenRecord {
       );
     if (this.task === undefined) again();
     else layers.asTask(this.task, again);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  then<R1 = any, R2 = never>(
+    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return promised(this).then(onfulfilled, onrejected);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
+    return promised(this).catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return promised(this).finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
   }
 }
 

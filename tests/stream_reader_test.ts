@@ -440,3 +440,47 @@ Deno.test("an async task whose read waits twice is still parked on the second wa
     assert.equal(dec(await reader.readline()), "no newline yet\n");
   });
 });
+
+// A read's operation keeps its state in its own fields and is its own
+// IteratorResult: its states are checked in both styles, served at once and
+// after a wait.
+Deno.test("a read's operation returns its bytes once, served at once or after a wait, then refuses naming the fix", async () => {
+  const reused = {
+    name: "RuntimeError",
+    message: /^Cannot reuse StreamReader\.read\(\): it was already awaited/,
+  };
+  const twice = {
+    name: "RuntimeError",
+    message: /^Cannot await StreamReader\.read\(\) twice: it is already being awaited/,
+  };
+  await run(function* () {
+    const reader = fed("ab");
+    const now = reader.read(1);
+    assert.equal(dec(yield* now), "a");
+    assert.throws(() => now[Symbol.iterator]().next(), reused);
+    const waiting = reader.read(5);
+    assert.equal(dec(yield* waiting), "b");
+    const later = reader.read(5);
+    const feeder = createTask(function* () {
+      yield* sleep(1);
+      reader.feedData(enc("cd"));
+    });
+    assert.equal(dec(yield* later), "cd");
+    yield* feeder;
+    assert.throws(() => later[Symbol.iterator]().next(), reused);
+  }, VT);
+  await run(async () => {
+    const reader = fed("ab");
+    const now = reader.read(1);
+    assert.equal(dec(await now), "a");
+    await assert.rejects(async () => await now, reused);
+    assert.equal(dec(await reader.read(5)), "b");
+    const later = reader.read(5);
+    const awaiting = createTask(async () => await later);
+    await sleep(1); // `later` waits now
+    await assert.rejects(async () => await later, twice);
+    reader.feedData(enc("cd"));
+    assert.equal(dec(await awaiting), "cd");
+    await assert.rejects(async () => await later, reused);
+  }, VT);
+});
