@@ -263,6 +263,44 @@ export function promised(s: Settles): Promise<unknown> {
 }
 
 /**
+ * Makes the objects of a {@linkcode Settles} class the promise they stand
+ * for: `then`, `catch` and `finally` go to the real promise, made when first
+ * used ({@linkcode promised}), and `Object.prototype.toString` says
+ * `Promise`. Each such class is flat (see `Settles`) and declares these
+ * members; this one definition puts them on its prototype.
+ */
+export function settlesAsPromise(prototype: Settles): void {
+  Object.defineProperties(prototype, {
+    then: {
+      value: function then(
+        this: Settles,
+        onfulfilled?: ((value: unknown) => unknown) | null,
+        onrejected?: ((reason: unknown) => unknown) | null,
+      ): Promise<unknown> {
+        return promised(this).then(onfulfilled, onrejected);
+      },
+      writable: true,
+      configurable: true,
+    },
+    catch: {
+      value: function (this: Settles, onrejected?: ((reason: unknown) => unknown) | null) {
+        return promised(this).catch(onrejected);
+      },
+      writable: true,
+      configurable: true,
+    },
+    finally: {
+      value: function (this: Settles, onfinally?: (() => void) | null) {
+        return promised(this).finally(onfinally);
+      },
+      writable: true,
+      configurable: true,
+    },
+    [Symbol.toStringTag]: { value: "Promise", configurable: true },
+  });
+}
+
+/**
  * A pending `then()`: a {@linkcode Wait} whose outcome goes to `then()`'s
  * callbacks, through the promise it is (see {@linkcode Settles}).
  */
@@ -286,27 +324,13 @@ export class ThenRecord implements Wait, Settles, Promise<unknown> {
     settle(this, ok, value);
   }
 
-  // deno-lint-ignore no-explicit-any
-  then<R1 = any, R2 = never>(
-    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return promised(this).then(onfulfilled, onrejected);
-  }
-
-  // deno-lint-ignore no-explicit-any
-  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return promised(this).catch(onrejected);
-  }
-
-  finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return promised(this).finally(onfinally);
-  }
-
-  get [Symbol.toStringTag](): string {
-    return "Promise";
-  }
+  // The promise it is (see settlesAsPromise).
+  declare then: Promise<unknown>["then"];
+  declare catch: Promise<unknown>["catch"];
+  declare finally: Promise<unknown>["finally"];
+  declare readonly [Symbol.toStringTag]: string;
 }
+settlesAsPromise(ThenRecord.prototype);
 
 /** A promise fulfilled with `undefined`: it never changes, so every call may chain on it. */
 const FULFILLED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);

@@ -29,9 +29,9 @@ import {
   IN_THEN,
   NO_FUTURE,
   OUT,
-  promised,
   settle,
   type Settles,
+  settlesAsPromise,
   SLEEP0,
   STATE,
   Wait,
@@ -295,27 +295,13 @@ class Driving implements Settles, Promise<unknown> {
     };
   }
 
-  // deno-lint-ignore no-explicit-any
-  then<R1 = any, R2 = never>(
-    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return promised(this).then(onfulfilled, onrejected);
-  }
-
-  // deno-lint-ignore no-explicit-any
-  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return promised(this).catch(onrejected);
-  }
-
-  finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return promised(this).finally(onfinally);
-  }
-
-  get [Symbol.toStringTag](): string {
-    return "Promise";
-  }
+  // The promise it is (see settlesAsPromise).
+  declare then: Promise<unknown>["then"];
+  declare catch: Promise<unknown>["catch"];
+  declare finally: Promise<unknown>["finally"];
+  declare readonly [Symbol.toStringTag]: string;
 }
+settlesAsPromise(Driving.prototype);
 
 /** One wait of a {@linkcode Driving}: its outcome resumes the coroutine. */
 class Step extends Wait {

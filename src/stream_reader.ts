@@ -50,9 +50,9 @@ import {
   FutureIterator,
   IN_THEN,
   OUT,
-  promised,
   settle,
   type Settles,
+  settlesAsPromise,
   STATE,
   type Wait,
 } from "./_await.ts";
@@ -365,27 +365,13 @@ class ReadThen implements Wait, Settles, Promise<unknown> {
     else layers.asTask(this.task, again);
   }
 
-  // deno-lint-ignore no-explicit-any
-  then<R1 = any, R2 = never>(
-    onfulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return promised(this).then(onfulfilled, onrejected);
-  }
-
-  // deno-lint-ignore no-explicit-any
-  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<unknown> {
-    return promised(this).catch(onrejected);
-  }
-
-  finally(onfinally?: (() => void) | null): Promise<unknown> {
-    return promised(this).finally(onfinally);
-  }
-
-  get [Symbol.toStringTag](): string {
-    return "Promise";
-  }
+  // The promise it is (see settlesAsPromise).
+  declare then: Promise<unknown>["then"];
+  declare catch: Promise<unknown>["catch"];
+  declare finally: Promise<unknown>["finally"];
+  declare readonly [Symbol.toStringTag]: string;
 }
+settlesAsPromise(ReadThen.prototype);
 
 /** Parks the awaiting task on `waiter` for `op` (already waiting on it); returns the record. */
 function awaitRead<R1, R2>(
