@@ -48,4 +48,4 @@ await run(() => runCommand("cat /zzz"));
 await run(() => runCommand("echo hello"));
 
 const date = await run(getDate);
-console.log(`Current date: ${date}`);
+console.log(`Date the child printed: ${date} (a fixed one: the epoch)`);
