@@ -1712,3 +1712,23 @@ Deno.test("awaits of operations that need not wait go on without a loop iteratio
   });
   assert.deepEqual(log, [0, 1, 2, "locked", true, "f", "f", "after", "callback"]);
 });
+
+// A done future needs no loop: its `await` settles from a settled promise, so
+// a task awaited after its loop closed gives its result (it used to fail with
+// "the event loop is closed"), as in asyncio, where awaiting a done future
+// never reaches its loop.
+Deno.test("a done task awaited after run() returned gives its result; a failed one its error", async () => {
+  let done!: Task<number>;
+  let failed!: Task<never>;
+  await run(async () => {
+    done = createTask(async () => {
+      await sleep(0);
+      return 7;
+    });
+    failed = createTask(() => Promise.reject(new RangeError("late")));
+    await done;
+    await assert.rejects(async () => await failed, RangeError);
+  });
+  assert.equal(await done, 7);
+  await assert.rejects(async () => await failed, RangeError);
+});
