@@ -186,7 +186,6 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
-
 /**
  * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
  * windows of `_windows.ts` hold it while they run); the last release
@@ -313,15 +312,14 @@ export interface Layers {
   /** The loop of the async-function task whose body runs now, or `null`. */
   bodyLoop(): EventLoop | null;
   /**
-   * A library awaitable that needs no wait (a future done already, an
-   * operation completed at once) is awaited, and its `then()` would resume
-   * the awaiting code from a settled promise, as asyncio's `await` of a
-   * done future goes on without suspending: returns whether it may. `true`
+   * A future done already is awaited, and its `then()` would resume the
+   * awaiting code from a settled promise, as asyncio's `await` of a done
+   * future goes on without suspending: returns whether it may. `true`
    * outside every task and in an async-function task whose code runs as
-   * usual (the `then()` counts itself in `realm.hostSteps`); `false`
-   * where the await must take the waiting
-   * path to be told apart or refused (generator code, a task parked on
-   * something else, a task whose code cannot be told).
+   * usual (the `then()` then counts itself in `realm.hostSteps`); `false`
+   * where the await must take the waiting path to be told apart or refused
+   * (generator code, a task parked on something else, a task whose code
+   * cannot be told) or to throw a pending cancel.
    */
   awaitsInline(): boolean;
   /**

@@ -340,9 +340,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   ): Promise<R1 | R2> {
     if (this.#state !== PENDING && layers.awaitsInline()) {
       // asyncio's `await` of a done future does not suspend: the awaiting
-      // code goes on without a loop iteration, and a cancel requested
-      // meanwhile waits for the task's next real suspension. A settled
-      // promise resumes it in a microtask, as it does a promise's `await`.
+      // code goes on without a loop iteration (a task with a cancel pending
+      // takes the waiting path: see layers.awaitsInline). A settled promise
+      // resumes it in a microtask, as it does a promise's `await`.
       let outcome: Promise<unknown>;
       realm.hostSteps++;
       try {

@@ -241,17 +241,16 @@ class StartGate {
   readonly tasks: (Task<unknown> | undefined)[] = [];
   /** The index in `tasks` of the next reaction's task. */
   next = 0;
-  resolve: () => void = noop;
-  readonly promise: Promise<void> = new Promise<void>((resolve) => {
-    this.resolve = resolve;
-  });
+  readonly promise: Promise<void>;
+  /** Opens the gate. */
+  readonly resolve: () => void;
   /** The reaction each task registers. */
   readonly start: () => void;
   constructor(startGated: (gate: StartGate) => void) {
+    ({ promise: this.promise, resolve: this.resolve } = Promise.withResolvers<void>());
     this.start = () => startGated(this);
   }
 }
-function noop(): void {}
 /** The gate the next task waits on (until full or opened). */
 let shutGate: StartGate | null = null;
 
@@ -925,12 +924,12 @@ export class Task<T = unknown> extends Future<T> {
         waitOnGate(task);
         return;
       }
-      // (A cancel() since the first step keeps its bits, as a cancel() of a
+      // A cancel() since the first step keeps its bits, as a cancel() of a
       // body that runs in the host: its first library await throws
       // CancelledError, as in asyncio, where the first segment ran in the
-      // step, before the cancel().)
-      // The loop's host turn waits a tick more: a body that parks and
-      // returns in its first segment queues its end now (see #bodySettled).
+      // step, before the cancel(). The loop's host turn waits a tick more:
+      // a body that parks and returns in its first segment queues its end
+      // now (see #bodySettled).
       realm.hostSteps++;
       firstSegment(task, task.#coro as () => unknown, true);
     };
