@@ -274,6 +274,18 @@ export const cases: Case[] = [
         },
       },
       {
+        // The floor as a task spawns: every task is made in a task, whose
+        // context holds the task's entry, and AsyncLocalStorage.run copies
+        // that context (the side above copies the bench's empty one).
+        label: "floor, spawned by a task",
+        run: () =>
+          storage.run({}, async () => {
+            const all: Promise<void>[] = [];
+            for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
+            await Promise.all(all);
+          }),
+      },
+      {
         label: "native",
         run: async () => {
           const all: Promise<void>[] = [];
