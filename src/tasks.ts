@@ -886,20 +886,15 @@ export class Task<T = unknown> extends Future<T> {
 
     // With a host context store, the promise of an async body is watched
     // from inside the task's context, which the engine keeps with the
-    // reaction. Its end is bound to its task (`bind`: 48 bytes, no closure
-    // scope), because finding the task with getStore() there costs two cache
-    // misses per task (Deno: a lookup in the context's dictionary and one in
-    // a WeakMap that holds an entry per run, both cold by the time a body
-    // ends), more than the bytes; a failure, rarer, finds it with getStore()
-    // (one handler shared by every task).
-    const bodyDone = function (this: Task<unknown>, value: unknown): void {
-      Task.#bodySettled(this, true, value);
-    };
+    // reaction: the two handlers, shared by every task, find their task with
+    // getStore(), instead of two closures and their scope per pending task.
+    const bodyDone = (value: unknown) =>
+      Task.#bodySettled(hostContext!.getStore() as Task<unknown>, true, value);
     const bodyFailed = (error: unknown) =>
       Task.#bodySettled(hostContext!.getStore() as Task<unknown>, false, error);
-    const startWatched = (fn: () => unknown, task: Task<unknown>): unknown => {
+    const startWatched = (fn: () => unknown): unknown => {
       const body = fn();
-      if (isNativePromise(body)) body.then(bodyDone.bind(task), bodyFailed);
+      if (isNativePromise(body)) body.then(bodyDone, bodyFailed);
       return body;
     };
 
@@ -1001,7 +996,7 @@ export class Task<T = unknown> extends Future<T> {
       try {
         body = hostContext === null
           ? asyncContext.run(task, fn)
-          : hostContext.run(task, startWatched, fn, task);
+          : hostContext.run(task, startWatched, fn);
       } catch (error) {
         windows?.endSegment();
         Task.#leaveHost(task);
