@@ -368,3 +368,71 @@ if (import.meta.main && Deno.args[0] === "alloc") {
     console.log(`${side.label}: ${(bytes / spawnCase.ops).toFixed(0)} bytes allocated per task`);
   }
 }
+
+// `deno run -A --v8-flags=--expose-gc bench/styles.ts ab <another build's mod.ts> [rounds]`: the
+// "awaiting sleep" case's library side in this build and in another (`git worktree add --detach`
+// of the build before a change), both imported into one process, and its floor spawned by a task,
+// the three run in turn, each in every place of the order in turn (rounds: a multiple of 6): the
+// median time of each and the ratios, for an A/B that two separate runs on a noisy machine cannot
+// give.
+if (import.meta.main && Deno.args[0] === "ab") {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("Cannot compare builds: run with --v8-flags=--expose-gc");
+  const otherPath = Deno.args[1];
+  if (otherPath === undefined) {
+    throw new Error("Cannot compare builds: name the other build's mod.ts");
+  }
+  const other = await import(
+    new URL(otherPath, `file://${Deno.cwd()}/`).href
+  ) as typeof import("../mod.ts");
+  const rounds = Number(Deno.args[2] ?? 12);
+  const spawnIn = (lib: typeof import("../mod.ts")) => {
+    async function child() {
+      await lib.sleep(0);
+    }
+    return () =>
+      lib.run(async () => {
+        const tasks: Task<void>[] = [];
+        for (let i = 0; i < SPAWN; i++) tasks.push(lib.createTask(child));
+        for (const task of tasks) await task;
+      });
+  };
+  const sides: [string, () => Promise<unknown>][] = [
+    ["this build", spawnIn(await import("../mod.ts"))],
+    ["other build", spawnIn(other)],
+    ["floor, spawned by a task", () =>
+      storage.run({}, async () => {
+        const all: Promise<void>[] = [];
+        for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
+        await Promise.all(all);
+      })],
+  ];
+  const times = sides.map(() => [] as number[]);
+  // Every side takes every place in the order in turn (what a side leaves
+  // behind, or the heap a full collection leaves, favours a place).
+  const orders = [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0], [0, 2, 1], [1, 0, 2]];
+  for (let round = -2; round < rounds; round++) {
+    const order = orders[(round + orders.length) % orders.length];
+    for (const i of order) {
+      gc();
+      const start = performance.now();
+      await sides[i][1]();
+      if (round >= 0) times[i].push(performance.now() - start);
+    }
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const [mine, theirs, floor] = times.map(median);
+  for (const [i, [label]] of sides.entries()) {
+    console.log(`${label}: ${median(times[i]).toFixed(0)} ms (median of ${rounds} rounds)`);
+  }
+  console.log(
+    `of the floor: this build ${(floor / mine).toFixed(3)}, other build ${
+      (floor / theirs).toFixed(3)
+    }`,
+  );
+  console.log(
+    `this build's speed over the other's: ${(theirs / mine).toFixed(3)} (rounds: ${
+      times[1].map((t, i) => (t / times[0][i]).toFixed(2)).join(" ")
+    })`,
+  );
+}
