@@ -103,6 +103,19 @@ async function sleepingChild() {
 }
 
 /**
+ * The async spawn's floor as a task spawns: made inside a context that holds
+ * an entry (a task's creator's does), which each `AsyncLocalStorage.run`
+ * copies, as the library's start of a body does.
+ */
+function floorSpawnedByTask(): Promise<void> {
+  return storage.run({}, async () => {
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
+    await Promise.all(all);
+  });
+}
+
+/**
  * The sides of the Event-waiter creation case. It is GC-bound (100,000 live
  * tasks), so each side runs in a process of its own (`creationRate`): in one
  * process each side paid for the garbage the side before left (one run read
@@ -278,12 +291,7 @@ export const cases: Case[] = [
         // context holds the task's entry, and AsyncLocalStorage.run copies
         // that context (the side above copies the bench's empty one).
         label: "floor, spawned by a task",
-        run: () =>
-          storage.run({}, async () => {
-            const all: Promise<void>[] = [];
-            for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
-            await Promise.all(all);
-          }),
+        run: floorSpawnedByTask,
       },
       {
         label: "native",
@@ -400,12 +408,7 @@ if (import.meta.main && Deno.args[0] === "ab") {
   const sides: [string, () => Promise<unknown>][] = [
     ["this build", spawnIn(await import("../mod.ts"))],
     ["other build", spawnIn(other)],
-    ["floor, spawned by a task", () =>
-      storage.run({}, async () => {
-        const all: Promise<void>[] = [];
-        for (let i = 0; i < SPAWN; i++) all.push(storage.run({}, floorTurnChild));
-        await Promise.all(all);
-      })],
+    ["floor, spawned by a task", floorSpawnedByTask],
   ];
   const times = sides.map(() => [] as number[]);
   // Every side takes every place in the order in turn (what a side leaves

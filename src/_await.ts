@@ -344,6 +344,17 @@ export function settledWith<T>(value: T): Promise<T> {
   return value === undefined ? FULFILLED_UNDEFINED as Promise<T> : Promise.resolve(value);
 }
 
+/**
+ * The settled promise a `then()` completed at once chains on (an operation
+ * that need not wait, a future done already): the awaiting code goes on
+ * without a wait, and if it is a task's body the loop's host turn waits for
+ * it (`realm.hostSteps`), as asyncio's task runs on through such awaits.
+ */
+export function goOn<T>(settled: Promise<T>): Promise<T> {
+  realm.hostSteps++;
+  return settled;
+}
+
 function isThenable(value: unknown): boolean {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
     typeof (value as PromiseLike<unknown>).then === "function";

@@ -9,10 +9,10 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { AWAIT, realm, runningEventLoop } from "./_core.ts";
+import { AWAIT, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
-import { FutureIterator, IN_THEN, settle, settledWith, STATE, ThenRecord } from "./_await.ts";
+import { FutureIterator, goOn, IN_THEN, settle, settledWith, STATE, ThenRecord } from "./_await.ts";
 import { driveThen } from "./_drive.ts";
 import type { Awaitable } from "./coroutines.ts";
 
@@ -166,17 +166,6 @@ const WAITING = 0; // `value` is the slow path's iterator, being driven
 const READY = null; // completed by `startOperation`, not awaited yet: `value` is the result
 const FINISHED = true; // `value` is the result (or `undefined` after the slow path or an error)
 type State = typeof FRESH | typeof WAITING | typeof READY | typeof FINISHED;
-
-/**
- * The settled promise a `then()` completed at once chains on: the awaiting
- * code goes on without a wait, and if it is a task's body the loop's host
- * turn waits for it (`realm.hostSteps`; an operation that needs no wait
- * goes on inline wherever it is awaited, as asyncio's does).
- */
-function goOn<T>(settled: Promise<T>): Promise<T> {
-  realm.hostSteps++;
-  return settled;
-}
 
 /**
  * A new operation of `kind` that runs its fast path now, at the call,

@@ -34,7 +34,6 @@ import {
   install,
   keepShapes,
   layers,
-  realm,
   REMOVE_WAITER,
   SCHEDULE,
   SETTLE,
@@ -42,6 +41,7 @@ import {
 } from "./_core.ts";
 import {
   FutureIterator,
+  goOn,
   refused,
   settledWith,
   settleThen,
@@ -344,13 +344,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
       // takes the waiting path: see layers.awaitsInline). A settled promise
       // resumes it in a microtask, as it does a promise's `await`.
       let outcome: Promise<unknown>;
-      realm.hostSteps++;
       try {
         outcome = settledWith(this.result());
       } catch (error) {
         outcome = Promise.reject(error);
       }
-      return outcome.then(onfulfilled as never, onrejected) as Promise<R1 | R2>;
+      return goOn(outcome).then(onfulfilled as never, onrejected) as Promise<R1 | R2>;
     }
     const record = new ThenRecord(this, undefined, onfulfilled, onrejected);
     const refusal = this[AWAIT](record);
