@@ -25,8 +25,17 @@
  * - `+yield* task`: the spawner's `yield* task` through an iterator (one
  *   shared iterator for a finished task, as `FinishedUndefined`), which is
  *   every piece of the library's spawn;
- * - `8 fields`: the same with an 8-field record (80 bytes), to see
- *   JavaScriptCore's size classes (80, 112, 160 bytes at 8, 12, 16 fields);
+ * - `+pending list`: the loop's list of pending tasks, linked through the
+ *   records (two of their twelve fields), as `allTasks` needs: each record
+ *   joins it when made and leaves it when done;
+ * - `8 fields`: every piece but the list, with an 8-field record (80
+ *   bytes), to see JavaScriptCore's size classes (80, 112, 160 bytes at 8,
+ *   12, 16 fields);
+ * - `8 fields + registry`: the same with the pending tasks kept outside the
+ *   records, as an 8-field `Task` would have to keep them (nine fields are
+ *   112 bytes again, and the list alone takes two): an array, each record
+ *   holding its index (one of its eight fields), the last one moved into a
+ *   finished record's place;
  * - `library`: the library's spawn (its sources, as Bun and Deno run them).
  *
  * Each side runs in a process of its own (the sides share their functions,
@@ -55,7 +64,9 @@ const SIDES = [
   "+chunked queue",
   "+yield* sleep(0)",
   "+yield* task",
+  "+pending list",
   "8 fields",
+  "8 fields + registry",
   "library",
 ] as const;
 type Side = typeof SIDES[number];
@@ -119,8 +130,8 @@ class Rec12 implements Rec {
   waiter: Rec | null = null;
   resume: unknown = undefined;
   extra = ++counter;
-  prev: unknown = null;
-  next: unknown = null;
+  prev: Rec12 | null = null;
+  next: Rec12 | null = null;
   constructor(public g: Generator<unknown, unknown, unknown>) {}
   [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
     return iterate(this);
@@ -141,6 +152,21 @@ class Rec8 implements Rec {
   }
 }
 
+/** Eight fields, one of them the record's index in the registry of pending records. */
+class Rec8R implements Rec {
+  loop = LOOP;
+  done = false;
+  result: unknown = undefined;
+  fn: unknown = null;
+  waiter: Rec | null = null;
+  resume: unknown = undefined;
+  index = 0;
+  constructor(public g: Generator<unknown, unknown, unknown>) {}
+  [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+    return iterate(this);
+  }
+}
+
 function* bareChild(): Generator<unknown, void, unknown> {
   yield SLEEP0;
 }
@@ -151,7 +177,15 @@ function* child(): Generator<unknown, void, unknown> {
 /** One round of a floor side: resolves when its spawner is done. */
 function floorSpawn(side: Side): Promise<void> {
   const at = SIDES.indexOf(side);
-  const Record = side === "8 fields" ? Rec8 : at >= 1 ? Rec12 : Rec4;
+  const Record = side === "8 fields"
+    ? Rec8
+    : side === "8 fields + registry"
+    ? Rec8R
+    : at >= 1
+    ? Rec12
+    : Rec4;
+  const listed = side === "+pending list";
+  const registered = side === "8 fields + registry";
   const claim = at >= 2;
   const chunked = at >= 3;
   const makeChild = at >= 4 ? child : bareChild;
@@ -181,6 +215,35 @@ function floorSpawn(side: Side): Promise<void> {
       writeChunk[writeAt + 1] = rec;
       writeAt += 2;
     };
+    // The pending records: a list through them, or an array they index.
+    let head: Rec12 | null = null;
+    const registry: Rec8R[] = [];
+    const join = (rec: Rec): void => {
+      if (listed) {
+        const r = rec as Rec12;
+        r.next = head;
+        if (head !== null) head.prev = r;
+        head = r;
+      } else if (registered) {
+        (rec as Rec8R).index = registry.push(rec as Rec8R) - 1;
+      }
+    };
+    const leave = (rec: Rec): void => {
+      if (listed) {
+        const r = rec as Rec12;
+        if (r.prev !== null) r.prev.next = r.next;
+        else head = r.next;
+        if (r.next !== null) r.next.prev = r.prev;
+        r.prev = r.next = null;
+      } else if (registered) {
+        const r = rec as Rec8R;
+        const last = registry.pop()!;
+        if (last !== r) {
+          registry[r.index] = last;
+          last.index = r.index;
+        }
+      }
+    };
     const tasks: Rec[] = [];
     function* spawner(): Generator<unknown, void, unknown> {
       for (let i = 0; i < N; i++) {
@@ -191,6 +254,7 @@ function floorSpawn(side: Side): Promise<void> {
           claimable[CLAIMED] = main;
         }
         const rec = new Record(g);
+        join(rec);
         tasks.push(rec);
         push(rec);
       }
@@ -211,6 +275,7 @@ function floorSpawn(side: Side): Promise<void> {
       if (r.done) {
         rec.done = true;
         if (rec === main) return true;
+        leave(rec);
         const waiter = rec.waiter;
         if (waiter !== null) {
           rec.waiter = null;
