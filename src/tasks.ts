@@ -1020,7 +1020,17 @@ export class Task<T = unknown> extends Future<T> {
         task.#resume = undefined;
         startedBy.set(body, fn); // for the call graph: the name of its function
         task.#coro = body;
-        stepTask(task);
+        // Its first segment is the task's code wherever it runs: a gated
+        // start steps it in its gate's reaction, outside the drain (which
+        // names the step it runs), in the creator's host context. There it
+        // runs as an eager start does, in the task's own context.
+        current = task;
+        try {
+          if (gated) hostContext!.run(task, stepTask, task);
+          else stepTask(task);
+        } finally {
+          current = previous;
+        }
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
         Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));

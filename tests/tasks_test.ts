@@ -372,6 +372,45 @@ Deno.test("a lone task spinning on sleep(0) lets host timers and promises in (ma
   assert.ok(steps > 16, `only ${steps} steps`);
 });
 
+Deno.test("a task of a function that returns a generator runs that generator as itself from its first line, whoever made it", async () => {
+  // Its function is called after the loop's batch (in its creator's host
+  // context, see gateStart): the generator's first segment, stepped right
+  // there, is still the task's code, not its creator's (nor no task's).
+  function* body() {
+    const first = currentTask()?.getName();
+    yield* sleep(1);
+    return [first, currentTask()?.getName()];
+  }
+  const fromAsync = await run(async () => {
+    const task = createTask(() => body(), { name: "made by async code" });
+    return await task;
+  }, { virtualTime: true });
+  assert.deepEqual(fromAsync, ["made by async code", "made by async code"]);
+  const fromGenerator = await run(function* () {
+    const task = createTask(() => body(), { name: "made by a generator" });
+    return yield* task;
+  }, { virtualTime: true });
+  assert.deepEqual(fromGenerator, ["made by a generator", "made by a generator"]);
+  // A library await in that first segment is the task's wait: cancel() reaches it.
+  const log: string[] = [];
+  await run(async () => {
+    const task = createTask(() =>
+      (function* () {
+        try {
+          yield* sleep(10);
+        } catch (error) {
+          log.push(`${currentTask()?.getName()}: ${(error as Error).name}`);
+          throw error;
+        }
+      })(), { name: "waiter" });
+    await sleep(1);
+    task.cancel();
+    await sleep(1);
+    assert.ok(task.cancelled());
+  }, { virtualTime: true });
+  assert.deepEqual(log, ["waiter: CancelledError"]);
+});
+
 Deno.test("a task cancelled by the function that makes its generator gets CancelledError at the generator's first line", async () => {
   const log: string[] = [];
   await run(function* () {
