@@ -232,19 +232,33 @@ class GeneratorContextManager<T> extends AsyncContextManager<T> {
   async aexit(error?: unknown): Promise<boolean> {
     if (error === undefined) {
       const step = await this.#gen.next();
-      if (!step.done) throw new RuntimeError("Cannot leave the context: the generator didn't stop");
+      if (!step.done) {
+        await this.#didNotStop("Cannot leave the context: the generator didn't stop");
+      }
       return false;
     }
+    let step: IteratorResult<T, unknown>;
     try {
-      const step = await this.#gen.throw(error);
-      if (!step.done) {
-        throw new RuntimeError("Cannot leave the context: the generator didn't stop after throw()");
-      }
-      return true; // the generator caught the error: suppress it
+      step = await this.#gen.throw(error);
     } catch (thrown) {
       if (thrown === error) return false;
       throw thrown;
     }
+    if (!step.done) {
+      await this.#didNotStop("Cannot leave the context: the generator didn't stop after throw()");
+    }
+    return true; // the generator caught the error: suppress it
+  }
+
+  /**
+   * The generator yielded again where it had to stop: close it, so its
+   * `finally` blocks run (as contextlib's `aclose()`; an error there is the
+   * one that comes out), then refuse.
+   */
+  async #didNotStop(message: string): Promise<never> {
+    const refusal = new RuntimeError(message);
+    await this.#gen.return(undefined);
+    throw refusal;
   }
 }
 

@@ -611,6 +611,59 @@ Deno.test("asyncContextManager(): a generator that yields twice throws RuntimeEr
   );
 });
 
+Deno.test("asyncContextManager(): a generator that did not stop is closed, so its finally blocks run (contextlib's aclose)", async () => {
+  const log: string[] = [];
+  const twice = asyncContextManager(async function* () {
+    try {
+      yield 1;
+      yield 2;
+    } finally {
+      log.push("cleanup after the body");
+    }
+  });
+  const twiceAfterError = asyncContextManager(async function* () {
+    try {
+      yield 1;
+    } catch {
+      yield 2;
+    } finally {
+      log.push("cleanup after the error");
+    }
+  });
+  await run(async () => {
+    await assert.rejects(
+      async () => await asyncWith(twice(), () => {}),
+      failsWith(RuntimeError, /^Cannot leave the context: the generator didn't stop$/),
+    );
+    await assert.rejects(
+      async () =>
+        await asyncWith(twiceAfterError(), () => {
+          throw new Error("body");
+        }),
+      failsWith(
+        RuntimeError,
+        /^Cannot leave the context: the generator didn't stop after throw\(\)$/,
+      ),
+    );
+  });
+  assert.deepEqual(log, ["cleanup after the body", "cleanup after the error"]);
+  // An error in that cleanup is the one that comes out, as in Python.
+  const failingCleanup = asyncContextManager(async function* () {
+    try {
+      yield 1;
+      yield 2;
+    } finally {
+      throw new RangeError("cleanup failed");
+    }
+  });
+  await run(async () => {
+    await assert.rejects(
+      async () => await asyncWith(failingCleanup(), () => {}),
+      failsWith(RangeError, /^cleanup failed$/),
+    );
+  });
+});
+
 Deno.test("asyncContextManager(): each call makes a fresh manager with its arguments", async () => {
   const make = asyncContextManager(async function* (a: number, b: number) {
     yield a + b;
