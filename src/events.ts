@@ -453,6 +453,9 @@ export class EventLoop {
   // the debug report of this run was made.
   #main: Future<unknown> | null = null;
   #deadlockCheck: HostHandle | null = null;
+  // Virtual time: the loop went idle in a host turn; after the host's
+  // microtasks, it looks again (see #idle).
+  #turnCheck: HostHandle | null = null;
   #deadlockReported = false;
 
   /** Callbacks slower than this (seconds) are reported in debug mode. */
@@ -1475,6 +1478,9 @@ export class EventLoop {
     const check = this.#deadlockCheck;
     this.#deadlockCheck = null;
     if (check !== null) host.clearImmediate(check);
+    const turnCheck = this.#turnCheck;
+    this.#turnCheck = null;
+    if (turnCheck !== null) host.clearImmediate(turnCheck);
     if (timer !== null) host.clearTimeout(timer);
   }
 
@@ -1771,6 +1777,17 @@ export class EventLoop {
       return false; // wait for a host event to schedule something
     }
     const next = timers[0].when();
+    if (this.#virtual && this.#hostTurnTicks !== 0) {
+      // A host turn: an async body resumed in this iteration has not parked
+      // on its next library await yet (its then() comes a microtask or two
+      // later, and wakes the loop). That is a task about to be ready, not
+      // idleness: the clock stays, and no real-speed timer is armed, as for
+      // a generator task's step. A body that parks nowhere (it awaits host
+      // code) is host work once the host's microtasks are done: the loop
+      // looks again then.
+      if (this.#turnCheck === null) this.#turnCheck = host.setImmediate(this.#afterTurn);
+      return false;
+    }
     if (this.#virtual && ((this.#hostWork === 0 && this.#ioWait === 0) || this.#forceJump)) {
       this.#forceJump = false;
       if (next > this.#virtualNow) this.#virtualNow = next;
@@ -1779,6 +1796,14 @@ export class EventLoop {
     this.#armHostTimer(next);
     return false;
   }
+
+  /** The host's microtasks ran after a host turn in which the loop went idle: idle, it decides now. */
+  readonly #afterTurn = (): void => {
+    this.#turnCheck = null;
+    if (this.#state !== "running" || this.#draining || this.#wakePending) return;
+    this.#hostTurnTicks = 0;
+    this.#pump();
+  };
 
   // ---------------------------------------------------------------------------
   // Deadlocks that report themselves.

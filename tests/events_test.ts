@@ -771,6 +771,37 @@ Deno.test("virtual time runs an hour of sleeps and timers in milliseconds, exact
   assert.ok(wall < 1000, `an hour of virtual time took ${wall.toFixed(0)} ms`);
 });
 
+Deno.test("virtual time: a task spinning on await sleep(0) holds the clock still, as one spinning on yield* sleep(0) does", async () => {
+  // Between its steps the async spinner's body runs in host microtasks, as
+  // host work; the loop must not take those moments for idleness with host
+  // work pending (real-speed time), or the clock moves while a task is
+  // ready, at a point that depends on the machine's speed.
+  const steps = 20_000;
+  for (const style of ["generator", "async"]) {
+    let n = 0;
+    const seen = await run(async () => {
+      const spinner = style === "generator"
+        ? createTask(function* () {
+          for (let i = 0; i < steps; i++) {
+            n++;
+            yield* sleep(0);
+          }
+        })
+        : createTask(async () => {
+          for (let i = 0; i < steps; i++) {
+            n++;
+            await sleep(0);
+          }
+        });
+      await sleep(0.001);
+      const seen = n;
+      await spinner;
+      return seen;
+    }, { virtualTime: true });
+    assert.equal(seen, steps, `${style}: the clock moved after ${seen} of ${steps} steps`);
+  }
+});
+
 Deno.test("virtual time waits for pending host work before jumping, then jumps", async () => {
   const path = await Deno.makeTempFile();
   try {
