@@ -8,6 +8,7 @@ import {
   Event,
   type ExceptionContext,
   type Future,
+  gather,
   getRunningLoop,
   isFuture,
   Lock,
@@ -391,6 +392,14 @@ Deno.test("a task of a function that returns a generator runs that generator as 
     return yield* task;
   }, { virtualTime: true });
   assert.deepEqual(fromGenerator, ["made by a generator", "made by a generator"]);
+  // The same for the main task of run(), and for gather's tasks.
+  const [first, later] = await run(() => body(), { virtualTime: true }) as string[];
+  assert.ok(first !== undefined && first === later, `${first} then ${later}`);
+  const gathered = await run(async () => {
+    const [a, b] = await gather(() => body(), () => body()) as string[][];
+    return [a[0] === a[1], b[0] === b[1], a[0] !== b[0]];
+  }, { virtualTime: true });
+  assert.deepEqual(gathered, [true, true, true]);
   // A library await in that first segment is the task's wait: cancel() reaches it.
   const log: string[] = [];
   await run(async () => {
