@@ -17,6 +17,7 @@ import {
   type Future,
   getRunningLoop,
   Lock,
+  PriorityQueue,
   Queue,
   run,
   sleep,
@@ -121,4 +122,23 @@ Deno.test("a future cancelled by others, then its waiting task cancelled: the fu
     task.cancel("y");
     assert.equal(yield* task, "x");
   }, VT);
+});
+
+// Finding: PriorityQueue's default order compared strings by UTF-16 code
+// units (JavaScript's `<`), Python's by code points: a character above the
+// BMP (a surrogate pair, 0xD800-0xDFFF first) left before one in
+// U+E000-U+FFFF. CPython: a, U+D7FF, U+FF01, U+1F600.
+Deno.test("PriorityQueue orders strings by code point, as Python does", () => {
+  const queue = new PriorityQueue<string>();
+  for (const s of ["😀", "\uff01", "a", "\ud7ff", "\ue000", "😀a", "😀"]) queue.putNowait(s);
+  const order: string[] = [];
+  while (!queue.empty()) order.push(queue.getNowait());
+  assert.deepEqual(order, ["a", "\ud7ff", "\ue000", "\uff01", "😀", "😀", "😀a"]);
+  const tuples = new PriorityQueue<[number, string]>();
+  for (const t of [[1, "😀x"], [1, "\uffffy"], [0, "z"]] as [number, string][]) tuples.putNowait(t);
+  assert.deepEqual([tuples.getNowait(), tuples.getNowait(), tuples.getNowait()], [
+    [0, "z"],
+    [1, "\uffffy"],
+    [1, "😀x"],
+  ]);
 });
