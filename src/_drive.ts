@@ -146,6 +146,8 @@ export abstract class OwnWait {
   abstract getLoop(): EventLoop;
   /** Cancels the wait: its waiter is woken and it throws `CancelledError`; `false` once it has its outcome. */
   abstract cancel(msg?: string): boolean;
+  /** Whether the wait ended cancelled (its `CancelledError` is its outcome). */
+  abstract cancelled(): boolean;
   /** Pushes `(fn, arg)` on the ready queue when the wait has its outcome (at once if it has it). */
   abstract [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void;
   /** The future-like to await it through with a `Wait` record. */

@@ -541,6 +541,11 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     return true;
   }
 
+  /** Whether the wait ended cancelled. */
+  cancelled(): boolean {
+    return this.#slot instanceof CancelledError;
+  }
+
   /** @ignore */
   [ADD_WAITER](fn: (arg: never) => void, arg: unknown): void {
     const slot = this.#slot;

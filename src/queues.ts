@@ -239,10 +239,11 @@ function defaultCompare(a: unknown, b: unknown): number {
   const tb = typeof b;
   const numericA = ta === "number" || ta === "bigint" || ta === "boolean";
   const numericB = tb === "number" || tb === "bigint" || tb === "boolean";
-  if ((numericA && numericB) || (ta === "string" && tb === "string")) {
+  if (numericA && numericB) {
     // deno-lint-ignore no-explicit-any
     return (a as any) < (b as any) ? -1 : (a as any) > (b as any) ? 1 : 0;
   }
+  if (ta === "string" && tb === "string") return compareCodePoints(a as string, b as string);
   if (Array.isArray(a) && Array.isArray(b)) {
     const n = Math.min(a.length, b.length);
     for (let i = 0; i < n; i++) {
@@ -257,6 +258,26 @@ function defaultCompare(a: unknown, b: unknown): number {
       describe(b)
     }: the default order knows numbers, strings and arrays (pass a compare function)`,
   );
+}
+
+/**
+ * Python's order of strings: by code point. JavaScript's `<` compares UTF-16
+ * code units, where a character above U+FFFF (a surrogate pair, from
+ * 0xD800) comes before one in U+E000-U+FFFF. A lone surrogate counts as its
+ * own code point, as in Python.
+ */
+function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  // The first difference may be the low half of a pair begun the same.
+  if (i > 0 && (a.charCodeAt(i - 1) & 0xfc00) === 0xd800) {
+    const d = a.codePointAt(i - 1)! - b.codePointAt(i - 1)!;
+    if (d !== 0) return d;
+  }
+  return a.codePointAt(i)! - b.codePointAt(i)!;
 }
 
 // ---------------------------------------------------------------------------

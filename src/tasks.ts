@@ -292,7 +292,7 @@ const relayWaits = new Map<Task<unknown>, number>();
  * What a task waits on: a future, an operation it waits on itself (an
  * `OwnWait`, `_drive.ts`), or the future-like an await of one goes through.
  */
-type TaskWaiter = Pick<Future<unknown>, "getLoop" | "cancel">;
+type TaskWaiter = Pick<Future<unknown>, "getLoop" | "cancel" | "cancelled">;
 
 /** What a step throws into the coroutine (boxed: errors are the rare case). */
 class ThrowIn {
@@ -527,7 +527,13 @@ export class Task<T = unknown> extends Future<T> {
       Task.#cancelLoose(this, msg);
       return true;
     }
-    if (this.#waiter !== null && this.#waiter.cancel(msg)) return true;
+    if (this.#waiter !== null) {
+      if (this.#waiter.cancel(msg)) return true;
+      // Cancelled already (by an earlier request, or by others): its own
+      // CancelledError is on its way to the coroutine, and asyncio's step
+      // keeps a CancelledError it throws in; this request only counts.
+      if (this.#waiter.cancelled()) return true;
+    }
     this.#kind |= MUST_CANCEL | ATTEND;
     if (msg !== undefined || typeof this.#extra !== "number") {
       Task.#extraState(this).cancelMessage = msg;
