@@ -533,6 +533,11 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     return eventLoop(this.#event);
   }
 
+  /** Whether the wait was cancelled (its task, resumed, throws that `CancelledError`). */
+  cancelled(): boolean {
+    return this.#slot instanceof CancelledError;
+  }
+
   /** Cancels the wait (the task waiting on it is cancelled); `false` once it has its outcome. */
   cancel(msg?: string): boolean {
     checkMessage(msg);

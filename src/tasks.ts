@@ -855,6 +855,7 @@ export class Task<T = unknown> extends Future<T> {
         if (kind === NOT_STARTED) start(task);
         return;
       }
+      const waiter = task.#waiter;
       task.#waiter = null;
       let value = task.#resume;
       task.#resume = undefined;
@@ -865,7 +866,10 @@ export class Task<T = unknown> extends Future<T> {
       }
       if ((task.#kind & MUST_CANCEL) !== 0) {
         task.#kind &= ~MUST_CANCEL;
-        if (!(throws && value instanceof CancelledError)) {
+        // A wait an earlier cancel() cancelled throws its own CancelledError
+        // (with that cancel's message), as asyncio's __step keeps the one
+        // its wakeup brought.
+        if (!(throws && value instanceof CancelledError) && !waitCancelled(waiter)) {
           throws = true;
           value = new CancelledError(Task.#cancelMessage(task));
         }
@@ -1210,6 +1214,7 @@ export class Task<T = unknown> extends Future<T> {
           if (record.relay !== null) countRelayWait(task, -1);
           return record.instead;
         }
+        const waiter = task.#waiter;
         task.#resume = task.#waiter = null;
         if ((task.#kind & HOST_MASK) === PARKED && !task.done()) {
           task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
@@ -1220,14 +1225,23 @@ export class Task<T = unknown> extends Future<T> {
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
         if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
-          // Cancelled after what it awaited completed: the await throws.
+          // Cancelled after what it awaited completed: the await throws
+          // (the wait's own CancelledError if an earlier cancel() cancelled it).
           task.#kind &= ~MUST_CANCEL;
-          return new CancelledError(Task.#cancelMessage(task));
+          if (!waitCancelled(waiter)) return new CancelledError(Task.#cancelMessage(task));
         }
         return undefined;
       },
     });
   }
+}
+
+/**
+ * Whether the wait a task was parked on ended cancelled (a future, or an
+ * `OwnWait` that can tell): resumed, it throws that `CancelledError`.
+ */
+function waitCancelled(waiter: TaskWaiter | null): boolean {
+  return (waiter as { cancelled?: () => boolean } | null)?.cancelled?.() === true;
 }
 
 /** Whether `value` is a plain native promise (an async function's), whose `then` is the engine's. */
