@@ -8,7 +8,22 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createTask, Event, getRunningLoop, run, sleep } from "../mod.ts";
+import {
+  asyncWith,
+  createTask,
+  currentTask,
+  Event,
+  ExceptionGroup,
+  gather,
+  getRunningLoop,
+  run,
+  shield,
+  sleep,
+  type Task,
+  TaskGroup,
+  timeout,
+  waitFor,
+} from "../mod.ts";
 
 const VT = { virtualTime: true };
 
@@ -81,4 +96,194 @@ Deno.test("a second cancel() before the task resumes keeps the message of the fi
     return seen;
   }, VT);
   assert.deepEqual(seen, ["a", "c", "e"]);
+});
+
+// --- ports that already matched, pinned ------------------------------------------
+
+// async def body(): t.cancel(); return 12      ->  await t raises CancelledError
+Deno.test("a task that cancels itself right before it returns ends cancelled (both styles)", async () => {
+  const outcome = await run(async () => {
+    const seen: string[] = [];
+    for (const style of ["generator", "async"]) {
+      const task: Task<number> = style === "generator"
+        // deno-lint-ignore require-yield
+        ? createTask(function* () {
+          task.cancel();
+          return 12;
+        })
+        // deno-lint-ignore require-await
+        : createTask(async () => {
+          task.cancel();
+          return 12;
+        });
+      try {
+        seen.push(String(await task));
+      } catch (error) {
+        seen.push(`${(error as Error).name} ${task.cancelled()}`);
+      }
+    }
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["CancelledError true", "CancelledError true"]);
+});
+
+// try: await asyncio.shield(inner)
+// except CancelledError: return await inner    ->  "val", not cancelled, cancelling() 1
+Deno.test("a task cancelled at shield() can still await the shielded task; its cancel request stays counted", async () => {
+  const outcome = await run(function* () {
+    const inner = createTask(sleep(0.1, "val"));
+    const task = createTask(function* () {
+      try {
+        return yield* shield(inner);
+      } catch {
+        return `after cancel: ${yield* inner}`;
+      }
+    });
+    yield* sleep(0);
+    task.cancel();
+    return [yield* task, task.cancelled(), task.cancelling()];
+  }, VT);
+  assert.deepEqual(outcome, ["after cancel: val", false, 1]);
+});
+
+// async with TaskGroup() as tg:
+//     tg.create_task(slowclean())   # on cancel: await sleep(0.1); raise KeyError
+//     tg.create_task(fails("first", 0.1))
+// -> ExceptionGroup[ValueError('first'), KeyError('cleanup')]
+Deno.test("a TaskGroup collects a failure raised while a child is being cancelled, after the first one", async () => {
+  const outcome = await run(async () => {
+    try {
+      await asyncWith(new TaskGroup(), (tg) => {
+        tg.createTask(async () => {
+          try {
+            await sleep(100);
+          } catch {
+            await sleep(0.1);
+            throw new SyntaxError("cleanup");
+          }
+        });
+        tg.createTask(function* () {
+          yield* sleep(0.1);
+          throw new RangeError("first");
+        });
+      });
+    } catch (error) {
+      assert.ok(error instanceof ExceptionGroup);
+      return [
+        error.exceptions.map((e) => `${(e as Error).name}:${(e as Error).message}`),
+        currentTask()!.cancelling(),
+      ];
+    }
+    return "no error";
+  }, VT);
+  assert.deepEqual(outcome, [["RangeError:first", "SyntaxError:cleanup"], 0]);
+});
+
+// async with asyncio.timeout(0.1):
+//     try: await asyncio.sleep(1)
+//     except CancelledError: pass          # swallowed: no TimeoutError, expired() True
+// async with asyncio.timeout(0.1):
+//     try: await asyncio.sleep(1)
+//     except CancelledError: current_task().uncancel(); raise   # still TimeoutError
+Deno.test("timeout(): a body that swallows the cancel gets no TimeoutError; one that uncancels it still does", async () => {
+  const outcome = await run(function* () {
+    const seen: unknown[] = [];
+    const cm = timeout(0.1);
+    yield* asyncWith(cm, function* () {
+      try {
+        yield* sleep(1);
+      } catch {
+        seen.push(`swallowed ${currentTask()!.cancelling()}`);
+      }
+    });
+    seen.push(cm.expired(), currentTask()!.cancelling());
+    try {
+      yield* asyncWith(timeout(0.1), function* () {
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          seen.push(`uncancel -> ${currentTask()!.uncancel()}`);
+          throw error;
+        }
+      });
+    } catch (error) {
+      seen.push((error as Error).name, currentTask()!.cancelling());
+    }
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["swallowed 1", true, 0, "uncancel -> 0", "TimeoutError", 0]);
+});
+
+// wait_for(swallow(), 0.1)  -> "swallowed" (the inner's value wins)
+// wait_for(wait_for(slow(1.0), 0.5), 0.2) -> TimeoutError
+// wait_for(fut, 0.1), fut set by a call_later(0.1) made first -> TimeoutError, fut done, not
+// cancelled: its result came first and is lost, the deadline's cancel() came before the task resumed
+Deno.test("waitFor(): an inner that swallows the cancel gives its value; nested deadlines; a result due at the deadline loses", async () => {
+  const outcome = await run(async () => {
+    const seen: unknown[] = [];
+    seen.push(
+      await waitFor(async () => {
+        try {
+          await sleep(10);
+        } catch {
+          return "swallowed";
+        }
+        return "slept";
+      }, 0.1),
+    );
+    try {
+      await waitFor(() => waitFor(sleep(1, "slow"), 0.5), 0.2);
+    } catch (error) {
+      seen.push((error as Error).name, getRunningLoop().time());
+    }
+    const loop = getRunningLoop();
+    const fut = loop.createFuture<string>();
+    loop.callLater(0.1, () => fut.setResult("late"));
+    try {
+      seen.push(await waitFor(fut, 0.1));
+    } catch (error) {
+      seen.push((error as Error).name, fut.cancelled() || !fut.done());
+    }
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [
+    "swallowed",
+    "TimeoutError",
+    0.30000000000000004,
+    "TimeoutError",
+    false,
+  ]);
+});
+
+// g = gather(swallow(), slow(0.5)); g.cancel()  -> await g raises CancelledError
+// gather(a, b, return_exceptions=True) with a.cancel("x") -> [CancelledError, 2]
+Deno.test("gather(): a cancel of the gather wins over a child that swallows it; a cancelled child is a result with returnExceptions", async () => {
+  const outcome = await run(function* () {
+    const seen: unknown[] = [];
+    const g = gather(
+      (function* () {
+        try {
+          yield* sleep(10);
+        } catch {
+          return "swallowed";
+        }
+        return "slept";
+      })(),
+      sleep(0.5, 2),
+    );
+    yield* sleep(0);
+    g.cancel();
+    try {
+      seen.push(yield* g);
+    } catch (error) {
+      seen.push((error as Error).name);
+    }
+    const a = createTask(sleep(100));
+    const r = gather([a, sleep(0.1, 2)], { returnExceptions: true });
+    yield* sleep(0);
+    a.cancel("x");
+    seen.push((yield* r).map((x) => x instanceof Error ? x.name : x));
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["CancelledError", ["CancelledError", 2]]);
 });
