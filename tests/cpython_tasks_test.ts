@@ -99,6 +99,73 @@ Deno.test("a second cancel() before the task resumes keeps the message of the fi
   assert.deepEqual(seen, ["a", "c", "e"]);
 });
 
+// --- a function that returns a future ------------------------------------------
+//
+//   await asyncio.wait_for(asyncio.gather(a(), b()), 5)     -> ["a", "b"]
+//
+// The port that follows "pass the function" is waitFor(() => gather(a, b), 5)
+// (or createTask(() => gather(...)), gather(() => other), shield(() => fut)):
+// a task of a function that returns a library future. The task awaited that
+// future from its gate's reaction, in its creator's context, so the wait was
+// charged to the creator, which waits on the task: the task failed with a
+// RuntimeError blaming the creator ("the task is already waiting on ...
+// pass the function"), and the creator's own await was torn down with it.
+// Now the task awaits the future itself, as async () => await fut would.
+
+Deno.test("a task of a function that returns a future awaits that future as itself (waitFor(() => gather(...)), createTask, gather, shield)", async () => {
+  const job = (value: string) => async () => {
+    await sleep(0.1);
+    return value;
+  };
+  for (const main of ["async", "generator"]) {
+    const body = async () => {
+      const loop = getRunningLoop();
+      const done = loop.createFuture<string>();
+      done.setResult("done");
+      return [
+        await waitFor(() => gather(job("a"), job("b")), 5),
+        await createTask(() => gather(job("c"))),
+        await gather(() => gather(job("d")), job("e")),
+        await shield(() => createTask(job("f"))),
+        await createTask(() => done),
+        loop.time(),
+      ];
+    };
+    const outcome = main === "async" ? await run(body, VT) : await run(function* () {
+      return yield* createTask(body);
+    }, VT);
+    assert.deepEqual(outcome, [["a", "b"], ["c"], [["d"], "e"], "f", "done", 0.4], main);
+  }
+});
+
+Deno.test("cancelling a task of a function that returns a future cancels that future, as asyncio cancels what a task awaits", async () => {
+  const outcome = await run(async () => {
+    const seen: string[] = [];
+    const child = (tag: string) => async () => {
+      try {
+        await sleep(10);
+      } catch (error) {
+        seen.push(`${tag} ${(error as Error).name}`);
+        throw error;
+      }
+    };
+    const task = createTask(() => gather(child("a"), child("b")));
+    await sleep(0);
+    await sleep(0);
+    task.cancel();
+    try {
+      await task;
+    } catch (error) {
+      seen.push(`task ${(error as Error).name} ${task.cancelled()}`);
+    }
+    return [seen, getRunningLoop().time()];
+  }, VT);
+  assert.deepEqual(outcome, [
+    ["a CancelledError", "b CancelledError", "task CancelledError true"],
+    0,
+  ]);
+});
+
 // --- ports that already matched, pinned ------------------------------------------
 
 // async def body(): t.cancel(); return 12      ->  await t raises CancelledError
