@@ -1039,7 +1039,19 @@ export class Task<T = unknown> extends Future<T> {
         }
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
+        if (hostContext !== null && isNativePromise(body)) Task.#watchBody(task, body, true);
+        else {
+          // Another thenable (a future, gather(), a task): the task awaits
+          // it itself, as `async () => await fut` would, not the code whose
+          // context a gated start runs in (its creator), which its then()
+          // would park on.
+          current = task;
+          try {
+            Task.#watchBody(task, body);
+          } finally {
+            current = previous;
+          }
+        }
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store;
         // a gated start asked for the turn already).

@@ -37,6 +37,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "host_io",
   "network",
   "cpython_sync",
+  "cpython_tasks",
 ];
 
 /**
