@@ -323,6 +323,18 @@ export interface Layers {
    */
   awaitsInline(): boolean;
   /**
+   * An operation that need not wait (an item in the queue, a free lock, a
+   * set event, data in a stream) is awaited: returns the `CancelledError` to
+   * throw at that `await` instead of acting, if the awaiting async-function
+   * task has a cancel pending (and takes the cancel), else `undefined`. A
+   * cancel that came while the task's code ran up to the `await` is thrown
+   * there, as at the `await` of a done future: the engine calls `then()` a
+   * microtask after the code reached the `await`, and code run meanwhile
+   * (another task's cancel(), then a put) would have found the task waiting
+   * in asyncio, with the operation not done.
+   */
+  cancelAtAwait(): unknown;
+  /**
    * A library awaitable's `then()` is called (`record` is its pending
    * `then()`, `what` the awaitable): if an async-function task awaits it,
    * records that the task waits on it (on `record.future`, or on the next
@@ -468,6 +480,7 @@ export const layers: Layers = {
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
   awaitsInline: () => true,
+  cancelAtAwait: () => undefined,
   park: () => {},
   unpark: () => undefined,
   asTask: (_task, fn) => fn(),

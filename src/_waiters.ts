@@ -9,7 +9,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { AWAIT, runningEventLoop } from "./_core.ts";
+import { AWAIT, layers, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
 import { FutureIterator, goOn, IN_THEN, settle, settledWith, STATE, ThenRecord } from "./_await.ts";
@@ -286,6 +286,13 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this.done === FRESH) {
+      // A cancel pending in the awaiting task is thrown here, the operation
+      // not done (see layers.cancelAtAwait).
+      const cancel = layers.cancelAtAwait();
+      if (cancel !== undefined) {
+        this.done = FINISHED;
+        return goOn(Promise.reject(cancel)).then(onfulfilled, onrejected);
+      }
       let now: T | typeof WAIT;
       try {
         now = this._kind.tryNow(this.value as A);

@@ -500,6 +500,14 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
     if (this.done || this.#slot !== FRESH_WAIT) {
       return Promise.reject(this.done ? reuse() : awaitedTwice()).then(onfulfilled, onrejected);
     }
+    // A cancel pending in the awaiting task is thrown here, before the wait
+    // is even made (see layers.cancelAtAwait).
+    const cancel = layers.cancelAtAwait();
+    if (cancel !== undefined) {
+      this.done = true;
+      this.value = undefined;
+      return Promise.reject(cancel).then(onfulfilled, onrejected);
+    }
     if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
     // Queued: one record is the task's wait on it, what the task waits on
     // and the promise returned (see EventAwait). Awaited, its `value` is no

@@ -224,6 +224,13 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
         ),
       ).then(onfulfilled, onrejected);
     }
+    // A cancel pending in the awaiting task is thrown here, nothing read
+    // (see layers.cancelAtAwait).
+    const cancel = layers.cancelAtAwait();
+    if (cancel !== undefined) {
+      this.done = true;
+      return Promise.reject(cancel).then(onfulfilled, onrejected);
+    }
     let now: Uint8Array | typeof WAIT;
     try {
       now = tryOp(this);

@@ -263,6 +263,12 @@ let current: Task<unknown> | null = null;
 /** The function a generator task was started from, by its generator (for the call graph). */
 const startedBy = new WeakMap<object, () => unknown>();
 let taskCounter = 0;
+/**
+ * How many tasks have MUST_CANCEL set, in every loop: while none has, the
+ * `then()` of an operation that need not wait does not look for its task
+ * (see `layers.cancelAtAwait`). Set in `cancel()`, cleared where the bit is.
+ */
+let mustCancels = 0;
 /** The host's context store; `null` on a host without one (a browser). */
 const hostContext = newAsyncContextStore<Task<unknown>>();
 /** Where the host has no context store: the windows that tell a body's code. */
@@ -534,6 +540,7 @@ export class Task<T = unknown> extends Future<T> {
       // keeps a CancelledError it throws in; this request only counts.
       if (this.#waiter.cancelled()) return true;
     }
+    if ((this.#kind & MUST_CANCEL) === 0) mustCancels++;
     this.#kind |= MUST_CANCEL | ATTEND;
     if (msg !== undefined || typeof this.#extra !== "number") {
       Task.#extraState(this).cancelMessage = msg;
@@ -560,7 +567,7 @@ export class Task<T = unknown> extends Future<T> {
     const count = Task.#cancelRequests(this);
     if (count > 0) {
       Task.#setCancelRequests(this, count - 1);
-      if (count === 1) this.#kind &= ~MUST_CANCEL;
+      if (count === 1) Task.#clearMustCancel(this);
     }
     return Task.#cancelRequests(this);
   }
@@ -648,6 +655,13 @@ export class Task<T = unknown> extends Future<T> {
     return typeof extra === "number" ? null : extra;
   }
 
+  /** Clears MUST_CANCEL (a cancel delivered, or taken back), keeping `mustCancels` right. */
+  static #clearMustCancel(task: Task<unknown>): void {
+    if ((task.#kind & MUST_CANCEL) === 0) return;
+    task.#kind &= ~MUST_CANCEL;
+    mustCancels--;
+  }
+
   static #cancelMessage(task: Task<unknown>): string | undefined {
     return Task.#extraOrNull(task)?.cancelMessage;
   }
@@ -657,7 +671,8 @@ export class Task<T = unknown> extends Future<T> {
     state: "done" | "failed" | "cancelled",
     value: unknown,
   ): void {
-    task.#kind = FINISHED | (task.#kind & (HOST_MASK | MUST_CANCEL));
+    if ((task.#kind & MUST_CANCEL) !== 0) mustCancels--;
+    task.#kind = FINISHED | (task.#kind & HOST_MASK);
     const loop = task.getLoop();
     // Leave the loop's list of pending tasks.
     if (task.#prev !== null) task.#prev.#next = task.#next;
@@ -681,7 +696,7 @@ export class Task<T = unknown> extends Future<T> {
 
   static #finish(task: Task<unknown>, value: unknown): void {
     if ((task.#kind & MUST_CANCEL) !== 0) {
-      task.#kind &= ~MUST_CANCEL;
+      Task.#clearMustCancel(task);
       Task.#complete(task, "cancelled", Task.#cancelMessage(task));
     } else {
       Task.#complete(task, "done", value);
@@ -718,7 +733,7 @@ export class Task<T = unknown> extends Future<T> {
         task.#waiter = future;
         task.#kind |= ATTEND;
         if ((task.#kind & MUST_CANCEL) !== 0 && future.cancel(Task.#cancelMessage(task))) {
-          task.#kind &= ~MUST_CANCEL;
+          Task.#clearMustCancel(task);
         }
       }
     }
@@ -778,7 +793,7 @@ export class Task<T = unknown> extends Future<T> {
         `Cannot cancel ${task.getName()} where it waits: ${runtimeName()} gives the library no async context (AsyncLocalStorage), and its async function awaited something that is not an awaitable of this library (a host promise), after which the library cannot tell its code. The task is cancelled now; its function runs on, with task.signal aborted (hand the signal to fetch and other host calls, or write the task as a generator coroutine)`,
       task: task,
     });
-    task.#kind &= ~MUST_CANCEL;
+    Task.#clearMustCancel(task);
     Task.#leaveHost(task);
     Task.#complete(task, "cancelled", msg);
   }
@@ -870,7 +885,7 @@ export class Task<T = unknown> extends Future<T> {
         value = value.error;
       }
       if ((task.#kind & MUST_CANCEL) !== 0) {
-        task.#kind &= ~MUST_CANCEL;
+        Task.#clearMustCancel(task);
         if (!(throws && value instanceof CancelledError)) {
           throws = true;
           value = new CancelledError(Task.#cancelMessage(task));
@@ -957,7 +972,7 @@ export class Task<T = unknown> extends Future<T> {
       if ((task.#kind & MUST_CANCEL) !== 0) {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
-        task.#kind &= ~MUST_CANCEL;
+        Task.#clearMustCancel(task);
         task.#resume = undefined; // its gate's reaction finds it done
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
@@ -1149,6 +1164,20 @@ export class Task<T = unknown> extends Future<T> {
         return (task.#kind & (HOST_MASK | MUST_CANCEL)) === IN_HOST;
       },
 
+      cancelAtAwait: () => {
+        if (mustCancels === 0) return undefined;
+        const task = awaitingTask();
+        if (
+          task === undefined ||
+          (task.#kind & (HOST_MASK | MUST_CANCEL)) !== (IN_HOST | MUST_CANCEL) ||
+          task.done()
+        ) {
+          return undefined;
+        }
+        Task.#clearMustCancel(task);
+        return new CancelledError(Task.#cancelMessage(task));
+      },
+
       park: (record, what) => {
         const task = awaitingTask();
         if (task === undefined || task.done()) return;
@@ -1206,7 +1235,7 @@ export class Task<T = unknown> extends Future<T> {
         task.#waiter = future;
         record.task = task;
         if ((task.#kind & MUST_CANCEL) !== 0 && future?.cancel(Task.#cancelMessage(task))) {
-          task.#kind &= ~MUST_CANCEL;
+          Task.#clearMustCancel(task);
         }
       },
 
@@ -1239,7 +1268,7 @@ export class Task<T = unknown> extends Future<T> {
         if (record.instead !== undefined) return record.instead;
         if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
           // Cancelled after what it awaited completed: the await throws.
-          task.#kind &= ~MUST_CANCEL;
+          Task.#clearMustCancel(task);
           return new CancelledError(Task.#cancelMessage(task));
         }
         return undefined;

@@ -16,6 +16,7 @@ import {
   ExceptionGroup,
   gather,
   getRunningLoop,
+  Lock,
   Queue,
   run,
   shield,
@@ -380,7 +381,6 @@ Deno.test("gather(): a cancel of the gather wins over a child that swallows it; 
 Deno.test({
   name:
     "a consumer cancelled right after its first step leaves the item in the queue (async style)",
-  ignore: true,
   fn: async () => {
     const outcome = await run(async () => {
       const seen: string[] = [];
@@ -406,4 +406,46 @@ Deno.test({
     }, VT);
     assert.deepEqual(outcome, [["CancelledError"], 1]);
   },
+});
+
+Deno.test("a lock waiter or an event waiter cancelled in the turn its wait begins is cancelled there, the lock left free (async style)", async () => {
+  //   await lock.acquire(); t = create_task(w()); await asyncio.sleep(0)
+  //   t.cancel(); lock.release()    # -> CancelledError in w, the lock free
+  const outcome = await run(async () => {
+    const lock = new Lock();
+    const event = new Event();
+    const seen: string[] = [];
+    await lock.acquire();
+    const locker = createTask(async () => {
+      try {
+        await lock.acquire();
+        seen.push("locker acquired");
+      } catch (error) {
+        seen.push(`locker ${(error as Error).name}`);
+        throw error;
+      }
+    });
+    const waiter = createTask(async () => {
+      try {
+        await event.wait();
+        seen.push("waiter woke");
+      } catch (error) {
+        seen.push(`waiter ${(error as Error).name}`);
+        throw error;
+      }
+    });
+    await sleep(0);
+    locker.cancel();
+    waiter.cancel();
+    lock.release();
+    event.set();
+    await gather([locker, waiter], { returnExceptions: true });
+    return [seen.toSorted(), lock.locked(), locker.cancelled(), waiter.cancelled()];
+  }, VT);
+  assert.deepEqual(outcome, [
+    ["locker CancelledError", "waiter CancelledError"],
+    false,
+    true,
+    true,
+  ]);
 });
