@@ -16,7 +16,7 @@
 import { describe } from "./_checks.ts";
 import { install, IO_WAIT, runningLoopFor } from "./_core.ts";
 import { ioFuture } from "./_io.ts";
-import { READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
+import { READER_GONE, READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
 import type { HostConn } from "./_host/net.ts";
 import {
   type HostChild,
@@ -448,7 +448,16 @@ export class Process {
     this.stdin = init.stdin;
     this.stdout = init.stdout;
     this.stderr = init.stderr;
-    init.child.status.then((exit) => this.#exited(exit), () => {});
+    const { loop, stdin } = init;
+    init.child.status.then((exit) => {
+      this.#exited(exit);
+      // Nobody reads the child's standard input any more: asyncio's pipe
+      // transport sees its reader gone and is lost (writes dropped, drain()
+      // throws); a drain() here must not say the bytes left.
+      if (stdin !== null && !loop.isClosed()) {
+        loop.callSoonThreadsafe(() => (stdin.transport as StreamTransport)[READER_GONE]());
+      }
+    }, () => {});
   }
 
   static {
@@ -861,8 +870,8 @@ export class SubprocessTransport extends BaseTransport {
     this.#call(() => {
       this.#protocol.processExited();
       // Nobody reads the child's standard input any more: asyncio's pipe
-      // transport sees the reader gone; here it is closed.
-      this.#pipes.get(0)?.close();
+      // transport sees the reader gone; here it is lost the same way.
+      (this.#pipes.get(0) as StreamTransport | undefined)?.[READER_GONE]();
       this.#tryFinish();
     });
   }
