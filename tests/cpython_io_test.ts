@@ -8,7 +8,22 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConnectionResetError, createSubprocessExec, PIPE, run, sleep } from "../mod.ts";
+import {
+  CancelledError,
+  ConnectionResetError,
+  createSubprocessExec,
+  createTask,
+  currentTask,
+  type Future,
+  gather,
+  getRunningLoop,
+  PIPE,
+  run,
+  sleep,
+  type Task,
+  ThreadPoolExecutor,
+  toThread,
+} from "../mod.ts";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -43,4 +58,54 @@ Deno.test("a child that exited closes proc.stdin: drain() after a write throws, 
     return null;
   });
   assert.ok(caught instanceof ConnectionResetError, String(caught));
+});
+
+// Finding: a task of a function that returns a library future (toThread(),
+// runInExecutor(), gather(), loop.createFuture()) charged its wait on that
+// future to the task that created it: `createTask(() => toThread(f, x))`
+// (asyncio: `create_task(asyncio.to_thread(f, x))`) failed with "Cannot
+// await Future(pending) in Task-1: the task is already waiting on ...", or
+// the creator's next await failed. The task now awaits the future as its
+// own, as `async () => await future` does: its result, and cancel() cancels
+// the future.
+Deno.test("createTask(() => future): the task awaits the future as its own", async () => {
+  const result = await run(async () => {
+    const thread = createTask(() => toThread((x: number) => x * 2, 21));
+    const all = createTask(() => gather(sleep(0.01, "a"), sleep(0.02, "b")));
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const submitted = createTask(() => pool.submit((x: number) => x + 1, 1)); // a ConcurrentFuture
+    await sleep(0); // the creator awaits something else meanwhile
+    return [await thread, await all, await submitted];
+  });
+  assert.deepEqual(result, [42, ["a", "b"], 2]);
+});
+
+Deno.test("createTask(() => future): cancel() cancels the future it waits on, as asyncio", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const future: Future<string> = loop.createFuture();
+    let inside: Task | undefined;
+    const task = createTask(() => {
+      inside = currentTask();
+      return future;
+    });
+    await sleep(0);
+    assert.equal(inside, task);
+    task.cancel();
+    await assert.rejects(async () => await task, CancelledError);
+    assert.equal(future.cancelled(), true);
+    assert.equal(task.cancelled(), true);
+  });
+});
+
+Deno.test("createTask(() => future) in the generator style", async () => {
+  const result = await run(function* () {
+    const loop = getRunningLoop();
+    const future: Future<string> = loop.createFuture();
+    const task = createTask(() => future);
+    loop.callLater(0.01, () => future.setResult("set"));
+    yield* sleep(0);
+    return yield* task;
+  });
+  assert.equal(result, "set");
 });
