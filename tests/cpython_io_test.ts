@@ -12,14 +12,20 @@ import {
   CancelledError,
   ConnectionResetError,
   createSubprocessExec,
+  createSubprocessShell,
   createTask,
   currentTask,
   type Future,
   gather,
   getRunningLoop,
+  LimitOverrunError,
+  openConnection,
   PIPE,
   run,
   sleep,
+  startServer,
+  STDOUT,
+  type StreamWriter,
   type Task,
   ThreadPoolExecutor,
   toThread,
@@ -108,4 +114,95 @@ Deno.test("createTask(() => future) in the generator style", async () => {
     return yield* task;
   });
   assert.equal(result, "set");
+});
+
+// Passing ports that pin subtle semantics (CPython 3.13's output in comments).
+
+const dec = (bytes: Uint8Array | null): string => new TextDecoder().decode(bytes!);
+
+async function serveBytes(chunks: (string | number)[]) {
+  const server = await startServer(
+    async (_reader, writer: StreamWriter) => {
+      for (const chunk of chunks) {
+        if (typeof chunk === "number") await sleep(chunk);
+        else {
+          writer.write(enc(chunk));
+          await writer.drain();
+        }
+      }
+      writer.close();
+      await writer.waitClosed();
+    },
+    "127.0.0.1",
+    0,
+  );
+  return { server, port: (server.sockets[0].getsockname() as [string, number])[1] };
+}
+
+Deno.test("readuntil() over the limit keeps the data; readline() over it drops the line (limit=8)", async () => {
+  await run(async () => {
+    const { server, port } = await serveBytes(["0123456789abcdef\nxy\n"]);
+    const [reader, writer] = await openConnection("127.0.0.1", port, { limit: 8 });
+    await sleep(0.05);
+    // LimitOverrunError 16 Separator is found, but chunk is longer than limit
+    await assert.rejects(
+      async () => await reader.readuntil("\n"),
+      (e) => e instanceof LimitOverrunError && e.consumed === 16,
+    );
+    assert.equal(dec(await reader.read(3)), "012"); // the data stayed
+    await assert.rejects(async () => await reader.readline(), LimitOverrunError); // dropped
+    assert.equal(dec(await reader.readline()), "xy\n");
+    assert.equal(dec(await reader.read()), "");
+    writer.close();
+    await writer.waitClosed();
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+Deno.test("server.close() with a client connected: it is served on, and waitClosed() waits for it", async () => {
+  await run(async () => {
+    const server = await startServer(
+      async (reader, writer) => {
+        for (;;) {
+          const line = await reader.readline();
+          if (line.length === 0) break;
+          writer.write(line);
+          await writer.drain();
+        }
+        writer.close();
+        await writer.waitClosed();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = (server.sockets[0].getsockname() as [string, number])[1];
+    const [reader, writer] = await openConnection("127.0.0.1", port);
+    await sleep(0.02);
+    server.close();
+    assert.equal(server.isServing(), false);
+    const closed = createTask(() => server.waitClosed());
+    await sleep(0.05);
+    assert.equal(closed.done(), false); // the client is still connected
+    writer.write(enc("still served\n"));
+    assert.equal(dec(await reader.readline()), "still served\n");
+    writer.close();
+    await writer.waitClosed();
+    await closed;
+  });
+});
+
+Deno.test("subprocess: stderr=STDOUT keeps the order; a child killed by its own SIGTERM is -15; two waiters", async () => {
+  await run(async () => {
+    let proc = await createSubprocessShell("echo out; echo err >&2; echo out2; exit 3", {
+      stdout: PIPE,
+      stderr: STDOUT,
+    });
+    const [out, err] = await proc.communicate();
+    assert.deepEqual([dec(out), err, proc.returncode], ["out\nerr\nout2\n", null, 3]);
+    proc = await createSubprocessShell("kill -TERM $$");
+    assert.equal(await proc.wait(), -15);
+    proc = await createSubprocessShell("sleep 0.05; exit 7");
+    assert.deepEqual(await gather(proc.wait(), proc.wait()), [7, 7]);
+  });
 });
