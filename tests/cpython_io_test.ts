@@ -81,9 +81,11 @@ Deno.test("createTask(() => future): the task awaits the future as its own", asy
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
     const submitted = createTask(() => pool.submit((x: number) => x + 1, 1)); // a ConcurrentFuture
     await sleep(0); // the creator awaits something else meanwhile
-    return [await thread, await all, await submitted];
+    // The README's idiom for async functions, with toThread's futures:
+    const both = await gather(() => toThread((x: number) => x, 1), () => toThread(() => 2));
+    return [await thread, await all, await submitted, both];
   });
-  assert.deepEqual(result, [42, ["a", "b"], 2]);
+  assert.deepEqual(result, [42, ["a", "b"], 2, [1, 2]]);
 });
 
 Deno.test("createTask(() => future): cancel() cancels the future it waits on, as asyncio", async () => {
