@@ -362,10 +362,13 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const { options } = request;
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
+  const transports: Transport[] = [];
   const open = (conn: HostConn, protocol: FlowControlProtocol): Transport => {
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    return new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    transports.push(transport);
+    return transport;
   };
   let stdin: StreamWriter | null = null;
   if (child.stdin !== null) {
@@ -380,7 +383,21 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   };
   const stdout = reader(child.stdout);
   const stderr = merge ? null : reader(child.stderr);
-  for (const waiter of waiters) yield* waiter;
+  try {
+    for (const waiter of waiters) yield* waiter;
+  } catch (error) {
+    // Cancelled (or failed) before the Process was handed out: nobody could
+    // ever wait for the child or kill it. As asyncio: kill it, close its
+    // pipes, and reap it before the error goes on.
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it exited already
+    }
+    for (const transport of transports) transport.abort();
+    yield* ioFuture(loop, child.status);
+    throw error;
+  }
   return makeProcess(child, stdin, stdout, stderr, loop);
 }
 

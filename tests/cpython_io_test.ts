@@ -118,6 +118,33 @@ Deno.test("createTask(() => future) in the generator style", async () => {
   assert.equal(result, "set");
 });
 
+// Finding: a createSubprocessExec() cancelled after the child was spawned,
+// while its pipes connected, left the child running with nobody to wait for
+// it or kill it (no Process was returned). asyncio kills the child, closes
+// its pipes and reaps it before the CancelledError goes on.
+Deno.test("a createSubprocessExec() cancelled after the spawn kills and reaps the child, as asyncio", async () => {
+  const marker = `${7 + Math.random()}`.slice(0, 12);
+  const running = () =>
+    new TextDecoder().decode(
+      new Deno.Command("pgrep", { args: ["-f", `sleep ${marker}`], stdout: "piped" }).outputSync()
+        .stdout,
+    ).trim();
+  for (const style of ["async", "generator"]) {
+    await run(async () => {
+      const task = style === "async"
+        ? createTask(() => createSubprocessExec("sleep", marker, { stdin: PIPE, stdout: PIPE }))
+        : createTask(function* () {
+          return yield* createSubprocessExec("sleep", marker, { stdin: PIPE, stdout: PIPE });
+        }());
+      await sleep(0); // spawned: its pipes are connecting
+      assert.equal(running() !== "", true, style);
+      task.cancel();
+      await assert.rejects(async () => await task, CancelledError);
+      assert.equal(running(), "", `${style}: the child still runs`);
+    });
+  }
+});
+
 // Passing ports that pin subtle semantics (CPython 3.13's output in comments).
 
 const dec = (bytes: Uint8Array | null): string => new TextDecoder().decode(bytes!);
