@@ -1002,7 +1002,15 @@ function* startLowLevel<P extends SubprocessProtocol>(
   }
   const child = yield* spawnFor(loop, request, true);
   const [transport, ready] = openTransport(loop, child, protocol);
-  yield* ready;
+  try {
+    yield* ready;
+  } catch (error) {
+    // Cancelled (or failed) before the transport was handed out: as asyncio,
+    // close it (which kills the child) and reap the child before going on.
+    transport.close();
+    yield* ioFuture(loop, child.status);
+    throw error;
+  }
   return [transport, protocol];
 }
 

@@ -27,6 +27,7 @@ import {
   startServer,
   STDOUT,
   type StreamWriter,
+  SubprocessProtocol,
   type Task,
   ThreadPoolExecutor,
   toThread,
@@ -142,6 +143,19 @@ Deno.test("a createSubprocessExec() cancelled after the spawn kills and reaps th
       task.cancel();
       await assert.rejects(async () => await task, CancelledError);
       assert.equal(running(), "", `${style}: the child still runs`);
+    });
+  }
+  // The same with loop.subprocessExec(), asyncio's _make_subprocess_transport.
+  for (const turns of [1, 2]) {
+    await run(async () => {
+      const task = createTask(() =>
+        getRunningLoop().subprocessExec(() => new SubprocessProtocol(), "sleep", marker)
+      );
+      for (let i = 0; i < turns; i++) await sleep(0);
+      assert.equal(running() !== "", true, `turns ${turns}`);
+      task.cancel();
+      await assert.rejects(async () => await task, CancelledError);
+      assert.equal(running(), "", `subprocessExec, turns ${turns}: the child still runs`);
     });
   }
 });
