@@ -66,7 +66,7 @@
  * @module
  */
 
-import { OSError, RuntimeError, TimeoutError } from "./errors.ts";
+import { BrokenPipeError, OSError, RuntimeError, TimeoutError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { IO_WAIT, SCHEDULE } from "./_core.ts";
 import { trackIO, untrackIO } from "./_io.ts";
@@ -82,6 +82,15 @@ import { formatAddress, type SocketAddress, Transport, TransportSocket } from ".
  * delivering it. A transport reports its own mode under the same key.
  */
 export const READS_ON_DEMAND: unique symbol = Symbol("readsOnDemand");
+
+/**
+ * Called on a child's standard input when the child exited: nobody reads
+ * the pipe any more. As asyncio's pipe transport when it sees its reader
+ * close, the transport is lost, not closed by the user: what is buffered is
+ * dropped (`connectionLost` gets a `BrokenPipeError` then, else `null`),
+ * later writes are dropped and `drain()` throws `ConnectionResetError`.
+ */
+export const READER_GONE: unique symbol = Symbol("readerGone");
 
 /** What a transport tells its server: it opened, and it is gone. */
 export interface TransportOwner {
@@ -259,6 +268,15 @@ export class StreamTransport extends Transport {
   /** Whether the transport reads on demand (see the module header). */
   get [READS_ON_DEMAND](): boolean {
     return this.#onDemand;
+  }
+
+  /** See {@linkcode READER_GONE}. */
+  [READER_GONE](): void {
+    if (this.#state !== OPEN) return;
+    const buffered = this.#writing || this.#outLength !== 0;
+    this.#forceClose(
+      buffered ? new BrokenPipeError("the reader of the pipe is gone", { code: "EPIPE" }) : null,
+    );
   }
 
   /** Whether `close()` or `abort()` was called, or the connection was lost. */

@@ -643,7 +643,7 @@ function* createServer(
     }
   }
   const server = makeServer(loop, listeners, protocolFactory, tls);
-  if (call.startServing) yield* server.startServing();
+  if (call.startServing) yield* startOrClose(server);
   return server;
 }
 
@@ -661,8 +661,21 @@ function* createUnixServer(
   });
   const listener = yield* listening(loop, () => net.listenUnix(path), `listen on ${path}`, false);
   const server = makeServer(loop, [listener], protocolFactory, null);
-  if (startServing) yield* server.startServing();
+  if (startServing) yield* startOrClose(server);
   return server;
+}
+
+/**
+ * Starts serving; cancelled (or failed) meanwhile, closes the server, which
+ * nobody else could close: it was never handed out.
+ */
+function* startOrClose(server: Server): Generator<unknown, void, unknown> {
+  try {
+    yield* server.startServing();
+  } catch (error) {
+    server.close();
+    throw error;
+  }
 }
 
 install({

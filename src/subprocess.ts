@@ -16,7 +16,7 @@
 import { describe } from "./_checks.ts";
 import { install, IO_WAIT, runningLoopFor } from "./_core.ts";
 import { ioFuture } from "./_io.ts";
-import { READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
+import { READER_GONE, READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
 import type { HostConn } from "./_host/net.ts";
 import {
   type HostChild,
@@ -362,10 +362,13 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const { options } = request;
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
+  const transports: Transport[] = [];
   const open = (conn: HostConn, protocol: FlowControlProtocol): Transport => {
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    return new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    transports.push(transport);
+    return transport;
   };
   let stdin: StreamWriter | null = null;
   if (child.stdin !== null) {
@@ -380,7 +383,21 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   };
   const stdout = reader(child.stdout);
   const stderr = merge ? null : reader(child.stderr);
-  for (const waiter of waiters) yield* waiter;
+  try {
+    for (const waiter of waiters) yield* waiter;
+  } catch (error) {
+    // Cancelled (or failed) before the Process was handed out: nobody could
+    // ever wait for the child or kill it. As asyncio: kill it, close its
+    // pipes, and reap it before the error goes on.
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it exited already
+    }
+    for (const transport of transports) transport.abort();
+    yield* ioFuture(loop, child.status);
+    throw error;
+  }
   return makeProcess(child, stdin, stdout, stderr, loop);
 }
 
@@ -448,7 +465,16 @@ export class Process {
     this.stdin = init.stdin;
     this.stdout = init.stdout;
     this.stderr = init.stderr;
-    init.child.status.then((exit) => this.#exited(exit), () => {});
+    const { loop, stdin } = init;
+    init.child.status.then((exit) => {
+      this.#exited(exit);
+      // Nobody reads the child's standard input any more: asyncio's pipe
+      // transport sees its reader gone and is lost (writes dropped, drain()
+      // throws); a drain() here must not say the bytes left.
+      if (stdin !== null && !loop.isClosed()) {
+        loop.callSoonThreadsafe(() => (stdin.transport as StreamTransport)[READER_GONE]());
+      }
+    }, () => {});
   }
 
   static {
@@ -861,8 +887,8 @@ export class SubprocessTransport extends BaseTransport {
     this.#call(() => {
       this.#protocol.processExited();
       // Nobody reads the child's standard input any more: asyncio's pipe
-      // transport sees the reader gone; here it is closed.
-      this.#pipes.get(0)?.close();
+      // transport sees the reader gone; here it is lost the same way.
+      (this.#pipes.get(0) as StreamTransport | undefined)?.[READER_GONE]();
       this.#tryFinish();
     });
   }
@@ -976,7 +1002,15 @@ function* startLowLevel<P extends SubprocessProtocol>(
   }
   const child = yield* spawnFor(loop, request, true);
   const [transport, ready] = openTransport(loop, child, protocol);
-  yield* ready;
+  try {
+    yield* ready;
+  } catch (error) {
+    // Cancelled (or failed) before the transport was handed out: as asyncio,
+    // close it (which kills the child) and reap the child before going on.
+    transport.close();
+    yield* ioFuture(loop, child.status);
+    throw error;
+  }
   return [transport, protocol];
 }
 

@@ -145,6 +145,7 @@ import {
   suspensions,
   TASK_ID,
   TASKS,
+  TO_FUTURE,
 } from "./_core.ts";
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
@@ -343,6 +344,11 @@ function awaitingTask(): Task<unknown> | undefined {
   if (current !== null) return current;
   if (realm.draining) return runningTask() ?? undefined;
   return asyncContext.getStore();
+}
+
+/** The body of a task whose function returned a future: it awaits it. */
+function* awaitFuture(future: Future<unknown>): Generator<unknown, unknown, unknown> {
+  return yield* future;
 }
 
 /**
@@ -1025,6 +1031,14 @@ export class Task<T = unknown> extends Future<T> {
         return;
       } finally {
         current = previous;
+      }
+      // A library future (toThread(), gather(), createFuture(), a
+      // ConcurrentFuture): the task awaits it as its own, as `async () =>
+      // await future` would (its then() would park whichever task is current
+      // here: the creator).
+      if (!isCoroutineLike(body)) {
+        if (body instanceof Future) body = awaitFuture(body);
+        else if (hasToFuture(body)) body = awaitFuture(body[TO_FUTURE](task.getLoop()));
       }
       if (isCoroutineLike(body)) {
         windows?.endSegment();

@@ -75,6 +75,8 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   tls:
     "openssl-made certificates (Deno.Command) and a node:tls peer (the public API on every runtime: network)",
   subprocess: "its children are `deno eval` scripts; host_io runs the same cases on every runtime",
+  cpython_io:
+    "ports of CPython programs with real children (sh, cat) and sockets on 127.0.0.1, in real time; host_io and network run the public API everywhere",
 };
 
 /**
