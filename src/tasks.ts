@@ -1033,7 +1033,15 @@ export class Task<T = unknown> extends Future<T> {
         }
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
+        // A library awaitable returned (a future, a task): its then() is the
+        // task's wait, not its creator's (a gated start runs in the creator's
+        // context, an eager one in the creator's step).
+        current = task;
+        try {
+          Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
+        } finally {
+          current = previous;
+        }
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store;
         // a gated start asked for the turn already).

@@ -36,6 +36,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "datagram",
   "host_io",
   "network",
+  "cpython_styles",
 ];
 
 /**
