@@ -6,23 +6,15 @@
  */
 import assert from "node:assert/strict";
 import {
-  asCompleted,
-  asyncWith,
   CancelledError,
   coroutine,
   createTask,
   currentTask,
   ensureFuture,
   type Future,
-  gather,
   getRunningLoop,
   run,
-  shield,
   sleep,
-  type Task,
-  TaskGroup,
-  TimeoutError,
-  waitFor,
 } from "../mod.ts";
 
 /** Made futures travel in an array: a future a promise resolves to would be adopted. */
@@ -79,4 +71,87 @@ Deno.test("a task of a function that returns a future waits on that future as it
       }
     }, { virtualTime: true });
   }
+});
+
+Deno.test("coroutine() refuses an async function at once, before its body can start outside every task", async () => {
+  // coroutine() takes a generator function. An async function given to it
+  // (from untyped code) was accepted; each call then started its body
+  // outside every task and failed with "coro.next is not a function",
+  // while the body ran on unowned.
+  const log: string[] = [];
+  async function fetchIt() {
+    log.push("body ran");
+    await sleep(1);
+    return 1;
+  }
+  const asAny = coroutine as (fn: unknown) => unknown;
+  assert.throws(
+    () => asAny(fetchIt),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /coroutine\(\) takes a generator function/.test(error.message) &&
+      /createTask\(\(\) => fetchIt\(\)\)/.test(error.message),
+  );
+  assert.throws(() => asAny(async function* gen() {}), TypeError);
+  // A plain function that returns no generator fails where it is driven,
+  // saying what it returned, in either style.
+  const notGenerator = (coroutine as (fn: () => unknown) => () => PromiseLike<unknown>)(() => 42);
+  await run(async () => {
+    await assert.rejects(
+      async () => await notGenerator(),
+      /returned the number 42, expected a generator/,
+    );
+  });
+  await run(function* () {
+    assert.throws(
+      () => [...(notGenerator() as unknown as Iterable<unknown>)],
+      /returned the number 42/,
+    );
+  });
+  assert.deepEqual(log, []);
+});
+
+// FINDING (not fixed, see the report): code that a loop callback or a
+// generator task's step runs inherits the host context of whatever woke the
+// loop. An async function called there runs outside every task, but the
+// then() of its first library await runs a microtask later, outside the
+// drain, where the context store names the async task that woke the loop:
+// the await is charged to that task, which is refused a "second wait"
+// (RuntimeError, its own wait abandoned) if it is parked, or parked on the
+// stranger's future if it runs; currentTask() after that await names it.
+// The fix is to enter the drain with the library's store empty, but
+// AsyncLocalStorage.run costs about 500 ns in Deno, too much per drain: the
+// loop's hops would have to be promise reactions registered from an empty
+// context (one chain of them, each registering the next), a redesign of
+// events.ts's wake-ups.
+Deno.test({
+  name:
+    "a bare promise made by a loop callback or a generator step runs outside every task (ignored: finding)",
+  ignore: true,
+  fn: async () => {
+    // loop.call_soon(lambda: ensure_future(job())); await sleep(0.5); await made
+    // -> "v"; the task that woke the loop is untouched.
+    const seen: (string | undefined)[] = [];
+    async function job() {
+      await sleep(1);
+      seen.push(currentTask()?.getName());
+      return "v";
+    }
+    for (const from of ["a loop callback", "a generator step"]) {
+      const result = await run(async () => {
+        const made: Future<string>[] = [];
+        if (from === "a loop callback") {
+          getRunningLoop().callSoon(() => made.push(createTask(job())));
+        } else {
+          createTask(function* () {
+            made.push(createTask(job()));
+          });
+        }
+        await sleep(0.5);
+        return await made[0];
+      }, { virtualTime: true });
+      assert.equal(result, "v", from);
+    }
+    assert.deepEqual(seen, [undefined, undefined]);
+  },
 });
