@@ -24,15 +24,18 @@ type Maker = (make: () => Future<unknown>) => PromiseLike<Made>;
 /** The kinds of code that make a task: each resolves to `[what make() made]`. */
 const makers: Record<string, Maker> = {
   "a generator task": (make) =>
+    // deno-lint-ignore require-yield -- it makes the task in its first step
     createTask(function* (): Generator<unknown, Made> {
       return [make()];
     }),
+  // deno-lint-ignore require-await -- it makes the task in its first segment
   "an async task": (make) => createTask(async (): Promise<Made> => [make()]),
   "an async task after a host promise": (make) =>
     createTask(async (): Promise<Made> => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return [make()];
     }),
+  // deno-lint-ignore require-await -- it makes the task in its eager first segment
   "an eager task": (make) => createTask(async (): Promise<Made> => [make()], { eagerStart: true }),
   "a loop callback": (make) => {
     const made = getRunningLoop().createFuture<Made>();
@@ -102,6 +105,7 @@ Deno.test("coroutine() refuses an async function at once, before its body can st
       /returned the number 42, expected a generator/,
     );
   });
+  // deno-lint-ignore require-yield -- the coroutine fails as it is driven
   await run(function* () {
     assert.throws(
       () => [...(notGenerator() as unknown as Iterable<unknown>)],
@@ -143,6 +147,7 @@ Deno.test({
         if (from === "a loop callback") {
           getRunningLoop().callSoon(() => made.push(createTask(job())));
         } else {
+          // deno-lint-ignore require-yield -- a step that makes the task and ends
           createTask(function* () {
             made.push(createTask(job()));
           });
