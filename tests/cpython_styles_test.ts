@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  AsyncContextManager,
+  asyncWith,
   CancelledError,
   coroutine,
   createTask,
@@ -158,5 +160,26 @@ Deno.test({
       assert.equal(result, "v", from);
     }
     assert.deepEqual(seen, [undefined, undefined]);
+    // The same with no promise in sight: an async main awaits a generator
+    // task that enters an AsyncContextManager whose aenter() awaits sleep()
+    // (the README's Connection). The aenter() runs outside every task, as
+    // the README says; its await is charged to main, which fails.
+    class Connection extends AsyncContextManager<number> {
+      override async aenter() {
+        await sleep(1);
+        return 666;
+      }
+      override async aexit() {
+        await sleep(1);
+      }
+    }
+    const value = await run(async () =>
+      await createTask(function* () {
+        return yield* asyncWith(new Connection(), function* (n) {
+          yield* sleep(1);
+          return n;
+        });
+      }), { virtualTime: true });
+    assert.equal(value, 666);
   },
 });
