@@ -855,6 +855,7 @@ export class Task<T = unknown> extends Future<T> {
         if (kind === NOT_STARTED) start(task);
         return;
       }
+      const waiter = task.#waiter;
       task.#waiter = null;
       let value = task.#resume;
       task.#resume = undefined;
@@ -865,7 +866,13 @@ export class Task<T = unknown> extends Future<T> {
       }
       if ((task.#kind & MUST_CANCEL) !== 0) {
         task.#kind &= ~MUST_CANCEL;
-        if (!(throws && value instanceof CancelledError)) {
+        // A future it waited on that was cancelled (by a first cancel()
+        // that a second one followed) throws its own CancelledError at the
+        // yield*, as asyncio's step keeps the CancelledError it wakes with.
+        if (
+          !(throws && value instanceof CancelledError) &&
+          !(waiter instanceof Future && waiter.cancelled())
+        ) {
           throws = true;
           value = new CancelledError(Task.#cancelMessage(task));
         }
@@ -1228,8 +1235,12 @@ export class Task<T = unknown> extends Future<T> {
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
         if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
-          // Cancelled after what it awaited completed: the await throws.
+          // Cancelled after what it awaited completed: the await throws
+          // (the CancelledError of what it awaited, if that was cancelled:
+          // a second cancel() of a task whose first one cancelled its wait).
           task.#kind &= ~MUST_CANCEL;
+          const future = record.future as Future<unknown> | null;
+          if (future !== null && future.cancelled()) return undefined;
           return new CancelledError(Task.#cancelMessage(task));
         }
         return undefined;

@@ -117,6 +117,47 @@ Deno.test("coroutine() refuses an async function at once, before its body can st
   assert.deepEqual(log, []);
 });
 
+Deno.test("a task cancelled twice while it waits gets the first cancel's CancelledError, in either style", async () => {
+  // t = create_task(body()); await sleep(0.5); t.cancel("one"); t.cancel("two")
+  // -> body catches CancelledError('one'); the task ends cancelled with 'one';
+  //    cancelling() == 2. (The first cancel cancelled the future it waits on;
+  //    the second could not, and asyncio's step keeps the CancelledError that
+  //    future's result() raises.)
+  const caught: string[] = [];
+  function* generatorBody() {
+    try {
+      yield* sleep(1);
+    } catch (error) {
+      caught.push((error as Error).message);
+      throw error;
+    }
+  }
+  async function asyncBody() {
+    try {
+      await sleep(1);
+    } catch (error) {
+      caught.push((error as Error).message);
+      throw error;
+    }
+  }
+  const ended: string[] = [];
+  for (const body of [generatorBody, asyncBody]) {
+    await run(async () => {
+      const task = createTask(body);
+      await sleep(0.5);
+      task.cancel("one");
+      task.cancel("two");
+      assert.equal(task.cancelling(), 2);
+      await assert.rejects(async () => await task, (error: unknown) => {
+        ended.push((error as Error).message);
+        return error instanceof CancelledError;
+      });
+    }, { virtualTime: true });
+  }
+  assert.deepEqual(caught, ["one", "one"]);
+  assert.deepEqual(ended, ["one", "one"]);
+});
+
 // FINDING (not fixed, see the report): code that a loop callback or a
 // generator task's step runs inherits the host context of whatever woke the
 // loop. An async function called there runs outside every task, but the
