@@ -189,7 +189,9 @@ export function asyncWith<T, R>(
  *
  * @param fn An async generator function that yields exactly once.
  * @returns A function returning a context manager per call.
- * @throws {TypeError} If `fn` is not a function.
+ * @throws {TypeError} If `fn` is not a function, or is a generator
+ * function (a generator coroutine cannot serve); the function returned
+ * throws it if `fn` returns no async generator.
  *
  * @example
  * ```ts
@@ -215,8 +217,29 @@ export function asyncContextManager<A extends unknown[], T>(
   fn: (...args: A) => AsyncGenerator<T, unknown, undefined>,
 ): (...args: A) => AsyncContextManager<T> {
   checkFunction(fn, "an async generator function", "make a context manager");
-  return (...args: A) => new GeneratorContextManager(fn(...args));
+  if (Object.getPrototypeOf(fn) === GeneratorFunctionPrototype) {
+    // Its `yield* sleep()` would hand the library's wait to the body as the
+    // context's value.
+    throw new TypeError(
+      `Cannot make a context manager of generator function ${
+        fn.name || "anonymous"
+      }: asyncContextManager() takes an async generator function (async function* () { ...; yield value; ... }), whose awaits use await; in a generator coroutine a yield gives the loop a turn`,
+    );
+  }
+  return (...args: A) => {
+    const gen = fn(...args);
+    if (typeof (gen as Partial<AsyncGenerator>)?.[Symbol.asyncIterator] !== "function") {
+      throw new TypeError(
+        `Cannot make a context manager: its function returned ${
+          describe(gen)
+        }, expected an async generator (async function*)`,
+      );
+    }
+    return new GeneratorContextManager(gen);
+  };
 }
+
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
 
 class GeneratorContextManager<T> extends AsyncContextManager<T> {
   readonly #gen: AsyncGenerator<T, unknown, undefined>;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   AsyncContextManager,
+  asyncContextManager,
   asyncWith,
   CancelledError,
   coroutine,
@@ -156,6 +157,40 @@ Deno.test("a task cancelled twice while it waits gets the first cancel's Cancell
   }
   assert.deepEqual(caught, ["one", "one"]);
   assert.deepEqual(ended, ["one", "one"]);
+});
+
+Deno.test("asyncContextManager() refuses a generator function at once: its yield* of a wait would be the context's value", async () => {
+  // @asynccontextmanager over a plain generator: CPython raises TypeError
+  // ("'generator' object is not an async iterator") on entering. The
+  // library entered, handed the body the object its yield* sleep() yielded
+  // (the library's wait) as the value, and failed only on leaving.
+  const asAny = asyncContextManager as (fn: unknown) => (...args: unknown[]) => unknown;
+  const seen: unknown[] = [];
+  assert.throws(
+    () =>
+      asAny(function* resource() {
+        yield* sleep(1);
+        yield "value";
+      }),
+    (error: unknown) =>
+      error instanceof TypeError && /generator function resource/.test(error.message) &&
+      /async function\*/.test(error.message),
+  );
+  // A plain function must return an async generator.
+  const notAsync = asAny(() => [1]);
+  assert.throws(() => notAsync(), /returned .*expected an async generator/);
+  // The async generator function it takes works from both styles.
+  const resource = asyncContextManager(async function* (name: string) {
+    await sleep(1);
+    yield name;
+  });
+  await run(function* () {
+    seen.push(yield* asyncWith(resource("gen"), (value) => value));
+  }, { virtualTime: true });
+  await run(async () => {
+    seen.push(await asyncWith(resource("async"), (value) => value));
+  }, { virtualTime: true });
+  assert.deepEqual(seen, ["gen", "async"]);
 });
 
 // FINDING (not fixed, see the report): code that a loop callback or a
