@@ -18,6 +18,7 @@ import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe } from "./_checks.ts";
 import { awaitAny, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
+import { callOutsideTasks, hasTaskContext } from "./tasks.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -103,20 +104,30 @@ function checkManager(cm: unknown): void {
   }
 }
 
+// An async function that generator code calls (an async aenter, aexit or
+// body) runs outside every task: it is called so where the drain's host
+// context names a task (see hasTaskContext), or its awaits would be charged
+// to the async task that woke the loop.
 function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
-  const value = yield* awaitAny(cm.aenter());
+  const value = yield* awaitAny(
+    hasTaskContext() ? callOutsideTasks(() => cm.aenter()) : cm.aenter(),
+  );
   let result: unknown;
   try {
-    result = yield* awaitAny(body(value));
+    result = yield* awaitAny(hasTaskContext() ? callOutsideTasks(() => body(value)) : body(value));
   } catch (error) {
-    const suppress = yield* awaitAny(cm.aexit(error));
+    const suppress = yield* awaitAny(
+      hasTaskContext() ? callOutsideTasks(() => cm.aexit(error)) : cm.aexit(error),
+    );
     if (suppress === true) return undefined;
     throw error;
   }
-  yield* awaitAny(cm.aexit(undefined));
+  yield* awaitAny(
+    hasTaskContext() ? callOutsideTasks(() => cm.aexit(undefined)) : cm.aexit(undefined),
+  );
   return result;
 }
 

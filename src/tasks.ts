@@ -1296,6 +1296,31 @@ function checkNotParked(action: string): void {
 }
 
 /**
+ * Internal (`context.ts`): whether the host context names a task while
+ * generator code runs, which it inherits from the code that woke the loop
+ * (the drain runs in that context). An async function that generator code
+ * calls runs outside every task, but its awaits call `then()` in later
+ * microtasks, outside the drain, where that context would charge them to
+ * that task: such a call goes through {@linkcode callOutsideTasks}.
+ *
+ * @returns Whether a task is in the host context.
+ */
+export function hasTaskContext(): boolean {
+  return hostContext !== null && hostContext.getStore() !== undefined;
+}
+
+/**
+ * Internal (`context.ts`): calls `fn` with no task in the host context (see
+ * {@linkcode hasTaskContext}).
+ *
+ * @param fn The call.
+ * @returns What it returns.
+ */
+export function callOutsideTasks<R>(fn: () => R): R {
+  return hostContext === null ? fn() : hostContext.run(undefined as unknown as Task<unknown>, fn);
+}
+
+/**
  * Wraps a coroutine in a task scheduled on the running loop; its first step
  * runs on the next iteration (at once with `eagerStart`).
  *

@@ -169,7 +169,7 @@ Deno.test("asyncContextManager() refuses a generator function at once: its yield
   assert.throws(
     () =>
       asAny(function* resource() {
-        yield* sleep(1);
+        yield* sleep(0.01);
         yield "value";
       }),
     (error: unknown) =>
@@ -179,9 +179,11 @@ Deno.test("asyncContextManager() refuses a generator function at once: its yield
   // A plain function must return an async generator.
   const notAsync = asAny(() => [1]);
   assert.throws(() => notAsync(), /returned .*expected an async generator/);
-  // The async generator function it takes works from both styles.
+  // The async generator function it takes works from both styles. (Short
+  // sleeps: virtual time does not jump while a promise that generator code
+  // awaits is pending, and an async aenter() is one.)
   const resource = asyncContextManager(async function* (name: string) {
-    await sleep(1);
+    await sleep(0.01);
     yield name;
   });
   await run(function* () {
@@ -191,6 +193,51 @@ Deno.test("asyncContextManager() refuses a generator function at once: its yield
     seen.push(await asyncWith(resource("async"), (value) => value));
   }, { virtualTime: true });
   assert.deepEqual(seen, ["gen", "async"]);
+});
+
+Deno.test("a generator task under an async main enters an AsyncContextManager whose aenter() and aexit() await", async () => {
+  // async with Connection() as n: await sleep(0.01); return n   (in a task of
+  // its own, awaited by main) -> 666. The async aenter() that generator code
+  // calls runs outside every task (README); its await was charged to the
+  // async task whose code woke the loop (main, parked on the task), which
+  // failed with RuntimeError ("a task waits on one thing at a time").
+  // (Short sleeps: virtual time does not jump while a promise that generator
+  // code awaits is pending.)
+  const log: string[] = [];
+  class Connection extends AsyncContextManager<number> {
+    override async aenter() {
+      await sleep(0.01);
+      log.push("connected");
+      return 666;
+    }
+    override async aexit() {
+      await sleep(0.01);
+      log.push("closed");
+    }
+  }
+  const resource = asyncContextManager(async function* () {
+    await sleep(0.01);
+    try {
+      yield 7;
+    } finally {
+      await sleep(0.01);
+      log.push("released");
+    }
+  });
+  const value = await run(async () =>
+    await createTask(function* () {
+      const n = yield* asyncWith(new Connection(), function* (n) {
+        yield* sleep(0.01);
+        return n;
+      });
+      const m = yield* asyncWith(resource(), async (m) => {
+        await sleep(0.01);
+        return m;
+      });
+      return n + m;
+    }), { virtualTime: true });
+  assert.equal(value, 673);
+  assert.deepEqual(log, ["connected", "closed", "released"]);
 });
 
 // FINDING (not fixed, see the report): code that a loop callback or a
@@ -205,7 +252,8 @@ Deno.test("asyncContextManager() refuses a generator function at once: its yield
 // AsyncLocalStorage.run costs about 500 ns in Deno, too much per drain: the
 // loop's hops would have to be promise reactions registered from an empty
 // context (one chain of them, each registering the next), a redesign of
-// events.ts's wake-ups.
+// events.ts's wake-ups. (asyncWith in generator code calls an async aenter,
+// aexit or body outside every task already: see the test above.)
 Deno.test({
   name:
     "a bare promise made by a loop callback or a generator step runs outside every task (ignored: finding)",
@@ -236,26 +284,5 @@ Deno.test({
       assert.equal(result, "v", from);
     }
     assert.deepEqual(seen, [undefined, undefined]);
-    // The same with no promise in sight: an async main awaits a generator
-    // task that enters an AsyncContextManager whose aenter() awaits sleep()
-    // (the README's Connection). The aenter() runs outside every task, as
-    // the README says; its await is charged to main, which fails.
-    class Connection extends AsyncContextManager<number> {
-      override async aenter() {
-        await sleep(1);
-        return 666;
-      }
-      override async aexit() {
-        await sleep(1);
-      }
-    }
-    const value = await run(async () =>
-      await createTask(function* () {
-        return yield* asyncWith(new Connection(), function* (n) {
-          yield* sleep(1);
-          return n;
-        });
-      }), { virtualTime: true });
-    assert.equal(value, 666);
   },
 });
