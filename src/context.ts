@@ -18,7 +18,7 @@ import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe } from "./_checks.ts";
 import { awaitAny, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
-import { callOutsideTasks, hasTaskContext } from "./tasks.ts";
+import { callOutsideTasks } from "./tasks.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -106,28 +106,23 @@ function checkManager(cm: unknown): void {
 
 // An async function that generator code calls (an async aenter, aexit or
 // body) runs outside every task: it is called so where the drain's host
-// context names a task (see hasTaskContext), or its awaits would be charged
-// to the async task that woke the loop.
+// context names a task (see callOutsideTasks), or its awaits would be charged
+// to the async task that woke the loop. (The same for every call that
+// generator code makes below.)
 function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
-  const value = yield* awaitAny(
-    hasTaskContext() ? callOutsideTasks(() => cm.aenter()) : cm.aenter(),
-  );
+  const value = yield* awaitAny(callOutsideTasks(() => cm.aenter()));
   let result: unknown;
   try {
-    result = yield* awaitAny(hasTaskContext() ? callOutsideTasks(() => body(value)) : body(value));
+    result = yield* awaitAny(callOutsideTasks(() => body(value)));
   } catch (error) {
-    const suppress = yield* awaitAny(
-      hasTaskContext() ? callOutsideTasks(() => cm.aexit(error)) : cm.aexit(error),
-    );
+    const suppress = yield* awaitAny(callOutsideTasks(() => cm.aexit(error)));
     if (suppress === true) return undefined;
     throw error;
   }
-  yield* awaitAny(
-    hasTaskContext() ? callOutsideTasks(() => cm.aexit(undefined)) : cm.aexit(undefined),
-  );
+  yield* awaitAny(callOutsideTasks(() => cm.aexit(undefined)));
   return result;
 }
 
@@ -369,7 +364,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
   ): F {
     checkFunction(callback, "the callback", "push a callback");
     this.#exits.push(function* () {
-      yield* awaitAny(callback(...args));
+      yield* awaitAny(callOutsideTasks(() => callback(...args)));
       return false;
     });
     return callback;
@@ -426,7 +421,7 @@ function* enterGenerator<T>(
   stack: AsyncExitStack,
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
-  const value = yield* awaitAny<T>(cm.aenter());
+  const value = yield* awaitAny<T>(callOutsideTasks(() => cm.aenter()));
   pushExit(stack, (error) => cm.aexit(error));
   return value;
 }
@@ -492,7 +487,9 @@ function* unwindGenerator(
     const exit = exits.pop()!;
     try {
       state.exited(
-        yield* awaitAny<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+        yield* awaitAny<boolean | void>(
+          callOutsideTasks(() => exit(state.hasError ? state.pending : undefined)),
+        ),
       );
     } catch (thrown) {
       state.threw(thrown);

@@ -1296,28 +1296,21 @@ function checkNotParked(action: string): void {
 }
 
 /**
- * Internal (`context.ts`): whether the host context names a task while
- * generator code runs, which it inherits from the code that woke the loop
- * (the drain runs in that context). An async function that generator code
- * calls runs outside every task, but its awaits call `then()` in later
- * microtasks, outside the drain, where that context would charge them to
- * that task: such a call goes through {@linkcode callOutsideTasks}.
- *
- * @returns Whether a task is in the host context.
- */
-export function hasTaskContext(): boolean {
-  return hostContext !== null && hostContext.getStore() !== undefined;
-}
-
-/**
- * Internal (`context.ts`): calls `fn` with no task in the host context (see
- * {@linkcode hasTaskContext}).
+ * Internal (`context.ts`, `iterators.ts`): calls `fn`, which generator code
+ * calls and which may be an async function, with no task in the host
+ * context. Such a function runs outside every task, but the host context
+ * of generator code is that of the code that woke the loop (the drain runs
+ * in it): its awaits, which call `then()` in later microtasks, outside the
+ * drain, would be charged to the async task it names. The context is only
+ * switched when it names a task.
  *
  * @param fn The call.
  * @returns What it returns.
  */
 export function callOutsideTasks<R>(fn: () => R): R {
-  return hostContext === null ? fn() : hostContext.run(undefined as unknown as Task<unknown>, fn);
+  return hostContext === null || hostContext.getStore() === undefined
+    ? fn()
+    : hostContext.run(undefined as unknown as Task<unknown>, fn);
 }
 
 /**

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import {
   AsyncContextManager,
   asyncContextManager,
+  AsyncExitStack,
+  asyncFor,
   asyncWith,
   CancelledError,
   coroutine,
@@ -195,7 +197,7 @@ Deno.test("asyncContextManager() refuses a generator function at once: its yield
   assert.deepEqual(seen, ["gen", "async"]);
 });
 
-Deno.test("a generator task under an async main enters an AsyncContextManager whose aenter() and aexit() await", async () => {
+Deno.test("a generator task under an async main enters async context managers and iterates async iterators", async () => {
   // async with Connection() as n: await sleep(0.01); return n   (in a task of
   // its own, awaited by main) -> 666. The async aenter() that generator code
   // calls runs outside every task (README); its await was charged to the
@@ -224,6 +226,12 @@ Deno.test("a generator task under an async main enters an AsyncContextManager wh
       log.push("released");
     }
   });
+  async function* source() {
+    for (let i = 0; i < 2; i++) {
+      await sleep(0.01);
+      yield i;
+    }
+  }
   const value = await run(async () =>
     await createTask(function* () {
       const n = yield* asyncWith(new Connection(), function* (n) {
@@ -234,10 +242,21 @@ Deno.test("a generator task under an async main enters an AsyncContextManager wh
         await sleep(0.01);
         return m;
       });
+      // async for x in source(): ... ; AsyncExitStack.push_async_callback
+      yield* asyncFor(source(), async (x) => {
+        await sleep(0.01);
+        log.push(`item ${x}`);
+      });
+      yield* asyncWith(new AsyncExitStack(), function* (stack) {
+        stack.pushAsyncCallback(async () => {
+          await sleep(0.01);
+          log.push("unwound");
+        });
+      });
       return n + m;
     }), { virtualTime: true });
   assert.equal(value, 673);
-  assert.deepEqual(log, ["connected", "closed", "released"]);
+  assert.deepEqual(log, ["connected", "closed", "released", "item 0", "item 1", "unwound"]);
 });
 
 // FINDING (not fixed, see the report): code that a loop callback or a
