@@ -20,6 +20,7 @@ import {
   getRunningLoop,
   run,
   sleep,
+  waitFor,
 } from "../mod.ts";
 
 /** Made futures travel in an array: a future a promise resolves to would be adopted. */
@@ -257,6 +258,118 @@ Deno.test("a generator task under an async main enters async context managers an
     }), { virtualTime: true });
   assert.equal(value, 673);
   assert.deepEqual(log, ["connected", "closed", "released", "item 0", "item 1", "unwound"]);
+});
+
+/** The input kinds a task takes, each a fresh one per call, around `body`'s log. */
+function inputKinds(log: string[]): Record<string, () => unknown> {
+  function* generatorBody() {
+    log.push(`start ${currentTask()?.getName()}`);
+    try {
+      yield* sleep(1);
+      log.push(`woke ${currentTask()?.getName()}`);
+      return "v";
+    } catch (error) {
+      log.push(`caught ${(error as Error).name}`);
+      throw error;
+    } finally {
+      log.push("finally");
+    }
+  }
+  async function asyncBody() {
+    log.push(`start ${currentTask()?.getName()}`);
+    try {
+      await sleep(1);
+      log.push(`woke ${currentTask()?.getName()}`);
+      return "v";
+    } catch (error) {
+      log.push(`caught ${(error as Error).name}`);
+      throw error;
+    } finally {
+      log.push("finally");
+    }
+  }
+  const coroutineBody = coroutine(generatorBody);
+  return {
+    "a generator object": () => generatorBody(),
+    "a generator function": () => generatorBody,
+    "an async function": () => asyncBody,
+    "a function returning a generator": () => () => generatorBody(),
+    "a function returning a coroutine object": () => () => coroutineBody(),
+    "a function returning a promise": () => () => asyncBody(),
+    "a coroutine object": () => coroutineBody(),
+  };
+}
+
+Deno.test("every input kind, from every maker: a task cancelled before its first step never runs; one cancelled while it waits gets CancelledError there", async () => {
+  // t = create_task(body()); t.cancel() -> the body never starts (no
+  // finally either). t = create_task(body()); await sleep(0.5); t.cancel()
+  // -> "start T", "caught CancelledError", "finally"; t.cancelled().
+  for (const [creator, maker] of Object.entries(makers)) {
+    const log: string[] = [];
+    for (const [kind, input] of Object.entries(inputKinds(log))) {
+      await run(async () => {
+        const [early] = await maker(() => {
+          const task = createTask(input() as () => Generator, { name: "T" });
+          task.cancel();
+          return task;
+        });
+        await assert.rejects(async () => await early, CancelledError);
+        assert.deepEqual(log.splice(0), [], `${creator}, ${kind}: the body never ran`);
+        const [task] = await maker(() => createTask(input() as () => Generator, { name: "T" }));
+        await sleep(0.5);
+        task.cancel();
+        await assert.rejects(async () => await task, CancelledError);
+        assert.ok(task.cancelled());
+        assert.deepEqual(
+          log.splice(0),
+          ["start T", "caught CancelledError", "finally"],
+          `${creator}, ${kind}`,
+        );
+      }, { virtualTime: true });
+    }
+  }
+});
+
+Deno.test("a cancel that comes after the awaited future completed, before the task resumed, is thrown at that wait, in either style", async () => {
+  // t = create_task(body()); await sleep(0); call_later(1, t.cancel, "late")
+  // (due with the body's sleep(1), after it) -> "caught ('late',)".
+  const log: string[] = [];
+  for (const [kind, input] of Object.entries(inputKinds(log))) {
+    const caught: string[] = [];
+    await run(async () => {
+      const task = createTask(input() as () => Generator, { name: "T" });
+      await sleep(0);
+      getRunningLoop().callLater(1, () => task.cancel("late"));
+      await assert.rejects(async () => await task, (error: unknown) => {
+        caught.push((error as Error).message);
+        return error instanceof CancelledError;
+      });
+    }, { virtualTime: true });
+    assert.deepEqual(caught, ["late"], kind);
+    assert.deepEqual(log.splice(0), ["start T", "caught CancelledError", "finally"], kind);
+  }
+});
+
+Deno.test("waitFor() of a coroutine runs it inline, in the awaiting task, as asyncio's wait_for awaits a coroutine", async () => {
+  // async def main(): await wait_for(body(), 5) -> current_task() in body is main's.
+  const names: (string | undefined)[] = [];
+  function* body() {
+    names.push(currentTask()?.getName());
+    yield* sleep(1);
+    names.push(currentTask()?.getName());
+    return 1;
+  }
+  await run(function* () {
+    yield* waitFor(body(), 5);
+    yield* waitFor(coroutine(body)(), 5);
+  }, { virtualTime: true });
+  await run(async () => {
+    await waitFor(body(), 5);
+    await waitFor(coroutine(body)(), 5);
+  }, { virtualTime: true });
+  assert.equal(new Set(names.slice(0, 4)).size, 1);
+  assert.equal(new Set(names.slice(4)).size, 1);
+  assert.ok(names.every((name) => name !== undefined));
 });
 
 // FINDING (not fixed, see the report): code that a loop callback or a
