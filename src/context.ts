@@ -18,6 +18,7 @@ import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe } from "./_checks.ts";
 import { awaitAny, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
+import { callOutsideTasks } from "./tasks.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -103,20 +104,25 @@ function checkManager(cm: unknown): void {
   }
 }
 
+// An async function that generator code calls (an async aenter, aexit or
+// body) runs outside every task: it is called so where the drain's host
+// context names a task (see callOutsideTasks), or its awaits would be charged
+// to the async task that woke the loop. (The same for every call that
+// generator code makes below.)
 function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
-  const value = yield* awaitAny(cm.aenter());
+  const value = yield* awaitAny(callOutsideTasks(() => cm.aenter()));
   let result: unknown;
   try {
-    result = yield* awaitAny(body(value));
+    result = yield* awaitAny(callOutsideTasks(() => body(value)));
   } catch (error) {
-    const suppress = yield* awaitAny(cm.aexit(error));
+    const suppress = yield* awaitAny(callOutsideTasks(() => cm.aexit(error)));
     if (suppress === true) return undefined;
     throw error;
   }
-  yield* awaitAny(cm.aexit(undefined));
+  yield* awaitAny(callOutsideTasks(() => cm.aexit(undefined)));
   return result;
 }
 
@@ -189,7 +195,9 @@ export function asyncWith<T, R>(
  *
  * @param fn An async generator function that yields exactly once.
  * @returns A function returning a context manager per call.
- * @throws {TypeError} If `fn` is not a function.
+ * @throws {TypeError} If `fn` is not a function, or is a generator
+ * function (a generator coroutine cannot serve); the function returned
+ * throws it if `fn` returns no async generator.
  *
  * @example
  * ```ts
@@ -215,8 +223,29 @@ export function asyncContextManager<A extends unknown[], T>(
   fn: (...args: A) => AsyncGenerator<T, unknown, undefined>,
 ): (...args: A) => AsyncContextManager<T> {
   checkFunction(fn, "an async generator function", "make a context manager");
-  return (...args: A) => new GeneratorContextManager(fn(...args));
+  if (Object.getPrototypeOf(fn) === GeneratorFunctionPrototype) {
+    // Its `yield* sleep()` would hand the library's wait to the body as the
+    // context's value.
+    throw new TypeError(
+      `Cannot make a context manager of generator function ${
+        fn.name || "anonymous"
+      }: asyncContextManager() takes an async generator function (async function* () { ...; yield value; ... }), whose awaits use await; in a generator coroutine a yield gives the loop a turn`,
+    );
+  }
+  return (...args: A) => {
+    const gen = fn(...args);
+    if (typeof (gen as Partial<AsyncGenerator>)?.[Symbol.asyncIterator] !== "function") {
+      throw new TypeError(
+        `Cannot make a context manager: its function returned ${
+          describe(gen)
+        }, expected an async generator (async function*)`,
+      );
+    }
+    return new GeneratorContextManager(gen);
+  };
 }
+
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
 
 class GeneratorContextManager<T> extends AsyncContextManager<T> {
   readonly #gen: AsyncGenerator<T, unknown, undefined>;
@@ -349,7 +378,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
   ): F {
     checkFunction(callback, "the callback", "push a callback");
     this.#exits.push(function* () {
-      yield* awaitAny(callback(...args));
+      yield* awaitAny(callOutsideTasks(() => callback(...args)));
       return false;
     });
     return callback;
@@ -406,7 +435,7 @@ function* enterGenerator<T>(
   stack: AsyncExitStack,
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
-  const value = yield* awaitAny<T>(cm.aenter());
+  const value = yield* awaitAny<T>(callOutsideTasks(() => cm.aenter()));
   pushExit(stack, (error) => cm.aexit(error));
   return value;
 }
@@ -472,7 +501,9 @@ function* unwindGenerator(
     const exit = exits.pop()!;
     try {
       state.exited(
-        yield* awaitAny<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+        yield* awaitAny<boolean | void>(
+          callOutsideTasks(() => exit(state.hasError ? state.pending : undefined)),
+        ),
       );
     } catch (thrown) {
       state.threw(thrown);

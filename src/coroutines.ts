@@ -20,11 +20,14 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { checkFunction } from "./_checks.ts";
+import { checkFunction, describe } from "./_checks.ts";
 import { runningEventLoop } from "./_core.ts";
 import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
 import { newRegistry } from "./_host/gc.ts";
+
+const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});
+const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () {});
 
 /**
  * A generator coroutine: a generator whose `yield*` expressions await
@@ -157,7 +160,18 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
       if (generator === FINISHED) throw reuseError(coro[COROUTINE_NAME]);
       if (generator !== null) return generator;
       awaited(coro);
-      return coro.#coro = coro.#start();
+      const made = coro.#start() as Partial<Iterator<unknown, T, unknown>> | null;
+      if (
+        typeof made !== "object" || made === null || typeof made.next !== "function"
+      ) {
+        coro.#coro = FINISHED;
+        throw new TypeError(
+          `Cannot run ${coro[COROUTINE_NAME]}(): its function returned ${
+            describe(made)
+          }, expected a generator (coroutine() takes a generator function: function*)`,
+        );
+      }
+      return coro.#coro = made as Iterator<unknown, T, unknown>;
     };
     finish = <T, S>(coro: CoroutineObject<T>, step: S): S => {
       coro.#coro = FINISHED;
@@ -255,7 +269,8 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
  *
  * @param fn A generator function whose body uses `yield*` on awaitables.
  * @returns The same function, returning awaitable coroutine objects.
- * @throws {TypeError} If `fn` is not a function.
+ * @throws {TypeError} If `fn` is not a function, or is an async function
+ * or an async generator function.
  *
  * @example One coroutine, both styles
  * ```ts
@@ -279,6 +294,16 @@ export function coroutine<A extends unknown[], T>(
 ): (...args: A) => CoroutineObject<T> {
   checkFunction(fn, "a generator function", "make a coroutine");
   const name = fn.name || "anonymous";
+  const kind = Object.getPrototypeOf(fn);
+  if (kind === AsyncFunctionPrototype || kind === AsyncGeneratorFunctionPrototype) {
+    // Calling it would start its body at once, outside every task, and
+    // yield* could not drive what it returns.
+    throw new TypeError(
+      `Cannot make a coroutine of ${
+        kind === AsyncFunctionPrototype ? "async function" : "async generator function"
+      } ${name}: coroutine() takes a generator function (function*). An async function is awaitable as it is: await it, or pass the function itself to createTask/gather (createTask(() => ${name}()))`,
+    );
+  }
   return function (this: unknown, ...args: A): CoroutineObject<T> {
     return new CoroutineObject(() => fn.apply(this, args), undefined, name);
   };

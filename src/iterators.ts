@@ -45,6 +45,7 @@ import { StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isThenable } from "./_checks.ts";
 import { awaitAny } from "./_drive.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
+import { callOutsideTasks } from "./tasks.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -295,9 +296,9 @@ function checkIterator(action: string, iterator: unknown): void {
 function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
     if (isClosed(iterator)) throw new StopAsyncIteration();
-    return yield* awaitAny<T>(iterator.anext());
+    return yield* awaitAny<T>(callOutsideTasks(() => iterator.anext()));
   }
-  const result = yield* awaitAny<IteratorResult<T>>(iterator.next());
+  const result = yield* awaitAny<IteratorResult<T>>(callOutsideTasks(() => iterator.next()));
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
   return result.value;
@@ -440,11 +441,11 @@ export const BREAK: unique symbol = Symbol("BREAK");
 /** Closes `iterator` as `for await` does when a loop is left early. */
 function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, void, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
-    if (markClosed(iterator)) yield* awaitAny<void>(iterator.aclose());
+    if (markClosed(iterator)) yield* awaitAny<void>(callOutsideTasks(() => iterator.aclose()));
     return;
   }
   if (typeof iterator.return !== "function") return;
-  const result = yield* awaitAny<unknown>(iterator.return());
+  const result = yield* awaitAny<unknown>(callOutsideTasks(() => iterator.return!()));
   checkResult(result, "close the iterator", "return()");
 }
 
@@ -470,7 +471,7 @@ function* forLoop<T>(
     }
     let outcome: unknown;
     try {
-      outcome = yield* awaitAny(body(item));
+      outcome = yield* awaitAny(callOutsideTasks(() => body(item)));
     } catch (error) {
       // As `for await`: the body's error wins over one from closing.
       try {

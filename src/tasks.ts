@@ -1338,6 +1338,24 @@ function checkNotParked(action: string): void {
 }
 
 /**
+ * Internal (`context.ts`, `iterators.ts`): calls `fn`, which generator code
+ * calls and which may be an async function, with no task in the host
+ * context. Such a function runs outside every task, but the host context
+ * of generator code is that of the code that woke the loop (the drain runs
+ * in it): its awaits, which call `then()` in later microtasks, outside the
+ * drain, would be charged to the async task it names. The context is only
+ * switched when it names a task.
+ *
+ * @param fn The call.
+ * @returns What it returns.
+ */
+export function callOutsideTasks<R>(fn: () => R): R {
+  return hostContext === null || hostContext.getStore() === undefined
+    ? fn()
+    : hostContext.run(undefined as unknown as Task<unknown>, fn);
+}
+
+/**
  * Wraps a coroutine in a task scheduled on the running loop; its first step
  * runs on the next iteration (at once with `eagerStart`).
  *

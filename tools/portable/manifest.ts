@@ -38,6 +38,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "network",
   "cpython_sync",
   "cpython_tasks",
+  "cpython_styles",
 ];
 
 /**
