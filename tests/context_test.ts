@@ -653,6 +653,7 @@ Deno.test("asyncContextManager(): a generator that did not stop is closed, so it
       yield 1;
       yield 2;
     } finally {
+      // deno-lint-ignore no-unsafe-finally
       throw new RangeError("cleanup failed");
     }
   });
