@@ -458,6 +458,8 @@ export class StreamTransport extends Transport {
       ? "the transport is closing"
       : this.#tls
       ? "it is TLS already"
+      : this.#reading && !this.#onDemand
+      ? "a read is pending on it (Deno cannot upgrade a socket with a read in flight, and a protocol's transport reads while it is not paused: call transport.pauseReading() before the peer's data that precedes the upgrade is read, in connectionMade() or in the dataReceived() that gets the go-ahead)"
       : this.#reading || this.#held !== NOTHING
       ? "a read is pending on it (a read that was cancelled still waits for data; read that data first)"
       : this.#writing || this.#outLength !== 0 || this.#shutting

@@ -71,6 +71,18 @@ function dgram(action = "create a datagram endpoint"): Dgram {
 }
 
 /**
+ * Calls `resolve` a macrotask later. Deno's `node:dgram` sends the datagrams
+ * of a burst made in the tick its bind or connect callback runs in last to
+ * first (m4 m3 m2 m1 m0 for m0..m4), and in order from the next macrotask on;
+ * asyncio (and Node) keep the order of `sendto()` calls. Handing the socket
+ * over a macrotask later keeps every runtime's order, at the cost of one
+ * timer turn when an endpoint opens.
+ */
+function settled(resolve: () => void): void {
+  setTimeout(resolve, 0);
+}
+
+/**
  * Opens a UDP socket of the family of `host` (IPv6 if it has a colon).
  *
  * @throws {RuntimeError} If the runtime has no `node:dgram`.
@@ -88,13 +100,13 @@ export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
         socket.once("error", onError as (...args: never[]) => void);
         socket.bind({ address: host, port }, () => {
           socket.removeAllListeners("error");
-          resolve();
+          settled(resolve);
         });
       });
     },
     connect(host, port) {
       return new Promise((resolve, reject) => {
-        socket.connect(port, host, (error) => error ? reject(error) : resolve());
+        socket.connect(port, host, (error) => error ? reject(error) : settled(resolve));
       });
     },
     send(data, addr, done) {
