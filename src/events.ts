@@ -174,6 +174,33 @@ export interface ExceptionContext {
   [key: string]: unknown;
 }
 
+/**
+ * A value of an exception context as the default handler writes it; never
+ * throws (a value may have no string form: `Object.create(null)`, a
+ * `toString` that throws). A plain object (the context an exception handler
+ * that threw was given) is written key by key; an error with `stack` (when
+ * `stack` is asked for) as its stack.
+ */
+function contextText(value: unknown, nested: boolean, stack = false): string {
+  try {
+    if (stack && value instanceof Error && value.stack) return value.stack;
+    if (
+      nested && value !== null && typeof value === "object" &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      const parts = Object.entries(value).map(([k, v]) => `${k}: ${contextText(v, false)}`);
+      return `{${parts.join(", ")}}`;
+    }
+    return String(value);
+  } catch {
+    try {
+      return describe(value);
+    } catch {
+      return "a value that cannot be written";
+    }
+  }
+}
+
 /** An exception handler, as set by {@linkcode EventLoop.setExceptionHandler}. */
 export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
@@ -843,12 +870,10 @@ export class EventLoop {
     const lines = [context.message || "Unhandled exception in event loop"];
     for (const [key, value] of Object.entries(context)) {
       if (key === "message" || key === "exception") continue;
-      lines.push(`${key}: ${String(value)}`);
+      lines.push(`${key}: ${contextText(value, true)}`);
     }
     const error = context.exception;
-    if (error !== undefined) {
-      lines.push(error instanceof Error && error.stack ? error.stack : String(error));
-    }
+    if (error !== undefined) lines.push(contextText(error, false, true));
     console.error(lines.join("\n"));
   }
 
@@ -861,17 +886,30 @@ export class EventLoop {
   callExceptionHandler(context: ExceptionContext): void {
     const handler = this.#exceptionHandler;
     if (handler === null) {
-      this.defaultExceptionHandler(context);
+      this.#callDefaultHandler(context);
       return;
     }
     try {
       handler(this, context);
     } catch (error) {
-      this.defaultExceptionHandler({
+      this.#callDefaultHandler({
         message: "Unhandled error in exception handler",
         exception: error,
         context,
       });
+    }
+  }
+
+  /**
+   * The default handler, kept from throwing into the loop's drain (a
+   * subclass may override it): its own error is written out, as asyncio
+   * logs "Exception in default exception handler".
+   */
+  #callDefaultHandler(context: ExceptionContext): void {
+    try {
+      this.defaultExceptionHandler(context);
+    } catch (error) {
+      console.error(`Exception in default exception handler\n${contextText(error, false, true)}`);
     }
   }
 

@@ -1,0 +1,98 @@
+/**
+ * The event loop and its runners, checked against what CPython 3.13's
+ * asyncio prints for the same programs: each test is the TypeScript twin of
+ * a small Python program (quoted in its comment) whose output was diffed
+ * against the library's. Some pin a divergence that was fixed; the others
+ * pin subtle semantics that already matched, against regressions.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { getRunningLoop, run, sleep } from "../mod.ts";
+import { stubConsole } from "./_helpers.ts";
+
+const VT = { virtualTime: true };
+
+// --- the default exception handler never throws ---------------------------------
+//
+//   class Bad:
+//       def __repr__(self): raise ValueError("no repr")
+//   loop.call_exception_handler({"message": "odd", "thing": Bad()})
+//   loop.call_soon(lambda: raise_(Bad()))    # a callback raising an odd object
+//   print("after")                           # printed: the loop goes on
+//
+// asyncio's default handler formats every value of the context; when that
+// fails, call_exception_handler logs "Exception in default exception
+// handler" and the loop goes on. The library's default handler called
+// String() on the values: a thrown or handed value with no string form
+// (`Object.create(null)`, an object whose toString throws) made it throw out
+// of the loop's drain, and run() rejected with a TypeError instead of the
+// program going on.
+
+Deno.test("a callback that throws a value with no string form is reported, and the loop goes on", async () => {
+  const stub = stubConsole("error");
+  try {
+    const seen = await run(async () => {
+      const loop = getRunningLoop();
+      loop.callSoon(function odd() {
+        throw Object.create(null);
+      });
+      loop.callSoon(function evil() {
+        throw {
+          toString: () => {
+            throw new Error("no string");
+          },
+        };
+      });
+      await sleep(0);
+      loop.callExceptionHandler({ message: "odd context", thing: Object.create(null) });
+      return "went on";
+    }, VT);
+    assert.equal(seen, "went on");
+  } finally {
+    stub.restore();
+  }
+  assert.equal(stub.calls.length, 3);
+  assert.match(stub.calls[0], /^Exception in callback odd\n/);
+  assert.match(stub.calls[1], /^Exception in callback evil\n/);
+  assert.match(stub.calls[2], /^odd context\nthing: /);
+});
+
+// --- an exception handler that throws: the first error is kept -------------------
+//
+//   def bad_handler(loop, ctx): raise RuntimeError("in handler")
+//   loop.set_exception_handler(bad_handler)
+//   loop.call_soon(bad)          # bad raises ValueError("cb")
+//
+// asyncio logs "Unhandled error in exception handler", then
+// "context: {'message': 'Exception in callback bad()', 'exception':
+// ValueError('cb'), 'handle': <Handle bad()>}" and both tracebacks. The
+// library printed "context: [object Object]": the callback's own error was
+// lost.
+
+Deno.test("an exception handler that throws: the report names the handler's error and the original context", async () => {
+  const stub = stubConsole("error");
+  try {
+    await run(function* () {
+      const loop = getRunningLoop();
+      loop.setExceptionHandler(() => {
+        throw new Error("in handler");
+      });
+      loop.callSoon(function bad() {
+        throw new RangeError("cb");
+      });
+      yield* sleep(0);
+      loop.setExceptionHandler(null);
+    }, VT);
+  } finally {
+    stub.restore();
+  }
+  assert.equal(stub.calls.length, 1);
+  const text = stub.calls[0];
+  assert.match(text, /^Unhandled error in exception handler\n/);
+  assert.match(
+    text,
+    /context: \{message: Exception in callback bad, exception: RangeError: cb, handle: /,
+  );
+  assert.match(text, /Error: in handler/);
+});
