@@ -740,6 +740,9 @@ export class EventLoop {
     // What failed with nobody retrieving the error is reported now, at the
     // latest (the garbage collector may come too late, or never).
     layers.reportUnretrieved(this);
+    // So is a task left pending: it never runs again (asyncio reports it
+    // when the task is collected).
+    layers.reportPending(this);
     this.#state = "closed";
     if (this.#signalHandlers !== null) {
       for (const signal of [...this.#signalHandlers.keys()]) this.removeSignalHandler(signal);
