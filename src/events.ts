@@ -201,6 +201,27 @@ function contextText(value: unknown, nested: boolean, stack = false): string {
   }
 }
 
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
+const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () {});
+
+/**
+ * The error for a callback that is a generator function (asked only when it
+ * returned an object): its call only made a generator, which nobody can ever
+ * run, as asyncio's debug mode refuses a coroutine function for `call_soon`.
+ * Else `undefined`.
+ */
+function unrunGenerator(callback: AnyFunction): TypeError | undefined {
+  const kind = Object.getPrototypeOf(callback);
+  if (kind !== GeneratorFunctionPrototype && kind !== AsyncGeneratorFunctionPrototype) {
+    return undefined;
+  }
+  return new TypeError(
+    `The callback ${nameOf(callback)} is a generator function: calling it only made a ` +
+      "generator, which nothing runs; to run it as a coroutine, make a task of it: " +
+      "loop.callSoon(() => createTask(fn()))",
+  );
+}
+
 /** An exception handler, as set by {@linkcode EventLoop.setExceptionHandler}. */
 export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
@@ -300,8 +321,11 @@ export class Handle {
       if (callback === null) return; // cancelled after it was queued
       const args = handle.#args;
       try {
-        if (args.length === 0) callback();
-        else callback(...args);
+        const result = args.length === 0 ? callback() : callback(...args);
+        if (typeof result === "object" && result !== null) {
+          const error = unrunGenerator(callback);
+          if (error !== undefined) throw error;
+        }
       } catch (error) {
         // A handle runs only inside its loop's drain: the running loop is its own.
         realm.running?.callExceptionHandler({

@@ -167,3 +167,55 @@ Deno.test("loop.close() reports every pending task once, and none that is done",
     ["Task was destroyed but it is pending!", pending],
   ]);
 });
+
+// --- a generator function is no callback -----------------------------------------
+//
+//   async def job(): print("ran")
+//   loop.call_soon(job)     # debug mode: TypeError: coroutines cannot be used
+//                           # with call_soon(); else RuntimeWarning: coroutine
+//                           # 'job' was never awaited
+//
+// A generator function is the library's coroutine function: called as a
+// callback, it only makes a generator object that nobody runs, and the
+// library said nothing at all (Python at least warns that the coroutine was
+// never awaited). Now the call is reported through the exception handler
+// with a TypeError naming createTask (checked when the callback returns an
+// object, so scheduling a callback costs nothing more). An async function
+// still runs: its body does start.
+
+Deno.test("a generator function given to callSoon/callLater/callAt is reported: its call never runs", async () => {
+  const loop = newEventLoop(VT);
+  try {
+    const contexts: ExceptionContext[] = [];
+    loop.setExceptionHandler((_loop, context) => contexts.push(context));
+    function* job() {
+      yield* sleep(0);
+    }
+    async function* stream() {}
+    const ran: string[] = [];
+    loop.callSoon(job);
+    loop.callSoonThreadsafe(job);
+    loop.callLater(0, job);
+    loop.callAt(0, stream);
+    loop.callSoon(async () => {
+      ran.push("async");
+    });
+    loop.callSoon(() => ran.push("plain") && [1]);
+    loop.stop();
+    await loop.runForever();
+    assert.deepEqual(ran, ["async", "plain"]);
+    assert.deepEqual(contexts.map((c) => c.message), [
+      "Exception in callback job",
+      "Exception in callback job",
+      "Exception in callback job",
+      "Exception in callback stream",
+    ]);
+    for (const { exception } of contexts) {
+      assert.ok(exception instanceof TypeError);
+      assert.match(exception.message, /is a generator function/);
+      assert.match(exception.message, /createTask/);
+    }
+  } finally {
+    loop.close();
+  }
+});
