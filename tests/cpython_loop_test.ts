@@ -158,6 +158,7 @@ Deno.test("loop.close() reports every pending task once, and none that is done",
     await sleep(5);
   });
   const done = loop.createTask(function* () {
+    yield* sleep(0);
     return 1;
   }());
   await loop.runUntilComplete(done);
@@ -183,15 +184,16 @@ Deno.test("loop.close() reports every pending task once, and none that is done",
 // object, so scheduling a callback costs nothing more). An async function
 // still runs: its body does start.
 
+function* job() {
+  yield* sleep(0);
+}
+async function* stream() {}
+
 Deno.test("a generator function given to callSoon/callLater/callAt is reported: its call never runs", async () => {
   const loop = newEventLoop(VT);
   try {
     const contexts: ExceptionContext[] = [];
     loop.setExceptionHandler((_loop, context) => contexts.push(context));
-    function* job() {
-      yield* sleep(0);
-    }
-    async function* stream() {}
     const ran: string[] = [];
     loop.callSoon(job);
     loop.callSoonThreadsafe(job);
@@ -199,6 +201,7 @@ Deno.test("a generator function given to callSoon/callLater/callAt is reported: 
     loop.callAt(0, stream);
     loop.callSoon(async () => {
       ran.push("async");
+      await Promise.resolve();
     });
     loop.callSoon(() => ran.push("plain") && [1]);
     loop.stop();
