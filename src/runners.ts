@@ -261,7 +261,9 @@ export class Runner {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
       await loop.shutdownAsyncgens();
-      await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
+      // With the loop running, as asyncio's coroutine: a job's result still
+      // reaches its future, whose done callbacks run.
+      await loop.runUntilComplete(loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT));
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       this.#uninstallDump?.();

@@ -207,12 +207,11 @@ Deno.test("a generator function given to callSoon/callLater/callAt is reported: 
     loop.stop();
     await loop.runForever();
     assert.deepEqual(ran, ["async", "plain"]);
-    assert.deepEqual(contexts.map((c) => c.message), [
-      "Exception in callback job",
-      "Exception in callback job",
-      "Exception in callback job",
-      "Exception in callback stream",
-    ]);
+    // (A bundle may rename the functions: stream2.)
+    assert.equal(contexts.length, 4);
+    for (const [i, name] of ["job", "job", "job", "stream"].entries()) {
+      assert.match(contexts[i].message, new RegExp(`^Exception in callback ${name}\\d*$`));
+    }
     for (const { exception } of contexts) {
       assert.ok(exception instanceof TypeError);
       assert.match(exception.message, /is a generator function/);
@@ -221,4 +220,34 @@ Deno.test("a generator function given to callSoon/callLater/callAt is reported: 
   } finally {
     loop.close();
   }
+});
+
+// --- run() serves the executor's results while it shuts the executor down -------
+//
+//   async def main():
+//       f = loop.run_in_executor(None, time.sleep, 0.1)
+//       f.add_done_callback(lambda f: print("done", f.cancelled()))
+//       await asyncio.sleep(0.01)
+//   asyncio.run(main())           # prints "done False"
+//
+// asyncio.run() runs the loop while it waits for the default executor
+// (shutdown_default_executor is a coroutine run on the loop), so the job's
+// result reaches its future and the future's done callbacks run. The
+// library waited for the executor with the loop stopped: the result,
+// delivered through callSoonThreadsafe, was dropped when the loop closed,
+// and the callback never ran.
+
+Deno.test("run() runs the loop while it waits for the default executor: a job left running still completes its future", async () => {
+  const seen: unknown[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    const future = loop.runInExecutor(null, (ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) { /* busy */ }
+      return "job";
+    }, 100);
+    future.addDoneCallback((f) => seen.push(f.cancelled() ? "cancelled" : f.result()));
+    await sleep(0.01);
+  });
+  assert.deepEqual(seen, ["job"]);
 });
