@@ -401,6 +401,12 @@ export class TimerHandle extends Handle {
 
 let timerCancelled: (loop: EventLoop) => void;
 
+/**
+ * Whether `loop` has a default executor made and not shut down yet
+ * (`Runner.close()` runs the loop while it waits for one); internal.
+ */
+export let hasDefaultExecutor: (loop: EventLoop) => boolean;
+
 type LoopState = "idle" | "running" | "closed";
 
 /**
@@ -1968,6 +1974,7 @@ export class EventLoop {
     timerCancelled = (loop) => {
       loop.#timersCancelled++;
     };
+    hasDefaultExecutor = (loop) => loop.#defaultExecutor !== null;
   }
 }
 
