@@ -201,9 +201,6 @@ function contextText(value: unknown, nested: boolean, stack = false): string {
   }
 }
 
-const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
-const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () {});
-
 /**
  * The error for a callback that is a generator function (asked only when it
  * returned an object): its call only made a generator, which nobody can ever
@@ -211,8 +208,10 @@ const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* ()
  * Else `undefined`.
  */
 function unrunGenerator(callback: AnyFunction): TypeError | undefined {
-  const kind = Object.getPrototypeOf(callback);
-  if (kind !== GeneratorFunctionPrototype && kind !== AsyncGeneratorFunctionPrototype) {
+  // By tag: on Bun 1.2 a generator function with a `yield*` has another
+  // prototype than `function* () {}`.
+  const tag = Object.prototype.toString.call(callback);
+  if (tag !== "[object GeneratorFunction]" && tag !== "[object AsyncGeneratorFunction]") {
     return undefined;
   }
   return new TypeError(
