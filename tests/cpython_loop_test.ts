@@ -14,6 +14,7 @@ import {
   getRunningLoop,
   newEventLoop,
   run,
+  RuntimeError,
   sleep,
   type Task,
 } from "../mod.ts";
@@ -253,4 +254,71 @@ Deno.test("run() runs the loop while it waits for the default executor: a job le
     await sleep(0.01);
   });
   assert.deepEqual(seen, ["job"]);
+});
+
+// --- loop ordering, stop() and runUntilComplete (matched already) ---------------
+//
+//   loop.call_later(0, p, "later0"); loop.call_soon(p, "soon1", 1, 2)
+//   loop.call_at(loop.time(), p, "at-now"); h = loop.call_soon(p, "x"); h.cancel()
+//   loop.call_soon(p, "soon2"); loop.call_later(0.01, loop.stop); loop.run_forever()
+//   # soon1 1 2 / soon2 / later0 / at-now: ready callbacks first, then timers due
+//   loop.stop(); loop.call_soon(chain); loop.run_forever()    # one iteration:
+//   # chain ran, what it scheduled did not
+//   def s(): loop.stop()   # the rest of the batch still runs
+//   loop.stop(); loop.run_until_complete(two_sleeps())  # RuntimeError: Event loop
+//   # stopped before Future completed; the task goes on in the next run
+
+Deno.test("loop order: callbacks before due timers, one iteration after stop(), stop() mid-batch, runUntilComplete after stop()", async () => {
+  const loop = newEventLoop(VT);
+  try {
+    const log: unknown[] = [];
+    const push = (...args: unknown[]) => log.push(args.join(" "));
+    loop.callLater(0, push, "later0");
+    loop.callSoon(push, "soon1", 1, 2);
+    loop.callAt(loop.time(), push, "at-now");
+    loop.callSoon(push, "cancelled").cancel();
+    loop.callSoon(push, "soon2");
+    loop.callLater(0.01, () => loop.stop());
+    await loop.runForever();
+    assert.deepEqual(log.splice(0), ["soon1 1 2", "soon2", "later0", "at-now"]);
+    loop.stop();
+    loop.callSoon(() => {
+      push("chain1");
+      loop.callSoon(push, "chain2");
+    });
+    await loop.runForever();
+    assert.deepEqual(log.splice(0), ["chain1"]);
+    loop.callSoon(() => {
+      push("s");
+      loop.stop();
+    });
+    loop.callSoon(push, "after-s");
+    await loop.runForever();
+    assert.deepEqual(log.splice(0), ["chain2", "s", "after-s"]);
+    for (const style of ["generator", "async"]) {
+      const task = loop.createTask(
+        style === "generator"
+          ? function* () {
+            yield* sleep(0);
+            yield* sleep(0);
+            return style;
+          }()
+          : async () => {
+            await sleep(0);
+            await sleep(0);
+            return style;
+          },
+      );
+      loop.stop();
+      await assert.rejects(loop.runUntilComplete(task), (error: unknown) => {
+        assert.ok(error instanceof RuntimeError);
+        assert.match(error.message, /stopped before the future completed/);
+        return true;
+      });
+      assert.equal(task.done(), false);
+      assert.equal(await loop.runUntilComplete(task), style);
+    }
+  } finally {
+    loop.close();
+  }
 });
