@@ -297,6 +297,13 @@ export interface Layers {
    * that failed with nobody retrieving its error; `loop.close()` calls it.
    */
   reportUnretrieved(loop: EventLoop): void;
+  // From tasks.ts.
+  /**
+   * Reports, through the loop's exception handler, every task of `loop`
+   * still pending ("Task was destroyed but it is pending!");
+   * `loop.close()` calls it.
+   */
+  reportPending(loop: EventLoop): void;
 
   // From tasks.ts.
   /**
@@ -475,6 +482,7 @@ function notLoaded(what: string): never {
 export const layers: Layers = {
   createFuture: () => notLoaded("create a future"),
   reportUnretrieved: () => {},
+  reportPending: () => {},
   stepTask: () => {},
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),

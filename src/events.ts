@@ -174,6 +174,53 @@ export interface ExceptionContext {
   [key: string]: unknown;
 }
 
+/**
+ * A value of an exception context as the default handler writes it; never
+ * throws (a value may have no string form: `Object.create(null)`, a
+ * `toString` that throws). A plain object (the context an exception handler
+ * that threw was given) is written key by key; an error with `stack` (when
+ * `stack` is asked for) as its stack.
+ */
+function contextText(value: unknown, nested: boolean, stack = false): string {
+  try {
+    if (stack && value instanceof Error && value.stack) return value.stack;
+    if (
+      nested && value !== null && typeof value === "object" &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      const parts = Object.entries(value).map(([k, v]) => `${k}: ${contextText(v, false)}`);
+      return `{${parts.join(", ")}}`;
+    }
+    return String(value);
+  } catch {
+    try {
+      return describe(value);
+    } catch {
+      return "a value that cannot be written";
+    }
+  }
+}
+
+/**
+ * The error for a callback that is a generator function (asked only when it
+ * returned an object): its call only made a generator, which nobody can ever
+ * run, as asyncio's debug mode refuses a coroutine function for `call_soon`.
+ * Else `undefined`.
+ */
+function unrunGenerator(callback: AnyFunction): TypeError | undefined {
+  // By tag: on Bun 1.2 a generator function with a `yield*` has another
+  // prototype than `function* () {}`.
+  const tag = Object.prototype.toString.call(callback);
+  if (tag !== "[object GeneratorFunction]" && tag !== "[object AsyncGeneratorFunction]") {
+    return undefined;
+  }
+  return new TypeError(
+    `The callback ${nameOf(callback)} is a generator function: calling it only made a ` +
+      "generator, which nothing runs; to run it as a coroutine, make a task of it: " +
+      "loop.callSoon(() => createTask(fn()))",
+  );
+}
+
 /** An exception handler, as set by {@linkcode EventLoop.setExceptionHandler}. */
 export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
@@ -273,8 +320,11 @@ export class Handle {
       if (callback === null) return; // cancelled after it was queued
       const args = handle.#args;
       try {
-        if (args.length === 0) callback();
-        else callback(...args);
+        const result = args.length === 0 ? callback() : callback(...args);
+        if (typeof result === "object" && result !== null) {
+          const error = unrunGenerator(callback);
+          if (error !== undefined) throw error;
+        }
       } catch (error) {
         // A handle runs only inside its loop's drain: the running loop is its own.
         realm.running?.callExceptionHandler({
@@ -349,6 +399,12 @@ export class TimerHandle extends Handle {
 }
 
 let timerCancelled: (loop: EventLoop) => void;
+
+/**
+ * Whether `loop` has a default executor made and not shut down yet
+ * (`Runner.close()` runs the loop while it waits for one); internal.
+ */
+export let hasDefaultExecutor: (loop: EventLoop) => boolean;
 
 type LoopState = "idle" | "running" | "closed";
 
@@ -713,6 +769,9 @@ export class EventLoop {
     // What failed with nobody retrieving the error is reported now, at the
     // latest (the garbage collector may come too late, or never).
     layers.reportUnretrieved(this);
+    // So is a task left pending: it never runs again (asyncio reports it
+    // when the task is collected).
+    layers.reportPending(this);
     this.#state = "closed";
     if (this.#signalHandlers !== null) {
       for (const signal of [...this.#signalHandlers.keys()]) this.removeSignalHandler(signal);
@@ -843,12 +902,10 @@ export class EventLoop {
     const lines = [context.message || "Unhandled exception in event loop"];
     for (const [key, value] of Object.entries(context)) {
       if (key === "message" || key === "exception") continue;
-      lines.push(`${key}: ${String(value)}`);
+      lines.push(`${key}: ${contextText(value, true)}`);
     }
     const error = context.exception;
-    if (error !== undefined) {
-      lines.push(error instanceof Error && error.stack ? error.stack : String(error));
-    }
+    if (error !== undefined) lines.push(contextText(error, false, true));
     console.error(lines.join("\n"));
   }
 
@@ -861,17 +918,30 @@ export class EventLoop {
   callExceptionHandler(context: ExceptionContext): void {
     const handler = this.#exceptionHandler;
     if (handler === null) {
-      this.defaultExceptionHandler(context);
+      this.#callDefaultHandler(context);
       return;
     }
     try {
       handler(this, context);
     } catch (error) {
-      this.defaultExceptionHandler({
+      this.#callDefaultHandler({
         message: "Unhandled error in exception handler",
         exception: error,
         context,
       });
+    }
+  }
+
+  /**
+   * The default handler, kept from throwing into the loop's drain (a
+   * subclass may override it): its own error is written out, as asyncio
+   * logs "Exception in default exception handler".
+   */
+  #callDefaultHandler(context: ExceptionContext): void {
+    try {
+      this.defaultExceptionHandler(context);
+    } catch (error) {
+      console.error(`Exception in default exception handler\n${contextText(error, false, true)}`);
     }
   }
 
@@ -1903,6 +1973,7 @@ export class EventLoop {
     timerCancelled = (loop) => {
       loop.#timersCancelled++;
     };
+    hasDefaultExecutor = (loop) => loop.#defaultExecutor !== null;
   }
 }
 

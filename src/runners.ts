@@ -9,7 +9,7 @@ import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import { signals } from "./_host/signals.ts";
 import { describe } from "./_checks.ts";
 import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
-import { EventLoop, type EventLoopOptions } from "./events.ts";
+import { EventLoop, type EventLoopOptions, hasDefaultExecutor } from "./events.ts";
 import { Future } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import { allTasks, ensureFuture } from "./tasks.ts";
@@ -261,7 +261,19 @@ export class Runner {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
       await loop.shutdownAsyncgens();
-      await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
+      if (hasDefaultExecutor(loop)) {
+        // With the loop running, as asyncio's coroutine: a job's result
+        // still reaches its future, whose done callbacks run. (A future,
+        // not a task: no task number is taken.)
+        const executorDown = new Future<void>(loop);
+        loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
+          () => executorDown.setResult(undefined),
+          (error) => executorDown.setException(error),
+        );
+        await loop.runUntilComplete(executorDown);
+      } else {
+        await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
+      }
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       this.#uninstallDump?.();

@@ -1525,6 +1525,18 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   return tasks;
 }
 
+install({
+  // A task its loop closes on never runs again: asyncio reports it when the
+  // task is collected; this is the latest moment, as for the errors nobody
+  // retrieved.
+  reportPending(loop: EventLoop): void {
+    if (loop[TASKS] === null) return;
+    for (const task of allTasks(loop)) {
+      loop.callExceptionHandler({ message: "Task was destroyed but it is pending!", task });
+    }
+  },
+});
+
 keepShapes(() => {
   function* never() {} // never stepped: its loop never runs
   const loop = new EventLoop();

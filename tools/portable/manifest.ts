@@ -39,6 +39,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_sync",
   "cpython_tasks",
   "cpython_styles",
+  "cpython_loop",
 ];
 
 /**
