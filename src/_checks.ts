@@ -149,6 +149,27 @@ export function checkMessage(msg: unknown): string | undefined {
   return msg;
 }
 
+/**
+ * What kind of function `fn` is, by its tag (`Object.prototype.toString`),
+ * for the checks that refuse one kind where another is needed. Not by
+ * prototype: on Bun 1.2 a generator function with a `yield*` has another
+ * prototype than `function* () {}`.
+ */
+export function functionKind(
+  fn: unknown,
+): "generator function" | "async generator function" | "async function" | "function" {
+  switch (Object.prototype.toString.call(fn)) {
+    case "[object GeneratorFunction]":
+      return "generator function";
+    case "[object AsyncGeneratorFunction]":
+      return "async generator function";
+    case "[object AsyncFunction]":
+      return "async function";
+    default:
+      return "function";
+  }
+}
+
 /** The name a callback is shown by in messages and `toString()`: its name, or `anonymous`. */
 export function nameOf(fn: unknown): string {
   return typeof fn === "function" ? (fn.name || "anonymous") : String(fn);

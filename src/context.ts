@@ -15,7 +15,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { checkFunction, describe } from "./_checks.ts";
+import { checkFunction, describe, functionKind } from "./_checks.ts";
 import { awaitAny, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
 import { callOutsideTasks } from "./tasks.ts";
@@ -223,7 +223,7 @@ export function asyncContextManager<A extends unknown[], T>(
   fn: (...args: A) => AsyncGenerator<T, unknown, undefined>,
 ): (...args: A) => AsyncContextManager<T> {
   checkFunction(fn, "an async generator function", "make a context manager");
-  if (Object.getPrototypeOf(fn) === GeneratorFunctionPrototype) {
+  if (functionKind(fn) === "generator function") {
     // Its `yield* sleep()` would hand the library's wait to the body as the
     // context's value.
     throw new TypeError(
@@ -244,8 +244,6 @@ export function asyncContextManager<A extends unknown[], T>(
     return new GeneratorContextManager(gen);
   };
 }
-
-const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
 
 class GeneratorContextManager<T> extends AsyncContextManager<T> {
   readonly #gen: AsyncGenerator<T, unknown, undefined>;

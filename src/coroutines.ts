@@ -20,14 +20,11 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { checkFunction, describe } from "./_checks.ts";
+import { checkFunction, describe, functionKind } from "./_checks.ts";
 import { runningEventLoop } from "./_core.ts";
 import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
 import { newRegistry } from "./_host/gc.ts";
-
-const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});
-const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () {});
 
 /**
  * A generator coroutine: a generator whose `yield*` expressions await
@@ -294,14 +291,12 @@ export function coroutine<A extends unknown[], T>(
 ): (...args: A) => CoroutineObject<T> {
   checkFunction(fn, "a generator function", "make a coroutine");
   const name = fn.name || "anonymous";
-  const kind = Object.getPrototypeOf(fn);
-  if (kind === AsyncFunctionPrototype || kind === AsyncGeneratorFunctionPrototype) {
+  const kind = functionKind(fn);
+  if (kind === "async function" || kind === "async generator function") {
     // Calling it would start its body at once, outside every task, and
     // yield* could not drive what it returns.
     throw new TypeError(
-      `Cannot make a coroutine of ${
-        kind === AsyncFunctionPrototype ? "async function" : "async generator function"
-      } ${name}: coroutine() takes a generator function (function*). An async function is awaitable as it is: await it, or pass the function itself to createTask/gather (createTask(() => ${name}()))`,
+      `Cannot make a coroutine of ${kind} ${name}: coroutine() takes a generator function (function*). An async function is awaitable as it is: await it, or pass the function itself to createTask/gather (createTask(() => ${name}()))`,
     );
   }
   return function (this: unknown, ...args: A): CoroutineObject<T> {

@@ -64,7 +64,14 @@
  */
 
 import { DeadlockError, RuntimeError } from "./errors.ts";
-import { checkFunction, checkSeconds, checkSecondsOrNull, describe, nameOf } from "./_checks.ts";
+import {
+  checkFunction,
+  checkSeconds,
+  checkSecondsOrNull,
+  describe,
+  functionKind,
+  nameOf,
+} from "./_checks.ts";
 import {
   CORO_NAME,
   HOLD,
@@ -208,12 +215,8 @@ function contextText(value: unknown, nested: boolean, stack = false): string {
  * Else `undefined`.
  */
 function unrunGenerator(callback: AnyFunction): TypeError | undefined {
-  // By tag: on Bun 1.2 a generator function with a `yield*` has another
-  // prototype than `function* () {}`.
-  const tag = Object.prototype.toString.call(callback);
-  if (tag !== "[object GeneratorFunction]" && tag !== "[object AsyncGeneratorFunction]") {
-    return undefined;
-  }
+  const kind = functionKind(callback);
+  if (kind !== "generator function" && kind !== "async generator function") return undefined;
   return new TypeError(
     `The callback ${nameOf(callback)} is a generator function: calling it only made a ` +
       "generator, which nothing runs; to run it as a coroutine, make a task of it: " +
