@@ -1014,8 +1014,21 @@ export class Task<T = unknown> extends Future<T> {
         windows.open(task, task.getLoop(), () => start(task));
         return;
       }
+      // The first segment is the task's code wherever it runs, what its
+      // function returned included: a gated start runs it in its gate's
+      // reaction, outside the drain (which names the step it runs), in the
+      // creator's host context; there it runs as an eager start does.
       const previous = current;
       current = task;
+      try {
+        takeFirstSegment(task, fn, gated);
+      } finally {
+        current = previous;
+      }
+    };
+
+    /** {@linkcode firstSegment}'s work, with the task current. */
+    const takeFirstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
       // The first segment of an async body runs host code: it may park on an
       // awaitable before fn() even returns.
       if (!gated) Task.#enterHost(task);
@@ -1029,8 +1042,6 @@ export class Task<T = unknown> extends Future<T> {
         Task.#leaveHost(task);
         Task.#fail(task, error);
         return;
-      } finally {
-        current = previous;
       }
       // A library future (toThread(), gather(), createFuture(), a
       // ConcurrentFuture): the task awaits it as its own, as `async () =>
@@ -1055,32 +1066,14 @@ export class Task<T = unknown> extends Future<T> {
         task.#resume = undefined;
         startedBy.set(body, fn); // for the call graph: the name of its function
         task.#coro = body;
-        // Its first segment is the task's code wherever it runs: a gated
-        // start steps it in its gate's reaction, outside the drain (which
-        // names the step it runs), in the creator's host context. There it
-        // runs as an eager start does, in the task's own context.
-        current = task;
-        try {
-          if (gated) hostContext!.run(task, stepTask, task);
-          else stepTask(task);
-        } finally {
-          current = previous;
-        }
+        // (Gated: in the task's own host context, not the creator's.)
+        if (gated) hostContext!.run(task, stepTask, task);
+        else stepTask(task);
       } else if (isThenable(body)) {
         task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        if (hostContext !== null && isNativePromise(body)) Task.#watchBody(task, body, true);
-        else {
-          // Another thenable (a future, gather(), a task): the task awaits
-          // it itself, as `async () => await fut` would, not the code whose
-          // context a gated start runs in (its creator), which its then()
-          // would park on.
-          current = task;
-          try {
-            Task.#watchBody(task, body);
-          } finally {
-            current = previous;
-          }
-        }
+        // (Another library awaitable, an operation or a sleep: its then()
+        // parks the task, which is current, as `async () => await op` would.)
+        Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
         // Its first await registers in host microtasks: let them run before
         // the next iteration (in a window of its own, without a context store;
         // a gated start asked for the turn already).
@@ -1144,6 +1137,15 @@ export class Task<T = unknown> extends Future<T> {
           () => deliverThen(record),
         );
         return true;
+      },
+
+      // A task its loop closes on never runs again: asyncio reports it when
+      // the task is collected; this is the latest moment, as for the errors
+      // nobody retrieved.
+      reportPending: (loop) => {
+        for (const task of allTasks(loop)) {
+          loop.callExceptionHandler({ message: "Task was destroyed but it is pending!", task });
+        }
       },
 
       hasLooseTasks: (loop) => {
@@ -1524,18 +1526,6 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   }
   return tasks;
 }
-
-install({
-  // A task its loop closes on never runs again: asyncio reports it when the
-  // task is collected; this is the latest moment, as for the errors nobody
-  // retrieved.
-  reportPending(loop: EventLoop): void {
-    if (loop[TASKS] === null) return;
-    for (const task of allTasks(loop)) {
-      loop.callExceptionHandler({ message: "Task was destroyed but it is pending!", task });
-    }
-  },
-});
 
 keepShapes(() => {
   function* never() {} // never stepped: its loop never runs
