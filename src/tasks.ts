@@ -1021,80 +1021,75 @@ export class Task<T = unknown> extends Future<T> {
       const previous = current;
       current = task;
       try {
-        takeFirstSegment(task, fn, gated);
-      } finally {
-        current = previous;
-      }
-    };
-
-    /** {@linkcode firstSegment}'s work, with the task current. */
-    const takeFirstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
-      // The first segment of an async body runs host code: it may park on an
-      // awaitable before fn() even returns.
-      if (!gated) Task.#enterHost(task);
-      let body: unknown;
-      try {
-        body = hostContext === null
-          ? asyncContext.run(task, fn)
-          : hostContext.run(task, startWatched, fn);
-      } catch (error) {
-        windows?.endSegment();
-        Task.#leaveHost(task);
-        Task.#fail(task, error);
-        return;
-      }
-      // A library future (toThread(), gather(), createFuture(), a
-      // ConcurrentFuture): the task awaits it as its own, as `async () =>
-      // await future` would (its then() would park whichever task is current
-      // here: the creator).
-      if (!isCoroutineLike(body)) {
-        if (body instanceof Future) body = awaitFuture(body);
-        else if (hasToFuture(body)) body = awaitFuture(body[TO_FUTURE](task.getLoop()));
-      }
-      if (isCoroutineLike(body)) {
-        windows?.endSegment();
-        Task.#leaveHost(task);
+        // The first segment of an async body runs host code: it may park on an
+        // awaitable before fn() even returns.
+        if (!gated) Task.#enterHost(task);
+        let body: unknown;
         try {
-          claim(body, task);
+          body = hostContext === null
+            ? asyncContext.run(task, fn)
+            : hostContext.run(task, startWatched, fn);
         } catch (error) {
+          windows?.endSegment();
+          Task.#leaveHost(task);
           Task.#fail(task, error);
           return;
         }
-        // (A cancel() made while the function ran keeps its bits: the
-        // first step throws CancelledError in before the body's first line.)
-        task.#kind = (task.#kind & ~KIND) | iteratorKind(body);
-        task.#resume = undefined;
-        startedBy.set(body, fn); // for the call graph: the name of its function
-        task.#coro = body;
-        // (Gated: in the task's own host context, not the creator's.)
-        if (gated) hostContext!.run(task, stepTask, task);
-        else stepTask(task);
-      } else if (isThenable(body)) {
-        task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
-        // (Another library awaitable, an operation or a sleep: its then()
-        // parks the task, which is current, as `async () => await op` would.)
-        Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
-        // Its first await registers in host microtasks: let them run before
-        // the next iteration (in a window of its own, without a context store;
-        // a gated start asked for the turn already).
-        if (windows === null) {
-          if (!gated) task.getLoop()[HOST_TURN]();
-        } else {
-          if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
-          windows.endSegment();
+        // A library future (toThread(), gather(), createFuture(), a
+        // ConcurrentFuture): the task awaits it as its own, as `async () =>
+        // await future` would (its then() would park whichever task is current
+        // here: the creator).
+        if (!isCoroutineLike(body)) {
+          if (body instanceof Future) body = awaitFuture(body);
+          else if (hasToFuture(body)) body = awaitFuture(body[TO_FUTURE](task.getLoop()));
         }
-      } else {
-        windows?.endSegment();
-        Task.#leaveHost(task);
-        Task.#complete(
-          task,
-          "failed",
-          new TypeError(
-            `Cannot run ${task.getName()}: its function returned ${
-              describe(body)
-            }, expected a generator or a promise`,
-          ),
-        );
+        if (isCoroutineLike(body)) {
+          windows?.endSegment();
+          Task.#leaveHost(task);
+          try {
+            claim(body, task);
+          } catch (error) {
+            Task.#fail(task, error);
+            return;
+          }
+          // (A cancel() made while the function ran keeps its bits: the
+          // first step throws CancelledError in before the body's first line.)
+          task.#kind = (task.#kind & ~KIND) | iteratorKind(body);
+          task.#resume = undefined;
+          startedBy.set(body, fn); // for the call graph: the name of its function
+          task.#coro = body;
+          // (Gated: in the task's own host context, not the creator's.)
+          if (gated) hostContext!.run(task, stepTask, task);
+          else stepTask(task);
+        } else if (isThenable(body)) {
+          task.#kind = (task.#kind & ~(KIND | ATTEND)) | ASYNC_BODY;
+          // (Another library awaitable, an operation or a sleep: its then()
+          // parks the task, which is current, as `async () => await op` would.)
+          Task.#watchBody(task, body, hostContext !== null && isNativePromise(body));
+          // Its first await registers in host microtasks: let them run before
+          // the next iteration (in a window of its own, without a context store;
+          // a gated start asked for the turn already).
+          if (windows === null) {
+            if (!gated) task.getLoop()[HOST_TURN]();
+          } else {
+            if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
+            windows.endSegment();
+          }
+        } else {
+          windows?.endSegment();
+          Task.#leaveHost(task);
+          Task.#complete(
+            task,
+            "failed",
+            new TypeError(
+              `Cannot run ${task.getName()}: its function returned ${
+                describe(body)
+              }, expected a generator or a promise`,
+            ),
+          );
+        }
+      } finally {
+        current = previous;
       }
     };
 
