@@ -32,6 +32,7 @@ import {
   ThreadPoolExecutor,
   toThread,
 } from "../mod.ts";
+import { echoLinesAsync } from "./_echo.ts";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -232,13 +233,7 @@ Deno.test("server.close() with a client connected: it is served on, and waitClos
   await run(async () => {
     const server = await startServer(
       async (reader, writer) => {
-        for (;;) {
-          const line = await reader.readline();
-          if (line.length === 0) break;
-          writer.write(line);
-          await writer.drain();
-        }
-        writer.close();
+        await echoLinesAsync(reader, writer);
         await writer.waitClosed();
       },
       "127.0.0.1",
