@@ -297,6 +297,13 @@ export interface Layers {
    * that failed with nobody retrieving its error; `loop.close()` calls it.
    */
   reportUnretrieved(loop: EventLoop): void;
+  /**
+   * The callback that hands a wait its outcome (`settleThen` of
+   * `_await.ts`): what it calls is the awaiting code's continuation, which
+   * the host resumes in that code's own context, so the drain may run it in
+   * any host context (see {@linkcode Layers.leaveTaskContext}).
+   */
+  settleThen: (record: never) => void;
   // From tasks.ts.
   /**
    * Reports, through the loop's exception handler, every task of `loop`
@@ -312,6 +319,19 @@ export interface Layers {
    * kinds of callbacks a program schedules.
    */
   stepTask: (task: never) => void;
+  /**
+   * Code a loop callback runs belongs to no task, but the drain runs in the
+   * host context of whatever woke the loop: a microtask or a host timer
+   * that an async task's code registered carries that task's context, and
+   * an async function that a callback calls there would have its awaits
+   * charged to that task. The drain calls this before the first callback
+   * that is not a {@linkcode Layers.settleThen}: if the host context names
+   * a task, it calls `resume` in one that names none and returns `true`
+   * (the drain goes on there); else it returns `false` and calls nothing.
+   * Entering a context costs the host hundreds of nanoseconds on Deno and
+   * Node, so the drain asks once, and only when it must.
+   */
+  leaveTaskContext(resume: () => void): boolean;
   /** Makes a task for `loop.createTask()` (unless a task factory is set). */
   createTask<T>(loop: EventLoop, coro: unknown, options?: TaskOptions): Task<T>;
   /** asyncio's `ensure_future`, for `loop.runUntilComplete()`. */
@@ -484,6 +504,8 @@ export const layers: Layers = {
   reportUnretrieved: () => {},
   reportPending: () => {},
   stepTask: () => {},
+  settleThen: () => {},
+  leaveTaskContext: () => false,
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,

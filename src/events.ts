@@ -1569,6 +1569,9 @@ export class EventLoop {
     this.#hostTimer = host.setTimeout(this.#fromHostTimer, Math.ceil(ms));
   }
 
+  /** The drain, resumed where it stopped, in a host context that names no task. */
+  readonly #pumpOutsideTasks = (): void => this.#pump();
+
   /**
    * Runs iterations until the loop stops, runs out of work, or spends its
    * slice. Never re-entered: a wake-up while draining is not needed (the
@@ -1583,6 +1586,10 @@ export class EventLoop {
     if (this.#state !== "running" || this.#draining || this.#holds !== 0) return;
     this.#draining = realm.draining = true;
     const step = layers.stepTask;
+    const settle = layers.settleThen;
+    // Whether the host context is known to name no task (see
+    // layers.leaveTaskContext): asked at the first callback that needs it.
+    let outside = false;
     const sliceEnd = this.#sliceStart + SLICE_MS;
     let budget = this.#checkEvery;
     let lastCheck = this.#sliceStart;
@@ -1654,6 +1661,14 @@ export class EventLoop {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
+          if (!outside && fn !== settle) {
+            // The first callback that runs code of its own: not in the host
+            // context of an async task that woke the loop.
+            this.#draining = realm.draining = false;
+            if (layers.leaveTaskContext(this.#pumpOutsideTasks)) return;
+            this.#draining = realm.draining = true;
+            outside = true;
+          }
           // Task steps get a call site of their own, which stays monomorphic
           // however many other callbacks the program has.
           if (debug) this.#runTimed(fn, arg);

@@ -755,6 +755,7 @@ export function registeredAwaiters(
 
 install({
   createFuture: <T>(loop: EventLoop) => new Future<T>(loop),
+  settleThen: settleThen as (record: never) => void,
   reportUnretrieved(loop: EventLoop): void {
     const pending = unretrievedOf.get(loop);
     if (pending === undefined) return;

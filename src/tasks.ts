@@ -1123,6 +1123,12 @@ export class Task<T = unknown> extends Future<T> {
     install({
       stepTask: stepTask as (task: never) => void,
 
+      leaveTaskContext: (resume) => {
+        if (hostContext === null || hostContext.getStore() === undefined) return false;
+        hostContext.run(undefined as unknown as Task<unknown>, resume);
+        return true;
+      },
+
       deferThen: (record) => {
         if (windows === null) return false;
         // Settled in a window of the awaiting task (of no task if none awaits).

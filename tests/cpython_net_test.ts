@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import {
   BufferedProtocol,
+  currentTask,
   DatagramProtocol,
   type ExceptionContext,
   type Future,
@@ -234,6 +235,50 @@ Deno.test("an error in a protocol callback: reported, the transport closed, conn
     "handler Boom true true",
     "getBuffer lost Boom",
   ]);
+});
+
+Deno.test("a protocol callback's async handler runs outside every task, whichever task started the connection", async () => {
+  // class Echo(Protocol):
+  //     def data_received(self, data): asyncio.ensure_future(self.handle(data))
+  //     async def handle(self, data): await asyncio.sleep(0.01); self.transport.write(data)
+  // An async function called from a protocol callback is the TypeScript way
+  // to fire and forget (`void this.handle(data)`): it runs outside every task.
+  // It ran in the host context of the task that woke the loop: its await was
+  // charged to that task, which was refused a second wait.
+  const seen: (string | undefined)[] = [];
+  class Echo extends Protocol {
+    transport!: Transport;
+    override connectionMade(transport: Transport) {
+      this.transport = transport;
+    }
+    override dataReceived(data: Uint8Array) {
+      void this.handle(data);
+    }
+    async handle(data: Uint8Array) {
+      await sleep(0.01);
+      seen.push(currentTask()?.getName());
+      this.transport.write(data);
+    }
+  }
+  const log: string[] = [];
+  const echoed = await run(async () => {
+    const loop = getRunningLoop();
+    loop.setExceptionHandler((_loop, context) => log.push(context.message));
+    const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
+    const lost = loop.createFuture<void>();
+    const client = new Logged("cli", [], lost);
+    const [t] = await loop.createConnection(() => client, "127.0.0.1", portOf(server));
+    t.write(enc("hi"));
+    await sleep(0.2);
+    t.close();
+    await lost;
+    server.close();
+    await server.waitClosed();
+    return client.log;
+  });
+  assert.deepEqual(log, []);
+  assert.deepEqual(seen, [undefined]);
+  assert.ok(echoed.includes("cli data hi"), String(echoed));
 });
 
 // Passing port: abort() drops the write buffer at once (connectionLost(null)
