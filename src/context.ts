@@ -16,9 +16,9 @@
 
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
-import { awaitAny, awaitAnyAsync } from "./_drive.ts";
+import { awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
-import { callOutsideTasks } from "./tasks.ts";
+import { awaitCall, runsAsync } from "./tasks.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -104,25 +104,24 @@ function checkManager(cm: unknown): void {
   }
 }
 
-// An async function that generator code calls (an async aenter, aexit or
-// body) runs outside every task: it is called so where the drain's host
-// context names a task (see callOutsideTasks), or its awaits would be charged
-// to the async task that woke the loop. (The same for every call that
-// generator code makes below.)
+// What generator code calls here (an aenter, aexit or body; below, an exit
+// stack's callbacks and exits) is awaited through awaitCall: an async
+// function runs as a task of its own, which a cancel of the awaiting task
+// cancels and waits for, so a body never runs on after its context was left.
 function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
-  const value = yield* awaitAny(callOutsideTasks(() => cm.aenter()));
+  const value = yield* awaitCall(() => cm.aenter(), runsAsync(cm.aenter));
   let result: unknown;
   try {
-    result = yield* awaitAny(callOutsideTasks(() => body(value)));
+    result = yield* awaitCall(() => body(value), runsAsync(body));
   } catch (error) {
-    const suppress = yield* awaitAny(callOutsideTasks(() => cm.aexit(error)));
+    const suppress = yield* awaitCall(() => cm.aexit(error), runsAsync(cm.aexit));
     if (suppress === true) return undefined;
     throw error;
   }
-  yield* awaitAny(callOutsideTasks(() => cm.aexit(undefined)));
+  yield* awaitCall(() => cm.aexit(undefined), runsAsync(cm.aexit));
   return result;
 }
 
@@ -376,7 +375,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
   ): F {
     checkFunction(callback, "the callback", "push a callback");
     this.#exits.push(function* () {
-      yield* awaitAny(callOutsideTasks(() => callback(...args)));
+      yield* awaitCall(() => callback(...args), runsAsync(callback));
       return false;
     });
     return callback;
@@ -433,8 +432,8 @@ function* enterGenerator<T>(
   stack: AsyncExitStack,
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
-  const value = yield* awaitAny<T>(callOutsideTasks(() => cm.aenter()));
-  pushExit(stack, (error) => cm.aexit(error));
+  const value = yield* awaitCall<T>(() => cm.aenter(), runsAsync(cm.aenter));
+  pushExit(stack, cm.aexit.bind(cm));
   return value;
 }
 
@@ -499,8 +498,9 @@ function* unwindGenerator(
     const exit = exits.pop()!;
     try {
       state.exited(
-        yield* awaitAny<boolean | void>(
-          callOutsideTasks(() => exit(state.hasError ? state.pending : undefined)),
+        yield* awaitCall<boolean | void>(
+          () => exit(state.hasError ? state.pending : undefined),
+          runsAsync(exit),
         ),
       );
     } catch (thrown) {

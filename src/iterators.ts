@@ -43,9 +43,8 @@
 
 import { StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isThenable } from "./_checks.ts";
-import { awaitAny } from "./_drive.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import { callOutsideTasks } from "./tasks.ts";
+import { awaitCall, runsAsync } from "./tasks.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -296,9 +295,12 @@ function checkIterator(action: string, iterator: unknown): void {
 function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
     if (isClosed(iterator)) throw new StopAsyncIteration();
-    return yield* awaitAny<T>(callOutsideTasks(() => iterator.anext()));
+    return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
-  const result = yield* awaitAny<IteratorResult<T>>(callOutsideTasks(() => iterator.next()));
+  const result = yield* awaitCall<IteratorResult<T>>(
+    () => iterator.next(),
+    runsAsync(iterator.next, iterator),
+  );
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
   return result.value;
@@ -441,11 +443,16 @@ export const BREAK: unique symbol = Symbol("BREAK");
 /** Closes `iterator` as `for await` does when a loop is left early. */
 function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, void, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
-    if (markClosed(iterator)) yield* awaitAny<void>(callOutsideTasks(() => iterator.aclose()));
+    if (markClosed(iterator)) {
+      yield* awaitCall<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
+    }
     return;
   }
   if (typeof iterator.return !== "function") return;
-  const result = yield* awaitAny<unknown>(callOutsideTasks(() => iterator.return!()));
+  const result = yield* awaitCall<unknown>(
+    () => iterator.return!(),
+    runsAsync(iterator.return, iterator),
+  );
   checkResult(result, "close the iterator", "return()");
 }
 
@@ -471,7 +478,7 @@ function* forLoop<T>(
     }
     let outcome: unknown;
     try {
-      outcome = yield* awaitAny(callOutsideTasks(() => body(item)));
+      outcome = yield* awaitCall(() => body(item), runsAsync(body));
     } catch (error) {
       // As `for await`: the body's error wins over one from closing.
       try {

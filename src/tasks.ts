@@ -122,7 +122,7 @@
  */
 
 import { CancelledError, RuntimeError } from "./errors.ts";
-import { checkMessage, describe, isCoroutineLike, isThenable } from "./_checks.ts";
+import { checkMessage, describe, functionKind, isCoroutineLike, isThenable } from "./_checks.ts";
 import {
   ADD_WAITER,
   AWAITING,
@@ -149,7 +149,15 @@ import {
 } from "./_core.ts";
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
-import { claim, claimGenerator, COROUTINE_NAME, OwnWait, WAITING, yieldError } from "./_drive.ts";
+import {
+  awaitAny,
+  claim,
+  claimGenerator,
+  COROUTINE_NAME,
+  OwnWait,
+  WAITING,
+  yieldError,
+} from "./_drive.ts";
 import { type ContextStore, newAsyncContextStore } from "./_host/context.ts";
 import { runtimeName } from "./_host/runtime.ts";
 import { newAbortController } from "./_host/abort.ts";
@@ -1356,6 +1364,44 @@ export function callOutsideTasks<R>(fn: () => R): R {
   return hostContext === null || hostContext.getStore() === undefined
     ? fn()
     : hostContext.run(undefined as unknown as Task<unknown>, fn);
+}
+
+/**
+ * Internal (`context.ts`, `iterators.ts`): generator code's awaited call of
+ * an `aenter`, `aexit` or body of `asyncWith`, an exit stack's callback, an
+ * async iterator's `next()` or `anext()`.
+ *
+ * The call of an async function, or of an async generator's method, runs
+ * as a task of its own (`asTask`), started eagerly and awaited as a task
+ * is: a cancel of the awaiting task cancels it at its `await`, and the
+ * awaiting task resumes only once it has ended, as asyncio's `await` of a
+ * task does. So an `asyncWith` body never runs on after its context was
+ * left (a lock released under it), an `aenter` cancelled halfway opens
+ * nothing, and an async generator gets the cancel at its `await`. Any
+ * other call is made outside every task (see {@linkcode callOutsideTasks})
+ * and what it returns awaited: a generator inline, as the awaiting task's
+ * own code; a promise runs on if the awaiting task is cancelled, as no
+ * task's code.
+ *
+ * @param call Makes the call.
+ * @param asTask Whether it runs async code: see {@linkcode runsAsync}.
+ * @returns Its result.
+ */
+export function* awaitCall<R>(
+  call: () => unknown,
+  asTask: boolean,
+): Generator<unknown, R, unknown> {
+  if (asTask) return (yield* new Task(call as () => PromiseLike<R>, { eagerStart: true })) as R;
+  return yield* awaitAny<R>(callOutsideTasks(call));
+}
+
+/**
+ * Whether a call of `fn` runs async code, for {@linkcode awaitCall}: `fn`
+ * is an async function, or a method of `target`, a native async generator.
+ */
+export function runsAsync(fn: unknown, target?: unknown): boolean {
+  return functionKind(fn) === "async function" ||
+    Object.prototype.toString.call(target) === "[object AsyncGenerator]";
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   asyncContextManager,
   AsyncExitStack,
   asyncFor,
+  AsyncIteratorBase,
   asyncWith,
   CancelledError,
   coroutine,
@@ -18,6 +19,7 @@ import {
   ensureFuture,
   type Future,
   getRunningLoop,
+  Lock,
   run,
   sleep,
   waitFor,
@@ -300,6 +302,137 @@ function inputKinds(log: string[]): Record<string, () => unknown> {
     "a coroutine object": () => coroutineBody(),
   };
 }
+
+Deno.test("an async body, aenter or callback that generator code awaits is cancelled with the awaiting task, and waited for", async () => {
+  // lock = Lock()
+  // async def holder():
+  //     async with lock:
+  //         log.append("body start"); await sleep(1); log.append("body end")
+  // t = create_task(holder()); await sleep(0.5); t.cancel()
+  // create_task(other())  # async with lock: log.append(f"other at {loop.time()}")
+  // -> body start, other at 0.5: the cancel reaches the body at its await,
+  //    and the lock is released only after the body ended.
+  // The async body ran outside every task: the cancel left it running, and
+  // the lock was released under it (other at 0.5, then body end at 1).
+  const log: string[] = [];
+  const lock = new Lock();
+  await run(async () => {
+    const loop = getRunningLoop();
+    const holder = createTask(function* () {
+      yield* asyncWith(lock, async () => {
+        const me = currentTask();
+        log.push(`body start ${me !== undefined && me !== holder}`);
+        try {
+          await sleep(1);
+          log.push("body end");
+        } finally {
+          log.push(`body finally ${currentTask() === me} ${lock.locked()}`);
+        }
+      });
+    });
+    await sleep(0.5);
+    holder.cancel("stop");
+    createTask(function* () {
+      yield* asyncWith(lock, () => log.push(`other at ${loop.time()}`));
+    });
+    await assert.rejects(async () => await holder, { name: "CancelledError", message: "stop" });
+    await sleep(2);
+  }, { virtualTime: true });
+  assert.deepEqual(log, ["body start true", "body finally true true", "other at 0.5"]);
+
+  // class Slow(AbstractAsyncContextManager): aenter sleeps 1 then opens;
+  // cancelled at 0.5 while it enters -> "enter start" only: aexit is not
+  // called, nothing was opened. It ran on outside every task and opened at 1.
+  log.length = 0;
+  class Slow extends AsyncContextManager<void> {
+    override async aenter() {
+      log.push("enter start");
+      await sleep(1);
+      log.push("opened");
+    }
+    override async aexit() {
+      await sleep(0);
+      log.push("closed");
+    }
+  }
+  await run(async () => {
+    const task = createTask(function* () {
+      yield* asyncWith(new Slow(), () => log.push("body"));
+    });
+    await sleep(0.5);
+    task.cancel();
+    await assert.rejects(async () => await task, CancelledError);
+    await sleep(2);
+  }, { virtualTime: true });
+  assert.deepEqual(log, ["enter start"]);
+
+  // An AsyncExitStack's async callback, cancelled while it runs: it is
+  // cancelled with the task, which waits for it.
+  log.length = 0;
+  await run(async () => {
+    const task = createTask(function* () {
+      yield* asyncWith(new AsyncExitStack(), (stack) => {
+        stack.pushAsyncCallback(async () => {
+          try {
+            await sleep(1);
+            log.push("callback end");
+          } finally {
+            log.push("callback finally");
+          }
+        });
+      });
+    });
+    await sleep(0.5);
+    task.cancel();
+    await assert.rejects(async () => await task, CancelledError);
+    log.push("task done");
+    await sleep(2);
+  }, { virtualTime: true });
+  assert.deepEqual(log, ["callback finally", "task done"]);
+
+  // async for x in agen(): ...  (agen sleeps 1 before each item), cancelled
+  // at 2.5 -> item 0, item 1, agen finally at 2.5: the cancel is thrown in at
+  // the generator's await. The same for an iterator whose __anext__ awaits.
+  // Its next() ran outside every task: the generator ran on, and its finally
+  // never ran.
+  async function* numbers() {
+    try {
+      for (let i = 0;; i++) {
+        await sleep(1);
+        yield i;
+      }
+    } finally {
+      log.push(`finally at ${getRunningLoop().time()}`);
+    }
+  }
+  class Ticker extends AsyncIteratorBase<number> {
+    i = 0;
+    override async anext() {
+      try {
+        await sleep(1);
+      } finally {
+        log.push(`anext finally at ${getRunningLoop().time()}`);
+      }
+      return this.i++;
+    }
+  }
+  for (const make of [numbers, () => new Ticker()]) {
+    log.length = 0;
+    await run(async () => {
+      const task = createTask(function* () {
+        yield* asyncFor(make(), (x) => void log.push(`item ${x}`));
+      });
+      await sleep(2.5);
+      task.cancel();
+      await assert.rejects(async () => await task, CancelledError);
+      await sleep(2);
+    }, { virtualTime: true });
+    assert.deepEqual(
+      log.filter((line) => !line.startsWith("anext finally at 1") && line !== "anext finally at 2"),
+      ["item 0", "item 1", make === numbers ? "finally at 2.5" : "anext finally at 2.5"],
+    );
+  }
+});
 
 Deno.test("every input kind, from every maker: a task cancelled before its first step never runs; one cancelled while it waits gets CancelledError there", async () => {
   // t = create_task(body()); t.cancel() -> the body never starts (no
