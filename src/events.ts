@@ -209,18 +209,21 @@ function contextText(value: unknown, nested: boolean, stack = false): string {
 }
 
 /**
- * The error for a callback that is a generator function (asked only when it
- * returned an object): its call only made a generator, which nobody can ever
- * run, as asyncio's debug mode refuses a coroutine function for `call_soon`.
- * Else `undefined`.
+ * The error for a callback that is a generator function (asked when it
+ * returned an object, and by `addSignalHandler` at once): its call only made
+ * a generator, which nobody can ever run, as asyncio's debug mode refuses a
+ * coroutine function for `call_soon`. Else `undefined`. `fix` shows the way
+ * to run it.
  */
-function unrunGenerator(callback: AnyFunction): TypeError | undefined {
+function unrunGenerator(
+  callback: AnyFunction,
+  fix = "loop.callSoon(() => createTask(fn()))",
+): TypeError | undefined {
   const kind = functionKind(callback);
   if (kind !== "generator function" && kind !== "async generator function") return undefined;
   return new TypeError(
     `The callback ${nameOf(callback)} is a generator function: calling it only made a ` +
-      "generator, which nothing runs; to run it as a coroutine, make a task of it: " +
-      "loop.callSoon(() => createTask(fn()))",
+      `generator, which nothing runs; to run it as a coroutine, make a task of it: ${fix}`,
   );
 }
 
@@ -802,7 +805,8 @@ export class EventLoop {
    * @param signal The signal's name.
    * @param callback The function to call.
    * @param args Its arguments.
-   * @throws {TypeError} If `signal` is not a signal name or `callback` not a function.
+   * @throws {TypeError} If `signal` is not a signal name, or `callback` is
+   * not a function or is a generator function (make a task in the callback).
    * @throws {RangeError} If the host does not let the signal be caught (`SIGKILL`, `SIGSTOP`).
    * @throws {RuntimeError} If the loop is closed, or the runtime has no signals.
    *
@@ -831,6 +835,13 @@ export class EventLoop {
       );
     }
     checkFunction(callback, "the callback", "add a signal handler");
+    // (As asyncio refuses a coroutine function here: every signal would only
+    // make a generator.)
+    const unrun = unrunGenerator(
+      callback as AnyFunction,
+      `loop.addSignalHandler("${signal}", () => createTask(fn()))`,
+    );
+    if (unrun !== undefined) throw unrun;
     this.#checkOpen("add a signal handler");
     const handle = new Handle(callback as AnyFunction, args);
     const listener = () => {

@@ -226,6 +226,30 @@ Deno.test("a generator function given to callSoon/callLater/callAt is reported: 
   }
 });
 
+// Finding: loop.add_signal_handler(SIGUSR2, coro_fn) raises TypeError at once
+// ("coroutines cannot be used with add_signal_handler()"); a generator
+// function was accepted, and each signal then only made a generator, which
+// nothing ran (reported through the exception handler, at the signal).
+Deno.test("addSignalHandler() refuses a generator function at once, as asyncio refuses a coroutine function", () => {
+  const loop = newEventLoop(VT);
+  try {
+    // Bun 1.2 runs the bundled generator functions as plain functions
+    // (tagged "[object Function]"): nothing can tell them there.
+    if (Object.prototype.toString.call(job) !== "[object GeneratorFunction]") return;
+    for (const fn of [job, stream]) {
+      assert.throws(
+        () => loop.addSignalHandler("SIGUSR2", fn),
+        (error: Error) =>
+          error instanceof TypeError && /generator function/.test(error.message) &&
+          /createTask/.test(error.message),
+      );
+    }
+    assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+  } finally {
+    loop.close();
+  }
+});
+
 // --- run() serves the executor's results while it shuts the executor down -------
 //
 //   async def main():
