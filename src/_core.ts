@@ -187,6 +187,12 @@ export const HOST_WORK: unique symbol = Symbol("hostWork");
 /** `loop[HOST_TURN]()`: ends the iteration's drain so host microtasks run before the next one. */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
 /**
+ * `loop[BODY_RAN](task)`, debug mode: an async body's code, running in host
+ * microtasks since the drain or the previous body stopped, parked or ended
+ * now; the loop reports it if it ran longer than `slowCallbackDuration`.
+ */
+export const BODY_RAN: unique symbol = Symbol("bodyRan");
+/**
  * `loop[HOLD](delta)`: while held, the loop runs no new iteration (the
  * windows of `_windows.ts` hold it while they run); the last release
  * resumes it.

@@ -126,6 +126,7 @@ import { checkMessage, describe, functionKind, isCoroutineLike, isThenable } fro
 import {
   ADD_WAITER,
   AWAITING,
+  BODY_RAN,
   captureStack,
   CORO_NAME,
   hasToFuture,
@@ -773,6 +774,8 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   static #bodySettled(task: Task<unknown>, ok: boolean, value: unknown): void {
+    const loop = task.getLoop();
+    if (loop.getDebug() && (task.#kind & HOST_MASK) === IN_HOST) loop[BODY_RAN](task);
     if ((task.#kind & HOST_MASK) === PARKED) {
       // The body is done, yet something it started still waits in the
       // task's name: an async function's promise started in the task and
@@ -1251,11 +1254,15 @@ export class Task<T = unknown> extends Future<T> {
         if (future !== null && future.getLoop() !== task.getLoop()) {
           throw new RuntimeError(`Cannot await ${future}: it is attached to a different loop`);
         }
-        task.#kind = (task.#kind & ~HOST_MASK) | PARKED;
         const loop = task.getLoop();
+        if (loop.getDebug()) {
+          // How long its code ran, up to this await; and the async
+          // functions awaiting here, which are on the stack.
+          loop[BODY_RAN](task);
+          suspensions.set(task, captureStack());
+        }
+        task.#kind = (task.#kind & ~HOST_MASK) | PARKED;
         loop[HOST_WORK](-1);
-        // Debug mode: the async functions awaiting here are on the stack.
-        if (loop.getDebug()) suspensions.set(task, captureStack());
         task.#resume = record;
         task.#waiter = future;
         record.task = task;

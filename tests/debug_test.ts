@@ -103,6 +103,56 @@ Deno.test("a slow task step is reported with the task's name and coroutine; quic
   }
 });
 
+Deno.test("a slow stretch of an async body is reported as a task step is; quick ones, host awaits and non-debug runs are not", async () => {
+  // async def slowpoke(): await sleep(0); time.sleep(0.04); await sleep(0)
+  // asyncio.run(main(), debug=True) -> "Executing <Task ... coro=<slowpoke()
+  // ...>> took 0.04 seconds". An async body runs in host microtasks, outside
+  // the drain's timed callbacks: it was never reported.
+  for (const debug of [true, false]) {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.map(String).join(" "));
+    try {
+      await run(async () => {
+        getRunningLoop().slowCallbackDuration = 0.02;
+        const slow = createTask(async function slowpoke() {
+          await sleep(0);
+          busyWait(40);
+          await sleep(0);
+          busyWait(40); // its last stretch: up to its return
+        }, { name: "slow-one" });
+        const quick = createTask(async function quick() {
+          for (let i = 0; i < 10; i++) await sleep(0);
+          // A host await is waiting, not running: not reported.
+          await new Promise((resolve) => setTimeout(resolve, 60));
+          await sleep(0);
+        }, { name: "quick-one" });
+        const first = createTask(async function starter() {
+          busyWait(40); // its first segment
+          await sleep(0);
+        }, { name: "first-one" });
+        await gather(slow, quick, first);
+      }, { debug });
+    } finally {
+      console.warn = original;
+    }
+    if (debug) {
+      // Three stretches of 40 ms: the first segments (starter's is slow),
+      // slowpoke's middle and its end. Bodies resumed together run
+      // interleaved: each stretch names them all.
+      assert.equal(warnings.length, 3, warnings.join("\n"));
+      for (const warning of warnings) {
+        assert.match(warning, /^Executing a step of Task\(slow-one, .* took 0\.0\d\d seconds$/);
+        assert.match(warning, /\(coroutine slowpoke\(\)\)/);
+      }
+      assert.match(warnings[0], /a step of Task\(first-one, pending\) \(coroutine starter\(\)\)/);
+      assert.match(warnings[2], /^Executing a step of Task\(slow-one, done, result=undefined\)/);
+    } else {
+      assert.deepEqual(warnings, []);
+    }
+  }
+});
+
 Deno.test("where each task was created: in the task table in debug mode only", async () => {
   for (const debug of [true, false]) {
     await run(function* main() {

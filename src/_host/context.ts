@@ -78,3 +78,43 @@ export const hasAsyncContext: boolean = Store !== undefined;
 export function newAsyncContextStore<T>(): ContextStore<T> | null {
   return Store === undefined ? null : new Store<T>();
 }
+
+// Read once, at load (see `timers.ts`).
+const queue = globalThis.queueMicrotask;
+
+/**
+ * A microtask wake-up that keeps the host context of its start: each call
+ * of the returned function runs `fn` in a later microtask, in the host
+ * context in which `microtaskChain` was called, whatever context the caller
+ * runs in. (A `queueMicrotask` callback runs in its caller's context.)
+ *
+ * Entering a context (`AsyncLocalStorage.run`) costs Deno and Node hundreds
+ * of nanoseconds a call; a promise reaction runs in the context in which it
+ * was registered, for the cost of one promise. So the wake-up is the
+ * resolution of a pending promise whose reaction was registered at the
+ * start; the reaction registers the next one before it calls `fn`.
+ *
+ * The returned function must not be called again before `fn` has started
+ * (the loop asks for one wake-up at a time); a second call falls back to a
+ * plain microtask, in the caller's context.
+ *
+ * @param fn The callback.
+ * @returns The function that queues a call of `fn`.
+ */
+export function microtaskChain(fn: () => void): () => void {
+  let resolveNext: (() => void) | null = null;
+  const executor = (resolve: () => void): void => {
+    resolveNext = resolve;
+  };
+  const reaction = (): void => {
+    void new Promise<void>(executor).then(reaction);
+    fn();
+  };
+  void new Promise<void>(executor).then(reaction);
+  return () => {
+    const resolve = resolveNext;
+    resolveNext = null;
+    if (resolve !== null) resolve();
+    else queue(fn);
+  };
+}
