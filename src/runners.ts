@@ -264,11 +264,15 @@ export class Runner {
       if (hasDefaultExecutor(loop)) {
         // With the loop running, as asyncio's coroutine: a job's result
         // still reaches its future, whose done callbacks run. (A future,
-        // not a task: no task number is taken.)
+        // not a task: no task number is taken.) The end crosses through
+        // the loop, as asyncio's _do_shutdown thread hands it over with
+        // call_soon_threadsafe: a job's outcome, which crosses the same
+        // way when the job ends, reaches its future first, and the
+        // future's done callbacks run before the loop stops.
         const executorDown = new Future<void>(loop);
         loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
-          () => executorDown.setResult(undefined),
-          (error) => executorDown.setException(error),
+          () => loop.callSoon(() => executorDown.setResult(undefined)),
+          (error) => loop.callSoon(() => executorDown.setException(error)),
         );
         await loop.runUntilComplete(executorDown);
       } else {
