@@ -313,8 +313,10 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
   await loop.runUntilComplete(allDone);
   for (const task of tasks) {
     if (task.cancelled()) continue;
-    const error = task.exception();
-    if (error !== null) {
+    // result(), not exception(): a task may fail with null or undefined.
+    try {
+      task.result();
+    } catch (error) {
       loop.callExceptionHandler({
         message: "unhandled exception during run() shutdown",
         exception: error,

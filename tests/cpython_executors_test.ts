@@ -11,13 +11,20 @@
  */
 import assert from "node:assert/strict";
 import {
+  asyncWith,
   ConcurrentFuture,
   createTask,
+  type ExceptionGroup,
   Executor,
+  FIRST_EXCEPTION,
   gather,
+  getRunningLoop,
   run,
+  shield,
   type ShutdownOptions,
   sleep,
+  TaskGroup,
+  wait,
   wrapFuture,
 } from "../mod.ts";
 
@@ -153,4 +160,85 @@ Deno.test("a job that throws null or undefined fails its awaiter with that value
     return outcomes;
   });
   assert.deepEqual(seen, [null, null, 1, null, undefined, undefined, 1, undefined]);
+});
+
+// The same value thrown by a task's own body, where the combinators read
+// `exception()` to tell failure from success: gather() waited forever (and
+// with returnExceptions gave no result either), wait(FIRST_EXCEPTION) went on
+// waiting, shield() handed the awaiting task a CancelledError, and a
+// TaskGroup dropped the error and ended as if every child had succeeded.
+
+Deno.test("a task that throws null or undefined: gather, wait, shield, TaskGroup and run()'s shutdown see the failure", async () => {
+  for (const thrown of [null, undefined]) {
+    const fail = async () => {
+      await sleep(0.01);
+      throw thrown;
+    };
+    const failGen = function* () {
+      yield* sleep(0.01);
+      throw thrown;
+    };
+    const seen = await run(async () => {
+      const outcomes: unknown[] = [];
+      const settle = async (label: string, body: () => PromiseLike<unknown>) => {
+        try {
+          outcomes.push([label, "resolved", await body()]);
+        } catch (error) {
+          outcomes.push([label, "threw", error]);
+        }
+      };
+      await settle("gather", () => gather(fail, () => sleep(0.02, "ok")));
+      await settle("gather gen", () => gather(failGen(), sleep(0.02, "ok")));
+      await settle(
+        "returnExceptions",
+        () => gather([fail, () => sleep(0.02, "ok")], { returnExceptions: true }),
+      );
+      await settle("wait", async () => {
+        const slow = createTask(() => sleep(1));
+        const [done, pending] = await wait([createTask(fail), slow], {
+          returnWhen: FIRST_EXCEPTION,
+        });
+        slow.cancel();
+        return [done.size, pending.size, getRunningLoop().time()];
+      });
+      await settle("shield", () => shield(createTask(fail)));
+      await settle("taskgroup", () =>
+        asyncWith(new TaskGroup(), (tg) => {
+          tg.createTask(fail);
+          tg.createTask(() => sleep(1));
+        }).then(
+          () => "no error",
+          (
+            error,
+          ) => [(error as ExceptionGroup).constructor.name, (error as ExceptionGroup).exceptions],
+        ));
+      return outcomes;
+    }, VT);
+    assert.deepEqual(seen, [
+      ["gather", "threw", thrown],
+      ["gather gen", "threw", thrown],
+      ["returnExceptions", "resolved", [thrown, "ok"]],
+      ["wait", "resolved", [1, 1, 0.05]],
+      ["shield", "threw", thrown],
+      ["taskgroup", "resolved", ["ExceptionGroup", [thrown]]],
+    ]);
+    // A task left over by main whose cleanup throws it: reported, as asyncio
+    // reports "unhandled exception during asyncio.run() shutdown".
+    const reported: unknown[] = [];
+    await run(async () => {
+      getRunningLoop().setExceptionHandler((_loop, context) =>
+        reported.push(context.message, context.exception)
+      );
+      createTask(async () => {
+        try {
+          await sleep(10);
+        } finally {
+          // deno-lint-ignore no-unsafe-finally
+          throw thrown;
+        }
+      });
+      await sleep(0);
+    }, VT);
+    assert.deepEqual(reported, ["unhandled exception during run() shutdown", thrown]);
+  }
 });
