@@ -25,8 +25,10 @@ import {
   sleep,
   TaskGroup,
   wait,
+  waitFor,
   wrapFuture,
 } from "../mod.ts";
+import { stubConsole } from "./_helpers.ts";
 
 const VT = { virtualTime: true };
 
@@ -242,3 +244,169 @@ Deno.test("a task that throws null or undefined: gather, wait, shield, TaskGroup
     assert.deepEqual(reported, ["unhandled exception during run() shutdown", thrown]);
   }
 });
+
+// --- a task awaiting a job, cancelled while the job runs (matched already) ----
+//
+//   async def waiter():
+//       try: return await loop.run_in_executor(pool, long)   # long: 0.1 s
+//       except asyncio.CancelledError: events.append("waiter cancelled"); raise
+//   t = asyncio.create_task(waiter()); await asyncio.sleep(0.02); t.cancel()
+//   # ['waiter cancelled', 'main saw cancelled', 'job finished']: the job runs
+//   # on, its result is dropped, and nothing is printed (not even for a job
+//   # that then fails: its concurrent future's error is nobody's to report)
+
+for (const style of ["generator", "async"] as const) {
+  Deno.test(`[${style}] a task awaiting a running job, cancelled: CancelledError at once; the job runs on, its outcome dropped silently`, async () => {
+    const stub = stubConsole("error");
+    try {
+      const events = await run(async () => {
+        const events: string[] = [];
+        for (const outcome of ["result", "error"]) {
+          const job = new ConcurrentFuture<string>();
+          job.setRunningOrNotifyCancel(); // the worker has started it
+          const waiter = style === "generator"
+            ? createTask(function* () {
+              try {
+                return yield* wrapFuture(job);
+              } catch (error) {
+                events.push(`waiter ${(error as Error).constructor.name}`);
+                throw error;
+              }
+            }())
+            : createTask(async () => {
+              try {
+                return await wrapFuture(job);
+              } catch (error) {
+                events.push(`waiter ${(error as Error).constructor.name}`);
+                throw error;
+              }
+            });
+          await sleep(0.02);
+          waiter.cancel();
+          await waiter.then(
+            () => events.push("main saw a result"),
+            () => events.push(`main saw ${waiter.cancelled() ? "cancelled" : "an error"}`),
+          );
+          assert.equal(job.running(), true);
+          if (outcome === "result") job.setResult("late");
+          else job.setException(new RangeError("late"));
+          events.push(`job finished with ${outcome === "result" ? "a result" : "an error"}`);
+          await sleep(0.02);
+        }
+        return events;
+      }, VT);
+      assert.deepEqual(events, [
+        "waiter CancelledError",
+        "main saw cancelled",
+        "job finished with a result",
+        "waiter CancelledError",
+        "main saw cancelled",
+        "job finished with an error",
+      ]);
+    } finally {
+      stub.restore();
+    }
+    assert.deepEqual(stub.calls, []);
+  });
+}
+
+// --- run(): main returns with tasks pending in every structure (matched) ------
+//
+//   async def main():
+//       asyncio.create_task(group())        # a TaskGroup of two sleeping children
+//       inner = asyncio.create_task(child("shielded"))
+//       asyncio.create_task(shielder(inner))              # await asyncio.shield(inner)
+//       asyncio.create_task(waits_for())   # await asyncio.wait_for(child("wf"), 5)
+//       asyncio.create_task(gatherer())    # await asyncio.gather(child("g1"), child("g2"))
+//       await asyncio.sleep(0); print("main returns")
+//
+// asyncio.run() cancels every task left and waits for them: every child's
+// finally runs (the shielded one's too: it is a task of its own), and each
+// structure sees CancelledError; nothing is reported. (The order of the lines
+// follows all_tasks(), a set: compared sorted.)
+
+for (const style of ["generator", "async"] as const) {
+  Deno.test(`[${style}] run() cancels what main left in a TaskGroup, shield, waitFor and gather, and waits for every finally`, async () => {
+    const lines: string[] = [];
+    const stub = stubConsole("error");
+    const name = (error: unknown) => (error as Error).constructor.name;
+    try {
+      if (style === "generator") {
+        const child = function* (n: unknown) {
+          try {
+            yield* sleep(10);
+          } finally {
+            lines.push(`child ${n} finally`);
+          }
+        };
+        const watch = (label: string, body: () => Iterable<unknown>) =>
+          function* () {
+            try {
+              yield* body();
+            } catch (error) {
+              lines.push(`${label} got ${name(error)}`);
+              throw error;
+            }
+          }();
+        await run(function* () {
+          createTask(watch("group", () =>
+            asyncWith(new TaskGroup(), function* (tg) {
+              tg.createTask(child(1));
+              tg.createTask(child(2));
+            })));
+          const inner = createTask(child("shielded"));
+          createTask(watch("shield", () => shield(inner)));
+          createTask(watch("waitFor", () => waitFor(child("wf"), 5)));
+          createTask(watch("gather", () => gather(child("g1"), child("g2"))));
+          yield* sleep(0);
+          lines.push("main returns");
+        }, VT);
+      } else {
+        const child = async (n: unknown) => {
+          try {
+            await sleep(10);
+          } finally {
+            lines.push(`child ${n} finally`);
+          }
+        };
+        const watch = (label: string, body: () => PromiseLike<unknown>) => async () => {
+          try {
+            await body();
+          } catch (error) {
+            lines.push(`${label} got ${name(error)}`);
+            throw error;
+          }
+        };
+        await run(async () => {
+          createTask(watch("group", () =>
+            asyncWith(new TaskGroup(), (tg) => {
+              tg.createTask(() => child(1));
+              tg.createTask(() => child(2));
+            })));
+          const inner = createTask(() => child("shielded"));
+          createTask(watch("shield", () => shield(inner)));
+          createTask(watch("waitFor", () => waitFor(() => child("wf"), 5)));
+          createTask(watch("gather", () => gather(() => child("g1"), () => child("g2"))));
+          await sleep(0);
+          lines.push("main returns");
+        }, VT);
+      }
+    } finally {
+      stub.restore();
+    }
+    assert.deepEqual(stub.calls, []);
+    assert.deepEqual(lines.sort(), [
+      "child 1 finally",
+      "child 2 finally",
+      "child g1 finally",
+      "child g2 finally",
+      "child shielded finally",
+      "child wf finally",
+      "gather got CancelledError",
+      "group got CancelledError",
+      "main returns",
+      "shield got CancelledError",
+      "waitFor got CancelledError",
+    ]);
+  });
+}
