@@ -150,6 +150,12 @@ type RunnerState = "created" | "initialized" | "closed";
  * `close()` cancels the tasks left over, waits for them, and closes the
  * loop; `await using` does it for you.
  *
+ * asyncio's runner keeps one `contextvars` context for all its `run()`
+ * calls, so a variable one main sets is seen by the next. Each main here
+ * starts in the context of the code that calls `run()`: an
+ * `AsyncLocalStorage` value a main enters stays with that main, and is not
+ * there for the next one (pass it along, or enter it around the calls).
+ *
  * @example
  * ```ts
  * import { Runner, sleep } from "@coro/asyncio";
