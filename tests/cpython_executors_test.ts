@@ -350,6 +350,7 @@ for (const style of ["generator", "async"] as const) {
           }();
         await run(function* () {
           createTask(watch("group", () =>
+            // deno-lint-ignore require-yield
             asyncWith(new TaskGroup(), function* (tg) {
               tg.createTask(child(1));
               tg.createTask(child(2));
