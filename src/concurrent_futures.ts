@@ -26,6 +26,7 @@ import {
   HOST_WORK,
   runningEventLoop,
   runningLoopFor,
+  SCHEDULE,
   SUBMIT_CHUNK,
   TO_FUTURE,
   type WorkClaim,
@@ -407,9 +408,7 @@ class Link {
    * virtual time never sees a gap.
    */
   sourceDone(): void {
-    if (!this.future.done() && !this.loop.isClosed()) {
-      this.loop.callSoon(copyState, this.source, this.future);
-    }
+    if (!this.future.done() && !this.loop.isClosed()) this.loop[SCHEDULE](copyLinked, this);
     this.release();
   }
 
@@ -420,6 +419,11 @@ class Link {
       this.loop[HOST_WORK](-1);
     }
   }
+}
+
+/** The loop's side of `Link.sourceDone` (a ready-queue pair: no handle). */
+function copyLinked(link: Link): void {
+  copyState(link.source, link.future);
 }
 
 /** The asyncio future is done: cancelled, it cancels the concurrent one. */
