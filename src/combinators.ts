@@ -196,8 +196,11 @@ class GatheringFuture<T> extends Future<T> {
         this.setException(cancelledErrorOf(child));
         return;
       }
-      const error = child.exception();
-      if (error !== null) {
+      // result(), not exception(): a child may fail with null or
+      // undefined, which exception() cannot tell from success.
+      try {
+        child.result();
+      } catch (error) {
         this.setException(error);
         return;
       }
@@ -211,13 +214,30 @@ class GatheringFuture<T> extends Future<T> {
       if (c.cancelled()) {
         results[i] = cancelledErrorOf(c);
       } else {
-        const error = c.exception();
-        results[i] = error !== null ? error : c.result();
+        try {
+          results[i] = c.result();
+        } catch (error) {
+          results[i] = error;
+        }
       }
     }
     if (this.#cancelRequested) this.setException(new CancelledError(this.#cancelMessage));
     else this.setResult(results as T);
   };
+}
+
+/**
+ * Whether a done, not cancelled future failed. Read with `result()`, not
+ * `exception()`: a task may fail with `null` or `undefined`, which
+ * `exception()` cannot tell from success.
+ */
+function failed(future: Future<unknown>): boolean {
+  try {
+    future.result();
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 function isGatherOptions(value: unknown): value is GatherOptions {
@@ -393,7 +413,7 @@ const waitCoroutine = coroutine(function* <T>(
     counter--;
     if (
       counter <= 0 || returnWhen === FIRST_COMPLETED ||
-      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f.exception() !== null)
+      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && failed(f))
     ) {
       timer?.cancel();
       if (!waiter.done()) waiter.setResult();
@@ -612,9 +632,14 @@ function onInnerDone(link: ShieldLink): void {
     outer.cancel();
     return;
   }
-  const error = inner.exception();
-  if (error !== null) outer.setException(error);
-  else outer.setResult(inner.result());
+  let value: unknown;
+  try {
+    value = inner.result();
+  } catch (error) {
+    outer.setException(error);
+    return;
+  }
+  outer.setResult(value);
 }
 
 function onOuterDone(link: ShieldLink): void {

@@ -26,6 +26,7 @@ import {
   HOST_WORK,
   runningEventLoop,
   runningLoopFor,
+  SCHEDULE,
   SUBMIT_CHUNK,
   TO_FUTURE,
   type WorkClaim,
@@ -292,7 +293,9 @@ export class ConcurrentFuture<T = unknown> implements Awaitable<T> {
   [TO_FUTURE](loop: EventLoop): Future<T> {
     const future = loop.createFuture<T>();
     if (this.#state >= CANCELLED) {
-      copyState(this, future);
+      // Through the loop, as below: asyncio's wrap_future of a done future
+      // is pending until the next iteration too.
+      if (!loop.isClosed()) loop.callSoon(copyState, this as ConcurrentFuture<unknown>, future);
       return future;
     }
     // Virtual time must not jump past work that runs elsewhere: until one
@@ -365,15 +368,27 @@ export class ConcurrentFuture<T = unknown> implements Awaitable<T> {
   }
 }
 
-/** Copies a done concurrent future's outcome onto an asyncio future. */
-function copyState<T>(source: ConcurrentFuture<T>, future: Future<T>): void {
+/**
+ * Copies a done concurrent future's outcome onto an asyncio future, unless
+ * that one is done (cancelled) already. Called from the loop (asyncio's
+ * `_copy_future_state`, scheduled with `call_soon_threadsafe`). The outcome
+ * is read with `result()`, not `exception()`: work may throw `null` or
+ * `undefined`, which `exception()` cannot tell from success.
+ */
+function copyState(source: ConcurrentFuture<unknown>, future: Future<unknown>): void {
+  if (future.done()) return;
   if (source.cancelled()) {
     future.cancel();
     return;
   }
-  const error = source.exception();
-  if (error !== null) future.setException(error);
-  else future.setResult(source.result());
+  let value: unknown;
+  try {
+    value = source.result();
+  } catch (error) {
+    future.setException(error);
+    return;
+  }
+  future.setResult(value);
 }
 
 /** The link between a concurrent future and the asyncio future that follows it. */
@@ -385,10 +400,16 @@ class Link {
     readonly loop: EventLoop,
   ) {}
 
-  /** The work ended: the future follows (unless it is done or its loop closed). */
+  /**
+   * The work ended: the future follows on the loop's next iteration (unless
+   * it is done or its loop closed), as asyncio's `_chain_future` hands the
+   * outcome over with `call_soon_threadsafe`: a future cancelled meanwhile
+   * stays cancelled. Scheduled before the host work is released, so that
+   * virtual time never sees a gap.
+   */
   sourceDone(): void {
+    if (!this.future.done() && !this.loop.isClosed()) this.loop[SCHEDULE](copyLinked, this);
     this.release();
-    if (!this.future.done() && !this.loop.isClosed()) copyState(this.source, this.future);
   }
 
   /** No longer host work that virtual time waits for. */
@@ -398,6 +419,11 @@ class Link {
       this.loop[HOST_WORK](-1);
     }
   }
+}
+
+/** The loop's side of `Link.sourceDone` (a ready-queue pair: no handle). */
+function copyLinked(link: Link): void {
+  copyState(link.source, link.future);
 }
 
 /** The asyncio future is done: cancelled, it cancels the concurrent one. */
@@ -645,16 +671,21 @@ class MapResults<T> extends AsyncIteratorBase<T> {
         item.cancel();
         return;
       }
-      const error = source.exception();
-      if (error !== null) {
+      // result(), not exception(): work may throw null or undefined.
+      let value: unknown;
+      try {
+        value = source.result();
+      } catch (error) {
         this.#cancelRest();
         item.setException(error);
-      } else if (this.#chunked) {
-        this.#buffer = source.result() as unknown[];
+        return;
+      }
+      if (this.#chunked) {
+        this.#buffer = value as unknown[];
         this.#at = 1;
         item.setResult(this.#buffer[0] as T);
       } else {
-        item.setResult(source.result() as T);
+        item.setResult(value as T);
       }
     });
     item.addDoneCallback(() => {

@@ -27,6 +27,11 @@ import { ThreadPoolExecutor } from "./thread_pool.ts";
  * (`workerModule`, `workerFunction`) or as a self-contained function; see
  * `ThreadPoolExecutor`.
  *
+ * asyncio's `to_thread` runs `fn` in a copy of the caller's `contextvars`.
+ * A worker has module instances of its own, so no `AsyncLocalStorage` value
+ * of the caller's reaches it (a store read there is `undefined`): pass what
+ * `fn` needs as arguments.
+ *
  * @param fn The function.
  * @param args Its arguments (structured-cloneable data).
  * @returns A future for the result.

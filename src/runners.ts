@@ -150,6 +150,12 @@ type RunnerState = "created" | "initialized" | "closed";
  * `close()` cancels the tasks left over, waits for them, and closes the
  * loop; `await using` does it for you.
  *
+ * asyncio's runner keeps one `contextvars` context for all its `run()`
+ * calls, so a variable one main sets is seen by the next. Each main here
+ * starts in the context of the code that calls `run()`: an
+ * `AsyncLocalStorage` value a main enters stays with that main, and is not
+ * there for the next one (pass it along, or enter it around the calls).
+ *
  * @example
  * ```ts
  * import { Runner, sleep } from "@coro/asyncio";
@@ -264,11 +270,15 @@ export class Runner {
       if (hasDefaultExecutor(loop)) {
         // With the loop running, as asyncio's coroutine: a job's result
         // still reaches its future, whose done callbacks run. (A future,
-        // not a task: no task number is taken.)
+        // not a task: no task number is taken.) The end crosses through
+        // the loop, as asyncio's _do_shutdown thread hands it over with
+        // call_soon_threadsafe: a job's outcome, which crosses the same
+        // way when the job ends, reaches its future first, and the
+        // future's done callbacks run before the loop stops.
         const executorDown = new Future<void>(loop);
         loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
-          () => executorDown.setResult(undefined),
-          (error) => executorDown.setException(error),
+          () => loop.callSoon(() => executorDown.setResult(undefined)),
+          (error) => loop.callSoon(() => executorDown.setException(error)),
         );
         await loop.runUntilComplete(executorDown);
       } else {
@@ -309,8 +319,10 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
   await loop.runUntilComplete(allDone);
   for (const task of tasks) {
     if (task.cancelled()) continue;
-    const error = task.exception();
-    if (error !== null) {
+    // result(), not exception(): a task may fail with null or undefined.
+    try {
+      task.result();
+    } catch (error) {
       loop.callExceptionHandler({
         message: "unhandled exception during run() shutdown",
         exception: error,

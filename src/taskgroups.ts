@@ -219,8 +219,15 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       onCompleted.setResult();
     }
     if (task.cancelled()) return;
-    const error = task.exception();
-    if (error === null) return;
+    // result(), not exception(): a child may fail with null or undefined,
+    // which exception() cannot tell from success.
+    let error: unknown;
+    try {
+      task.result();
+      return;
+    } catch (thrown) {
+      error = thrown;
+    }
     this.#errors.push(error);
     const parent = this.#parent!;
     if (parent.done()) {

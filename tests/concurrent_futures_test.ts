@@ -183,10 +183,14 @@ Deno.test("wrapFuture and ensureFuture make a future that follows the concurrent
     assert.ok(ensureFuture(source) instanceof Future);
     settleLater(source, 5);
     assert.equal(yield* wrapped, 5);
-    // A done one: the wrapper is done at once.
+    // A done one: the wrapper follows on the next iteration, as asyncio's
+    // (the outcome crosses with call_soon_threadsafe).
     const done = new ConcurrentFuture<number>();
     done.setResult(9);
-    assert.equal(wrapFuture(done).result(), 9);
+    const wrappedDone = wrapFuture(done);
+    assert.equal(wrappedDone.done(), false);
+    yield* sleep(0);
+    assert.equal(wrappedDone.result(), 9);
     // Cancelling the wrapper cancels a pending source, not a running one.
     const pending = new ConcurrentFuture<number>();
     wrapFuture(pending).cancel();
