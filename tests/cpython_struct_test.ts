@@ -1,0 +1,105 @@
+/**
+ * Structured concurrency and the combinators (TaskGroup, timeout, wait,
+ * gather, shield, eager tasks), checked against what CPython 3.13's asyncio
+ * prints for the same programs: each test is the TypeScript twin of a small
+ * Python program (quoted in its comment) whose output was diffed against
+ * the library's. Some pin a divergence that was fixed; the others pin subtle
+ * semantics that already matched, against regressions.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  asyncWith,
+  currentTask,
+  type EventLoop,
+  ExceptionGroup,
+  getRunningLoop,
+  run,
+  sleep,
+  Task,
+  TaskGroup,
+  type TaskOptions,
+} from "../mod.ts";
+
+const VT = { virtualTime: true };
+
+/** `name(message)`, with the members of a group: what the Python twins print. */
+function describe(error: unknown): string {
+  if (error instanceof ExceptionGroup) {
+    return `${error.name}(${error.groupMessage}, [${error.exceptions.map(describe).join(", ")}])`;
+  }
+  return `${(error as Error).name}(${(error as Error).message})`;
+}
+
+/** asyncio.eager_task_factory. */
+function eagerTaskFactory<T>(loop: EventLoop, coro: unknown, options?: TaskOptions): Task<T> {
+  return new Task(coro as Iterator<unknown, T, unknown>, { ...options, loop, eagerStart: true });
+}
+
+// --- a task of the group that fails in its eager start ---------------------------
+//
+//   loop.set_task_factory(asyncio.eager_task_factory)
+//   async with TaskGroup() as tg:
+//       tg.create_task(other())             # eager: runs up to its sleep(1)
+//       tg.create_task(boom())              # eager: raises before any await
+//       print(current_task().cancelling())  # 1: the group cancelled its parent already
+//       try: tg.create_task(third())        # RuntimeError: ... is shutting down
+//       except RuntimeError: ...            # (third never runs)
+//       await asyncio.sleep(0)              # CancelledError
+//   -> other cancelled, ExceptionGroup('unhandled errors in a TaskGroup', [ValueError()])
+//
+// CPython's create_task hands a task that is done already (an eager one
+// that finished in its first step) to the group at once: its failure
+// aborts the group there and then. The library registered it through the
+// loop instead, so the group went on taking tasks (third ran its first
+// step, eagerly, and was then cancelled) and the parent ran on uncancelled
+// until the next iteration.
+
+Deno.test("a task that fails in its eager start aborts the group at once: the parent is cancelled, createTask refuses", async () => {
+  const outcome = await run(function* () {
+    const loop = getRunningLoop();
+    loop.setTaskFactory(eagerTaskFactory);
+    const seen: unknown[] = [];
+    const sleeper = (name: string) =>
+      function* () {
+        seen.push(`${name} starts`);
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          seen.push(`${name} ${(error as Error).name}`);
+          throw error;
+        }
+      };
+    try {
+      yield* asyncWith(new TaskGroup(), function* (tg) {
+        tg.createTask(sleeper("other"));
+        tg.createTask(function* () {
+          throw new RangeError("boom");
+        });
+        seen.push(`cancelling ${currentTask()!.cancelling()}`);
+        try {
+          tg.createTask(sleeper("third"));
+        } catch (error) {
+          seen.push(describe(error));
+        }
+        yield* sleep(0);
+        seen.push("body ran on");
+      });
+    } catch (error) {
+      seen.push(describe(error));
+    }
+    loop.setTaskFactory(null);
+    seen.push(`cancelling ${currentTask()!.cancelling()}`, loop.time());
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [
+    "other starts",
+    "cancelling 1",
+    "RuntimeError(Cannot create a task: the TaskGroup is shutting down)",
+    "other CancelledError",
+    "ExceptionGroup(unhandled errors in a TaskGroup, [RangeError(boom)])",
+    "cancelling 0",
+    0,
+  ]);
+});
