@@ -143,10 +143,27 @@ class GatheringFuture<T> extends Future<T> {
     this.#returnExceptions = returnExceptions;
   }
 
-  /** Registers `child` (once per distinct child). */
-  watch(child: Future<unknown>): void {
+  /**
+   * Registers `child` (once per distinct child).
+   *
+   * @returns Whether `child` is done already: then nothing waits on it, and
+   * `settle` must take it once every child is registered.
+   */
+  watch(child: Future<unknown>): boolean {
     this.#unique++;
+    if (child.done()) return true;
     (child as Future<unknown>)[ADD_WAITER](this.#onChildDone, child);
+    return false;
+  }
+
+  /**
+   * Takes the children that were done when registered, at once (asyncio's
+   * gather runs their done callbacks before it returns): a gather of done
+   * futures, or of coroutines that finished in their eager start, is done
+   * when `gather` returns.
+   */
+  settle(done: readonly Future<unknown>[]): void {
+    for (const child of done) this.#onChildDone(child);
   }
 
   /**
@@ -327,16 +344,18 @@ export function gather(...args: unknown[]): Future<unknown> {
   }
   // The same awaitable twice is one child (CPython's arg_to_fut).
   const seen = new Map<unknown, Future<unknown>>();
+  let done: Future<unknown>[] | null = null;
   for (let i = 0; i < aws.length; i++) {
     const aw = aws[i];
     let child = seen.get(aw);
     if (child === undefined) {
       child = ensureFuture(aw as AwaitableOrCoroutine<unknown>, loop);
       seen.set(aw, child);
-      outer.watch(child);
+      if (outer.watch(child)) (done ??= []).push(child);
     }
     children[i] = child;
   }
+  if (done !== null) outer.settle(done);
   return outer;
 }
 

@@ -14,6 +14,8 @@ import {
   currentTask,
   type EventLoop,
   ExceptionGroup,
+  type Future,
+  gather,
   getRunningLoop,
   run,
   sleep,
@@ -101,5 +103,65 @@ Deno.test("a task that fails in its eager start aborts the group at once: the pa
     "ExceptionGroup(unhandled errors in a TaskGroup, [RangeError(boom)])",
     "cancelling 0",
     0,
+  ]);
+});
+
+// --- gather() of awaitables that are done already ----------------------------------
+//
+//   f = loop.create_future(); f.set_result(1)
+//   e = loop.create_future(); e.set_exception(ValueError("x"))
+//   gather(f, f).done()                          -> True, [1, 1]
+//   gather(f, e).done()                          -> True, exception ValueError
+//   gather(f, pending).done()                    -> False
+//   gather(e, pending).done()                    -> True (the error needs no wait)
+//   loop.set_task_factory(asyncio.eager_task_factory)
+//   gather(q(1), q(2)).done()                    -> True, [1, 2] (q returns at once)
+//   g = gather(f); g.add_done_callback(log); loop.call_soon(log2)  -> log before log2
+//
+// asyncio's gather (3.12 and later) runs the done callbacks of the children
+// that are done already before it returns, so the gather can be done at
+// once. The library registered them through the loop: the gather completed
+// an iteration later, after callbacks scheduled meanwhile, and an await of
+// it suspended where asyncio's does not.
+
+Deno.test("gather() of awaitables done already is done when it returns, as asyncio 3.12+", async () => {
+  const outcome = await run(function* () {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    const f = loop.createFuture<number>();
+    f.setResult(1);
+    const e = loop.createFuture<number>();
+    e.setException(new RangeError("x"));
+    const pending = loop.createFuture<number>();
+    const state = (g: Future<unknown>) =>
+      !g.done() ? "pending" : g.exception() === null ? g.result() : describe(g.exception());
+    seen.push(state(gather(f, f)), state(gather(f, e)), state(gather(f, pending)));
+    seen.push(state(gather(e, pending)), state(gather([f, e], { returnExceptions: true })));
+    loop.setTaskFactory(eagerTaskFactory);
+    // deno-lint-ignore require-yield
+    const quick = function* (n: number) {
+      return n;
+    };
+    seen.push(state(gather(quick(1), quick(2))));
+    loop.setTaskFactory(null);
+    const g = gather(f);
+    g.addDoneCallback(() => seen.push("gather's callback"));
+    loop.callSoon(() => seen.push("callSoon"));
+    // No suspension: the callbacks scheduled above have not run yet.
+    seen.push(yield* gather(f, f));
+    pending.cancel();
+    yield* sleep(0);
+    return seen.map((x) => Array.isArray(x) && x[1] instanceof Error ? [x[0], describe(x[1])] : x);
+  }, VT);
+  assert.deepEqual(outcome, [
+    [1, 1],
+    "RangeError(x)",
+    "pending",
+    "RangeError(x)",
+    [1, "RangeError(x)"],
+    [1, 2],
+    [1, 1],
+    "gather's callback",
+    "callSoon",
   ]);
 });
