@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  AsyncContextManager,
   asyncWith,
   currentTask,
   type EventLoop,
@@ -17,11 +18,13 @@ import {
   type Future,
   gather,
   getRunningLoop,
+  Lock,
   run,
   sleep,
   Task,
   TaskGroup,
   type TaskOptions,
+  timeout,
 } from "../mod.ts";
 
 const VT = { virtualTime: true };
@@ -163,5 +166,60 @@ Deno.test("gather() of awaitables done already is done when it returns, as async
     [1, 1],
     "gather's callback",
     "callSoon",
+  ]);
+});
+
+// --- an async with that never waits lets no loop iteration in (async style) --------
+//
+//   loop.call_soon(log.append, "callback")
+//   async with cm: log.append("body")        # cm's __aenter__/__aexit__ never wait
+//   log.append("after")
+//   async with lock: log.append("locked")    # a free lock: no wait either
+//   log.append("after lock")                 # -> body, after, locked, after lock, callback
+//   async with asyncio.timeout(0) as cm:
+//       cm.reschedule(None)                  # the deadline's call_soon has not run yet
+//       await asyncio.sleep(1)               # -> no TimeoutError
+//
+// An async body's host turn lasts while it goes on through awaits that need
+// no wait; past a few microtask ticks that move no library await, the loop
+// takes it for waiting on host code and runs its next iteration. The await
+// of asyncWith's coroutine object (its then()) did not count as going on,
+// and its own awaits of aenter, body and aexit take ticks of their own: an
+// asyncWith that never waits let an iteration run in the middle of the
+// body's code (callbacks ran before "after"; a timeout(0)'s deadline came
+// before the next body started, so reschedule() threw "it is expiring").
+
+Deno.test("an asyncWith that never waits lets no loop iteration into an async body", async () => {
+  const outcome = await run(async () => {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    class Plain extends AsyncContextManager<void> {
+      aenter(): void {}
+      aexit(): boolean {
+        return false;
+      }
+    }
+    await sleep(0);
+    loop.callSoon(() => seen.push("callback"));
+    await asyncWith(new Plain(), () => seen.push("body"));
+    seen.push("after");
+    await asyncWith(new Lock(), () => seen.push("locked"));
+    seen.push("after lock");
+    await asyncWith(timeout(5), () => seen.push("timeout(5)"));
+    await asyncWith(timeout(0), async (cm) => {
+      cm.reschedule(null);
+      await sleep(1);
+    });
+    seen.push(loop.time());
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [
+    "body",
+    "after",
+    "locked",
+    "after lock",
+    "timeout(5)",
+    "callback",
+    1,
   ]);
 });
