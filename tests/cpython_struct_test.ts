@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  allTasks,
   AsyncContextManager,
   asyncWith,
   createTask,
@@ -26,6 +27,7 @@ import {
   TaskGroup,
   type TaskOptions,
   timeout,
+  timeoutAt,
 } from "../mod.ts";
 
 const VT = { virtualTime: true };
@@ -283,4 +285,207 @@ Deno.test({
     }, VT);
     assert.deepEqual(outcome, ["a cancelled b", "b CancelledError"]);
   },
+});
+
+// --- ports that already matched, pinned ------------------------------------------
+
+// d = loop.time() + 1; three things due at d, scheduled in every order: the
+// timeout's deadline (async with timeout_at(d) around a TaskGroup), a
+// cancel() of the task from outside, and the future a child awaits before
+// it raises ValueError.
+//   the child's future first           -> ExceptionGroup([ValueError]), cancelling() 1
+//   the deadline or the cancel first   -> CancelledError (never TimeoutError: the
+//                                         outside request wins), cancelling() 1
+Deno.test("timeout, outside cancel and a child's failure due in one iteration, in every order (generator)", async () => {
+  const orders = [
+    ["timeout", "outside", "child"],
+    ["timeout", "child", "outside"],
+    ["outside", "timeout", "child"],
+    ["outside", "child", "timeout"],
+    ["child", "timeout", "outside"],
+    ["child", "outside", "timeout"],
+  ];
+  const outcome = await run(function* () {
+    const loop = getRunningLoop();
+    const seen: string[] = [];
+    for (const order of orders) {
+      const d = loop.time() + 1;
+      const f = loop.createFuture<null>();
+      const box: { me?: Task<void> } = {};
+      const me = box.me = createTask(function* () {
+        const cm = timeoutAt(d);
+        for (const what of order) {
+          if (what === "child") loop.callAt(d, () => f.setResult(null));
+          if (what === "outside") loop.callAt(d, () => box.me!.cancel());
+          if (what === "timeout") cm.aenter();
+        }
+        try {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(function* () {
+              yield* f;
+              throw new RangeError("child");
+            });
+            yield* sleep(10);
+          });
+        } catch (error) {
+          cm.aexit(error);
+          throw error;
+        }
+        cm.aexit();
+      });
+      try {
+        yield* me;
+        seen.push("no error");
+      } catch (error) {
+        seen.push(`${describe(error)} ${me.cancelling()}`);
+      }
+    }
+    return seen;
+  }, VT);
+  const group = "ExceptionGroup(unhandled errors in a TaskGroup, [RangeError(child)]) 1";
+  assert.deepEqual(outcome, [
+    "CancelledError() 1",
+    "CancelledError() 1",
+    "CancelledError() 1",
+    "CancelledError() 1",
+    group,
+    group,
+  ]);
+});
+
+// t = create_task(body()); await sleep(0.1); t.cancel("one"); await sleep(0); t.cancel("two")
+// body: async with TaskGroup() as tg: tg.create_task(sleep(10))   # waits in __aexit__
+//   -> the body sees CancelledError('one') with cancelling() 2; t cancelled, cancelling() 2
+// The group's own abort after a failure, then a body that raises KeyError in its
+// except CancelledError -> ExceptionGroup([ValueError('child'), KeyError('body')]), cancelling() 0
+Deno.test("TaskGroup: two outside cancels while it waits in aexit; a body that raises after the children failed (both styles)", async () => {
+  for (const style of ["generator", "async"]) {
+    const outcome = await run(async () => {
+      const seen: unknown[] = [];
+      const t = createTask(async () => {
+        try {
+          await asyncWith(new TaskGroup(), (tg) => {
+            tg.createTask(sleep(10));
+          });
+        } catch (error) {
+          seen.push(describe(error), currentTask()!.cancelling());
+          throw error;
+        }
+      });
+      await sleep(0.1);
+      t.cancel("one");
+      await sleep(0);
+      t.cancel("two");
+      try {
+        await t;
+      } catch (error) {
+        seen.push(describe(error), t.cancelled(), t.cancelling());
+      }
+      const child = style === "generator"
+        ? function* () {
+          yield* sleep(0.1);
+          throw new RangeError("child");
+        }
+        : async () => {
+          await sleep(0.1);
+          throw new RangeError("child");
+        };
+      try {
+        await asyncWith(new TaskGroup(), async (tg) => {
+          tg.createTask(child);
+          try {
+            await sleep(1);
+          } catch {
+            throw new SyntaxError("body");
+          }
+        });
+      } catch (error) {
+        seen.push(describe(error), currentTask()!.cancelling());
+      }
+      return seen;
+    }, VT);
+    assert.deepEqual(outcome, [
+      "CancelledError(one)",
+      2,
+      "CancelledError(one)",
+      true,
+      2,
+      "ExceptionGroup(unhandled errors in a TaskGroup, [RangeError(child), SyntaxError(body)])",
+      0,
+    ], style);
+  }
+});
+
+// inner = gather(leaf("x"), leaf("y")); outer = gather(inner, leaf("z"), return_exceptions=True)
+// outer.cancel() -> True; await outer -> CancelledError; inner.cancelled() -> False
+//   (inner failed with CancelledError: a cancelled gather is not marked cancelled)
+// t = create_task(work()); t.cancel(); t.uncancel() -> 0; await t -> "ran" (the cancel is gone)
+Deno.test("a gather cancelled through an outer gather fails with CancelledError, not cancelled; a cancel taken back before the first step is gone", async () => {
+  const outcome = await run(function* () {
+    const seen: unknown[] = [];
+    const leaf = (n: string) =>
+      function* () {
+        yield* sleep(5);
+        return n;
+      };
+    const inner = gather(leaf("x"), leaf("y"));
+    const outer = gather([inner, leaf("z")], { returnExceptions: true });
+    yield* sleep(1);
+    seen.push(outer.cancel());
+    try {
+      yield* outer;
+    } catch (error) {
+      seen.push(describe(error), inner.cancelled(), describe(inner.exception()));
+    }
+    const t = createTask(function* () {
+      yield* sleep(0.1);
+      return "ran";
+    });
+    t.cancel();
+    seen.push(t.uncancel(), yield* t);
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [true, "CancelledError()", false, "CancelledError()", 0, "ran"]);
+});
+
+// lazy = create_task(w("lazy", 1)); eager = Task(w("eager", 1), eager_start=True)
+// instant = Task(w("instant", 0), eager_start=True)    # returns without awaiting
+// -> "eager start" runs inside Task(), with current_task() the eager task; instant is
+//    done at once and not in all_tasks(); then lazy's first step, eager's second, a
+//    call_soon made after them, lazy's second.
+Deno.test("eager tasks: what runs inside the constructor, the order against a lazy task, a task done eagerly is not in allTasks()", async () => {
+  const outcome = await run(function* () {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    const w = (name: string, n: number) =>
+      function* () {
+        seen.push(`${name} start in ${currentTask()!.getName()}`);
+        for (let i = 0; i < n; i++) {
+          yield* sleep(0);
+          seen.push(`${name} step ${i}`);
+        }
+        return name;
+      };
+    currentTask()!.setName("main");
+    const lazy = createTask(w("lazy", 1), { name: "lazy" });
+    const eager = new Task(w("eager", 1), { loop, eagerStart: true, name: "eager" });
+    seen.push(`back in ${currentTask()!.getName()}, eager done ${eager.done()}`);
+    const instant = new Task(w("instant", 0), { loop, eagerStart: true, name: "instant" });
+    seen.push(instant.result(), allTasks().has(instant), allTasks().has(eager));
+    loop.callSoon(() => seen.push("callback"));
+    yield* gather(lazy, eager);
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [
+    "eager start in eager",
+    "back in main, eager done false",
+    "instant start in instant",
+    "instant",
+    false,
+    true,
+    "lazy start in lazy",
+    "eager step 0",
+    "callback",
+    "lazy step 0",
+  ]);
 });
