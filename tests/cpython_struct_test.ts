@@ -13,6 +13,7 @@ import {
   allTasks,
   AsyncContextManager,
   asyncWith,
+  coroutine,
   createTask,
   currentTask,
   type EventLoop,
@@ -22,12 +23,14 @@ import {
   getRunningLoop,
   Lock,
   run,
+  shield,
   sleep,
   Task,
   TaskGroup,
   type TaskOptions,
   timeout,
   timeoutAt,
+  waitFor,
 } from "../mod.ts";
 
 const VT = { virtualTime: true };
@@ -224,6 +227,54 @@ Deno.test("an asyncWith that never waits lets no loop iteration into an async bo
     "timeout(5)",
     "callback",
     1,
+  ]);
+});
+
+// The same for a coroutine object driven to its end inside its then() (a
+// waitFor, or a coroutine() of the caller's, that never waits):
+//
+//   f = loop.create_future(); f.set_result(1)
+//   loop.call_soon(log.append, "callback")
+//   await wait_for(f, 5); await gather(f, f); await shield(f)
+//   async with TaskGroup(): ...          # no task: __aexit__ does not wait
+//   await wait_for(co(), 5)              # co returns at once
+//   await wait_for(f, None); log.append("end")
+//   -> every await goes on without a loop iteration: "end" before "callback"
+
+Deno.test("a run of awaits that need no wait lets no loop iteration into an async body", async () => {
+  const outcome = await run(async () => {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    const f = loop.createFuture<number>();
+    f.setResult(1);
+    // deno-lint-ignore require-yield
+    const co = coroutine(function* () {
+      return "co";
+    });
+    await sleep(0);
+    loop.callSoon(() => seen.push("callback"));
+    seen.push(await waitFor(f, 5), await gather(f, f), await shield(f));
+    await asyncWith(new TaskGroup(), () => {});
+    await asyncWith(timeout(5), async () => seen.push(await f));
+    seen.push(await waitFor(co(), 5), await waitFor(co(), 5), await waitFor(f, null));
+    seen.push(await co(), await co(), await co(), await co(), "end");
+    await sleep(0);
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, [
+    1,
+    [1, 1],
+    1,
+    1,
+    "co",
+    "co",
+    1,
+    "co",
+    "co",
+    "co",
+    "co",
+    "end",
+    "callback",
   ]);
 });
 
