@@ -16,6 +16,7 @@ import {
   coroutine,
   createTask,
   currentTask,
+  Event,
   type EventLoop,
   ExceptionGroup,
   type Future,
@@ -238,7 +239,8 @@ Deno.test("an asyncWith that never waits lets no loop iteration into an async bo
 //   await wait_for(f, 5); await gather(f, f); await shield(f)
 //   async with TaskGroup(): ...          # no task: __aexit__ does not wait
 //   await wait_for(co(), 5)              # co returns at once
-//   await wait_for(f, None); log.append("end")
+//   await wait_for(f, None)
+//   event.set(); await event.wait(); await event.wait(); log.append("end")
 //   -> every await goes on without a loop iteration: "end" before "callback"
 
 Deno.test("a run of awaits that need no wait lets no loop iteration into an async body", async () => {
@@ -257,7 +259,10 @@ Deno.test("a run of awaits that need no wait lets no loop iteration into an asyn
     await asyncWith(new TaskGroup(), () => {});
     await asyncWith(timeout(5), async () => seen.push(await f));
     seen.push(await waitFor(co(), 5), await waitFor(co(), 5), await waitFor(f, null));
-    seen.push(await co(), await co(), await co(), await co(), "end");
+    seen.push(await co(), await co(), await co(), await co());
+    const event = new Event();
+    event.set();
+    seen.push(await event.wait(), await event.wait(), await event.wait(), "end");
     await sleep(0);
     return seen;
   }, VT);
@@ -273,6 +278,9 @@ Deno.test("a run of awaits that need no wait lets no loop iteration into an asyn
     "co",
     "co",
     "co",
+    true,
+    true,
+    true,
     "end",
     "callback",
   ]);
