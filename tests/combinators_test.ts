@@ -303,6 +303,7 @@ Deno.test("gather() runs the same awaitable once and repeats its result", async 
 });
 
 Deno.test("gather() of futures that are already done is done at once (asyncio 3.12+)", async () => {
+  // deno-lint-ignore require-yield
   await run(function* () {
     const loop = getRunningLoop();
     const a = loop.createFuture<number>();
