@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import {
   allTasks,
+  asCompleted,
   AsyncContextManager,
   asyncWith,
   coroutine,
@@ -31,6 +32,7 @@ import {
   type TaskOptions,
   timeout,
   timeoutAt,
+  wait,
   waitFor,
 } from "../mod.ts";
 
@@ -174,6 +176,51 @@ Deno.test("gather() of awaitables done already is done when it returns, as async
     "gather's callback",
     "callSoon",
   ]);
+});
+
+// --- the same function twice: two coroutines --------------------------------------
+//
+//   async def job(): runs += 1; await sleep(1); return runs
+//   await gather(job(), job())          -> [2, 2], job ran twice
+//   c = job(); await gather(c, c)       -> [1, 1], one coroutine object runs once
+//   done, _ = await wait([create_task(job()), create_task(job())])  -> 2 tasks
+//
+// A function stands for the call that makes a coroutine (job(), a new
+// coroutine object each time), so the natural port of gather(job(), job())
+// is gather(job, job). gather, wait and asCompleted took a function passed
+// twice for one awaitable (asyncio's arg_to_fut dedup of one object): job
+// ran once and its result came twice, with no error.
+
+Deno.test("gather, wait and asCompleted call a function passed twice twice, as each call makes a coroutine", async () => {
+  for (const style of ["generator", "async"]) {
+    const outcome = await run(async () => {
+      let runs = 0;
+      const job = style === "generator"
+        ? function* () {
+          runs++;
+          yield* sleep(1);
+          return runs;
+        }
+        : async () => {
+          runs++;
+          await sleep(1);
+          return runs;
+        };
+      const seen: unknown[] = [await gather(job, job), runs];
+      const [done] = await wait([job, job]);
+      seen.push(done.size, runs);
+      let n = 0;
+      for (const next of asCompleted([job, job])) {
+        await next;
+        n++;
+      }
+      seen.push(n, runs);
+      const once = style === "generator" ? job() as Generator<unknown, number> : createTask(job);
+      seen.push(await gather(once, once), runs);
+      return seen;
+    }, VT);
+    assert.deepEqual(outcome, [[2, 2], 2, 2, 4, 2, 6, [7, 7], 7], style);
+  }
 });
 
 // --- an async with that never waits lets no loop iteration in (async style) --------
