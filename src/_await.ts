@@ -197,6 +197,8 @@ export interface Settles {
  */
 export function settle(s: Settles, ok: boolean, value: unknown): void {
   if ((s[STATE] & IN_THEN) !== 0) {
+    // Done without a wait: the awaiting code goes on (see goOn).
+    realm.hostSteps++;
     const outcome = ok ? Promise.resolve(value) : Promise.reject(value);
     const onfulfilled = s.onfulfilled as ((value: unknown) => unknown) | null | undefined;
     s[OUT] = outcome.then(onfulfilled, s.onrejected);

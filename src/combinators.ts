@@ -143,10 +143,27 @@ class GatheringFuture<T> extends Future<T> {
     this.#returnExceptions = returnExceptions;
   }
 
-  /** Registers `child` (once per distinct child). */
-  watch(child: Future<unknown>): void {
+  /**
+   * Registers `child` (once per distinct child).
+   *
+   * @returns Whether `child` is done already: then nothing waits on it, and
+   * `settle` must take it once every child is registered.
+   */
+  watch(child: Future<unknown>): boolean {
     this.#unique++;
+    if (child.done()) return true;
     (child as Future<unknown>)[ADD_WAITER](this.#onChildDone, child);
+    return false;
+  }
+
+  /**
+   * Takes the children that were done when registered, at once (asyncio's
+   * gather runs their done callbacks before it returns): a gather of done
+   * futures, or of coroutines that finished in their eager start, is done
+   * when `gather` returns.
+   */
+  settle(done: readonly Future<unknown>[]): void {
+    for (const child of done) this.#onChildDone(child);
   }
 
   /**
@@ -240,6 +257,25 @@ function failed(future: Future<unknown>): boolean {
   }
 }
 
+/**
+ * The awaitables of `aws` once each (asyncio's `set(fs)`), but every
+ * function as often as it comes: a function stands for the call that makes a
+ * coroutine (`job` for Python's `job()`), a new one each time, so
+ * `wait([job, job])` runs `job` twice as `wait([job(), job()])` would.
+ */
+function distinct(aws: Iterable<unknown>): unknown[] {
+  const seen = new Set<unknown>();
+  const out: unknown[] = [];
+  for (const aw of aws) {
+    if (typeof aw === "function") out.push(aw);
+    else if (!seen.has(aw)) {
+      seen.add(aw);
+      out.push(aw);
+    }
+  }
+  return out;
+}
+
 function isGatherOptions(value: unknown): value is GatherOptions {
   return value !== null && typeof value === "object" && !(value instanceof Future) &&
     !isCoroutineLike(value) && !isThenable(value) && !Array.isArray(value);
@@ -248,7 +284,9 @@ function isGatherOptions(value: unknown): value is GatherOptions {
 /**
  * Runs awaitables concurrently and gathers their results, in argument order
  * (asyncio.gather). Coroutines and functions are wrapped in tasks; the same
- * awaitable passed twice runs once and its result appears twice.
+ * awaitable passed twice runs once and its result appears twice, but a
+ * function is called once per occurrence (`gather(job, job)` runs `job`
+ * twice, as Python's `gather(job(), job())`).
  *
  * Two call forms: `gather(a, b, c)` and `gather([a, b, c], options)`.
  *
@@ -345,18 +383,21 @@ export function gather(...args: unknown[]): Future<unknown> {
     outer.setResult([]);
     return outer;
   }
-  // The same awaitable twice is one child (CPython's arg_to_fut).
+  // The same awaitable twice is one child (CPython's arg_to_fut); a function
+  // is a call to make, a coroutine of its own each time (see distinct).
   const seen = new Map<unknown, Future<unknown>>();
+  let done: Future<unknown>[] | null = null;
   for (let i = 0; i < aws.length; i++) {
     const aw = aws[i];
     let child = seen.get(aw);
     if (child === undefined) {
       child = ensureFuture(aw as AwaitableOrCoroutine<unknown>, loop);
-      seen.set(aw, child);
-      outer.watch(child);
+      if (typeof aw !== "function") seen.set(aw, child);
+      if (outer.watch(child)) (done ??= []).push(child);
     }
     children[i] = child;
   }
+  if (done !== null) outer.settle(done);
   return outer;
 }
 
@@ -397,7 +438,7 @@ class WaitFuture extends Future<void> {
 }
 
 const waitCoroutine = coroutine(function* <T>(
-  aws: Set<unknown>,
+  aws: readonly unknown[],
   seconds: number | null,
   returnWhen: ReturnWhen,
 ): Generator<unknown, WaitResult<T>, unknown> {
@@ -439,7 +480,8 @@ const waitCoroutine = coroutine(function* <T>(
  *
  * Coroutines and functions are wrapped in tasks when the wait starts (Python
  * 3.11+ refuses bare coroutines; here they are accepted, but only their
- * tasks appear in the sets, so pass tasks to recognize them).
+ * tasks appear in the sets, so pass tasks to recognize them). The same
+ * awaitable twice counts once; a function twice is called twice.
  *
  * @typeParam A The type of the awaitables; the futures' result type is derived from it.
  * @param aws A non-empty iterable of futures, tasks or other awaitables.
@@ -489,8 +531,8 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
       }`,
     );
   }
-  const set = new Set<unknown>(aws);
-  if (set.size === 0) {
+  const set = distinct(aws);
+  if (set.length === 0) {
     throw new RangeError("Cannot wait: expected at least one awaitable, got none");
   }
   for (const aw of set) checkAwaitable(aw, "wait");
@@ -829,7 +871,8 @@ const waitForOne = coroutine(function* (
 /**
  * Iterates over awaitables in the order they complete (asyncio.as_completed,
  * with Python 3.13's async iteration). Coroutines and functions are wrapped
- * in tasks at once; the same awaitable twice counts once.
+ * in tasks at once; the same awaitable twice counts once (a function twice
+ * is called twice).
  *
  * - `for (const next of asCompleted(aws))`: each `next` is an awaitable
  *   (`yield* next` or `await next`) for the next result to come in, or
@@ -894,7 +937,7 @@ export function asCompleted<A extends Awaitable<unknown> | CoroutineLike<unknown
     "the timeout",
     "iterate as completed",
   );
-  const unique = new Set<unknown>(aws);
+  const unique = distinct(aws);
   for (const aw of unique) checkAwaitable(aw, "iterate as completed");
   const loop = getRunningLoop();
   const todo = new Set<Future<ResultOf<A>>>();

@@ -21,7 +21,7 @@
 
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
-import { runningEventLoop } from "./_core.ts";
+import { realm, runningEventLoop } from "./_core.ts";
 import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
 import { newRegistry } from "./_host/gc.ts";
@@ -242,7 +242,15 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
       }
       awaited(this);
       this.#coro = FINISHED; // the async twin runs it; the generator never starts
-      run = this.#startAsync().finally(() => driver.finish());
+      // The awaiting code goes on into the coroutine, and from it when it
+      // ends, as through a library await that needs no wait: a task's host
+      // turn waits for it (see goOn), so a coroutine that never waits (an
+      // asyncWith of a free lock) lets no loop iteration in.
+      realm.hostSteps++;
+      run = this.#startAsync().finally(() => {
+        driver.finish();
+        realm.hostSteps++;
+      });
     } else if (this.#coro === FINISHED) {
       return Promise.reject(reuseError(this[COROUTINE_NAME])).then(onfulfilled, onrejected);
     } else {

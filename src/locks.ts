@@ -508,7 +508,11 @@ class EventWait extends OwnWait implements Awaitable<true>, Iterator<unknown, tr
       this.value = undefined;
       return Promise.reject(cancel).then(onfulfilled, onrejected);
     }
-    if (this.next().done) return Promise.resolve(true as const).then(onfulfilled, onrejected);
+    if (this.next().done) {
+      // Set: no wait, the awaiting code goes on (see goOn).
+      realm.hostSteps++;
+      return Promise.resolve(true as const).then(onfulfilled, onrejected);
+    }
     // Queued: one record is the task's wait on it, what the task waits on
     // and the promise returned (see EventAwait). Awaited, its `value` is no
     // iterator's any more but the record's: the awaiting task (none yet).

@@ -175,13 +175,19 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       throw new RuntimeError("Cannot create a task: the TaskGroup is shutting down");
     }
     const task = this.#loop!.createTask<T>(coro, options);
-    // Always through the loop, even for a task that is done already (an
-    // eager one), so that a failure never cancels the parent too early.
+    if (task.done()) {
+      // Done in its eager start: handled at once, as asyncio's create_task
+      // does, so a failure aborts the group (and cancels the parent) before
+      // the body goes on, and the group takes no more tasks.
+      this.#onTaskDone(task as Task<unknown>);
+      return task;
+    }
     this.#tasks.add(task as Task<unknown>);
     task[ADD_WAITER](this.#onTaskDone, task);
     // The call graph: the children are awaited by the parent task.
     futureAddToAwaitedBy(task as Task<unknown>, this.#parent!);
-    if (this.#aborting && !task.done()) task.cancel();
+    // A sibling's failure during this task's eager start aborted the group.
+    if (this.#aborting) task.cancel();
     return task;
   }
 

@@ -557,7 +557,7 @@ Deno.test("a task group outside a task throws RuntimeError", () => {
   assert.throws(() => new TaskGroup().aenter(), RuntimeError);
 });
 
-Deno.test("an eager task that fails at once still fails the group through the loop", async () => {
+Deno.test("an eager task that fails at once fails the group", async () => {
   await run(function* () {
     try {
       yield* asyncWith(new TaskGroup(), function* (tg) {

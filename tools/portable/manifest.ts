@@ -41,6 +41,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_styles",
   "cpython_loop",
   "cpython_executors",
+  "cpython_struct",
 ];
 
 /**
