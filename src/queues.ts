@@ -46,7 +46,8 @@
  * @module
  */
 
-import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
+import { QueueEmpty, QueueFull, QueueShutDown, StopAsyncIteration } from "./errors.ts";
+import { AsyncIteratorBase } from "./iterators.ts";
 import { describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import type { Awaitable } from "./coroutines.ts";
@@ -316,8 +317,9 @@ function checkMaxsize(maxsize: unknown, cls: string): number {
  *
  * Iterate it with `for await (const item of queue)` in an async function:
  * the loop ends when the queue is shut down and empty; it does not call
- * `taskDone()` for you. In a generator coroutine, loop on `get()` and stop
- * on `QueueShutDown`:
+ * `taskDone()` for you. In a generator coroutine, `yield* asyncFor(queue,
+ * function* (item) {...})` is the same loop; or loop on `get()` and stop on
+ * `QueueShutDown`:
  *
  * ```ts ignore
  * for (;;) {
@@ -543,21 +545,15 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /**
    * Iterates the items with `get()` until the queue is shut down and
-   * empty. It does not call `taskDone()`.
+   * empty. It does not call `taskDone()`. Each item is awaited in the
+   * caller's own task (`for await` in an async function, `asyncFor` or
+   * `anext` in a generator coroutine), so cancelling the caller ends its
+   * wait and loses no item.
    *
    * @returns An async iterator of the items.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (error) {
-        if (error instanceof QueueShutDown) return;
-        throw error;
-      }
-      yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIteratorBase<T> {
+    return new QueueIterator(this);
   }
 
   /** `Queue(maxsize=2, qsize=2, putters=1, unfinished=2)`, `..., shut down)`. */
@@ -682,6 +678,31 @@ export class Queue<T> implements AsyncIterable<T> {
         join: new JoinKind(queue as Queue<unknown>, `${name}.join()`),
       };
     };
+  }
+}
+
+/**
+ * A queue's async iterator: each `anext()` is the queue's own `get()`,
+ * driven in the caller's task (a generator method, so a generator coroutine
+ * waits on the queue itself, with no promise between), and the end of the
+ * iteration is `QueueShutDown`. An async generator would await each `get()`
+ * in a host microtask, outside the task: a generator task cancelled while
+ * it waited left that `get()` waiting, and it took the next item for no one.
+ */
+class QueueIterator<T> extends AsyncIteratorBase<T> {
+  readonly #queue: Queue<T>;
+  constructor(queue: Queue<T>) {
+    super();
+    this.#queue = queue;
+  }
+
+  *anext(): Generator<unknown, T, unknown> {
+    try {
+      return yield* this.#queue.get();
+    } catch (error) {
+      if (error instanceof QueueShutDown) throw new StopAsyncIteration();
+      throw error;
+    }
   }
 }
 
