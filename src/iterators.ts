@@ -70,6 +70,13 @@ function endOnStop(error: unknown): IteratorResult<never, undefined> {
   throw error;
 }
 
+/** Drives `gen` and returns its outcome as an iterator result. */
+function* boxed<T>(
+  gen: Iterator<unknown, T, unknown>,
+): Generator<unknown, IteratorResult<T>, unknown> {
+  return toResult(yield* { [Symbol.iterator]: () => gen });
+}
+
 /** Turns what `anext()` returned (or threw) into `next()`'s promise. */
 function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T, undefined>> {
   let step: unknown;
@@ -85,9 +92,11 @@ function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T
     return Promise.resolve(step.then(toResult as (value: unknown) => IteratorResult<T>, endOnStop));
   }
   if (isIterator(step)) {
-    // A generator method: drive it in the caller's task.
+    // A generator method: drive it in the caller's task. Its item is boxed
+    // inside the coroutine, so an item that is a future (asCompleted's) is
+    // handed over as it is on every path, never adopted for its result.
     const gen = step as Iterator<unknown, T, unknown>;
-    return new CoroutineObject(() => gen).then(toResult, endOnStop);
+    return new CoroutineObject(() => boxed(gen)).then(undefined, endOnStop);
   }
   return Promise.resolve({ done: false, value: step as T });
 }

@@ -194,5 +194,30 @@ Deno.test("asCompleted()'s async form in a generator coroutine: asyncFor yields 
   }, VT);
 });
 
+// Found on the way (a regression of the fix above, before it was committed):
+// an AsyncIteratorBase whose generator anext() returned a future at once
+// (an item ready when next() was called) handed `for await` the future's
+// result, adopted like a promise's, and the future itself only when
+// anext() had to wait first.
+//
+//   fs = [loop.create_future() for _ in range(2)]; ac = as_completed(fs)
+//   fs[0].set_result(0); await asyncio.sleep(0)      # ready before anext
+//   async for f in ac: print(f in fs)                 # True, True
+Deno.test("asCompleted()'s for await hands over the futures themselves, ready or waited for", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const fs = [0, 1].map(() => loop.createFuture<number>());
+    const ac = asCompleted(fs);
+    fs[0].setResult(0);
+    await sleep(0);
+    loop.callLater(1, () => fs[1].setResult(1));
+    const got: unknown[] = [];
+    for await (const f of ac) got.push(f);
+    assert.equal(got.length, 2);
+    assert.equal(got[0], fs[0]);
+    assert.equal(got[1], fs[1]);
+  }, VT);
+});
+
 // Silence the unused-import check of helpers only some tests use.
 void CancelledError;
