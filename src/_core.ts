@@ -470,6 +470,14 @@ export interface Layers {
    * the loop (their pending host operations would keep the process alive).
    */
   closeIO(loop: EventLoop): void;
+  // From iterators.ts.
+  /**
+   * `loop.shutdownAsyncgens()`: closes the async generators that `anext()`
+   * or `asyncFor()` advanced on `loop` and that were left suspended
+   * (asyncio's `shutdown_asyncgens`), running the loop for their `finally`
+   * blocks when it is not running.
+   */
+  shutdownAsyncgens(loop: EventLoop): Promise<void>;
 }
 
 function notLoaded(what: string): never {
@@ -507,6 +515,7 @@ export const layers: Layers = {
   subprocessExec: () => notLoaded("create a subprocess"),
   subprocessShell: () => notLoaded("create a subprocess"),
   closeIO: () => {},
+  shutdownAsyncgens: () => Promise.resolve(),
 };
 
 const installed = new Set<string>();

@@ -1027,14 +1027,19 @@ export class EventLoop {
   }
 
   /**
-   * Finalizes the async generators the loop knows of. Async generators in
-   * JavaScript are finalized by their `for await` loops, so there is nothing
-   * left to do; kept for asyncio parity.
+   * Closes the async generators left suspended (asyncio's
+   * `shutdown_asyncgens`): those that the library's `anext()` or
+   * `asyncFor()` advanced on this loop and that did not end, so that their
+   * `finally` blocks run. Each closes (`return()`) in a task of its own, all
+   * at once; an error one throws goes to the exception handler. `run()` and
+   * `Runner.close()` call it after cancelling the tasks left. (A `for await`
+   * loop closes its generator itself when it is left early; one abandoned
+   * some other way and collected is not seen.)
    *
-   * @returns A promise that settles at once.
+   * @returns A promise that settles when they are closed.
    */
   shutdownAsyncgens(): Promise<void> {
-    return Promise.resolve();
+    return layers.shutdownAsyncgens(this);
   }
 
   /**

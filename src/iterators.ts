@@ -41,9 +41,11 @@
  * @module
  */
 
-import { StopAsyncIteration } from "./errors.ts";
+import { RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isThenable } from "./_checks.ts";
+import { install, runningEventLoop } from "./_core.ts";
 import { awaitAny } from "./_drive.ts";
+import type { EventLoop } from "./events.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { callOutsideTasks } from "./tasks.ts";
 
@@ -307,7 +309,7 @@ function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
     if (isClosed(iterator)) throw new StopAsyncIteration();
     return yield* awaitAny<T>(callOutsideTasks(() => iterator.anext()));
   }
-  const result = yield* awaitAny<IteratorResult<T>>(callOutsideTasks(() => iterator.next()));
+  const result = yield* awaitAny<IteratorResult<T>>(callOutsideTasks(() => nextOf(iterator)));
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
   return result.value;
@@ -333,7 +335,7 @@ async function nextItemAsync<T, D>(
   hasDefault: boolean,
   defaultValue: D,
 ): Promise<T | D> {
-  const result = await iterator.next();
+  const result = await nextOf(iterator);
   checkResult(result, "iterate asynchronously", "next()");
   if (!result.done) return result.value;
   if (hasDefault) return defaultValue;
@@ -433,6 +435,7 @@ export function anext<T, D>(
   ...rest: [] | [D]
 ): Awaitable<T | D> {
   checkIterator("get the next item", iterator);
+  track(iterator);
   const hasDefault = rest.length === 1;
   const defaultValue = rest[0] as D;
   return new DualCoroutine<T | D>(
@@ -514,7 +517,7 @@ async function forLoopAsync<T>(
   body: (item: T) => unknown,
 ): Promise<void> {
   for (;;) {
-    const result = await iterator.next();
+    const result = await nextOf(iterator);
     checkResult(result, "iterate asynchronously", "next()");
     if (result.done) return;
     let outcome: unknown;
@@ -613,8 +616,120 @@ export function asyncFor<T>(
 ): Awaitable<void> {
   const iterator = aiter(iterable);
   checkFunction(body, "the body", "run the loop body");
+  track(iterator);
   return new DualCoroutine<void>(
     () => forLoop(iterator, body),
     () => forLoopAsync(iterator, body),
   );
 }
+
+// ---------------------------------------------------------------------------
+// Async generators left suspended (asyncio's shutdown_asyncgens).
+
+/** An async generator that `anext()` or `asyncFor()` advanced on `loop`. */
+interface Advanced {
+  readonly ref: WeakRef<AsyncGenerator<unknown, unknown, unknown>>;
+  readonly loop: EventLoop;
+  /** Its `next()` calls not settled yet: while above 0, it runs. */
+  running: number;
+}
+
+/** The generators advanced, by generator and by loop (asyncio's `loop._asyncgens`). */
+const advanced = new WeakMap<object, Advanced>();
+const advancedOn = new WeakMap<EventLoop, Set<Advanced>>();
+/** A generator collected is forgotten (its `finally` cannot run: nothing holds it). */
+const collected = new FinalizationRegistry<Advanced>((entry) => {
+  advancedOn.get(entry.loop)?.delete(entry);
+});
+
+/** Notes `iterator`, if it is an async generator, as advanced on the running loop. */
+function track(iterator: object): void {
+  if (advanced.has(iterator)) return;
+  if (Object.prototype.toString.call(iterator) !== "[object AsyncGenerator]") return;
+  const loop = runningEventLoop();
+  if (loop === null) return;
+  const entry: Advanced = {
+    ref: new WeakRef(iterator as AsyncGenerator<unknown, unknown, unknown>),
+    loop,
+    running: 0,
+  };
+  advanced.set(iterator, entry);
+  let entries = advancedOn.get(loop);
+  if (entries === undefined) advancedOn.set(loop, entries = new Set());
+  entries.add(entry);
+  collected.register(iterator, entry, entry);
+}
+
+function untrack(iterator: object, entry: Advanced): void {
+  advanced.delete(iterator);
+  advancedOn.get(entry.loop)?.delete(entry);
+  collected.unregister(entry);
+}
+
+/**
+ * `iterator.next()`; for a generator `track` noted, it also follows the
+ * call: the generator runs until it settles, and is forgotten once it
+ * ends (it returned or threw).
+ */
+function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  const step = iterator.next();
+  const entry = advanced.get(iterator);
+  if (entry !== undefined) {
+    entry.running++;
+    Promise.resolve(step).then((result) => {
+      entry.running--;
+      if (result?.done) untrack(iterator, entry);
+    }, () => {
+      entry.running--;
+      untrack(iterator, entry);
+    });
+  }
+  return step;
+}
+
+/**
+ * Closes the generators advanced on `loop` and left suspended, each in a
+ * task of its own (asyncio closes each with `aclose()` in a task, all
+ * gathered), reporting their errors to the exception handler; when the loop
+ * is not running (`run()` ending), it runs the loop until they are closed.
+ */
+function shutdownAsyncgens(loop: EventLoop): Promise<void> {
+  const entries = advancedOn.get(loop);
+  advancedOn.delete(loop);
+  const gens: [AsyncGenerator<unknown, unknown, unknown>, Advanced][] = [];
+  for (const entry of entries ?? []) {
+    const gen = entry.ref.deref();
+    if (gen === undefined) continue;
+    advanced.delete(gen);
+    collected.unregister(entry);
+    gens.push([gen, entry]);
+  }
+  if (gens.length === 0) return Promise.resolve();
+  const all = loop.createFuture<void>();
+  let left = gens.length;
+  for (const [gen, entry] of gens) {
+    const closing = loop.createTask(async () => {
+      if (entry.running !== 0) {
+        throw new RuntimeError(
+          "Cannot close an async generator: it is running (a next() of it has not settled)",
+        );
+      }
+      await gen.return(undefined);
+    });
+    closing.addDoneCallback(() => {
+      const error = closing.cancelled() ? null : closing.exception();
+      if (error !== null) {
+        loop.callExceptionHandler({
+          message: "an error occurred during closing of an asynchronous generator",
+          exception: error,
+          asyncgen: gen,
+        });
+      }
+      if (--left === 0) all.setResult(undefined);
+    });
+  }
+  if (!loop.isRunning()) return loop.runUntilComplete(all);
+  return new Promise((resolve) => all.addDoneCallback(() => resolve()));
+}
+
+install({ shutdownAsyncgens });

@@ -22,6 +22,7 @@ import {
   Queue,
   run,
   sleep,
+  StopAsyncIteration,
   type Task,
 } from "../mod.ts";
 import { type Style, STYLES, VT } from "./_helpers.ts";
@@ -217,6 +218,139 @@ Deno.test("asCompleted()'s for await hands over the futures themselves, ready or
     assert.equal(got[0], fs[0]);
     assert.equal(got[1], fs[1]);
   }, VT);
+});
+
+// Finding: an async generator advanced with anext() and left suspended at
+// a yield never ran its `finally`: loop.shutdownAsyncgens() did nothing,
+// where asyncio's run() closes every such generator (aclose(), each in a
+// task, all gathered) after cancelling the tasks left, and reports a
+// closing error to the exception handler.
+//
+//   async def gen(tag, fail=False):
+//       try: yield 1; yield 2
+//       finally:
+//           log.append(f"{tag} finally start")
+//           if tag != "c": await asyncio.sleep(1)
+//           log.append(f"{tag} finally end t={now}"); if fail: raise ValueError
+//   main: for a, b: g = gen(...); await anext(g); keep.append(g)
+//         g = gen("c"); anext x3 (StopAsyncIteration)
+//   -> c finally start, c finally end t=0, c ended, main end,
+//      a finally start, b finally start, a finally end t=1, b finally end t=1,
+//      handler: an error occurred during closing of asynchronous generator
+const kept: unknown[] = [];
+for (const style of STYLES) {
+  Deno.test(`[${style}] run() closes the async generators anext() left suspended; a closing error goes to the handler`, async () => {
+    const log: string[] = [];
+    const loopTime = () => getRunningLoop().time().toFixed(0);
+    async function* gen(tag: string, fail: boolean) {
+      try {
+        yield 1;
+        yield 2;
+      } finally {
+        log.push(`${tag} finally start`);
+        // (Not for "c", which ends inside anext(): a generator coroutine
+        // awaits an async generator through a host promise, which virtual
+        // time cannot skip.)
+        if (tag !== "c") await sleep(1);
+        log.push(`${tag} finally end t=${loopTime()}`);
+        // deno-lint-ignore no-unsafe-finally -- the closing error is the point
+        if (fail) throw new RangeError("boom");
+      }
+    }
+    const handler = () =>
+      getRunningLoop().setExceptionHandler((_loop, context) => {
+        log.push(`handler: ${context.message} ${name(context.exception)}`);
+      });
+    const ended = (error: unknown) => {
+      if (!(error instanceof StopAsyncIteration)) throw error;
+      log.push("c ended");
+    };
+    if (style === "generator") {
+      await run(function* () {
+        handler();
+        for (const [tag, fail] of [["a", false], ["b", true]] as const) {
+          const g = gen(tag, fail);
+          yield* anext(g);
+          kept.push(g);
+        }
+        const g = gen("c", false);
+        yield* anext(g);
+        yield* anext(g);
+        try {
+          yield* anext(g);
+        } catch (error) {
+          ended(error);
+        }
+        log.push("main end");
+      }, VT);
+    } else {
+      await run(async () => {
+        handler();
+        for (const [tag, fail] of [["a", false], ["b", true]] as const) {
+          const g = gen(tag, fail);
+          await anext(g);
+          kept.push(g);
+        }
+        const g = gen("c", false);
+        await anext(g);
+        await anext(g);
+        try {
+          await anext(g);
+        } catch (error) {
+          ended(error);
+        }
+        log.push("main end");
+      }, VT);
+    }
+    kept.length = 0;
+    assert.deepEqual(log, [
+      "c finally start",
+      "c finally end t=0",
+      "c ended",
+      "main end",
+      "a finally start",
+      "b finally start",
+      "a finally end t=1",
+      "b finally end t=1",
+      "handler: an error occurred during closing of an asynchronous generator RangeError",
+    ]);
+  });
+}
+
+Deno.test("shutdownAsyncgens() reports a generator still running instead of waiting for it; one a for await finished is not closed again", async () => {
+  const log: string[] = [];
+  async function* stuck() {
+    try {
+      yield 0;
+      await new Promise(() => {}); // a host promise that never settles
+    } finally {
+      log.push("stuck finally");
+    }
+  }
+  async function* done() {
+    try {
+      yield 1;
+    } finally {
+      log.push("done finally");
+    }
+  }
+  await run(function* () {
+    getRunningLoop().setExceptionHandler((_loop, context) => {
+      log.push(`${context.message}: ${(context.exception as Error).message}`);
+    });
+    const g = stuck();
+    yield* anext(g);
+    createTask(function* () {
+      yield* anext(g); // cancelled by run() while the generator waits on its own
+    });
+    const d = done();
+    yield* asyncFor(d, () => {});
+    yield* sleep(0);
+  }, VT);
+  assert.deepEqual(log, [
+    "done finally",
+    "an error occurred during closing of an asynchronous generator: Cannot close an async generator: it is running (a next() of it has not settled)",
+  ]);
 });
 
 // Silence the unused-import check of helpers only some tests use.
