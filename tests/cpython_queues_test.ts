@@ -18,12 +18,14 @@ import {
   CancelledError,
   createTask,
   type Future,
+  gather,
   getRunningLoop,
   Queue,
   run,
   sleep,
   StopAsyncIteration,
   type Task,
+  waitFor,
 } from "../mod.ts";
 import { type Style, STYLES, VT } from "./_helpers.ts";
 
@@ -351,6 +353,77 @@ Deno.test("shutdownAsyncgens() reports a generator still running instead of wait
     "done finally",
     "an error occurred during closing of an asynchronous generator: Cannot close an async generator: it is running (a next() of it has not settled)",
   ]);
+});
+
+// Finding, not fixed (a design decision for the lead): `queue.put(item)`
+// puts the item when it is called, if there is room, not when it is
+// awaited (src/queues.ts: "so that an item is never lost to a forgotten
+// await"). Python's put does nothing until awaited, and the difference is
+// not only for a put never awaited: each case below answers differently
+// without an error. The fix is one line (`put()` returns `new
+// Operation(kind.put, item)`, acting in next()/then() as get() does), but
+// it reverses that decision and the tests and benchmark notes built on it.
+//
+//   q = Queue(); p = q.put(1); q.put_nowait(2); await p      # [2, 1]
+//   t = create_task(q.put(1)); t.cancel(); await sleep(0)      # qsize=0
+//   await wait_for(q.put(1), 0)                                # TimeoutError, qsize=0
+//   q = Queue(1); await gather(q.get(), q.put(1), q.put(2), q.get())   # [2, None, None, 1]
+//   p = q.put(1); q.shutdown(); await p                        # QueueShutDown, qsize=0
+Deno.test({
+  name:
+    "queue.put() acts when awaited, as Python's: order, a cancelled or timed-out put, shutdown before the await",
+  ignore: true,
+  fn: async () => {
+    const log: string[] = [];
+    await run(function* () {
+      {
+        const q = new Queue<number>();
+        const p = q.put(1);
+        q.putNowait(2);
+        yield* p;
+        log.push(`1 [${[q.getNowait(), q.getNowait()]}]`);
+      }
+      {
+        const q = new Queue<number>();
+        const t = createTask(q.put(1));
+        t.cancel();
+        yield* sleep(0);
+        log.push(`2 qsize=${q.qsize()} cancelled=${t.cancelled()}`);
+      }
+      {
+        const q = new Queue<number>();
+        try {
+          yield* waitFor(q.put(1), 0);
+          log.push(`3 ok qsize=${q.qsize()}`);
+        } catch (error) {
+          log.push(`3 ${name(error)} qsize=${q.qsize()}`);
+        }
+      }
+      {
+        const q = new Queue<number>(1);
+        const r = yield* gather(q.get(), q.put(1), q.put(2), q.get());
+        log.push(`4 ${JSON.stringify(r)}`);
+      }
+      {
+        const q = new Queue<number>();
+        const p = q.put(1);
+        q.shutdown();
+        try {
+          yield* p;
+          log.push(`5 ok qsize=${q.qsize()}`);
+        } catch (error) {
+          log.push(`5 ${name(error)} qsize=${q.qsize()}`);
+        }
+      }
+    }, VT);
+    assert.deepEqual(log, [
+      "1 [2,1]",
+      "2 qsize=0 cancelled=true",
+      "3 TimeoutError qsize=0",
+      "4 [2,null,null,1]",
+      "5 QueueShutDown qsize=0",
+    ]);
+  },
 });
 
 // Silence the unused-import check of helpers only some tests use.
