@@ -343,26 +343,6 @@ async function nextItemAsync<T, D>(
 }
 
 /**
- * A coroutine object whose `await` takes the native async path, while
- * `yield*` and `createTask` drive the generator.
- */
-class DualCoroutine<T> extends CoroutineObject<T> {
-  readonly #startAsync: () => Promise<T>;
-  #promise: Promise<T> | null = null;
-  constructor(start: () => Iterator<unknown, T, unknown>, startAsync: () => Promise<T>) {
-    super(start);
-    this.#startAsync = startAsync;
-  }
-  override then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    this.#promise ??= this.#startAsync();
-    return this.#promise.then(onfulfilled, onrejected);
-  }
-}
-
-/**
  * Python's `anext(it)`: an awaitable for the next item of an async
  * iterator, awaited in the caller's task (`yield*` or `await` it). Nothing
  * happens until it is awaited.
@@ -438,9 +418,12 @@ export function anext<T, D>(
   track(iterator);
   const hasDefault = rest.length === 1;
   const defaultValue = rest[0] as D;
-  return new DualCoroutine<T | D>(
+  // `await` takes the native async path, in the caller's own context;
+  // `yield*` and `createTask` drive the generator. Either way it runs once.
+  return new CoroutineObject<T | D>(
     () => nextItem(iterator, hasDefault, defaultValue),
     () => nextItemAsync(iterator, hasDefault, defaultValue),
+    "anext",
   );
 }
 
@@ -617,9 +600,10 @@ export function asyncFor<T>(
   const iterator = aiter(iterable);
   checkFunction(body, "the body", "run the loop body");
   track(iterator);
-  return new DualCoroutine<void>(
+  return new CoroutineObject<void>(
     () => forLoop(iterator, body),
     () => forLoopAsync(iterator, body),
+    "asyncFor",
   );
 }
 

@@ -22,6 +22,7 @@ import {
   getRunningLoop,
   Queue,
   run,
+  RuntimeError,
   sleep,
   StopAsyncIteration,
   type Task,
@@ -353,6 +354,37 @@ Deno.test("shutdownAsyncgens() reports a generator still running instead of wait
     "done finally",
     "an error occurred during closing of an asynchronous generator: Cannot close an async generator: it is running (a next() of it has not settled)",
   ]);
+});
+
+// Finding: the awaitable anext() returns, awaited twice in an async
+// function, gave the same item again (the first await's promise, kept),
+// and asyncFor() awaited twice passed as done; Python refuses to reuse an
+// awaited __anext__()/coroutine, and so does the library's generator path
+// (and every other coroutine object of the library).
+//
+//   a = anext(g); await a; await a   # RuntimeError: cannot reuse already awaited __anext__()/asend()
+Deno.test("anext() and asyncFor() run once: awaiting one again throws RuntimeError, in either style", async () => {
+  async function* letters() {
+    yield "a";
+    yield "b";
+  }
+  const seen: string[] = [];
+  await run(async () => {
+    const g = letters();
+    const a = anext(g);
+    seen.push(await a);
+    await assert.rejects(async () => await a, RuntimeError);
+    seen.push(await anext(g));
+    const loop = asyncFor(letters(), () => {});
+    await loop;
+    await assert.rejects(async () => await loop, RuntimeError);
+  }, VT);
+  await run(function* () {
+    const a = anext(letters());
+    seen.push(yield* a);
+    assert.throws(() => a[Symbol.iterator]().next(), RuntimeError);
+  }, VT);
+  assert.deepEqual(seen, ["a", "b", "a"]);
 });
 
 // Finding, not fixed (a design decision for the lead): `queue.put(item)`
