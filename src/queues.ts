@@ -681,16 +681,31 @@ export class Queue<T> implements AsyncIterable<T> {
   }
 }
 
+/** The end of a queue's iteration, as `next()` reports it. */
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+function toResult<T>(value: T): IteratorResult<T, undefined> {
+  return { done: false, value };
+}
+
+function endOnShutDown(error: unknown): IteratorResult<never, undefined> {
+  if (error instanceof QueueShutDown) return DONE;
+  throw error;
+}
+
 /**
- * A queue's async iterator: each `anext()` is the queue's own `get()`,
- * driven in the caller's task (a generator method, so a generator coroutine
- * waits on the queue itself, with no promise between), and the end of the
- * iteration is `QueueShutDown`. An async generator would await each `get()`
- * in a host microtask, outside the task: a generator task cancelled while
- * it waited left that `get()` waiting, and it took the next item for no one.
+ * A queue's async iterator: each item is the queue's own `get()`, awaited
+ * in the caller's task, and the end of the iteration is `QueueShutDown`.
+ * `for await` calls `next()`, which is `get().then(...)` in the caller's
+ * context; `asyncFor` and `anext` in a generator coroutine drive `anext()`,
+ * a generator, so the task waits on the queue itself, with no promise
+ * between. (An async generator awaited each `get()` in a host microtask,
+ * outside the task: a generator task cancelled while it waited left that
+ * `get()` waiting, and it took the next item for no one.)
  */
 class QueueIterator<T> extends AsyncIteratorBase<T> {
   readonly #queue: Queue<T>;
+  #closed = false;
   constructor(queue: Queue<T>) {
     super();
     this.#queue = queue;
@@ -703,6 +718,28 @@ class QueueIterator<T> extends AsyncIteratorBase<T> {
       if (error instanceof QueueShutDown) throw new StopAsyncIteration();
       throw error;
     }
+  }
+
+  /**
+   * The `for await` protocol: the next item, or the end once the queue is
+   * shut down and empty (or the loop was left).
+   *
+   * @returns A promise for the next result.
+   */
+  override next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#closed) return Promise.resolve(DONE);
+    // (Every library awaitable's then() returns a real promise.)
+    return this.#queue.get().then(toResult, endOnShutDown) as Promise<IteratorResult<T, undefined>>;
+  }
+
+  /**
+   * The `for await` protocol for leaving early: later `next()` calls report the end.
+   *
+   * @returns A promise for the end result.
+   */
+  override return(): Promise<IteratorResult<T, undefined>> {
+    this.#closed = true;
+    return super.return();
   }
 }
 

@@ -17,6 +17,7 @@ import {
   asyncFor,
   CancelledError,
   createTask,
+  currentTask,
   type Future,
   gather,
   getRunningLoop,
@@ -195,6 +196,36 @@ Deno.test("asCompleted()'s async form in a generator coroutine: asyncFor yields 
     assert.equal(got.length, 2);
     assert.equal(got[0], b);
     assert.equal(got[1], a);
+  }, VT);
+});
+
+// A queue of futures, iterated: each item is the future itself, whether it
+// was there when the loop asked (taken at once) or came while it waited;
+// a cancel pending when the loop asks is thrown there, and the item stays.
+//
+//   q.put_nowait(f0); c: while True: log.append(await q.get() is fs[i])
+Deno.test("for await over a Queue of futures yields the futures themselves, ready or waited for; a pending cancel is thrown at next()", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const fs = [0, 1, 2].map(() => loop.createFuture<number>());
+    const q = new Queue<Future<number>>();
+    q.putNowait(fs[0]);
+    loop.callLater(1, () => q.putNowait(fs[1]));
+    const got: unknown[] = [];
+    for await (const f of q) {
+      got.push(f);
+      if (got.length === 2) break;
+    }
+    assert.equal(got[0], fs[0]);
+    assert.equal(got[1], fs[1]);
+    q.putNowait(fs[2]);
+    const task = currentTask()!;
+    task.cancel();
+    await assert.rejects(async () => {
+      for await (const _ of q) assert.fail("a pending cancel lets no item out");
+    }, CancelledError);
+    task.uncancel();
+    assert.equal(q.qsize(), 1);
   }, VT);
 });
 
@@ -457,6 +488,3 @@ Deno.test({
     ]);
   },
 });
-
-// Silence the unused-import check of helpers only some tests use.
-void CancelledError;
