@@ -474,10 +474,10 @@ export interface Layers {
   /**
    * `loop.shutdownAsyncgens()`: closes the async generators that `anext()`
    * or `asyncFor()` advanced on `loop` and that were left suspended
-   * (asyncio's `shutdown_asyncgens`), running the loop for their `finally`
-   * blocks when it is not running.
+   * (asyncio's `shutdown_asyncgens`), each in a task; the awaitable
+   * completes when they are closed (the loop must run for that).
    */
-  shutdownAsyncgens(loop: EventLoop): Promise<void>;
+  shutdownAsyncgens(loop: EventLoop): Awaitable<void>;
 }
 
 function notLoaded(what: string): never {
@@ -515,7 +515,11 @@ export const layers: Layers = {
   subprocessExec: () => notLoaded("create a subprocess"),
   subprocessShell: () => notLoaded("create a subprocess"),
   closeIO: () => {},
-  shutdownAsyncgens: () => Promise.resolve(),
+  shutdownAsyncgens: (loop) => {
+    const done = layers.createFuture<void>(loop);
+    done.setResult(undefined);
+    return done;
+  },
 };
 
 const installed = new Set<string>();

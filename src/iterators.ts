@@ -46,6 +46,7 @@ import { checkFunction, describe, isThenable } from "./_checks.ts";
 import { install, runningEventLoop } from "./_core.ts";
 import { awaitAny } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
+import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { callOutsideTasks } from "./tasks.ts";
 
@@ -674,10 +675,12 @@ function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
 /**
  * Closes the generators advanced on `loop` and left suspended, each in a
  * task of its own (asyncio closes each with `aclose()` in a task, all
- * gathered), reporting their errors to the exception handler; when the loop
- * is not running (`run()` ending), it runs the loop until they are closed.
+ * gathered), reporting their errors to the exception handler. The future it
+ * returns completes when they are closed; the loop runs them (`run()` runs
+ * `loop.runUntilComplete(loop.shutdownAsyncgens())`).
  */
-function shutdownAsyncgens(loop: EventLoop): Promise<void> {
+function shutdownAsyncgens(loop: EventLoop): Future<void> {
+  const all = loop.createFuture<void>();
   const entries = advancedOn.get(loop);
   advancedOn.delete(loop);
   const gens: [AsyncGenerator<unknown, unknown, unknown>, Advanced][] = [];
@@ -688,9 +691,8 @@ function shutdownAsyncgens(loop: EventLoop): Promise<void> {
     collected.unregister(entry);
     gens.push([gen, entry]);
   }
-  if (gens.length === 0) return Promise.resolve();
-  const all = loop.createFuture<void>();
   let left = gens.length;
+  if (left === 0) all.setResult(undefined);
   for (const [gen, entry] of gens) {
     const closing = loop.createTask(async () => {
       if (entry.running !== 0) {
@@ -712,8 +714,7 @@ function shutdownAsyncgens(loop: EventLoop): Promise<void> {
       if (--left === 0) all.setResult(undefined);
     });
   }
-  if (!loop.isRunning()) return loop.runUntilComplete(all);
-  return new Promise((resolve) => all.addDoneCallback(() => resolve()));
+  return all;
 }
 
 install({ shutdownAsyncgens });

@@ -21,6 +21,7 @@ import {
   type Future,
   gather,
   getRunningLoop,
+  newEventLoop,
   Queue,
   run,
   RuntimeError,
@@ -350,6 +351,50 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// asyncio's idiom for a loop of one's own, and the call from a task:
+//
+//   loop.run_until_complete(main())            # anext(g) leaves g suspended
+//   loop.run_until_complete(loop.shutdown_asyncgens())   # g's finally runs
+//   loop.close()
+Deno.test("loop.runUntilComplete(loop.shutdownAsyncgens()) closes what anext() left; a task may await it too", async () => {
+  const log: string[] = [];
+  async function* gen(tag: string) {
+    try {
+      yield 1;
+    } finally {
+      log.push(`${tag} finally start`);
+      await sleep(1);
+      log.push(`${tag} finally end t=${getRunningLoop().time()}`);
+    }
+  }
+  const loop = newEventLoop({ virtualTime: true });
+  try {
+    const g = gen("a");
+    await loop.runUntilComplete(async () => {
+      log.push(`got ${await anext(g)}`);
+    });
+    await loop.runUntilComplete(loop.shutdownAsyncgens());
+    log.push("closed");
+    await loop.runUntilComplete(function* () {
+      const h = gen("b");
+      yield* anext(h);
+      yield* loop.shutdownAsyncgens();
+      log.push("closed from a task");
+    });
+  } finally {
+    loop.close();
+  }
+  assert.deepEqual(log, [
+    "got 1",
+    "a finally start",
+    "a finally end t=1",
+    "closed",
+    "b finally start",
+    "b finally end t=2",
+    "closed from a task",
+  ]);
+});
 
 Deno.test("shutdownAsyncgens() reports a generator still running instead of waiting for it; one a for await finished is not closed again", async () => {
   const log: string[] = [];
