@@ -38,6 +38,18 @@
  * iterator (`return()`, which calls `aclose()` on an `AsyncIteratorBase`);
  * an error out of the iterator itself means it is broken and is not closed.
  *
+ * ## Async generators left suspended
+ *
+ * asyncio's loop notes every async generator first iterated while it runs
+ * (a hook of the interpreter), and `run()` ends with `shutdown_asyncgens()`,
+ * which closes those still suspended so that their `finally` blocks run.
+ * JavaScript has no such hook, and `for await` closes a generator itself
+ * when a loop is left early; what is left is a generator advanced by hand.
+ * So `anext()` and `asyncFor()` note the async generators they advance
+ * (weakly, and forget one once it ends), and `loop.shutdownAsyncgens()`
+ * closes the ones still suspended, each with `return()` in a task of its
+ * own, as asyncio does with `aclose()`.
+ *
  * @module
  */
 
