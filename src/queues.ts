@@ -732,14 +732,9 @@ class QueueIterator<T> extends AsyncIteratorBase<T> {
     return this.#queue.get().then(toResult, endOnShutDown) as Promise<IteratorResult<T, undefined>>;
   }
 
-  /**
-   * The `for await` protocol for leaving early: later `next()` calls report the end.
-   *
-   * @returns A promise for the end result.
-   */
-  override return(): Promise<IteratorResult<T, undefined>> {
+  /** Leaving a loop early (`for await`'s `return()`, `asyncFor`'s `BREAK`) ends the iteration. */
+  override aclose(): void {
     this.#closed = true;
-    return super.return();
   }
 }
 

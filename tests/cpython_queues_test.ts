@@ -15,6 +15,7 @@ import {
   anext,
   asCompleted,
   asyncFor,
+  BREAK,
   CancelledError,
   createTask,
   currentTask,
@@ -29,6 +30,7 @@ import {
   StopAsyncIteration,
   type Task,
   waitFor,
+  wrapFuture,
 } from "../mod.ts";
 import { type Style, STYLES, VT } from "./_helpers.ts";
 
@@ -229,6 +231,30 @@ Deno.test("for await over a Queue of futures yields the futures themselves, read
     assert.equal(q.qsize(), 1);
   }, VT);
 });
+
+Deno.test("a queue's iterator left early (asyncFor's BREAK, for await's break) reports the end after, in either style", async () => {
+  await run(function* () {
+    const q = new Queue<number>();
+    for (const i of [1, 2, 3]) q.putNowait(i);
+    const it = aiter(q) as AsyncIterableIterator<number>;
+    yield* asyncFor(it, () => BREAK);
+    assert.deepEqual(yield* asyncNext(it), { done: true, value: undefined });
+    assert.equal(q.qsize(), 2);
+  });
+  await run(async () => {
+    const q = new Queue<number>();
+    for (const i of [1, 2, 3]) q.putNowait(i);
+    const it = aiter(q) as AsyncIterableIterator<number>;
+    for await (const _ of it) break;
+    assert.deepEqual(await it.next(), { done: true, value: undefined });
+    assert.equal(q.qsize(), 2);
+  });
+});
+
+/** `it.next()` awaited in a generator coroutine. */
+function* asyncNext<T>(it: AsyncIterator<T>): Generator<unknown, IteratorResult<T>, unknown> {
+  return yield* wrapFuture(it.next());
+}
 
 // Found on the way (a regression of the fix above, before it was committed):
 // an AsyncIteratorBase whose generator anext() returned a future at once
