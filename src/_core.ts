@@ -496,6 +496,14 @@ export interface Layers {
    * the loop (their pending host operations would keep the process alive).
    */
   closeIO(loop: EventLoop): void;
+  // From iterators.ts.
+  /**
+   * `loop.shutdownAsyncgens()`: closes the async generators that `anext()`
+   * or `asyncFor()` advanced on `loop` and that were left suspended
+   * (asyncio's `shutdown_asyncgens`), each in a task; the awaitable
+   * completes when they are closed (the loop must run for that).
+   */
+  shutdownAsyncgens(loop: EventLoop): Awaitable<void>;
 }
 
 function notLoaded(what: string): never {
@@ -535,6 +543,11 @@ export const layers: Layers = {
   subprocessExec: () => notLoaded("create a subprocess"),
   subprocessShell: () => notLoaded("create a subprocess"),
   closeIO: () => {},
+  shutdownAsyncgens: (loop) => {
+    const done = layers.createFuture<void>(loop);
+    done.setResult(undefined);
+    return done;
+  },
 };
 
 const installed = new Set<string>();

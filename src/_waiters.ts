@@ -9,6 +9,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
+import { isThenable } from "./_checks.ts";
 import { AWAIT, layers, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
@@ -302,7 +303,7 @@ export class Operation<A, T> implements Awaitable<T>, Iterator<unknown, T, unkno
       }
       if (now !== WAIT) {
         this.done = FINISHED;
-        return goOn(settledWith(now)).then(onfulfilled, onrejected);
+        return thenNow(now, onfulfilled);
       }
       const slow = this._kind.slow(this.value as A);
       this.value = slow;
@@ -376,6 +377,22 @@ class StartedOperation<A, T> {
   }
 }
 const OPERATION = Operation.prototype as Operation<unknown, unknown>;
+
+/**
+ * The promise of a `then()` whose operation completed at once with `value`:
+ * `onfulfilled` gets `value` itself, as when the operation had to wait. (A
+ * promise resolved with an item that is a future, a queue's, would adopt
+ * its result: `onfulfilled` would get that, and only once it came.)
+ */
+function thenNow<T, R1>(
+  value: T,
+  onfulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+): Promise<R1> {
+  if (typeof onfulfilled === "function" && isThenable(value)) {
+    return goOn(settledWith(undefined)).then(() => onfulfilled(value));
+  }
+  return goOn(settledWith(value)).then(onfulfilled) as Promise<R1>;
+}
 Object.setPrototypeOf(StartedOperation.prototype, OPERATION);
 
 /**

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { CancelledError, TimeoutError } from "./errors.ts";
+import { CancelledError, StopAsyncIteration, TimeoutError } from "./errors.ts";
 import {
   checkMessage,
   checkSecondsOrNull,
@@ -39,6 +39,7 @@ import {
   type CoroutineObject,
 } from "./coroutines.ts";
 import { ensureFuture } from "./tasks.ts";
+import { AsyncIteratorBase } from "./iterators.ts";
 import { getRunningLoop } from "./runners.ts";
 import { timeout as makeTimeout } from "./timeouts.ts";
 
@@ -777,24 +778,25 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
   *[Symbol.iterator](): Generator<CoroutineObject<T>, undefined, undefined> {
     while (this.#left > 0) {
       this.#left--;
-      yield waitForOne(this as AsCompletedIterator<unknown>, true) as CoroutineObject<T>;
+      yield waitForOne(this as AsCompletedIterator<unknown>) as CoroutineObject<T>;
     }
     return undefined;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Future<T>, undefined, undefined> {
-    return {
-      next: (): Promise<IteratorResult<Future<T>, undefined>> => {
-        if (this.#left === 0) return Promise.resolve({ done: true, value: undefined });
-        this.#left--;
-        // `waitForOne` runs in the awaiting task (so cancelling the task
-        // reaches it). It hands the future over boxed: a promise resolved
-        // with a future would adopt the future's result.
-        return (waitForOne(this as AsCompletedIterator<unknown>, false) as CoroutineObject<
-          [Future<T>]
-        >).then((boxed) => ({ done: false, value: boxed[0] }));
-      },
-    };
+    return new AsCompletedFutures(this);
+  }
+
+  /**
+   * The next future, for the async iteration: Python's `__anext__`, which
+   * counts its slot when it starts, even if it is then cancelled.
+   */
+  *nextFuture(): Generator<unknown, Future<T>, unknown> {
+    if (this.#left === 0) throw new StopAsyncIteration();
+    this.#left--;
+    const future = yield* this.get();
+    if (future === null) throw new TimeoutError("Timed out: the timeout of asCompleted() passed");
+    return future;
   }
 
   /** `AsCompleted(1 ready, 2 pending, 3 left)`. */
@@ -857,15 +859,32 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
   }
 }
 
+/**
+ * The async iterator of an `asCompleted()`: each `anext()` is a generator
+ * driven in the caller's task (`for await`, `anext`, `asyncFor`), so a
+ * generator coroutine waits on the iterator's own queue, and cancelling
+ * the caller ends its wait and passes the wake-up on.
+ */
+class AsCompletedFutures<T> extends AsyncIteratorBase<Future<T>> {
+  readonly #state: AsCompletedIterator<T>;
+  constructor(state: AsCompletedIterator<T>) {
+    super();
+    this.#state = state;
+  }
+  anext(): Generator<unknown, Future<T>, unknown> {
+    return this.#state.nextFuture();
+  }
+}
+
+/** An awaitable for the next result (Python's `_wait_for_one(resolve=True)`). */
 const waitForOne = coroutine(function* (
   iterator: AsCompletedIterator<unknown>,
-  resolve: boolean,
 ): Generator<unknown, unknown, unknown> {
   const future = yield* iterator.get();
   if (future === null) {
     throw new TimeoutError("Timed out: the timeout of asCompleted() passed");
   }
-  return resolve ? future.result() : [future];
+  return future.result();
 });
 
 /**

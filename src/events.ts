@@ -1059,14 +1059,21 @@ export class EventLoop {
   }
 
   /**
-   * Finalizes the async generators the loop knows of. Async generators in
-   * JavaScript are finalized by their `for await` loops, so there is nothing
-   * left to do; kept for asyncio parity.
+   * Closes the async generators left suspended (asyncio's
+   * `shutdown_asyncgens`): those that the library's `anext()` or
+   * `asyncFor()` advanced on this loop and that did not end, so that their
+   * `finally` blocks run. Each closes (`return()`) in a task of its own, all
+   * at once; an error one throws goes to the exception handler. Like
+   * asyncio's coroutine, it needs the loop to run: `run()` and
+   * `Runner.close()` run it (`await loop.runUntilComplete(
+   * loop.shutdownAsyncgens())`) after cancelling the tasks left. (A `for
+   * await` loop closes its generator itself when it is left early; one
+   * abandoned some other way and collected is not seen.)
    *
-   * @returns A promise that settles at once.
+   * @returns An awaitable (`yield*` or `await`) that completes when they are closed.
    */
-  shutdownAsyncgens(): Promise<void> {
-    return Promise.resolve();
+  shutdownAsyncgens(): Awaitable<void> {
+    return layers.shutdownAsyncgens(this);
   }
 
   /**

@@ -38,11 +38,26 @@
  * iterator (`return()`, which calls `aclose()` on an `AsyncIteratorBase`);
  * an error out of the iterator itself means it is broken and is not closed.
  *
+ * ## Async generators left suspended
+ *
+ * asyncio's loop notes every async generator first iterated while it runs
+ * (a hook of the interpreter), and `run()` ends with `shutdown_asyncgens()`,
+ * which closes those still suspended so that their `finally` blocks run.
+ * JavaScript has no such hook, and `for await` closes a generator itself
+ * when a loop is left early; what is left is a generator advanced by hand.
+ * So `anext()` and `asyncFor()` note the async generators they advance
+ * (weakly, and forget one once it ends), and `loop.shutdownAsyncgens()`
+ * closes the ones still suspended, each with `return()` in a task of its
+ * own, as asyncio does with `aclose()`.
+ *
  * @module
  */
 
-import { StopAsyncIteration } from "./errors.ts";
+import { RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isThenable } from "./_checks.ts";
+import { install, runningEventLoop } from "./_core.ts";
+import type { EventLoop } from "./events.ts";
+import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
 
@@ -69,6 +84,13 @@ function endOnStop(error: unknown): IteratorResult<never, undefined> {
   throw error;
 }
 
+/** Drives `gen` and returns its outcome as an iterator result. */
+function* boxed<T>(
+  gen: Iterator<unknown, T, unknown>,
+): Generator<unknown, IteratorResult<T>, unknown> {
+  return toResult(yield* { [Symbol.iterator]: () => gen });
+}
+
 /** Turns what `anext()` returned (or threw) into `next()`'s promise. */
 function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T, undefined>> {
   let step: unknown;
@@ -84,9 +106,11 @@ function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T
     return Promise.resolve(step.then(toResult as (value: unknown) => IteratorResult<T>, endOnStop));
   }
   if (isIterator(step)) {
-    // A generator method: drive it in the caller's task.
+    // A generator method: drive it in the caller's task. Its item is boxed
+    // inside the coroutine, so an item that is a future (asCompleted's) is
+    // handed over as it is on every path, never adopted for its result.
     const gen = step as Iterator<unknown, T, unknown>;
-    return new CoroutineObject(() => gen).then(toResult, endOnStop);
+    return new CoroutineObject(() => boxed(gen)).then(undefined, endOnStop);
   }
   return Promise.resolve({ done: false, value: step as T });
 }
@@ -298,7 +322,7 @@ function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
     return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
   const result = yield* awaitCall<IteratorResult<T>>(
-    () => iterator.next(),
+    () => nextOf(iterator),
     runsAsync(iterator.next, iterator),
   );
   checkResult(result, "iterate asynchronously", "next()");
@@ -326,31 +350,11 @@ async function nextItemAsync<T, D>(
   hasDefault: boolean,
   defaultValue: D,
 ): Promise<T | D> {
-  const result = await iterator.next();
+  const result = await nextOf(iterator);
   checkResult(result, "iterate asynchronously", "next()");
   if (!result.done) return result.value;
   if (hasDefault) return defaultValue;
   throw new StopAsyncIteration();
-}
-
-/**
- * A coroutine object whose `await` takes the native async path, while
- * `yield*` and `createTask` drive the generator.
- */
-class DualCoroutine<T> extends CoroutineObject<T> {
-  readonly #startAsync: () => Promise<T>;
-  #promise: Promise<T> | null = null;
-  constructor(start: () => Iterator<unknown, T, unknown>, startAsync: () => Promise<T>) {
-    super(start);
-    this.#startAsync = startAsync;
-  }
-  override then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    this.#promise ??= this.#startAsync();
-    return this.#promise.then(onfulfilled, onrejected);
-  }
 }
 
 /**
@@ -426,11 +430,15 @@ export function anext<T, D>(
   ...rest: [] | [D]
 ): Awaitable<T | D> {
   checkIterator("get the next item", iterator);
+  track(iterator);
   const hasDefault = rest.length === 1;
   const defaultValue = rest[0] as D;
-  return new DualCoroutine<T | D>(
+  // `await` takes the native async path, in the caller's own context;
+  // `yield*` and `createTask` drive the generator. Either way it runs once.
+  return new CoroutineObject<T | D>(
     () => nextItem(iterator, hasDefault, defaultValue),
     () => nextItemAsync(iterator, hasDefault, defaultValue),
+    "anext",
   );
 }
 
@@ -512,7 +520,7 @@ async function forLoopAsync<T>(
   body: (item: T) => unknown,
 ): Promise<void> {
   for (;;) {
-    const result = await iterator.next();
+    const result = await nextOf(iterator);
     checkResult(result, "iterate asynchronously", "next()");
     if (result.done) return;
     let outcome: unknown;
@@ -611,8 +619,121 @@ export function asyncFor<T>(
 ): Awaitable<void> {
   const iterator = aiter(iterable);
   checkFunction(body, "the body", "run the loop body");
-  return new DualCoroutine<void>(
+  track(iterator);
+  return new CoroutineObject<void>(
     () => forLoop(iterator, body),
     () => forLoopAsync(iterator, body),
+    "asyncFor",
   );
 }
+
+// ---------------------------------------------------------------------------
+// Async generators left suspended (asyncio's shutdown_asyncgens).
+
+/** An async generator that `anext()` or `asyncFor()` advanced on `loop`. */
+interface Advanced {
+  readonly ref: WeakRef<AsyncGenerator<unknown, unknown, unknown>>;
+  readonly loop: EventLoop;
+  /** Its `next()` calls not settled yet: while above 0, it runs. */
+  running: number;
+}
+
+/** The generators advanced, by generator and by loop (asyncio's `loop._asyncgens`). */
+const advanced = new WeakMap<object, Advanced>();
+const advancedOn = new WeakMap<EventLoop, Set<Advanced>>();
+/** A generator collected is forgotten (its `finally` cannot run: nothing holds it). */
+const collected = new FinalizationRegistry<Advanced>((entry) => {
+  advancedOn.get(entry.loop)?.delete(entry);
+});
+
+/** Notes `iterator`, if it is an async generator, as advanced on the running loop. */
+function track(iterator: object): void {
+  if (advanced.has(iterator)) return;
+  if (Object.prototype.toString.call(iterator) !== "[object AsyncGenerator]") return;
+  const loop = runningEventLoop();
+  if (loop === null) return;
+  const entry: Advanced = {
+    ref: new WeakRef(iterator as AsyncGenerator<unknown, unknown, unknown>),
+    loop,
+    running: 0,
+  };
+  advanced.set(iterator, entry);
+  let entries = advancedOn.get(loop);
+  if (entries === undefined) advancedOn.set(loop, entries = new Set());
+  entries.add(entry);
+  collected.register(iterator, entry, entry);
+}
+
+function untrack(iterator: object, entry: Advanced): void {
+  advanced.delete(iterator);
+  advancedOn.get(entry.loop)?.delete(entry);
+  collected.unregister(entry);
+}
+
+/**
+ * `iterator.next()`; for a generator `track` noted, it also follows the
+ * call: the generator runs until it settles, and is forgotten once it
+ * ends (it returned or threw).
+ */
+function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  const step = iterator.next();
+  const entry = advanced.get(iterator);
+  if (entry !== undefined) {
+    entry.running++;
+    Promise.resolve(step).then((result) => {
+      entry.running--;
+      if (result?.done) untrack(iterator, entry);
+    }, () => {
+      entry.running--;
+      untrack(iterator, entry);
+    });
+  }
+  return step;
+}
+
+/**
+ * Closes the generators advanced on `loop` and left suspended, each in a
+ * task of its own (asyncio closes each with `aclose()` in a task, all
+ * gathered), reporting their errors to the exception handler. The future it
+ * returns completes when they are closed; the loop runs them (`run()` runs
+ * `loop.runUntilComplete(loop.shutdownAsyncgens())`).
+ */
+function shutdownAsyncgens(loop: EventLoop): Future<void> {
+  const all = loop.createFuture<void>();
+  const entries = advancedOn.get(loop);
+  advancedOn.delete(loop);
+  const gens: [AsyncGenerator<unknown, unknown, unknown>, Advanced][] = [];
+  for (const entry of entries ?? []) {
+    const gen = entry.ref.deref();
+    if (gen === undefined) continue;
+    advanced.delete(gen);
+    collected.unregister(entry);
+    gens.push([gen, entry]);
+  }
+  let left = gens.length;
+  if (left === 0) all.setResult(undefined);
+  for (const [gen, entry] of gens) {
+    const closing = loop.createTask(async () => {
+      if (entry.running !== 0) {
+        throw new RuntimeError(
+          "Cannot close an async generator: it is running (a next() of it has not settled)",
+        );
+      }
+      await gen.return(undefined);
+    });
+    closing.addDoneCallback(() => {
+      const error = closing.cancelled() ? null : closing.exception();
+      if (error !== null) {
+        loop.callExceptionHandler({
+          message: "an error occurred during closing of an asynchronous generator",
+          exception: error,
+          asyncgen: gen,
+        });
+      }
+      if (--left === 0) all.setResult(undefined);
+    });
+  }
+  return all;
+}
+
+install({ shutdownAsyncgens });

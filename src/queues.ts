@@ -46,7 +46,8 @@
  * @module
  */
 
-import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
+import { QueueEmpty, QueueFull, QueueShutDown, StopAsyncIteration } from "./errors.ts";
+import { AsyncIteratorBase } from "./iterators.ts";
 import { describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import type { Awaitable } from "./coroutines.ts";
@@ -316,8 +317,9 @@ function checkMaxsize(maxsize: unknown, cls: string): number {
  *
  * Iterate it with `for await (const item of queue)` in an async function:
  * the loop ends when the queue is shut down and empty; it does not call
- * `taskDone()` for you. In a generator coroutine, loop on `get()` and stop
- * on `QueueShutDown`:
+ * `taskDone()` for you. In a generator coroutine, `yield* asyncFor(queue,
+ * function* (item) {...})` is the same loop; or loop on `get()` and stop on
+ * `QueueShutDown`:
  *
  * ```ts ignore
  * for (;;) {
@@ -543,21 +545,15 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /**
    * Iterates the items with `get()` until the queue is shut down and
-   * empty. It does not call `taskDone()`.
+   * empty. It does not call `taskDone()`. Each item is awaited in the
+   * caller's own task (`for await` in an async function, `asyncFor` or
+   * `anext` in a generator coroutine), so cancelling the caller ends its
+   * wait and loses no item.
    *
    * @returns An async iterator of the items.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (error) {
-        if (error instanceof QueueShutDown) return;
-        throw error;
-      }
-      yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIteratorBase<T> {
+    return new QueueIterator(this);
   }
 
   /** `Queue(maxsize=2, qsize=2, putters=1, unfinished=2)`, `..., shut down)`. */
@@ -682,6 +678,63 @@ export class Queue<T> implements AsyncIterable<T> {
         join: new JoinKind(queue as Queue<unknown>, `${name}.join()`),
       };
     };
+  }
+}
+
+/** The end of a queue's iteration, as `next()` reports it. */
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+function toResult<T>(value: T): IteratorResult<T, undefined> {
+  return { done: false, value };
+}
+
+function endOnShutDown(error: unknown): IteratorResult<never, undefined> {
+  if (error instanceof QueueShutDown) return DONE;
+  throw error;
+}
+
+/**
+ * A queue's async iterator: each item is the queue's own `get()`, awaited
+ * in the caller's task, and the end of the iteration is `QueueShutDown`.
+ * `for await` calls `next()`, which is `get().then(...)` in the caller's
+ * context; `asyncFor` and `anext` in a generator coroutine drive `anext()`,
+ * a generator, so the task waits on the queue itself, with no promise
+ * between. (An async generator awaited each `get()` in a host microtask,
+ * outside the task: a generator task cancelled while it waited left that
+ * `get()` waiting, and it took the next item for no one.)
+ */
+class QueueIterator<T> extends AsyncIteratorBase<T> {
+  readonly #queue: Queue<T>;
+  #closed = false;
+  constructor(queue: Queue<T>) {
+    super();
+    this.#queue = queue;
+  }
+
+  *anext(): Generator<unknown, T, unknown> {
+    try {
+      return yield* this.#queue.get();
+    } catch (error) {
+      if (error instanceof QueueShutDown) throw new StopAsyncIteration();
+      throw error;
+    }
+  }
+
+  /**
+   * The `for await` protocol: the next item, or the end once the queue is
+   * shut down and empty (or the loop was left).
+   *
+   * @returns A promise for the next result.
+   */
+  override next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#closed) return Promise.resolve(DONE);
+    // (Every library awaitable's then() returns a real promise.)
+    return this.#queue.get().then(toResult, endOnShutDown) as Promise<IteratorResult<T, undefined>>;
+  }
+
+  /** Leaving a loop early (`for await`'s `return()`, `asyncFor`'s `BREAK`) ends the iteration. */
+  override aclose(): void {
+    this.#closed = true;
   }
 }
 

@@ -266,7 +266,7 @@ export class Runner {
     try {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
-      await loop.shutdownAsyncgens();
+      await loop.runUntilComplete(loop.shutdownAsyncgens());
       if (hasDefaultExecutor(loop)) {
         // With the loop running, as asyncio's coroutine: a job's result
         // still reaches its future, whose done callbacks run. (A future,

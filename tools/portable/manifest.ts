@@ -42,6 +42,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_loop",
   "cpython_executors",
   "cpython_struct",
+  "cpython_queues",
 ];
 
 /**
