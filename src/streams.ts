@@ -278,8 +278,11 @@ export class StreamReaderProtocol extends FlowControlProtocol {
         transport.close();
         return;
       }
-      const error = t.exception();
-      if (error !== null) {
+      // result(), not exception(): a handler may throw null or undefined,
+      // which exception() cannot tell from success.
+      try {
+        t.result();
+      } catch (error) {
         loop.callExceptionHandler({
           message: "Unhandled exception in client_connected_cb",
           exception: error,

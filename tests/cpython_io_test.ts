@@ -185,6 +185,36 @@ Deno.test("a startServer() cancelled while it starts serving closes its listenin
   }
 });
 
+// Finding: a startServer() handler that throws null or undefined was taken
+// for a handler that returned (exception() is null for both): nothing was
+// reported and its connection stayed open, where asyncio reports "Unhandled
+// exception in client_connected_cb" and closes the transport.
+Deno.test("a startServer() handler that throws null is reported and its connection closed", async () => {
+  await run(async () => {
+    const messages: string[] = [];
+    getRunningLoop().setExceptionHandler((_loop, context) =>
+      messages.push(`${context.message}: ${context.exception}`)
+    );
+    const server = await startServer(
+      async (reader) => {
+        await reader.readline();
+        throw null;
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = (server.sockets[0].getsockname() as [string, number])[1];
+    const [reader, writer] = await openConnection("127.0.0.1", port);
+    writer.write(new TextEncoder().encode("hi\n"));
+    assert.deepEqual(await reader.read(), new Uint8Array(0)); // closed by the server
+    writer.close();
+    await writer.waitClosed();
+    server.close();
+    await server.waitClosed();
+    assert.deepEqual(messages, ["Unhandled exception in client_connected_cb: null"]);
+  });
+});
+
 // Passing ports that pin subtle semantics (CPython 3.13's output in comments).
 
 const dec = (bytes: Uint8Array | null): string => new TextDecoder().decode(bytes!);
