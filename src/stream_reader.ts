@@ -175,6 +175,12 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   from = 0;
   /** Whether its wait counts as I/O the loop waits for. */
   counted = false;
+  /**
+   * Whether it was woken by data or the end: as asyncio checks the stream's
+   * error only when a read starts, such a read returns what it can although
+   * an error was set meanwhile (it throws the error only if it must wait again).
+   */
+  woken = false;
 
   constructor(
     readonly reader: StreamReader,
@@ -303,6 +309,7 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
       this.done = true;
       throw error;
     }
+    this.woken = true;
   }
 
   #reuse(): RuntimeError {
@@ -717,7 +724,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   // wait they share (asyncio's `_wait_for_data`).
 
   #try(op: ReadOp): Uint8Array | typeof WAIT {
-    if (this.#exception !== null) throw this.#exception;
+    if (this.#exception !== null && !op.woken) throw this.#exception;
     const size = this.#end - this.#start;
     switch (op.kind) {
       case READ: {
@@ -761,6 +768,9 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
    * @throws {RuntimeError} If another task waits already.
    */
   #beginWait(op: ReadOp): Future<void> {
+    // A read woken by data that must wait again after an error was set: the
+    // error, where asyncio would wait for data that cannot come.
+    if (this.#exception !== null) throw this.#exception;
     if (this.#waiter !== null) {
       throw new RuntimeError(
         `Cannot ${

@@ -40,6 +40,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_tasks",
   "cpython_styles",
   "cpython_loop",
+  "cpython_coro",
 ];
 
 /**
