@@ -606,6 +606,34 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     return line;
   }
 
+  /**
+   * Leaving a `for await` (or `asyncFor`) loop early leaves the reader as it
+   * is: asyncio's `StreamReader` has no `aclose()`, so a later loop, `anext()`
+   * or read goes on with the next line (headers in one loop, the body in the
+   * next).
+   *
+   * @example Two loops over one stream
+   * ```ts
+   * import { run, StreamReader } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * const lines: string[] = [];
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new TextEncoder().encode("head\n\nbody\n"));
+   *   reader.feedEof();
+   *   for await (const line of reader) if (line.length === 1) break;
+   *   for await (const line of reader) lines.push(new TextDecoder().decode(line));
+   * });
+   * assert.deepEqual(lines, ["body\n"]);
+   * ```
+   *
+   * @returns The end of this loop (the reader stays open).
+   */
+  override return(): Promise<IteratorResult<Uint8Array, undefined>> {
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
   /** `StreamReader(12 bytes, eof, waiter, paused)`. */
   override toString(): string {
     const info: string[] = [];

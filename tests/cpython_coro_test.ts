@@ -8,7 +8,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Awaitable, createTask, run, sleep, StreamReader } from "../mod.ts";
+import {
+  anext,
+  asyncFor,
+  type Awaitable,
+  BREAK,
+  createTask,
+  run,
+  sleep,
+  StreamReader,
+} from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -82,4 +91,41 @@ Deno.test("a read woken by too few bytes after an error was set throws the error
     }, VT);
     assert.deepEqual(got, ["RangeError", "StreamReader(2 bytes, exception=RangeError)"], style);
   }
+});
+
+// Finding: `async for line in reader: ... break` left the reader closed for
+// iteration: a second loop over it (headers, then the body's lines) got
+// nothing and anext(reader) threw StopAsyncIteration with lines still in the
+// buffer. asyncio's StreamReader has no aclose and async for never closes an
+// iterator, so the next loop goes on with the next line.
+Deno.test("a loop over a StreamReader left with break leaves it readable: the next loop goes on, as asyncio", async () => {
+  const lines = (reader: StreamReader) => {
+    reader.feedData(enc("h1\nh2\n\nb1\nb2\n"));
+    reader.feedEof();
+    return reader;
+  };
+  const got = await run(async () => {
+    const reader = lines(new StreamReader());
+    const out: string[] = [];
+    for await (const line of reader) {
+      out.push(dec(line));
+      if (line.length === 1) break;
+    }
+    out.push("|", dec(await anext(reader)), "|");
+    for await (const line of reader) out.push(dec(line));
+    return out;
+  });
+  assert.deepEqual(got, ["h1\n", "h2\n", "\n", "|", "b1\n", "|", "b2\n"]);
+  const gotGen = await run(function* () {
+    const reader = lines(new StreamReader());
+    const out: string[] = [];
+    yield* asyncFor(reader, (line) => {
+      out.push(dec(line));
+      return line.length === 1 ? BREAK : undefined;
+    });
+    out.push("|", dec(yield* anext(reader)), "|");
+    yield* asyncFor(reader, (line) => void out.push(dec(line)));
+    return out;
+  });
+  assert.deepEqual(gotGen, got);
 });
