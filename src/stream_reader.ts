@@ -668,7 +668,8 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     if (n === 0) return;
     if (this.#start === this.#end && (lent || !this.#owned)) {
       // Empty: keep the chunk as it is (a copy of what the caller fed).
-      this.#data = lent ? data : data.slice();
+      // new Uint8Array() copies: a Buffer's slice() would be a view of the caller's memory.
+      this.#data = lent ? data : new Uint8Array(data);
       this.#start = 0;
       this.#end = n;
       this.#owned = !lent;

@@ -129,3 +129,29 @@ Deno.test("a loop over a StreamReader left with break leaves it readable: the ne
   });
   assert.deepEqual(gotGen, got);
 });
+
+// Finding: feedData() of a Node Buffer kept the caller's memory. It copies
+// what it is fed with data.slice(), and Buffer's slice() is a view (as this
+// subclass's), so a caller reusing its buffer (a read loop's) changed bytes
+// already fed: read() returned the new bytes, silently. bytes(data) in
+// asyncio is a copy.
+class ViewSlice extends Uint8Array<ArrayBuffer> {
+  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+    return this.subarray(start, end);
+  }
+}
+
+Deno.test("feedData() copies a Buffer-like chunk (whose slice() is a view): reusing it changes nothing fed", async () => {
+  const got = await run(function* () {
+    const reader = new StreamReader();
+    const chunk = new ViewSlice(new ArrayBuffer(5));
+    chunk.set(enc("line\n"));
+    reader.feedData(chunk); // kept as the buffer (it was empty)
+    chunk.fill(120);
+    reader.feedData(chunk); // appended
+    chunk.fill(121);
+    reader.feedEof();
+    return dec(yield* reader.read());
+  }, VT);
+  assert.equal(got, "line\nxxxxx");
+});
