@@ -13,8 +13,12 @@ import {
   asyncFor,
   type Awaitable,
   BREAK,
+  coroutine,
   createTask,
+  currentTask,
+  getRunningLoop,
   run,
+  RuntimeError,
   sleep,
   StreamReader,
 } from "../mod.ts";
@@ -154,4 +158,49 @@ Deno.test("feedData() copies a Buffer-like chunk (whose slice() is a view): reus
     return dec(yield* reader.read());
   }, VT);
   assert.equal(got, "line\nxxxxx");
+});
+
+// Finding: a coroutine object that a task was running could be taken over by
+// a `yield*` from another generator coroutine: its body went on in the wrong
+// task (the task that owned it got "already awaited and is finished"). In
+// asyncio, `await c` of a coroutine suspended in an await raises
+// RuntimeError("coroutine is being awaited already") at once.
+Deno.test("yield* of a coroutine object another task is running throws RuntimeError at once, as asyncio", async () => {
+  const log = await run(function* () {
+    const log: string[] = [];
+    const main = currentTask();
+    const where = () => currentTask() === main ? "main" : currentTask()!.getName();
+    const f = getRunningLoop().createFuture<number>();
+    const work = coroutine(function* work() {
+      const x = yield* f;
+      log.push(`got ${x} in ${where()}`);
+      yield* sleep(1);
+      return x;
+    });
+    const c = work();
+    const owner = createTask(c, { name: "owner" });
+    yield* sleep(0);
+    f.setResult(1); // the owner resumes next iteration: c's wait is over
+    try {
+      yield* c;
+    } catch (error) {
+      log.push(`${(error as Error).name} in ${where()}`);
+    }
+    // A plain yield* that started it keeps it too.
+    const d = work();
+    const holder = createTask(function* () {
+      return yield* d;
+    }, { name: "holder" });
+    yield* sleep(0);
+    assert.throws(() => d[Symbol.iterator](), RuntimeError);
+    log.push(`owner ${yield* owner}`);
+    yield* holder;
+    return log;
+  }, VT);
+  assert.deepEqual(log, [
+    "RuntimeError in main",
+    "got 1 in owner",
+    "got 1 in holder",
+    "owner 1",
+  ]);
 });
