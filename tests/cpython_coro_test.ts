@@ -16,11 +16,16 @@ import {
   coroutine,
   createTask,
   currentTask,
+  getcurrent,
   getRunningLoop,
+  Greenlet,
+  GreenletExit,
   run,
   RuntimeError,
   sleep,
   StreamReader,
+  type Task,
+  waitFor,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
 
@@ -203,4 +208,91 @@ Deno.test("yield* of a coroutine object another task is running throws RuntimeEr
     "got 1 in holder",
     "owner 1",
   ]);
+});
+
+// Passing ports that pin subtle semantics.
+
+// CPython: a read woken by data and cancelled before it resumed raises
+// CancelledError and leaves the data; wait_for's deadline racing the data
+// (either scheduled first) times out and leaves it too.
+Deno.test("a read cancelled after its data came, or timed out racing it, leaves the data for the next read", async () => {
+  for (const style of STYLES) {
+    const got = await run(function* () {
+      const loop = getRunningLoop();
+      const out: string[] = [];
+      const task = <T>(make: () => Awaitable<T>) =>
+        createTask(style === "generator" ? make() : async () => await make());
+      const outcome = function* (t: Task<Uint8Array>) {
+        try {
+          return dec(yield* t);
+        } catch (error) {
+          return (error as Error).name;
+        }
+      };
+      const reader = new StreamReader();
+      const first = task(() => reader.readexactly(3));
+      yield* sleep(0);
+      yield* sleep(0);
+      reader.feedData(enc("abc"));
+      first.cancel();
+      out.push(yield* outcome(first), dec(yield* reader.read(10)));
+      loop.callLater(1, () => reader.feedData(enc("x\n"))); // before the deadline's timer
+      out.push(yield* outcome(task(() => waitFor(reader.readline(), 1))));
+      out.push(dec(yield* reader.readline()));
+      const late = task(() => waitFor(reader.readline(), 1));
+      yield* sleep(0);
+      yield* sleep(0);
+      loop.callLater(1, () => reader.feedData(enc("y\n"))); // after it
+      out.push(yield* outcome(late), dec(yield* reader.read(10)));
+      return out;
+    }, VT);
+    assert.deepEqual(
+      got,
+      ["CancelledError", "abc", "TimeoutError", "x\n", "TimeoutError", "y\n"],
+      style,
+    );
+  }
+});
+
+// CPython 3.13: with a tuple of separators, the scan restarts where the
+// longest could begin, and the limit check uses that offset.
+Deno.test("readuntil() with several separators reports LimitOverrunError as asyncio (consumed from the longest's offset)", async () => {
+  const got = await run(function* () {
+    const out: (number | string)[] = [];
+    for (const data of ["abcdef", "abcdefg"]) {
+      const reader = new StreamReader(3);
+      reader.feedData(enc(data));
+      try {
+        yield* waitFor(reader.readuntil(["XY", "XYZW"]), 0.1);
+      } catch (error) {
+        out.push((error as Error).name, (error as { consumed?: number }).consumed ?? "-");
+      }
+    }
+    return out;
+  }, VT);
+  assert.deepEqual(got, ["TimeoutError", "-", "LimitOverrunError", 4]);
+});
+
+// greenlet: a greenlet killed from another one dies into its own parent
+// (the root here), not back into the killer, which stays suspended.
+Deno.test("Greenlet.throw() from another greenlet: the GreenletExit goes to the victim's parent, as greenlet", () => {
+  const root = getcurrent();
+  const log: string[] = [];
+  const victim = new Greenlet(function* () {
+    try {
+      yield* root.switch("parked");
+    } finally {
+      log.push(`finally in victim: ${getcurrent() === victim}`);
+    }
+  });
+  assert.equal(victim.switch().value, "parked");
+  const killer = new Greenlet(function* () {
+    log.push(`killer resumed with ${yield* victim.throw()}`);
+    return "killer done";
+  });
+  const got = killer.switch().value;
+  assert.ok(got instanceof GreenletExit);
+  assert.equal(killer.dead, false);
+  assert.equal(killer.switch("again").value, "killer done");
+  assert.deepEqual(log, ["finally in victim: true", "killer resumed with again"]);
 });
