@@ -481,7 +481,10 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   }
 
   /**
-   * Makes every read throw `error` from now on; a waiting read throws it at once.
+   * Makes every read throw `error` from now on; a waiting read throws it at
+   * once. A read that data woke before the error came, and that has not
+   * resumed yet, returns what it waited for if it can (as in asyncio, which
+   * checks the error when a read starts); if it must wait again, it throws.
    *
    * @param error The error (what ended the connection).
    */
