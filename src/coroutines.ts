@@ -176,8 +176,23 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     };
   }
 
-  /** Itself: `yield*` drives it. @returns This object. */
+  /**
+   * Itself: `yield*` drives it.
+   *
+   * @returns This object.
+   * @throws {RuntimeError} If it started and has not finished: another
+   * task or `yield*` is running it (asyncio's "coroutine is being awaited
+   * already"), and a second driver would resume its body in the wrong task.
+   */
   [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    const coro = this.#coro;
+    if (coro !== null && coro !== FINISHED) {
+      throw new RuntimeError(
+        `Cannot yield* ${
+          this[COROUTINE_NAME]
+        }(): it is already being awaited (it started elsewhere and has not finished). A coroutine runs once, in one task: call its function again for a new one`,
+      );
+    }
     return this;
   }
 

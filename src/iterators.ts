@@ -448,9 +448,12 @@ export function anext<T, D>(
  */
 export const BREAK: unique symbol = Symbol("BREAK");
 
+const baseReturn = AsyncIteratorBase.prototype.return;
+
 /** Closes `iterator` as `for await` does when a loop is left early. */
 function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, void, unknown> {
-  if (iterator instanceof AsyncIteratorBase) {
+  // A subclass's own return() (a StreamReader's, which stays open) is called as for await calls it.
+  if (iterator instanceof AsyncIteratorBase && iterator.return === baseReturn) {
     if (markClosed(iterator)) {
       yield* awaitCall<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
     }

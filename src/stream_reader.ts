@@ -175,6 +175,12 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
   from = 0;
   /** Whether its wait counts as I/O the loop waits for. */
   counted = false;
+  /**
+   * Whether it was woken by data or the end: as asyncio checks the stream's
+   * error only when a read starts, such a read returns what it can although
+   * an error was set meanwhile (it throws the error only if it must wait again).
+   */
+  woken = false;
 
   constructor(
     readonly reader: StreamReader,
@@ -303,6 +309,7 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
       this.done = true;
       throw error;
     }
+    this.woken = true;
   }
 
   #reuse(): RuntimeError {
@@ -474,7 +481,10 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   }
 
   /**
-   * Makes every read throw `error` from now on; a waiting read throws it at once.
+   * Makes every read throw `error` from now on; a waiting read throws it at
+   * once. A read that data woke before the error came, and that has not
+   * resumed yet, returns what it waited for if it can (as in asyncio, which
+   * checks the error when a read starts); if it must wait again, it throws.
    *
    * @param error The error (what ended the connection).
    */
@@ -599,6 +609,34 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     return line;
   }
 
+  /**
+   * Leaving a `for await` (or `asyncFor`) loop early leaves the reader as it
+   * is: asyncio's `StreamReader` has no `aclose()`, so a later loop, `anext()`
+   * or read goes on with the next line (headers in one loop, the body in the
+   * next).
+   *
+   * @example Two loops over one stream
+   * ```ts
+   * import { run, StreamReader } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * const lines: string[] = [];
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new TextEncoder().encode("head\n\nbody\n"));
+   *   reader.feedEof();
+   *   for await (const line of reader) if (line.length === 1) break;
+   *   for await (const line of reader) lines.push(new TextDecoder().decode(line));
+   * });
+   * assert.deepEqual(lines, ["body\n"]);
+   * ```
+   *
+   * @returns The end of this loop (the reader stays open).
+   */
+  override return(): Promise<IteratorResult<Uint8Array, undefined>> {
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
   /** `StreamReader(12 bytes, eof, waiter, paused)`. */
   override toString(): string {
     const info: string[] = [];
@@ -633,7 +671,8 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
     if (n === 0) return;
     if (this.#start === this.#end && (lent || !this.#owned)) {
       // Empty: keep the chunk as it is (a copy of what the caller fed).
-      this.#data = lent ? data : data.slice();
+      // new Uint8Array() copies: a Buffer's slice() would be a view of the caller's memory.
+      this.#data = lent ? data : new Uint8Array(data);
       this.#start = 0;
       this.#end = n;
       this.#owned = !lent;
@@ -717,7 +756,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   // wait they share (asyncio's `_wait_for_data`).
 
   #try(op: ReadOp): Uint8Array | typeof WAIT {
-    if (this.#exception !== null) throw this.#exception;
+    if (this.#exception !== null && !op.woken) throw this.#exception;
     const size = this.#end - this.#start;
     switch (op.kind) {
       case READ: {
@@ -761,6 +800,9 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
    * @throws {RuntimeError} If another task waits already.
    */
   #beginWait(op: ReadOp): Future<void> {
+    // A read woken by data that must wait again after an error was set: the
+    // error, where asyncio would wait for data that cannot come.
+    if (this.#exception !== null) throw this.#exception;
     if (this.#waiter !== null) {
       throw new RuntimeError(
         `Cannot ${

@@ -43,6 +43,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_executors",
   "cpython_struct",
   "cpython_queues",
+  "cpython_coro",
 ];
 
 /**
