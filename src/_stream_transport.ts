@@ -601,7 +601,8 @@ export class StreamTransport extends Transport {
         data = buffer.subarray(at, at + n);
         this.#readAt = at + n;
       } else {
-        data = 4 * n < chunk.buffer.byteLength ? chunk.slice() : chunk;
+        // (new Uint8Array(), not slice(): a Node Buffer's slice() is a view.)
+        data = 4 * n < chunk.buffer.byteLength ? new Uint8Array(chunk) : chunk;
       }
       try {
         this.#protocol.dataReceived!(data);

@@ -193,7 +193,9 @@ class UdpTransport extends DatagramTransport {
       return;
     }
     const where = target === null ? formatAddress(this.#peer) : formatAddress(target);
-    this.#udp.send(data.slice(), target, (error) => {
+    // A copy: a Node Buffer's slice() is a view, which the caller may reuse before
+    // the host sends it.
+    this.#udp.send(new Uint8Array(data), target, (error) => {
       if (error === null || this.#closing) return;
       const mapped = udpError(error, `send a datagram to ${where}`) as Error;
       this.#loop.callSoon(() => {

@@ -96,6 +96,42 @@ Deno.test("sendto() right after createDatagramEndpoint() keeps the order, as asy
   assert.deepEqual(got, ["m0", "m1", "m2", "m3", "m4", "with addr", ""]);
 });
 
+// Finding: sendto() copied the datagram with data.slice(), and a Node
+// Buffer's slice() is a view (as this subclass's): a caller reusing its
+// buffer before the host sent it changed the datagram on the wire, silently.
+class ViewSlice extends Uint8Array<ArrayBuffer> {
+  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+    return this.subarray(start, end);
+  }
+}
+
+Deno.test("sendto() copies a Buffer-like datagram (whose slice() is a view): reusing it changes nothing sent", async () => {
+  const got = await run(async () => {
+    const loop = getRunningLoop();
+    const all = loop.createFuture<string[]>();
+    const [server] = await loop.createDatagramEndpoint(() => new Collector(2, all), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const addr = server.getExtraInfo("sockname") as [string, number];
+    const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const buffer = new ViewSlice(new ArrayBuffer(2));
+    for (const text of ["m0", "m1"]) {
+      buffer.set(enc(text));
+      client.sendto(buffer, addr);
+    }
+    buffer.set(enc("xx"));
+    try {
+      return await all;
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+  assert.deepEqual(got, ["m0", "m1"]);
+});
+
 Deno.test("sendto() right after createDatagramEndpoint() keeps the order, as asyncio (generator)", async () => {
   const got = await run(function* () {
     const loop = getRunningLoop();
