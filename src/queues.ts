@@ -26,10 +26,14 @@
  *   item at once if there is one; `await` calls `then()`, which does the
  *   same. Only an empty queue starts a generator for the slow path.
  *   `put(item)` puts the item at once when there is room (and the queue is
- *   not shut down), so an item is never lost to a forgotten `await`; the
+ *   not shut down), so an item is never lost to a forgotten `await` (a
+ *   JavaScript reader expects a call that returns a promise to act); the
  *   operation is then already done, and awaiting it returns at once. Only
- *   a full queue's put waits, when awaited. (Python's `put` does nothing
- *   until awaited; the difference shows only for a put never awaited.) An
+ *   a full queue's put waits, when awaited. Python's `put` does nothing
+ *   until awaited, so a put with room acts earlier here: before a
+ *   `putNowait()` made between the call and the await, and even if the
+ *   task or `waitFor` that was to await it is cancelled or times out first
+ *   (`tests/cpython_queues_test.ts` pins each case, ignored). An
  *   operation's fast and slow paths are the methods of its kind (`OpKind`),
  *   made once per queue from classes every queue shares: a closure in a
  *   method makes V8 allocate a context on every call, and closures made

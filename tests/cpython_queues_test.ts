@@ -491,7 +491,10 @@ Deno.test("anext() and asyncFor() run once: awaiting one again throws RuntimeErr
   assert.deepEqual(seen, ["a", "b", "a"]);
 });
 
-// Finding, not fixed (a design decision for the lead): `queue.put(item)`
+// A deliberate difference, pinned and ignored (src/queues.ts, the README's
+// Python → TypeScript table): a put that acts only when awaited loses its
+// item to a forgotten await, which a JavaScript reader does not expect of a
+// call that returns a promise. Found by porting: `queue.put(item)`
 // puts the item when it is called, if there is room, not when it is
 // awaited (src/queues.ts: "so that an item is never lost to a forgotten
 // await"). Python's put does nothing until awaited, and the difference is
