@@ -481,6 +481,8 @@ export class EventLoop {
 
   #state: LoopState = "idle";
   #stopping = false;
+  // Stopping, once the windows of the last iteration are done.
+  #stopAfterHold = false;
   #draining = false;
   // Settles the promise of runForever(): resolved when the loop stops,
   // rejected if its machinery broke down.
@@ -1725,6 +1727,11 @@ export class EventLoop {
             end = batch === endChunk ? this.#endIndex : CHUNK;
             continue;
           }
+          if (this.#stopAfterHold) {
+            // The last iteration's windows are done (see below).
+            this.#stopAfterHold = false;
+            break;
+          }
           // A new iteration: due timers join the ready callbacks, which become
           // the batch.
           let clockRead = false;
@@ -1804,7 +1811,16 @@ export class EventLoop {
         }
         if (batch !== endChunk) continue; // the batch goes on in the next chunk
         // The iteration is over.
-        if (this.#stopping) break;
+        if (this.#stopping) {
+          if (this.#holds === 0) break;
+          // Windows still run the async first segments of this iteration
+          // (a host without a context store): the loop stops once they
+          // are done, before a new iteration.
+          this.#stopAfterHold = true;
+          this.#batchIndex = i;
+          this.#draining = realm.draining = false;
+          return;
+        }
         if (this.#hostTurn) {
           // An async-function task was resumed: let its body run (host
           // microtasks) before the next iteration, so both styles share the loop.
@@ -1870,7 +1886,7 @@ export class EventLoop {
    * loop can run again, or be closed).
    */
   #breakDown(error: unknown): void {
-    this.#stopping = false;
+    this.#stopping = this.#stopAfterHold = false;
     this.#draining = realm.draining = false;
     if (this.#state === "running") this.#state = "idle";
     if (realm.running === this) realm.running = null;

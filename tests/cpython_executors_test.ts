@@ -412,7 +412,7 @@ for (const style of ["generator", "async"] as const) {
   });
 }
 
-// --- FINDING, not fixed: a host without AsyncLocalStorage (a browser) --------
+// --- Finding (fixed): a host without AsyncLocalStorage (a browser) -----------
 //
 //   async def a():
 //       asyncio.create_task(child("b1")); asyncio.create_task(child("b2"))
@@ -427,16 +427,14 @@ for (const style of ["generator", "async"] as const) {
 // portable suite's deno-no-als target, Chromium), where async first
 // segments run in windows (src/_windows.ts) after the iteration's callbacks,
 // the loop stops after b1's window and before b2's: b2 is then cancelled
-// before its body started, and its body never runs ("main returns, b1
-// started, b1 finally"), without an error. Ignored because it passes where
-// the suite runs with AsyncLocalStorage and fails (silently for the
-// program) in the portable no-ALS run, which the gate includes; run it with
-// `deno task portable deno-no-als` after removing `ignore`.
+// before its body started, and its body never ran ("main returns, b1
+// started, b1 finally"), without an error. Now a stop waits for the windows
+// of its last iteration (events.ts, #stopAfterHold); the portable suite's
+// deno-no-als and Chromium runs check it.
 
 Deno.test({
   name:
     "tasks that start in the iteration where main's end stops the loop start before run() cancels them",
-  ignore: true,
   fn: async () => {
     const lines: string[] = [];
     const child = async (n: string) => {
