@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { type EventLoop, type ExceptionContext, newEventLoop, type Task } from "../mod.ts";
+import {
+  createTask,
+  type EventLoop,
+  type ExceptionContext,
+  newEventLoop,
+  type Task,
+} from "../mod.ts";
 
 /** Runs exactly one iteration of an idle loop: `stop()` before `runForever()` (asyncio). */
 export async function runOnce(loop: EventLoop): Promise<void> {
@@ -70,6 +76,15 @@ export function errorLike(
 export type Style = "generator" | "async";
 /** Both styles, for `for (const style of STYLES)` test loops. */
 export const STYLES: Style[] = ["generator", "async"];
+
+/** A task running `body` in the given style (a generator or an async function). */
+export function spawn<T>(
+  style: Style,
+  body: () => Generator<unknown, T, unknown>,
+  asyncBody: () => Promise<T>,
+): Task<T> {
+  return style === "generator" ? createTask(body()) : createTask(asyncBody);
+}
 /** Loop options for tests: virtual time. */
 export const VT = { virtualTime: true };
 

@@ -28,22 +28,12 @@ import {
   RuntimeError,
   sleep,
   StopAsyncIteration,
-  type Task,
   waitFor,
   wrapFuture,
 } from "../mod.ts";
-import { type Style, STYLES, VT } from "./_helpers.ts";
+import { spawn, STYLES, VT } from "./_helpers.ts";
 
 const name = (error: unknown) => (error as Error).constructor.name;
-
-/** A task running `body` in the given style (a generator or an async function). */
-function spawn<T>(
-  style: Style,
-  body: () => Generator<unknown, T, unknown>,
-  asyncBody: () => Promise<T>,
-): Task<T> {
-  return style === "generator" ? createTask(body()) : createTask(asyncBody);
-}
 
 // Finding: a generator task iterating a Queue with asyncFor() (or anext() of
 // aiter(queue)) and cancelled while it waited for the next item left a get()

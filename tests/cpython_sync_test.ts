@@ -29,20 +29,11 @@ import {
   type Task,
   waitFor,
 } from "../mod.ts";
-import { type Style, STYLES, VT } from "./_helpers.ts";
+import { spawn, type Style, STYLES, VT } from "./_helpers.ts";
 
 /** `n` loop iterations, as `for _ in range(n): await asyncio.sleep(0)`. */
 function* tick(n = 1): Generator<unknown, void, unknown> {
   for (let i = 0; i < n; i++) yield* sleep(0);
-}
-
-/** A task running `body` in the given style (a generator or an async function). */
-function spawn<T>(
-  style: Style,
-  body: () => Generator<unknown, T, unknown>,
-  asyncBody: () => Promise<T>,
-): Task<T> {
-  return style === "generator" ? createTask(body()) : createTask(asyncBody);
 }
 
 const name = (error: unknown) => (error as Error).constructor.name;
