@@ -26,7 +26,7 @@ import { type Future, futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from ".
 import { Waiter } from "./_waiters.ts";
 import { AsyncContextManager } from "./context.ts";
 import { type CoroutineLike, CoroutineObject } from "./coroutines.ts";
-import { currentTask, type Task, type TaskOptions } from "./tasks.ts";
+import { currentTask, noteScope, type Task, type TaskOptions } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
 
 function closeCoroutine(coro: unknown): void {
@@ -123,6 +123,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     }
     this.#parent = parent;
     this.#entered = true;
+    noteScope(parent, 1);
     return this;
   }
 
@@ -286,6 +287,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     }
     this.#finished = true;
     const parent = this.#parent!;
+    noteScope(parent, -1);
     if (this.#parentCancelRequested) {
       // Invariant: we cancelled the parent once, so we must uncancel once.
       if (parent.uncancel() === 0) propagate = null;

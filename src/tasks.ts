@@ -1398,8 +1398,48 @@ export function* awaitCall<R>(
   call: () => unknown,
   asTask: boolean,
 ): Generator<unknown, R, unknown> {
-  if (asTask) return (yield* new Task(call as () => PromiseLike<R>, { eagerStart: true })) as R;
-  return yield* awaitAny<R>(callOutsideTasks(call));
+  if (!asTask) return yield* awaitAny<R>(callOutsideTasks(call));
+  callTasks++;
+  let task: Task<R>;
+  let result: R;
+  try {
+    task = new Task((): PromiseLike<R> => {
+      // (Its first segment: the task is current.)
+      callScopes.set(current!, 0);
+      return call() as PromiseLike<R>;
+    }, { eagerStart: true });
+    result = (yield* task) as R;
+  } finally {
+    callTasks--;
+  }
+  if (callScopes.get(task)! > 0) {
+    throw new RuntimeError(
+      "Cannot leave an async call that generator code awaits (an aenter, an async generator's step) with a timeout or TaskGroup it entered still open: the call runs as a task of its own, so what it entered outlives it and watches that task, not the generator task that runs the body. Enter the timeout or TaskGroup in the generator code around the body (yield* asyncWith(timeout(5), function* () {...})), or write this code in the async style",
+    );
+  }
+  return result;
+}
+
+/**
+ * The timeouts and task groups open in each task that {@linkcode awaitCall}
+ * made (other tasks are not in it), so that one left open when the call
+ * returns is refused at once (see `noteScope`).
+ */
+const callScopes = new WeakMap<Task<unknown>, number>();
+/** How many tasks that {@linkcode awaitCall} made are awaited now: while none, nothing is noted. */
+let callTasks = 0;
+
+/**
+ * Internal (`timeouts.ts`, `taskgroups.ts`): a timeout or task group was
+ * entered (`1`) or left (`-1`) in `task`, the task it watches.
+ *
+ * @param task The task.
+ * @param delta `1` or `-1`.
+ */
+export function noteScope(task: Task<unknown>, delta: 1 | -1): void {
+  if (callTasks === 0) return;
+  const open = callScopes.get(task);
+  if (open !== undefined) callScopes.set(task, open + delta);
 }
 
 /**

@@ -34,7 +34,7 @@ import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
 import { checkSecondsOrNull } from "./_checks.ts";
 import type { Handle } from "./events.ts";
 import { AsyncContextManager } from "./context.ts";
-import { currentTask, type Task } from "./tasks.ts";
+import { currentTask, noteScope, type Task } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
 
 /** The lifecycle of a timeout (asyncio's `_State`). */
@@ -173,6 +173,7 @@ export class Timeout extends AsyncContextManager<Timeout> {
     this.#task = task;
     this.#cancelling = task.cancelling();
     this.#schedule();
+    noteScope(task, 1);
     return this;
   }
 
@@ -193,6 +194,7 @@ export class Timeout extends AsyncContextManager<Timeout> {
     }
     this.#handle?.cancel();
     this.#handle = null;
+    noteScope(this.#task!, -1);
     if (state === "entered") {
       this.#state = "exited";
       return false;

@@ -22,6 +22,8 @@ import {
   Lock,
   run,
   sleep,
+  TaskGroup,
+  timeout,
   waitFor,
 } from "../mod.ts";
 import { hasAsyncContext } from "../src/_host/context.ts";
@@ -432,6 +434,60 @@ Deno.test("an async body, aenter or callback that generator code awaits is cance
       ["item 0", "item 1", make === numbers ? "finally at 2.5" : "anext finally at 2.5"],
     );
   }
+});
+
+Deno.test("a timeout or TaskGroup that an async aenter leaves open for the body is refused in generator code, not bound to the wrong task", async () => {
+  // @asynccontextmanager
+  // async def deadline(): async with asyncio.timeout(1): yield
+  // async with deadline(): await asyncio.sleep(5)   -> TimeoutError after 1 s.
+  // Generator code runs an async aenter as a task of its own (awaitCall):
+  // the timeout it enters would watch that task, done once aenter returns,
+  // and the body (in the generator task) would never time out, silently.
+  const deadline = asyncContextManager(async function* () {
+    const scope = timeout(1).aenter();
+    try {
+      yield;
+    } catch (error) {
+      scope.aexit(error);
+      throw error;
+    }
+    scope.aexit();
+  });
+  const group = asyncContextManager(async function* () {
+    const tg = new TaskGroup().aenter();
+    try {
+      yield tg;
+    } catch (error) {
+      await tg.aexit(error);
+      throw error;
+    }
+    await tg.aexit();
+  });
+  for (const make of [deadline, group]) {
+    const outcome = await run(function* () {
+      try {
+        yield* asyncWith(make(), function* () {
+          yield* sleep(5);
+        });
+        return "body ran to its end";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }, { virtualTime: true });
+    assert.match(outcome, /^Cannot .*outlives .*yield\* asyncWith\(timeout/, String(outcome));
+  }
+  // One entered and left inside the aenter is its own business.
+  const connect = asyncContextManager(async function* () {
+    await waitFor(() => sleep(0.5), 1);
+    yield "connected";
+  });
+  const value = await run(function* () {
+    return yield* asyncWith(connect(), function* (v) {
+      yield* sleep(0.1);
+      return v;
+    });
+  }, { virtualTime: true });
+  assert.equal(value, "connected");
 });
 
 Deno.test("every input kind, from every maker: a task cancelled before its first step never runs; one cancelled while it waits gets CancelledError there", async () => {
