@@ -1393,6 +1393,9 @@ export function callOutsideTasks<R>(fn: () => R): R {
  * @param call Makes the call.
  * @param asTask Whether it runs async code: see {@linkcode runsAsync}.
  * @returns Its result.
+ * @throws {RuntimeError} If the call, run as a task, returns with a timeout
+ * or task group it entered still open (`noteScope`): it would watch that
+ * task, not the body's.
  */
 export function* awaitCall<R>(
   call: () => unknown,
