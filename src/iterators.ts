@@ -5,8 +5,7 @@
  *
  * ## Where items are awaited
  *
- * Every item is awaited in the caller's own task, never in a helper task,
- * so `currentTask()` inside `anext()` is the caller and cancelling the caller
+ * Every item is awaited in the caller's own task, and cancelling the caller
  * reaches what it waits on. `anext()` and `asyncFor()` return an awaitable
  * with two paths, one per coroutine style:
  *
@@ -16,12 +15,15 @@
  *   the task on it, so virtual time skips it and `cancel()` reaches it;
  * - `yield*` in a generator coroutine drives the steps with `yield*`: a
  *   generator `anext` or one returning a library awaitable makes the task
- *   itself wait, without any promise; a promise (an async `anext`, a
- *   foreign async iterator) is wrapped in a future the task waits on.
- *   Cancelling the task then throws `CancelledError` out of that wait,
- *   while the promise's own work runs on (nothing can cancel a promise), and
- *   virtual time cannot skip a wait that a host promise holds: in generator
- *   coroutines, write `anext` as a generator method.
+ *   itself wait, without any promise. Async code (an async `anext`, an
+ *   async generator's `next()`) runs as a task of its own, awaited as a
+ *   task is (`awaitCall` in `tasks.ts`): cancelling the caller cancels it
+ *   at its `await` and waits for it, and `currentTask()` inside it names
+ *   that task. A foreign iterator's promise from a plain function is
+ *   wrapped in a future the task waits on: cancelling the task throws
+ *   `CancelledError` out of that wait while the promise's own work runs on
+ *   (nothing can cancel a promise). In generator coroutines, an `anext`
+ *   written as a generator method costs no task.
  *
  * (The library's usual "write it once as a generator, wrap it with
  * `coroutine()`" would serve `await` through the generator path, with the
