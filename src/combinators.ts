@@ -31,7 +31,7 @@ import {
 import type { EventLoop, TimerHandle } from "./events.ts";
 import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
 import { awaitAny } from "./_drive.ts";
-import { Future } from "./futures.ts";
+import { copyOutcome, Future } from "./futures.ts";
 import {
   type Awaitable,
   coroutine,
@@ -671,18 +671,7 @@ function onInnerDone(link: ShieldLink): void {
     if (!inner.cancelled()) inner.exception();
     return;
   }
-  if (inner.cancelled()) {
-    outer.cancel();
-    return;
-  }
-  let value: unknown;
-  try {
-    value = inner.result();
-  } catch (error) {
-    outer.setException(error);
-    return;
-  }
-  outer.setResult(value);
+  copyOutcome(inner, outer);
 }
 
 function onOuterDone(link: ShieldLink): void {

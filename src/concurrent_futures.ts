@@ -32,7 +32,7 @@ import {
   type WorkClaim,
 } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
-import type { Future } from "./futures.ts";
+import { copyOutcome, type Future } from "./futures.ts";
 import type { Awaitable } from "./coroutines.ts";
 import { AsyncIteratorBase } from "./iterators.ts";
 
@@ -371,24 +371,10 @@ export class ConcurrentFuture<T = unknown> implements Awaitable<T> {
 /**
  * Copies a done concurrent future's outcome onto an asyncio future, unless
  * that one is done (cancelled) already. Called from the loop (asyncio's
- * `_copy_future_state`, scheduled with `call_soon_threadsafe`). The outcome
- * is read with `result()`, not `exception()`: work may throw `null` or
- * `undefined`, which `exception()` cannot tell from success.
+ * `_copy_future_state`, scheduled with `call_soon_threadsafe`).
  */
 function copyState(source: ConcurrentFuture<unknown>, future: Future<unknown>): void {
-  if (future.done()) return;
-  if (source.cancelled()) {
-    future.cancel();
-    return;
-  }
-  let value: unknown;
-  try {
-    value = source.result();
-  } catch (error) {
-    future.setException(error);
-    return;
-  }
-  future.setResult(value);
+  if (!future.done()) copyOutcome(source, future);
 }
 
 /** The link between a concurrent future and the asyncio future that follows it. */

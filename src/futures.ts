@@ -741,6 +741,31 @@ export function futureDiscardFromAwaitedBy(future: Future<unknown>, waiter: Futu
   if (set.size === 0) awaitedBy.delete(future);
 }
 
+/**
+ * Hands `target` the outcome of `source`, which is done: cancels it, fails
+ * it or gives it the result; internal (`shield()`, `wrapFuture()` of a
+ * concurrent future). Read with `result()`, not `exception()`: a future
+ * may fail with `null` or `undefined`, which `exception()` cannot tell from
+ * success.
+ */
+export function copyOutcome(
+  source: { cancelled(): boolean; result(): unknown },
+  target: Future<unknown>,
+): void {
+  if (source.cancelled()) {
+    target.cancel();
+    return;
+  }
+  let value: unknown;
+  try {
+    value = source.result();
+  } catch (error) {
+    target.setException(error);
+    return;
+  }
+  target.setResult(value);
+}
+
 /** Where `future` was created (debug mode: the stack), or `undefined`; internal (graph.ts). */
 export function creationStackOf(future: Future<unknown>): string | undefined {
   return creationStacks.get(future);
