@@ -1135,8 +1135,8 @@ export class Task<T = unknown> extends Future<T> {
       stepTask: stepTask as (task: never) => void,
 
       leaveTaskContext: (resume) => {
-        if (hostContext === null || hostContext.getStore() === undefined) return false;
-        hostContext.run(undefined as unknown as Task<unknown>, resume);
+        if (!contextNamesTask()) return false;
+        hostContext!.run(undefined as unknown as Task<unknown>, resume);
         return true;
       },
 
@@ -1368,9 +1368,12 @@ function checkNotParked(action: string): void {
  * @returns What it returns.
  */
 export function callOutsideTasks<R>(fn: () => R): R {
-  return hostContext === null || hostContext.getStore() === undefined
-    ? fn()
-    : hostContext.run(undefined as unknown as Task<unknown>, fn);
+  return contextNamesTask() ? hostContext!.run(undefined as unknown as Task<unknown>, fn) : fn();
+}
+
+/** Whether the host context store names a task here (never without a store). */
+function contextNamesTask(): boolean {
+  return hostContext !== null && hostContext.getStore() !== undefined;
 }
 
 /**
