@@ -97,3 +97,13 @@ export function* outcome(task: Task<unknown>): Generator<unknown, string, unknow
     return (error as Error).name;
   }
 }
+
+/**
+ * A `Uint8Array` whose `slice()` is a view, as a Node `Buffer`'s is: code
+ * that copies with `slice()` keeps the caller's memory with it.
+ */
+export class ViewSlice extends Uint8Array<ArrayBuffer> {
+  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+    return this.subarray(start, end);
+  }
+}

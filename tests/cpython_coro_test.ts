@@ -27,7 +27,7 @@ import {
   type Task,
   waitFor,
 } from "../mod.ts";
-import { STYLES, VT } from "./_helpers.ts";
+import { STYLES, ViewSlice, VT } from "./_helpers.ts";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -144,11 +144,6 @@ Deno.test("a loop over a StreamReader left with break leaves it readable: the ne
 // subclass's), so a caller reusing its buffer (a read loop's) changed bytes
 // already fed: read() returned the new bytes, silently. bytes(data) in
 // asyncio is a copy.
-class ViewSlice extends Uint8Array<ArrayBuffer> {
-  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
-    return this.subarray(start, end);
-  }
-}
 
 Deno.test("feedData() copies a Buffer-like chunk (whose slice() is a view): reusing it changes nothing fed", async () => {
   const got = await run(function* () {

@@ -11,17 +11,21 @@ import assert from "node:assert/strict";
 import {
   BufferedProtocol,
   currentTask,
+  type DatagramEndpointOptions,
   DatagramProtocol,
+  type DatagramTransport,
   type ExceptionContext,
   type Future,
   getRunningLoop,
   Protocol,
   run,
   RuntimeError,
+  type Server,
   sleep,
   type Transport,
 } from "../mod.ts";
 import { type Certificates, dec, enc, hasProgram, makeCertificates, portOf } from "./_net.ts";
+import { ViewSlice } from "./_helpers.ts";
 
 const certs: Certificates | null = hasProgram("openssl") ? await makeCertificates() : null;
 globalThis.addEventListener("unload", () => {
@@ -55,6 +59,21 @@ class Logged extends Protocol {
   }
 }
 
+/**
+ * A client connected to `server` on 127.0.0.1 whose protocol logs into `log`:
+ * its transport, and a future that completes when the connection is lost.
+ */
+async function connectLogged(
+  server: Server,
+  log: string[] = [],
+): Promise<[Transport, Future<void>, Logged]> {
+  const loop = getRunningLoop();
+  const lost = loop.createFuture<void>();
+  const client = new Logged("cli", log, lost);
+  const [t] = await loop.createConnection(() => client, "127.0.0.1", portOf(server));
+  return [t, lost, client];
+}
+
 /** Collects the datagrams an endpoint receives, and completes when `want` came. */
 class Collector extends DatagramProtocol {
   got: string[] = [];
@@ -67,68 +86,61 @@ class Collector extends DatagramProtocol {
   }
 }
 
+/**
+ * The datagrams a `Collector` server on 127.0.0.1 gets, `want` of them, from
+ * a client endpoint made with `options(serverAddress)` that `send` uses.
+ */
+async function collected(
+  want: number,
+  options: (addr: [string, number]) => DatagramEndpointOptions,
+  send: (client: DatagramTransport, addr: [string, number]) => void,
+): Promise<string[]> {
+  const loop = getRunningLoop();
+  const all = loop.createFuture<string[]>();
+  const [server] = await loop.createDatagramEndpoint(() => new Collector(want, all), {
+    localAddr: ["127.0.0.1", 0],
+  });
+  const addr = server.getExtraInfo("sockname") as [string, number];
+  const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), options(addr));
+  send(client, addr);
+  try {
+    return await all;
+  } finally {
+    client.close();
+    server.close();
+  }
+}
+
 // Finding: Deno's node:dgram sent the datagrams of a burst made in the tick
 // its bind or connect callback ran in last to first, so sendto() calls made
 // right after createDatagramEndpoint() arrived reversed (m4 m3 m2 m1 m0 on
 // 127.0.0.1; asyncio and Node: m0 m1 m2 m3 m4), without an error. The
 // endpoint is now handed over a macrotask after the bind or connect.
 Deno.test("sendto() right after createDatagramEndpoint() keeps the order, as asyncio (async)", async () => {
-  const got = await run(async () => {
-    const loop = getRunningLoop();
-    const all = loop.createFuture<string[]>();
-    const [server] = await loop.createDatagramEndpoint(() => new Collector(7, all), {
-      localAddr: ["127.0.0.1", 0],
-    });
-    const addr = server.getExtraInfo("sockname") as [string, number];
-    const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
-      remoteAddr: addr,
-    });
-    for (let i = 0; i < 5; i++) client.sendto(enc(`m${i}`));
-    client.sendto(enc("with addr"), addr);
-    client.sendto(new Uint8Array(0));
-    try {
-      return await all;
-    } finally {
-      client.close();
-      server.close();
-    }
-  });
+  const got = await run(() =>
+    collected(7, (addr) => ({ remoteAddr: addr }), (client, addr) => {
+      for (let i = 0; i < 5; i++) client.sendto(enc(`m${i}`));
+      client.sendto(enc("with addr"), addr);
+      client.sendto(new Uint8Array(0));
+    })
+  );
   assert.deepEqual(got, ["m0", "m1", "m2", "m3", "m4", "with addr", ""]);
 });
 
 // Finding: sendto() copied the datagram with data.slice(), and a Node
 // Buffer's slice() is a view (as this subclass's): a caller reusing its
 // buffer before the host sent it changed the datagram on the wire, silently.
-class ViewSlice extends Uint8Array<ArrayBuffer> {
-  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
-    return this.subarray(start, end);
-  }
-}
-
 Deno.test("sendto() copies a Buffer-like datagram (whose slice() is a view): reusing it changes nothing sent", async () => {
-  const got = await run(async () => {
-    const loop = getRunningLoop();
-    const all = loop.createFuture<string[]>();
-    const [server] = await loop.createDatagramEndpoint(() => new Collector(2, all), {
-      localAddr: ["127.0.0.1", 0],
-    });
-    const addr = server.getExtraInfo("sockname") as [string, number];
-    const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
-      localAddr: ["127.0.0.1", 0],
-    });
-    const buffer = new ViewSlice(new ArrayBuffer(2));
-    for (const text of ["m0", "m1"]) {
-      buffer.set(enc(text));
-      client.sendto(buffer, addr);
-    }
-    buffer.set(enc("xx"));
-    try {
-      return await all;
-    } finally {
-      client.close();
-      server.close();
-    }
-  });
+  const got = await run(() =>
+    collected(2, () => ({ localAddr: ["127.0.0.1", 0] }), (client, addr) => {
+      const buffer = new ViewSlice(new ArrayBuffer(2));
+      for (const text of ["m0", "m1"]) {
+        buffer.set(enc(text));
+        client.sendto(buffer, addr);
+      }
+      buffer.set(enc("xx"));
+    })
+  );
   assert.deepEqual(got, ["m0", "m1"]);
 });
 
@@ -171,12 +183,7 @@ Deno.test("half-close: eofReceived() returning true keeps the transport open to 
       "127.0.0.1",
       0,
     );
-    const lost = loop.createFuture<void>();
-    const [t] = await loop.createConnection(
-      () => new Logged("cli", log, lost),
-      "127.0.0.1",
-      portOf(server),
-    );
+    const [t, lost] = await connectLogged(server, log);
     t.write(enc("hello"));
     t.writeEof();
     assert.throws(() => t.write(enc("x")), RuntimeError);
@@ -248,12 +255,7 @@ Deno.test("an error in a protocol callback: reported, the transport closed, conn
         "127.0.0.1",
         0,
       );
-      const lost = loop.createFuture<void>();
-      const [t] = await loop.createConnection(
-        () => new Logged("cli", [], lost),
-        "127.0.0.1",
-        portOf(server),
-      );
+      const [t, lost] = await connectLogged(server);
       t.write(enc("hello"));
       if (mode === "eof") t.writeEof();
       await lost;
@@ -301,9 +303,7 @@ Deno.test("a protocol callback's async handler runs outside every task, whicheve
     const loop = getRunningLoop();
     loop.setExceptionHandler((_loop, context) => log.push(context.message));
     const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
-    const lost = loop.createFuture<void>();
-    const client = new Logged("cli", [], lost);
-    const [t] = await loop.createConnection(() => client, "127.0.0.1", portOf(server));
+    const [t, lost, client] = await connectLogged(server);
     t.write(enc("hi"));
     await sleep(0.2);
     t.close();
@@ -346,12 +346,7 @@ Deno.test("abort() drops the buffer, close() sends it first: what both ends see"
         "127.0.0.1",
         0,
       );
-      const lost = loop.createFuture<void>();
-      const [t] = await loop.createConnection(
-        () => new Logged("cli", [], lost),
-        "127.0.0.1",
-        portOf(server),
-      );
+      const [t, lost] = await connectLogged(server);
       t.write(new Uint8Array(TOTAL));
       await sleep(0.02);
       if (mode === "abort") t.abort();
