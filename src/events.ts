@@ -32,9 +32,11 @@
  *   a macrotask turn (`setImmediate`), so host timers and I/O are served even
  *   when a task does nothing but `yield* sleep(0)`. A wake-up requested from a
  *   host microtask (a promise settling) resumes the loop in a microtask while
- *   the slice lasts, and in a macrotask after. An iteration that resumed an
- *   async-function body ends the drain, so that body (host microtasks) runs
- *   before the next iteration and both coroutine styles share the loop.
+ *   the slice lasts, and in a macrotask after. A callback that resumed (or
+ *   started) an async-function body pauses the drain right after it, until
+ *   the body (host microtasks) has parked again: its code runs before the
+ *   iteration's next callback, as asyncio's step runs a coroutine's, and
+ *   both coroutine styles share the loop in asyncio's order.
  * - On a host without an async context (a browser), async bodies run in the
  *   windows of `_windows.ts`, which hold the loop (`[HOLD]`) while they run:
  *   a held loop starts no iteration, and the last release resumes it. There
@@ -146,6 +148,10 @@ function newChunk(): unknown[] {
  * runs) two ticks after the body resumes, one more per async helper between.
  */
 const HOST_TURN_TICKS = 8;
+/** `#bodyTurn`: an async body resumed (or started) in the callback the drain just ran. */
+const BODY_TURN = 1;
+/** `#bodyTurn`: only the first steps of gated async tasks ran (see `layers.startsGated`). */
+const GATED_TURN = 2;
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
@@ -507,6 +513,9 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
+  // An async body resumed in this batch and its code has not run yet:
+  // BODY_TURN, GATED_TURN or 0 (see [HOST_TURN] and the drain).
+  #bodyTurn = 0;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1409,9 +1418,18 @@ export class EventLoop {
     if (this.#hostWork === 0 && this.#virtual && !this.#draining) this.#wake();
   }
 
-  /** @ignore */
-  [HOST_TURN](): void {
+  /**
+   * An async body was resumed (or started): its code runs in host
+   * microtasks, and asyncio's step would run it before the next callback of
+   * the iteration, so the drain pauses before that callback until the body
+   * parks again. `gated`: the step only opened the task's start gate; a run
+   * of such steps pauses once, after the last (see `layers.startsGated`).
+   *
+   * @ignore
+   */
+  [HOST_TURN](gated?: boolean): void {
     this.#hostTurn = true;
+    if (this.#bodyTurn !== BODY_TURN) this.#bodyTurn = gated === true ? GATED_TURN : BODY_TURN;
   }
 
   /** @ignore */
@@ -1472,8 +1490,12 @@ export class EventLoop {
     // A hold ends the iteration's drain (see the host turn in #pump); the
     // last release resumes the loop in a microtask: the windows that held
     // it leave no code behind (they end after a macrotask turn if they might).
-    if (delta === 1) this.#hostTurn = true;
-    else if (this.#holds === 0 && this.#state === "running" && !this.#draining) {
+    if (delta === 1) {
+      // (A window runs a body's code: the drain pauses for it, as for a
+      // body resumed in the host: see [HOST_TURN].)
+      this.#hostTurn = true;
+      this.#bodyTurn = BODY_TURN;
+    } else if (this.#holds === 0 && this.#state === "running" && !this.#draining) {
       host.queueMicrotask(this.#afterHold);
     }
   }
@@ -1697,6 +1719,7 @@ export class EventLoop {
     // layers.leaveTaskContext): asked at the first callback that needs it.
     let outside = false;
     this.#wakesOutside = false;
+    this.#bodyTurn = 0; // (the host ran since: the bodies are parked, or in host code)
     const sliceEnd = this.#sliceStart + SLICE_MS;
     let budget = this.#checkEvery;
     let lastCheck = this.#sliceStart;
@@ -1772,6 +1795,24 @@ export class EventLoop {
         while (i !== end) {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
+          if (
+            this.#bodyTurn !== 0 &&
+            (this.#bodyTurn === BODY_TURN || fn !== step || !layers.startsGated(arg as never))
+          ) {
+            // An async body resumed by an earlier callback of this batch has
+            // not run its code yet (host microtasks): asyncio's step would
+            // have run it by now. Pause here until it parks again (a host
+            // turn, as at an iteration's end; with windows, until the last
+            // one closes and releases the loop); the batch resumes here.
+            this.#bodyTurn = 0;
+            this.#hostTurn = false;
+            this.#batchIndex = i;
+            this.#draining = realm.draining = false;
+            if (this.#holds !== 0) return;
+            this.#hostTurnTicks = HOST_TURN_TICKS;
+            this.#wake(); // by microtask, or by macrotask once the slice is spent
+            return;
+          }
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
           if (!outside && fn !== settle) {
             // The first callback that runs code of its own: not in the host
@@ -1825,6 +1866,7 @@ export class EventLoop {
           // An async-function task was resumed: let its body run (host
           // microtasks) before the next iteration, so both styles share the loop.
           this.#hostTurn = false;
+          this.#bodyTurn = 0;
           if (this.#holds !== 0) {
             // Windows run (without an async context); the last release resumes.
             this.#batchIndex = i;

@@ -947,10 +947,14 @@ export class Task<T = unknown> extends Future<T> {
     // gate (StartGate), which runs them in the order they were registered,
     // so each finds its task in the gate's list: a task costs a reaction,
     // not a promise and its resolving functions. The task's first step only
-    // opens the gate; the body then starts right after the iteration's batch
-    // (see unpark, which resumes a body the same way), inside
-    // hostContext.run(task) in that reaction. A task whose first step has
-    // not come yet when its gate opens waits on the next one.
+    // opens the gate; the body then starts in that reaction, inside
+    // hostContext.run(task), while the drain pauses before its next
+    // callback (loop[HOST_TURN], as after unpark, which resumes a body the
+    // same way). First steps that follow one another in the batch pause
+    // once, after the last (layers.startsGated), so that their bodies start
+    // together, in order, and a gate's tasks are not moved to a new gate
+    // one step at a time. A task whose first step has not come yet when its
+    // gate opens waits on the next one.
     const startGated = (gate: StartGate): void => {
       const task = gate.tasks[gate.next];
       gate.tasks[gate.next++] = undefined;
@@ -962,12 +966,19 @@ export class Task<T = unknown> extends Future<T> {
         waitOnGate(task);
         return;
       }
-      // A cancel() since the first step keeps its bits, as a cancel() of a
-      // body that runs in the host: its first library await throws
-      // CancelledError, as in asyncio, where the first segment ran in the
-      // step, before the cancel(). The loop's host turn waits a tick more:
-      // a body that parks and returns in its first segment queues its end
-      // now (see #bodySettled).
+      if ((task.#kind & MUST_CANCEL) !== 0) {
+        // Cancelled since its first step, by code that ran before the body
+        // (the drain pauses for the body before any other callback: see
+        // loop[HOST_TURN]): the first segment of a task started in the same
+        // run of first steps, or host code. asyncio's step would have thrown
+        // CancelledError in before the first line: the body never runs.
+        Task.#leaveHost(task);
+        Task.#clearMustCancel(task);
+        Task.#complete(task, "cancelled", Task.#cancelMessage(task));
+        return;
+      }
+      // The loop's host turn waits a tick more: a body that parks and
+      // returns in its first segment queues its end now (see #bodySettled).
       realm.hostSteps++;
       firstSegment(task, task.#coro as () => unknown, true);
     };
@@ -1000,7 +1011,7 @@ export class Task<T = unknown> extends Future<T> {
         // iteration's batch; the loop waits for it as for host work.
         task.#resume = undefined;
         Task.#enterHost(task);
-        task.getLoop()[HOST_TURN]();
+        task.getLoop()[HOST_TURN](true);
         if (gate === shutGate) shutGate = null;
         gate.resolve();
         return;
@@ -1133,6 +1144,9 @@ export class Task<T = unknown> extends Future<T> {
 
     install({
       stepTask: stepTask as (task: never) => void,
+
+      startsGated: (task: Task<unknown>) =>
+        (task.#kind & KIND) === NOT_STARTED && task.#resume instanceof StartGate,
 
       leaveTaskContext: (resume) => {
         if (!contextNamesTask()) return false;

@@ -333,64 +333,164 @@ Deno.test("a run of awaits that need no wait lets no loop iteration into an asyn
   ]);
 });
 
-// --- not fixed: a cancel from an async task's code, after the iteration's steps ------
+// --- an async body's code runs in its step, as asyncio's --------------------------
 //
+// asyncio's step of a task runs the coroutine's code up to its next
+// suspension before the next callback of the iteration. The async style
+// used to hand a body its outcome in the step and run its code in host
+// microtasks after the whole iteration: a cancel() from an earlier body
+// reached a later one an await late, and generator steps and callbacks of
+// the iteration ran before the code of async bodies resumed before them.
+
 //   a = create_task(A())          # A: await g; b.cancel()
 //   b = create_task(B())          # B: await f; log("b got f"); await sleep(0)
 //   loop.call_soon(lambda: (g.set_result(1), f.set_result(2)))
 //   -> A's step runs first and cancels B, whose future is done already: B's
 //      step throws CancelledError at `await f`; "b got f" is never logged.
-//
-// In the async style a task's step only hands its body the outcome: the
-// body's code runs in host microtasks after every step of the iteration. B
-// got f's value in its step, before A's code ran, so A's cancel() comes too
-// late for `await f` and is thrown at B's next await: B runs code asyncio
-// never runs. A generator B is stepped (and runs) before A's code, so it
-// gets f too. With A a generator task, both match asyncio. The same order
-// turns `timeout(1)` around a TaskGroup whose child fails at the deadline
-// (the deadline's timer first) into the group's ExceptionGroup where
-// asyncio gives TimeoutError: the child's failing step runs before the
-// parent's body reaches the group's aexit, which would have cancelled it.
-// A fix means holding the delivery of a step's outcome to an async body
-// until the bodies resumed before it in the iteration have parked: a change
-// to the task step and the loop's host turn (src/tasks.ts, src/events.ts).
-Deno.test({
-  name:
-    "a cancel() from an async task's code reaches a task resumed later in the same iteration (async style)",
-  ignore: true,
-  fn: async () => {
-    const outcome = await run(async () => {
-      const loop = getRunningLoop();
-      const f = loop.createFuture<number>();
-      const g = loop.createFuture<number>();
-      const seen: string[] = [];
-      const box: { b?: Task<void> } = {};
-      const a = createTask(async () => {
-        await g;
-        box.b!.cancel();
-        seen.push("a cancelled b");
-      });
-      const b = box.b = createTask(async () => {
-        try {
-          await f;
-          seen.push("b got f");
-          await sleep(0);
-        } catch (error) {
-          seen.push(`b ${(error as Error).name}`);
-        }
-      });
+Deno.test("a cancel() from an async task's code reaches a task resumed later in the same iteration (async style)", async () => {
+  const outcome = await run(async () => {
+    const loop = getRunningLoop();
+    const f = loop.createFuture<number>();
+    const g = loop.createFuture<number>();
+    const seen: string[] = [];
+    const box: { b?: Task<void> } = {};
+    const a = createTask(async () => {
+      await g;
+      box.b!.cancel();
+      seen.push("a cancelled b");
+    });
+    const b = box.b = createTask(async () => {
+      try {
+        await f;
+        seen.push("b got f");
+        await sleep(0);
+      } catch (error) {
+        seen.push(`b ${(error as Error).name}`);
+      }
+    });
+    await sleep(0);
+    await sleep(0);
+    loop.callSoon(() => {
+      g.setResult(1);
+      f.setResult(2);
+    });
+    await a;
+    await b;
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["a cancelled b", "b CancelledError"]);
+});
+
+//   three tasks wait on f1, f2, f3; one callback sets all three, another logs "cb"
+//   A: await f1; log a1; await sleep(0); log a2     (async here)
+//   G: await f2; log g1; await sleep(0); log g2     (a generator here)
+//   C: await f3; log c1                             (async here)
+//   -> ['cb', 'a1', 'g1', 'c1', 'a2', 'g2']: each step runs its code in turn
+Deno.test("async bodies and generator steps resumed in one iteration run in their steps' order", async () => {
+  const outcome = await run(async () => {
+    const loop = getRunningLoop();
+    const seen: string[] = [];
+    const [f1, f2, f3] = [1, 2, 3].map(() => loop.createFuture<number>());
+    const a = createTask(async () => {
+      await f1;
+      seen.push("a1");
       await sleep(0);
+      seen.push("a2");
+    });
+    const g = createTask(function* () {
+      yield* f2;
+      seen.push("g1");
+      yield* sleep(0);
+      seen.push("g2");
+    });
+    const c = createTask(async () => {
+      await f3;
+      seen.push("c1");
+    });
+    await sleep(0);
+    loop.callSoon(() => {
+      f1.setResult(1);
+      f2.setResult(2);
+      f3.setResult(3);
+    });
+    loop.callSoon(() => seen.push("cb"));
+    await gather(a, g, c);
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["cb", "a1", "g1", "c1", "a2", "g2"]);
+});
+
+//   a = create_task(A()); b = create_task(B()); call_soon(log "cb")
+//   A: log "a start"; b.cancel(); await sleep(0); log "a end"
+//   B: log "b start"; await sleep(0); log "b end"
+//   -> ['a start', 'cb', 'a end'], b.cancelled() True: B never starts
+Deno.test("a task cancelled by the first segment of a task started before it never starts (async style)", async () => {
+  const outcome = await run(async () => {
+    const seen: string[] = [];
+    const box: { b?: Task<void> } = {};
+    createTask(async () => {
+      seen.push("a start");
+      box.b!.cancel();
       await sleep(0);
-      loop.callSoon(() => {
-        g.setResult(1);
-        f.setResult(2);
-      });
-      await a;
-      await b;
-      return seen;
-    }, VT);
-    assert.deepEqual(outcome, ["a cancelled b", "b CancelledError"]);
-  },
+      seen.push("a end");
+    });
+    const b = box.b = createTask(async () => {
+      seen.push("b start");
+      await sleep(0);
+      seen.push("b end");
+    });
+    getRunningLoop().callSoon(() => seen.push("cb"));
+    await sleep(0);
+    await sleep(0);
+    return [seen, b.cancelled()];
+  }, VT);
+  assert.deepEqual(outcome, [["a start", "cb", "a end"], true]);
+});
+
+//   create_task(t(1)); call_soon(log "cb"); create_task(t(2))
+//   t(n): log "tn start"; await sleep(0); log "tn end"
+//   -> ['t1 start', 'cb', 't2 start', 't1 end', 't2 end']
+Deno.test("an async task's first segment runs in its first step, before the callbacks after it", async () => {
+  const outcome = await run(async () => {
+    const seen: string[] = [];
+    const t = async (n: number) => {
+      seen.push(`t${n} start`);
+      await sleep(0);
+      seen.push(`t${n} end`);
+    };
+    createTask(() => t(1));
+    getRunningLoop().callSoon(() => seen.push("cb"));
+    createTask(() => t(2));
+    await sleep(0);
+    await sleep(0);
+    await sleep(0);
+    return seen;
+  }, VT);
+  assert.deepEqual(outcome, ["t1 start", "cb", "t2 start", "t1 end", "t2 end"]);
+});
+
+//   async with timeout(1): async with TaskGroup() as tg:
+//       tg.create_task(child())     # child: await sleep(1); raise ValueError
+//       await sleep(5)
+//   -> TimeoutError (the deadline's callback comes first and cancels the
+//      parent, whose step runs before the child's failing one)
+Deno.test("timeout(1) around a TaskGroup whose child fails at the deadline gives TimeoutError (async style)", async () => {
+  const outcome = await run(async () => {
+    try {
+      await asyncWith(timeout(1), () =>
+        asyncWith(new TaskGroup(), async (tg) => {
+          tg.createTask(async () => {
+            await sleep(1);
+            throw new Error("boom");
+          });
+          await sleep(5);
+        }));
+      return "no error";
+    } catch (error) {
+      return (error as Error).name;
+    }
+  }, VT);
+  assert.equal(outcome, "TimeoutError");
 });
 
 // --- ports that already matched, pinned ------------------------------------------

@@ -198,10 +198,10 @@ Deno.test({
   ignore,
   fn: async () => {
     // The first step only opens the body's start (a promise reaction made
-    // in the creator's context), which runs after the iteration's batch: a
-    // cancel() from a callback later in that batch comes before the body's
-    // first line. As in asyncio, where the body's first segment ran in the
-    // step, before the cancel(), the body runs and its first await throws.
+    // in the creator's context), and the drain pauses until the body's
+    // first segment has run: as in asyncio, where it runs in the step, the
+    // cancel() from a callback later in that batch comes after it, and the
+    // body's first await throws.
     const log: string[] = [];
     const outcome = await run(async () => {
       await sleep(0);
@@ -220,7 +220,7 @@ Deno.test({
       }
     });
     assert.equal(outcome, "cancelled: between");
-    assert.deepEqual(log, ["cancel: true", "body ran"]);
+    assert.deepEqual(log, ["body ran", "cancel: true"]);
   },
 });
 
