@@ -253,15 +253,13 @@ export class Runner {
   /**
    * Cancels the tasks still pending and waits for them, shuts down the
    * default executor (waiting up to 300 seconds for its work, as asyncio),
-   * and closes the loop. Closing twice is a no-op.
+   * and closes the loop. Closing twice is a no-op, and so is closing a
+   * runner that never made its loop: as asyncio's, it stays usable.
    *
    * @returns A promise that settles when it is closed.
    */
   async close(): Promise<void> {
-    if (this.#state !== "initialized") {
-      this.#state = "closed";
-      return;
-    }
+    if (this.#state !== "initialized") return;
     const loop = this.#loop!;
     try {
       // After a second Ctrl-C nothing more is waited for.
