@@ -537,7 +537,11 @@ const EXAMPLES: Record<string, DocExample> = {
         print(await next);
       }
       const ts = [3, 1, 2].map((n) => createTask(() => job(n)));
-      for await (const t of asCompleted(ts)) print(t.result(), ts.includes(t as Task<number>));
+      for await (const next of asCompleted(ts)) {
+        // (TypeScript types a for await's thenable elements as awaited: they are the tasks)
+        const t = next as unknown as Task<number>;
+        print(t.result(), ts.includes(t));
+      }
       try {
         for (const next of asCompleted([() => job(3), () => job(1)], { timeout: 2 })) {
           print(await next);
