@@ -1059,3 +1059,52 @@ Deno.test({
       assert.deepEqual(log, ["a0", "b0", "a1", "b1", "c0", "c1"]);
     }, VT),
 });
+
+// --- Runner: debug applies to a loop a loopFactory makes -------------------------
+//
+//   with asyncio.Runner(debug=True, loop_factory=asyncio.new_event_loop) as r:
+//       print(r.get_loop().get_debug())          # True
+//   with asyncio.Runner(debug=False, loop_factory=debug_loop) as r:
+//       print(r.get_loop().get_debug())          # False
+//   asyncio.run(main(), debug=True, loop_factory=...)   # main sees debug mode
+//
+// asyncio's runner calls loop.set_debug(debug) on every loop it gets, the
+// factory's too. The library passed `debug` only to a loop it made itself:
+// with a loopFactory, `debug` was dropped without an error (and so was
+// `virtualTime`, which a made loop cannot take afterwards: that is now a
+// TypeError naming the fix).
+
+Deno.test("Runner and run(): debug applies to a loopFactory's loop; virtualTime with a loopFactory is refused", async () => {
+  {
+    await using r = new Runner({ debug: true, loopFactory: () => newEventLoop() });
+    assert.equal(r.getLoop().getDebug(), true);
+  }
+  const debugLoop = () => {
+    const loop = newEventLoop();
+    loop.setDebug(true);
+    return loop;
+  };
+  {
+    await using r = new Runner({ debug: false, loopFactory: debugLoop });
+    assert.equal(r.getLoop().getDebug(), false);
+  }
+  {
+    await using r = new Runner({ loopFactory: debugLoop });
+    assert.equal(r.getLoop().getDebug(), true); // no debug option: the factory's choice stands
+  }
+  // deno-lint-ignore require-await
+  const seen = await run(async () => getRunningLoop().getDebug(), {
+    debug: true,
+    loopFactory: () => newEventLoop(VT),
+  });
+  assert.equal(seen, true);
+  assert.throws(
+    () => new Runner({ virtualTime: true, loopFactory: () => newEventLoop() }),
+    (error: unknown) =>
+      error instanceof TypeError && /newEventLoop\(\{ virtualTime/.test(error.message),
+  );
+  await assert.rejects(
+    run(sleep(0), { virtualTime: true, loopFactory: () => newEventLoop() }),
+    TypeError,
+  );
+});
