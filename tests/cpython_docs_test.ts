@@ -14,6 +14,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  allTasks,
   asCompleted,
   asyncFor,
   asyncWith,
@@ -1107,4 +1108,180 @@ Deno.test("Runner and run(): debug applies to a loopFactory's loop; virtualTime 
     run(sleep(0), { virtualTime: true, loopFactory: () => newEventLoop() }),
     TypeError,
   );
+});
+
+// --- pins: introspection and the loop API that already matched CPython -----------
+
+// Each task, in its first step, is currentTask() and in allTasks(); a done
+// callback runs outside every task (current_task() is None) and the done
+// task has left allTasks(); setName(42) and { name: 7 } keep str(value).
+//
+//   t.add_done_callback(lambda f: print(asyncio.current_task(),
+//                                       f in asyncio.all_tasks()))  # None False
+for (const style of STYLES) {
+  Deno.test(`currentTask() and allTasks() in a first step and in a done callback, as asyncio (${style})`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const see = () => {
+        const me = currentTask()!;
+        log.push(`${me.getName()} first step, in allTasks: ${allTasks().has(me)}`);
+      };
+      const t = style === "generator"
+        ? createTask(
+          function* () {
+            see();
+            yield* sleep(0);
+          }(),
+          { name: 7 as unknown as string },
+        )
+        : createTask(async () => {
+          see();
+          await sleep(0);
+        }, { name: 7 as unknown as string });
+      t.addDoneCallback((f) => {
+        log.push(
+          `callback: current ${currentTask()}, in allTasks: ${allTasks().has(f as Task<void>)}`,
+        );
+      });
+      await t;
+      t.setName(42 as unknown as string);
+      log.push(`renamed ${JSON.stringify(t.getName())}`);
+    }, VT);
+    assert.deepEqual(log, [
+      "7 first step, in allTasks: true",
+      "callback: current undefined, in allTasks: false",
+      'renamed "42"',
+    ]);
+  });
+}
+
+// cancelling() through nested timeouts, an outside cancel racing a deadline,
+// and a task that uncancels each request (CPython 3.13 prints the same
+// counts: 0 after each expired timeout, 2 then 1 for the race, 1 -> 0 each
+// time for the stubborn task).
+Deno.test("cancelling() counts through nested timeouts, a cancel racing a deadline, and uncancel()", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const inner = createTask(async () => {
+      const me = currentTask()!;
+      try {
+        await asyncWith(timeout(0.5), async () => {
+          try {
+            await asyncWith(timeout(0.1), () => sleep(1));
+          } catch (error) {
+            if (!(error instanceof TimeoutError)) throw error;
+            log.push(`inner timeout ${me.cancelling()}`);
+          }
+          await sleep(1);
+        });
+      } catch (error) {
+        if (!(error instanceof TimeoutError)) throw error;
+        log.push(`outer timeout ${me.cancelling()}`);
+      }
+    });
+    await inner;
+    const victim = createTask(async () => {
+      const me = currentTask()!;
+      try {
+        await asyncWith(timeout(0.2), async () => {
+          try {
+            await sleep(1);
+          } finally {
+            log.push(`body finally ${me.cancelling()}`);
+          }
+        });
+      } catch (error) {
+        log.push(`victim ${(error as Error).name} ${me.cancelling()}`);
+        throw error;
+      }
+    });
+    await sleep(0.2);
+    victim.cancel();
+    await gather([victim], { returnExceptions: true });
+    log.push(`victim cancelled ${victim.cancelled()} ${victim.cancelling()}`);
+    const stubborn = createTask(async () => {
+      const me = currentTask()!;
+      for (let i = 0; i < 2; i++) {
+        try {
+          await sleep(1);
+        } catch (error) {
+          if (!(error instanceof CancelledError)) throw error;
+          log.push(`caught ${me.cancelling()} -> ${me.uncancel()}`);
+        }
+      }
+      return "survived";
+    });
+    for (let i = 0; i < 2; i++) {
+      await sleep(0.1);
+      stubborn.cancel();
+    }
+    log.push(`${await stubborn} ${stubborn.cancelling()}`);
+  }, VT);
+  assert.deepEqual(log, [
+    "inner timeout 0",
+    "outer timeout 0",
+    "body finally 2",
+    "victim CancelledError 1",
+    "victim cancelled true 1",
+    "caught 1 -> 0",
+    "caught 1 -> 0",
+    "survived 0",
+  ]);
+});
+
+// A handle cancelled by an earlier callback of the same iteration never
+// runs; cancel() after a handle ran still marks it cancelled; timers due at
+// once (callLater(0), a negative delay) run after the ready callbacks, in
+// deadline order, and a timer cancelled before its deadline never runs.
+//
+//   ['killer', 'soon', 'ran', 'later-1', 'later0', 'cancel th', 'at0.1',
+//    'later0.1', 'later0.2', 'ran.cancelled=True']
+Deno.test("handles: cancelled by an earlier callback of the same iteration, cancelled after running, timer order", async () => {
+  const out: string[] = [];
+  const loop = newEventLoop(VT);
+  try {
+    const t0 = loop.time();
+    const cb = (tag: string) => void out.push(tag);
+    let h2: { cancel(): void; cancelled(): boolean } | null = null;
+    loop.callSoon(() => {
+      h2!.cancel();
+      out.push("killer");
+    });
+    h2 = loop.callSoon(cb, "h2");
+    loop.callLater(0.2, cb, "later0.2");
+    loop.callAt(t0 + 0.1, cb, "at0.1");
+    loop.callLater(0.1, cb, "later0.1");
+    loop.callLater(0, cb, "later0");
+    loop.callLater(-1, cb, "later-1");
+    loop.callSoon(cb, "soon");
+    const th = loop.callLater(0.15, cb, "th");
+    loop.callLater(0.05, () => {
+      th.cancel();
+      out.push("cancel th");
+    });
+    const ran = loop.callSoon(cb, "ran");
+    loop.callLater(0.3, () => {
+      ran.cancel();
+      out.push(`ran.cancelled=${ran.cancelled()}`);
+    });
+    loop.callLater(0.3, () => loop.stop());
+    await loop.runForever();
+    assert.equal(h2.cancelled(), true);
+    assert.equal(th.cancelled(), true);
+    assert.equal(th.when() - t0, 0.15);
+  } finally {
+    loop.close();
+  }
+  assert.deepEqual(out, [
+    "killer",
+    "soon",
+    "ran",
+    "later-1",
+    "later0",
+    "cancel th",
+    "at0.1",
+    "later0.1",
+    "later0.2",
+    "ran.cancelled=true",
+  ]);
 });
