@@ -122,7 +122,12 @@ export function getEventLoop(): EventLoop {
 
 /** Options of `run` and `Runner`. */
 export interface RunOptions extends EventLoopOptions {
-  /** Makes the loop (instead of `newEventLoop`); it is not set as current. */
+  /**
+   * Makes the loop (instead of `newEventLoop`); it is not set as current.
+   * `debug`, if given, is applied to it (`setDebug`), as asyncio does;
+   * `virtualTime` cannot be, and is refused with a `TypeError`: give it to
+   * the loop the factory makes.
+   */
   loopFactory?: () => EventLoop;
   /**
    * Turn Ctrl-C (SIGINT) into cancelling the main task, as asyncio 3.11
@@ -180,8 +185,14 @@ export class Runner {
    * Creates a runner; the loop is made on first use.
    *
    * @param options `debug`, `virtualTime`, `loopFactory`.
+   * @throws {TypeError} If both `virtualTime` and `loopFactory` are given.
    */
   constructor(options: RunOptions = {}) {
+    if (options.loopFactory !== undefined && options.virtualTime !== undefined) {
+      throw new TypeError(
+        "Cannot make the runner: virtualTime is an option of the loop, which loopFactory makes; pass it there (newEventLoop({ virtualTime: true }))",
+      );
+    }
     this.#options = options;
   }
 
@@ -240,6 +251,8 @@ export class Runner {
       const { loopFactory, ...options } = this.#options;
       if (loopFactory !== undefined) {
         this.#loop = loopFactory();
+        // As asyncio's runner: its debug option applies to the factory's loop too.
+        if (options.debug !== undefined) this.#loop.setDebug(options.debug);
       } else {
         this.#loop = new EventLoop(options);
         setEventLoop(this.#loop);
@@ -253,15 +266,13 @@ export class Runner {
   /**
    * Cancels the tasks still pending and waits for them, shuts down the
    * default executor (waiting up to 300 seconds for its work, as asyncio),
-   * and closes the loop. Closing twice is a no-op.
+   * and closes the loop. Closing twice is a no-op, and so is closing a
+   * runner that never made its loop: as asyncio's, it stays usable.
    *
    * @returns A promise that settles when it is closed.
    */
   async close(): Promise<void> {
-    if (this.#state !== "initialized") {
-      this.#state = "closed";
-      return;
-    }
+    if (this.#state !== "initialized") return;
     const loop = this.#loop!;
     try {
       // After a second Ctrl-C nothing more is waited for.

@@ -269,7 +269,8 @@ Deno.test("a task left over by one Runner.run goes on in the next and is cancell
 });
 
 Deno.test("a closed Runner refuses to run with RuntimeError; closing twice is a no-op", async () => {
-  const runner = new Runner();
+  const runner = new Runner({ virtualTime: true });
+  await runner.run(sleep(0));
   await runner.close();
   await runner.close();
   assert.equal(String(runner), "Runner(closed)");
