@@ -185,7 +185,7 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 /** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /**
- * `loop[HOST_TURN](gated?)`: an async body was resumed or started; the drain
+ * `loop[HOST_TURN]()`: an async body was resumed or started; the drain
  * lets it run (host microtasks) before the next callback, as asyncio's step
  * runs a coroutine's code (see `EventLoop[HOST_TURN]`).
  */
@@ -342,13 +342,6 @@ export interface Layers {
    * Node, so the drain asks once, and only when it must.
    */
   leaveTaskContext(resume: () => void): boolean;
-  /**
-   * Whether the drain's next callback, a task step of `task`, only opens
-   * the start gate of an async-function task (see `tasks.ts`): a run of
-   * such first steps lets the bodies start together after the run, in
-   * order, where any other callback waits for them (`loop[HOST_TURN]`).
-   */
-  startsGated(task: never): boolean;
   /** Makes a task for `loop.createTask()` (unless a task factory is set). */
   createTask<T>(loop: EventLoop, coro: unknown, options?: TaskOptions): Task<T>;
   /** asyncio's `ensure_future`, for `loop.runUntilComplete()`. */
@@ -531,7 +524,6 @@ export const layers: Layers = {
   stepTask: () => {},
   settleThen: () => {},
   leaveTaskContext: () => false,
-  startsGated: () => false,
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,

@@ -148,10 +148,6 @@ function newChunk(): unknown[] {
  * runs) two ticks after the body resumes, one more per async helper between.
  */
 const HOST_TURN_TICKS = 8;
-/** `#bodyTurn`: an async body resumed (or started) in the callback the drain just ran. */
-const BODY_TURN = 1;
-/** `#bodyTurn`: only the first steps of gated async tasks ran (see `layers.startsGated`). */
-const GATED_TURN = 2;
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
@@ -513,9 +509,9 @@ export class EventLoop {
   #hostWork = 0;
   #hostTurn = false;
   #hostTurnTicks = 0;
-  // An async body resumed in this batch and its code has not run yet:
-  // BODY_TURN, GATED_TURN or 0 (see [HOST_TURN] and the drain).
-  #bodyTurn = 0;
+  // An async body resumed by a callback of this batch has not run its code
+  // yet (see [HOST_TURN] and the drain).
+  #bodyTurn = false;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1422,14 +1418,12 @@ export class EventLoop {
    * An async body was resumed (or started): its code runs in host
    * microtasks, and asyncio's step would run it before the next callback of
    * the iteration, so the drain pauses before that callback until the body
-   * parks again. `gated`: the step only opened the task's start gate; a run
-   * of such steps pauses once, after the last (see `layers.startsGated`).
+   * parks again.
    *
    * @ignore
    */
-  [HOST_TURN](gated?: boolean): void {
-    this.#hostTurn = true;
-    if (this.#bodyTurn !== BODY_TURN) this.#bodyTurn = gated === true ? GATED_TURN : BODY_TURN;
+  [HOST_TURN](): void {
+    this.#hostTurn = this.#bodyTurn = true;
   }
 
   /** @ignore */
@@ -1466,9 +1460,10 @@ export class EventLoop {
   /**
    * Debug mode: the async bodies that ran in host microtasks since the
    * drain, up to the last of their awaits (or returns), are reported
-   * together if they took `slowCallbackDuration` or longer. Bodies resumed
-   * together run interleaved (each `await`'s `then()` comes a microtask
-   * after its code stopped), so the time is the stretch's, not one body's.
+   * together if they took `slowCallbackDuration` or longer. The drain
+   * waits for each body it resumes, so a stretch is mostly one body's; a
+   * body that went on after a host await may run in another's, and the
+   * time is then the stretch's, not one body's.
    */
   #reportBodies(): void {
     const ran = this.#bodiesRan;
@@ -1493,8 +1488,7 @@ export class EventLoop {
     if (delta === 1) {
       // (A window runs a body's code: the drain pauses for it, as for a
       // body resumed in the host: see [HOST_TURN].)
-      this.#hostTurn = true;
-      this.#bodyTurn = BODY_TURN;
+      this.#hostTurn = this.#bodyTurn = true;
     } else if (this.#holds === 0 && this.#state === "running" && !this.#draining) {
       host.queueMicrotask(this.#afterHold);
     }
@@ -1719,7 +1713,7 @@ export class EventLoop {
     // layers.leaveTaskContext): asked at the first callback that needs it.
     let outside = false;
     this.#wakesOutside = false;
-    this.#bodyTurn = 0; // (the host ran since: the bodies are parked, or in host code)
+    this.#bodyTurn = false; // (the host ran since: the bodies are parked, or in host code)
     const sliceEnd = this.#sliceStart + SLICE_MS;
     let budget = this.#checkEvery;
     let lastCheck = this.#sliceStart;
@@ -1795,17 +1789,13 @@ export class EventLoop {
         while (i !== end) {
           const fn = batch[i] as (arg: unknown) => void;
           const arg = batch[i + 1];
-          if (
-            this.#bodyTurn !== 0 &&
-            (this.#bodyTurn === BODY_TURN || fn !== step || !layers.startsGated(arg as never))
-          ) {
+          if (this.#bodyTurn) {
             // An async body resumed by an earlier callback of this batch has
             // not run its code yet (host microtasks): asyncio's step would
             // have run it by now. Pause here until it parks again (a host
             // turn, as at an iteration's end; with windows, until the last
             // one closes and releases the loop); the batch resumes here.
-            this.#bodyTurn = 0;
-            this.#hostTurn = false;
+            this.#bodyTurn = this.#hostTurn = false;
             this.#batchIndex = i;
             this.#draining = realm.draining = false;
             if (this.#holds !== 0) return;
@@ -1865,8 +1855,7 @@ export class EventLoop {
         if (this.#hostTurn) {
           // An async-function task was resumed: let its body run (host
           // microtasks) before the next iteration, so both styles share the loop.
-          this.#hostTurn = false;
-          this.#bodyTurn = 0;
+          this.#hostTurn = this.#bodyTurn = false;
           if (this.#holds !== 0) {
             // Windows run (without an async context); the last release resumes.
             this.#batchIndex = i;

@@ -234,35 +234,25 @@ const LOOSE = 3 << HOST_SHIFT; // windows only: its code can no longer be told (
 const STEPS_IN_PLACE = 16;
 
 /**
- * How many tasks share a `StartGate` at most. A first step opens its task's
- * gate, and the tasks of that gate whose first step has not come yet (the
- * loop's batch was cut by a host turn) wait on the next gate: few enough to
- * move each time, many enough that the gate's own objects cost a task little.
- */
-const GATE_SIZE = 32;
-
-/**
- * The reactions that start the async bodies of up to `GATE_SIZE` tasks,
- * each in its creator's host context (see startGated in the Task class):
- * one promise for them all, which runs them in the order of `tasks`. The
- * task's `#resume` holds its gate until its first step.
+ * The start gate of an async-function task (see startGated in the Task
+ * class): `open` resolves a promise, with the gate itself (a task is
+ * thenable: the promise would adopt it), whose reaction, registered in the
+ * creator's host context, starts the body. The task's `#resume` holds its
+ * gate until its first step.
  */
 class StartGate {
-  readonly tasks: (Task<unknown> | undefined)[] = [];
-  /** The index in `tasks` of the next reaction's task. */
-  next = 0;
-  readonly promise: Promise<void>;
-  /** Opens the gate. */
-  readonly resolve: () => void;
-  /** The reaction each task registers. */
-  readonly start: () => void;
-  constructor(startGated: (gate: StartGate) => void) {
-    ({ promise: this.promise, resolve: this.resolve } = Promise.withResolvers<void>());
-    this.start = () => startGated(this);
+  readonly open: (gate: StartGate) => void;
+  constructor(readonly task: Task<unknown>, opened: (gate: StartGate) => void) {
+    void new Promise<StartGate>(takeOpener).then(opened);
+    this.open = gateOpener!;
+    gateOpener = null;
   }
 }
-/** The gate the next task waits on (until full or opened). */
-let shutGate: StartGate | null = null;
+/** Where the executor of a gate's promise leaves its resolving function. */
+let gateOpener: ((gate: StartGate) => void) | null = null;
+const takeOpener = (resolve: (gate: StartGate) => void): void => {
+  gateOpener = resolve;
+};
 
 /**
  * The task whose step runs outside the drain's own call (an eager start, the
@@ -943,35 +933,22 @@ export class Task<T = unknown> extends Future<T> {
     // reaction, so the body sees its creator's AsyncLocalStorage values
     // (asyncio's create_task copies the creator's contextvars), not those
     // of the code that woke the loop, whose context the drain runs in. The
-    // reactions of the tasks made before a first step wait on one shared
-    // gate (StartGate), which runs them in the order they were registered,
-    // so each finds its task in the gate's list: a task costs a reaction,
-    // not a promise and its resolving functions. The task's first step only
-    // opens the gate; the body then starts in that reaction, inside
-    // hostContext.run(task), while the drain pauses before its next
-    // callback (loop[HOST_TURN], as after unpark, which resumes a body the
-    // same way). First steps that follow one another in the batch pause
-    // once, after the last (layers.startsGated), so that their bodies start
-    // together, in order, and a gate's tasks are not moved to a new gate
-    // one step at a time. A task whose first step has not come yet when its
-    // gate opens waits on the next one.
+    // promise is the task's own (a gate of its own: StartGate), resolved
+    // with the task, so that the one reaction, shared by every task, finds
+    // it. The task's first step only opens the gate; the body then starts
+    // in that reaction, inside hostContext.run(task), while the drain
+    // pauses before its next callback (loop[HOST_TURN], as after unpark,
+    // which resumes a body the same way), as asyncio's step runs the first
+    // segment. (Gates shared by the tasks made in a row cost a task a
+    // reaction and no promise, but they open together: their bodies then
+    // started together and took turns at every await that needs no wait.)
     const startGated = (gate: StartGate): void => {
-      const task = gate.tasks[gate.next];
-      gate.tasks[gate.next++] = undefined;
-      if (task === undefined || task.done() || task.getLoop().isClosed()) return;
-      if (task.#resume instanceof StartGate) {
-        // Its first step has not come yet (another task of its gate opened
-        // it): wait on the next gate, from the creator's context, which
-        // this reaction runs in.
-        waitOnGate(task);
-        return;
-      }
+      const task = gate.task;
+      if (task.done() || task.getLoop().isClosed()) return;
       if ((task.#kind & MUST_CANCEL) !== 0) {
-        // Cancelled since its first step, by code that ran before the body
-        // (the drain pauses for the body before any other callback: see
-        // loop[HOST_TURN]): the first segment of a task started in the same
-        // run of first steps, or host code. asyncio's step would have thrown
-        // CancelledError in before the first line: the body never runs.
+        // Cancelled since its first step by host code that ran before the
+        // body (the drain waits for the body before its next callback): the
+        // body never runs, as after a cancel() before the first step.
         Task.#leaveHost(task);
         Task.#clearMustCancel(task);
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
@@ -982,17 +959,10 @@ export class Task<T = unknown> extends Future<T> {
       realm.hostSteps++;
       firstSegment(task, task.#coro as () => unknown, true);
     };
-    const waitOnGate = (task: Task<unknown>): void => {
-      let gate = shutGate;
-      if (gate === null || gate.tasks.length === GATE_SIZE) {
-        gate = shutGate = new StartGate(startGated);
-      }
-      gate.tasks.push(task);
-      gate.promise.then(gate.start);
-      task.#resume = gate;
-    };
     gateStart = (task) => {
-      if (Object.getPrototypeOf(task.#coro) !== GeneratorFunctionPrototype) waitOnGate(task);
+      if (Object.getPrototypeOf(task.#coro) !== GeneratorFunctionPrototype) {
+        task.#resume = new StartGate(task, startGated);
+      }
     };
 
     /** The first step of a task made from a function: call it inside the task. */
@@ -1001,19 +971,18 @@ export class Task<T = unknown> extends Future<T> {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
         Task.#clearMustCancel(task);
-        task.#resume = undefined; // its gate's reaction finds it done
+        task.#resume = undefined; // its gate never opens
         Task.#complete(task, "cancelled", Task.#cancelMessage(task));
         return;
       }
       const gate = task.#resume;
       if (gate instanceof StartGate) {
-        // Open its gate: the body starts in its reaction, after this
-        // iteration's batch; the loop waits for it as for host work.
+        // Open its gate: the body starts in its reaction, and the drain
+        // waits for it before its next callback.
         task.#resume = undefined;
         Task.#enterHost(task);
-        task.getLoop()[HOST_TURN](true);
-        if (gate === shutGate) shutGate = null;
-        gate.resolve();
+        task.getLoop()[HOST_TURN]();
+        gate.open(gate);
         return;
       }
       firstSegment(task, task.#coro as () => unknown, false);
@@ -1144,9 +1113,6 @@ export class Task<T = unknown> extends Future<T> {
 
     install({
       stepTask: stepTask as (task: never) => void,
-
-      startsGated: (task: Task<unknown>) =>
-        (task.#kind & KIND) === NOT_STARTED && task.#resume instanceof StartGate,
 
       leaveTaskContext: (resume) => {
         if (!contextNamesTask()) return false;

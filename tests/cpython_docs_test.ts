@@ -56,8 +56,6 @@ interface DocExample {
   expected: string[];
   generator: (print: Print) => Gen<unknown>;
   async: (print: Print) => Promise<unknown>;
-  /** The async twin differs for a known reason (named at the example): its test is ignored. */
-  asyncIgnore?: boolean;
 }
 
 /** Runs one style of an example under virtual time and returns its lines. */
@@ -751,8 +749,8 @@ const EXAMPLES: Record<string, DocExample> = {
     },
   },
   // Semaphore(2) over four workers; BoundedSemaphore released too many times.
-  // The async twin prints "start 0 true": see "async bodies resumed in one
-  // iteration interleave" below.
+  // (The async twin printed "start 0 true" while bodies started together
+  // interleaved: see "async bodies resumed in one iteration interleave".)
   semaphore: {
     expected: [
       "start 0 false",
@@ -765,7 +763,6 @@ const EXAMPLES: Record<string, DocExample> = {
       "end 3",
       "RangeError", // ValueError: out-of-range values are RangeErrors (README)
     ],
-    asyncIgnore: true,
     *generator(print) {
       const sem = new Semaphore(2);
       function* work(n: number): Gen {
@@ -920,7 +917,6 @@ for (const [name, example] of Object.entries(EXAMPLES)) {
   for (const style of STYLES) {
     Deno.test({
       name: `the asyncio docs' ${name} example prints what CPython prints (${style})`,
-      ignore: style === "async" && example.asyncIgnore === true,
       async fn() {
         assert.deepEqual(await linesOf(example, style), example.expected);
       },
@@ -1022,7 +1018,7 @@ Deno.test({
     }, VT),
 });
 
-// --- async bodies resumed in one iteration interleave ----------------------------
+// --- async bodies started in one iteration ran interleaved (fixed) -----------------
 //
 //   async def x(n):
 //       log.append(f"a{n}"); await lock.acquire(); log.append(f"b{n}")
@@ -1031,19 +1027,15 @@ Deno.test({
 //
 // An await that needs no wait (a free lock, a Semaphore with room) does not
 // suspend a task in asyncio: the step runs on to its next real wait before
-// any other task runs. The async style resumes every `await` in a microtask,
-// so the bodies of the tasks started (or resumed) in one iteration
-// interleave at each such await: a0 a1 b0 b1, and the docs-style Semaphore(2)
-// example prints "start 0 true" where CPython prints "start 0 false". The
-// generator style keeps asyncio's order. The fix belongs to the async step
-// order the lead is redesigning (src/tasks.ts, src/_await.ts): an await of
-// an operation that completes without waiting would have to go on
-// synchronously, or the bodies of one iteration be released one at a time,
-// each once the previous one reached a real wait.
+// any other task runs. The async style resumes every `await` in a
+// microtask, and the bodies of tasks made in a row started together (one
+// start gate for them all), so they took turns at each such await: a0 a1
+// b0 b1, and the docs' Semaphore(2) example printed "start 0 true". Now
+// each task has a gate of its own and the drain waits for each body before
+// its next callback.
 
 Deno.test({
   name: "async bodies started in one iteration do not interleave at awaits that need no wait",
-  ignore: true,
   fn: () =>
     run(async () => {
       const log: string[] = [];
