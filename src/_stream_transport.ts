@@ -70,6 +70,7 @@ import { BrokenPipeError, OSError, RuntimeError, TimeoutError } from "./errors.t
 import { describe } from "./_checks.ts";
 import { IO_WAIT, SCHEDULE } from "./_core.ts";
 import { trackIO, untrackIO } from "./_io.ts";
+import { host, type HostHandle } from "./_host/timers.ts";
 import { type HostAddr, type HostConn, toOSError } from "./_host/net.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -193,6 +194,8 @@ export class StreamTransport extends Transport {
   #closedBy: string | null = null;
   #protocolConnected: boolean;
   #hostClosed = false;
+  /** The socket's close, deferred while a host write is in flight (see `#closeHost`). */
+  #closeTimer: HostHandle | null = null;
   #lostError: Error | null = null;
   /** An error met in a host callback, handed to the loop by `pendingFailure`. */
   #failure: unknown = null;
@@ -425,7 +428,7 @@ export class StreamTransport extends Transport {
     this.#close("close()");
   }
 
-  /** Closes at once, dropping the buffer; `connectionLost(null)` follows. */
+  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, as asyncio sends them at once); `connectionLost(null)` follows. */
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
@@ -745,6 +748,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
     }
@@ -778,6 +782,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
     }
@@ -867,9 +872,32 @@ export class StreamTransport extends Transport {
     this.#settled();
   }
 
+  /**
+   * Closes the socket. asyncio's `write()` hands the bytes to the kernel at
+   * once, so `abort()` (or a protocol's error) drops only what the kernel
+   * did not take: `write(b"bye"); abort()` sends "bye". A host write here
+   * may not have reached the kernel yet (Deno starts it in a later turn),
+   * so while the first host write of a buffer is in flight the socket
+   * closes once it settles, or a host turn later if it waits for a peer
+   * that does not read. (The rest of a buffer the host took only part of
+   * is what the kernel did not take: dropped at once, as asyncio drops it.)
+   */
   #closeHost(): void {
+    if (this.#hostClosed || this.#closeTimer !== null) return;
+    if (this.#writing && this.#flightAt === 0 && !this.#loop.isClosed()) {
+      this.#closeTimer = host.setTimeout(() => this.#closeConn(), 0);
+      return;
+    }
+    this.#closeConn();
+  }
+
+  #closeConn(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
+    if (this.#closeTimer !== null) {
+      host.clearTimeout(this.#closeTimer);
+      this.#closeTimer = null;
+    }
     untrackIO(this.#loop, this);
     try {
       this.#conn.close();
@@ -901,7 +929,7 @@ export class StreamTransport extends Transport {
   /** The loop closed under the transport: close the socket, tell nobody. */
   #orphan(): void {
     if (this.#state < LOST) this.#state = LOST;
-    this.#closeHost();
+    this.#closeConn();
     this.#settled();
   }
 
