@@ -14,6 +14,7 @@ import {
   type ExceptionContext,
   type Future,
   getRunningLoop,
+  type IncompleteReadError,
   openConnection,
   Protocol,
   run,
@@ -224,4 +225,216 @@ Deno.test({
     });
     assert.deepEqual(got, ["hello\n", "world\n"]);
   },
+});
+
+// Finding: `writer.write(data); writer.close(); await writer.drain()` (or a
+// read pending in another task) returned, where asyncio's drain() throws
+// ConnectionResetError('Connection lost'): with nothing left to send, its
+// connection_lost() comes within the iteration drain() waits. The library's
+// socket takes a host turn or more to close, so the drain found no loss yet
+// and answered as if the connection could take more.
+Deno.test("write(), close(), then drain() throws ConnectionResetError, as asyncio (both styles)", async () => {
+  const results: string[] = [];
+  await run(async () => {
+    const server = await startServer(
+      async (reader, writer) => {
+        await reader.read();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    );
+    for (const style of ["async", "generator"]) {
+      for (const pendingRead of [false, true]) {
+        const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+        const read = pendingRead ? createTask(() => reader.read()) : null;
+        await sleep(0.01);
+        writer.write(enc("abc"));
+        writer.close();
+        const drain = style === "async"
+          ? createTask(async () => await writer.drain())
+          : createTask(function* () {
+            yield* writer.drain();
+          }());
+        try {
+          await drain;
+          results.push(`${style} ${pendingRead} drain ok`);
+        } catch (error) {
+          results.push(`${style} ${pendingRead} ${(error as Error).name}`);
+        }
+        if (read !== null) assert.equal((await read).length, 0);
+        await writer.waitClosed();
+      }
+    }
+    server.close();
+    await server.waitClosed();
+  });
+  assert.deepEqual(results, [
+    "async false ConnectionResetError",
+    "async true ConnectionResetError",
+    "generator false ConnectionResetError",
+    "generator true ConnectionResetError",
+  ]);
+});
+
+// Passing ports that pin subtle semantics (CPython 3.13's output in comments).
+
+Deno.test("streams: readuntil() with separator lists, IncompleteReadError, atEof, writeEof both ways (generator)", async () => {
+  const log: string[] = [];
+  const show = (bytes: Uint8Array) => JSON.stringify(dec(bytes));
+  await run(function* () {
+    const server = yield* startServer(
+      function* (reader, writer) {
+        writer.write(enc("ab\r\ncd\nef"));
+        yield* writer.drain();
+        yield* sleep(0.05);
+        writer.write(enc("gh|ij"));
+        yield* sleep(0.05);
+        writer.writeEof();
+        log.push(`server got ${show(yield* reader.read())} ${reader.atEof()}`);
+        try {
+          writer.write(enc("too late"));
+        } catch (error) {
+          log.push(`server write after eof: ${(error as Error).name}`);
+        }
+        log.push(`server closing=${writer.isClosing()} canWriteEof=${writer.canWriteEof()}`);
+        writer.close();
+        yield* writer.waitClosed();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const [reader, writer] = yield* openConnection("127.0.0.1", portOf(server));
+    log.push(show(yield* reader.readuntil(["\n", "\r\n"])));
+    log.push(show(yield* reader.readuntil(["\n", "\r\n"])));
+    log.push(show(yield* reader.readuntil(["|", "gh"]))); // the match that ends first
+    log.push(show(yield* reader.read(1)));
+    try {
+      yield* reader.readuntil("zz");
+    } catch (error) {
+      const e = error as IncompleteReadError;
+      log.push(`incomplete ${show(e.partial)} ${e.expected} ${reader.atEof()}`);
+    }
+    log.push(`${show(yield* reader.read())} ${show(yield* reader.readline())} ${reader.atEof()}`);
+    log.push(show(yield* reader.readexactly(0)));
+    try {
+      yield* reader.readexactly(1);
+    } catch (error) {
+      const e = error as IncompleteReadError;
+      log.push(`incomplete ${show(e.partial)} ${e.expected}`);
+    }
+    writer.write(enc("from client")); // its write side is still open
+    yield* writer.drain();
+    writer.writeEof();
+    log.push(`client closing=${writer.isClosing()}`);
+    yield* sleep(0.1);
+    writer.close();
+    yield* writer.waitClosed();
+    server.close();
+    yield* server.waitClosed();
+  });
+  assert.deepEqual(log, [
+    '"ab\\r\\n"', // b'ab\r\n'
+    '"cd\\n"', // b'cd\n'
+    '"efgh"', // b'efgh'
+    '"|"', // b'|'
+    'incomplete "ij" null true', // incomplete b'ij' None True
+    '"" "" true', // b'' b'' True
+    '""', // b''
+    'incomplete "" 1', // incomplete2 b'' 1
+    "client closing=false",
+    'server got "from client" true',
+    "server write after eof: RuntimeError",
+    "server closing=false canWriteEof=true",
+  ]);
+});
+
+Deno.test("a server's life: waitClosed() before close(), closeClients(), abortClients(), a failing handler, serveForever() misuse", async () => {
+  const log: string[] = [];
+  const handled: string[] = [];
+  const messages: string[] = [];
+  const name = (error: unknown) => (error as Error).name;
+  await run(async () => {
+    getRunningLoop().setExceptionHandler((_loop, context) =>
+      messages.push(`${context.message}: ${name(context.exception)}`)
+    );
+    const server = await startServer(
+      async (reader, writer) => {
+        handled.push(`read ${dec(await reader.read(100))}`);
+        const data = dec(await reader.read(100));
+        handled.push(`read2 "${data}" eof=${reader.atEof()} closing=${writer.isClosing()}`);
+        if (data === "boom") throw new RangeError("boom");
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = portOf(server);
+    const closed = createTask(() => server.waitClosed());
+    await sleep(0.01);
+    log.push(`waitClosed() before close() done=${closed.done()}`);
+    for (const how of ["closeClients", "abortClients", "boom"] as const) {
+      const [reader, writer] = await openConnection("127.0.0.1", port);
+      writer.write(enc(how));
+      await sleep(0.05);
+      if (how === "boom") writer.write(enc("boom"));
+      else server[how]();
+      log.push(`client read "${dec(await reader.read())}"`);
+      await sleep(0.05);
+      writer.close();
+      await writer.waitClosed();
+    }
+    const [, writer] = await openConnection("127.0.0.1", port);
+    writer.close();
+    try {
+      await writer.drain();
+    } catch (error) {
+      log.push(`drain after close: ${name(error)}`);
+    }
+    await writer.waitClosed();
+    await writer.waitClosed();
+    await sleep(0.05); // its handler ends
+    const forever = createTask(() => server.serveForever());
+    await sleep(0);
+    try {
+      await server.serveForever();
+    } catch (error) {
+      log.push(`second serveForever: ${name(error)}`);
+    }
+    server.close();
+    log.push(`closed: serving=${server.isServing()} sockets=${server.sockets.length}`);
+    try {
+      await forever;
+    } catch (error) {
+      log.push(`serveForever: ${name(error)}`);
+    }
+    try {
+      await server.serveForever();
+    } catch (error) {
+      log.push(`serveForever on a closed server: ${name(error)}`);
+    }
+    await closed;
+    await server.waitClosed();
+  });
+  assert.deepEqual(log, [
+    "waitClosed() before close() done=false",
+    'client read ""', // closeClients(): the end of the stream
+    'client read ""', // abortClients()
+    'client read ""', // a handler that failed: its connection closed
+    "drain after close: ConnectionResetError",
+    "second serveForever: RuntimeError",
+    "closed: serving=false sockets=0",
+    "serveForever: CancelledError",
+    "serveForever on a closed server: RuntimeError",
+  ]);
+  assert.deepEqual(handled, [
+    "read closeClients",
+    'read2 "" eof=true closing=true',
+    "read abortClients",
+    'read2 "" eof=true closing=true',
+    "read boom",
+    'read2 "boom" eof=false closing=false',
+    "read ",
+    'read2 "" eof=true closing=false',
+  ]);
+  assert.deepEqual(messages, ["Unhandled exception in client_connected_cb: RangeError"]);
 });
