@@ -43,7 +43,7 @@ class Logged extends Protocol {
   override dataReceived(data: Uint8Array) {
     this.log.push(`${this.name} data ${dec(data)}`);
   }
-  override eofReceived() {
+  override eofReceived(): boolean | undefined {
     this.log.push(`${this.name} eof`);
     return undefined;
   }
@@ -437,4 +437,147 @@ Deno.test("a server's life: waitClosed() before close(), closeClients(), abortCl
     'read2 "" eof=true closing=false',
   ]);
   assert.deepEqual(messages, ["Unhandled exception in client_connected_cb: RangeError"]);
+});
+
+Deno.test("write buffer limits: the defaults, one mark given, bad marks, pauseWriting/resumeWriting at the marks", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    const total = loop.createFuture<number>();
+    let sink!: Transport;
+    const server = await loop.createServer(
+      () =>
+        new class extends Protocol {
+          received = 0;
+          override connectionMade(t: Transport) {
+            sink = t;
+            t.pauseReading();
+          }
+          override dataReceived(data: Uint8Array) {
+            this.received += data.length;
+          }
+          override eofReceived() {
+            total.setResult(this.received);
+            return undefined;
+          }
+        }(),
+      "127.0.0.1",
+      0,
+    );
+    const lost = loop.createFuture<void>();
+    const [t] = await loop.createConnection(
+      () =>
+        new class extends Protocol {
+          override pauseWriting() {
+            log.push(`pause above=${t.getWriteBufferSize() > t.getWriteBufferLimits()[1]}`);
+          }
+          override resumeWriting() {
+            log.push(`resume below=${t.getWriteBufferSize() <= t.getWriteBufferLimits()[0]}`);
+          }
+          override connectionLost() {
+            lost.setResult();
+          }
+        }(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    log.push(`${t.getWriteBufferLimits()}`); // (16384, 65536)
+    t.setWriteBufferLimits(100);
+    log.push(`${t.getWriteBufferLimits()}`); // (25, 100)
+    t.setWriteBufferLimits(undefined, 100);
+    log.push(`${t.getWriteBufferLimits()}`); // (100, 400)
+    for (const [high, low] of [[10, 100], [-1, undefined], [undefined, -1]]) {
+      assert.throws(() => t.setWriteBufferLimits(high, low), RangeError); // ValueError
+    }
+    t.setWriteBufferLimits(1000, 10);
+    await sleep(0.02);
+    for (let i = 0; i < 64; i++) t.write(new Uint8Array(65536));
+    t.setWriteBufferLimits(1 << 30); // raised: no resumeWriting() yet
+    log.push("raised");
+    sink.resumeReading();
+    t.writeEof();
+    log.push(`total ${await total}`);
+    t.close();
+    await lost;
+    server.closeClients();
+    server.close();
+    await server.waitClosed();
+  });
+  assert.deepEqual(log, [
+    "16384,65536",
+    "25,100",
+    "100,400",
+    "pause above=true",
+    "raised",
+    "resume below=true",
+    "total 4194304",
+  ]);
+});
+
+Deno.test("protocol callbacks in CPython's order: eofReceived() false or nothing, a server that closes in connectionMade()", async () => {
+  const logs: string[][] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    for (const mode of ["eof false", "eof nothing", "close in made"]) {
+      const log: string[] = [];
+      const srvLost = loop.createFuture<void>();
+      const cliLost = loop.createFuture<void>();
+      const server = await loop.createServer(
+        () =>
+          new class extends Logged {
+            override eofReceived() {
+              super.eofReceived();
+              return mode === "eof false" ? false : undefined;
+            }
+          }("srv", log, srvLost, (t) => {
+            if (mode !== "close in made") return;
+            t.write(enc("hello"));
+            t.close();
+            log.push(`srv closing=${t.isClosing()}`);
+          }),
+        "127.0.0.1",
+        0,
+      );
+      const [t] = await loop.createConnection(
+        () => new Logged("cli", log, cliLost),
+        "127.0.0.1",
+        portOf(server),
+      );
+      if (mode !== "close in made") {
+        t.write(enc("abc"));
+        t.writeEof();
+        log.push(`cli canWriteEof=${t.canWriteEof()} closing=${t.isClosing()}`);
+      }
+      await srvLost;
+      await cliLost;
+      server.close();
+      await server.waitClosed();
+      logs.push(log);
+    }
+  });
+  // eof_false / plain: srv made, cli made, srv data b'abc', srv eof,
+  // srv lost None, cli eof, cli lost None.
+  const eof = [
+    "srv made",
+    "cli made",
+    "cli canWriteEof=true closing=false",
+    "srv data abc",
+    "srv eof",
+    "srv lost null",
+    "cli eof",
+    "cli lost null",
+  ];
+  assert.deepEqual(logs[0], eof);
+  assert.deepEqual(logs[1], eof);
+  // close_in_made: srv made, srv closing=True, cli made, srv lost None,
+  // cli data b'hello', cli eof, cli lost None.
+  assert.deepEqual(logs[2], [
+    "srv made",
+    "srv closing=true",
+    "cli made",
+    "srv lost null",
+    "cli data hello",
+    "cli eof",
+    "cli lost null",
+  ]);
 });
