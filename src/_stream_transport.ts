@@ -70,6 +70,7 @@ import { BrokenPipeError, OSError, RuntimeError, TimeoutError } from "./errors.t
 import { describe } from "./_checks.ts";
 import { IO_WAIT, SCHEDULE } from "./_core.ts";
 import { trackIO, untrackIO } from "./_io.ts";
+import { host, type HostHandle } from "./_host/timers.ts";
 import { type HostAddr, type HostConn, toOSError } from "./_host/net.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -193,6 +194,8 @@ export class StreamTransport extends Transport {
   #closedBy: string | null = null;
   #protocolConnected: boolean;
   #hostClosed = false;
+  /** The socket's close, deferred while a host write is in flight (see `#closeHost`). */
+  #closeTimer: HostHandle | null = null;
   #lostError: Error | null = null;
   /** An error met in a host callback, handed to the loop by `pendingFailure`. */
   #failure: unknown = null;
@@ -203,6 +206,12 @@ export class StreamTransport extends Transport {
   #reading = false;
   #readCounted = false;
   #eofSeen = false;
+  /**
+   * A stream closed with `close()` before its end was seen: one last read
+   * takes what had arrived (asyncio's reader would hold it already), and
+   * its bytes are delivered although the transport is closing.
+   */
+  #lastRead = false;
   /** A completed read not delivered yet: a byte count, `null` (EOF), or NOTHING. */
   #held: number | null = NOTHING;
   /**
@@ -425,7 +434,7 @@ export class StreamTransport extends Transport {
     this.#close("close()");
   }
 
-  /** Closes at once, dropping the buffer; `connectionLost(null)` follows. */
+  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, as asyncio sends them at once); `connectionLost(null)` follows. */
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
@@ -494,6 +503,10 @@ export class StreamTransport extends Transport {
       this.#reading || this.#paused || this.#state !== OPEN || this.#eofSeen ||
       this.#held !== NOTHING
     ) return;
+    this.#read();
+  }
+
+  #read(): void {
     this.#reading = true;
     if (!this.#onDemand) {
       this.#readCounted = true;
@@ -522,7 +535,9 @@ export class StreamTransport extends Transport {
 
   /** A chunk the host handed over: held as it is, delivered without a copy. */
   #gotChunk(chunk: Uint8Array | null): void {
-    if (chunk !== null && chunk.length !== 0 && this.#state === OPEN) this.#chunk = chunk;
+    if (chunk !== null && chunk.length !== 0 && (this.#state === OPEN || this.#lastRead)) {
+      this.#chunk = chunk;
+    }
     this.#onRead(chunk === null ? null : chunk.length);
   }
 
@@ -537,6 +552,14 @@ export class StreamTransport extends Transport {
   readonly #onRead = (n: number | null): void => {
     this.#readSettled();
     if (this.#state !== OPEN) {
+      if (this.#lastRead && n !== null && n !== 0 && !this.#loop.isClosed()) {
+        // The last read of a closed stream: delivered before connectionLost().
+        this.#held = n;
+        this.#loop[SCHEDULE](deliverRead, this);
+      } else {
+        this.#chunk = null;
+      }
+      if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
     }
@@ -571,9 +594,14 @@ export class StreamTransport extends Transport {
   /** Delivers the held read to the protocol (`deliverRead`, in the loop). */
   #deliver(): void {
     const n = this.#held;
-    if (n === NOTHING || this.#paused) return; // delivered already, or resumeReading() will
+    // Delivered already, or resumeReading() will (the last read of a closed stream: now).
+    if (n === NOTHING || (this.#paused && !this.#lastRead)) return;
     this.#held = NOTHING;
-    if (this.#state !== OPEN) return; // close() stops reading: the data is dropped
+    if (this.#state !== OPEN) {
+      // close() stops reading: the data is dropped, but a stream's last read.
+      if (!this.#lastRead || n === null) return;
+      this.#eofSeen = true; // nothing reads after it
+    }
     if (n === null) {
       this.#endOfStream();
       return;
@@ -745,6 +773,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
     }
@@ -778,6 +807,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
     }
@@ -842,8 +872,18 @@ export class StreamTransport extends Transport {
     if (this.#state !== OPEN) return;
     this.#state = CLOSING;
     this.#closedBy = by;
-    this.#held = NOTHING;
-    this.#chunk = null;
+    if (this.#onDemand && by !== null && !this.#eofSeen && !this.#loop.isClosed()) {
+      // asyncio's transport reads whatever arrives, so the bytes that came
+      // before close() are in its StreamReader, and a read after the close
+      // returns them. A stream here reads on demand: they may still be in
+      // the kernel. One last read takes them (see #closeHost); a read held
+      // or in flight goes on.
+      this.#lastRead = true;
+      if (!this.#reading && this.#held === NOTHING) this.#read();
+    } else {
+      this.#held = NOTHING;
+      this.#chunk = null;
+    }
     if (!this.#writing && this.#outLength === 0) this.#lose(null);
   }
 
@@ -861,15 +901,44 @@ export class StreamTransport extends Transport {
     if (this.#state >= LOST) return;
     this.#state = LOST;
     this.#lostError = error;
-    this.#held = NOTHING;
-    this.#chunk = null;
+    if (!this.#lastRead || error !== null) {
+      this.#held = NOTHING;
+      this.#chunk = null;
+    }
     this.#closeHost();
     this.#settled();
   }
 
+  /**
+   * Closes the socket. asyncio's `write()` hands the bytes to the kernel at
+   * once, so `abort()` (or a protocol's error) drops only what the kernel
+   * did not take: `write(b"bye"); abort()` sends "bye". A host write here
+   * may not have reached the kernel yet (Deno starts it in a later turn),
+   * so while the first host write of a buffer is in flight the socket
+   * closes once it settles, or a host turn later if it waits for a peer
+   * that does not read. (The rest of a buffer the host took only part of
+   * is what the kernel did not take: dropped at once, as asyncio drops it.)
+   * The last read of a closed stream (see `#close`) waits the same way.
+   */
   #closeHost(): void {
+    if (this.#hostClosed || this.#closeTimer !== null) return;
+    if (
+      ((this.#writing && this.#flightAt === 0) || (this.#reading && this.#lastRead)) &&
+      !this.#loop.isClosed()
+    ) {
+      this.#closeTimer = host.setTimeout(() => this.#closeConn(), 0);
+      return;
+    }
+    this.#closeConn();
+  }
+
+  #closeConn(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
+    if (this.#closeTimer !== null) {
+      host.clearTimeout(this.#closeTimer);
+      this.#closeTimer = null;
+    }
     untrackIO(this.#loop, this);
     try {
       this.#conn.close();
@@ -901,7 +970,7 @@ export class StreamTransport extends Transport {
   /** The loop closed under the transport: close the socket, tell nobody. */
   #orphan(): void {
     if (this.#state < LOST) this.#state = LOST;
-    this.#closeHost();
+    this.#closeConn();
     this.#settled();
   }
 

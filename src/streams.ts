@@ -612,7 +612,16 @@ export class StreamWriter {
       }
       *slow(): Generator<unknown, void, unknown> {
         const writer = this.writer;
-        if (writer.#transport.isClosing()) yield* sleep(0);
+        const transport = writer.#transport;
+        if (transport.isClosing()) {
+          yield* sleep(0);
+          // With nothing left to send, asyncio's connection_lost() has come
+          // by now and its drain throws; the library's socket may take a
+          // host turn more to close (a stream's last read): the same answer.
+          if (transport.getWriteBufferSize() === 0) {
+            throw new ConnectionResetError("Connection lost");
+          }
+        }
         yield* writer.#protocol[DRAIN_HELPER]();
       }
     }
