@@ -512,6 +512,10 @@ export class EventLoop {
   // An async body resumed by a callback of this batch has not run its code
   // yet (see [HOST_TURN] and the drain).
   #bodyTurn = false;
+  // The host work counted before the body of the current host turn entered
+  // the host: the turn waits while there is more (that body's own), not for
+  // other bodies still awaiting host promises (see #fromMicrotask).
+  #turnBase = 0;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1423,6 +1427,8 @@ export class EventLoop {
    * @ignore
    */
   [HOST_TURN](): void {
+    // (The tasks layer counts the body as host work before it calls this.)
+    if (!this.#bodyTurn) this.#turnBase = this.#hostWork - 1;
     this.#hostTurn = this.#bodyTurn = true;
   }
 
@@ -1611,7 +1617,7 @@ export class EventLoop {
       // still, as asyncio's task does through them, and a body that just
       // started may have queued its own end: its turn goes on.
       const moved = realm.hostSteps !== this.#hostSteps;
-      if (this.#hostWork !== 0 || moved) {
+      if (this.#hostWork > this.#turnBase || moved) {
         if (moved) {
           this.#hostSteps = realm.hostSteps;
           this.#hostTurnTicks = HOST_TURN_TICKS;

@@ -129,28 +129,21 @@ Deno.test("streams: writer.write() then writer.transport.abort(): the peer reads
   assert.deepEqual(got, ["400 bad request\n", ""]);
 });
 
-// Finding (not fixed: its fix belongs in src/tasks.ts, which the lead is
-// redesigning). Found porting a readline() loop: an async-function task
-// whose body has returned can still be cancelled, and its result is lost.
-// The body's `return` settles its promise, but the task completes in a later
-// reaction; another async body resumed in the same iteration (main, below)
-// runs in between, sees `done() === false`, and its `cancel()` wins: the task
-// ends cancelled, `cancel()` returned true. In CPython the other coroutine
+// Found porting a readline() loop, fixed by the drain's pause after an async
+// step: an async-function task whose body had returned could still be
+// cancelled, and its result was lost. The body's `return` settles its
+// promise, but the task completes in a later reaction; another async body
+// resumed in the same iteration (main, below) ran in between, saw
+// `done() === false`, and its `cancel()` won. In CPython the other coroutine
 // cannot run between the body's return and the task's completion: done=True,
-// cancel() is False, the result stands.
+// cancel() is False, the result stands. The drain now waits for the body to
+// park or end before the next callback.
 //
 //   t = create_task(body())   # await f1; await f2; return "end"
 //   await sleep(0); f1.set_result("a"); await sleep(0); f2.set_result("b"); await sleep(0)
 //   t.done(), t.cancel(), await t        # True, False, 'end'
-//
-// The fix I would make: a cancel() from outside the task while its async
-// body runs (resumed, not parked on a library awaitable) is held until the
-// body parks (then thrown in there) or settles (a return then stands and the
-// task completes with it; only a cancel the body made of itself cancels a
-// returning task, as CPython's _must_cancel does).
 Deno.test({
   name: "an async task whose body returned is done before another task can cancel it, as CPython",
-  ignore: true,
   fn: async () => {
     const log = await run(async () => {
       const loop = getRunningLoop();
