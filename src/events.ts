@@ -1806,7 +1806,12 @@ export class EventLoop {
             this.#draining = realm.draining = false;
             if (this.#holds !== 0) return;
             this.#hostTurnTicks = HOST_TURN_TICKS;
-            this.#wake(); // by microtask, or by macrotask once the slice is spent
+            // By a plain microtask (or a macrotask once the slice is spent):
+            // it runs in the drain's own context, which names no task if the
+            // drain left one, and a promise of #wakeOutside per async step
+            // costs more.
+            this.#wakesOutside = false;
+            this.#wake();
             return;
           }
           this.#batchIndex = i; // what runs now: see [RUNNING_STEP]
