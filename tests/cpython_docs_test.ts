@@ -750,7 +750,7 @@ const EXAMPLES: Record<string, DocExample> = {
   },
   // Semaphore(2) over four workers; BoundedSemaphore released too many times.
   // (The async twin printed "start 0 true" while bodies started together
-  // interleaved: see "async bodies resumed in one iteration interleave".)
+  // interleaved: see "async bodies started in one iteration ran interleaved".)
   semaphore: {
     expected: [
       "start 0 false",

@@ -83,7 +83,7 @@ for (const style of STYLES) {
           }
           return `${kind} ok`;
         });
-        yield* tick(2); // an async body parks after the generator steps of an iteration
+        yield* tick(2); // the task has started and parked on its wait
         task.cancel("bye");
         task.cancel("again");
         seen.push(yield* task);
