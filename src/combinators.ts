@@ -362,6 +362,12 @@ export function gather(...args: unknown[]): Future<unknown> {
     }
     aws = args[0];
     returnExceptions = Boolean((args[1] as GatherOptions | undefined)?.returnExceptions);
+  } else if (args.length >= 2 && isGatherOptions(args.at(-1))) {
+    // Python's gather(*aws, return_exceptions=True), ported word for word
+    // (a plain object is no awaitable: it can only be meant as options).
+    throw new TypeError(
+      "Cannot gather: options come with the list form, gather([a, b, ...], { returnExceptions: true }); got them after the awaitables",
+    );
   }
   // Validate everything before starting anything, so that a bad argument
   // leaves no orphan task behind.

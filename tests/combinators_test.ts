@@ -332,6 +332,17 @@ Deno.test("gather() refuses a non-awaitable and futures of another loop, startin
         () => gather([sleep(1)], 3 as unknown as { returnExceptions: boolean }),
         TypeError,
       );
+      // Python's gather(*aws, return_exceptions=True), ported word for word:
+      // the options come with the list form only, and the error says so.
+      const job = getRunningLoop().createFuture<number>();
+      assert.throws(
+        () => gather(job, { returnExceptions: true } as unknown as Awaitable<number>),
+        {
+          name: "TypeError",
+          message:
+            "Cannot gather: options come with the list form, gather([a, b, ...], { returnExceptions: true }); got them after the awaitables",
+        },
+      );
       assert.equal(allTasks().size, before);
       yield* sleep(0);
     }, VT);
