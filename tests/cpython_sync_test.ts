@@ -18,6 +18,7 @@ import {
   currentTask,
   Event,
   type Future,
+  gather,
   getRunningLoop,
   Lock,
   PriorityQueue,
@@ -464,5 +465,111 @@ for (const style of STYLES) {
       log.push(`${yield* t} cancelling=${t.cancelling()} locked=${cond.locked()}`);
     }, VT);
     assert.deepEqual(log, ["cancelling=2 locked=true two", "ok cancelling=0 locked=false"]);
+  });
+}
+
+// --- async bodies woken together run one after the other, as asyncio's steps -----
+//
+//   cond = Condition(); three tasks: async with cond: await cond.wait(); log woke
+//   await sleep(0); async with cond: cond.notify(2)
+//   then, once an iteration: log which tasks are done
+//   -> iter 0: FFF | cw0 woke | cw0 out | cw1 woke | cw1 out | iter 1: TTF ...
+//
+//   ev = Event(); lock = Lock(); four waiters: await ev.wait(); log woke;
+//   async with lock: log locked; await sleep(0); log unlock
+//   a killer: await ev.wait(); log; waiters[2].cancel()
+//   -> w0 woke, w0 locked, w1 woke, w2 woke, w3 woke, killer woke, w0 unlock,
+//      w1 locked, w1 unlock, w3 locked, w3 unlock; only w2 cancelled
+//
+// The async style ran the bodies an iteration resumed after all its steps,
+// interleaved at awaits that need no wait (cw0 woke, then nothing done until
+// an iteration later; cw1 found the lock held). Fixed by the drain's pause
+// after each async step.
+for (const style of STYLES) {
+  Deno.test(`bodies woken together by notify(2) or an Event run in their steps' order (${style})`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const cond = new Condition();
+      const cws = [0, 1, 2].map((n) =>
+        spawn(style, function* () {
+          yield* asyncWith(cond, function* () {
+            yield* cond.wait();
+            log.push(`cw${n} woke`);
+          });
+          log.push(`cw${n} out`);
+        }, async () => {
+          await asyncWith(cond, async () => {
+            await cond.wait();
+            log.push(`cw${n} woke`);
+          });
+          log.push(`cw${n} out`);
+        })
+      );
+      yield* sleep(0);
+      yield* asyncWith(cond, () => cond.notify(2));
+      for (let i = 0; i < 2; i++) {
+        log.push(`iter ${i}: ${cws.map((t) => t.done() ? "T" : "F").join("")}`);
+        yield* sleep(0);
+      }
+      yield* asyncWith(cond, () => cond.notifyAll());
+      yield* gather(...cws);
+
+      const ev = new Event();
+      const lock = new Lock();
+      const ws: Task<void>[] = [0, 1, 2, 3].map((n) =>
+        spawn(style, function* () {
+          yield* ev.wait();
+          log.push(`w${n} woke`);
+          yield* asyncWith(lock, function* () {
+            log.push(`w${n} locked`);
+            yield* sleep(0);
+            log.push(`w${n} unlock`);
+          });
+        }, async () => {
+          await ev.wait();
+          log.push(`w${n} woke`);
+          await asyncWith(lock, async () => {
+            log.push(`w${n} locked`);
+            await sleep(0);
+            log.push(`w${n} unlock`);
+          });
+        })
+      );
+      const killer = spawn(style, function* () {
+        yield* ev.wait();
+        log.push("killer woke");
+        ws[2].cancel();
+      }, async () => {
+        await ev.wait();
+        log.push("killer woke");
+        ws[2].cancel();
+      });
+      yield* sleep(0);
+      ev.set();
+      yield* gather([...ws, killer], { returnExceptions: true });
+      log.push(ws.map((w) => w.cancelled() ? "T" : "F").join(""));
+    }, VT);
+    assert.deepEqual(log, [
+      "iter 0: FFF",
+      "cw0 woke",
+      "cw0 out",
+      "cw1 woke",
+      "cw1 out",
+      "iter 1: TTF",
+      "cw2 woke",
+      "cw2 out",
+      "w0 woke",
+      "w0 locked",
+      "w1 woke",
+      "w2 woke",
+      "w3 woke",
+      "killer woke",
+      "w0 unlock",
+      "w1 locked",
+      "w1 unlock",
+      "w3 locked",
+      "w3 unlock",
+      "FFTF",
+    ]);
   });
 }
