@@ -112,6 +112,12 @@ export interface StreamTransportOptions {
   waiter?: Future<void> | null;
   /** The address messages name the peer by. */
   peer?: SocketAddress | null;
+  /**
+   * A child's standard input: a pipe has no half-close, so `writeEof()`
+   * closes the transport once its buffer is sent (asyncio's write pipe
+   * transport).
+   */
+  writePipe?: boolean;
 }
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -185,6 +191,7 @@ export class StreamTransport extends Transport {
   #onDemand = false;
   #owner: TransportOwner | null;
   readonly #tls: boolean;
+  readonly #writePipe: boolean;
   readonly #peer: SocketAddress | null;
   #waiter: Future<void> | null;
 
@@ -248,6 +255,7 @@ export class StreamTransport extends Transport {
     this.#conn = conn;
     this.#owner = options.owner ?? null;
     this.#tls = options.tls ?? false;
+    this.#writePipe = options.writePipe ?? false;
     this.#peer = options.peer ?? null;
     this.#waiter = options.waiter ?? null;
     this.#protocolConnected = options.connectionMade === false;
@@ -403,7 +411,7 @@ export class StreamTransport extends Transport {
     if (this.#writeSize > this.#high) this.#maybePauseProtocol();
   }
 
-  /** Ends the write side once the buffer is sent. */
+  /** Ends the write side once the buffer is sent (closes a child's stdin: a pipe has no half-close). */
   writeEof(): void {
     if (this.#tls) {
       throw new RuntimeError(
@@ -412,6 +420,7 @@ export class StreamTransport extends Transport {
     }
     if (this.#state !== OPEN || this.#eofWritten) return;
     this.#eofWritten = true;
+    if (this.#writePipe) return this.#close("writeEof()");
     if (!this.#writing && this.#outLength === 0) this.#shutdownWrite();
   }
 

@@ -363,17 +363,17 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
   const transports: Transport[] = [];
-  const open = (conn: HostConn, protocol: FlowControlProtocol): Transport => {
+  const open = (conn: HostConn, protocol: FlowControlProtocol, writePipe = false): Transport => {
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter, writePipe });
     transports.push(transport);
     return transport;
   };
   let stdin: StreamWriter | null = null;
   if (child.stdin !== null) {
     const protocol = new PipeWriterProtocol(loop);
-    stdin = new StreamWriter(open(child.stdin, protocol), protocol, null, loop);
+    stdin = new StreamWriter(open(child.stdin, protocol, true), protocol, null, loop);
   }
   const reader = (conn: HostConn | null): StreamReader | null => {
     if (conn === null) return null;
@@ -839,7 +839,11 @@ export class SubprocessTransport extends BaseTransport {
       this.#open.add(fd);
       this.#pipes.set(
         fd,
-        new StreamTransport(loop, conn, new PipeProtocol(this, fd), { extra: {}, waiter }),
+        new StreamTransport(loop, conn, new PipeProtocol(this, fd), {
+          extra: {},
+          waiter,
+          writePipe: fd === 0,
+        }),
       );
     };
     pipe(0, child.stdin);
