@@ -118,7 +118,11 @@ export interface SubprocessOptions {
   stderr?: StdioOption | typeof STDOUT;
   /** The child's working directory. */
   cwd?: string | null;
-  /** Variables added to (or replacing some of) the parent's environment. */
+  /**
+   * The child's whole environment, as asyncio's `env=`: it replaces the
+   * parent's (left out or `null`, the parent's is inherited). To add to the
+   * parent's, spread it in: `{ ...Deno.env.toObject(), NAME: "value" }`.
+   */
   env?: Record<string, string> | null;
   /** The buffer limit of the `StreamReader`s (64 KiB by default). */
   limit?: number;
@@ -261,7 +265,7 @@ function shellRequest(cmd: unknown, options: unknown, what: string): Request {
  * @param program The program: a path, or a name looked up in `PATH`.
  * @param args The program's arguments, then the options, if any:
  * `stdin`, `stdout`, `stderr` (`PIPE`, `DEVNULL`, `STDOUT` for stderr, or
- * `null`: inherited), `cwd`, `env` (added to the parent's environment),
+ * `null`: inherited), `cwd`, `env` (the child's whole environment, as asyncio's),
  * `limit` (of the stream readers).
  * @returns An awaitable of the {@linkcode Process}; it throws
  * `FileNotFoundError` if the program does not exist.

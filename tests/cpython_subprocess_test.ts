@@ -10,10 +10,12 @@
 import assert from "node:assert/strict";
 import {
   createSubprocessExec,
+  createSubprocessShell,
   getRunningLoop,
   PIPE,
   run,
   sleep,
+  STDOUT,
   SubprocessProtocol,
 } from "../mod.ts";
 
@@ -82,4 +84,41 @@ Deno.test("writeEof() on a child's stdin closes the pipe at once, as asyncio's w
     assert.deepEqual(protocol.log.slice(4).sort(), ["connLost", "exited", "lost1:null"].sort());
     assert.equal(protocol.log.at(-1), "connLost");
   });
+});
+
+// Finding: options.env was added to the parent's environment. asyncio's
+// env= is the child's whole environment (subprocess.Popen's), so a port
+// that hands a child a clean environment, as `env={"FOO": "1"}`, silently
+// passed every variable of the parent on (secrets included). CPython prints
+// ['FOO=1'] and b'unset 1\n'.
+Deno.test("options.env is the child's whole environment, as asyncio's env=", async () => {
+  Deno.env.set("CORO_PARENT_ONLY", "leaked");
+  try {
+    await run(async () => {
+      let proc = await createSubprocessExec("env", { env: { FOO: "1" }, stdout: PIPE });
+      assert.deepEqual(dec((await proc.communicate())[0]), "FOO=1\n");
+      proc = await createSubprocessShell('echo "${CORO_PARENT_ONLY:-unset}" "$FOO"', {
+        env: { FOO: "1" },
+        stdout: PIPE,
+      });
+      assert.deepEqual(dec((await proc.communicate())[0]), "unset 1\n");
+      // No env: the parent's is inherited; to add to it, spread it in.
+      proc = await createSubprocessShell('echo "$CORO_PARENT_ONLY"', { stdout: PIPE });
+      assert.deepEqual(dec((await proc.communicate())[0]), "leaked\n");
+      proc = await createSubprocessShell('echo "$CORO_PARENT_ONLY" "$FOO"', {
+        env: { ...Deno.env.toObject(), FOO: "2" },
+        stdout: PIPE,
+      });
+      assert.deepEqual(dec((await proc.communicate())[0]), "leaked 2\n");
+      // stderr: STDOUT runs through /bin/sh, found without a PATH.
+      proc = await createSubprocessExec("sh", "-c", "echo $FOO >&2", {
+        env: { FOO: "3" },
+        stdout: PIPE,
+        stderr: STDOUT,
+      });
+      assert.deepEqual(dec((await proc.communicate())[0]), "3\n");
+    });
+  } finally {
+    Deno.env.delete("CORO_PARENT_ONLY");
+  }
 });

@@ -233,12 +233,13 @@ processTest("subprocess: PIPE, DEVNULL, STDOUT and inherited streams; cwd and en
     assert.equal(inherited.stdout, null);
     assert.equal(inherited.stderr, null);
     assert.equal(await inherited.wait(), 0);
-    const env = await createSubprocessShell('echo "$CORO_TEST_VAR" "$(pwd)" "${PATH:+path}"', {
+    const env = await createSubprocessShell('echo "$CORO_TEST_VAR" "$(pwd)" "${HOME:-no HOME}"', {
       stdout: PIPE,
       env: { CORO_TEST_VAR: "set" },
       cwd: "/",
     });
-    assert.equal(dec((await env.communicate())[0]), "set / path\n", "added to the parent's");
+    // asyncio's env=: the child's whole environment, not added to the parent's.
+    assert.equal(dec((await env.communicate())[0]), "set / no HOME\n");
   });
 });
 

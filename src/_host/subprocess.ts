@@ -26,6 +26,7 @@ export interface SpawnRequest {
   stdout: HostStdio;
   stderr: HostStdio;
   cwd?: string;
+  /** The child's whole environment (asyncio's `env=`); the parent's when left out. */
   env?: Record<string, string>;
 }
 
@@ -251,6 +252,8 @@ export function spawnChild(request: SpawnRequest): HostChild | Promise<HostChild
       stderr: request.stderr,
       cwd: request.cwd,
       env: request.env,
+      // asyncio's env= replaces the parent's environment; it is not added to it.
+      clearEnv: request.env !== undefined,
     }).spawn();
   } catch (error) {
     const notFound = host.errors.NotFound;

@@ -49,10 +49,6 @@ interface ChildProcessModule {
   spawn(program: string, args: string[], options: Record<string, unknown>): NodeChild;
 }
 
-interface NodeProcess {
-  env?: Record<string, string | undefined>;
-}
-
 /** `node:child_process`, if the host has it. */
 export function childProcessModule(): ChildProcessModule | undefined {
   const module = nodeBuiltin<ChildProcessModule>("node:child_process");
@@ -273,14 +269,13 @@ export function spawnNodeChild(
 ): HostChild | Promise<HostChild> {
   const stdio = (value: SpawnRequest["stdin"]) =>
     value === "piped" ? "pipe" : value === "null" ? "ignore" : "inherit";
-  const process = (globalThis as { process?: NodeProcess }).process;
   let child: NodeChild;
   try {
     child = module.spawn(request.program, request.args, {
       stdio: [stdio(request.stdin), stdio(request.stdout), stdio(request.stderr)],
       cwd: request.cwd,
-      // As Deno.Command: the variables are added to the parent's.
-      env: request.env === undefined ? undefined : { ...process?.env, ...request.env },
+      // asyncio's env=: the child's whole environment (Node's own default).
+      env: request.env,
     });
   } catch (error) {
     return Promise.reject(spawnError(error, request.program));
