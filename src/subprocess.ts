@@ -817,11 +817,14 @@ export class SubprocessTransport extends BaseTransport {
   }
 
   static {
-    pipeData = (t, fd, data) => t.#call(() => t.#protocol.pipeDataReceived(fd, data));
+    pipeData = (t, fd, data) =>
+      t.#call(() =>
+        t.#protocolCall("pipeDataReceived", () => t.#protocol.pipeDataReceived(fd, data))
+      );
     pipeLost = (t, fd, error) =>
       t.#call(() => {
         t.#open.delete(fd);
-        t.#protocol.pipeConnectionLost(fd, error);
+        t.#protocolCall("pipeConnectionLost", () => t.#protocol.pipeConnectionLost(fd, error));
         t.#tryFinish();
       });
     protocolOf = (t) => t.#protocol;
@@ -888,12 +891,30 @@ export class SubprocessTransport extends BaseTransport {
     else this.#pending.push(fn);
   }
 
+  /**
+   * Calls one of the protocol's methods. As asyncio, which calls each as a
+   * loop callback, an error it throws is reported and changes nothing else:
+   * the pipes read on, and the bookkeeping after the call still happens.
+   */
+  #protocolCall(method: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: `Exception in callback SubprocessProtocol.${method}()`,
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
   #exited(exit: HostExit): void {
     if (this.#returncode === null) {
       this.#returncode = exit.signal !== null ? -exit.signal : exit.code;
     }
     this.#call(() => {
-      this.#protocol.processExited();
+      this.#protocolCall("processExited", () => this.#protocol.processExited());
       // Nobody reads the child's standard input any more: asyncio's pipe
       // transport sees the reader gone; here it is lost the same way.
       (this.#pipes.get(0) as StreamTransport | undefined)?.[READER_GONE]();

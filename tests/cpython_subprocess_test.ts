@@ -122,3 +122,63 @@ Deno.test("options.env is the child's whole environment, as asyncio's env=", asy
     Deno.env.delete("CORO_PARENT_ONLY");
   }
 });
+
+// Finding: an error thrown by a SubprocessProtocol callback was the pipe's
+// fatal error. asyncio calls each of them as a loop callback (base_subprocess
+// `_call`: call_soon), so the error is reported ("Exception in callback")
+// and nothing else changes. Here pipeDataReceived() throwing closed stdout:
+// the rest of the output was lost and the child died of SIGPIPE (-13, where
+// CPython prints 0 and both lines); pipeConnectionLost() or processExited()
+// throwing skipped the bookkeeping after it, so connectionLost() never came.
+Deno.test("an error in a SubprocessProtocol callback is reported, and the child and its pipes go on", async () => {
+  class Failing extends Logged {
+    constructor(readonly failIn: string) {
+      super();
+    }
+    override pipeDataReceived(fd: number, data: Uint8Array): void {
+      super.pipeDataReceived(fd, data);
+      if (this.failIn === "data") throw new RangeError("in data");
+    }
+    override pipeConnectionLost(fd: number, error: Error | null): void {
+      super.pipeConnectionLost(fd, error);
+      if (this.failIn === "lost") throw new RangeError("in lost");
+    }
+    override processExited(): void {
+      super.processExited();
+      if (this.failIn === "exited") throw new RangeError("in exited");
+    }
+  }
+  await run(async () => {
+    const loop = getRunningLoop();
+    const reported: string[] = [];
+    loop.setExceptionHandler((_loop, context) => {
+      reported.push(`${context.message} ${(context.exception as Error).message}`);
+    });
+    for (const failIn of ["data", "lost", "exited"]) {
+      reported.length = 0;
+      const [transport, protocol] = await loop.subprocessExec(
+        () => new Failing(failIn),
+        "sh",
+        "-c",
+        "echo a; sleep 0.05; echo b",
+        { stdin: failIn === "exited" ? PIPE : null, stderr: null },
+      );
+      const timer = setTimeout(() => protocol.done.reject(new Error("no connectionLost")), 2000);
+      await protocol.done.promise.finally(() => clearTimeout(timer));
+      transport.close();
+      assert.equal(transport.getReturncode(), 0, failIn);
+      const log = protocol.log.filter((entry) => entry !== "lost0:null");
+      assert.deepEqual(log.slice(0, 3), ["made", "data1:a\n", "data1:b\n"], failIn);
+      assert.deepEqual(log.slice(3, 5).sort(), ["exited", "lost1:null"], failIn);
+      assert.equal(log.at(-1), "connLost", failIn);
+      const n = failIn === "data" ? 2 : 1;
+      assert.equal(reported.length, n, failIn);
+      for (const line of reported) {
+        assert.match(
+          line,
+          new RegExp(`^Exception in callback SubprocessProtocol\\.\\w+\\(\\) in ${failIn}$`),
+        );
+      }
+    }
+  });
+});
