@@ -281,7 +281,9 @@ export class StreamTransport extends Transport {
   /** See {@linkcode READER_GONE}. */
   [READER_GONE](): void {
     if (this.#state !== OPEN) return;
-    const buffered = this.#writing || this.#outLength !== 0;
+    // Bytes still buffered, in the host's hands, or in a write that failed
+    // and waits to be reported (the child died first): they are lost.
+    const buffered = this.#writing || this.#outLength !== 0 || this.#failure !== null;
     this.#forceClose(
       buffered ? new BrokenPipeError("the reader of the pipe is gone", { code: "EPIPE" }) : null,
     );

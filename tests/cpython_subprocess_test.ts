@@ -9,8 +9,10 @@
  */
 import assert from "node:assert/strict";
 import {
+  BrokenPipeError,
   createSubprocessExec,
   createSubprocessShell,
+  createTask,
   getRunningLoop,
   PIPE,
   run,
@@ -180,5 +182,26 @@ Deno.test("an error in a SubprocessProtocol callback is reported, and the child 
         );
       }
     }
+  });
+});
+
+// Finding: a drain() waiting on a full stdin pipe when the child died
+// resolved as if the bytes had left (and waitClosed() too): the megabyte
+// still in flight was dropped without an error. The host's failed write
+// was waiting to be reported when the child's exit closed the pipe, which
+// then counted nothing as buffered. CPython: drain() and wait_closed()
+// raise BrokenPipeError.
+Deno.test("a drain() waiting on a full stdin pipe when the child dies throws BrokenPipeError, as asyncio", async () => {
+  await run(async () => {
+    const proc = await createSubprocessExec("sleep", "5", { stdin: PIPE });
+    proc.stdin!.write(new Uint8Array(1 << 20));
+    const drain = createTask(async () => await proc.stdin!.drain());
+    await sleep(0.05);
+    assert.equal(drain.done(), false);
+    proc.kill();
+    await assert.rejects(async () => await drain, BrokenPipeError);
+    assert.equal(await proc.wait(), -9);
+    assert.equal(proc.stdin!.isClosing(), true);
+    await assert.rejects(async () => await proc.stdin!.waitClosed(), BrokenPipeError);
   });
 });
