@@ -205,3 +205,25 @@ Deno.test("a drain() waiting on a full stdin pipe when the child dies throws Bro
     await assert.rejects(async () => await proc.stdin!.waitClosed(), BrokenPipeError);
   });
 });
+
+// Finding: a SIGINT handler of the program's own (loop.addSignalHandler)
+// did not take Ctrl-C over from run(): the signal called it and also
+// cancelled the main task, so run() rejected with KeyboardInterrupt. In
+// asyncio the handler replaces run()'s (it is the process's SIGINT handler
+// then): the common graceful-shutdown program (`add_signal_handler(SIGINT,
+// stop.set)`, then `await stop.wait()` and clean up) prints
+// "user handler", "main goes on", "done". Once the handler is removed,
+// Ctrl-C is run()'s again (CPython: KeyboardInterrupt).
+Deno.test("a SIGINT handler of the program's own takes Ctrl-C over from run(), as asyncio", async () => {
+  const { stdout, code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./fixtures/sigint_handler.ts", import.meta.url).pathname],
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0);
+  assert.deepEqual(dec(stdout)!.trim().split("\n"), [
+    "user handler",
+    "main goes on",
+    "done",
+    "second run rejected with KeyboardInterrupt",
+  ]);
+});
