@@ -13,12 +13,15 @@ import {
   createSubprocessExec,
   createSubprocessShell,
   createTask,
+  DEVNULL,
   getRunningLoop,
   PIPE,
   run,
   sleep,
   STDOUT,
   SubprocessProtocol,
+  TimeoutError,
+  waitFor,
 } from "../mod.ts";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -204,6 +207,24 @@ Deno.test("a drain() waiting on a full stdin pipe when the child dies throws Bro
     assert.equal(proc.stdin!.isClosing(), true);
     await assert.rejects(async () => await proc.stdin!.waitClosed(), BrokenPipeError);
   });
+  // The generator style, with the child killed by the task that drains.
+  await run(function* () {
+    const proc = yield* createSubprocessExec("sleep", "5", { stdin: PIPE });
+    proc.stdin!.write(new Uint8Array(1 << 20));
+    const killer = createTask(function* () {
+      yield* sleep(0.05);
+      proc.kill();
+    });
+    let caught: unknown = null;
+    try {
+      yield* proc.stdin!.drain();
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof BrokenPipeError, String(caught));
+    yield* killer;
+    assert.equal(yield* proc.wait(), -9);
+  });
 });
 
 // Finding: a SIGINT handler of the program's own (loop.addSignalHandler)
@@ -226,4 +247,59 @@ Deno.test("a SIGINT handler of the program's own takes Ctrl-C over from run(), a
     "done",
     "second run rejected with KeyboardInterrupt",
   ]);
+});
+
+// Passing ports: a stopped child has not exited (wait() times out while it
+// is stopped, then returns 0 once continued); terminate() on a child that
+// ignores SIGTERM leaves its own exit code; a signal by number. CPython
+// prints "timeout while stopped None", 0, 5, -2.
+Deno.test("signals to a child: SIGSTOP and SIGCONT, an ignored SIGTERM, a number (generator style)", async () => {
+  await run(function* () {
+    let proc = yield* createSubprocessExec("sleep", "0.1");
+    proc.sendSignal("SIGSTOP");
+    let timedOut = false;
+    try {
+      yield* waitFor(proc.wait(), 0.2);
+    } catch (error) {
+      timedOut = error instanceof TimeoutError;
+    }
+    assert.deepEqual([timedOut, proc.returncode], [true, null]);
+    proc.sendSignal("SIGCONT");
+    assert.equal(yield* proc.wait(), 0);
+    proc = yield* createSubprocessShell("trap '' TERM; sleep 0.1; exit 5");
+    yield* sleep(0.03);
+    proc.terminate();
+    assert.equal(yield* proc.wait(), 5);
+    proc = yield* createSubprocessExec("sleep", "5");
+    proc.sendSignal(2);
+    assert.equal(yield* proc.wait(), -2);
+  });
+});
+
+// Passing port: loop.subprocessExec() with stderr=STDOUT and stdin=DEVNULL
+// has one pipe, fd 1, carrying both streams in order; connectionLost()
+// comes last. CPython: [False, True, False], b'o\ne\n'.
+Deno.test("loop.subprocessExec() with stderr=STDOUT and stdin=DEVNULL: one pipe carries both", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const [transport, protocol] = await loop.subprocessExec(
+      () => new Logged(),
+      "sh",
+      "-c",
+      "echo o; echo e >&2",
+      { stdin: DEVNULL, stderr: STDOUT },
+    );
+    assert.deepEqual([0, 1, 2].map((fd) => transport.getPipeTransport(fd) !== null), [
+      false,
+      true,
+      false,
+    ]);
+    await protocol.done.promise;
+    transport.close();
+    const data = protocol.log.filter((entry) => entry.startsWith("data")).map((e) => e.slice(6));
+    assert.equal(data.join(""), "o\ne\n");
+    assert.deepEqual(protocol.log.filter((e) => !e.startsWith("data")).slice(0, 1), ["made"]);
+    assert.equal(protocol.log.at(-1), "connLost");
+    assert.equal(transport.getReturncode(), 0);
+  });
 });
