@@ -566,7 +566,8 @@ export class Process {
    * Sends `signal` to the child; nothing once it exited (as Python's
    * `Popen.send_signal`).
    *
-   * @param signal A signal's name (`"SIGINT"`) or number (`2`).
+   * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
+   * null signal, does nothing.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {
@@ -624,6 +625,9 @@ function* feedStdin(
 }
 
 function sendSignalTo(child: HostChild, signal: string | number, exited: boolean): void {
+  // The null signal only asks whether the child exists: a no-op, as
+  // asyncio's send_signal(0) (which ignores ProcessLookupError).
+  if (signal === 0) return;
   let name: string | undefined;
   const numbers = signalNumbers();
   if (typeof signal === "string" && signal in numbers) name = signal;
@@ -952,7 +956,8 @@ export class SubprocessTransport extends BaseTransport {
   /**
    * Sends `signal` to the child; nothing once it exited.
    *
-   * @param signal A signal's name (`"SIGINT"`) or number (`2`).
+   * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
+   * null signal, does nothing.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {

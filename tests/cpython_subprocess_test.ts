@@ -271,8 +271,14 @@ Deno.test("signals to a child: SIGSTOP and SIGCONT, an ignored SIGTERM, a number
     proc.terminate();
     assert.equal(yield* proc.wait(), 5);
     proc = yield* createSubprocessExec("sleep", "5");
+    // Finding: signal 0 (the null signal: "does the child exist?") was a
+    // TypeError naming it no signal number. CPython's send_signal(0) works,
+    // and changes nothing (nor after the exit: ProcessLookupError is ignored).
+    proc.sendSignal(0);
+    assert.equal(proc.returncode, null);
     proc.sendSignal(2);
     assert.equal(yield* proc.wait(), -2);
+    proc.sendSignal(0);
   });
 });
 
