@@ -14,6 +14,7 @@ import {
   createSubprocessShell,
   createTask,
   DEVNULL,
+  FileNotFoundError,
   getRunningLoop,
   PIPE,
   run,
@@ -307,5 +308,27 @@ Deno.test("loop.subprocessExec() with stderr=STDOUT and stdin=DEVNULL: one pipe 
     assert.deepEqual(protocol.log.filter((e) => !e.startsWith("data")).slice(0, 1), ["made"]);
     assert.equal(protocol.log.at(-1), "connLost");
     assert.equal(transport.getReturncode(), 0);
+  });
+});
+
+// Finding: a working directory that does not exist made a FileNotFoundError
+// that named the program ("No such file or directory: 'true'"), which
+// exists: the message sent the reader to the wrong path. CPython names the
+// directory: "[Errno 2] No such file or directory: '/nonexistent'".
+Deno.test("a missing working directory: FileNotFoundError names the directory, as CPython", async () => {
+  await run(async () => {
+    const cwd = "/nonexistent-coro-asyncio-dir";
+    await assert.rejects(
+      async () => await createSubprocessExec("true", { cwd }),
+      (error: unknown) => {
+        assert.ok(error instanceof FileNotFoundError);
+        assert.equal(error.message, `[Errno 2] No such file or directory: '${cwd}'`);
+        return true;
+      },
+    );
+    await assert.rejects(
+      async () => await createSubprocessExec("no-such-program-coro", { cwd: "/" }),
+      /No such file or directory: 'no-such-program-coro'$/,
+    );
   });
 });

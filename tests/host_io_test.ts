@@ -189,6 +189,13 @@ processTest("subprocess: a missing program is a FileNotFoundError at the await",
     assert.ok(error instanceof FileNotFoundError);
     assert.equal(error.code, "ENOENT");
     assert.equal(error.message, "[Errno 2] No such file or directory: 'no-such-command-zz'");
+    // A missing working directory is named, not the program (as CPython).
+    const noCwd = await createSubprocessExec("true", { cwd: "/no/such/dir-zz" }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(noCwd instanceof FileNotFoundError);
+    assert.equal(noCwd.message, "[Errno 2] No such file or directory: '/no/such/dir-zz'");
     const proc = await createSubprocessShell("no-such-command-zz", { stderr: PIPE });
     const [, err] = await proc.communicate();
     assert.equal(proc.returncode, 127);

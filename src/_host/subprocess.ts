@@ -13,7 +13,12 @@
 import { FileNotFoundError, RuntimeError } from "../errors.ts";
 import { runtimeName } from "./runtime.ts";
 import { type HostAddr, type HostConn, toOSError } from "./net.ts";
-import { childProcessModule, nodeSignalNumbers, spawnNodeChild } from "./subprocess_node.ts";
+import {
+  childProcessModule,
+  missingPath,
+  nodeSignalNumbers,
+  spawnNodeChild,
+} from "./subprocess_node.ts";
 
 /** How a standard stream of the child is set up. */
 export type HostStdio = "piped" | "inherit" | "null";
@@ -62,6 +67,7 @@ interface DenoHost {
   build: { os: string };
   Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
   errors: { NotFound?: new (...args: never[]) => Error };
+  statSync(path: string): unknown;
 }
 
 /** `Deno`, if it has `Deno.Command`. */
@@ -258,7 +264,16 @@ export function spawnChild(request: SpawnRequest): HostChild | Promise<HostChild
   } catch (error) {
     const notFound = host.errors.NotFound;
     if (notFound !== undefined && error instanceof notFound) {
-      throw new FileNotFoundError(`[Errno 2] No such file or directory: '${request.program}'`, {
+      const path = missingPath(request, (path) => {
+        try {
+          host.statSync(path);
+          return true;
+        } catch (error) {
+          if (error instanceof notFound) return false;
+          throw error;
+        }
+      });
+      throw new FileNotFoundError(`[Errno 2] No such file or directory: '${path}'`, {
         code: "ENOENT",
         cause: error,
       });
