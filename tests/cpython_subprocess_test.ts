@@ -17,10 +17,12 @@ import {
   FileNotFoundError,
   getRunningLoop,
   PIPE,
+  ProcessPoolExecutor,
   run,
   sleep,
   STDOUT,
   SubprocessProtocol,
+  ThreadPoolExecutor,
   TimeoutError,
   waitFor,
 } from "../mod.ts";
@@ -331,4 +333,35 @@ Deno.test("a missing working directory: FileNotFoundError names the directory, a
       /No such file or directory: 'no-such-program-coro'$/,
     );
   });
+});
+
+// Finding: the executors ignored options they do not know, so a port that
+// kept Python's spelling ran silently otherwise: `{ max_workers: 1 }` made
+// the default number of workers, `map(fn, xs, { timeout })` never timed
+// out, and `shutdown({ cancel_futures: true })` cancelled nothing (CPython:
+// TimeoutError, and the waiting tasks cancelled). Unknown options are now a
+// TypeError naming the known ones, as the network's are.
+Deno.test("executors refuse options they do not know (Python's spellings among them)", async () => {
+  const unknown = (name: string) => new RegExp(`unknown option "${name}"`);
+  assert.throws(
+    () => new ProcessPoolExecutor({ max_workers: 1 } as never),
+    unknown("max_workers"),
+  );
+  assert.throws(
+    () => new ThreadPoolExecutor({ max_workers: 1 } as never),
+    unknown("max_workers"),
+  );
+  await using processes = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using threads = new ThreadPoolExecutor({ maxWorkers: 1 });
+  for (const pool of [processes, threads]) {
+    assert.throws(
+      () => pool.map((x: number) => x, [1, 2], { timeout: 1 } as never),
+      unknown("timeout"),
+    );
+    assert.throws(
+      () => pool.shutdown({ cancel_futures: true } as never),
+      unknown("cancel_futures"),
+    );
+    assert.equal(pool.submit((x: number) => x, 7).cancelled(), false); // still running
+  }
 });
