@@ -14,6 +14,7 @@
  */
 
 import { describe } from "./_checks.ts";
+import { checkOptions as checkKnownOptions } from "./_net_options.ts";
 import { install, IO_WAIT, runningLoopFor } from "./_core.ts";
 import { ioFuture } from "./_io.ts";
 import { READER_GONE, READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
@@ -186,6 +187,9 @@ interface Request {
   options: SubprocessOptions;
 }
 
+/** The options of `createSubprocessExec()` and the rest. */
+const OPTIONS = ["stdin", "stdout", "stderr", "cwd", "env", "limit"] as const;
+
 function checkOptions(options: unknown, what: string): SubprocessOptions {
   if (options === undefined || options === null) return {};
   if (typeof options !== "object" || Array.isArray(options)) {
@@ -194,6 +198,9 @@ function checkOptions(options: unknown, what: string): SubprocessOptions {
     );
   }
   const o = options as SubprocessOptions;
+  // Python's other arguments (text, start_new_session, user, ...) are
+  // refused, never ignored.
+  checkKnownOptions(o, OPTIONS, what);
   hostStdio(o.stdin, "stdin", what, false);
   hostStdio(o.stdout, "stdout", what, false);
   hostStdio(o.stderr, "stderr", what, true);

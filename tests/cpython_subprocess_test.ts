@@ -365,3 +365,29 @@ Deno.test("executors refuse options they do not know (Python's spellings among t
     assert.equal(pool.submit((x: number) => x, 7).cancelled(), false); // still running
   }
 });
+
+// Finding: createSubprocessExec() ignored options it does not know, so
+// Python's other keyword arguments passed silently: `{ text: true }` gave
+// bytes (asyncio raises ValueError: text must be False), and
+// `start_new_session`, `process_group`, `user`, ... changed nothing. They
+// are a TypeError naming the known options now, at the call.
+Deno.test("subprocess options the library does not know are refused at the call", async () => {
+  for (const bad of [{ text: true }, { start_new_session: true }, { shell: true }]) {
+    const key = Object.keys(bad)[0];
+    assert.throws(
+      () => createSubprocessExec("echo", "x", { stdout: PIPE, ...bad } as never),
+      new RegExp(`unknown option "${key}"`),
+    );
+    assert.throws(
+      () => createSubprocessShell("echo x", { stdout: PIPE, ...bad } as never),
+      new RegExp(`unknown option "${key}"`),
+    );
+  }
+  await run(async () => {
+    const loop = getRunningLoop();
+    assert.throws(
+      () => loop.subprocessExec(() => new Logged(), "true", { bufsize: 0 } as never),
+      /unknown option "bufsize"/,
+    );
+  });
+});
