@@ -383,7 +383,7 @@ Deno.test("subprocess options the library does not know are refused at the call"
       new RegExp(`unknown option "${key}"`),
     );
   }
-  await run(async () => {
+  await run(function* () {
     const loop = getRunningLoop();
     assert.throws(
       () => loop.subprocessExec(() => new Logged(), "true", { bufsize: 0 } as never),
