@@ -16,6 +16,7 @@ import {
   DEVNULL,
   FileNotFoundError,
   getRunningLoop,
+  newEventLoop,
   PIPE,
   ProcessPoolExecutor,
   run,
@@ -383,11 +384,13 @@ Deno.test("subprocess options the library does not know are refused at the call"
       new RegExp(`unknown option "${key}"`),
     );
   }
-  await run(function* () {
-    const loop = getRunningLoop();
+  const loop = newEventLoop();
+  try {
     assert.throws(
       () => loop.subprocessExec(() => new Logged(), "true", { bufsize: 0 } as never),
       /unknown option "bufsize"/,
     );
-  });
+  } finally {
+    loop.close();
+  }
 });
