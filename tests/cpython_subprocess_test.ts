@@ -372,7 +372,7 @@ Deno.test("executors refuse options they do not know (Python's spellings among t
 // bytes (asyncio raises ValueError: text must be False), and
 // `start_new_session`, `process_group`, `user`, ... changed nothing. They
 // are a TypeError naming the known options now, at the call.
-Deno.test("subprocess options the library does not know are refused at the call", async () => {
+Deno.test("subprocess options the library does not know are refused at the call", () => {
   for (const bad of [{ text: true }, { start_new_session: true }, { shell: true }]) {
     const key = Object.keys(bad)[0];
     assert.throws(
