@@ -84,6 +84,14 @@ import { formatAddress, type SocketAddress, Transport, TransportSocket } from ".
 export const READS_ON_DEMAND: unique symbol = Symbol("readsOnDemand");
 
 /**
+ * Set to `true` on a transport that reads ahead without holding virtual
+ * time (a child's output pipe, see `readAhead` in
+ * {@linkcode StreamTransportOptions}): a `StreamReader` counts its own
+ * waits on it instead.
+ */
+export const READS_AHEAD: unique symbol = Symbol("readsAhead");
+
+/**
  * Called on a child's standard input when the child exited: nobody reads
  * the pipe any more. As asyncio's pipe transport when it sees its reader
  * close, the transport is lost, not closed by the user: what is buffered is
@@ -118,6 +126,14 @@ export interface StreamTransportOptions {
    * transport).
    */
   writePipe?: boolean;
+  /**
+   * A child's output pipe to a `StreamReader`: the transport reads ahead
+   * (the reader pauses it past twice its limit, as asyncio's pipe transport
+   * fills the reader), so a child writing more than the pipe holds is not
+   * blocked while nobody reads; the pending read does not hold virtual
+   * time (a reader waiting does).
+   */
+  readAhead?: boolean;
 }
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -192,6 +208,7 @@ export class StreamTransport extends Transport {
   #owner: TransportOwner | null;
   readonly #tls: boolean;
   readonly #writePipe: boolean;
+  readonly #readAhead: boolean;
   readonly #peer: SocketAddress | null;
   #waiter: Future<void> | null;
 
@@ -256,6 +273,7 @@ export class StreamTransport extends Transport {
     this.#owner = options.owner ?? null;
     this.#tls = options.tls ?? false;
     this.#writePipe = options.writePipe ?? false;
+    this.#readAhead = options.readAhead ?? false;
     this.#peer = options.peer ?? null;
     this.#waiter = options.waiter ?? null;
     this.#protocolConnected = options.connectionMade === false;
@@ -276,6 +294,11 @@ export class StreamTransport extends Transport {
   /** Whether the transport reads on demand (see the module header). */
   get [READS_ON_DEMAND](): boolean {
     return this.#onDemand;
+  }
+
+  /** Whether the transport reads ahead (see {@linkcode READS_AHEAD}). */
+  get [READS_AHEAD](): boolean {
+    return this.#readAhead;
   }
 
   /** See {@linkcode READER_GONE}. */
@@ -324,7 +347,7 @@ export class StreamTransport extends Transport {
     const p = protocol as AnyProtocol;
     this.#protocol = p;
     this.#buffered = typeof p.dataReceived !== "function";
-    this.#onDemand = p[READS_ON_DEMAND] === true;
+    this.#onDemand = p[READS_ON_DEMAND] === true && !this.#readAhead;
   }
 
   /** The protocol the transport feeds. */
@@ -506,7 +529,7 @@ export class StreamTransport extends Transport {
       this.#held !== NOTHING
     ) return;
     this.#reading = true;
-    if (!this.#onDemand) {
+    if (!this.#onDemand && !this.#readAhead) {
       this.#readCounted = true;
       this.#loop[IO_WAIT](1);
     }

@@ -377,7 +377,15 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const open = (conn: HostConn, protocol: FlowControlProtocol, writePipe = false): Transport => {
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter, writePipe });
+    // The output pipes read ahead, as asyncio's fill the reader up to twice
+    // its limit: a child writing more than a pipe holds is not blocked
+    // while nobody reads (wait() before reading works as in asyncio).
+    const transport = new StreamTransport(loop, conn, protocol, {
+      extra: {},
+      waiter,
+      writePipe,
+      readAhead: !writePipe,
+    });
     transports.push(transport);
     return transport;
   };

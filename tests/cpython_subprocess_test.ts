@@ -394,3 +394,33 @@ Deno.test("subprocess options the library does not know are refused at the call"
     loop.close();
   }
 });
+
+// Finding: wait() before reading hung on a child writing more than a pipe
+// holds (64 KiB) but less than asyncio buffers: asyncio's pipe transport
+// reads ahead into the StreamReader until it holds twice the limit, then
+// pauses, so a child writing 100,000 bytes exits and `await proc.wait()`
+// returns 0 (CPython 3.13); here the reader read only when asked, the child
+// blocked on the full pipe, and wait() never returned. Virtual time still
+// jumps while nobody waits on the child, and holds while a read waits.
+Deno.test("wait() before reading: a child's output up to twice the limit is read ahead, as asyncio", async () => {
+  await run(async () => {
+    const proc = await createSubprocessShell("head -c 100000 /dev/zero", { stdout: PIPE });
+    assert.equal(await waitFor(proc.wait(), 5), 0);
+    assert.equal((await proc.stdout!.read()).length, 100000);
+    // Past twice the limit, asyncio pauses too: wait() waits for a reader.
+    const big = await createSubprocessShell("head -c 400000 /dev/zero", { stdout: PIPE, limit: 8 });
+    await assert.rejects(async () => await waitFor(big.wait(), 0.2), TimeoutError);
+    assert.equal((await big.stdout!.read()).length, 400000);
+    assert.equal(await big.wait(), 0);
+  });
+  await run(async () => {
+    const loop = getRunningLoop();
+    const proc = await createSubprocessShell("sleep 0.2; echo late", { stdout: PIPE });
+    await sleep(100); // nobody waits on the child: virtual time jumps
+    assert.equal(proc.returncode, null);
+    const t0 = loop.time();
+    assert.equal(dec(await waitFor(proc.stdout!.readline(), 10)), "late\n"); // a read holds it
+    assert.ok(loop.time() - t0 < 10);
+    assert.equal(await proc.wait(), 0);
+  }, { virtualTime: true });
+});
