@@ -523,8 +523,9 @@ export class Process {
    * Waits for the child to exit. Cancelling the wait leaves the child
    * running.
    *
-   * With `stdout: PIPE` or `stderr: PIPE`, a child writing more than a pipe
-   * holds blocks until somebody reads: read the streams, or use
+   * With `stdout: PIPE` or `stderr: PIPE`, the output is read ahead up to
+   * twice the `limit` (as in asyncio); a child writing more than that and
+   * a pipe hold blocks until somebody reads: read the streams, or use
    * `communicate()`, or this never returns (as in asyncio).
    *
    * @returns An awaitable of `returncode`.
