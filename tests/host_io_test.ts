@@ -292,6 +292,26 @@ processTest("subprocess: virtual time does not jump while a task waits on a chil
   }, { virtualTime: true });
 });
 
+processTest(
+  "subprocess: the output is read ahead up to twice the limit, so wait() before reading returns",
+  async () => {
+    await run(async () => {
+      const proc = await createSubprocessShell("head -c 100000 /dev/zero", { stdout: PIPE });
+      assert.equal(await waitFor(proc.wait(), 5), 0);
+      assert.equal((await proc.stdout!.read()).length, 100000);
+    });
+    await run(async () => {
+      const loop = getRunningLoop();
+      const proc = await createSubprocessShell("sleep 0.1; echo late", { stdout: PIPE });
+      await sleep(100); // nobody waits on the child: virtual time jumps
+      const t0 = loop.time();
+      assert.equal(dec(await waitFor(proc.stdout!.readline(), 10)), "late\n");
+      assert.ok(loop.time() - t0 < 10);
+      assert.equal(await proc.wait(), 0);
+    }, { virtualTime: true });
+  },
+);
+
 /** A protocol that records its calls. */
 class Recorder extends SubprocessProtocol {
   log: string[] = [];
