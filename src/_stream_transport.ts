@@ -85,6 +85,14 @@ import { formatAddress, type SocketAddress, Transport, TransportSocket } from ".
 export const READS_ON_DEMAND: unique symbol = Symbol("readsOnDemand");
 
 /**
+ * Set to `true` on a transport that reads ahead without holding virtual
+ * time (a child's output pipe, see `readAhead` in
+ * {@linkcode StreamTransportOptions}): a `StreamReader` counts its own
+ * waits on it instead.
+ */
+export const READS_AHEAD: unique symbol = Symbol("readsAhead");
+
+/**
  * Called on a child's standard input when the child exited: nobody reads
  * the pipe any more. As asyncio's pipe transport when it sees its reader
  * close, the transport is lost, not closed by the user: what is buffered is
@@ -113,6 +121,20 @@ export interface StreamTransportOptions {
   waiter?: Future<void> | null;
   /** The address messages name the peer by. */
   peer?: SocketAddress | null;
+  /**
+   * A child's standard input: a pipe has no half-close, so `writeEof()`
+   * closes the transport once its buffer is sent (asyncio's write pipe
+   * transport).
+   */
+  writePipe?: boolean;
+  /**
+   * A child's output pipe to a `StreamReader`: the transport reads ahead
+   * (the reader pauses it past twice its limit, as asyncio's pipe transport
+   * fills the reader), so a child writing more than the pipe holds is not
+   * blocked while nobody reads; the pending read does not hold virtual
+   * time (a reader waiting does).
+   */
+  readAhead?: boolean;
 }
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -186,6 +208,8 @@ export class StreamTransport extends Transport {
   #onDemand = false;
   #owner: TransportOwner | null;
   readonly #tls: boolean;
+  readonly #writePipe: boolean;
+  readonly #readAhead: boolean;
   readonly #peer: SocketAddress | null;
   #waiter: Future<void> | null;
 
@@ -257,6 +281,8 @@ export class StreamTransport extends Transport {
     this.#conn = conn;
     this.#owner = options.owner ?? null;
     this.#tls = options.tls ?? false;
+    this.#writePipe = options.writePipe ?? false;
+    this.#readAhead = options.readAhead ?? false;
     this.#peer = options.peer ?? null;
     this.#waiter = options.waiter ?? null;
     this.#protocolConnected = options.connectionMade === false;
@@ -279,10 +305,17 @@ export class StreamTransport extends Transport {
     return this.#onDemand;
   }
 
+  /** Whether the transport reads ahead (see {@linkcode READS_AHEAD}). */
+  get [READS_AHEAD](): boolean {
+    return this.#readAhead;
+  }
+
   /** See {@linkcode READER_GONE}. */
   [READER_GONE](): void {
     if (this.#state !== OPEN) return;
-    const buffered = this.#writing || this.#outLength !== 0;
+    // Bytes still buffered, in the host's hands, or in a write that failed
+    // and waits to be reported (the child died first): they are lost.
+    const buffered = this.#writing || this.#outLength !== 0 || this.#failure !== null;
     this.#forceClose(
       buffered ? new BrokenPipeError("the reader of the pipe is gone", { code: "EPIPE" }) : null,
     );
@@ -323,7 +356,7 @@ export class StreamTransport extends Transport {
     const p = protocol as AnyProtocol;
     this.#protocol = p;
     this.#buffered = typeof p.dataReceived !== "function";
-    this.#onDemand = p[READS_ON_DEMAND] === true;
+    this.#onDemand = p[READS_ON_DEMAND] === true && !this.#readAhead;
   }
 
   /** The protocol the transport feeds. */
@@ -412,7 +445,7 @@ export class StreamTransport extends Transport {
     if (this.#writeSize > this.#high) this.#maybePauseProtocol();
   }
 
-  /** Ends the write side once the buffer is sent. */
+  /** Ends the write side once the buffer is sent (closes a child's stdin: a pipe has no half-close). */
   writeEof(): void {
     if (this.#tls) {
       throw new RuntimeError(
@@ -421,6 +454,7 @@ export class StreamTransport extends Transport {
     }
     if (this.#state !== OPEN || this.#eofWritten) return;
     this.#eofWritten = true;
+    if (this.#writePipe) return this.#close("writeEof()");
     if (!this.#writing && this.#outLength === 0) this.#shutdownWrite();
   }
 
@@ -508,7 +542,7 @@ export class StreamTransport extends Transport {
 
   #read(): void {
     this.#reading = true;
-    if (!this.#onDemand) {
+    if (!this.#onDemand && !this.#readAhead) {
       this.#readCounted = true;
       this.#loop[IO_WAIT](1);
     }

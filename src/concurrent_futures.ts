@@ -20,6 +20,7 @@
 
 import { CancelledError, InvalidStateError, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkCount, checkFunction, describe } from "./_checks.ts";
+import { checkOptions } from "./_net_options.ts";
 import {
   ADD_WAITER,
   CLAIM,
@@ -580,6 +581,22 @@ interface Chunking {
   [SUBMIT_CHUNK](fn: unknown, tuples: unknown[][]): ConcurrentFuture<unknown>;
 }
 
+/** The options of `map` (Python's `timeout` is not one: an unknown option is refused). */
+const MAP_OPTIONS = ["chunksize"] as const;
+
+/** The options of `shutdown`. */
+const SHUTDOWN_OPTIONS = ["wait", "cancelFutures"] as const;
+
+/**
+ * Checks `shutdown`'s options: an unknown one (`cancel_futures`, Python's
+ * spelling) is refused, never ignored.
+ *
+ * @throws {TypeError} If they are no object or have an unknown key.
+ */
+export function checkShutdownOptions(options: ShutdownOptions | undefined): ShutdownOptions {
+  return checkOptions(options, SHUTDOWN_OPTIONS, "shut down the executor");
+}
+
 /** Splits `map`'s arguments into the argument tuples (zipped) and the chunk size. */
 function mapArguments(rest: unknown[]): [unknown[][], number] {
   let chunksize = 1;
@@ -589,7 +606,7 @@ function mapArguments(rest: unknown[]): [unknown[][], number] {
     count !== 0 && last !== null && typeof last === "object" &&
     typeof (last as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
-    const options = last as MapOptions;
+    const options = checkOptions(last as MapOptions, MAP_OPTIONS, "map");
     if (options.chunksize !== undefined) {
       chunksize = checkCount(options.chunksize, 1, "the chunksize", "map");
     }

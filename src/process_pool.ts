@@ -21,6 +21,7 @@
 
 import { BrokenExecutorError, BrokenProcessPool, RuntimeError } from "./errors.ts";
 import { checkCount, describe } from "./_checks.ts";
+import { checkOptions } from "./_net_options.ts";
 import { SUBMIT_CHUNK } from "./_core.ts";
 import {
   DYING,
@@ -57,7 +58,12 @@ import {
   serialize,
   spawnChild,
 } from "./_host/process.ts";
-import { ConcurrentFuture, Executor, type ShutdownOptions } from "./concurrent_futures.ts";
+import {
+  checkShutdownOptions,
+  ConcurrentFuture,
+  Executor,
+  type ShutdownOptions,
+} from "./concurrent_futures.ts";
 
 /** Options of {@linkcode ProcessPoolExecutor}. */
 export interface ProcessPoolOptions {
@@ -187,7 +193,8 @@ export class ProcessPoolExecutor extends Executor {
    * once with `wait: false`).
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#core.shutdown(options.wait ?? true, options.cancelFutures ?? false);
+    const { wait, cancelFutures } = checkShutdownOptions(options);
+    return this.#core.shutdown(wait ?? true, cancelFutures ?? false);
   }
 
   /** @ignore */
@@ -215,6 +222,15 @@ class Job {
     readonly args: unknown[],
   ) {}
 }
+
+/** The options of `new ProcessPoolExecutor()`. */
+const POOL_OPTIONS = [
+  "maxWorkers",
+  "initializer",
+  "initargs",
+  "maxTasksPerChild",
+  "denoFlags",
+] as const;
 
 /** One child process and the tasks it holds, in the order they were sent. */
 class Lane {
@@ -261,6 +277,8 @@ class ProcessPool {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot ${action}: expected an options object, got ${describe(options)}`);
     }
+    // An unknown option (`max_workers`, Python's spelling) is refused, never ignored.
+    checkOptions(options, POOL_OPTIONS, action);
     this.#max = options.maxWorkers === undefined || options.maxWorkers === null
       ? cpuCount()
       : checkCount(options.maxWorkers, 1, "maxWorkers", action);

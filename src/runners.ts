@@ -132,7 +132,9 @@ export interface RunOptions extends EventLoopOptions {
   /**
    * Turn Ctrl-C (SIGINT) into cancelling the main task, as asyncio 3.11
    * does: `run()` then rejects with `KeyboardInterrupt` (default `true`,
-   * where the host has signals, in the main thread).
+   * where the host has signals, in the main thread). A SIGINT handler of
+   * the program's own (`loop.addSignalHandler("SIGINT", ...)`) takes Ctrl-C
+   * over while it is there, as in asyncio.
    */
   handleSigint?: boolean;
 }
@@ -217,6 +219,9 @@ export class Runner {
     if (this.#options.handleSigint !== false && signals.supported && !inWorker()) {
       this.#interrupts = 0;
       onSigint = () => {
+        // A SIGINT handler of the program's own (loop.addSignalHandler)
+        // takes Ctrl-C over, as asyncio's replaces run()'s.
+        if (signals.count("SIGINT") > 1) return;
         if (++this.#interrupts === 1 && !future.done()) future.cancel();
         else loop[INTERRUPT](new KeyboardInterrupt());
       };

@@ -56,7 +56,7 @@ import {
   STATE,
   type Wait,
 } from "./_await.ts";
-import { READS_ON_DEMAND } from "./_stream_transport.ts";
+import { READS_AHEAD, READS_ON_DEMAND } from "./_stream_transport.ts";
 import type { Awaitable } from "./coroutines.ts";
 import type { Future } from "./futures.ts";
 import { AsyncIteratorBase } from "./iterators.ts";
@@ -455,6 +455,8 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   #exception: Error | null = null;
   #transport: ReadTransport | null = null;
   #onDemand = false;
+  /** The transport reads ahead without holding virtual time: a wait holds it. */
+  #readsAhead = false;
   #paused = false;
 
   /**
@@ -659,6 +661,7 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   [SET_TRANSPORT](transport: ReadTransport): void {
     this.#transport = transport;
     this.#onDemand = (transport as { [READS_ON_DEMAND]?: boolean })[READS_ON_DEMAND] === true;
+    this.#readsAhead = (transport as { [READS_AHEAD]?: boolean })[READS_AHEAD] === true;
     this.#paused = false;
   }
 
@@ -823,6 +826,10 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
       op.counted = true;
       loop[IO_WAIT](1);
       transport.resumeReading();
+    } else if (transport !== null && this.#readsAhead && !transport.isClosing()) {
+      // Its read ahead does not hold virtual time: this wait does.
+      op.counted = true;
+      loop[IO_WAIT](1);
     }
     return waiter;
   }

@@ -14,6 +14,7 @@
  */
 
 import { describe } from "./_checks.ts";
+import { checkOptions as checkKnownOptions } from "./_net_options.ts";
 import { install, IO_WAIT, runningLoopFor } from "./_core.ts";
 import { ioFuture } from "./_io.ts";
 import { READER_GONE, READS_ON_DEMAND, StreamTransport } from "./_stream_transport.ts";
@@ -118,7 +119,11 @@ export interface SubprocessOptions {
   stderr?: StdioOption | typeof STDOUT;
   /** The child's working directory. */
   cwd?: string | null;
-  /** Variables added to (or replacing some of) the parent's environment. */
+  /**
+   * The child's whole environment, as asyncio's `env=`: it replaces the
+   * parent's (left out or `null`, the parent's is inherited). To add to the
+   * parent's, spread it in: `{ ...Deno.env.toObject(), NAME: "value" }`.
+   */
   env?: Record<string, string> | null;
   /** The buffer limit of the `StreamReader`s (64 KiB by default). */
   limit?: number;
@@ -182,6 +187,9 @@ interface Request {
   options: SubprocessOptions;
 }
 
+/** The options of `createSubprocessExec()` and the rest. */
+const OPTIONS = ["stdin", "stdout", "stderr", "cwd", "env", "limit"] as const;
+
 function checkOptions(options: unknown, what: string): SubprocessOptions {
   if (options === undefined || options === null) return {};
   if (typeof options !== "object" || Array.isArray(options)) {
@@ -190,6 +198,9 @@ function checkOptions(options: unknown, what: string): SubprocessOptions {
     );
   }
   const o = options as SubprocessOptions;
+  // Python's other arguments (text, start_new_session, user, ...) are
+  // refused, never ignored.
+  checkKnownOptions(o, OPTIONS, what);
   hostStdio(o.stdin, "stdin", what, false);
   hostStdio(o.stdout, "stdout", what, false);
   hostStdio(o.stderr, "stderr", what, true);
@@ -261,7 +272,7 @@ function shellRequest(cmd: unknown, options: unknown, what: string): Request {
  * @param program The program: a path, or a name looked up in `PATH`.
  * @param args The program's arguments, then the options, if any:
  * `stdin`, `stdout`, `stderr` (`PIPE`, `DEVNULL`, `STDOUT` for stderr, or
- * `null`: inherited), `cwd`, `env` (added to the parent's environment),
+ * `null`: inherited), `cwd`, `env` (the child's whole environment, as asyncio's),
  * `limit` (of the stream readers).
  * @returns An awaitable of the {@linkcode Process}; it throws
  * `FileNotFoundError` if the program does not exist.
@@ -363,17 +374,25 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
   const transports: Transport[] = [];
-  const open = (conn: HostConn, protocol: FlowControlProtocol): Transport => {
+  const open = (conn: HostConn, protocol: FlowControlProtocol, writePipe = false): Transport => {
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    const transport = new StreamTransport(loop, conn, protocol, { extra: {}, waiter });
+    // The output pipes read ahead, as asyncio's fill the reader up to twice
+    // its limit: a child writing more than a pipe holds is not blocked
+    // while nobody reads (wait() before reading works as in asyncio).
+    const transport = new StreamTransport(loop, conn, protocol, {
+      extra: {},
+      waiter,
+      writePipe,
+      readAhead: !writePipe,
+    });
     transports.push(transport);
     return transport;
   };
   let stdin: StreamWriter | null = null;
   if (child.stdin !== null) {
     const protocol = new PipeWriterProtocol(loop);
-    stdin = new StreamWriter(open(child.stdin, protocol), protocol, null, loop);
+    stdin = new StreamWriter(open(child.stdin, protocol, true), protocol, null, loop);
   }
   const reader = (conn: HostConn | null): StreamReader | null => {
     if (conn === null) return null;
@@ -504,8 +523,9 @@ export class Process {
    * Waits for the child to exit. Cancelling the wait leaves the child
    * running.
    *
-   * With `stdout: PIPE` or `stderr: PIPE`, a child writing more than a pipe
-   * holds blocks until somebody reads: read the streams, or use
+   * With `stdout: PIPE` or `stderr: PIPE`, the output is read ahead up to
+   * twice the `limit` (as in asyncio); a child writing more than that and
+   * a pipe hold blocks until somebody reads: read the streams, or use
    * `communicate()`, or this never returns (as in asyncio).
    *
    * @returns An awaitable of `returncode`.
@@ -562,7 +582,8 @@ export class Process {
    * Sends `signal` to the child; nothing once it exited (as Python's
    * `Popen.send_signal`).
    *
-   * @param signal A signal's name (`"SIGINT"`) or number (`2`).
+   * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
+   * null signal, does nothing.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {
@@ -620,6 +641,9 @@ function* feedStdin(
 }
 
 function sendSignalTo(child: HostChild, signal: string | number, exited: boolean): void {
+  // The null signal only asks whether the child exists: a no-op, as
+  // asyncio's send_signal(0) (which ignores ProcessLookupError).
+  if (signal === 0) return;
   let name: string | undefined;
   const numbers = signalNumbers();
   if (typeof signal === "string" && signal in numbers) name = signal;
@@ -813,11 +837,14 @@ export class SubprocessTransport extends BaseTransport {
   }
 
   static {
-    pipeData = (t, fd, data) => t.#call(() => t.#protocol.pipeDataReceived(fd, data));
+    pipeData = (t, fd, data) =>
+      t.#call(() =>
+        t.#protocolCall("pipeDataReceived", () => t.#protocol.pipeDataReceived(fd, data))
+      );
     pipeLost = (t, fd, error) =>
       t.#call(() => {
         t.#open.delete(fd);
-        t.#protocol.pipeConnectionLost(fd, error);
+        t.#protocolCall("pipeConnectionLost", () => t.#protocol.pipeConnectionLost(fd, error));
         t.#tryFinish();
       });
     protocolOf = (t) => t.#protocol;
@@ -839,7 +866,11 @@ export class SubprocessTransport extends BaseTransport {
       this.#open.add(fd);
       this.#pipes.set(
         fd,
-        new StreamTransport(loop, conn, new PipeProtocol(this, fd), { extra: {}, waiter }),
+        new StreamTransport(loop, conn, new PipeProtocol(this, fd), {
+          extra: {},
+          waiter,
+          writePipe: fd === 0,
+        }),
       );
     };
     pipe(0, child.stdin);
@@ -880,12 +911,30 @@ export class SubprocessTransport extends BaseTransport {
     else this.#pending.push(fn);
   }
 
+  /**
+   * Calls one of the protocol's methods. As asyncio, which calls each as a
+   * loop callback, an error it throws is reported and changes nothing else:
+   * the pipes read on, and the bookkeeping after the call still happens.
+   */
+  #protocolCall(method: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: `Exception in callback SubprocessProtocol.${method}()`,
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
   #exited(exit: HostExit): void {
     if (this.#returncode === null) {
       this.#returncode = exit.signal !== null ? -exit.signal : exit.code;
     }
     this.#call(() => {
-      this.#protocol.processExited();
+      this.#protocolCall("processExited", () => this.#protocol.processExited());
       // Nobody reads the child's standard input any more: asyncio's pipe
       // transport sees the reader gone; here it is lost the same way.
       (this.#pipes.get(0) as StreamTransport | undefined)?.[READER_GONE]();
@@ -923,7 +972,8 @@ export class SubprocessTransport extends BaseTransport {
   /**
    * Sends `signal` to the child; nothing once it exited.
    *
-   * @param signal A signal's name (`"SIGINT"`) or number (`2`).
+   * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
+   * null signal, does nothing.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {

@@ -43,6 +43,7 @@
 
 import { BrokenExecutorError, BrokenThreadPool, RuntimeError } from "./errors.ts";
 import { checkCount, describe } from "./_checks.ts";
+import { checkOptions } from "./_net_options.ts";
 import { CLAIM, SUBMIT_CHUNK, type WorkClaim } from "./_core.ts";
 import {
   DONE,
@@ -82,7 +83,12 @@ import {
   type WorkerHandle,
 } from "./_host/workers.ts";
 import { runtimeName } from "./_host/runtime.ts";
-import { ConcurrentFuture, Executor, type ShutdownOptions } from "./concurrent_futures.ts";
+import {
+  checkShutdownOptions,
+  ConcurrentFuture,
+  Executor,
+  type ShutdownOptions,
+} from "./concurrent_futures.ts";
 
 /** What a cancelled running task does: runs to its end (Python), or its worker is terminated. */
 export type CancelRunning = "finish" | "terminate";
@@ -113,6 +119,15 @@ export interface ThreadPoolOptions {
    */
   cancelRunning?: CancelRunning;
 }
+
+/** The options of `new ThreadPoolExecutor()`. */
+const POOL_OPTIONS = [
+  "maxWorkers",
+  "initializer",
+  "initargs",
+  "namePrefix",
+  "cancelRunning",
+] as const;
 
 const WORKER_URL = new URL("./_worker.ts", import.meta.url);
 let poolCounter = 0;
@@ -204,7 +219,8 @@ export class ThreadPoolExecutor extends Executor {
    * with `wait: false`).
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#core.shutdown(options.wait ?? true, options.cancelFutures ?? false);
+    const { wait, cancelFutures } = checkShutdownOptions(options);
+    return this.#core.shutdown(wait ?? true, cancelFutures ?? false);
   }
 
   /** @ignore */
@@ -312,6 +328,8 @@ class ThreadPool {
       );
     }
     const action = "create a ThreadPoolExecutor";
+    // An unknown option (`max_workers`, Python's spelling) is refused, never ignored.
+    checkOptions(options, POOL_OPTIONS, action);
     this.#max = options.maxWorkers === undefined || options.maxWorkers === null
       ? Math.min(32, cpuCount() + 4)
       : checkCount(options.maxWorkers, 1, "maxWorkers", action);

@@ -189,6 +189,13 @@ processTest("subprocess: a missing program is a FileNotFoundError at the await",
     assert.ok(error instanceof FileNotFoundError);
     assert.equal(error.code, "ENOENT");
     assert.equal(error.message, "[Errno 2] No such file or directory: 'no-such-command-zz'");
+    // A missing working directory is named, not the program (as CPython).
+    const noCwd = await createSubprocessExec("true", { cwd: "/no/such/dir-zz" }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(noCwd instanceof FileNotFoundError);
+    assert.equal(noCwd.message, "[Errno 2] No such file or directory: '/no/such/dir-zz'");
     const proc = await createSubprocessShell("no-such-command-zz", { stderr: PIPE });
     const [, err] = await proc.communicate();
     assert.equal(proc.returncode, 127);
@@ -233,12 +240,13 @@ processTest("subprocess: PIPE, DEVNULL, STDOUT and inherited streams; cwd and en
     assert.equal(inherited.stdout, null);
     assert.equal(inherited.stderr, null);
     assert.equal(await inherited.wait(), 0);
-    const env = await createSubprocessShell('echo "$CORO_TEST_VAR" "$(pwd)" "${PATH:+path}"', {
+    const env = await createSubprocessShell('echo "$CORO_TEST_VAR" "$(pwd)" "${HOME:-no HOME}"', {
       stdout: PIPE,
       env: { CORO_TEST_VAR: "set" },
       cwd: "/",
     });
-    assert.equal(dec((await env.communicate())[0]), "set / path\n", "added to the parent's");
+    // asyncio's env=: the child's whole environment, not added to the parent's.
+    assert.equal(dec((await env.communicate())[0]), "set / no HOME\n");
   });
 });
 
@@ -283,6 +291,26 @@ processTest("subprocess: virtual time does not jump while a task waits on a chil
     assert.ok(loop.time() < 10);
   }, { virtualTime: true });
 });
+
+processTest(
+  "subprocess: the output is read ahead up to twice the limit, so wait() before reading returns",
+  async () => {
+    await run(async () => {
+      const proc = await createSubprocessShell("head -c 100000 /dev/zero", { stdout: PIPE });
+      assert.equal(await waitFor(proc.wait(), 5), 0);
+      assert.equal((await proc.stdout!.read()).length, 100000);
+    });
+    await run(async () => {
+      const loop = getRunningLoop();
+      const proc = await createSubprocessShell("sleep 0.1; echo late", { stdout: PIPE });
+      await sleep(100); // nobody waits on the child: virtual time jumps
+      const t0 = loop.time();
+      assert.equal(dec(await waitFor(proc.stdout!.readline(), 10)), "late\n");
+      assert.ok(loop.time() - t0 < 10);
+      assert.equal(await proc.wait(), 0);
+    }, { virtualTime: true });
+  },
+);
 
 /** A protocol that records its calls. */
 class Recorder extends SubprocessProtocol {

@@ -21,6 +21,8 @@ export interface HostSignals {
   add(signal: SignalName, listener: () => void): void;
   /** Stops calling `listener` for `signal`. */
   remove(signal: SignalName, listener: () => void): void;
+  /** How many listeners the library added for `signal` and did not remove. */
+  count(signal: SignalName): number;
 }
 
 interface DenoSignals {
@@ -34,7 +36,7 @@ interface NodeProcess {
   listenerCount?(event: string): number;
 }
 
-function hostSignals(): HostSignals {
+function hostSignals(): Omit<HostSignals, "count"> {
   const deno = (globalThis as { Deno?: DenoSignals }).Deno;
   if (typeof deno?.addSignalListener === "function") {
     return {
@@ -61,5 +63,24 @@ function hostSignals(): HostSignals {
   return { supported: false, add: refuse, remove: refuse };
 }
 
+/** Counts the listeners of `host` per signal (run() asks whether the loop has one for SIGINT). */
+function counted(host: Omit<HostSignals, "count">): HostSignals {
+  const listeners = new Map<SignalName, Set<() => void>>();
+  return {
+    supported: host.supported,
+    add(signal, listener) {
+      host.add(signal, listener);
+      let set = listeners.get(signal);
+      if (set === undefined) listeners.set(signal, set = new Set());
+      set.add(listener);
+    },
+    remove(signal, listener) {
+      host.remove(signal, listener);
+      listeners.get(signal)?.delete(listener);
+    },
+    count: (signal) => listeners.get(signal)?.size ?? 0,
+  };
+}
+
 /** The host's signals (see the module header). Writable for tests. */
-export const signals: HostSignals = hostSignals();
+export const signals: HostSignals = counted(hostSignals());

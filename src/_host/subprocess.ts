@@ -13,7 +13,12 @@
 import { FileNotFoundError, RuntimeError } from "../errors.ts";
 import { runtimeName } from "./runtime.ts";
 import { type HostAddr, type HostConn, toOSError } from "./net.ts";
-import { childProcessModule, nodeSignalNumbers, spawnNodeChild } from "./subprocess_node.ts";
+import {
+  childProcessModule,
+  missingPath,
+  nodeSignalNumbers,
+  spawnNodeChild,
+} from "./subprocess_node.ts";
 
 /** How a standard stream of the child is set up. */
 export type HostStdio = "piped" | "inherit" | "null";
@@ -26,6 +31,7 @@ export interface SpawnRequest {
   stdout: HostStdio;
   stderr: HostStdio;
   cwd?: string;
+  /** The child's whole environment (asyncio's `env=`); the parent's when left out. */
   env?: Record<string, string>;
 }
 
@@ -61,6 +67,7 @@ interface DenoHost {
   build: { os: string };
   Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
   errors: { NotFound?: new (...args: never[]) => Error };
+  statSync(path: string): unknown;
 }
 
 /** `Deno`, if it has `Deno.Command`. */
@@ -251,11 +258,22 @@ export function spawnChild(request: SpawnRequest): HostChild | Promise<HostChild
       stderr: request.stderr,
       cwd: request.cwd,
       env: request.env,
+      // asyncio's env= replaces the parent's environment; it is not added to it.
+      clearEnv: request.env !== undefined,
     }).spawn();
   } catch (error) {
     const notFound = host.errors.NotFound;
     if (notFound !== undefined && error instanceof notFound) {
-      throw new FileNotFoundError(`[Errno 2] No such file or directory: '${request.program}'`, {
+      const path = missingPath(request, (path) => {
+        try {
+          host.statSync(path);
+          return true;
+        } catch (error) {
+          if (error instanceof notFound) return false;
+          throw error;
+        }
+      });
+      throw new FileNotFoundError(`[Errno 2] No such file or directory: '${path}'`, {
         code: "ENOENT",
         cause: error,
       });

@@ -49,10 +49,6 @@ interface ChildProcessModule {
   spawn(program: string, args: string[], options: Record<string, unknown>): NodeChild;
 }
 
-interface NodeProcess {
-  env?: Record<string, string | undefined>;
-}
-
 /** `node:child_process`, if the host has it. */
 export function childProcessModule(): ChildProcessModule | undefined {
   const module = nodeBuiltin<ChildProcessModule>("node:child_process");
@@ -273,17 +269,16 @@ export function spawnNodeChild(
 ): HostChild | Promise<HostChild> {
   const stdio = (value: SpawnRequest["stdin"]) =>
     value === "piped" ? "pipe" : value === "null" ? "ignore" : "inherit";
-  const process = (globalThis as { process?: NodeProcess }).process;
   let child: NodeChild;
   try {
     child = module.spawn(request.program, request.args, {
       stdio: [stdio(request.stdin), stdio(request.stdout), stdio(request.stderr)],
       cwd: request.cwd,
-      // As Deno.Command: the variables are added to the parent's.
-      env: request.env === undefined ? undefined : { ...process?.env, ...request.env },
+      // asyncio's env=: the child's whole environment (Node's own default).
+      env: request.env,
     });
   } catch (error) {
-    return Promise.reject(spawnError(error, request.program));
+    return Promise.reject(spawnError(error, request));
   }
   // Set at once, so that an error of the child (a failed kill) never ends the program.
   let spawnFailed: ((error: unknown) => void) | null = null;
@@ -313,15 +308,33 @@ export function spawnNodeChild(
       host.stdin?.close();
       host.stdout?.close();
       host.stderr?.close();
-      reject(spawnError(error, request.program));
+      reject(spawnError(error, request));
     };
   });
 }
 
-function spawnError(error: unknown, program: string): unknown {
+/**
+ * What a spawn that failed with "no such file" names, as Python: the
+ * working directory when that is what is missing, else the program.
+ * `exists` may throw (no permission to look): the program is named then.
+ */
+export function missingPath(request: SpawnRequest, exists: (path: string) => boolean): string {
+  if (request.cwd !== undefined) {
+    try {
+      if (!exists(request.cwd)) return request.cwd;
+    } catch {
+      // cannot tell
+    }
+  }
+  return request.program;
+}
+
+function spawnError(error: unknown, request: SpawnRequest): unknown {
   const code = (error as { code?: unknown })?.code;
   if (code === "ENOENT") {
-    return new FileNotFoundError(`[Errno 2] No such file or directory: '${program}'`, {
+    const exists = nodeBuiltin<{ existsSync(path: string): boolean }>("node:fs")?.existsSync;
+    const path = exists === undefined ? request.program : missingPath(request, exists);
+    return new FileNotFoundError(`[Errno 2] No such file or directory: '${path}'`, {
       code: "ENOENT",
       cause: error,
     });

@@ -84,6 +84,8 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   subprocess: "its children are `deno eval` scripts; host_io runs the same cases on every runtime",
   cpython_io:
     "ports of CPython programs with real children (sh, cat) and sockets on 127.0.0.1, in real time; host_io and network run the public API everywhere",
+  cpython_subprocess:
+    "ports of CPython programs with real children (sh, cat, sleep), signals sent to this process and process pools, in real time; host_io runs the public API everywhere",
   cpython_net:
     "ports of CPython programs on sockets of 127.0.0.1 (TCP, UDP) in real time, one finding Deno's own (node:dgram's order); datagram and network run the public API everywhere",
   cpython_streams:
