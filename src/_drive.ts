@@ -161,6 +161,14 @@ export abstract class OwnWait {
 export const COROUTINE_NAME: unique symbol = Symbol("coroutine name");
 
 /**
+ * Set on a coroutine object whose `await` runs it as the awaiting code's own
+ * (its async twin) where `yield*` would run parts of it as tasks of their
+ * own: `asyncWith(cm, async body)`. A task made of it awaits it, as
+ * `async () => await coro` would, so that the body runs in the task's steps.
+ */
+export const AWAIT_FIRST: unique symbol = Symbol("await first");
+
+/**
  * The `TypeError` for a coroutine that yielded `yielded`, which is not the
  * yield protocol: it names what was yielded and the fix.
  */

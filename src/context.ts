@@ -16,7 +16,7 @@
 
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
-import { awaitAnyAsync } from "./_drive.ts";
+import { AWAIT_FIRST, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
 
@@ -177,10 +177,16 @@ export function asyncWith<T, R>(
   checkFunction(body, "the body", "run the context body");
   const manager = cm as AsyncContextManagerLike<unknown>;
   const fn = body as (value: unknown) => unknown;
-  return new CoroutineObject(
+  const coro = new CoroutineObject(
     () => withGenerator(manager, fn),
     () => withAsync(manager, fn),
   ) as CoroutineObject<R>;
+  // A task of it runs an async body as its own code (driven by yield*, the
+  // body would run as a task of its own, awaited: a step later).
+  if (functionKind(fn) === "async function") {
+    (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  }
+  return coro;
 }
 
 /**

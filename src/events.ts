@@ -143,11 +143,15 @@ function newChunk(): unknown[] {
   return new Array(CHUNK + 1).fill(undefined);
 }
 /**
- * How many microtask ticks a host turn may last while async bodies have not
- * parked again: an `await` of a library awaitable registers (its `then()`
- * runs) two ticks after the body resumes, one more per async helper between.
+ * How many microtask ticks a host turn may last while its async body has not
+ * parked again (its work counted: see #turnBase): an `await` of a library
+ * awaitable registers (its `then()` runs) two ticks after the body resumes,
+ * one more per async helper or native `await` between, and a body that goes
+ * through a native async generator takes a few ticks an item. A body that
+ * awaits the host (`fetch`) holds the loop for these ticks once, a few
+ * microseconds; so the count is generous.
  */
-const HOST_TURN_TICKS = 8;
+const HOST_TURN_TICKS = 64;
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */

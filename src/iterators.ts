@@ -57,10 +57,11 @@
 
 import { RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isThenable } from "./_checks.ts";
-import { install, runningEventLoop } from "./_core.ts";
+import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
+import { AWAIT_FIRST } from "./_drive.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
 
 /** The end of iteration, as `next()` reports it. */
@@ -525,6 +526,9 @@ async function forLoopAsync<T>(
   body: (item: T) => unknown,
 ): Promise<void> {
   for (;;) {
+    // (The body still runs, as asyncio's task through an async generator
+    // that does not wait: the loop's host turn goes on. See goOn.)
+    realm.hostSteps++;
     const result = await nextOf(iterator);
     checkResult(result, "iterate asynchronously", "next()");
     if (result.done) return;
@@ -625,11 +629,19 @@ export function asyncFor<T>(
   const iterator = aiter(iterable);
   checkFunction(body, "the body", "run the loop body");
   track(iterator);
-  return new CoroutineObject<void>(
+  const coro = new CoroutineObject<void>(
     () => forLoop(iterator, body),
     () => forLoopAsync(iterator, body),
     "asyncFor",
   );
+  // A task of it runs an async body and an async generator's next() as its
+  // own code (driven by yield*, each would run as a task of its own, a step
+  // later: see fetch).
+  const asyncNext = iterator instanceof AsyncIteratorBase
+    ? runsAsync(iterator.anext)
+    : runsAsync(iterator.next, iterator);
+  if (asyncNext || runsAsync(body)) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  return coro;
 }
 
 // ---------------------------------------------------------------------------

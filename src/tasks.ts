@@ -151,6 +151,7 @@ import {
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
 import {
+  AWAIT_FIRST,
   awaitAny,
   claim,
   claimGenerator,
@@ -431,6 +432,8 @@ export class Task<T = unknown> extends Future<T> {
     const thrown = typeof next === "function" ? (coro as Iterator<unknown>).throw : undefined;
     if (typeof thrown === "function") {
       kind = next === generatorNext && thrown === generatorThrow ? NATIVE_GENERATOR : GENERATOR;
+      // asyncWith(cm, async body): awaited, as a function returning it is.
+      if (kind === GENERATOR && awaitsFirst(coro)) kind = NOT_STARTED;
     } else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
@@ -920,8 +923,8 @@ export class Task<T = unknown> extends Future<T> {
       Task.#bodySettled(hostContext!.getStore() as Task<unknown>, true, value);
     const bodyFailed = (error: unknown) =>
       Task.#bodySettled(hostContext!.getStore() as Task<unknown>, false, error);
-    const startWatched = (fn: () => unknown): unknown => {
-      const body = fn();
+    const startWatched = (fn: unknown): unknown => {
+      const body = callFirst(fn);
       if (isNativePromise(body)) body.then(bodyDone, bodyFailed);
       return body;
     };
@@ -957,7 +960,7 @@ export class Task<T = unknown> extends Future<T> {
       // The loop's host turn waits a tick more: a body that parks and
       // returns in its first segment queues its end now (see #bodySettled).
       realm.hostSteps++;
-      firstSegment(task, task.#coro as () => unknown, true);
+      firstSegment(task, task.#coro, true);
     };
     gateStart = (task) => {
       if (Object.getPrototypeOf(task.#coro) !== GeneratorFunctionPrototype) {
@@ -985,14 +988,14 @@ export class Task<T = unknown> extends Future<T> {
         gate.open(gate);
         return;
       }
-      firstSegment(task, task.#coro as () => unknown, false);
+      firstSegment(task, task.#coro, false);
     };
 
     /**
      * Calls a task's function and takes what it returns; `gated`: in its
      * gate's reaction (see startGated), its first step done.
      */
-    const firstSegment = (task: Task<unknown>, fn: () => unknown, gated: boolean): void => {
+    const firstSegment = (task: Task<unknown>, fn: unknown, gated: boolean): void => {
       if (
         windows !== null && windows.getStore() !== task &&
         (windows.busy || windows.inSegment || !realm.draining) &&
@@ -1018,7 +1021,7 @@ export class Task<T = unknown> extends Future<T> {
         let body: unknown;
         try {
           body = hostContext === null
-            ? asyncContext.run(task, fn)
+            ? asyncContext.run(task, callFirst, fn)
             : hostContext.run(task, startWatched, fn);
         } catch (error) {
           windows?.endSegment();
@@ -1047,7 +1050,8 @@ export class Task<T = unknown> extends Future<T> {
           // first step throws CancelledError in before the body's first line.)
           task.#kind = (task.#kind & ~KIND) | iteratorKind(body);
           task.#resume = undefined;
-          startedBy.set(body, fn); // for the call graph: the name of its function
+          // (For the call graph: the name of its function.)
+          if (typeof fn === "function") startedBy.set(body, fn as () => unknown);
           task.#coro = body;
           // (Gated: in the task's own host context, not the creator's.)
           if (gated) hostContext!.run(task, stepTask, task);
@@ -1287,6 +1291,22 @@ export class Task<T = unknown> extends Future<T> {
       },
     });
   }
+}
+
+/** Whether `coro` is a coroutine object a task awaits rather than drives (see AWAIT_FIRST). */
+function awaitsFirst(coro: unknown): boolean {
+  return (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] === true;
+}
+
+/**
+ * The first segment of a task that is not a coroutine yet: calls its
+ * function, or takes the coroutine object it awaits (see AWAIT_FIRST),
+ * whose `then()` runs it here, in the task's host context, as `await`
+ * would.
+ */
+function callFirst(fn: unknown): unknown {
+  const body = typeof fn === "function" ? (fn as () => unknown)() : fn;
+  return awaitsFirst(body) ? (body as PromiseLike<unknown>).then() : body;
 }
 
 /** Whether `value` is a plain native promise (an async function's), whose `then` is the engine's. */

@@ -14,6 +14,7 @@ import {
   Barrier,
   CancelledError,
   Condition,
+  CoroutineObject,
   createTask,
   currentTask,
   Event,
@@ -573,3 +574,42 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// --- a task of asyncWith(cm, async body) runs its body as its own code --------------
+//
+//   async def cw(n):
+//       async with cond: await cond.wait(); log woke
+//   three tasks of cw(n); notify(2); log which are done once an iteration
+//   -> iter 0: FFF | cw0 woke | cw1 woke | iter 1: TTF | cw2 woke
+//
+// `createTask(asyncWith(cond, async () => ...))`, or a function returning it,
+// is the natural port, and the task ran the generator driver of asyncWith,
+// whose async body then ran as a task of its own: cw0 released the lock an
+// iteration late, and cw1 woke an iteration after that. A task now awaits an
+// asyncWith whose body is an async function, as `async () => await
+// asyncWith(...)` does.
+Deno.test("a task of asyncWith(cm, async body), or of a function returning it, runs the body in its own steps", async () => {
+  for (const direct of [true, false]) {
+    const log: string[] = [];
+    await run(async () => {
+      const cond = new Condition();
+      const ts: Task<void>[] = [0, 1, 2].map((n) => {
+        const body = async () => {
+          await cond.wait();
+          log.push(`cw${n} woke`);
+        };
+        return direct ? createTask(asyncWith(cond, body)) : createTask(() => asyncWith(cond, body));
+      });
+      await sleep(0);
+      await asyncWith(cond, () => cond.notify(2));
+      for (let i = 0; i < 2; i++) {
+        log.push(`iter ${i}: ${ts.map((t) => t.done() ? "T" : "F").join("")}`);
+        await sleep(0);
+      }
+      await asyncWith(cond, () => cond.notifyAll());
+      await gather(...ts);
+      assert.equal(ts[0].getCoro() instanceof CoroutineObject, direct);
+    }, VT);
+    assert.deepEqual(log, ["iter 0: FFF", "cw0 woke", "cw1 woke", "iter 1: TTF", "cw2 woke"]);
+  }
+});

@@ -426,6 +426,31 @@ Deno.test("asyncFor() runs a generator body for each item of the seeds' Reader",
   assert.equal(reader.closes, 0, "an exhausted iterator is not closed");
 });
 
+// async def loop_(): async for i in agen(): log(i)      # agen yields 0, 1, 2
+// t = create_task(loop_()); await sleep(0); print(log, t.done())
+// -> [0, 1, 2] True: the task runs the whole loop in its first step. A task
+// of asyncFor() drove it with yield*, each next() of the async generator and
+// each async body a task of its own: after one sleep(0), [] and false.
+Deno.test("a task of asyncFor() over an async generator runs the loop in its own steps, as CPython's", async () => {
+  await run(async () => {
+    for (const body of ["async", "plain"]) {
+      const log: number[] = [];
+      async function* agen() {
+        for (let i = 0; i < 3; i++) yield i;
+      }
+      const t = body === "async"
+        ? createTask(asyncFor(agen(), async (i: number) => {
+          log.push(i);
+        }))
+        : createTask(asyncFor(agen(), (i: number) => {
+          log.push(i);
+        }));
+      await sleep(0);
+      assert.deepEqual([log, t.done()], [[0, 1, 2], true], body);
+    }
+  });
+});
+
 Deno.test("asyncFor() accepts async and plain bodies, and async generators", async () => {
   const log: string[] = [];
   await run(function* () {
