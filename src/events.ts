@@ -152,6 +152,13 @@ function newChunk(): unknown[] {
  * microseconds; so the count is generous.
  */
 const HOST_TURN_TICKS = 64;
+/**
+ * How many times a host turn's polling sees its body go on through awaits
+ * that need no wait (a producer filling a queue) before it stops polling
+ * and waits for the body's end or park, or a macrotask turn: polled, such a
+ * run costs about three ticks an `await`.
+ */
+const TURN_MOVES_POLLED = 8;
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
@@ -520,6 +527,10 @@ export class EventLoop {
   // the host: the turn waits while there is more (that body's own), not for
   // other bodies still awaiting host promises (see #fromMicrotask).
   #turnBase = 0;
+  // Ticks of the host turn in a row that saw its body move on (see
+  // TURN_MOVES_POLLED), and the macrotask that ends a turn no longer polled.
+  #turnMoves = 0;
+  #turnWatch: HostHandle | null = null;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1419,6 +1430,8 @@ export class EventLoop {
   /** @ignore */
   [HOST_WORK](delta: 1 | -1): void {
     this.#hostWork += delta;
+    // A host turn no longer polled: its body parked or ended.
+    if (this.#turnWatch !== null && this.#hostWork <= this.#turnBase) this.#endWatchedTurn();
     if (this.#hostWork === 0 && this.#virtual && !this.#draining) this.#wake();
   }
 
@@ -1625,13 +1638,37 @@ export class EventLoop {
         if (moved) {
           this.#hostSteps = realm.hostSteps;
           this.#hostTurnTicks = HOST_TURN_TICKS;
+          if (++this.#turnMoves === TURN_MOVES_POLLED && this.#hostWork > this.#turnBase) {
+            // A long run: its park or end (the work it counts drops, see
+            // [HOST_WORK]) ends the turn, or a macrotask turn if it went on
+            // to await the host (every microtask has run by then).
+            this.#turnWatch = host.setImmediate(this.#watchedTurnOver);
+            return;
+          }
         }
         host.queueMicrotask(this.#fromMicrotask);
         return;
       }
       this.#hostTurnTicks = 0;
+      this.#turnMoves = 0;
     }
     this.#wakePending = false;
+    this.#pump();
+  };
+
+  /** The body of a host turn no longer polled parked or ended: resume by microtask. */
+  #endWatchedTurn(): void {
+    host.clearImmediate(this.#turnWatch!);
+    this.#turnWatch = null;
+    this.#hostTurnTicks = this.#turnMoves = 0;
+    host.queueMicrotask(this.#fromMicrotask); // (the wake-up still pending)
+  }
+
+  readonly #watchedTurnOver = (): void => {
+    this.#turnWatch = null;
+    this.#hostTurnTicks = this.#turnMoves = 0;
+    this.#wakePending = false;
+    this.#newSlice();
     this.#pump();
   };
 
@@ -1677,6 +1714,11 @@ export class EventLoop {
     if (check !== null) host.clearImmediate(check);
     const turnCheck = this.#turnCheck;
     this.#turnCheck = null;
+    if (this.#turnWatch !== null) {
+      host.clearImmediate(this.#turnWatch);
+      this.#turnWatch = null;
+      this.#turnMoves = 0;
+    }
     if (turnCheck !== null) host.clearImmediate(turnCheck);
     if (timer !== null) host.clearTimeout(timer);
   }

@@ -858,6 +858,42 @@ Deno.test("an async task awaiting sleep(0) takes a turn in every iteration besid
   assert.deepEqual(log, ["g0", "a0", "c0", "g1", "a1", "c1", "g2", "a2", "c2", "g3", "a3", "c3"]);
 });
 
+Deno.test("a body that goes on through many awaits that need no wait, then awaits the host, holds the loop only until then", async () => {
+  // The drain waits for an async body it resumed; one that goes on through
+  // awaits that need no wait is waited for without polling, until it parks,
+  // ends, or (here) awaits a host timer: then a macrotask turn resumes the
+  // loop, and the other task takes its turns while the host timer runs.
+  const log: string[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    const ready = loop.createFuture<void>();
+    const long = createTask(async () => {
+      await ready;
+      for (let i = 0; i < 50; i++) await ready; // done: no wait
+      log.push("long: before the host");
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      log.push("long: after the host");
+    });
+    const other = createTask(function* () {
+      yield* ready;
+      for (let i = 0; i < 3; i++) {
+        yield* sleep(0);
+        log.push(`other ${i}`);
+      }
+    });
+    loop.callSoon(() => ready.setResult());
+    await other;
+    await long;
+  });
+  assert.deepEqual(log, [
+    "long: before the host",
+    "other 0",
+    "other 1",
+    "other 2",
+    "long: after the host",
+  ]);
+});
+
 Deno.test("an async task awaiting through a helper still takes a turn in every iteration", async () => {
   const log: string[] = [];
   await run(function* () {
