@@ -431,14 +431,17 @@ Deno.test("asyncFor() runs a generator body for each item of the seeds' Reader",
 // -> [0, 1, 2] True: the task runs the whole loop in its first step. A task
 // of asyncFor() drove it with yield*, each next() of the async generator and
 // each async body a task of its own: after one sleep(0), [] and false.
+async function* upToThree() {
+  for (let i = 0; i < 3; i++) yield i;
+}
+
 Deno.test("a task of asyncFor() over an async generator runs the loop in its own steps, as CPython's", async () => {
   await run(async () => {
     for (const body of ["async", "plain"]) {
       const log: number[] = [];
-      async function* agen() {
-        for (let i = 0; i < 3; i++) yield i;
-      }
+      const agen = upToThree;
       const t = body === "async"
+        // deno-lint-ignore require-await
         ? createTask(asyncFor(agen(), async (i: number) => {
           log.push(i);
         }))
