@@ -1852,6 +1852,7 @@ export class EventLoop {
             this.#draining = realm.draining = false;
             if (this.#holds !== 0) return;
             this.#hostTurnTicks = HOST_TURN_TICKS;
+            this.#turnMoves = 0;
             // By a plain microtask (or a macrotask once the slice is spent):
             // it runs in the drain's own context, which names no task if the
             // drain left one, and a promise of #wakeOutside per async step
@@ -1920,6 +1921,7 @@ export class EventLoop {
             return;
           }
           this.#hostTurnTicks = HOST_TURN_TICKS;
+          this.#turnMoves = 0;
           if (this.#writeIndex === i && this.#writeChunk === batch && !this.#timerDue()) {
             // Nothing else is ready: the loop goes idle (arming its host
             // timer), and what the body schedules wakes it, with no
