@@ -186,7 +186,7 @@ export interface TaskConstructorOptions extends TaskOptions {
 // fast path.
 const NATIVE_GENERATOR = 0; // a generator object, resumed through the builtins
 const GENERATOR = 1; // another iterator (a hand-written coroutine object)
-const NOT_STARTED = 2; // a function, called on the first step
+const NOT_STARTED = 2; // a function called, or a coroutine awaited (AWAIT_FIRST), on the first step
 const ASYNC_BODY = 3; // an async function's promise, running in the host
 const PROMISE = 4; // a bare promise
 const FINISHED = 5; // the task is done
@@ -937,8 +937,8 @@ export class Task<T = unknown> extends Future<T> {
     // (asyncio's create_task copies the creator's contextvars), not those
     // of the code that woke the loop, whose context the drain runs in. The
     // promise is the task's own (a gate of its own: StartGate), resolved
-    // with the task, so that the one reaction, shared by every task, finds
-    // it. The task's first step only opens the gate; the body then starts
+    // with the gate, so that the one reaction, shared by every task, finds
+    // the task there. The task's first step only opens the gate; the body then starts
     // in that reaction, inside hostContext.run(task), while the drain
     // pauses before its next callback (loop[HOST_TURN], as after unpark,
     // which resumes a body the same way), as asyncio's step runs the first
