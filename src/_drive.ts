@@ -105,6 +105,16 @@ export function claimGenerator(coro: object, driver: Driver): void {
   }
 }
 
+/**
+ * Gives up `driver`'s claim on `coro`: a task claims a coroutine object it
+ * will await (see {@linkcode AWAIT_FIRST}) when it is made, so that a second
+ * task fails at once, and hands it over when its `await` claims it.
+ */
+export function releaseClaim(coro: object, driver: Driver): void {
+  const claimable = coro as Claimable;
+  if (claimable[CLAIMED] === driver) claimable[CLAIMED] = undefined;
+}
+
 function reuseError(coro: object, owner: Driver, driver: Driver): RuntimeError {
   return new RuntimeError(
     owner.done()

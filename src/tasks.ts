@@ -157,6 +157,7 @@ import {
   claimGenerator,
   COROUTINE_NAME,
   OwnWait,
+  releaseClaim,
   WAITING,
   yieldError,
 } from "./_drive.ts";
@@ -447,7 +448,10 @@ export class Task<T = unknown> extends Future<T> {
     if (kind === PROMISE) checkNotParked("create a task from a promise");
     super(loop);
     if (kind === NATIVE_GENERATOR) claimGenerator(coro as object, this);
-    else if (kind === GENERATOR) claim(coro as object, this);
+    // (A coroutine object the task awaits, too: a second task fails at once.)
+    else if (kind === GENERATOR || (kind === NOT_STARTED && typeof coro === "object")) {
+      claim(coro as object, this);
+    }
     this.#kind = kind;
     this.#coro = coro;
     if (options?.name !== undefined) Task.#extraState(this).name = String(options.name);
@@ -953,8 +957,7 @@ export class Task<T = unknown> extends Future<T> {
         // body (the drain waits for the body before its next callback): the
         // body never runs, as after a cancel() before the first step.
         Task.#leaveHost(task);
-        Task.#clearMustCancel(task);
-        Task.#complete(task, "cancelled", Task.#cancelMessage(task));
+        cancelUnstarted(task);
         return;
       }
       // The loop's host turn waits a tick more: a body that parks and
@@ -968,14 +971,19 @@ export class Task<T = unknown> extends Future<T> {
       }
     };
 
+    /** Ends a task cancelled before its body ran (MUST_CANCEL set). */
+    const cancelUnstarted = (task: Task<unknown>): void => {
+      Task.#clearMustCancel(task);
+      Task.#complete(task, "cancelled", Task.#cancelMessage(task));
+    };
+
     /** The first step of a task made from a function: call it inside the task. */
     const start = (task: Task<unknown>): void => {
       if ((task.#kind & MUST_CANCEL) !== 0) {
         // Cancelled before it started: its body never runs (asyncio throws
         // CancelledError in before the first line).
-        Task.#clearMustCancel(task);
         task.#resume = undefined; // its gate never opens
-        Task.#complete(task, "cancelled", Task.#cancelMessage(task));
+        cancelUnstarted(task);
         return;
       }
       const gate = task.#resume;
@@ -1018,6 +1026,8 @@ export class Task<T = unknown> extends Future<T> {
         // The first segment of an async body runs host code: it may park on an
         // awaitable before fn() even returns.
         if (!gated) Task.#enterHost(task);
+        // A coroutine object it awaits: its await claims it now.
+        if (typeof fn === "object" && fn !== null) releaseClaim(fn, task);
         let body: unknown;
         try {
           body = hostContext === null

@@ -17,6 +17,7 @@ import {
   Event,
   gather,
   getRunningLoop,
+  Lock,
   Queue,
   run,
   RuntimeError,
@@ -459,6 +460,26 @@ Deno.test("a generator object given to a second task throws RuntimeError at once
     });
     assert.equal(yield* first, "once");
     assert.throws(() => createTask(g), /already awaited .* and is finished/);
+  }, VT);
+});
+
+Deno.test("an asyncWith() with an async body given to a second task throws RuntimeError at once, as a generator does", async () => {
+  // A task awaits such a coroutine object rather than driving it (see
+  // AWAIT_FIRST in src/_drive.ts); it still claims it when it is made.
+  await run(async () => {
+    const lock = new Lock();
+    const co = asyncWith(lock, async () => {
+      await sleep(1);
+      return "once";
+    });
+    const first = createTask(co);
+    assert.throws(() => createTask(co), (error: Error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(error.message, /already being awaited \(by Task\(Task-\d+/);
+      return true;
+    });
+    assert.equal(await first, "once");
+    assert.throws(() => createTask(co), /already awaited .* and is finished/);
   }, VT);
 });
 
