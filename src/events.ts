@@ -527,7 +527,7 @@ export class EventLoop {
   // the host: the turn waits while there is more (that body's own), not for
   // other bodies still awaiting host promises (see #fromMicrotask).
   #turnBase = 0;
-  // Ticks of the host turn in a row that saw its body move on (see
+  // The ticks of this host turn that saw its body move on, from 0 at its start (see
   // TURN_MOVES_POLLED), and the macrotask that ends a turn no longer polled.
   #turnMoves = 0;
   #turnWatch: HostHandle | null = null;
@@ -1650,7 +1650,6 @@ export class EventLoop {
         return;
       }
       this.#hostTurnTicks = 0;
-      this.#turnMoves = 0;
     }
     this.#wakePending = false;
     this.#pump();
@@ -1660,13 +1659,13 @@ export class EventLoop {
   #endWatchedTurn(): void {
     host.clearImmediate(this.#turnWatch!);
     this.#turnWatch = null;
-    this.#hostTurnTicks = this.#turnMoves = 0;
+    this.#hostTurnTicks = 0;
     host.queueMicrotask(this.#fromMicrotask); // (the wake-up still pending)
   }
 
   readonly #watchedTurnOver = (): void => {
     this.#turnWatch = null;
-    this.#hostTurnTicks = this.#turnMoves = 0;
+    this.#hostTurnTicks = 0;
     this.#wakePending = false;
     this.#newSlice();
     this.#pump();
@@ -1717,7 +1716,6 @@ export class EventLoop {
     if (this.#turnWatch !== null) {
       host.clearImmediate(this.#turnWatch);
       this.#turnWatch = null;
-      this.#turnMoves = 0;
     }
     if (turnCheck !== null) host.clearImmediate(turnCheck);
     if (timer !== null) host.clearTimeout(timer);
