@@ -239,7 +239,7 @@ export const AWAIT: unique symbol = Symbol("await");
 export const AWAITING: unique symbol = Symbol("awaiting");
 /** `task[CORO_NAME]()`: the name of the task's coroutine function, or `null` if unknown. */
 export const CORO_NAME: unique symbol = Symbol("coroName");
-/** `task[TASK_ID]()`: the task's number (the `N` of `Task-N`). */
+/** `task[TASK_ID]()`: the task's number (the `N` of `Task-N`), or `null` for a task made with a name. */
 export const TASK_ID: unique symbol = Symbol("taskId");
 /** What `task[AWAITING]()` returns while the task's async body runs host code. */
 export const IN_HOST_CODE: unique symbol = Symbol("in host code");

@@ -42,7 +42,7 @@ import { RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import type { EventLoop } from "./events.ts";
 import { creationStackOf, Future, type FutureState, registeredAwaiters } from "./futures.ts";
-import { allTasks, currentTask, Task } from "./tasks.ts";
+import { allTasks, byCreation, currentTask, Task } from "./tasks.ts";
 import { Waiter } from "./_waiters.ts";
 import {
   canListenForDumps,
@@ -412,11 +412,13 @@ const ids = new WeakMap<object, number>();
 let nextId = 1;
 
 /**
- * A stable id for the graph: a task's number, or, for a plain future, one
- * given on first sight (counted from 0xf4240, apart from task numbers).
+ * A stable id for the graph: a task's number, or, for a task made with a
+ * name (which takes no number) or a plain future, one given on first sight
+ * (counted from 0xf4240, apart from task numbers).
  */
 function idOf(f: Future<unknown>): number {
-  if (f instanceof Task) return f[TASK_ID]();
+  const number = f instanceof Task ? f[TASK_ID]() : null;
+  if (number !== null) return number;
   let id = ids.get(f);
   if (id === undefined) ids.set(f, id = 1_000_000 + nextId++);
   return id;
@@ -474,7 +476,10 @@ function parseStack(stack: string, generator: boolean): FrameCallGraphEntry[] {
 
 /** One row of the task table of `dumpTasks`. */
 export interface TaskRow {
-  /** The task's number (the `N` of `Task-N`). */
+  /**
+   * The task's number (the `N` of `Task-N`); a task made with a name takes
+   * no number (as in asyncio) and gets an id from 1,000,000 up when first shown.
+   */
   readonly id: number;
   /** Its name. */
   readonly name: string;
@@ -535,11 +540,11 @@ export function dumpTasks(loop?: EventLoop): TaskDump {
 }
 
 function dump(loop: EventLoop | undefined): TaskDump {
-  const tasks = [...allTasks(loop)].sort((a, b) => a[TASK_ID]() - b[TASK_ID]());
+  const tasks = [...allTasks(loop)].sort(byCreation);
   const owner = loop ?? tasks[0]?.getLoop();
   const index = owner === undefined ? new Map() : awaiterIndex(owner);
   const rows = tasks.map((task): TaskRow => ({
-    id: task[TASK_ID](),
+    id: idOf(task),
     name: task.getName(),
     state: task.state,
     coroutine: coroutineChain(task),
@@ -754,7 +759,7 @@ function writeTaskDump(loop: EventLoop | undefined): void {
 install({
   describeTasks(loop: EventLoop, main: Future<unknown>): string {
     return numbering(() => {
-      const tasks = [...allTasks(loop)].sort((a, b) => a[TASK_ID]() - b[TASK_ID]());
+      const tasks = [...allTasks(loop)].sort(byCreation);
       const tree = formatTree(tasks, awaiterIndex(loop), main);
       return main instanceof Task ? tree : `${label(main)} (the main future) is not done\n${tree}`;
     });

@@ -264,7 +264,10 @@ const takeOpener = (resolve: (gate: StartGate) => void): void => {
 let current: Task<unknown> | null = null;
 /** The function a generator task was started from, by its generator (for the call graph). */
 const startedBy = new WeakMap<object, () => unknown>();
+/** Tasks made without a name: the N of `Task-N` (asyncio numbers only those). */
 let taskCounter = 0;
+/** Tasks made with a name: their place among them, for `byCreation`. */
+let namedCounter = 0;
 /**
  * How many tasks have MUST_CANCEL set, in every loop: while none has, the
  * `then()` of an operation that need not wait does not look for its task
@@ -309,8 +312,13 @@ class ThrowIn {
 
 /** What most tasks never need: kept off the task until first used. */
 interface TaskExtra {
-  /** The task's number (`Task-N`), kept here once the task has a `TaskExtra`. */
+  /**
+   * The task's number (`Task-N`), kept here once the task has a `TaskExtra`;
+   * for a task made with a name, how many tasks without one were made before it.
+   */
   id: number;
+  /** 0; for a task made with a name, its place among those (from 1). */
+  named: number;
   name: string | null;
   cancelMessage: string | undefined;
   controller: AbortController | null;
@@ -328,6 +336,11 @@ let abandonWait: (task: Task<unknown>, error: unknown) => void;
 let closeWindow: (task: Task<unknown>) => boolean;
 let gateStart: (task: Task<unknown>) => void;
 let inHost: (task: Task<unknown>) => boolean;
+/**
+ * Orders two tasks as they were made (for `dumpTasks`): a task made with a
+ * name has no number of its own, so the order is not the numbers' order.
+ */
+export let byCreation: (a: Task<unknown>, b: Task<unknown>) => number;
 
 /** The task whose step runs now (an eager start, or the drain's), or `null`. */
 function runningTask(): Task<unknown> | null {
@@ -454,7 +467,13 @@ export class Task<T = unknown> extends Future<T> {
     }
     this.#kind = kind;
     this.#coro = coro;
-    if (options?.name !== undefined) Task.#extraState(this).name = String(options.name);
+    if (options?.name !== undefined) {
+      // A named task gives its number back: asyncio counts only unnamed tasks.
+      const extra = Task.#extraState(this);
+      extra.id = --taskCounter;
+      extra.named = ++namedCounter;
+      extra.name = String(options.name);
+    }
     const head = loop[TASKS] as Task<unknown> | null;
     this.#next = head;
     if (head !== null) head.#prev = this as Task<unknown>;
@@ -617,9 +636,9 @@ export class Task<T = unknown> extends Future<T> {
   // Introspection (graph.ts): read only, off every hot path.
 
   /** @ignore */
-  [TASK_ID](): number {
+  [TASK_ID](): number | null {
     const extra = this.#extra;
-    return typeof extra === "number" ? extra : extra.id;
+    return typeof extra === "number" ? extra : extra.named === 0 ? extra.id : null;
   }
 
   /** @ignore */
@@ -654,6 +673,7 @@ export class Task<T = unknown> extends Future<T> {
     if (typeof extra !== "number") return extra;
     return task.#extra = {
       id: extra,
+      named: 0,
       name: null,
       cancelMessage: undefined,
       controller: null,
@@ -1099,6 +1119,12 @@ export class Task<T = unknown> extends Future<T> {
     };
 
     nextPending = (task) => task.#next;
+    byCreation = (a, b) => {
+      const x = a.#extra, y = b.#extra;
+      // A task made with a name comes after the unnamed task its id counts up to.
+      return (typeof x === "number" ? x : x.id) - (typeof y === "number" ? y : y.id) ||
+        (typeof x === "number" ? 0 : x.named) - (typeof y === "number" ? 0 : y.named);
+    };
     parkedState = (task) => {
       if ((task.#kind & HOST_MASK) !== PARKED) return null;
       return task.#waiter === null ? "the next iteration (sleep(0))" : String(task.#waiter);
@@ -1644,6 +1670,6 @@ keepShapes(() => {
   // One with rare state too: the field that holds the number or that state
   // then holds both kinds from the start, in every later task's shape.
   const named = new Task(never(), { loop, name: "kept" });
-  taskCounter = 0; // the kept tasks take no number from the program's tasks
+  taskCounter = namedCounter = 0; // the kept tasks take no number from the program's tasks
   return [task, named];
 });

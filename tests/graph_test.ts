@@ -3,6 +3,7 @@ import {
   asyncWith,
   captureCallGraph,
   createTask,
+  currentTask,
   dumpTasks,
   formatCallGraph,
   type Future,
@@ -402,3 +403,21 @@ Deno.test("in debug mode the call stack has source lines: the whole yield* chain
     await gather(gen, fn);
   }, { debug: true });
 });
+
+Deno.test("dumpTasks lists named and unnamed tasks in creation order, each with an id of its own", () =>
+  run(function* () {
+    const made = [
+      createTask(sleep(1)),
+      createTask(sleep(1), { name: "first" }),
+      createTask(sleep(1), { name: "second" }),
+      createTask(sleep(1)),
+    ];
+    yield* sleep(0);
+    const rows = dumpTasks().rows;
+    const n = Number(currentTask()!.getName().slice("Task-".length));
+    const names = [`Task-${n}`, `Task-${n + 1}`, "first", "second", `Task-${n + 2}`];
+    assert.deepEqual(rows.map((r) => r.name), names);
+    assert.deepEqual([rows[0].id, rows[1].id, rows[4].id], [n, n + 1, n + 2]);
+    assert.equal(new Set(rows.map((r) => r.id)).size, rows.length);
+    yield* gather(...made);
+  }, { virtualTime: true }));

@@ -28,18 +28,18 @@ Deno.test("ps and ps --tree print the task table and tree of another process by 
     const rule = "-".repeat(at(27, 7).length);
     assert.equal(
       await ps(String(child.pid)),
-      `id  name    state    coroutine      awaits                                   awaited by  created at
---  ------  -------  -------------  ---------------------------------------  ----------  ${rule}
-1   Task-1  pending  main()         TaskGroup(exiting, 3 tasks) #1                       ${
+      `id       name    state    coroutine      awaits                                   awaited by  created at
+-------  ------  -------  -------------  ---------------------------------------  ----------  ${rule}
+1        Task-1  pending  main()         TaskGroup(exiting, 3 tasks) #1                       ${
         at(27, 7)
       }
-2   locker  pending  locker()       Lock(locked, waiters=1) #2               Task-1      ${
+1000001  locker  pending  locker()       Lock(locked, waiters=1) #2               Task-1      ${
         at(30, 8)
       }
-3   getter  pending  getter()       Queue(maxsize=0, qsize=0, getters=1) #3  Task-1      ${
+1000002  getter  pending  getter()       Queue(maxsize=0, qsize=0, getters=1) #3  Task-1      ${
         at(31, 8)
       }
-4   stdin   pending  stdinClosed()  a host promise (wrapFuture)              Task-1      ${
+1000003  stdin   pending  stdinClosed()  a host promise (wrapFuture)              Task-1      ${
         at(32, 8)
       }
 `,
