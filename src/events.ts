@@ -954,16 +954,17 @@ export class EventLoop {
   }
 
   /**
-   * The default handler: writes the message, the error and its stack to
-   * `console.error`.
+   * The default handler: writes the message, the context's other keys
+   * (sorted) and the error with its stack to `console.error`.
    *
    * @param context What happened.
    */
   defaultExceptionHandler(context: ExceptionContext): void {
     const lines = [context.message || "Unhandled exception in event loop"];
-    for (const [key, value] of Object.entries(context)) {
+    // Sorted, as asyncio's `for key in sorted(context)`.
+    for (const key of Object.keys(context).sort()) {
       if (key === "message" || key === "exception") continue;
-      lines.push(`${key}: ${contextText(value, true)}`);
+      lines.push(`${key}: ${contextText(context[key], true)}`);
     }
     const error = context.exception;
     if (error !== undefined) lines.push(contextText(error, false, true));

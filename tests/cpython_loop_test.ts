@@ -346,3 +346,26 @@ Deno.test("loop order: callbacks before due timers, one iteration after stop(), 
     loop.close();
   }
 });
+
+// --- the default exception handler writes the context's keys sorted ---------------
+//
+//   loop.call_exception_handler({"message": "m", "zeta": 1, "alpha": 2, "mid": 3})
+//   # m
+//   # alpha: 2
+//   # mid: 3
+//   # zeta: 1
+//
+// asyncio's default handler goes through `sorted(context)`; the library wrote
+// the keys in the order the context was made.
+
+Deno.test("the default exception handler writes the context's keys sorted, as asyncio's", () => {
+  const loop = newEventLoop();
+  const stub = stubConsole("error");
+  try {
+    loop.callExceptionHandler({ message: "m", zeta: 1, alpha: 2, mid: 3 });
+  } finally {
+    stub.restore();
+    loop.close();
+  }
+  assert.deepEqual(stub.calls, ["m\nalpha: 2\nmid: 3\nzeta: 1"]);
+});
