@@ -190,7 +190,9 @@ export class QueueShutDown extends Error {
  * The program was interrupted with Ctrl-C (SIGINT) while `run()` ran
  * (Python's KeyboardInterrupt): the first SIGINT cancels the main task, and
  * when it has ended `run()` rejects with this; a second one ends `run()` at
- * once.
+ * once. Thrown by a callback or a task's coroutine, it is not reported as
+ * other errors are: as in asyncio, it stops the loop and `run()` rejects
+ * with it (a task keeps it as its exception too).
  *
  * @example
  * ```ts

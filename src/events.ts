@@ -65,7 +65,7 @@
  * @module
  */
 
-import { DeadlockError, RuntimeError } from "./errors.ts";
+import { DeadlockError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import {
   checkFunction,
   checkSeconds,
@@ -352,6 +352,9 @@ export class Handle {
           if (error !== undefined) throw error;
         }
       } catch (error) {
+        // Not the callback's alone: as asyncio's Handle._run re-raises it,
+        // it stops the loop (the drain breaks down; run() rejects with it).
+        if (error instanceof KeyboardInterrupt) throw error;
         // A handle runs only inside its loop's drain: the running loop is its own.
         realm.running?.callExceptionHandler({
           message: `Exception in callback ${nameOf(callback)}`,

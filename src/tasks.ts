@@ -121,7 +121,7 @@
  * @module
  */
 
-import { CancelledError, RuntimeError } from "./errors.ts";
+import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import { checkMessage, describe, functionKind, isCoroutineLike, isThenable } from "./_checks.ts";
 import {
   ADD_WAITER,
@@ -134,6 +134,7 @@ import {
   HOST_WORK,
   IN_HOST_CODE,
   install,
+  INTERRUPT,
   keepShapes,
   realm,
   RUNNING_STEP,
@@ -723,7 +724,16 @@ export class Task<T = unknown> extends Future<T> {
 
   static #fail(task: Task<unknown>, error: unknown): void {
     if (error instanceof CancelledError) Task.#complete(task, "cancelled", error);
-    else Task.#complete(task, "failed", error);
+    else {
+      Task.#complete(task, "failed", error);
+      // The task keeps it, and, as asyncio's step re-raises it, it stops the
+      // loop: out of the step into the drain (which breaks down), or, from
+      // an async body's end, through INTERRUPT. run() rejects with it.
+      if (error instanceof KeyboardInterrupt) {
+        if (realm.draining) throw error;
+        task.getLoop()[INTERRUPT](error);
+      }
+    }
   }
 
   static #finish(task: Task<unknown>, value: unknown): void {

@@ -12,6 +12,7 @@ import {
   createTask,
   type ExceptionContext,
   getRunningLoop,
+  KeyboardInterrupt,
   newEventLoop,
   run,
   RuntimeError,
@@ -368,4 +369,66 @@ Deno.test("the default exception handler writes the context's keys sorted, as as
     loop.close();
   }
   assert.deepEqual(stub.calls, ["m\nalpha: 2\nmid: 3\nzeta: 1"]);
+});
+
+// --- a KeyboardInterrupt from a callback or a task stops the loop -----------------
+//
+//   async def main():
+//       loop.call_soon(raise_keyboard_interrupt)
+//       loop.call_soon(lambda: print("second callback"))
+//       try: await asyncio.sleep(1)
+//       finally: print("main finally")
+//   asyncio.run(main())        # second callback / main finally / KeyboardInterrupt
+//
+// asyncio's Handle._run and Task.__step re-raise KeyboardInterrupt and
+// SystemExit instead of reporting them: run() ends with it (the runner then
+// cancels the tasks left, so their finally blocks run). The library reported
+// it to the exception handler and went on, and run() returned.
+
+Deno.test("a KeyboardInterrupt thrown by a callback ends run() with it, as asyncio's", async () => {
+  const log: string[] = [];
+  await assert.rejects(
+    run(async () => {
+      const loop = getRunningLoop();
+      loop.callSoon(() => {
+        throw new KeyboardInterrupt();
+      });
+      loop.callSoon(() => log.push("second callback"));
+      try {
+        await sleep(1);
+      } finally {
+        log.push("main finally");
+      }
+    }, VT),
+    KeyboardInterrupt,
+  );
+  assert.deepEqual(log, ["second callback", "main finally"]);
+});
+
+Deno.test("a task failing with KeyboardInterrupt keeps it and ends run() with it, in both styles", async () => {
+  for (const style of ["generator", "async"]) {
+    const log: string[] = [];
+    let task: Task<unknown> | undefined;
+    await assert.rejects(
+      run(async () => {
+        task = style === "async"
+          ? createTask(async () => {
+            throw new KeyboardInterrupt();
+          })
+          : createTask(function* () {
+            throw new KeyboardInterrupt();
+          });
+        getRunningLoop().callSoon(() => log.push("after"));
+        try {
+          await sleep(1);
+        } finally {
+          log.push("main finally");
+        }
+      }, VT),
+      KeyboardInterrupt,
+      style,
+    );
+    assert.deepEqual(log, ["after", "main finally"], style);
+    assert.ok(task!.exception() instanceof KeyboardInterrupt, style);
+  }
 });
