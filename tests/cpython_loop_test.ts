@@ -412,9 +412,11 @@ Deno.test("a task failing with KeyboardInterrupt keeps it and ends run() with it
     await assert.rejects(
       run(async () => {
         task = style === "async"
+          // deno-lint-ignore require-await
           ? createTask(async () => {
             throw new KeyboardInterrupt();
           })
+          // deno-lint-ignore require-yield
           : createTask(function* () {
             throw new KeyboardInterrupt();
           });
