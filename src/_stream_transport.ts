@@ -132,7 +132,8 @@ export interface StreamTransportOptions {
    * (the reader pauses it past twice its limit, as asyncio's pipe transport
    * fills the reader), so a child writing more than the pipe holds is not
    * blocked while nobody reads; the pending read does not hold virtual
-   * time (a reader waiting does).
+   * time (a reader waiting does). It closes at the end of the stream (a
+   * pipe has no half-close), as asyncio's read pipe transport.
    */
   readAhead?: boolean;
 }
@@ -720,8 +721,9 @@ export class StreamTransport extends Transport {
       this.#fatal(error, "Fatal error: protocol.eofReceived() call failed");
       return;
     }
-    // Half-closed: the protocol may still write. (TLS closes either way.)
-    if (keepOpen === true && !this.#tls) return;
+    // Half-closed: the protocol may still write. (TLS closes either way, and
+    // so does a child's output pipe, as asyncio's read pipe transport.)
+    if (keepOpen === true && !this.#tls && !this.#readAhead) return;
     this.#close(null);
   }
 

@@ -360,6 +360,27 @@ export class FileNotFoundError extends OSError {
 }
 
 /**
+ * A signal sent to a child process that is gone: it exited and its pipes
+ * closed (Python's ProcessLookupError, errno `ESRCH`). `kill()`,
+ * `terminate()` and `sendSignal()` of a `Process` or a
+ * `SubprocessTransport` throw it then, as asyncio's do.
+ *
+ * @example
+ * ```ts
+ * import { OSError, ProcessLookupError } from "@coro/asyncio";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ProcessLookupError("Cannot send SIGKILL: process 42 exited");
+ * assert.ok(error instanceof OSError);
+ * assert.equal(error.name, "ProcessLookupError");
+ * ```
+ */
+export class ProcessLookupError extends OSError {
+  /** Always `"ProcessLookupError"`. */
+  override name: string = "ProcessLookupError";
+}
+
+/**
  * A connection failed or was lost (Python's ConnectionError); the base of
  * {@linkcode ConnectionRefusedError}, {@linkcode ConnectionResetError},
  * {@linkcode ConnectionAbortedError} and {@linkcode BrokenPipeError}.

@@ -28,7 +28,7 @@ import {
 } from "./_host/subprocess.ts";
 import { gather } from "./combinators.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import { BrokenPipeError, ConnectionResetError } from "./errors.ts";
+import { BrokenPipeError, ConnectionResetError, ProcessLookupError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { BaseProtocol, Protocol } from "./protocols.ts";
@@ -417,7 +417,7 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
     yield* ioFuture(loop, child.status);
     throw error;
   }
-  return makeProcess(child, stdin, stdout, stderr, loop);
+  return makeProcess(child, stdin, stdout, stderr, loop, transports);
 }
 
 let makeProcess: (
@@ -426,6 +426,7 @@ let makeProcess: (
   stdout: StreamReader | null,
   stderr: StreamReader | null,
   loop: EventLoop,
+  pipes: Transport[],
 ) => Process;
 
 const SUBPROCESS_TOKEN = Symbol("subprocessToken");
@@ -463,6 +464,8 @@ export class Process {
   /** The child's standard error, if it is a pipe (`stderr: PIPE`). */
   readonly stderr: StreamReader | null;
   readonly #child: HostChild;
+  /** The transports of its pipes: once they closed and it exited, it is gone. */
+  readonly #pipes: Transport[];
   #returncode: number | null = null;
 
   /**
@@ -480,6 +483,7 @@ export class Process {
     const init = pending!;
     pending = null;
     this.#child = init.child;
+    this.#pipes = init.pipes;
     this.pid = init.child.pid;
     this.stdin = init.stdin;
     this.stdout = init.stdout;
@@ -497,8 +501,8 @@ export class Process {
   }
 
   static {
-    makeProcess = (child, stdin, stdout, stderr, loop) => {
-      pending = { child, stdin, stdout, stderr, loop };
+    makeProcess = (child, stdin, stdout, stderr, loop, pipes) => {
+      pending = { child, stdin, stdout, stderr, loop, pipes };
       return new Process(SUBPROCESS_TOKEN as never);
     };
   }
@@ -579,23 +583,35 @@ export class Process {
   }
 
   /**
-   * Sends `signal` to the child; nothing once it exited (as Python's
-   * `Popen.send_signal`).
+   * Sends `signal` to the child; nothing once it exited while a pipe of it
+   * is still open, and `ProcessLookupError` once they closed too (as
+   * asyncio's).
    *
    * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
-   * null signal, does nothing.
+   * null signal, only checks that the child is not gone.
+   * @throws {ProcessLookupError} If the child exited and its pipes closed.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {
-    sendSignalTo(this.#child, signal, this.#returncode !== null);
+    const exited = this.#returncode !== null;
+    const gone = exited && this.#pipes.every((pipe) => pipe.isClosing());
+    sendSignalTo(this.#child, signal, exited, gone);
   }
 
-  /** Sends `SIGTERM` to the child (as asyncio's `terminate()`). */
+  /**
+   * Sends `SIGTERM` to the child (as asyncio's `terminate()`).
+   *
+   * @throws {ProcessLookupError} If the child exited and its pipes closed.
+   */
   terminate(): void {
     this.sendSignal("SIGTERM");
   }
 
-  /** Sends `SIGKILL` to the child (as asyncio's `kill()`). */
+  /**
+   * Sends `SIGKILL` to the child (as asyncio's `kill()`).
+   *
+   * @throws {ProcessLookupError} If the child exited and its pipes closed.
+   */
   kill(): void {
     this.sendSignal("SIGKILL");
   }
@@ -617,6 +633,7 @@ let pending: {
   stdout: StreamReader | null;
   stderr: StreamReader | null;
   loop: EventLoop;
+  pipes: Transport[];
 } | null = null;
 
 function* feedStdin(
@@ -640,21 +657,37 @@ function* feedStdin(
   return null;
 }
 
-function sendSignalTo(child: HostChild, signal: string | number, exited: boolean): void {
-  // The null signal only asks whether the child exists: a no-op, as
-  // asyncio's send_signal(0) (which ignores ProcessLookupError).
-  if (signal === 0) return;
+function sendSignalTo(
+  child: HostChild,
+  signal: string | number,
+  exited: boolean,
+  gone: boolean,
+): void {
   let name: string | undefined;
-  const numbers = signalNumbers();
-  if (typeof signal === "string" && signal in numbers) name = signal;
-  else if (typeof signal === "number") {
-    name = Object.keys(numbers).find((key) => numbers[key] === signal);
+  if (signal !== 0) {
+    const numbers = signalNumbers();
+    if (typeof signal === "string" && signal in numbers) name = signal;
+    else if (typeof signal === "number") {
+      name = Object.keys(numbers).find((key) => numbers[key] === signal);
+    }
+    if (name === undefined) {
+      throw new TypeError(
+        `Cannot send a signal: expected a signal name ("SIGTERM") or number, got ${
+          describe(signal)
+        }`,
+      );
+    }
   }
-  if (name === undefined) {
-    throw new TypeError(
-      `Cannot send a signal: expected a signal name ("SIGTERM") or number, got ${describe(signal)}`,
+  // Gone: asyncio's transport has dropped its Popen (`_check_proc`).
+  if (gone) {
+    throw new ProcessLookupError(
+      `Cannot send ${
+        name ?? "the null signal"
+      }: process ${child.pid} exited and its pipes closed (check returncode first, or catch ProcessLookupError)`,
     );
   }
+  // The null signal only asks whether the child exists (it is not gone).
+  if (name === undefined) return;
   if (exited) return;
   try {
     child.kill(name);
@@ -815,6 +848,8 @@ export class SubprocessTransport extends BaseTransport {
   #pending: (() => void)[] = [];
   #closed = false;
   #finished = false;
+  /** `connectionLost()` was called: the child is gone (signals throw). */
+  #lost = false;
 
   /**
    * Not for users: `loop.subprocessExec()` and `loop.subprocessShell()` make them.
@@ -945,7 +980,10 @@ export class SubprocessTransport extends BaseTransport {
   #tryFinish(): void {
     if (this.#finished || this.#returncode === null || this.#open.size > 0) return;
     this.#finished = true;
-    this.#loop.callSoon(() => this.#protocol.connectionLost(null));
+    this.#loop.callSoon(() => {
+      this.#lost = true;
+      this.#protocol.connectionLost(null);
+    });
   }
 
   /** The child's process id. @returns The pid. */
@@ -970,22 +1008,32 @@ export class SubprocessTransport extends BaseTransport {
   }
 
   /**
-   * Sends `signal` to the child; nothing once it exited.
+   * Sends `signal` to the child; nothing once it exited, and
+   * `ProcessLookupError` after `connectionLost()` (as asyncio's).
    *
    * @param signal A signal's name (`"SIGINT"`) or number (`2`); `0`, the
-   * null signal, does nothing.
+   * null signal, only checks that the child is not gone.
+   * @throws {ProcessLookupError} After `connectionLost()`.
    * @throws {TypeError} If `signal` is no known signal.
    */
   sendSignal(signal: string | number): void {
-    sendSignalTo(this.#child, signal, this.#returncode !== null);
+    sendSignalTo(this.#child, signal, this.#returncode !== null, this.#lost);
   }
 
-  /** Sends `SIGTERM` to the child. */
+  /**
+   * Sends `SIGTERM` to the child.
+   *
+   * @throws {ProcessLookupError} After `connectionLost()`.
+   */
   terminate(): void {
     this.sendSignal("SIGTERM");
   }
 
-  /** Sends `SIGKILL` to the child. */
+  /**
+   * Sends `SIGKILL` to the child.
+   *
+   * @throws {ProcessLookupError} After `connectionLost()`.
+   */
   kill(): void {
     this.sendSignal("SIGKILL");
   }

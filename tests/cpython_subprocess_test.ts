@@ -18,6 +18,7 @@ import {
   getRunningLoop,
   newEventLoop,
   PIPE,
+  ProcessLookupError,
   ProcessPoolExecutor,
   run,
   sleep,
@@ -277,12 +278,13 @@ Deno.test("signals to a child: SIGSTOP and SIGCONT, an ignored SIGTERM, a number
     proc = yield* createSubprocessExec("sleep", "5");
     // Finding: signal 0 (the null signal: "does the child exist?") was a
     // TypeError naming it no signal number. CPython's send_signal(0) works,
-    // and changes nothing (nor after the exit: ProcessLookupError is ignored).
+    // and changes nothing. After the exit it raises ProcessLookupError, as
+    // every signal does once the child is gone (see the test below).
     proc.sendSignal(0);
     assert.equal(proc.returncode, null);
     proc.sendSignal(2);
     assert.equal(yield* proc.wait(), -2);
-    proc.sendSignal(0);
+    assert.throws(() => proc.sendSignal(0), ProcessLookupError);
   });
 });
 
@@ -423,4 +425,38 @@ Deno.test("wait() before reading: a child's output up to twice the limit is read
     assert.ok(loop.time() - t0 < 10);
     assert.equal(await proc.wait(), 0);
   }, { virtualTime: true });
+});
+
+// --- a signal to a child that is gone: ProcessLookupError ------------------------
+//
+//   p = await asyncio.create_subprocess_exec("true")
+//   await p.wait()
+//   p.kill()             # ProcessLookupError (terminate(), send_signal(0) too)
+//
+// asyncio's transport drops its Popen once the child exited and its pipes
+// closed (`_check_proc`), and every signal after that raises
+// ProcessLookupError. The library did nothing, silently.
+
+Deno.test("kill() after the child exited and its pipes closed throws ProcessLookupError, as asyncio", async () => {
+  await run(async () => {
+    const p = await createSubprocessExec("true");
+    assert.equal(await p.wait(), 0);
+    for (const send of [() => p.kill(), () => p.terminate(), () => p.sendSignal(0)]) {
+      assert.throws(send, ProcessLookupError);
+    }
+    // Its output at its end (the pipe closed there, read or not).
+    const q = await createSubprocessExec("sh", "-c", "echo hi", { stdout: PIPE });
+    assert.equal(await q.wait(), 0);
+    assert.equal(dec(await q.stdout!.read()), "hi\n");
+    assert.ok(q.stdout!.atEof());
+    assert.throws(() => q.kill(), ProcessLookupError);
+    // A transport of loop.subprocessExec: after connectionLost.
+    const [transport, protocol] = await getRunningLoop().subprocessExec(
+      () => new Logged(),
+      "true",
+    );
+    await protocol.done.promise;
+    assert.throws(() => transport.kill(), ProcessLookupError);
+    transport.close();
+  });
 });

@@ -24,6 +24,7 @@ const PUBLIC = {
     "KeyboardInterrupt",
     "LimitOverrunError",
     "OSError",
+    "ProcessLookupError",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",

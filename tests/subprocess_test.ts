@@ -18,6 +18,7 @@ import {
   OSError,
   PIPE,
   Process,
+  ProcessLookupError,
   run,
   sleep,
   STDOUT,
@@ -223,7 +224,8 @@ Deno.test("kill() and terminate(): returncode is minus the signal; null while th
     proc.kill();
     assert.equal(await proc.wait(), -9);
     assert.equal(proc.returncode, -9);
-    proc.kill(); // exited: nothing happens
+    // Exited, no pipes: gone, and a signal is a ProcessLookupError (as asyncio's).
+    assert.throws(() => proc.kill(), ProcessLookupError);
     const other = await createSubprocessExec("sleep", "30");
     other.terminate();
     assert.equal(await other.wait(), -15);
