@@ -22,6 +22,7 @@ import {
   getRunningLoop,
   KeyboardInterrupt,
   PIPE,
+  ProcessLookupError,
   ProcessPoolExecutor,
   run,
   RuntimeError,
@@ -165,7 +166,8 @@ processTest(
       assert.match(String(proc), /^<Process \d+ running>$/);
       proc.kill();
       assert.equal(await proc.wait(), -9);
-      proc.kill(); // exited: nothing happens
+      // Exited, no pipes: gone, and a signal is a ProcessLookupError (as asyncio's).
+      assert.throws(() => proc.kill(), ProcessLookupError);
       const other = await createSubprocessExec("sleep", "30");
       other.terminate();
       assert.equal(await other.wait(), -15);
