@@ -118,7 +118,11 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
       if (wait !== null) return wait;
       const loop = runningLoopFor("sleep");
       const future = new SleepFuture<T>(loop);
-      future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
+      // An infinite sleep never ends: no timer (an infinite timer would make
+      // virtual time jump to infinity and end it), as for timeout(Infinity).
+      if (sleep.#delay !== Infinity) {
+        future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
+      }
       return sleep.#wait = new FutureIterator(future);
     };
   }
@@ -162,7 +166,8 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
  * The timer starts when the sleep is first awaited; like the coroutine
  * Python's `asyncio.sleep()` returns, a sleep is awaited once.
  *
- * @param delay Seconds; zero or less means one loop iteration.
+ * @param delay Seconds; zero or less means one loop iteration; `Infinity`
+ *   never ends (until cancelled).
  * @param result What the sleep returns.
  * @returns An awaitable for `yield*` or `await`.
  * @throws {TypeError} If `delay` is not a number.

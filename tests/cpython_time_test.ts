@@ -1,0 +1,127 @@
+/**
+ * Time and the combinators at their edges (timeouts, `waitFor`, `wait`,
+ * `asCompleted`, `shield`, `gather`, `sleep`, loop timers), checked against
+ * what CPython 3.13's asyncio prints for the same programs: each test is the
+ * TypeScript twin of a small Python program (quoted in its comment) whose
+ * output was diffed against the library's. Some pin a divergence that was
+ * fixed; the others pin subtle semantics that already matched, against
+ * regressions.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  asCompleted,
+  createTask,
+  DeadlockError,
+  getRunningLoop,
+  run,
+  sleep,
+  wait,
+} from "../mod.ts";
+
+const VT = { virtualTime: true };
+
+function now(): number {
+  return getRunningLoop().time();
+}
+
+// --- an infinite delay never passes -------------------------------------------
+//
+//   t = asyncio.create_task(asyncio.sleep(math.inf, "woke"))
+//   await asyncio.sleep(100); t.done()          # False: it sleeps for ever
+//   f = loop.create_future(); loop.call_later(5, f.set_result, 1)
+//   await asyncio.wait([f], timeout=math.inf)   # ({f}, set()) at 5
+//   for n in asyncio.as_completed([f2], timeout=math.inf): await n   # 1, at 5
+//
+// Virtual time jumps to the next deadline when nothing is ready: an infinite
+// deadline made the clock jump to Infinity, so `sleep(Infinity)` returned its
+// result, `wait()` returned with everything pending and `asCompleted()` threw
+// TimeoutError, all at loop time Infinity (`timeout(Infinity)` already armed
+// no timer). What waits for ever must stay waiting: with nothing else to
+// wake it, virtual time reports the deadlock.
+
+Deno.test("sleep(Infinity) never returns: under virtual time a task left with it alone is a deadlock", async () => {
+  await assert.rejects(
+    run(async () => {
+      await sleep(Infinity, "woke");
+    }, VT),
+    DeadlockError,
+  );
+  await assert.rejects(
+    run(function* () {
+      yield* sleep(Infinity, "woke");
+    }, VT),
+    DeadlockError,
+  );
+  const seen = await run(async () => {
+    const forever = createTask(() => sleep(Infinity, "woke"));
+    await sleep(100);
+    const seen: unknown[] = [forever.done(), now()];
+    forever.cancel();
+    await assert.rejects(async () => await forever, { name: "CancelledError" });
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [false, 100]);
+});
+
+Deno.test("wait() and asCompleted() with an infinite timeout wait for the futures, not for loop time Infinity", async () => {
+  const seen = await run(async () => {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    const f = loop.createFuture<number>();
+    loop.callLater(5, () => f.setResult(1));
+    const [done, pending] = await wait([f], { timeout: Infinity });
+    seen.push(done.has(f), pending.size, now());
+    const g = loop.createFuture<number>();
+    loop.callLater(5, () => g.setResult(2));
+    for (const next of asCompleted([g], { timeout: Infinity })) seen.push(await next, now());
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [true, 0, 5, 2, 10]);
+  // With nothing that could complete them, they wait for ever: a deadlock,
+  // not a timeout at loop time Infinity.
+  await assert.rejects(
+    run(async () => {
+      const [, pending] = await wait([getRunningLoop().createFuture()], { timeout: Infinity });
+      return pending.size;
+    }, VT),
+    DeadlockError,
+  );
+  await assert.rejects(
+    run(function* () {
+      for (const next of asCompleted([getRunningLoop().createFuture()], { timeout: Infinity })) {
+        yield* next;
+      }
+    }, VT),
+    DeadlockError,
+  );
+});
+
+//   f = loop.create_future()
+//   loop.call_later(math.inf, f.set_result, "ran")   # the same with call_at(math.inf)
+//   await f                                          # never returns
+//
+// FINDING (not fixed here: src/events.ts is off limits this round): under
+// virtual time the loop jumps to the earliest deadline when it is idle, and
+// an infinite one takes the clock to Infinity and runs the callback, so
+// `await f` gives "ran at Infinity". The fix, in `EventLoop#idle`: a deadline
+// of +Infinity is never reached, so when the earliest timer is infinite the
+// loop is idle with no timer to wait for (the deadlock check of the
+// no-timer branch then reports it); `#collectTimers` never finds it due
+// either. (sleep, wait, asCompleted and timeout arm no timer for Infinity.)
+Deno.test({
+  name: "loop.callLater(Infinity) never runs its callback, under virtual time either",
+  ignore: true,
+  fn: async () => {
+    await assert.rejects(
+      run(async () => {
+        const loop = getRunningLoop();
+        const f = loop.createFuture<string>();
+        loop.callLater(Infinity, () => f.setResult(`ran at ${loop.time()}`));
+        return await f;
+      }, VT),
+      DeadlockError,
+    );
+  },
+});
