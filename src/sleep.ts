@@ -148,6 +148,13 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   ): Promise<R1 | R2> {
     let future: Future<T>;
     try {
+      if (this.#wait !== null && this.#wait !== FINISHED) {
+        // A task runs it (through next()): asyncio's "coroutine is being
+        // awaited already", at this await, not later in that task.
+        throw new RuntimeError(
+          `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
+        );
+      }
       future = startSleep(this).future as Future<T>;
     } catch (error) {
       return Promise.reject(error).then(onfulfilled, onrejected);

@@ -125,3 +125,29 @@ Deno.test({
     );
   },
 });
+
+// --- a sleep is awaited once ----------------------------------------------------
+//
+//   s = asyncio.sleep(1, "y"); c = asyncio.create_task(s); await asyncio.sleep(0)
+//   await s     # RuntimeError: coroutine is being awaited already
+//   await c     # "y"
+//
+// The `await` shared the sleep's timer with the task running it and returned
+// "y"; the task then failed at its next step with "Cannot reuse sleep(1): it
+// was already awaited and is finished", an error in the wrong place, later.
+Deno.test("await of a sleep a task is running throws RuntimeError at once; the task still gets its result", async () => {
+  const seen = await run(async () => {
+    const seen: unknown[] = [];
+    const s = sleep(1, "y");
+    const c = createTask(s);
+    await sleep(0);
+    try {
+      seen.push(await s);
+    } catch (error) {
+      seen.push((error as Error).name);
+    }
+    seen.push(await c, now());
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, ["RuntimeError", "y", 1]);
+});
