@@ -17,6 +17,7 @@ import {
   getRunningLoop,
   run,
   sleep,
+  type Task,
   wait,
 } from "../mod.ts";
 
@@ -150,4 +151,58 @@ Deno.test("await of a sleep a task is running throws RuntimeError at once; the t
     return seen;
   }, VT);
   assert.deepEqual(seen, ["RuntimeError", "y", 1]);
+});
+
+// --- a cancel that comes after the awaited thing failed --------------------------
+//
+//   async def work():
+//       await asyncio.sleep(1)
+//       loop.call_soon(waiter.cancel)     # runs before the waiter's wakeup
+//       raise ValueError("boom")
+//   worker = create_task(work())
+//   waiter = create_task(waiter_body())   # try: await worker / except: record
+//   await waiter   # the waiter gets CancelledError; nothing is ever logged
+//
+// asyncio's task wakeup reads the awaited future's outcome (`result()`)
+// before the step, even when a pending cancel replaces it with
+// CancelledError: the error counts as retrieved. A generator task threw its
+// CancelledError in without reading it, so the loop reported "Task
+// exception was never retrieved" (at collection, or when the loop closed)
+// for an error the program had nothing left to do with.
+Deno.test("a generator task cancelled after the future it awaits failed leaves no 'exception was never retrieved' report", async () => {
+  const reports: string[] = [];
+  const seen = await run(function* () {
+    const loop = getRunningLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context.message));
+    const seen: unknown[] = [];
+    const worker: Task<never> = createTask(function* () {
+      yield* sleep(1);
+      loop.callSoon(() => waiter.cancel());
+      throw new RangeError("boom");
+    });
+    const waiter = createTask(function* () {
+      try {
+        yield* worker;
+      } catch (error) {
+        seen.push((error as Error).name);
+      }
+    });
+    yield* waiter;
+    // The same with a plain future: failed, then the waiting task cancelled.
+    const fut = loop.createFuture<never>();
+    const second = createTask(function* () {
+      try {
+        yield* fut;
+      } catch (error) {
+        seen.push((error as Error).name);
+      }
+    });
+    yield* sleep(0);
+    fut.setException(new RangeError("x"));
+    seen.push(second.cancel());
+    yield* second;
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, ["CancelledError", true, "CancelledError"]);
+  assert.deepEqual(reports, []);
 });
