@@ -12,12 +12,18 @@
 import assert from "node:assert/strict";
 import {
   asCompleted,
+  asyncWith,
   createTask,
+  currentTask,
   DeadlockError,
+  gather,
   getRunningLoop,
   run,
+  shield,
   sleep,
   type Task,
+  type Timeout,
+  timeout,
   wait,
 } from "../mod.ts";
 
@@ -205,4 +211,194 @@ Deno.test("a generator task cancelled after the future it awaits failed leaves n
   }, VT);
   assert.deepEqual(seen, ["CancelledError", true, "CancelledError"]);
   assert.deepEqual(reports, []);
+});
+
+// --- passing ports that pin subtle semantics ----------------------------------
+
+//   f = loop.create_future(); loop.call_later(1, f.set_result, "x")   # before the timeout's timer
+//   [await n for n in as_completed([f], timeout=1)]                    # TimeoutError
+//   g = ...; it = as_completed([g], timeout=1); loop.call_later(1, g.set_result, "x")  # TimeoutError
+//   as_completed([done_fut, pending], timeout=0)                       # "d", then TimeoutError
+//
+// A completion is queued by a done callback (next iteration), so a timeout
+// due in the same iteration as the completion always wins, whichever timer
+// came first; a future done before as_completed() still beats timeout 0.
+Deno.test("asCompleted(): a timeout due in the iteration a future completes wins either way; a done future beats timeout 0", async () => {
+  const seen = await run(function* () {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    const drain = function* (it: Iterable<Iterable<unknown>>) {
+      const out: unknown[] = [];
+      for (const next of it) {
+        try {
+          out.push(yield* next);
+        } catch (error) {
+          out.push((error as Error).name);
+        }
+      }
+      return out;
+    };
+    const f = loop.createFuture<string>();
+    loop.callLater(1, () => f.setResult("x"));
+    seen.push(yield* drain(asCompleted([f], { timeout: 1 })));
+    const g = loop.createFuture<string>();
+    const it = asCompleted([g], { timeout: 1 });
+    loop.callLater(1, () => g.setResult("x"));
+    seen.push(yield* drain(it));
+    const done = loop.createFuture<string>();
+    done.setResult("d");
+    const pending = loop.createFuture<string>();
+    seen.push(yield* drain(asCompleted([done, pending], { timeout: 0 })));
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [["TimeoutError"], ["TimeoutError"], ["d", "TimeoutError"]]);
+});
+
+//   async with asyncio.timeout(10) as cm:      # in a task
+//       holder.cm = cm; await asyncio.sleep(20)
+//   # another task, at t=1: holder.cm.reschedule(loop.time() + 1)  -> TimeoutError at 2
+//   async with asyncio.timeout(1):
+//       try: await asyncio.sleep(5)
+//       except CancelledError: pass            # cancelling() == 1 from here to the exit
+//       await asyncio.sleep(2)                 # runs to t=3
+//   # exits normally at 3, expired() is True, cancelling() back to 0
+Deno.test("timeout(): rescheduled from another task; a body that swallows the expiry runs on with the request counted until the exit", async () => {
+  const seen = await run(async () => {
+    const seen: unknown[] = [];
+    let held: Timeout | null = null;
+    const task = createTask(async () => {
+      try {
+        await asyncWith(timeout(10), async (cm) => {
+          held = cm;
+          await sleep(20);
+        });
+      } catch (error) {
+        seen.push((error as Error).name, now());
+      }
+    });
+    await sleep(1);
+    held!.reschedule(now() + 1);
+    await task;
+    const cm = timeout(1);
+    await asyncWith(cm, async () => {
+      try {
+        await sleep(5);
+      } catch {
+        seen.push(`swallowed at ${now()}`, currentTask()!.cancelling());
+      }
+      await sleep(2);
+      seen.push(`ran on to ${now()}`, currentTask()!.cancelling());
+    });
+    seen.push(cm.expired(), currentTask()!.cancelling());
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [
+    "TimeoutError",
+    2,
+    "swallowed at 3",
+    1,
+    "ran on to 5",
+    1,
+    true,
+    0,
+  ]);
+});
+
+//   h = loop.call_at(now + 1, cb); await asyncio.sleep(2)
+//   h.cancel(); h.cancelled()                  # None, True: cancel() of a fired handle
+//   def x(): loop.call_at(now + 1, ...); loop.call_later(0, ...); loop.call_soon(...); loop.call_at(now, ...)
+//   loop.call_at(now + 1, x); loop.call_at(now + 1, y)
+//   # x y soon past same-when later0
+//   loop.call_soon(a); loop.call_at(loop.time() - 10, b); loop.call_later(-1, c); loop.call_soon(d)
+//   await asyncio.sleep(0)                      # a d ran; b c run in the next iteration
+Deno.test("loop timers: cancel() of a fired handle, handles a timer callback schedules for its own instant, past deadlines after callSoon", async () => {
+  const seen = await run(async () => {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    let start = now();
+    const fired = loop.callAt(start + 1, () => {});
+    await sleep(2);
+    seen.push(fired.cancel(), fired.cancelled());
+    const log: string[] = [];
+    start = now();
+    const cb = (name: string) => {
+      log.push(name);
+      if (name !== "x") return;
+      loop.callAt(start + 1, cb, "same-when");
+      loop.callLater(0, cb, "later0");
+      loop.callSoon(cb, "soon");
+      loop.callAt(start, cb, "past");
+    };
+    loop.callAt(start + 1, cb, "x");
+    loop.callAt(start + 1, cb, "y");
+    await sleep(3);
+    seen.push(log.join(" "));
+    log.length = 0;
+    loop.callSoon(() => log.push("a"));
+    loop.callAt(now() - 10, () => log.push("b"));
+    loop.callLater(-1, () => log.push("c"));
+    loop.callSoon(() => log.push("d"));
+    await sleep(0);
+    seen.push(log.join(" "));
+    await sleep(0);
+    seen.push(log.join(" "));
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [
+    undefined,
+    true,
+    "x y soon past same-when later0",
+    "a d",
+    "a d b c",
+  ]);
+});
+
+//   t = create_task(w())   # w: return await asyncio.shield(inner)
+//   inner.set_result("r"); t.cancel()    # same iteration, either order -> CancelledError
+//   g = gather(f1, f2); f1.set_result(1); f2.set_result(2)
+//   g.cancel()                           # False: every child is done, callbacks pending; await g -> [1, 2]
+//   g = gather(f1, f2, return_exceptions=True); f1.cancel(); f2 pending -> g not done
+Deno.test("shield and gather: a cancel in the iteration the inner finishes wins; gather.cancel() of done children is refused", async () => {
+  const seen = await run(function* () {
+    const loop = getRunningLoop();
+    const seen: unknown[] = [];
+    for (const order of ["result first", "cancel first"]) {
+      const inner = loop.createFuture<string>();
+      const t = createTask(function* () {
+        return yield* shield(inner);
+      });
+      yield* sleep(0);
+      if (order === "result first") inner.setResult("r");
+      t.cancel();
+      if (order === "cancel first") inner.setResult("r");
+      try {
+        seen.push(yield* t);
+      } catch (error) {
+        seen.push((error as Error).name);
+      }
+    }
+    const f1 = loop.createFuture<number>();
+    const f2 = loop.createFuture<number>();
+    const g = gather(f1, f2);
+    f1.setResult(1);
+    f2.setResult(2);
+    seen.push(g.cancel(), yield* g);
+    const c1 = loop.createFuture<number>();
+    const c2 = loop.createFuture<number>();
+    const h = gather([c1, c2], { returnExceptions: true });
+    c1.cancel();
+    yield* sleep(0);
+    seen.push(h.done());
+    c2.setResult(5);
+    seen.push(((yield* h) as unknown[]).map((x) => x instanceof Error ? x.name : x));
+    return seen;
+  }, VT);
+  assert.deepEqual(seen, [
+    "CancelledError",
+    "CancelledError",
+    false,
+    [1, 2],
+    false,
+    ["CancelledError", 5],
+  ]);
 });
