@@ -130,6 +130,14 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
     return this;
   }
   next(): IteratorResult<unknown, T> {
+    const wait = this.#wait;
+    if (wait !== null && wait !== FINISHED && !wait.future.done()) {
+      // Its driver resumes it only once its timer is done: this is a second
+      // one (a `yield*` of a sleep that a task runs), refused at once.
+      throw new RuntimeError(
+        `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
+      );
+    }
     const step = startSleep(this).next();
     if (step.done) this.#wait = FINISHED;
     return step;

@@ -136,13 +136,14 @@ Deno.test({
 // --- a sleep is awaited once ----------------------------------------------------
 //
 //   s = asyncio.sleep(1, "y"); c = asyncio.create_task(s); await asyncio.sleep(0)
-//   await s     # RuntimeError: coroutine is being awaited already
+//   await s     # RuntimeError at once (the coroutine is being awaited already)
 //   await c     # "y"
 //
-// The `await` shared the sleep's timer with the task running it and returned
-// "y"; the task then failed at its next step with "Cannot reuse sleep(1): it
-// was already awaited and is finished", an error in the wrong place, later.
-Deno.test("await of a sleep a task is running throws RuntimeError at once; the task still gets its result", async () => {
+// An `await` shared the sleep's timer with the task running it and returned
+// "y"; a `yield*` waited with it and threw at t=1 ("it was already awaited
+// and is finished"); in both the task running it failed or the error came
+// late, with a misleading message.
+Deno.test("await or yield* of a sleep a task is running throws RuntimeError at once; the task still gets its result", async () => {
   const seen = await run(async () => {
     const seen: unknown[] = [];
     const s = sleep(1, "y");
@@ -151,12 +152,33 @@ Deno.test("await of a sleep a task is running throws RuntimeError at once; the t
     try {
       seen.push(await s);
     } catch (error) {
-      seen.push((error as Error).name);
+      seen.push((error as Error).name, now());
     }
     seen.push(await c, now());
     return seen;
   }, VT);
-  assert.deepEqual(seen, ["RuntimeError", "y", 1]);
+  assert.deepEqual(seen, ["RuntimeError", 0, "y", 1]);
+  const yielded = await run(function* () {
+    const seen: unknown[] = [];
+    const s = sleep(1, "z");
+    const c = createTask(function* () {
+      return yield* s;
+    });
+    yield* sleep(0);
+    try {
+      seen.push(yield* s);
+    } catch (error) {
+      seen.push((error as Error).message, now());
+    }
+    seen.push(yield* c, now());
+    return seen;
+  }, VT);
+  assert.deepEqual(yielded, [
+    "Cannot await sleep(1) twice: it is already being awaited (call sleep() again)",
+    0,
+    "z",
+    1,
+  ]);
 });
 
 // --- a cancel that comes after the awaited thing failed --------------------------
