@@ -85,6 +85,11 @@ export class FutureIterator<T = unknown> {
     return this as IteratorResult<unknown, T>;
   }
   throw(error: unknown): IteratorResult<unknown, T> {
+    // A task throws in (a pending cancel) where the future may be done
+    // already: asyncio's wakeup reads the outcome first, so a failure counts
+    // as retrieved (no "exception was never retrieved" report).
+    const future = this.future;
+    if (future.done() && !future.cancelled()) future.exception();
     throw error;
   }
   return(value?: T): IteratorResult<unknown, T> {

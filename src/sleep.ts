@@ -118,7 +118,11 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
       if (wait !== null) return wait;
       const loop = runningLoopFor("sleep");
       const future = new SleepFuture<T>(loop);
-      future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
+      // An infinite sleep never ends: no timer (an infinite timer would make
+      // virtual time jump to infinity and end it), as for timeout(Infinity).
+      if (sleep.#delay !== Infinity) {
+        future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
+      }
       return sleep.#wait = new FutureIterator(future);
     };
   }
@@ -126,6 +130,14 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
     return this;
   }
   next(): IteratorResult<unknown, T> {
+    const wait = this.#wait;
+    if (wait !== null && wait !== FINISHED && !wait.future.done()) {
+      // Its driver resumes it only once its timer is done: this is a second
+      // one (a `yield*` of a sleep that a task runs), refused at once.
+      throw new RuntimeError(
+        `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
+      );
+    }
     const step = startSleep(this).next();
     if (step.done) this.#wait = FINISHED;
     return step;
@@ -144,6 +156,13 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
   ): Promise<R1 | R2> {
     let future: Future<T>;
     try {
+      if (this.#wait !== null && this.#wait !== FINISHED) {
+        // A task runs it (through next()): asyncio's "coroutine is being
+        // awaited already", at this await, not later in that task.
+        throw new RuntimeError(
+          `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
+        );
+      }
       future = startSleep(this).future as Future<T>;
     } catch (error) {
       return Promise.reject(error).then(onfulfilled, onrejected);
@@ -162,7 +181,8 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
  * The timer starts when the sleep is first awaited; like the coroutine
  * Python's `asyncio.sleep()` returns, a sleep is awaited once.
  *
- * @param delay Seconds; zero or less means one loop iteration.
+ * @param delay Seconds; zero or less means one loop iteration; `Infinity`
+ *   never ends (until cancelled).
  * @param result What the sleep returns.
  * @returns An awaitable for `yield*` or `await`.
  * @throws {TypeError} If `delay` is not a number.
