@@ -2068,7 +2068,9 @@ export class EventLoop {
    */
   #idle(): boolean {
     const timers = this.#timers;
-    if (timers.length === 0) {
+    // (A deadline of Infinity is never reached: such a timer is no timer to
+    // wait for, and virtual time never jumps to it.)
+    if (timers.length === 0 || timers[0].when() === Infinity) {
       if (this.#hostTimer !== null) {
         host.clearTimeout(this.#hostTimer);
         this.#hostTimer = null;
@@ -2132,7 +2134,8 @@ export class EventLoop {
     if (
       this.#state !== "running" || this.#draining || this.#stopping || this.#wakePending ||
       this.#writeIndex !== this.#batchIndex || this.#writeChunk !== this.#readChunk ||
-      this.#timers.length !== 0 || this.#hostWork !== 0 || main === null || main.done() ||
+      (this.#timers.length !== 0 && this.#timers[0].when() !== Infinity) ||
+      this.#hostWork !== 0 || main === null || main.done() ||
       this.#ioWait !== 0 || this.#ioSources !== 0 || layers.hasLooseTasks(this)
     ) {
       return;

@@ -109,17 +109,13 @@ Deno.test("wait() and asCompleted() with an infinite timeout wait for the future
 //   loop.call_later(math.inf, f.set_result, "ran")   # the same with call_at(math.inf)
 //   await f                                          # never returns
 //
-// FINDING (not fixed here: src/events.ts is off limits this round): under
-// virtual time the loop jumps to the earliest deadline when it is idle, and
-// an infinite one takes the clock to Infinity and runs the callback, so
-// `await f` gives "ran at Infinity". The fix, in `EventLoop#idle`: a deadline
-// of +Infinity is never reached, so when the earliest timer is infinite the
-// loop is idle with no timer to wait for (the deadlock check of the
-// no-timer branch then reports it); `#collectTimers` never finds it due
-// either. (sleep, wait, asCompleted and timeout arm no timer for Infinity.)
+// Finding: under virtual time the loop jumped to the earliest deadline when
+// it was idle, and an infinite one took the clock to Infinity and ran the
+// callback, so `await f` gave "ran at Infinity". Now a deadline of Infinity
+// is no timer to wait for (`EventLoop#idle`): the deadlock check reports
+// the program. (sleep, wait, asCompleted and timeout arm no timer for it.)
 Deno.test({
   name: "loop.callLater(Infinity) never runs its callback, under virtual time either",
-  ignore: true,
   fn: async () => {
     await assert.rejects(
       run(async () => {
