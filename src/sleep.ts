@@ -112,7 +112,7 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
       const wait = sleep.#wait;
       if (wait === FINISHED) {
         throw new RuntimeError(
-          `Cannot reuse ${sleep}: it was already awaited and is finished (call sleep() again)`,
+          `Cannot reuse ${sleep}: it was already awaited (a sleep is awaited once: call sleep() again)`,
         );
       }
       if (wait !== null) return wait;
