@@ -233,6 +233,9 @@ function checkConnect(
   if (serverHostname !== undefined && ssl === null) {
     throw new TypeError(`Cannot ${CONNECT}: serverHostname is only meaningful with ssl`);
   }
+  if (options.sslHandshakeTimeout != null && ssl === null) {
+    throw new TypeError(`Cannot ${CONNECT}: sslHandshakeTimeout is only meaningful with ssl`);
+  }
   if (ssl !== null && host === null && serverHostname === undefined) {
     throw new TypeError(
       `Cannot ${CONNECT}: you must set serverHostname when using ssl without a host`,

@@ -593,6 +593,9 @@ function checkServe(
   const options = checkOptions(optionsArg, SERVER_KEYS, SERVE);
   const ssl = checkTls(options.ssl, SERVE);
   if (ssl !== null) checkServerTls(ssl, SERVE);
+  if (options.sslHandshakeTimeout != null && ssl === null) {
+    throw new TypeError(`Cannot ${SERVE}: sslHandshakeTimeout is only meaningful with ssl`);
+  }
   const backlog = checkInteger(options.backlog, BACKLOG, 0, "backlog", SERVE);
   const startServing = options.startServing ?? true;
   if (typeof startServing !== "boolean") {

@@ -14,8 +14,11 @@ import {
   type DatagramTransport,
   type Future,
   getRunningLoop,
+  openConnection,
+  Protocol,
   run,
   sleep,
+  startServer,
 } from "../mod.ts";
 import { dec, enc } from "./_net.ts";
 
@@ -80,4 +83,34 @@ Deno.test("a datagramReceived() that throws is reported, and the endpoint reads 
     "srv closing=false",
     "srv lost null",
   ]);
+});
+
+// Finding: sslHandshakeTimeout without ssl was accepted and ignored, on
+// every call that takes it. CPython refuses at the call (ValueError
+// "ssl_handshake_timeout is only meaningful with ssl"), as the library does
+// for serverHostname: now a TypeError naming it, before anything connects.
+Deno.test("sslHandshakeTimeout without ssl fails at the call, as asyncio", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const only = /sslHandshakeTimeout is only meaningful with ssl/;
+    assert.throws(() => openConnection("127.0.0.1", 1, { sslHandshakeTimeout: 1 }), only);
+    assert.throws(
+      () => loop.createConnection(() => new Protocol(), "127.0.0.1", 1, { sslHandshakeTimeout: 1 }),
+      TypeError,
+    );
+    assert.throws(
+      () => startServer(() => {}, "127.0.0.1", 0, { sslHandshakeTimeout: 1 }),
+      only,
+    );
+    assert.throws(
+      () => loop.createServer(() => new Protocol(), "127.0.0.1", 0, { sslHandshakeTimeout: 1 }),
+      TypeError,
+    );
+    // null is asyncio's None: the default, with or without ssl.
+    const server = await startServer(() => {}, "127.0.0.1", 0, {
+      sslHandshakeTimeout: null as never,
+    });
+    server.close();
+    await server.waitClosed();
+  });
 });
