@@ -11,16 +11,22 @@
 import assert from "node:assert/strict";
 import {
   DatagramProtocol,
-  type DatagramTransport,
   type Future,
   getRunningLoop,
   openConnection,
   Protocol,
   run,
+  RuntimeError,
   sleep,
   startServer,
+  type StreamWriter,
 } from "../mod.ts";
-import { dec, enc } from "./_net.ts";
+import { type Certificates, dec, enc, hasProgram, makeCertificates, portOf } from "./_net.ts";
+
+const certs: Certificates | null = hasProgram("openssl") ? await makeCertificates() : null;
+globalThis.addEventListener("unload", () => {
+  if (certs !== null) Deno.removeSync(certs.dir, { recursive: true });
+});
 
 /** Logs what a UDP endpoint's protocol is told; `boom` makes datagramReceived throw. */
 class LoggedDatagrams extends DatagramProtocol {
@@ -113,4 +119,62 @@ Deno.test("sslHandshakeTimeout without ssl fails at the call, as asyncio", async
     server.close();
     await server.waitClosed();
   });
+});
+
+// Finding: getExtraInfo("peercert") (and "cipher", "compression") on a TLS
+// connection answered undefined, without an error, where CPython answers
+// the peer's certificate (a client always has one); README says the library
+// refuses it with an error, as it refuses what Deno's TLS cannot do. And
+// Python's own key "ssl_object" answered undefined too (the key is
+// "sslObject"). On a plain connection "peercert" stays undefined (Python:
+// None).
+Deno.test({
+  name:
+    "getExtraInfo('peercert' | 'cipher') on TLS fails naming what the host's TLS keeps; 'ssl_object' names sslObject",
+  ignore: certs === null,
+  fn: async () => {
+    await run(async () => {
+      let serverWriter: StreamWriter | null = null;
+      const server = await startServer(
+        (_reader, writer) => {
+          serverWriter = writer;
+        },
+        "127.0.0.1",
+        0,
+        { ssl: { cert: certs!.cert, key: certs!.key } },
+      );
+      const [, writer] = await openConnection("127.0.0.1", portOf(server), {
+        ssl: { caCerts: [certs!.ca] },
+        serverHostname: "localhost",
+      });
+      for (const key of ["peercert", "cipher", "compression"]) {
+        assert.throws(
+          () => writer.getExtraInfo(key),
+          (error: unknown) =>
+            error instanceof RuntimeError && error.message.includes(`"${key}"`) &&
+            /TLS/.test(error.message),
+        );
+        assert.throws(() => writer.transport.getExtraInfo(key, null), RuntimeError);
+      }
+      assert.throws(() => writer.getExtraInfo("ssl_object"), /"sslObject"/);
+      assert.equal(writer.getExtraInfo("sslObject")?.serverSide, false);
+      writer.close();
+      await writer.waitClosed();
+      for (let i = 0; i < 100 && serverWriter === null; i++) await sleep(0.01);
+      assert.throws(() => serverWriter!.getExtraInfo("peercert"), RuntimeError);
+      serverWriter!.close();
+      server.close();
+      await server.waitClosed();
+      // A plain connection has no certificate: undefined, as Python's None.
+      const plain = await startServer((_r, w) => w.close(), "127.0.0.1", 0);
+      const [reader2, writer2] = await openConnection("127.0.0.1", portOf(plain));
+      assert.equal(writer2.getExtraInfo("peercert"), undefined);
+      assert.equal(writer2.getExtraInfo("cipher", "none"), "none");
+      await reader2.read();
+      writer2.close();
+      await writer2.waitClosed();
+      plain.close();
+      await plain.waitClosed();
+    });
+  },
 });
