@@ -71,7 +71,7 @@ import { describe } from "./_checks.ts";
 import { IO_WAIT, SCHEDULE } from "./_core.ts";
 import { trackIO, untrackIO } from "./_io.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
-import { type HostAddr, type HostConn, toOSError } from "./_host/net.ts";
+import { type HostAddr, type HostConn, isTlsRaggedEof, toOSError } from "./_host/net.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import type { BaseProtocol } from "./protocols.ts";
@@ -610,6 +610,8 @@ export class StreamTransport extends Transport {
   };
 
   readonly #onReadError = (error: unknown): void => {
+    // A TLS peer that left without close_notify: the end of the stream, as asyncio.
+    if (this.#tls && isTlsRaggedEof(error)) return this.#onRead(null);
     this.#readSettled();
     if (this.#state !== OPEN) {
       this.#settled();

@@ -9,7 +9,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type net from "node:net";
+import tls from "node:tls";
 import {
+  ConnectionResetError,
   DatagramProtocol,
   type Future,
   getRunningLoop,
@@ -176,5 +179,99 @@ Deno.test({
       plain.close();
       await plain.waitClosed();
     });
+  },
+});
+
+// Finding: a TLS client whose peer closed during the handshake failed with
+// a bare OSError ("unexpected end of file", code "EOF") on Deno, so an
+// `instanceof ConnectionError` retry never matched. CPython's sslproto
+// turns an end of stream during the handshake into ConnectionResetError
+// (a ConnectionError), as Node's ECONNRESET here already is.
+Deno.test({
+  name: "a peer that closes during the TLS handshake: ConnectionResetError, as asyncio",
+  ignore: certs === null,
+  fn: async () => {
+    const seen: string[] = [];
+    await run(async () => {
+      const loop = getRunningLoop();
+      const closer = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0);
+      const port = portOf(closer);
+      const ssl = { caCerts: [certs!.ca] };
+      for (
+        const connect of [
+          () => openConnection("127.0.0.1", port, { ssl, serverHostname: "localhost" }),
+          () => loop.createConnection(() => new Protocol(), "127.0.0.1", port, { ssl }),
+        ]
+      ) {
+        try {
+          await connect();
+          seen.push("connected");
+        } catch (error) {
+          seen.push(`${(error as Error).name} ${error instanceof ConnectionResetError}`);
+        }
+      }
+      closer.close();
+      await closer.waitClosed();
+    });
+    assert.deepEqual(seen, ["ConnectionResetError true", "ConnectionResetError true"]);
+  },
+});
+
+// Finding: a TLS peer that closed without a TLS goodbye (close_notify), as
+// many servers do, made the next read on Deno fail ("peer closed connection
+// without sending TLS close_notify", an OSError with code "EOF"):
+// reader.read() threw, and a protocol got connectionLost(OSError) without
+// eofReceived(). CPython's asyncio takes it as the end of the stream:
+//   read1 b'hi' / read2 b'' / data 2 / eof / lost None
+Deno.test({
+  name: "a TLS peer that leaves without close_notify: the end of the stream, as asyncio",
+  ignore: certs === null,
+  fn: async () => {
+    // A node:tls server whose destroy() sends no close_notify.
+    const server = tls.createServer({ key: certs!.key, cert: certs!.cert }, (socket) => {
+      socket.on("error", () => {});
+      socket.write("hi", () => setTimeout(() => socket.destroy(), 20));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const log: string[] = [];
+    const ssl = { caCerts: [certs!.ca] };
+    try {
+      await run(async () => {
+        const [reader, writer] = await openConnection("127.0.0.1", port, {
+          ssl,
+          serverHostname: "localhost",
+        });
+        log.push(`read1 ${dec(await reader.read(10))}`);
+        log.push(`read2 ${(await reader.read()).length}`);
+        writer.close();
+        await writer.waitClosed();
+        const loop = getRunningLoop();
+        const lost = loop.createFuture<void>();
+        await loop.createConnection(
+          () =>
+            new class extends Protocol {
+              override dataReceived(data: Uint8Array) {
+                log.push(`data ${data.length}`);
+              }
+              override eofReceived() {
+                log.push("eof");
+                return undefined;
+              }
+              override connectionLost(error: Error | null) {
+                log.push(`lost ${error === null ? "null" : error.name}`);
+                lost.setResult();
+              }
+            }(),
+          "127.0.0.1",
+          port,
+          { ssl, serverHostname: "localhost" },
+        );
+        await lost;
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    assert.deepEqual(log, ["read1 hi", "read2 0", "data 2", "eof", "lost null"]);
   },
 });
