@@ -468,7 +468,7 @@ export class StreamTransport extends Transport {
     this.#close("close()");
   }
 
-  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, as asyncio sends them at once); `connectionLost(null)` follows. */
+  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, over TLS too, as asyncio sends them at once); `connectionLost(null)` follows. */
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
@@ -926,6 +926,9 @@ export class StreamTransport extends Transport {
   /** Closes at once, dropping the buffer (`abort()`, a fatal error). */
   #forceClose(error: Error | null): void {
     if (this.#state >= LOST) return;
+    // TLS writes leave a loop step later: the bytes of a write() just made
+    // are handed to the host now, as asyncio's TLS write() sends them at once.
+    if (this.#flushScheduled && !this.#writing && this.#outLength !== 0) this.#flush();
     this.#out = EMPTY;
     this.#outLength = 0;
     this.#writeSize = 0;
