@@ -251,8 +251,14 @@ export class Server extends AsyncContextManager<Server> {
    * Starts accepting connections, if it does not yet.
    *
    * @returns An awaitable that completes on the next loop iteration.
+   * @throws {RuntimeError} If the server is closed (asyncio fails there too).
    */
   startServing(): CoroutineObject<void> {
+    if (this.#listeners === null) {
+      throw new RuntimeError(
+        `Cannot start serving: ${this} is closed; create a new server to serve again`,
+      );
+    }
     this.#startServing();
     return new CoroutineObject(skipIteration, undefined, "startServing");
   }

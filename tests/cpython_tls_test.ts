@@ -330,3 +330,43 @@ Deno.test({
     assert.ok(log.includes("cli lost null"));
   },
 });
+
+// Finding: startServing() on a closed server did nothing, silently (a
+// program that closes and then restarts its server listened nowhere).
+// CPython's start_serving() fails there (a TypeError from iterating the
+// closed server's sockets); the library throws RuntimeError at the call,
+// as serveForever() does. A port of CPython's server life around it:
+//   serving=False n=1 / start_serving returned coroutine / after await
+//   serving=True / closed serving=False socks=0 / start_serving closed
+//   TypeError / wait_closed again ok
+Deno.test("startServing() on a closed server throws, as asyncio; the rest of a server's life as CPython's", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const server = yield* startServer((_reader, writer) => writer.close(), "127.0.0.1", 0, {
+      startServing: false,
+    });
+    log.push(`serving=${server.isServing()} n=${server.sockets.length}`);
+    yield* server.startServing();
+    yield* server.startServing(); // serving already: nothing to do
+    log.push(`after await serving=${server.isServing()}`);
+    server.close();
+    server.close();
+    log.push(`closed serving=${server.isServing()} socks=${server.sockets.length}`);
+    try {
+      yield* server.startServing();
+      log.push("startServing on a closed server: ok");
+    } catch (error) {
+      log.push(`startServing on a closed server: ${(error as Error).name}`);
+    }
+    yield* server.waitClosed();
+    yield* server.waitClosed();
+    log.push("waitClosed again ok");
+  });
+  assert.deepEqual(log, [
+    "serving=false n=1",
+    "after await serving=true",
+    "closed serving=false socks=0",
+    "startServing on a closed server: RuntimeError",
+    "waitClosed again ok",
+  ]);
+});
