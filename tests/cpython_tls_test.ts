@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type net from "node:net";
+import net from "node:net";
 import tls from "node:tls";
 import {
   ConnectionResetError,
@@ -21,8 +21,10 @@ import {
   run,
   RuntimeError,
   sleep,
+  SSLError,
   startServer,
   type StreamWriter,
+  waitFor,
 } from "../mod.ts";
 import { type Certificates, dec, enc, hasProgram, makeCertificates, portOf } from "./_net.ts";
 
@@ -369,4 +371,72 @@ Deno.test("startServing() on a closed server throws, as asyncio; the rest of a s
     "startServing on a closed server: RuntimeError",
     "waitClosed again ok",
   ]);
+});
+
+// Finding: a writer.startTls() whose handshake failed left the stream's
+// protocol without connectionLost(): the SSLError reached startTls()'s
+// caller, but a reader.read() after it waited forever, and waitClosed()
+// too. CPython's start_tls closes the connection with the error, and its
+// StreamReaderProtocol gets it:
+//   client start_tls SSLCertVerificationError closing=True
+//   read after failed SSLCertVerificationError / wait_closed SSLCertVerificationError
+Deno.test({
+  name:
+    "a failed startTls() ends the stream with its error: read() and waitClosed() throw it, as asyncio",
+  ignore: certs === null,
+  fn: async () => {
+    // A STARTTLS server of Node's kind, whose certificate the client does not trust.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("data", () =>
+        socket.write("go\n", () => {
+          const secure = new tls.TLSSocket(socket, {
+            isServer: true,
+            key: certs!.key,
+            cert: certs!.cert,
+          });
+          secure.on("error", () => {});
+        }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const log: string[] = [];
+    const name = (error: unknown) => `${(error as Error).name} ${error instanceof SSLError}`;
+    try {
+      await run(async () => {
+        const [reader, writer] = await openConnection("127.0.0.1", port);
+        writer.write(enc("STARTTLS\n"));
+        log.push(`client ${dec(await reader.readline()).trim()}`);
+        try {
+          await writer.startTls(true, { serverHostname: "localhost" });
+          log.push("upgraded");
+        } catch (error) {
+          log.push(`startTls ${name(error)} closing=${writer.isClosing()}`);
+        }
+        try {
+          log.push(`read ${(await waitFor(reader.read(), 2)).length}`);
+        } catch (error) {
+          log.push(`read ${name(error)}`);
+        }
+        writer.close();
+        try {
+          await waitFor(writer.waitClosed(), 2);
+          log.push("waitClosed ok");
+        } catch (error) {
+          log.push(`waitClosed ${name(error)}`);
+        }
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    assert.deepEqual(log, [
+      "client go",
+      "startTls SSLError true closing=true",
+      "read SSLError true",
+      "waitClosed SSLError true",
+    ]);
+  },
 });
