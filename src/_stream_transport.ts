@@ -920,7 +920,9 @@ export class StreamTransport extends Transport {
       this.#held = NOTHING;
       this.#chunk = null;
     }
-    if (!this.#writing && this.#outLength === 0) this.#lose(null);
+    // A host operation that failed (a write the peer's reset ended, its
+    // bytes unsent) ends the connection with its error: pendingFailure.
+    if (!this.#writing && this.#outLength === 0 && this.#failure === null) this.#lose(null);
   }
 
   /** Closes at once, dropping the buffer (`abort()`, a fatal error). */

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
 import {
+  ConnectionError,
   ConnectionResetError,
   DatagramProtocol,
   type Future,
@@ -24,6 +25,7 @@ import {
   SSLError,
   startServer,
   type StreamWriter,
+  type Transport,
   waitFor,
 } from "../mod.ts";
 import { type Certificates, dec, enc, hasProgram, makeCertificates, portOf } from "./_net.ts";
@@ -439,4 +441,59 @@ Deno.test({
       "waitClosed SSLError true",
     ]);
   },
+});
+
+// Finding: a peer that went away while megabytes waited to be written: the
+// host write failed, but the end of the stream arrived in the same turn,
+// and eofReceived()'s close saw no buffer left to send (it was in the failed
+// host write), so connectionLost(null) came, the write's error was lost, and
+// getWriteBufferSize() still said 4 MB afterwards. CPython:
+//   cli pause / size>0 True / srv lost None / cli lost ConnectionResetError / size after 0
+Deno.test("a peer that leaves while a write is blocked: connectionLost(ConnectionError), the buffer empty, as asyncio", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    const lost = loop.createFuture<Error | null>();
+    let serverTransport: Transport | null = null;
+    const server = await loop.createServer(
+      () =>
+        new class extends Protocol {
+          override connectionMade(transport: Transport) {
+            serverTransport = transport;
+            transport.pauseReading();
+          }
+        }(),
+      "127.0.0.1",
+      0,
+    );
+    const [transport] = await loop.createConnection(
+      () =>
+        new class extends Protocol {
+          override pauseWriting() {
+            log.push("cli pause");
+          }
+          override connectionLost(error: Error | null) {
+            lost.setResult(error);
+          }
+        }(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    for (let i = 0; i < 100 && serverTransport === null; i++) await sleep(0.01);
+    transport.write(new Uint8Array(8 * 1024 * 1024));
+    await sleep(0.05);
+    log.push(`size>0 ${transport.getWriteBufferSize() > 0}`);
+    serverTransport!.abort();
+    const error = await lost;
+    log.push(`cli lost ConnectionError ${error instanceof ConnectionError}`);
+    log.push(`size after ${transport.getWriteBufferSize()}`);
+    server.close();
+    await server.waitClosed();
+  });
+  assert.deepEqual(log, [
+    "cli pause",
+    "size>0 true",
+    "cli lost ConnectionError true",
+    "size after 0",
+  ]);
 });
