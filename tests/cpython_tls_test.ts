@@ -14,6 +14,7 @@ import tls from "node:tls";
 import {
   ConnectionError,
   ConnectionResetError,
+  createTask,
   DatagramProtocol,
   type Future,
   getRunningLoop,
@@ -495,5 +496,140 @@ Deno.test("a peer that leaves while a write is blocked: connectionLost(Connectio
     "size>0 true",
     "cli lost ConnectionError true",
     "size after 0",
+  ]);
+});
+
+// Passing port: lowering the high water mark under what is buffered pauses
+// at once, in setWriteBufferLimits(); raising it again does not resume:
+// resumeWriting() waits for the buffer to drain under the low mark.
+// CPython: big True / pause / after set / after raise / slept / resume / end size 0
+Deno.test("setWriteBufferLimits() under the buffer pauses at once; raising it does not resume, draining does", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const loop = getRunningLoop();
+    let sink: Transport | null = null;
+    const server = await loop.createServer(
+      () =>
+        new class extends Protocol {
+          override connectionMade(transport: Transport) {
+            sink = transport;
+            transport.pauseReading();
+          }
+        }(),
+      "127.0.0.1",
+      0,
+    );
+    const [transport] = await loop.createConnection(
+      () =>
+        new class extends Protocol {
+          override pauseWriting() {
+            log.push("pause");
+          }
+          override resumeWriting() {
+            log.push("resume");
+          }
+        }(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    for (let i = 0; i < 100 && sink === null; i++) await sleep(0.01);
+    transport.setWriteBufferLimits(2 ** 30);
+    transport.write(new Uint8Array(8 * 1024 * 1024));
+    await sleep(0.05);
+    log.push(`big ${transport.getWriteBufferSize() > 1024 * 1024}`);
+    transport.setWriteBufferLimits(1000);
+    log.push("after set");
+    transport.setWriteBufferLimits(2 ** 30);
+    log.push("after raise");
+    await sleep(0.05);
+    log.push("slept");
+    sink!.resumeReading();
+    for (let i = 0; i < 100 && transport.getWriteBufferSize() !== 0; i++) await sleep(0.01);
+    log.push(`end size ${transport.getWriteBufferSize()}`);
+    transport.close();
+    sink!.close();
+    server.close();
+    await server.waitClosed();
+  });
+  assert.deepEqual(log, [
+    "big true",
+    "pause",
+    "after set",
+    "after raise",
+    "slept",
+    "resume",
+    "end size 0",
+  ]);
+});
+
+// Passing port: a connected UDP endpoint made with a host name knows its
+// peer by address; sendto() to the name is another address (asyncio's
+// ValueError), to the address is fine; a local name binds to its address.
+// CPython: peer ('127.0.0.1', port) / ValueError localhost / ok 127.0.0.1 / sock 127.0.0.1
+Deno.test("UDP: a remoteAddr given by name is resolved; sendto() must use the address", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    const [server] = yield* loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["127.0.0.1", 0],
+    });
+    const port = (server.getExtraInfo("sockname") as [string, number])[1];
+    const [client] = yield* loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      remoteAddr: ["localhost", port],
+    });
+    log.push(`peer ${JSON.stringify(client.getExtraInfo("peername")) === `["127.0.0.1",${port}]`}`);
+    for (const host of ["localhost", "127.0.0.1"]) {
+      try {
+        client.sendto(enc("x"), [host, port]);
+        log.push(`ok ${host}`);
+      } catch (error) {
+        log.push(`${(error as Error).name} ${host}`);
+      }
+    }
+    const [named] = yield* loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+      localAddr: ["localhost", 0],
+    });
+    log.push(`sock ${(named.getExtraInfo("sockname") as [string, number])[0]}`);
+    for (const endpoint of [server, client, named]) endpoint.close();
+  });
+  assert.deepEqual(log, ["peer true", "RangeError localhost", "ok 127.0.0.1", "sock 127.0.0.1"]);
+});
+
+// Passing port: a handler that returns without closing its writer leaves
+// the connection half-open (asyncio's stream protocol keeps it after the
+// peer's end): waitClosed() waits through the client's close, until
+// closeClients(). CPython: wait_closed done=False / client read done=False /
+// after client close wait_closed done=False read=b'' / after close_clients done=True
+Deno.test("a handler that returns without closing: waitClosed() waits until closeClients(), as asyncio", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const server = await startServer(
+      async (reader) => {
+        log.push(`handler got ${dec(await reader.read(100))}`);
+      },
+      "127.0.0.1",
+      0,
+    );
+    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+    writer.write(enc("x"));
+    await sleep(0.05);
+    server.close();
+    const closed = createTask(server.waitClosed());
+    const read = createTask(reader.read());
+    await sleep(0.05);
+    log.push(`waitClosed done=${closed.done()} read done=${read.done()}`);
+    writer.close();
+    await sleep(0.05);
+    log.push(`after client close: waitClosed done=${closed.done()} read=${dec(await read)}`);
+    server.closeClients();
+    await sleep(0.05);
+    log.push(`after closeClients: waitClosed done=${closed.done()}`);
+    await closed;
+  });
+  assert.deepEqual(log, [
+    "handler got x",
+    "waitClosed done=false read done=false",
+    "after client close: waitClosed done=false read=",
+    "after closeClients: waitClosed done=true",
   ]);
 });
