@@ -71,7 +71,7 @@ import { describe } from "./_checks.ts";
 import { IO_WAIT, SCHEDULE } from "./_core.ts";
 import { trackIO, untrackIO } from "./_io.ts";
 import { host, type HostHandle } from "./_host/timers.ts";
-import { type HostAddr, type HostConn, toOSError } from "./_host/net.ts";
+import { type HostAddr, type HostConn, isTlsRaggedEof, toOSError } from "./_host/net.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import type { BaseProtocol } from "./protocols.ts";
@@ -469,7 +469,7 @@ export class StreamTransport extends Transport {
     this.#close("close()");
   }
 
-  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, as asyncio sends them at once); `connectionLost(null)` follows. */
+  /** Closes at once, dropping what the host has not taken (the bytes of a `write()` just made still leave, over TLS too, as asyncio sends them at once); `connectionLost(null)` follows. */
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
@@ -611,6 +611,8 @@ export class StreamTransport extends Transport {
   };
 
   readonly #onReadError = (error: unknown): void => {
+    // A TLS peer that left without close_notify: the end of the stream, as asyncio.
+    if (this.#tls && isTlsRaggedEof(error)) return this.#onRead(null);
     this.#readSettled();
     if (this.#state !== OPEN) {
       this.#settled();
@@ -920,12 +922,17 @@ export class StreamTransport extends Transport {
       this.#held = NOTHING;
       this.#chunk = null;
     }
-    if (!this.#writing && this.#outLength === 0) this.#lose(null);
+    // A host operation that failed (a write the peer's reset ended, its
+    // bytes unsent) ends the connection with its error: pendingFailure.
+    if (!this.#writing && this.#outLength === 0 && this.#failure === null) this.#lose(null);
   }
 
   /** Closes at once, dropping the buffer (`abort()`, a fatal error). */
   #forceClose(error: Error | null): void {
     if (this.#state >= LOST) return;
+    // TLS writes leave a loop step later: the bytes of a write() just made
+    // are handed to the host now, as asyncio's TLS write() sends them at once.
+    if (this.#flushScheduled && !this.#writing && this.#outLength !== 0) this.#flush();
     this.#out = EMPTY;
     this.#outLength = 0;
     this.#writeSize = 0;

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ConnectionAbortedError, RuntimeError } from "./errors.ts";
+import { CancelledError, ConnectionAbortedError, RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import { install } from "./_core.ts";
 import { type HostConn, net, toOSError } from "./_host/net.ts";
@@ -233,6 +233,9 @@ function checkConnect(
   if (serverHostname !== undefined && ssl === null) {
     throw new TypeError(`Cannot ${CONNECT}: serverHostname is only meaningful with ssl`);
   }
+  if (options.sslHandshakeTimeout != null && ssl === null) {
+    throw new TypeError(`Cannot ${CONNECT}: sslHandshakeTimeout is only meaningful with ssl`);
+  }
   if (ssl !== null && host === null && serverHostname === undefined) {
     throw new TypeError(
       `Cannot ${CONNECT}: you must set serverHostname when using ssl without a host`,
@@ -416,14 +419,24 @@ function* startTls(
   const loaded = yield* loadClientTls(loop, call.ssl);
   const owner = transport.owner;
   const tcp = transport.detachForTls();
-  const [conn, tlsInfo] = yield* upgradeClient(
-    loop,
-    tcp,
-    name,
-    loaded,
-    call.handshakeTimeout,
-    START_TLS,
-  );
+  let conn: HostConn;
+  let tlsInfo: TlsInfo;
+  try {
+    [conn, tlsInfo] = yield* upgradeClient(
+      loop,
+      tcp,
+      name,
+      loaded,
+      call.handshakeTimeout,
+      START_TLS,
+    );
+  } catch (error) {
+    // The connection is gone: its protocol is told, with the error, as
+    // asyncio's start_tls closes the transport (a stream's reader throws it).
+    const lost = error instanceof CancelledError || !(error instanceof Error) ? null : error;
+    if (!loop.isClosed()) loop.callSoon(() => protocol.connectionLost(lost));
+    throw error;
+  }
   try {
     return new StreamTransport(loop, conn, protocol, {
       extra: socketExtra(conn, { sslcontext: call.ssl, sslObject: tlsInfo }),

@@ -14,7 +14,9 @@
  * `OSError` of `sock.sendto()` to `protocol.error_received()` and keeps the
  * endpoint open, the error (an oversized datagram: `EMSGSIZE`) goes to
  * `errorReceived()`. After `close()`, `sendto()` drops the datagram, as
- * asyncio does on a connected endpoint once the connection is lost.
+ * asyncio does on a connected endpoint once the connection is lost. An
+ * error thrown by `datagramReceived()` or `errorReceived()` goes to the
+ * loop's exception handler, and the endpoint reads on, as asyncio's.
  *
  * @module
  */
@@ -149,18 +151,23 @@ class UdpTransport extends DatagramTransport {
     );
   }
 
-  /** Calls the protocol; an error thrown there closes the endpoint (asyncio's `_fatal_error`). */
+  /**
+   * Calls the protocol. As asyncio, which calls `datagram_received()` and
+   * `error_received()` from the transport's read callback, an error thrown
+   * there is reported as a callback's and changes nothing else: the
+   * endpoint stays open and reads on (one bad datagram does not end a
+   * server).
+   */
   #call(method: "datagramReceived" | "errorReceived", ...args: unknown[]): void {
     try {
       (this.#protocol[method] as (...a: unknown[]) => void)(...args);
     } catch (error) {
       this.#loop.callExceptionHandler({
-        message: `Fatal error: protocol.${method}() call failed.`,
+        message: `Exception in callback DatagramProtocol.${method}()`,
         exception: error,
         transport: this,
         protocol: this.#protocol,
       });
-      this.#close(error instanceof Error ? error : new Error(String(error)));
     }
   }
 

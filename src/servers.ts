@@ -251,8 +251,14 @@ export class Server extends AsyncContextManager<Server> {
    * Starts accepting connections, if it does not yet.
    *
    * @returns An awaitable that completes on the next loop iteration.
+   * @throws {RuntimeError} If the server is closed (asyncio fails there too).
    */
   startServing(): CoroutineObject<void> {
+    if (this.#listeners === null) {
+      throw new RuntimeError(
+        `Cannot start serving: ${this} is closed; create a new server to serve again`,
+      );
+    }
     this.#startServing();
     return new CoroutineObject(skipIteration, undefined, "startServing");
   }
@@ -593,6 +599,9 @@ function checkServe(
   const options = checkOptions(optionsArg, SERVER_KEYS, SERVE);
   const ssl = checkTls(options.ssl, SERVE);
   if (ssl !== null) checkServerTls(ssl, SERVE);
+  if (options.sslHandshakeTimeout != null && ssl === null) {
+    throw new TypeError(`Cannot ${SERVE}: sslHandshakeTimeout is only meaningful with ssl`);
+  }
   const backlog = checkInteger(options.backlog, BACKLOG, 0, "backlog", SERVE);
   const startServing = options.startServing ?? true;
   if (typeof startServing !== "boolean") {

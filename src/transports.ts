@@ -12,7 +12,7 @@
  * @module
  */
 
-import { OSError } from "./errors.ts";
+import { OSError, RuntimeError } from "./errors.ts";
 import { describe } from "./_checks.ts";
 import type { BaseProtocol, DatagramProtocol } from "./protocols.ts";
 
@@ -158,6 +158,34 @@ export function formatAddress(address: SocketAddress | null): string {
 }
 
 /**
+ * asyncio's extra information keys the library does not answer, with why:
+ * what Deno's TLS does not expose (asked of a TLS transport, where Python
+ * would answer), and Python's spelling of a key the library spells in its
+ * own way.
+ */
+const PYTHON_ONLY_KEYS: Readonly<Record<string, string | null>> = {
+  __proto__: null,
+  peercert: null,
+  cipher: null,
+  compression: null,
+  ssl_object: "sslObject",
+} as Record<string, string | null>;
+
+/** Refuses a key of {@linkcode PYTHON_ONLY_KEYS}; a TLS one only on TLS. */
+function refuseKey(name: string, tls: boolean): void {
+  const key = PYTHON_ONLY_KEYS[name];
+  if (key !== null) {
+    throw new TypeError(
+      `Cannot read extra information "${name}": the library's key is "${key}"`,
+    );
+  }
+  if (!tls) return; // no TLS session: nothing to tell, as Python's None
+  throw new RuntimeError(
+    `Cannot read extra information "${name}" of a TLS connection: Deno's TLS does not expose it (and so, for the same answer everywhere, neither does the library on Node and Bun); "sslObject" tells the session's ALPN protocol`,
+  );
+}
+
+/**
  * The base of every transport (asyncio.BaseTransport): extra information,
  * closing, and the protocol it feeds.
  *
@@ -203,6 +231,8 @@ export abstract class BaseTransport {
    *
    * @param name The key.
    * @returns The value, or `undefined` if the transport does not have it.
+   * @throws {RuntimeError} For `"peercert"`, `"cipher"`, `"compression"` of a TLS connection (the host's TLS keeps them).
+   * @throws {TypeError} For `"ssl_object"` (the key is `"sslObject"`).
    */
   getExtraInfo<K extends keyof ExtraInfo>(name: K): ExtraInfo[K] | undefined;
   /**
@@ -219,7 +249,9 @@ export abstract class BaseTransport {
         `Cannot read extra information: expected the key as a string, got ${describe(name)}`,
       );
     }
-    return Object.hasOwn(this.#extra, name) ? this.#extra[name] : defaultValue;
+    if (Object.hasOwn(this.#extra, name)) return this.#extra[name];
+    if (name in PYTHON_ONLY_KEYS) refuseKey(name, Object.hasOwn(this.#extra, "sslcontext"));
+    return defaultValue;
   }
 
   /** Whether the transport is closing or closed. @returns The flag. */

@@ -275,6 +275,15 @@ function isHostError(error: unknown, name: string): boolean {
   return cls !== undefined && error instanceof cls;
 }
 
+/**
+ * Whether a read's `error` is a TLS peer's leaving without a TLS goodbye
+ * (close_notify; Deno's `UnexpectedEof`), which asyncio, as most TLS
+ * stacks, takes as the end of the stream once the handshake is done.
+ */
+export function isTlsRaggedEof(error: unknown): boolean {
+  return isHostError(error, "UnexpectedEof");
+}
+
 /** Whether `error` is one of Deno's own error classes (mapped by class above). */
 function isDenoError(error: Error): boolean {
   const errors = (globalThis as { Deno?: DenoNet }).Deno?.errors;
@@ -344,6 +353,11 @@ export function toOSError(error: unknown, action: string, tls = false): unknown 
     if (isHostError(error, name)) return new cls(message, { code, cause: error });
   }
   if (isHostError(error, "TimedOut")) return new TimeoutError(message, { cause: error });
+  if (isHostError(error, "UnexpectedEof") && tls) {
+    // The peer left without a TLS goodbye (in a handshake: asyncio's
+    // sslproto makes that ConnectionResetError, as Node's ECONNRESET is).
+    return new ConnectionResetError(message, { code: "ECONNRESET", cause: error });
+  }
   if (isHostError(error, "InvalidData") && tls) {
     return new SSLError(message, { code: "SSL", cause: error });
   }

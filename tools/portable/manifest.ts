@@ -89,6 +89,8 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
     "ports of CPython programs with real children (sh, cat, sleep), signals sent to this process and process pools, in real time; host_io runs the public API everywhere",
   cpython_net:
     "ports of CPython programs on sockets of 127.0.0.1 (TCP, UDP) in real time, one finding Deno's own (node:dgram's order); datagram and network run the public API everywhere",
+  cpython_tls:
+    "ports of CPython programs of TLS (openssl-made certificates, Deno.Command), UDP, servers and flow control on sockets of 127.0.0.1 in real time; datagram and network run the public API everywhere",
   cpython_streams:
     "ports of CPython programs of streams and protocols on sockets of 127.0.0.1 in real time, its findings about Deno's sockets (a write abort() closed under, bytes unread at close()); network runs the public API everywhere",
 };
