@@ -82,6 +82,25 @@ function toResult<T>(value: T): IteratorResult<T, undefined> {
   return { done: false, value };
 }
 
+function isAsyncGenerator(value: object): boolean {
+  return Object.prototype.toString.call(value) === "[object AsyncGenerator]";
+}
+
+/**
+ * What an error out of `iterator.next()` is to the loop. A StopAsyncIteration
+ * that escapes an async generator's body (an `anext()` without a default at
+ * the end of another iterator) is a bug there, not the end of the
+ * generator: as Python's PEP 479, it becomes a RuntimeError, so no loop ends
+ * early in silence and no `anext(g, default)` gives its default for it.
+ */
+function raisedStop(iterator: object, error: unknown): unknown {
+  if (!(error instanceof StopAsyncIteration) || !isAsyncGenerator(iterator)) return error;
+  return new RuntimeError(
+    "async generator raised StopAsyncIteration: a StopAsyncIteration escaped its body (an anext() without a default at the end of another iterator?); catch it there, or pass anext() a default",
+    { cause: error },
+  );
+}
+
 function endOnStop(error: unknown): IteratorResult<never, undefined> {
   if (error instanceof StopAsyncIteration) return DONE;
   throw error;
@@ -324,10 +343,15 @@ function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
     if (isClosed(iterator)) throw new StopAsyncIteration();
     return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
-  const result = yield* awaitCall<IteratorResult<T>>(
-    () => nextOf(iterator),
-    runsAsync(iterator.next, iterator),
-  );
+  let result: IteratorResult<T>;
+  try {
+    result = yield* awaitCall<IteratorResult<T>>(
+      () => nextOf(iterator),
+      runsAsync(iterator.next, iterator),
+    );
+  } catch (error) {
+    throw raisedStop(iterator, error);
+  }
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
   return result.value;
@@ -353,7 +377,12 @@ async function nextItemAsync<T, D>(
   hasDefault: boolean,
   defaultValue: D,
 ): Promise<T | D> {
-  const result = await nextOf(iterator);
+  let result: IteratorResult<T>;
+  try {
+    result = await nextOf(iterator);
+  } catch (error) {
+    throw raisedStop(iterator, error);
+  }
   checkResult(result, "iterate asynchronously", "next()");
   if (!result.done) return result.value;
   if (hasDefault) return defaultValue;
@@ -529,7 +558,12 @@ async function forLoopAsync<T>(
     // (The body still runs, as asyncio's task through an async generator
     // that does not wait: the loop's host turn goes on. See goOn.)
     realm.hostSteps++;
-    const result = await nextOf(iterator);
+    let result: IteratorResult<T>;
+    try {
+      result = await nextOf(iterator);
+    } catch (error) {
+      throw raisedStop(iterator, error);
+    }
     checkResult(result, "iterate asynchronously", "next()");
     if (result.done) return;
     let outcome: unknown;
@@ -666,7 +700,7 @@ const collected = new FinalizationRegistry<Advanced>((entry) => {
 /** Notes `iterator`, if it is an async generator, as advanced on the running loop. */
 function track(iterator: object): void {
   if (advanced.has(iterator)) return;
-  if (Object.prototype.toString.call(iterator) !== "[object AsyncGenerator]") return;
+  if (!isAsyncGenerator(iterator)) return;
   const loop = runningEventLoop();
   if (loop === null) return;
   const entry: Advanced = {

@@ -45,6 +45,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_queues",
   "cpython_coro",
   "cpython_docs",
+  "cpython_agen",
 ];
 
 /**
