@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { aiter, anext, asyncFor, run, RuntimeError, StopAsyncIteration } from "../mod.ts";
+import { aiter, anext, asyncFor, run, RuntimeError } from "../mod.ts";
 import { VT } from "./_helpers.ts";
 
 const name = (error: unknown) => (error as Error)?.constructor?.name;
