@@ -92,6 +92,31 @@ export abstract class AsyncContextManager<T = unknown> implements AsyncContextMa
   }
 }
 
+/**
+ * `await using` of a manager whose exit depends on the block's error (a
+ * `TaskGroup`, a `Timeout` that expired, an `asyncContextManager()`), which
+ * JavaScript's disposal does not hand over: it would leave as if the block
+ * had succeeded. So it leaves as for an error, `refusal` (a task group
+ * cancels its children, a generator is thrown into), and throws the refusal,
+ * or what leaving threw instead (a group of errors that holds it).
+ *
+ * @param cm The manager being disposed of.
+ * @param refusal The error that names the fix (`asyncWith`).
+ * @returns Never: it always throws.
+ */
+export async function refuseDisposal(
+  cm: AsyncContextManagerLike<unknown>,
+  refusal: RuntimeError,
+): Promise<never> {
+  try {
+    await awaitAnyAsync(cm.aexit(refusal));
+  } catch (error) {
+    const only = (error as { exceptions?: unknown[] })?.exceptions;
+    if (error !== refusal && !(only?.length === 1 && only[0] === refusal)) throw error;
+  }
+  throw refusal;
+}
+
 function checkManager(cm: unknown): void {
   if (
     cm === null || typeof cm !== "object" ||
@@ -280,6 +305,16 @@ class GeneratorContextManager<T> extends AsyncContextManager<T> {
       await this.#didNotStop("Cannot leave the context: the generator didn't stop after throw()");
     }
     return true; // the generator caught the error: suppress it
+  }
+
+  /** Refuses `await using`: the generator would take a failed block for a success. */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return refuseDisposal(
+      this,
+      new RuntimeError(
+        "Cannot leave an asyncContextManager() context by await using: JavaScript's disposal does not hand it the block's error, so its generator would go on after the yield as if the block had succeeded (it was thrown this error instead). Enter it with asyncWith(cm, body)",
+      ),
+    );
   }
 
   /**

@@ -10,7 +10,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { aiter, anext, asyncFor, run, RuntimeError } from "../mod.ts";
+import {
+  aiter,
+  anext,
+  asyncContextManager,
+  asyncFor,
+  currentTask,
+  getRunningLoop,
+  run,
+  RuntimeError,
+  sleep,
+  type Task,
+  TaskGroup,
+  timeout,
+} from "../mod.ts";
 import { VT } from "./_helpers.ts";
 
 const name = (error: unknown) => (error as Error)?.constructor?.name;
@@ -83,4 +96,88 @@ Deno.test("an async generator that raises StopAsyncIteration fails asyncFor() an
     "d3",
   ];
   assert.deepEqual(log, [...python, ...python]);
+});
+
+// Finding: `await using` on a context manager whose exit depends on the
+// block's error gave a different answer without an error, since JavaScript's
+// disposal calls `[Symbol.asyncDispose]()` without the error:
+//
+//   async with asyncio.TaskGroup() as tg:       # ExceptionGroup([ValueError]) at 0,
+//       tg.create_task(asyncio.sleep(10))        # the child cancelled
+//       raise ValueError("body")
+//   async with asyncio.timeout(1):               # TimeoutError at 1
+//       await asyncio.sleep(5)
+//   @asynccontextmanager
+//   async def tx():                              # "rollback", then the ValueError
+//       try: yield
+//       except BaseException: log("rollback"); raise
+//       else: log("commit")
+//
+// With `await using`, the group waited 10 s for the child and let the
+// RangeError out raw, the timeout's cancellation came out as a
+// CancelledError (as if the task had been cancelled from outside), and the
+// generator ran its "commit" branch for a block that failed. Each now
+// refuses `await using` with a RuntimeError that names asyncWith, after
+// leaving as for an error (the children cancelled, the generator thrown
+// into); a timeout whose deadline did not pass leaves as asyncio's does.
+Deno.test("await using a TaskGroup, an expired timeout or an asyncContextManager() refuses with RuntimeError instead of leaving as if the block succeeded", async () => {
+  const log: string[] = [];
+  const refused = (error: unknown, suppressed?: string) => {
+    assert.ok(error instanceof SuppressedError, `got ${name(error)}`);
+    assert.ok(error.error instanceof RuntimeError, `got ${name(error.error)}`);
+    assert.match(error.error.message, /asyncWith/);
+    if (suppressed !== undefined) assert.equal(name(error.suppressed), suppressed);
+    log.push(`refused @${getRunningLoop().time()}`);
+  };
+  let child: Task<void>;
+  await run(async () => {
+    try {
+      const tg = new TaskGroup();
+      await using _ = tg.aenter();
+      child = tg.createTask(async () => {
+        await sleep(10);
+        log.push("child finished");
+      });
+      throw new RangeError("body");
+    } catch (error) {
+      refused(error, "RangeError");
+    }
+    // Cancelled before its first step, as asyncio's: its body never ran.
+    assert.ok(child!.cancelled());
+    try {
+      await using _ = timeout(1).aenter();
+      await sleep(5);
+    } catch (error) {
+      refused(error, "CancelledError");
+    }
+    assert.equal(currentTask()!.cancelling(), 0);
+    {
+      // A deadline that did not pass: left as asyncio leaves it.
+      await using _ = timeout(1).aenter();
+      await sleep(0.5);
+    }
+    const tx = asyncContextManager(async function* () {
+      try {
+        yield;
+      } catch (error) {
+        log.push(`rollback ${name(error)}`);
+        throw error;
+      }
+      log.push("commit");
+    });
+    try {
+      const cm = tx();
+      await cm.aenter();
+      await using _ = cm;
+      throw new RangeError("block");
+    } catch (error) {
+      refused(error, "RangeError");
+    }
+  }, VT);
+  assert.deepEqual(log, [
+    "refused @0",
+    "refused @1",
+    "rollback RuntimeError",
+    "refused @1.5",
+  ]);
 });
