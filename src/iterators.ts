@@ -101,6 +101,20 @@ function raisedStop(iterator: object, error: unknown): unknown {
   );
 }
 
+/**
+ * Python's `aclose()`: an async generator that yields again while it is
+ * closed (a `yield` in its `finally`) ignored the close, and is left
+ * suspended at that yield; say so, instead of leaving the rest of its
+ * `finally` unrun in silence.
+ */
+function checkClosed(iterator: object, result: IteratorResult<unknown>): void {
+  if (result.done === false && isAsyncGenerator(iterator)) {
+    throw new RuntimeError(
+      "async generator ignored GeneratorExit: it yielded while it was being closed (a yield in a finally block, or in a catch around the yield it was closed at), and is left suspended there; do not yield while closing",
+    );
+  }
+}
+
 function endOnStop(error: unknown): IteratorResult<never, undefined> {
   if (error instanceof StopAsyncIteration) return DONE;
   throw error;
@@ -497,6 +511,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
     runsAsync(iterator.return, iterator),
   );
   checkResult(result, "close the iterator", "return()");
+  checkClosed(iterator, result);
 }
 
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
@@ -504,6 +519,7 @@ async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<voi
   if (typeof iterator.return !== "function") return;
   const result = await iterator.return();
   checkResult(result, "close the iterator", "return()");
+  checkClosed(iterator, result);
 }
 
 function* forLoop<T>(
@@ -770,7 +786,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
-      await gen.return(undefined);
+      checkClosed(gen, await gen.return(undefined));
     });
     closing.addDoneCallback(() => {
       const error = closing.cancelled() ? null : closing.exception();

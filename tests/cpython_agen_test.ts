@@ -15,6 +15,7 @@ import {
   anext,
   asyncContextManager,
   asyncFor,
+  BREAK,
   currentTask,
   getRunningLoop,
   run,
@@ -179,5 +180,64 @@ Deno.test("await using a TaskGroup, an expired timeout or an asyncContextManager
     "refused @1",
     "rollback RuntimeError",
     "refused @1.5",
+  ]);
+});
+
+// Finding: an async generator that yields again while it is being closed (a
+// `yield` in its `finally`) was left suspended at that yield in silence, the
+// rest of its `finally` never run: by asyncFor()'s BREAK in either style, and
+// by loop.shutdownAsyncgens() at the end of run(). Python's aclose() raises
+// RuntimeError there, and asyncio.run() reports it to the exception handler:
+//
+//   async def agen():
+//       try: yield 1; yield 2
+//       finally: log("finally start"); yield 99; log("finally end")
+//   await g.aclose()  # RuntimeError: async generator ignored GeneratorExit
+//   # left suspended at the end of asyncio.run(): "an error occurred during
+//   # closing of asynchronous generator", with that RuntimeError
+async function* yieldsInFinally(log: string[], tag: string) {
+  try {
+    yield 1;
+    yield 2;
+  } finally {
+    log.push(`${tag} finally start`);
+    yield 99;
+    log.push(`${tag} finally end`);
+  }
+}
+Deno.test("an async generator that yields while it is closed fails the close with RuntimeError, as Python's aclose()", async () => {
+  const log: string[] = [];
+  const ignored = (error: unknown) =>
+    error instanceof RuntimeError && /async generator ignored GeneratorExit/.test(error.message);
+  await run(function* () {
+    getRunningLoop().setExceptionHandler((_loop, context) => {
+      assert.ok(ignored(context.exception), String(context.exception));
+      log.push(`handler: ${context.message}`);
+    });
+    try {
+      yield* asyncFor(yieldsInFinally(log, "generator"), () => BREAK);
+      log.push("generator loop left");
+    } catch (error) {
+      assert.ok(ignored(error), String(error));
+      log.push("generator loop RuntimeError");
+    }
+    yield* anext(yieldsInFinally(log, "left"));
+  }, VT);
+  await run(async () => {
+    try {
+      await asyncFor(yieldsInFinally(log, "async"), () => BREAK);
+      log.push("async loop left");
+    } catch (error) {
+      assert.ok(ignored(error), String(error));
+      log.push("async loop RuntimeError");
+    }
+  }, VT);
+  assert.deepEqual(log, [
+    "generator finally start",
+    "generator loop RuntimeError",
+    "left finally start",
+    "handler: an error occurred during closing of an asynchronous generator",
+    "async finally start",
+    "async loop RuntimeError",
   ]);
 });
