@@ -15,17 +15,24 @@ import {
   anext,
   asyncContextManager,
   asyncFor,
+  AsyncIteratorBase,
+  asyncWith,
   BREAK,
+  CancelledError,
+  createTask,
   currentTask,
+  getcurrent,
   getRunningLoop,
+  Greenlet,
   run,
   RuntimeError,
   sleep,
+  StopAsyncIteration,
   type Task,
   TaskGroup,
   timeout,
 } from "../mod.ts";
-import { VT } from "./_helpers.ts";
+import { spawn, STYLES, VT } from "./_helpers.ts";
 
 const name = (error: unknown) => (error as Error)?.constructor?.name;
 
@@ -239,5 +246,183 @@ Deno.test("an async generator that yields while it is closed fails the close wit
     "handler: an error occurred during closing of an asynchronous generator",
     "async finally start",
     "async loop RuntimeError",
+  ]);
+});
+
+// Passing ports that pin subtle semantics.
+
+// A cancel delivered inside an async generator that the generator swallows
+// and answers with an item: the loop goes on and the task ends normally,
+// its request still counted, in either style (CPython: "after-cancel",
+// "next", result ['after-cancel', 'next'], cancelled() False, cancelling() 1).
+for (const style of STYLES) {
+  Deno.test(`[${style}] an async generator that swallows the task's cancel and yields: the loop goes on`, async () => {
+    async function* agen() {
+      try {
+        await sleep(10);
+      } catch (error) {
+        if (!(error instanceof CancelledError)) throw error;
+        yield "after-cancel";
+      }
+      yield "next";
+    }
+    await run(function* () {
+      const seen: number[] = [];
+      const task = spawn(
+        style,
+        function* () {
+          const out: string[] = [];
+          yield* asyncFor(agen(), (x) => {
+            out.push(x);
+            seen.push(currentTask()!.cancelling());
+          });
+          return out;
+        },
+        async () => {
+          const out: string[] = [];
+          for await (const x of agen()) {
+            out.push(x);
+            seen.push(currentTask()!.cancelling());
+          }
+          return out;
+        },
+      );
+      yield* sleep(1);
+      task.cancel();
+      assert.deepEqual(yield* task, ["after-cancel", "next"]);
+      assert.deepEqual(seen, [1, 1]);
+      assert.equal(task.cancelled(), false);
+      assert.equal(task.cancelling(), 1);
+    }, VT);
+  });
+}
+
+// Two cancels while a generator task waits inside an async generator, an
+// async anext() or an asyncContextManager()'s entry: the code there sees the
+// first message, and so does the task's awaiter (CPython: ('first',), 2).
+Deno.test("two cancels reach the async code a generator task waits in with the first message", async () => {
+  const log: string[] = [];
+  const note = (where: string) => (error: unknown) => {
+    log.push(`${where} ${name(error)} ${(error as Error).message}`);
+    throw error;
+  };
+  async function* agen() {
+    await sleep(10).then(undefined, note("agen"));
+    yield 1;
+  }
+  class Slow extends AsyncIteratorBase<number> {
+    async anext(): Promise<number> {
+      await sleep(10).then(undefined, note("anext"));
+      throw new StopAsyncIteration();
+    }
+  }
+  const cm = asyncContextManager(async function* () {
+    await sleep(10).then(undefined, note("aenter"));
+    yield 1;
+  });
+  await run(function* () {
+    for (
+      const make of [
+        () => asyncFor(agen(), () => {}),
+        () => anext(agen()),
+        () => asyncFor(new Slow(), () => {}),
+        () => asyncWith(cm(), () => {}),
+      ]
+    ) {
+      const task = createTask((function* () {
+        yield* make();
+      })());
+      yield* sleep(1);
+      task.cancel("first");
+      task.cancel("second");
+      try {
+        yield* task;
+      } catch (error) {
+        log.push(`task ${name(error)} ${(error as Error).message} ${task.cancelling()}`);
+      }
+    }
+  }, VT);
+  assert.deepEqual(log, [
+    "agen CancelledError first",
+    "task CancelledError first 2",
+    "agen CancelledError first",
+    "task CancelledError first 2",
+    "anext CancelledError first",
+    "task CancelledError first 2",
+    "aenter CancelledError first",
+    "task CancelledError first 2",
+  ]);
+});
+
+// Greenlet programs run under the greenlet package: a greenlet that catches
+// GreenletExit and switches away instead of dying; a return value that goes
+// to a parent changed while it was suspended; a switch to an ancestor
+// suspended in its own switch; an error from a greenlet whose parent died
+// goes to the grandparent.
+Deno.test("greenlet: GreenletExit refused, a parent changed mid-flight, a switch to an ancestor, a dead parent's error path", () => {
+  const log: unknown[] = [];
+  const main = getcurrent();
+  const stubborn = new Greenlet(function* () {
+    try {
+      yield* main.switch("s1");
+    } catch (error) {
+      log.push(`got ${name(error)}`);
+      log.push(`resumed with ${yield* main.switch("still alive")}`);
+      return "finished";
+    }
+    return "not reached";
+  });
+  log.push(stubborn.switch().value);
+  log.push(stubborn.throw().value);
+  log.push(stubborn.dead);
+  log.push(stubborn.switch("go").value);
+
+  const x = new Greenlet(function* () {
+    yield* main.switch("x suspended");
+    return "x finished";
+  });
+  log.push(x.switch().value);
+  const y = new Greenlet(function* () {
+    x.parent = getcurrent();
+    log.push(`y got ${yield* x.switch()}`);
+    return "y finished";
+  });
+  log.push(y.switch().value);
+
+  const anc: Greenlet = new Greenlet(function* () {
+    const desc = new Greenlet(function* () {
+      log.push(`desc resumed ${yield* anc.switch("to ancestor")}`);
+      return "desc-ret";
+    });
+    log.push(`anc got ${yield* desc.switch()}`);
+    log.push(`anc got ${yield* desc.switch("back to desc")}`);
+    return "anc-ret";
+  });
+  log.push(anc.switch().value);
+
+  // deno-lint-ignore require-yield
+  const mid = new Greenlet(function* () {
+    return "mid";
+  });
+  mid.switch();
+  // deno-lint-ignore require-yield
+  const leaf = new Greenlet(function* () {
+    throw new RangeError("leaf");
+  }, mid);
+  assert.throws(() => leaf.switch(), RangeError);
+  assert.deepEqual(log, [
+    "s1",
+    "got GreenletExit",
+    "still alive",
+    false,
+    "resumed with go",
+    "finished",
+    "x suspended",
+    "y got x finished",
+    "y finished",
+    "anc got to ancestor",
+    "desc resumed back to desc",
+    "anc got desc-ret",
+    "anc-ret",
   ]);
 });
