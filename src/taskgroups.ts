@@ -132,7 +132,8 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
    * waits for every task, and throws what has to be thrown.
    *
    * @param error What the body threw, or `undefined`.
-   * @returns An awaitable for `true` (the group's own cancellation of the body is swallowed).
+   * @returns An awaitable for `true` when it swallows the group's own
+   * cancellation of the body, else `false` (the body's error goes on).
    * @throws {ExceptionGroup} (when awaited) Of the tasks' errors and the body's.
    * @throws {CancelledError} (when awaited) If the parent was cancelled from outside.
    */
@@ -324,6 +325,8 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       }
       throw new ExceptionGroup("unhandled errors in a TaskGroup", errors.slice());
     }
-    return true;
+    // Suppress only the group's own cancellation; whatever else the body
+    // threw (even undefined, which looks like a clean exit) goes on.
+    return error instanceof CancelledError;
   }
 }

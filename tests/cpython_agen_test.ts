@@ -426,3 +426,39 @@ Deno.test("greenlet: GreenletExit refused, a parent changed mid-flight, a switch
     "anc-ret",
   ]);
 });
+
+// Finding: a TaskGroup whose body threw `undefined` (or an async body that
+// rejected with no reason) swallowed it: asyncWith() returned undefined as if
+// the body had succeeded, since the group's aexit returned true (suppress)
+// whenever it had no errors of its own, and took `undefined` for a clean
+// exit. Python cannot raise None, but every error of the body reaches the
+// `async with`'s caller there; the library's rule is that nothing is lost
+// (a job that throws undefined fails its awaiter with undefined).
+for (const style of STYLES) {
+  Deno.test(`[${style}] a TaskGroup body that throws undefined fails the asyncWith() with undefined`, async () => {
+    await run(function* () {
+      const task = spawn(
+        style,
+        function* () {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(sleep(1));
+            throw undefined;
+          });
+          return "lost";
+        },
+        async () => {
+          await asyncWith(new TaskGroup(), (tg) => {
+            tg.createTask(sleep(1));
+            return Promise.reject(undefined);
+          });
+          return "lost";
+        },
+      );
+      yield* sleep(2);
+      assert.ok(task.done());
+      assert.equal(task.cancelled(), false);
+      assert.equal(task.exception(), undefined);
+      assert.throws(() => task.result(), (error) => error === undefined);
+    }, VT);
+  });
+}
