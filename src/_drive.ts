@@ -84,6 +84,13 @@ export const STATELESS: unique symbol = Symbol("stateless");
  */
 export function claim(coro: object, driver: Driver): void {
   if ((coro as Claimable)[STATELESS] === true) return;
+  if (Object.prototype.toString.call(coro) === "[object AsyncGenerator]") {
+    // It has next() and throw(), but its next() gives a promise: stepped as a
+    // coroutine, it would read as a bare yield, every iteration, forever.
+    throw new TypeError(
+      "Cannot run an async generator object as a coroutine: an async generator is iterated, not awaited (for await, asyncFor(gen, body), anext(gen)); a task or an await takes a generator coroutine, an async function or a promise",
+    );
+  }
   claimGenerator(coro, driver);
 }
 

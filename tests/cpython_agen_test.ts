@@ -21,6 +21,7 @@ import {
   CancelledError,
   createTask,
   currentTask,
+  gather,
   getcurrent,
   getRunningLoop,
   Greenlet,
@@ -31,6 +32,7 @@ import {
   type Task,
   TaskGroup,
   timeout,
+  waitFor,
 } from "../mod.ts";
 import { spawn, STYLES, VT } from "./_helpers.ts";
 
@@ -506,4 +508,43 @@ Deno.test({
       assert.deepEqual(rest, [3, 4, 5], style);
     }
   },
+});
+
+// Finding: an async generator handed where a coroutine goes (run(agen()),
+// createTask(agen()), createTask(agen), gather(agen()), waitFor(agen(), 1))
+// spun the CPU forever: it has next() and throw() like a generator
+// coroutine, so the task stepped it, took the promise its next() returned
+// for a bare yield (a loop turn) and stepped it again, each iteration, never
+// idle (virtual time never advanced, no DeadlockError). Python refuses it:
+//
+//   asyncio.run(agen())          # ValueError: a coroutine was expected, got <async_generator ...>
+//   asyncio.create_task(agen())  # TypeError: a coroutine was expected, got <async_generator ...>
+Deno.test("an async generator where a coroutine goes is refused with TypeError, not stepped forever", async () => {
+  let started = 0;
+  async function* agen() {
+    started++;
+    await sleep(1);
+    yield 1;
+  }
+  const refused = (error: unknown) =>
+    error instanceof TypeError && /async generator/.test(error.message) &&
+    /asyncFor|for await/.test(error.message);
+  await assert.rejects(run(agen() as never, VT), refused);
+  await run(function* () {
+    assert.throws(() => createTask(agen() as never), refused);
+    assert.throws(() => gather(agen() as never), refused);
+    const task = createTask(agen as never);
+    yield* sleep(0);
+    assert.ok(task.done() && refused(task.exception()), String(task.exception()));
+    try {
+      yield* waitFor(agen() as never, 1);
+      assert.fail("not refused");
+    } catch (error) {
+      assert.ok(refused(error), String(error));
+    }
+  }, VT);
+  await run(async () => {
+    assert.throws(() => createTask(agen() as never), refused);
+    await assert.rejects(async () => await waitFor(agen() as never, 1), refused);
+  }, VT);
 });
