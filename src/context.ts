@@ -454,6 +454,19 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     return unwind(this, undefined);
   }
 
+  /**
+   * Leaves the stack for `await using`, which does not hand it the block's
+   * error: its exits get none, and a manager it entered is left as its own
+   * `await using` would leave it (a `TaskGroup` refuses with a
+   * `RuntimeError` that names `asyncWith`, after cancelling its children).
+   * To hand the exits the error, enter the stack with `asyncWith`.
+   *
+   * @returns A promise for when the stack is unwound.
+   */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return disposeStack(this);
+  }
+
   /** `AsyncExitStack(2 exits)`. */
   override toString(): string {
     return `AsyncExitStack(${this.#exits.length} exits)`;
@@ -474,14 +487,51 @@ function* enterGenerator<T>(
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
   const value = yield* awaitCall<T>(() => cm.aenter(), runsAsync(cm.aenter));
-  pushExit(stack, cm.aexit.bind(cm));
+  pushExit(stack, managerExit(cm, cm.aexit.bind(cm)));
   return value;
 }
 
 async function enterAsync<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): Promise<T> {
   const value = await awaitAnyAsync<T>(cm.aenter());
-  pushExit(stack, (error) => cm.aexit(error));
+  pushExit(stack, managerExit(cm, (error) => cm.aexit(error)));
   return value;
+}
+
+/** The manager an exit of `enterAsyncContext` leaves, for `await using` of the stack. */
+const MANAGER = Symbol("manager");
+type ManagerExit = ExitCallback & { [MANAGER]?: AsyncContextManagerLike<unknown> };
+
+function managerExit(cm: AsyncContextManagerLike<unknown>, exit: ExitCallback): ExitCallback {
+  (exit as ManagerExit)[MANAGER] = cm;
+  return exit;
+}
+
+/**
+ * `await using` of a stack: nothing hands it the block's error, so a
+ * manager it entered is left as its own `await using` would leave it (a
+ * `TaskGroup` refuses, cancelling its children), as long as no exit has
+ * thrown; after one has, the managers left get that error.
+ */
+async function disposeStack(stack: AsyncExitStack): Promise<void> {
+  const exits = takeExits(stack);
+  const state = new Unwinding(undefined);
+  while (exits.length !== 0) {
+    const exit = exits.pop()!;
+    const cm = (exit as ManagerExit)[MANAGER];
+    const dispose = (cm as Partial<AsyncDisposable> | undefined)?.[Symbol.asyncDispose];
+    try {
+      if (!state.hasError && typeof dispose === "function") {
+        await dispose.call(cm);
+      } else {
+        state.exited(
+          await awaitAnyAsync<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+        );
+      }
+    } catch (thrown) {
+      state.threw(thrown);
+    }
+  }
+  state.result();
 }
 
 function enter<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): CoroutineObject<T> {

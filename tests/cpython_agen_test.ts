@@ -14,6 +14,7 @@ import {
   aiter,
   anext,
   asyncContextManager,
+  AsyncExitStack,
   asyncFor,
   AsyncIteratorBase,
   asyncWith,
@@ -547,4 +548,33 @@ Deno.test("an async generator where a coroutine goes is refused with TypeError, 
     assert.throws(() => createTask(agen() as never), refused);
     await assert.rejects(async () => await waitFor(agen() as never, 1), refused);
   }, VT);
+});
+
+// The same through an AsyncExitStack left by `await using`: a TaskGroup it
+// entered was left with no error (the children waited for, the block's
+// error let out raw 10 s later); it is left as by its own `await using`.
+//
+//   async with contextlib.AsyncExitStack() as stack:
+//       tg = await stack.enter_async_context(asyncio.TaskGroup())
+//       tg.create_task(asyncio.sleep(10))
+//       raise ValueError("body")         # ExceptionGroup([ValueError]) at 0
+Deno.test("await using an AsyncExitStack leaves a TaskGroup it entered as await using the group would", async () => {
+  let child: Task<void>;
+  let caught: unknown;
+  await run(async () => {
+    try {
+      await using stack = new AsyncExitStack();
+      const tg = await stack.enterAsyncContext(new TaskGroup());
+      child = tg.createTask(() => sleep(10));
+      throw new RangeError("body");
+    } catch (error) {
+      caught = error;
+    }
+    assert.equal(getRunningLoop().time(), 0);
+  }, VT);
+  assert.ok(child!.cancelled());
+  const disposal = caught as { error?: unknown; suppressed?: unknown };
+  assert.ok(disposal.error instanceof RuntimeError, `got ${name(disposal.error)}`);
+  assert.match(disposal.error.message, /TaskGroup by await using/);
+  assert.equal(name(disposal.suppressed), "RangeError");
 });
