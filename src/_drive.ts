@@ -84,6 +84,34 @@ export const STATELESS: unique symbol = Symbol("stateless");
  */
 export function claim(coro: object, driver: Driver): void {
   if ((coro as Claimable)[STATELESS] === true) return;
+  refuseAsyncGenerator(coro);
+  claimGenerator(coro, driver);
+}
+
+/**
+ * An async generator object has next() and throw(), but its next() gives a
+ * promise: stepped as a coroutine, it would read as a bare yield, every
+ * iteration, forever. Refused where a coroutine is taken.
+ *
+ * @throws {TypeError} If `coro` is an async generator object.
+ */
+function refuseAsyncGenerator(coro: object): void {
+  if (Object.prototype.toString.call(coro) === "[object AsyncGenerator]") {
+    throw new TypeError(
+      "Cannot run an async generator object as a coroutine: an async generator is iterated, not awaited (for await, asyncFor(gen, body), anext(gen)); a task or an await takes a generator coroutine, an async function or a promise",
+    );
+  }
+}
+
+/**
+ * {@linkcode claim} without the async generator check, for the await path
+ * (`driveThen`): what it drives is a `CoroutineObject`, or a coroutine
+ * `awaitAnyAsync` checked already.
+ *
+ * @throws {RuntimeError} If `coro` was claimed before.
+ */
+export function claimOwn(coro: object, driver: Driver): void {
+  if ((coro as Claimable)[STATELESS] === true) return;
   claimGenerator(coro, driver);
 }
 
@@ -354,7 +382,7 @@ export function driveThen<T, R1 = T, R2 = never>(
   const driver = claimed ? new Delegation("an await") : null;
   if (driver !== null) {
     try {
-      claim(coro, driver);
+      claimOwn(coro, driver);
     } catch (error) {
       return Promise.reject(error).then(onfulfilled, onrejected) as Promise<R1 | R2>;
     }
@@ -406,6 +434,7 @@ export function* awaitAny<T>(value: unknown): Generator<unknown, T, unknown> {
  */
 export function awaitAnyAsync<T>(value: unknown): Promise<T> | T {
   if (isCoroutineLike(value) && !isThenable(value)) {
+    refuseAsyncGenerator(value);
     return driveThen(value as Iterator<unknown, T, unknown>);
   }
   return value as Promise<T> | T;

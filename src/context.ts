@@ -92,6 +92,31 @@ export abstract class AsyncContextManager<T = unknown> implements AsyncContextMa
   }
 }
 
+/**
+ * `await using` of a manager whose exit depends on the block's error (a
+ * `TaskGroup`, a `Timeout` that expired, an `asyncContextManager()`), which
+ * JavaScript's disposal does not hand over: it would leave as if the block
+ * had succeeded. So it leaves as for an error, `refusal` (a task group
+ * cancels its children, a generator is thrown into), and throws the refusal,
+ * or what leaving threw instead (a group of errors that holds it).
+ *
+ * @param cm The manager being disposed of.
+ * @param refusal The error that names the fix (`asyncWith`).
+ * @returns Never: it always throws.
+ */
+export async function refuseDisposal(
+  cm: AsyncContextManagerLike<unknown>,
+  refusal: RuntimeError,
+): Promise<never> {
+  try {
+    await awaitAnyAsync(cm.aexit(refusal));
+  } catch (error) {
+    const only = (error as { exceptions?: unknown[] })?.exceptions;
+    if (error !== refusal && !(only?.length === 1 && only[0] === refusal)) throw error;
+  }
+  throw refusal;
+}
+
 function checkManager(cm: unknown): void {
   if (
     cm === null || typeof cm !== "object" ||
@@ -282,6 +307,16 @@ class GeneratorContextManager<T> extends AsyncContextManager<T> {
     return true; // the generator caught the error: suppress it
   }
 
+  /** Refuses `await using`: the generator would take a failed block for a success. */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return refuseDisposal(
+      this,
+      new RuntimeError(
+        "Cannot leave an asyncContextManager() context by await using: JavaScript's disposal does not hand it the block's error, so its generator would go on after the yield as if the block had succeeded (it was thrown this error instead). Enter it with asyncWith(cm, body)",
+      ),
+    );
+  }
+
   /**
    * The generator yielded again where it had to stop: close it, so its
    * `finally` blocks run (as contextlib's `aclose()`; an error there is the
@@ -419,6 +454,19 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     return unwind(this, undefined);
   }
 
+  /**
+   * Leaves the stack for `await using`, which does not hand it the block's
+   * error: its exits get none, and a manager it entered is left as its own
+   * `await using` would leave it (a `TaskGroup` refuses with a
+   * `RuntimeError` that names `asyncWith`, after cancelling its children).
+   * To hand the exits the error, enter the stack with `asyncWith`.
+   *
+   * @returns A promise for when the stack is unwound.
+   */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return disposeStack(this);
+  }
+
   /** `AsyncExitStack(2 exits)`. */
   override toString(): string {
     return `AsyncExitStack(${this.#exits.length} exits)`;
@@ -439,14 +487,51 @@ function* enterGenerator<T>(
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
   const value = yield* awaitCall<T>(() => cm.aenter(), runsAsync(cm.aenter));
-  pushExit(stack, cm.aexit.bind(cm));
+  pushExit(stack, managerExit(cm, cm.aexit.bind(cm)));
   return value;
 }
 
 async function enterAsync<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): Promise<T> {
   const value = await awaitAnyAsync<T>(cm.aenter());
-  pushExit(stack, (error) => cm.aexit(error));
+  pushExit(stack, managerExit(cm, (error) => cm.aexit(error)));
   return value;
+}
+
+/** The manager an exit of `enterAsyncContext` leaves, for `await using` of the stack. */
+const MANAGER = Symbol("manager");
+type ManagerExit = ExitCallback & { [MANAGER]?: AsyncContextManagerLike<unknown> };
+
+function managerExit(cm: AsyncContextManagerLike<unknown>, exit: ExitCallback): ExitCallback {
+  (exit as ManagerExit)[MANAGER] = cm;
+  return exit;
+}
+
+/**
+ * `await using` of a stack: nothing hands it the block's error, so a
+ * manager it entered is left as its own `await using` would leave it (a
+ * `TaskGroup` refuses, cancelling its children), as long as no exit has
+ * thrown; after one has, the managers left get that error.
+ */
+async function disposeStack(stack: AsyncExitStack): Promise<void> {
+  const exits = takeExits(stack);
+  const state = new Unwinding(undefined);
+  while (exits.length !== 0) {
+    const exit = exits.pop()!;
+    const cm = (exit as ManagerExit)[MANAGER];
+    const dispose = (cm as Partial<AsyncDisposable> | undefined)?.[Symbol.asyncDispose];
+    try {
+      if (!state.hasError && typeof dispose === "function") {
+        await dispose.call(cm);
+      } else {
+        state.exited(
+          await awaitAnyAsync<boolean | void>(exit(state.hasError ? state.pending : undefined)),
+        );
+      }
+    } catch (thrown) {
+      state.threw(thrown);
+    }
+  }
+  state.result();
 }
 
 function enter<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): CoroutineObject<T> {

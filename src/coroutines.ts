@@ -22,7 +22,7 @@
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
 import { realm, runningEventLoop } from "./_core.ts";
-import { claim, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
+import { claimOwn, COROUTINE_NAME, Delegation, driveThen } from "./_drive.ts";
 import type { EventLoop } from "./events.ts";
 import { newRegistry } from "./_host/gc.ts";
 
@@ -251,7 +251,7 @@ export class CoroutineObject<T> implements Awaitable<T>, Iterator<unknown, T, un
     if (this.#coro === null && this.#startAsync !== undefined) {
       const driver = new Delegation("an await");
       try {
-        claim(this, driver);
+        claimOwn(this, driver);
       } catch (error) {
         return Promise.reject(error).then(onfulfilled, onrejected);
       }

@@ -82,6 +82,39 @@ function toResult<T>(value: T): IteratorResult<T, undefined> {
   return { done: false, value };
 }
 
+function isAsyncGenerator(value: object): boolean {
+  return Object.prototype.toString.call(value) === "[object AsyncGenerator]";
+}
+
+/**
+ * What an error out of `iterator.next()` is to the loop. A StopAsyncIteration
+ * that escapes an async generator's body (an `anext()` without a default at
+ * the end of another iterator) is a bug there, not the end of the
+ * generator: as Python's PEP 479, it becomes a RuntimeError, so no loop ends
+ * early in silence and no `anext(g, default)` gives its default for it.
+ */
+function raisedStop(iterator: object, error: unknown): unknown {
+  if (!(error instanceof StopAsyncIteration) || !isAsyncGenerator(iterator)) return error;
+  return new RuntimeError(
+    "async generator raised StopAsyncIteration: a StopAsyncIteration escaped its body (an anext() without a default at the end of another iterator?); catch it there, or pass anext() a default",
+    { cause: error },
+  );
+}
+
+/**
+ * Python's `aclose()`: an async generator that yields again while it is
+ * closed (a `yield` in its `finally`) ignored the close, and is left
+ * suspended at that yield; say so, instead of leaving the rest of its
+ * `finally` unrun in silence.
+ */
+function checkClosed(iterator: object, result: IteratorResult<unknown>): void {
+  if (result.done === false && isAsyncGenerator(iterator)) {
+    throw new RuntimeError(
+      "async generator ignored GeneratorExit: it yielded while it was being closed (a yield in a finally block, or in a catch around the yield it was closed at), and is left suspended there; do not yield while closing",
+    );
+  }
+}
+
 function endOnStop(error: unknown): IteratorResult<never, undefined> {
   if (error instanceof StopAsyncIteration) return DONE;
   throw error;
@@ -324,10 +357,15 @@ function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
     if (isClosed(iterator)) throw new StopAsyncIteration();
     return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
-  const result = yield* awaitCall<IteratorResult<T>>(
-    () => nextOf(iterator),
-    runsAsync(iterator.next, iterator),
-  );
+  let result: IteratorResult<T>;
+  try {
+    result = yield* awaitCall<IteratorResult<T>>(
+      () => nextOf(iterator),
+      runsAsync(iterator.next, iterator),
+    );
+  } catch (error) {
+    throw raisedStop(iterator, error);
+  }
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
   return result.value;
@@ -353,7 +391,12 @@ async function nextItemAsync<T, D>(
   hasDefault: boolean,
   defaultValue: D,
 ): Promise<T | D> {
-  const result = await nextOf(iterator);
+  let result: IteratorResult<T>;
+  try {
+    result = await nextOf(iterator);
+  } catch (error) {
+    throw raisedStop(iterator, error);
+  }
   checkResult(result, "iterate asynchronously", "next()");
   if (!result.done) return result.value;
   if (hasDefault) return defaultValue;
@@ -468,6 +511,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
     runsAsync(iterator.return, iterator),
   );
   checkResult(result, "close the iterator", "return()");
+  checkClosed(iterator, result);
 }
 
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
@@ -475,6 +519,7 @@ async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<voi
   if (typeof iterator.return !== "function") return;
   const result = await iterator.return();
   checkResult(result, "close the iterator", "return()");
+  checkClosed(iterator, result);
 }
 
 function* forLoop<T>(
@@ -529,7 +574,12 @@ async function forLoopAsync<T>(
     // (The body still runs, as asyncio's task through an async generator
     // that does not wait: the loop's host turn goes on. See goOn.)
     realm.hostSteps++;
-    const result = await nextOf(iterator);
+    let result: IteratorResult<T>;
+    try {
+      result = await nextOf(iterator);
+    } catch (error) {
+      throw raisedStop(iterator, error);
+    }
     checkResult(result, "iterate asynchronously", "next()");
     if (result.done) return;
     let outcome: unknown;
@@ -666,7 +716,7 @@ const collected = new FinalizationRegistry<Advanced>((entry) => {
 /** Notes `iterator`, if it is an async generator, as advanced on the running loop. */
 function track(iterator: object): void {
   if (advanced.has(iterator)) return;
-  if (Object.prototype.toString.call(iterator) !== "[object AsyncGenerator]") return;
+  if (!isAsyncGenerator(iterator)) return;
   const loop = runningEventLoop();
   if (loop === null) return;
   const entry: Advanced = {
@@ -736,7 +786,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
-      await gen.return(undefined);
+      checkClosed(gen, await gen.return(undefined));
     });
     closing.addDoneCallback(() => {
       const error = closing.cancelled() ? null : closing.exception();

@@ -24,7 +24,7 @@ import type { EventLoop } from "./events.ts";
 import { ADD_WAITER } from "./_core.ts";
 import { type Future, futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from "./futures.ts";
 import { Waiter } from "./_waiters.ts";
-import { AsyncContextManager } from "./context.ts";
+import { AsyncContextManager, refuseDisposal } from "./context.ts";
 import { type CoroutineLike, CoroutineObject } from "./coroutines.ts";
 import { currentTask, noteScope, type Task, type TaskOptions } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
@@ -132,7 +132,8 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
    * waits for every task, and throws what has to be thrown.
    *
    * @param error What the body threw, or `undefined`.
-   * @returns An awaitable for `true` (the group's own cancellation of the body is swallowed).
+   * @returns An awaitable for `true` when it swallows the group's own
+   * cancellation of the body, else `false` (the body's error goes on).
    * @throws {ExceptionGroup} (when awaited) Of the tasks' errors and the body's.
    * @throws {CancelledError} (when awaited) If the parent was cancelled from outside.
    */
@@ -190,6 +191,24 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     // A sibling's failure during this task's eager start aborted the group.
     if (this.#aborting) task.cancel();
     return task;
+  }
+
+  /**
+   * Refuses `await using`: disposal does not hand the group the block's
+   * error, so it could neither cancel its children when the block fails nor
+   * raise the errors as asyncio does. It cancels the children, waits for
+   * them, and throws a `RuntimeError` naming `asyncWith` (or the group of
+   * errors holding it, if children failed).
+   *
+   * @returns Never resolves: it always rejects.
+   */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return refuseDisposal(
+      this,
+      new RuntimeError(
+        "Cannot leave a TaskGroup by await using: JavaScript's disposal does not hand it the block's error, so it could not cancel its children when the block fails nor raise the errors as asyncio does (its children were cancelled). Enter it with asyncWith(new TaskGroup(), async (tg) => { ... })",
+      ),
+    );
   }
 
   /** `TaskGroup(entered, 2 tasks)`, `TaskGroup(aborting, 1 task, 1 error)`, ... */
@@ -306,6 +325,8 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       }
       throw new ExceptionGroup("unhandled errors in a TaskGroup", errors.slice());
     }
-    return true;
+    // Suppress only the group's own cancellation; whatever else the body
+    // threw (even undefined, which looks like a clean exit) goes on.
+    return error instanceof CancelledError;
   }
 }

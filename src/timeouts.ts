@@ -33,7 +33,7 @@
 import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
 import { checkSecondsOrNull } from "./_checks.ts";
 import type { Handle } from "./events.ts";
-import { AsyncContextManager } from "./context.ts";
+import { AsyncContextManager, refuseDisposal } from "./context.ts";
 import { currentTask, noteScope, type Task } from "./tasks.ts";
 import { getRunningLoop } from "./runners.ts";
 
@@ -209,6 +209,25 @@ export class Timeout extends AsyncContextManager<Timeout> {
       });
     }
     return false;
+  }
+
+  /**
+   * Leaves the context for `await using`, as `aexit()` with no error while
+   * the deadline has not passed. Once it passed, the block's error (which
+   * disposal does not see) decides between a `TimeoutError` and no error,
+   * so it refuses with a `RuntimeError` naming `asyncWith`, after taking
+   * its cancellation back.
+   *
+   * @returns A promise for when it is left.
+   */
+  override [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state !== "expiring") return super[Symbol.asyncDispose]();
+    return refuseDisposal(
+      this,
+      new RuntimeError(
+        "Cannot leave a timeout whose deadline passed by await using: JavaScript's disposal does not hand it the block's error, so it cannot turn its cancellation into a TimeoutError as asyncio does. Enter it with asyncWith(timeout(delay), body)",
+      ),
+    );
   }
 
   /** `Timeout(entered, when=10)`, `Timeout(expired)`, ... */
