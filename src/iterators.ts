@@ -160,9 +160,12 @@ function settleNext<T>(iterator: AsyncIteratorBase<T>): Promise<IteratorResult<T
  *
  * `anext()` may be an async method, a generator method (its body uses
  * `yield*` on awaitables), or return a library awaitable or a plain value;
- * it is awaited in the caller's task. `aclose()` (optional, does nothing by
- * default) is called when a loop is left early, by `break` or an error in
- * its body; after it, `next()` reports the end without calling `anext()`.
+ * it is awaited in the caller's task. `aclose()` (optional) is called when a
+ * loop is left early, by `break` or an error in its body; after it, `next()`
+ * reports the end without calling `anext()`. An iterator whose class does
+ * not override `aclose()` has nothing to release and stays open: a later
+ * loop goes on with the next item, as Python's `async for`, which never
+ * closes a class-based iterator.
  *
  * Subclasses implement `anext` and `aclose`, not `next` and `return`.
  *
@@ -232,8 +235,9 @@ export abstract class AsyncIteratorBase<T> implements AsyncIterableIterator<T, u
   abstract anext(): T | PromiseLike<T> | Iterator<unknown, T, unknown>;
 
   /**
-   * Releases what the iterator holds when a loop over it is left early. Does
-   * nothing unless overridden; may be async or a generator method.
+   * Releases what the iterator holds when a loop over it is left early, and
+   * ends it. Unless overridden, the iterator holds nothing and a loop left
+   * early leaves it open (see the class). May be async or a generator method.
    *
    * @returns Nothing, or an awaitable for when it is done.
    */
@@ -259,12 +263,12 @@ export abstract class AsyncIteratorBase<T> implements AsyncIterableIterator<T, u
 
   /**
    * The `for await` protocol for leaving early: calls `aclose()` once, then
-   * reports the end.
+   * reports the end (an iterator with the default `aclose()` stays open).
    *
    * @returns A promise for the end result.
    */
   async return(): Promise<IteratorResult<T, undefined>> {
-    if (this.#closed) return DONE;
+    if (this.#closed || this.aclose === defaultAclose) return DONE;
     this.#closed = true;
     const closing = this.aclose();
     if (isThenable(closing)) await closing;
@@ -280,12 +284,15 @@ export abstract class AsyncIteratorBase<T> implements AsyncIterableIterator<T, u
   static {
     isClosed = (iterator) => iterator.#closed;
     markClosed = (iterator) => {
-      if (iterator.#closed) return false;
+      if (iterator.#closed || iterator.aclose === defaultAclose) return false;
       iterator.#closed = true;
       return true;
     };
   }
 }
+
+/** The `aclose()` of an iterator that holds nothing (not overridden): it stays open. */
+const defaultAclose = AsyncIteratorBase.prototype.aclose;
 
 /**
  * Python's `aiter(x)`: the async iterator of an async iterable, what

@@ -467,24 +467,22 @@ for (const style of STYLES) {
   });
 }
 
-// Finding, not fixed (a design choice pinned by tests/iterators_test.ts):
-// Python's `async for` never closes a class-based async iterator, so a
-// second loop over the same iterator after a `break` goes on where the
-// first stopped. The library's AsyncIteratorBase follows `for await`
-// (return() on break) and then stays closed, even with the default aclose()
-// that releases nothing: the second loop silently gets no items.
+// Finding: Python's `async for` never closes a class-based async iterator,
+// so a second loop over the same iterator after a `break` goes on where the
+// first stopped. The library's AsyncIteratorBase followed `for await`
+// (return() on break) and then stayed closed, even with the default aclose()
+// that releases nothing: the second loop silently got no items.
 //
 //   class Counter:                 # __anext__ counts 1..5
 //   async for x in c:
 //       if x == 2: break
 //   async for x in c: rest.append(x)   # rest == [3, 4, 5]
 //
-// The fix would be to close (and refuse anext() after) only an iterator whose
-// class overrides aclose(), which has something to release; one with the
-// default aclose() would stay open, as in Python.
+// Now only an iterator whose class overrides aclose(), which has something
+// to release, is closed (and refuses anext() after); one with the default
+// aclose() stays open, as in Python.
 Deno.test({
   name: "a class-based async iterator left by break goes on in the next loop, as Python's",
-  ignore: true,
   fn: async () => {
     class Counter extends AsyncIteratorBase<number> {
       i = 0;

@@ -200,11 +200,28 @@ Deno.test("AsyncIteratorBase: an error in the for await body closes it; an error
   assert.equal(broken.closes, 0);
 });
 
+/** A PlainReader that has something to release: leaving a loop early closes it. */
+class ClosingReader extends PlainReader {
+  override aclose(): void {}
+}
+
 Deno.test("AsyncIteratorBase: toString shows open or closed", async () => {
-  const reader = new PlainReader();
-  assert.equal(String(reader), "PlainReader(open)");
+  const reader = new ClosingReader();
+  assert.equal(String(reader), "ClosingReader(open)");
   await reader.return();
-  assert.equal(String(reader), "PlainReader(closed)");
+  assert.equal(String(reader), "ClosingReader(closed)");
+});
+
+Deno.test("AsyncIteratorBase: one with the default aclose() stays open when a loop is left early, as Python's async for", async () => {
+  const reader = new PlainReader();
+  await reader.return();
+  assert.equal(String(reader), "PlainReader(open)");
+  const items: number[] = [];
+  await run(function* () {
+    yield* asyncFor(reader, (item) => item === 1 ? BREAK : undefined);
+    yield* asyncFor(reader, (item) => void items.push(item));
+  });
+  assert.deepEqual(items, [2, 3]);
 });
 
 Deno.test("AsyncIteratorBase: is its own async iterator", () => {
@@ -369,7 +386,7 @@ Deno.test("anext() does nothing until it is awaited", async () => {
 });
 
 Deno.test("anext() on a closed AsyncIteratorBase ends without calling anext()", async () => {
-  const reader = new PlainReader();
+  const reader = new ClosingReader();
   await run(async () => {
     await reader.return();
     assert.equal(await anext(reader, "end"), "end");
