@@ -204,6 +204,10 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     if (waiter !== null) {
       this.#waiter = null;
       endWait(this, waiter);
+      // A task throws in (a pending cancel) where the waiter may have failed
+      // already (setException): asyncio's wakeup reads the outcome first,
+      // so the error counts as retrieved (as FutureIterator.throw does).
+      if (waiter.done() && !waiter.cancelled()) waiter.exception();
     }
     this.done = true;
     throw error;
