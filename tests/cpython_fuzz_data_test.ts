@@ -10,13 +10,17 @@
  */
 import assert from "node:assert/strict";
 import {
-  CancelledError,
   createTask,
   gather,
   getRunningLoop,
+  LifoQueue,
+  PriorityQueue,
+  Queue,
+  QueueShutDown,
   run,
   sleep,
   StreamReader,
+  waitFor,
 } from "../mod.ts";
 import { spawn, STYLES, VT } from "./_helpers.ts";
 
@@ -58,5 +62,190 @@ for (const style of STYLES) {
       }
     }, VT);
     assert.deepEqual(log, ["true", "CancelledError"]);
+  });
+}
+
+// Regression guards: programs the fuzzer ran where the order of wake-ups is
+// subtle; they matched CPython in both styles.
+
+// A getter woken by put_nowait() and cancelled before it resumed passes the
+// item on to the next getter (a loop iteration later); shutdown(immediate)
+// drops the items left, counting them done, wakes the putters (QueueShutDown)
+// but not join() while an item taken is not marked done.
+//
+//   q = asyncio.Queue(1)
+//   g1 = create_task(getter("g1")); g2 = create_task(getter("g2")); await sleep(0)
+//   q.put_nowait("a"); g1.cancel(); await sleep(0); log(qsize); await sleep(0)
+//   q.put_nowait("b"); p = create_task(putter("p", "c")); j = create_task(joiner())
+//   await sleep(0); q.shutdown(immediate=True); ...; await sleep(0)
+//   log(j.done()); q.task_done(); await gather(...); q.task_done(); await q.get()
+//
+// CPython: ['g1 CancelledError', 'qsize 1', 'g2 got a', 'shutdown qsize=0',
+// 'p QueueShutDown', 'join done=False', 'task_done', 'joined', 'ValueError',
+// 'get QueueShutDown']
+for (const style of STYLES) {
+  Deno.test(`[${style}] a getter cancelled as it is woken passes the item on; shutdown(immediate) with a putter and a joiner waiting`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const q = new Queue<string>(1);
+      const getter = (n: string) =>
+        spawn(style, function* () {
+          try {
+            log.push(`${n} got ${yield* q.get()}`);
+          } catch (error) {
+            log.push(`${n} ${name(error)}`);
+            throw error;
+          }
+        }, async () => {
+          try {
+            log.push(`${n} got ${await q.get()}`);
+          } catch (error) {
+            log.push(`${n} ${name(error)}`);
+            throw error;
+          }
+        });
+      const g1 = getter("g1");
+      const g2 = getter("g2");
+      await sleep(0);
+      q.putNowait("a");
+      g1.cancel();
+      await sleep(0);
+      log.push(`qsize ${q.qsize()}`);
+      await sleep(0);
+      q.putNowait("b");
+      const p = spawn(style, function* () {
+        try {
+          yield* q.put("c");
+          log.push("p put c");
+        } catch (error) {
+          log.push(`p ${name(error)}`);
+        }
+      }, async () => {
+        try {
+          await q.put("c");
+          log.push("p put c");
+        } catch (error) {
+          log.push(`p ${name(error)}`);
+        }
+      });
+      const j = spawn(style, function* () {
+        yield* q.join();
+        log.push("joined");
+      }, async () => {
+        await q.join();
+        log.push("joined");
+      });
+      await sleep(0);
+      q.shutdown(true);
+      log.push(`shutdown qsize=${q.qsize()}`);
+      await sleep(0);
+      log.push(`join done=${j.done() ? "True" : "False"}`);
+      q.taskDone();
+      log.push("task_done");
+      await gather([g1, g2, p, j], { returnExceptions: true });
+      assert.throws(() => q.taskDone(), RangeError); // Python's ValueError
+      log.push("ValueError");
+      await assert.rejects(async () => await q.get(), QueueShutDown);
+      log.push("get QueueShutDown");
+    }, VT);
+    assert.deepEqual(log, [
+      "g1 CancelledError",
+      "qsize 1",
+      "g2 got a",
+      "shutdown qsize=0",
+      "p QueueShutDown",
+      "join done=False",
+      "task_done",
+      "joined",
+      "ValueError",
+      "get QueueShutDown",
+    ]);
+  });
+}
+
+// Getters woken one per put take the item when they resume, not when woken:
+// with three tuples put in one step, the two waiting getters take the two
+// smallest.
+//
+//   q = asyncio.PriorityQueue()
+//   g1, g2 = create_task(getter("g1")), create_task(getter("g2")); await sleep(0)
+//   for item in [(1, "b"), (0, "z"), (1, "a")]: q.put_nowait(item)
+//   await gather(g1, g2); log(q.get_nowait())
+//
+// CPython: ["g1 got (0, 'z')", "g2 got (1, 'a')", "left (1, 'b')"]
+for (const style of STYLES) {
+  Deno.test(`[${style}] PriorityQueue: getters woken by puts take the smallest items when they resume`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const q = new PriorityQueue<[number, string]>();
+      const getter = (n: string) =>
+        spawn(style, function* () {
+          log.push(`${n} got ${yield* q.get()}`);
+        }, async () => {
+          log.push(`${n} got ${await q.get()}`);
+        });
+      const g1 = getter("g1");
+      const g2 = getter("g2");
+      await sleep(0);
+      for (const item of [[1, "b"], [0, "z"], [1, "a"]] as [number, string][]) q.putNowait(item);
+      await gather(g1, g2);
+      log.push(`left ${q.getNowait()}`);
+    }, VT);
+    assert.deepEqual(log, ["g1 got 0,z", "g2 got 1,a", "left 1,b"]);
+  });
+}
+
+// A full LifoQueue: a put whose wait_for() times out puts nothing, and the
+// putters woken by two gets put in the order they waited.
+//
+//   q = asyncio.LifoQueue(2); q.put_nowait("a"); q.put_nowait("b")
+//   p1 = wait_for(q.put("x"), 2); p2 = wait_for(q.put("y"), 3); p3 = wait_for(q.put("z"), 1)
+//   await sleep(1.5); log(await q.get()); log(q.get_nowait()); await sleep(0)
+//   log(q.qsize()); await gather(p1, p2, p3); log(q.get_nowait(), q.get_nowait())
+//
+// CPython: ['put z TimeoutError at 1', 'get b', 'get a', 'put x at 1.5',
+// 'put y at 1.5', 'qsize 2', 'get y x']
+for (const style of STYLES) {
+  Deno.test(`[${style}] LifoQueue: a timed-out put puts nothing; woken putters put in the order they waited`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const loop = getRunningLoop();
+      const q = new LifoQueue<string>(2);
+      q.putNowait("a");
+      q.putNowait("b");
+      const putter = (t: number, x: string) =>
+        spawn(style, function* () {
+          try {
+            yield* waitFor(q.put(x), t);
+            log.push(`put ${x} at ${loop.time()}`);
+          } catch (error) {
+            log.push(`put ${x} ${name(error)} at ${loop.time()}`);
+          }
+        }, async () => {
+          try {
+            await waitFor(q.put(x), t);
+            log.push(`put ${x} at ${loop.time()}`);
+          } catch (error) {
+            log.push(`put ${x} ${name(error)} at ${loop.time()}`);
+          }
+        });
+      const tasks = [putter(2, "x"), putter(3, "y"), putter(1, "z")];
+      await sleep(1.5);
+      log.push(`get ${await q.get()}`);
+      log.push(`get ${q.getNowait()}`);
+      await sleep(0);
+      log.push(`qsize ${q.qsize()}`);
+      await gather(tasks);
+      log.push(`get ${q.getNowait()} ${q.getNowait()}`);
+    }, VT);
+    assert.deepEqual(log, [
+      "put z TimeoutError at 1",
+      "get b",
+      "get a",
+      "put x at 1.5",
+      "put y at 1.5",
+      "qsize 2",
+      "get y x",
+    ]);
   });
 }
