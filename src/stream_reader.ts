@@ -545,7 +545,11 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   /**
    * Reads up to `n` bytes: what is there as soon as anything is (an empty
    * array at the end of the stream). `read()` (or `read(-1)`) reads to the
-   * end of the stream.
+   * end of the stream. It takes nothing before the end: cancelled, timed
+   * out or failed, it leaves every byte in the buffer for the next read.
+   * (asyncio's takes the bytes in blocks as they come: there a cancelled
+   * `read()` loses what it took, and `at_eof()` is true as soon as the end
+   * is fed.)
    *
    * @param n The most bytes to return; -1 for all, to the end.
    * @returns An awaitable for the bytes.
