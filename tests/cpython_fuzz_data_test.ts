@@ -10,15 +10,21 @@
  */
 import assert from "node:assert/strict";
 import {
-  createTask,
+  close,
   gather,
   getRunningLoop,
+  IncompleteReadError,
   LifoQueue,
+  LimitOverrunError,
+  next,
   PriorityQueue,
   Queue,
   QueueShutDown,
   run,
+  RuntimeError,
+  send,
   sleep,
+  StopIteration,
   StreamReader,
   waitFor,
 } from "../mod.ts";
@@ -62,6 +68,83 @@ for (const style of STYLES) {
       }
     }, VT);
     assert.deepEqual(log, ["true", "CancelledError"]);
+  });
+}
+
+// A regression guard from the StreamReader fuzzer: one reader with a small
+// limit, data fed in pieces, through readuntil() with a tuple of separators
+// (3.13), LimitOverrunError (the data stays), readline() over the limit (the
+// line is dropped: up to its newline when there is one, else all) and
+// IncompleteReadError at the end.
+//
+//   r = asyncio.StreamReader(limit=4)
+//   reader: readuntil((b"ab", b"\n\n", b"b")), readuntil((b"aab", b"\n")),
+//           readexactly(3), readline() x3, readexactly(5), at_eof()
+//   main: for chunk in [b"\n", b"\na", b"aaaaa", b"aa", b"xxxxxxx\nz", b"\n", b"tail"]:
+//             await sleep(0); r.feed_data(chunk)
+//         await sleep(0); r.feed_eof()
+//
+// CPython: ['\n\n', 'LimitOverrunError 6', 'aaa', 'ValueError', 'ValueError',
+// 'z\n', 'Incomplete tail 5', True] (the library's readline throws
+// LimitOverrunError where asyncio's raises ValueError, as README says).
+for (const style of STYLES) {
+  Deno.test(`[${style}] StreamReader fed in pieces: tuple separators, overruns and the end, with limit=4`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const r = new StreamReader(4);
+      const reads: (() => PromiseLike<Uint8Array> & Iterable<unknown>)[] = [
+        () => r.readuntil(["ab", "\n\n", "b"]),
+        () => r.readuntil(["aab", "\n"]),
+        () => r.readexactly(3),
+        () => r.readline(),
+        () => r.readline(),
+        () => r.readline(),
+        () => r.readexactly(5),
+      ];
+      const record = (error: unknown, line: boolean) => {
+        if (error instanceof LimitOverrunError) {
+          log.push(line ? "ValueError" : `LimitOverrunError ${error.consumed}`);
+        } else if (error instanceof IncompleteReadError) {
+          log.push(`Incomplete ${dec(error.partial)} ${error.expected}`);
+        } else throw error;
+      };
+      const t = spawn(style, function* () {
+        for (const [i, read] of reads.entries()) {
+          try {
+            log.push(dec((yield* read()) as Uint8Array));
+          } catch (error) {
+            record(error, i >= 3 && i <= 5);
+          }
+        }
+        log.push(String(r.atEof()));
+      }, async () => {
+        for (const [i, read] of reads.entries()) {
+          try {
+            log.push(dec(await read()));
+          } catch (error) {
+            record(error, i >= 3 && i <= 5);
+          }
+        }
+        log.push(String(r.atEof()));
+      });
+      for (const chunk of ["\n", "\na", "aaaaa", "aa", "xxxxxxx\nz", "\n", "tail"]) {
+        await sleep(0);
+        r.feedData(enc(chunk));
+      }
+      await sleep(0);
+      r.feedEof();
+      await t;
+    }, VT);
+    assert.deepEqual(log, [
+      "\n\n",
+      "LimitOverrunError 6",
+      "aaa",
+      "ValueError",
+      "ValueError",
+      "z\n",
+      "Incomplete tail 5",
+      "true",
+    ]);
   });
 }
 
@@ -249,3 +332,95 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// Generators (src/generators.ts) against Python generators: the fuzzer's
+// programs (yield, yield from, try/finally, try/except, return in finally,
+// next() of an exhausted generator in a body) matched wherever JavaScript's
+// yield* and return() can mirror yield from and close() (see the module's
+// doc for where they cannot). A guard over the subtle ones:
+//
+//   def inner():
+//       try: got = yield 1; log(f"inner got {got}"); return 2
+//       finally: log("inner finally")
+//   def outer():
+//       got = yield from inner(); log(f"outer yf {got}")
+//       try: yield 3; sg = inner(); next(sg); next(sg)  # StopIteration(2) in the body
+//       finally: log("outer finally")
+//   g = outer(); g.send(5) -> TypeError; next(g); g.send("a"); next(g) -> RuntimeError
+//   (from StopIteration, PEP 479); next(g) -> StopIteration(None); next(g, "d")
+//   def ret_in_finally():
+//       try: yield 1
+//       finally: return 7
+//   h = ret_in_finally(); next(h); h.close(), h.close()
+//
+// CPython: ['TypeError', 'next 1', 'inner got a', 'inner finally', 'outer yf 2',
+// 'send 3', 'inner got None', 'inner finally', 'outer finally',
+// 'RuntimeError StopIteration', 'StopIteration None', 'default d', 'close 7 None']
+Deno.test("generators: send/next/close over yield*, PEP 479 and a return in finally, as Python's", () => {
+  const log: string[] = [];
+  function* inner(): Generator<number, number, unknown> {
+    try {
+      const got = yield 1;
+      log.push(`inner got ${got ?? "None"}`);
+      return 2;
+    } finally {
+      log.push("inner finally");
+    }
+  }
+  function* outer(): Generator<number, void, unknown> {
+    const got = yield* inner();
+    log.push(`outer yf ${got}`);
+    try {
+      yield 3;
+      const sg = inner();
+      next(sg);
+      next(sg);
+    } finally {
+      log.push("outer finally");
+    }
+  }
+  const g = outer();
+  assert.throws(() => send(g, 5), TypeError);
+  log.push("TypeError");
+  log.push(`next ${next(g)}`);
+  log.push(`send ${send(g, "a")}`);
+  try {
+    next(g);
+  } catch (error) {
+    assert.ok(error instanceof RuntimeError);
+    log.push(`RuntimeError ${name((error as Error).cause)}`);
+  }
+  try {
+    next(g);
+  } catch (error) {
+    assert.ok(error instanceof StopIteration);
+    log.push(`StopIteration ${(error as StopIteration).value ?? "None"}`);
+  }
+  log.push(`default ${next(g, "d")}`);
+  function* retInFinally(): Generator<number, number, unknown> {
+    try {
+      yield 1;
+    } finally {
+      // deno-lint-ignore no-unsafe-finally
+      return 7;
+    }
+  }
+  const h = retInFinally();
+  next(h);
+  log.push(`close ${close(h)} ${close(h) ?? "None"}`);
+  assert.deepEqual(log, [
+    "TypeError",
+    "next 1",
+    "inner got a",
+    "inner finally",
+    "outer yf 2",
+    "send 3",
+    "inner got None",
+    "inner finally",
+    "outer finally",
+    "RuntimeError StopIteration",
+    "StopIteration None",
+    "default d",
+    "close 7 None",
+  ]);
+});
