@@ -23,6 +23,19 @@
  * `undefined` plays the part of Python's `None`: `send(gen)` and
  * `send(gen, undefined)` are `gen.send(None)`.
  *
+ * Where `yield*` and `return()` are not `yield from` and `close()`:
+ * closing a generator suspended in `yield*` forwards `return()` to the inner
+ * one, and the outer one then returns what the inner `return()` gave (a
+ * `return` in the inner one's `finally`), so `close(outer)` returns that
+ * value where Python's `yield from` raises `GeneratorExit` in the outer one
+ * and `close()` returns `None`; an inner one that yields in its `finally`
+ * while closing leaves the outer one suspended in the `yield*` (Python's
+ * outer one gets the `RuntimeError` and ends). And a generator that ignored
+ * a close (`close()` threw `RuntimeError`) and then runs to its end returns
+ * (`StopIteration`) where Python raises `GeneratorExit` from the `next()` or
+ * `send()`. Python's `gen.throw(error)` has no helper here: `gen.throw()`
+ * answers `{ value, done }` and is not seen as a start (see above).
+ *
  * @module
  */
 

@@ -204,6 +204,10 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
     if (waiter !== null) {
       this.#waiter = null;
       endWait(this, waiter);
+      // A task throws in (a pending cancel) where the waiter may have failed
+      // already (setException): asyncio's wakeup reads the outcome first,
+      // so the error counts as retrieved (as FutureIterator.throw does).
+      if (waiter.done() && !waiter.cancelled()) waiter.exception();
     }
     this.done = true;
     throw error;
@@ -541,7 +545,11 @@ export class StreamReader extends AsyncIteratorBase<Uint8Array> {
   /**
    * Reads up to `n` bytes: what is there as soon as anything is (an empty
    * array at the end of the stream). `read()` (or `read(-1)`) reads to the
-   * end of the stream.
+   * end of the stream. It takes nothing before the end: cancelled, timed
+   * out or failed, it leaves every byte in the buffer for the next read.
+   * (asyncio's takes the bytes in blocks as they come: there a cancelled
+   * `read()` loses what it took, and `at_eof()` is true as soon as the end
+   * is fed.)
    *
    * @param n The most bytes to return; -1 for all, to the end.
    * @returns An awaitable for the bytes.

@@ -44,6 +44,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_struct",
   "cpython_queues",
   "cpython_coro",
+  "cpython_fuzz_data",
   "cpython_docs",
   "cpython_time",
   "cpython_agen",
