@@ -499,6 +499,11 @@ export class EventLoop {
   #stopping = false;
   // Stopping, once the windows of the last iteration are done.
   #stopAfterHold = false;
+  // The drain returned at an iteration's end for a host turn (an async body
+  // its last callbacks resumed runs its code), and no batch has run since:
+  // a stop() made meanwhile (the body's code is its step's) ends the loop
+  // when the drain resumes, before a new iteration.
+  #turnAtEnd = false;
   #draining = false;
   // Settles the promise of runForever(): resolved when the loop stops,
   // rejected if its machinery broke down.
@@ -1798,9 +1803,10 @@ export class EventLoop {
             end = batch === endChunk ? this.#endIndex : CHUNK;
             continue;
           }
-          if (this.#stopAfterHold) {
-            // The last iteration's windows are done (see below).
-            this.#stopAfterHold = false;
+          if (this.#stopAfterHold || (this.#turnAtEnd && this.#stopping)) {
+            // The last iteration's windows are done, or the host turn its
+            // bodies were owed is (see below).
+            this.#stopAfterHold = this.#turnAtEnd = false;
             break;
           }
           // A new iteration: due timers join the ready callbacks, which become
@@ -1836,6 +1842,7 @@ export class EventLoop {
           }
           // The batch: what is queued now. (If it starts in the next chunk,
           // the loop below runs nothing, and the next turn moves there.)
+          this.#turnAtEnd = false;
           this.#endChunk = endChunk = this.#writeChunk;
           this.#endIndex = this.#writeIndex;
           end = batch === endChunk ? this.#endIndex : CHUNK;
@@ -1902,20 +1909,13 @@ export class EventLoop {
         }
         if (batch !== endChunk) continue; // the batch goes on in the next chunk
         // The iteration is over.
-        if (this.#stopping) {
-          if (this.#holds === 0) break;
-          // Windows still run the async first segments of this iteration
-          // (a host without a context store): the loop stops once they
-          // are done, before a new iteration.
-          this.#stopAfterHold = true;
-          this.#batchIndex = i;
-          this.#draining = realm.draining = false;
-          return;
-        }
         if (this.#hostTurn) {
           // An async-function task was resumed: let its body run (host
-          // microtasks) before the next iteration, so both styles share the loop.
+          // microtasks) before the next iteration, so both styles share the
+          // loop. Even when the loop stops: the body's code is its step's,
+          // and a stop() it makes ends the loop before the next iteration.
           this.#hostTurn = this.#bodyTurn = false;
+          this.#turnAtEnd = true;
           if (this.#holds !== 0) {
             // Windows run (without an async context); the last release resumes.
             this.#batchIndex = i;
@@ -1924,7 +1924,10 @@ export class EventLoop {
           }
           this.#hostTurnTicks = HOST_TURN_TICKS;
           this.#turnMoves = 0;
-          if (this.#writeIndex === i && this.#writeChunk === batch && !this.#timerDue()) {
+          if (
+            !this.#stopping && this.#writeIndex === i && this.#writeChunk === batch &&
+            !this.#timerDue()
+          ) {
             // Nothing else is ready: the loop goes idle (arming its host
             // timer), and what the body schedules wakes it, with no
             // microtask spent polling meanwhile. The host turn goes on: a
@@ -1935,6 +1938,16 @@ export class EventLoop {
           this.#batchIndex = i;
           this.#draining = realm.draining = false;
           this.#wake(); // by microtask, or by macrotask once the slice is spent
+          return;
+        }
+        if (this.#stopping) {
+          if (this.#holds === 0) break;
+          // Windows still run the async first segments of this iteration
+          // (a host without a context store): the loop stops once they
+          // are done, before a new iteration.
+          this.#stopAfterHold = true;
+          this.#batchIndex = i;
+          this.#draining = realm.draining = false;
           return;
         }
         if (sliceSpent) return this.#yieldToHost(i);
@@ -1978,7 +1991,7 @@ export class EventLoop {
    * loop can run again, or be closed).
    */
   #breakDown(error: unknown): void {
-    this.#stopping = this.#stopAfterHold = false;
+    this.#stopping = this.#stopAfterHold = this.#turnAtEnd = false;
     this.#draining = realm.draining = false;
     if (this.#state === "running") this.#state = "idle";
     if (realm.running === this) realm.running = null;

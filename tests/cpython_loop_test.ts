@@ -434,3 +434,61 @@ Deno.test("a task failing with KeyboardInterrupt keeps it and ends run() with it
     assert.ok(task!.exception() instanceof KeyboardInterrupt, style);
   }
 });
+
+// --- stop() in an async task's step ends the loop at that iteration's end ---------
+//
+//   async def a():
+//       print("A1"); loop.stop(); loop.call_soon(print, "cb after stop")
+//       await asyncio.sleep(0); print("A2")
+//   loop.create_task(a()); loop.run_forever(); print("stopped")
+//   loop.stop(); loop.run_forever(); print("stopped2")
+//   # A1, stopped, cb after stop, A2, stopped2
+//   async def c(): print("C1"); await asyncio.sleep(0); print("C2")
+//   loop.call_soon(loop.stop); loop.create_task(c()); loop.run_forever()
+//   print("stopped C"); loop.stop(); loop.run_forever(); print("stopped C2")
+//   # C1, stopped C, C2, stopped C2
+//
+// Found by prun. An async body's code runs in a host turn after its step's
+// iteration; a stop() made there only woke the loop, which ran a new
+// iteration (the callback, the task's next step) before it stopped: A1, cb
+// after stop, A2, stopped. And a stop() of the iteration of a task's first
+// step ended the loop without the host turn the body was owed: C1 ran after
+// run_forever() returned, its wake-up was lost, and C2 never ran.
+
+Deno.test("stop() in an async task's step ends the loop at that iteration's end, as asyncio's", async () => {
+  const log: string[] = [];
+  const a = newEventLoop(VT);
+  const c = newEventLoop(VT);
+  try {
+    a.createTask(async () => {
+      log.push("A1");
+      a.stop();
+      a.callSoon(() => log.push("cb after stop"));
+      await sleep(0);
+      log.push("A2");
+    });
+    await a.runForever();
+    log.push("stopped");
+    a.stop();
+    await a.runForever();
+    log.push("stopped2");
+    c.callSoon(() => c.stop());
+    c.createTask(async () => {
+      log.push("C1");
+      await sleep(0);
+      log.push("C2");
+    });
+    await c.runForever();
+    log.push("stopped C");
+    c.stop();
+    await c.runForever();
+    log.push("stopped C2");
+  } finally {
+    a.close();
+    c.close();
+  }
+  assert.deepEqual(log, [
+    ...["A1", "stopped", "cb after stop", "A2", "stopped2"],
+    ...["C1", "stopped C", "C2", "stopped C2"],
+  ]);
+});
