@@ -46,6 +46,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_coro",
   "cpython_docs",
   "cpython_time",
+  "cpython_fuzz_struct",
 ];
 
 /**
