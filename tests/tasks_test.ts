@@ -1542,15 +1542,17 @@ Deno.test("an async task cancelled while awaiting a host promise gets CancelledE
     // reached: its task is cancelled at once and says so, its signal aborted.
     const contexts: ExceptionContext[] = [];
     let signal: AbortSignal | undefined;
+    const host = Promise.withResolvers<void>();
     await run(function* () {
       getRunningLoop().setExceptionHandler((_loop, context) => void contexts.push(context));
       const task = createTask(async () => {
         signal = currentTask()!.signal;
-        await hostDelay(5);
+        await host.promise;
         return "runs on";
       });
       yield* sleep(0);
       task.cancel("while in the host");
+      host.resolve();
       try {
         yield* task;
         assert.fail("unreachable");
@@ -1566,10 +1568,13 @@ Deno.test("an async task cancelled while awaiting a host promise gets CancelledE
     );
     return;
   }
+  // (Host promises the test settles after the cancel: a real delay could end
+  // first on a loaded machine.)
+  const host = Promise.withResolvers<void>();
   const [seen, outcome] = await run(function* () {
     let seen = "";
     const task = createTask(async () => {
-      await hostDelay(5);
+      await host.promise;
       seen = `signal aborted: ${currentTask()!.signal.aborted}`;
       try {
         await sleep(1);
@@ -1580,6 +1585,7 @@ Deno.test("an async task cancelled while awaiting a host promise gets CancelledE
     });
     yield* sleep(0);
     task.cancel("while in the host");
+    host.resolve();
     const outcome = yield* task;
     return [seen, outcome];
   }, { virtualTime: true });
