@@ -48,6 +48,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_docs",
   "cpython_time",
   "cpython_agen",
+  "cpython_lifecycle",
 ];
 
 /**
