@@ -49,6 +49,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_time",
   "cpython_agen",
   "cpython_fuzz_struct",
+  "cpython_lifecycle",
 ];
 
 /**
