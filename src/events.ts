@@ -781,6 +781,8 @@ export class EventLoop {
     }
     realm.running = this;
     this.#state = "running";
+    // (A stop() made before this run still runs one iteration.)
+    this.#turnAtEnd = false;
     const stopped = new Promise<void>((resolve, reject) => {
       this.#onStopped = (error) => error === undefined ? resolve() : reject(error);
     });
