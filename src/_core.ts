@@ -317,10 +317,10 @@ export interface Layers {
   // From tasks.ts.
   /**
    * Reports, through the loop's exception handler, every task of `loop`
-   * still pending ("Task was destroyed but it is pending!");
-   * `loop.close()` calls it.
+   * still pending ("Task was destroyed but it is pending!") but those in
+   * `quiet`; `loop.close()` calls it.
    */
-  reportPending(loop: EventLoop): void;
+  reportPending(loop: EventLoop, quiet: WeakSet<object> | null): void;
 
   // From tasks.ts.
   /**

@@ -504,6 +504,8 @@ export class EventLoop {
   // a stop() made meanwhile (the body's code is its step's) ends the loop
   // when the drain resumes, before a new iteration.
   #turnAtEnd = false;
+  // The tasks runUntilComplete() made: not reported pending at close().
+  #quietTasks: WeakSet<object> | null = null;
   #draining = false;
   // Settles the promise of runForever(): resolved when the loop stops,
   // rejected if its machinery broke down.
@@ -747,6 +749,10 @@ export class EventLoop {
   async runUntilComplete<T>(aw: Awaitable<T> | CoroutineLike<T>): Promise<T> {
     this.#checkRunnable();
     const future = layers.ensureFuture<T>(aw, this);
+    // A task made here that the loop stops before it is done: its caller
+    // gets the RuntimeError below, so close() does not report it pending
+    // (asyncio's `_log_destroy_pending = False`).
+    if (future !== aw) (this.#quietTasks ??= new WeakSet()).add(future);
     const stop = () => this.stop();
     future.addDoneCallback(stop);
     const outerMain = this.#main;
@@ -834,7 +840,7 @@ export class EventLoop {
     layers.reportUnretrieved(this);
     // So is a task left pending: it never runs again (asyncio reports it
     // when the task is collected).
-    layers.reportPending(this);
+    layers.reportPending(this, this.#quietTasks);
     this.#state = "closed";
     if (this.#signalHandlers !== null) {
       for (const signal of [...this.#signalHandlers.keys()]) this.removeSignalHandler(signal);

@@ -1184,8 +1184,9 @@ export class Task<T = unknown> extends Future<T> {
       // A task its loop closes on never runs again: asyncio reports it when
       // the task is collected; this is the latest moment, as for the errors
       // nobody retrieved.
-      reportPending: (loop) => {
+      reportPending: (loop, quiet) => {
         for (const task of allTasks(loop)) {
+          if (quiet?.has(task)) continue;
           loop.callExceptionHandler({ message: "Task was destroyed but it is pending!", task });
         }
       },
