@@ -753,7 +753,13 @@ export class EventLoop {
     // gets the RuntimeError below, so close() does not report it pending
     // (asyncio's `_log_destroy_pending = False`).
     if (future !== aw) (this.#quietTasks ??= new WeakSet()).add(future);
-    const stop = () => this.stop();
+    // (As asyncio's _run_until_complete_cb: a future that failed with
+    // KeyboardInterrupt stopped the loop already; a stop() queued for it
+    // would stop the next run.)
+    const stop = (f: Future<T>) => {
+      if (!f.cancelled() && f.exception() instanceof KeyboardInterrupt) return;
+      this.stop();
+    };
     future.addDoneCallback(stop);
     const outerMain = this.#main;
     this.#main = future as Future<unknown>;
@@ -2000,6 +2006,11 @@ export class EventLoop {
    */
   #breakDown(error: unknown): void {
     this.#stopping = this.#stopAfterHold = this.#turnAtEnd = false;
+    // The iteration ends where the drain stopped reading: the next run's
+    // first iteration takes what it left and what was scheduled since, as
+    // asyncio's takes all that is ready.
+    this.#endChunk = this.#readChunk;
+    this.#endIndex = this.#batchIndex;
     this.#draining = realm.draining = false;
     if (this.#state === "running") this.#state = "idle";
     if (realm.running === this) realm.running = null;
