@@ -18,6 +18,7 @@ import {
   allTasks,
   CancelledError,
   type ExceptionContext,
+  type Future,
   newEventLoop,
   RuntimeError,
   sleep,
@@ -247,6 +248,86 @@ for (const style of STYLES) {
     assert.deepEqual(reports.sort(), [
       "Task exception was never retrieved ValueError",
       "Task was destroyed but it is pending! -",
+    ]);
+  });
+}
+
+// --- an eager task created by a callback stops the loop; done callback of a done future; a deadline in the past
+//
+//   f = loop.create_future()
+//   def on_done(fu): p(f"done cb {fu.result()}"); loop.stop()
+//   async def eager():
+//       p("eager start"); loop.stop(); f.set_result("v"); f.add_done_callback(on_done)
+//       await asyncio.sleep(0); p("eager resumed"); return "e"
+//   def cb():
+//       p("cb"); t = asyncio.Task(eager(), loop=loop, eager_start=True)
+//       p(f"after create done={t.done()}")
+//   loop.call_later(2, p, "t2"); loop.call_soon(cb); loop.call_later(0, p, "later0")
+//   loop.run_forever(); p("run1 end")
+//   loop.call_at(loop.time() - 1, p, "past"); loop.call_soon(p, "soon")
+//   loop.run_forever(); p("run2 end")
+//   loop.call_later(1, loop.stop); loop.run_forever(); p("run3 end")
+//   # cb @0, eager start @0, after create done=False @0, later0 @0, run1 end @0,
+//   # done cb v @0, eager resumed @0, soon @0, past @0, run2 end @0, run3 end @1
+//
+// (The async twin matches because the eager body's creator does nothing
+// after createTask that the README's eager-async difference would reorder.)
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] loop life: an eager task made by a callback stops the loop, a done future's callback stops the next run, a past deadline runs after the ready callbacks`, async () => {
+    const loop = newEventLoop(VT);
+    const log: string[] = [];
+    const p = (s: string) => log.push(`${s} @${loop.time()}`);
+    try {
+      const f = loop.createFuture<string>();
+      const onDone = (fu: Future<string>) => {
+        p(`done cb ${fu.result()}`);
+        loop.stop();
+      };
+      const cb = () => {
+        p("cb");
+        const t = loop.createTask(
+          style === "generator"
+            ? function* () {
+              p("eager start");
+              loop.stop();
+              f.setResult("v");
+              f.addDoneCallback(onDone);
+              yield* sleep(0);
+              p("eager resumed");
+              return "e";
+            }()
+            : async () => {
+              p("eager start");
+              loop.stop();
+              f.setResult("v");
+              f.addDoneCallback(onDone);
+              await sleep(0);
+              p("eager resumed");
+              return "e";
+            },
+          { eagerStart: true },
+        );
+        p(`after create done=${t.done()}`);
+      };
+      loop.callLater(2, p, "t2");
+      loop.callSoon(cb);
+      loop.callLater(0, p, "later0");
+      await loop.runForever();
+      p("run1 end");
+      loop.callAt(loop.time() - 1, p, "past");
+      loop.callSoon(p, "soon");
+      await loop.runForever();
+      p("run2 end");
+      loop.callLater(1, () => loop.stop());
+      await loop.runForever();
+      p("run3 end");
+    } finally {
+      loop.close();
+    }
+    assert.deepEqual(log, [
+      ...["cb @0", "eager start @0", "after create done=false @0", "later0 @0", "run1 end @0"],
+      ...["done cb v @0", "eager resumed @0", "soon @0", "past @0", "run2 end @0", "run3 end @1"],
     ]);
   });
 }
