@@ -50,6 +50,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_agen",
   "cpython_fuzz_struct",
   "cpython_lifecycle",
+  "cpython_fuzz_loop",
 ];
 
 /**
