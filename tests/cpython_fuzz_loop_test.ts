@@ -9,7 +9,7 @@
  * both coroutine styles calling `stop()` and cancelling each other, futures
  * completed by callbacks, and the reports at `close()`. The tests below are
  * regression guards made of the subtlest programs that matched, and three
- * findings left to the core (ignored tests, each naming its fix).
+ * findings, fixed in the core as each comment says.
  *
  * @module
  */
@@ -335,7 +335,7 @@ for (const style of STYLES) {
   });
 }
 
-// --- FINDING (core, not fixed here): runUntilComplete's own task reported at close
+// --- Finding (fixed): runUntilComplete's own task reported at close
 //
 //   loop = asyncio.new_event_loop()
 //   loop.set_exception_handler(lambda l, c: print("REPORT", c["message"]))
@@ -349,7 +349,7 @@ for (const style of STYLES) {
 //   #  task it made from a coroutine, since its caller got the RuntimeError)
 //
 // The library reports "Task was destroyed but it is pending!" at close for
-// that task too. The fix (src/events.ts and src/tasks.ts, the lead's):
+// that task too. The fix (src/events.ts and src/tasks.ts):
 // runUntilComplete marks the task it made with ensureFuture from a
 // coroutine (not a future or task it was given) as "not reported pending",
 // and reportPending skips tasks so marked, as asyncio's _log_destroy_pending.
@@ -358,7 +358,6 @@ for (const style of STYLES) {
   Deno.test({
     name:
       `[${style}] runUntilComplete's own task, left pending by a stop(), is not reported destroyed at close`,
-    ignore: true,
     fn: async () => {
       const loop = newEventLoop(VT);
       const reports: string[] = [];
@@ -386,7 +385,7 @@ for (const style of STYLES) {
   });
 }
 
-// --- FINDING (core, not fixed here): the next run after a KeyboardInterrupt ----
+// --- Finding (fixed): the next run after a KeyboardInterrupt --------------------
 //
 //   loop = asyncio.new_event_loop()
 //   def kbi(): p("kbi"); raise KeyboardInterrupt
@@ -404,7 +403,7 @@ for (const style of STYLES) {
 // (and a task step made between the runs) moves to a later run: a, run2 end,
 // b, run3 end. The same happens when an async body's KeyboardInterrupt
 // breaks the loop down while the drain paused for it. The fix
-// (src/events.ts, the lead's): #breakDown ends the batch where the drain
+// (src/events.ts): #breakDown ends the batch where the drain
 // stopped reading, `this.#endChunk = this.#readChunk; this.#endIndex =
 // this.#batchIndex;`, so the next run starts a new iteration (checked: the
 // fuzzer's KeyboardInterrupt programs then match but for finding 3).
@@ -412,7 +411,6 @@ for (const style of STYLES) {
 Deno.test({
   name:
     "after a KeyboardInterrupt, the next run's first iteration takes what the interrupted one left and what was scheduled since",
-  ignore: true,
   fn: async () => {
     const loop = newEventLoop(VT);
     const log: string[] = [];
@@ -439,7 +437,7 @@ Deno.test({
   },
 });
 
-// --- FINDING (core, not fixed here): a stale stop after a KeyboardInterrupt ----
+// --- Finding (fixed): a stale stop after a KeyboardInterrupt --------------------
 //
 //   async def other():
 //       try: await asyncio.sleep(10)
@@ -460,7 +458,7 @@ Deno.test({
 // return a result: the event loop stopped before the future completed",
 // `other`'s cleanup never runs and it is reported destroyed pending. A
 // plain second `loop.runUntilComplete(x)` after the interrupt fails the same
-// way where asyncio completes it. The fix (src/events.ts, the lead's): the
+// way where asyncio completes it. The fix (src/events.ts): the
 // done callback does what asyncio's _run_until_complete_cb does, `(f) => {
 // if (!f.cancelled() && f.exception() instanceof KeyboardInterrupt) return;
 // this.stop(); }`. Not a flag that disarms it when its run ends: a stale
@@ -477,7 +475,6 @@ for (const style of STYLES) {
   Deno.test({
     name:
       `[${style}] a task's KeyboardInterrupt in run(): the shutdown still cancels and awaits the leftover task`,
-    ignore: true,
     fn: async () => {
       const log: string[] = [];
       const stub = stubConsole("error");
