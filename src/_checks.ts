@@ -42,6 +42,12 @@ export function isGeneratorObject(value: unknown): value is Generator<unknown, u
     Object.prototype.toString.call(value) === "[object Generator]";
 }
 
+/** Whether `value` is an async generator object made by an `async function*`. */
+export function isAsyncGeneratorObject(value: unknown): value is AsyncGenerator<unknown, unknown> {
+  return value !== null && typeof value === "object" &&
+    Object.prototype.toString.call(value) === "[object AsyncGenerator]";
+}
+
 /**
  * Whether `value` can be driven as a coroutine: a generator object, or any
  * iterator with `next` and `throw` (a library awaitable such as `sleep()`).

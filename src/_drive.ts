@@ -21,7 +21,13 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { describe, isCoroutineLike, isGeneratorObject, isThenable } from "./_checks.ts";
+import {
+  describe,
+  isAsyncGeneratorObject,
+  isCoroutineLike,
+  isGeneratorObject,
+  isThenable,
+} from "./_checks.ts";
 import { ADD_WAITER, AWAIT, layers, runningLoopFor } from "./_core.ts";
 import {
   awaitNextIteration,
@@ -96,7 +102,7 @@ export function claim(coro: object, driver: Driver): void {
  * @throws {TypeError} If `coro` is an async generator object.
  */
 function refuseAsyncGenerator(coro: object): void {
-  if (Object.prototype.toString.call(coro) === "[object AsyncGenerator]") {
+  if (isAsyncGeneratorObject(coro)) {
     throw new TypeError(
       "Cannot run an async generator object as a coroutine: an async generator is iterated, not awaited (for await, asyncFor(gen, body), anext(gen)); a task or an await takes a generator coroutine, an async function or a promise",
     );

@@ -56,7 +56,7 @@
  */
 
 import { RuntimeError, StopAsyncIteration } from "./errors.ts";
-import { checkFunction, describe, isThenable } from "./_checks.ts";
+import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -82,10 +82,6 @@ function toResult<T>(value: T): IteratorResult<T, undefined> {
   return { done: false, value };
 }
 
-function isAsyncGenerator(value: object): boolean {
-  return Object.prototype.toString.call(value) === "[object AsyncGenerator]";
-}
-
 /**
  * What an error out of `iterator.next()` is to the loop. A StopAsyncIteration
  * that escapes an async generator's body (an `anext()` without a default at
@@ -94,7 +90,7 @@ function isAsyncGenerator(value: object): boolean {
  * early in silence and no `anext(g, default)` gives its default for it.
  */
 function raisedStop(iterator: object, error: unknown): unknown {
-  if (!(error instanceof StopAsyncIteration) || !isAsyncGenerator(iterator)) return error;
+  if (!(error instanceof StopAsyncIteration) || !isAsyncGeneratorObject(iterator)) return error;
   return new RuntimeError(
     "async generator raised StopAsyncIteration: a StopAsyncIteration escaped its body (an anext() without a default at the end of another iterator?); catch it there, or pass anext() a default",
     { cause: error },
@@ -108,7 +104,7 @@ function raisedStop(iterator: object, error: unknown): unknown {
  * `finally` unrun in silence.
  */
 function checkClosed(iterator: object, result: IteratorResult<unknown>): void {
-  if (result.done === false && isAsyncGenerator(iterator)) {
+  if (result.done === false && isAsyncGeneratorObject(iterator)) {
     throw new RuntimeError(
       "async generator ignored GeneratorExit: it yielded while it was being closed (a yield in a finally block, or in a catch around the yield it was closed at), and is left suspended there; do not yield while closing",
     );
@@ -723,7 +719,7 @@ const collected = new FinalizationRegistry<Advanced>((entry) => {
 /** Notes `iterator`, if it is an async generator, as advanced on the running loop. */
 function track(iterator: object): void {
   if (advanced.has(iterator)) return;
-  if (!isAsyncGenerator(iterator)) return;
+  if (!isAsyncGeneratorObject(iterator)) return;
   const loop = runningEventLoop();
   if (loop === null) return;
   const entry: Advanced = {

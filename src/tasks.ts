@@ -122,7 +122,14 @@
  */
 
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
-import { checkMessage, describe, functionKind, isCoroutineLike, isThenable } from "./_checks.ts";
+import {
+  checkMessage,
+  describe,
+  functionKind,
+  isAsyncGeneratorObject,
+  isCoroutineLike,
+  isThenable,
+} from "./_checks.ts";
 import {
   ADD_WAITER,
   AWAITING,
@@ -1500,8 +1507,7 @@ export function noteScope(task: Task<unknown>, delta: 1 | -1): void {
  * is an async function, or a method of `target`, a native async generator.
  */
 export function runsAsync(fn: unknown, target?: unknown): boolean {
-  return functionKind(fn) === "async function" ||
-    Object.prototype.toString.call(target) === "[object AsyncGenerator]";
+  return functionKind(fn) === "async function" || isAsyncGeneratorObject(target);
 }
 
 /**
