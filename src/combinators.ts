@@ -453,9 +453,7 @@ const waitCoroutine = coroutine(function* <T>(
   const fs = new Set<Future<T>>();
   for (const aw of aws) fs.add(ensureFuture(aw as AwaitableOrCoroutine<T>, loop));
   const waiter: Future<void> = new WaitFuture(loop, fs as Set<Future<unknown>>);
-  // An infinite timeout arms no timer (it would make virtual time jump to
-  // infinity and expire), as for timeout(Infinity).
-  const timer: TimerHandle | null = seconds === null || seconds === Infinity
+  const timer: TimerHandle | null = seconds === null
     ? null
     : loop.callLater(seconds, releaseWaiter, waiter as Future<unknown>);
   let counter = fs.size;
@@ -767,7 +765,7 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
     this.#todo = todo;
     this.#left = todo.size;
     for (const f of todo) (f as Future<unknown>)[ADD_WAITER](this.#onCompletion, f);
-    if (todo.size !== 0 && seconds !== null && seconds !== Infinity) {
+    if (todo.size !== 0 && seconds !== null) {
       this.#timer = loop.callLater(seconds, this.#onTimeout);
     }
   }

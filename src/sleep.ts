@@ -88,6 +88,13 @@ class SleepFuture<T> extends Future<T> {
   }
 }
 
+/** A second await of a sleep that is being awaited (asyncio's "coroutine is being awaited already"). */
+function awaitedTwice(sleep: Awaitable<unknown>): RuntimeError {
+  return new RuntimeError(
+    `Cannot await ${sleep} twice: it is already being awaited (call sleep() again)`,
+  );
+}
+
 /** What a `Sleep` waits with: made when first awaited (see `startSleep`). */
 let startSleep: <T>(sleep: Sleep<T>) => FutureIterator<T>;
 /** The wait of a `Sleep` once it is finished. */
@@ -118,11 +125,8 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
       if (wait !== null) return wait;
       const loop = runningLoopFor("sleep");
       const future = new SleepFuture<T>(loop);
-      // An infinite sleep never ends: no timer (an infinite timer would make
-      // virtual time jump to infinity and end it), as for timeout(Infinity).
-      if (sleep.#delay !== Infinity) {
-        future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
-      }
+      // (An infinite sleep's timer is never due: the loop never waits for it.)
+      future.timer = loop.callLater(sleep.#delay, setResultUnlessDone, future, sleep.#result);
       return sleep.#wait = new FutureIterator(future);
     };
   }
@@ -134,9 +138,7 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
     if (wait !== null && wait !== FINISHED && !wait.future.done()) {
       // Its driver resumes it only once its timer is done: this is a second
       // one (a `yield*` of a sleep that a task runs), refused at once.
-      throw new RuntimeError(
-        `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
-      );
+      throw awaitedTwice(this);
     }
     const step = startSleep(this).next();
     if (step.done) this.#wait = FINISHED;
@@ -159,9 +161,7 @@ class Sleep<T> implements Awaitable<T>, Iterator<unknown, T, unknown> {
       if (this.#wait !== null && this.#wait !== FINISHED) {
         // A task runs it (through next()): asyncio's "coroutine is being
         // awaited already", at this await, not later in that task.
-        throw new RuntimeError(
-          `Cannot await ${this} twice: it is already being awaited (call sleep() again)`,
-        );
+        throw awaitedTwice(this);
       }
       future = startSleep(this).future as Future<T>;
     } catch (error) {

@@ -243,9 +243,9 @@ export class Timeout extends AsyncContextManager<Timeout> {
     this.#handle?.cancel();
     this.#handle = null;
     const when = this.#when;
-    // null and +Infinity never expire: no timer (an infinite timer would make
-    // virtual time jump to infinity).
-    if (when === null || when === Infinity) return;
+    // null never expires: no timer. (+Infinity's is never due: the loop
+    // never waits for it.)
+    if (when === null) return;
     const loop = this.#task!.getLoop();
     this.#handle = when <= loop.time()
       ? loop.callSoon(onDeadline, this)
