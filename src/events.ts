@@ -745,6 +745,7 @@ export class EventLoop {
    * @returns Its result.
    * @throws {RuntimeError} If the loop is closed or already running, or
    * another loop runs, or the loop was stopped before `aw` was done.
+   * @throws {RangeError} If `aw` is a future of another loop.
    */
   async runUntilComplete<T>(aw: Awaitable<T> | CoroutineLike<T>): Promise<T> {
     this.#checkRunnable();

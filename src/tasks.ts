@@ -1563,8 +1563,8 @@ export function createTask<T>(coro: CoroutineLike<T>, options?: TaskOptions): Ta
  * `setEventLoop()`.
  * @returns The future.
  * @throws {TypeError} If `aw` is not awaitable.
- * @throws {RuntimeError} If `aw` is a future of another loop, or there is
- * no loop.
+ * @throws {RangeError} If `aw` is a future of another loop than `loop`.
+ * @throws {RuntimeError} If there is no loop.
  *
  * @example
  * ```ts
@@ -1584,7 +1584,8 @@ export function createTask<T>(coro: CoroutineLike<T>, options?: TaskOptions): Ta
 export function ensureFuture<T>(aw: Awaitable<T> | CoroutineLike<T>, loop?: EventLoop): Future<T> {
   if (aw instanceof Future) {
     if (loop !== undefined && aw.getLoop() !== loop) {
-      throw new RuntimeError(
+      // (asyncio's ValueError, as gather's for futures of two loops.)
+      throw new RangeError(
         `Cannot ensure a future: ${aw} belongs to a different loop than the one given`,
       );
     }

@@ -10,7 +10,9 @@
 import assert from "node:assert/strict";
 import {
   createTask,
+  ensureFuture,
   type ExceptionContext,
+  gather,
   getRunningLoop,
   KeyboardInterrupt,
   newEventLoop,
@@ -491,4 +493,50 @@ Deno.test("stop() in an async task's step ends the loop at that iteration's end,
     ...["A1", "stopped", "cb after stop", "A2", "stopped2"],
     ...["C1", "stopped C", "C2", "stopped C2"],
   ]);
+});
+
+// --- a future of another loop handed where a loop is given -----------------------
+//
+//   l1, l2 = asyncio.new_event_loop(), asyncio.new_event_loop()
+//   f2 = l2.create_future()
+//   asyncio.ensure_future(f2, loop=l1)   # ValueError: The future belongs to a
+//                                        # different loop than the one specified
+//   l1.run_until_complete(f2)            # ValueError (the same)
+//   await asyncio.gather(f1, f2)         # ValueError (the same): f1 is l1's
+//   await f2                             # RuntimeError: ... attached to a different loop
+//
+// asyncio raises ValueError (the library's RangeError, as gather already
+// threw) where a loop is given and the future is another's, and RuntimeError
+// only where a task awaits it. ensureFuture() and runUntilComplete() threw
+// RuntimeError: a port catching the ValueError missed it.
+Deno.test("ensureFuture() and runUntilComplete() of another loop's future throw RangeError, as asyncio's ValueError", async () => {
+  const l1 = newEventLoop(VT);
+  const l2 = newEventLoop(VT);
+  try {
+    const foreign = l2.createFuture<number>();
+    const expected =
+      /^Cannot ensure a future: Future\(pending\) belongs to a different loop than the one given$/;
+    assert.throws(
+      () => ensureFuture(foreign, l1),
+      (e) => e instanceof RangeError && expected.test(e.message),
+    );
+    await assert.rejects(
+      l1.runUntilComplete(foreign),
+      (e) => e instanceof RangeError && expected.test((e as Error).message),
+    );
+    const caught = await l1.runUntilComplete(async () => {
+      const own = l1.createFuture<number>();
+      try {
+        await gather(own, foreign);
+        return "gathered";
+      } catch (error) {
+        return (error as Error).name;
+      }
+    });
+    assert.equal(caught, "RangeError");
+    assert.equal(foreign.done(), false);
+  } finally {
+    l1.close();
+    l2.close();
+  }
 });
