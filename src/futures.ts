@@ -280,14 +280,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * Cancels the future: it becomes done and `result()` throws
-   * `CancelledError(msg)`.
+   * `CancelledError(msg)`. A future that failed already stays failed, and
+   * its error counts as retrieved (never reported), as in asyncio.
    *
    * @param msg The cancellation message.
    * @returns `false` if the future was already done, else `true`.
    */
   cancel(msg?: string): boolean {
     checkMessage(msg);
-    if (this.#state !== PENDING) return false;
+    if (this.#state !== PENDING) {
+      // As asyncio's: cancelling a future that failed handles its error,
+      // which is then never reported as not retrieved.
+      if (this.#state === FAILED) markRetrieved(this);
+      return false;
+    }
     settleFuture(this, CANCELLED, msg);
     return true;
   }

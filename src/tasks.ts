@@ -559,8 +559,9 @@ export class Task<T = unknown> extends Future<T> {
    * @returns `false` if the task is already done, else `true`.
    */
   override cancel(msg?: string): boolean {
+    // (Done: Future's, which marks a failure's error retrieved, as asyncio's.)
+    if (this.done()) return super.cancel(msg);
     checkMessage(msg);
-    if (this.done()) return false;
     Task.#setCancelRequests(this, Task.#cancelRequests(this) + 1);
     Task.#extraOrNull(this)?.controller?.abort(new CancelledError(msg));
     if ((this.#kind & KIND) === PROMISE) {
