@@ -1413,17 +1413,27 @@ function checkNotParked(action: string): void {
 /**
  * Internal (`context.ts`, `iterators.ts`): calls `fn`, which generator code
  * calls and which may be an async function, with no task in the host
- * context. Such a function runs outside every task, but the host context
- * of generator code is that of the code that woke the loop (the drain runs
- * in it): its awaits, which call `then()` in later microtasks, outside the
- * drain, would be charged to the async task it names. The context is only
- * switched when it names a task.
+ * context, unless the generator code is an async task's own. Generator
+ * code that the drain steps (or an eager first step) runs in the host
+ * context of the code that woke the loop (or made the task): its awaits,
+ * which call `then()` in later microtasks, outside the drain, would be
+ * charged to the async task it names, so `fn` runs outside every task. But
+ * generator code that an async function awaits is stepped from its
+ * `then()`, outside the drain and every step, where the context names that
+ * function's task: `fn` is that task's code, and keeps it (a `timeout()`
+ * or a `TaskGroup` entered there finds its task, as in asyncio). The
+ * context is only switched when it names a task.
  *
  * @param fn The call.
  * @returns What it returns.
  */
 export function callOutsideTasks<R>(fn: () => R): R {
-  return contextNamesTask() ? hostContext!.run(undefined as unknown as Task<unknown>, fn) : fn();
+  if (!contextNamesTask()) return fn();
+  // Outside the drain and every step, the context names the task whose
+  // code runs: generator code that an async function awaits, stepped from
+  // its `then()`, is that task's own.
+  if (!realm.draining && runningTask() === null) return fn();
+  return hostContext!.run(undefined as unknown as Task<unknown>, fn);
 }
 
 /** Whether the host context store names a task here (never without a store). */
