@@ -7,12 +7,14 @@
  * re-parent themselves (and hit the cycle error), raise and catch
  * `GreenletExit`, return values up their parent chains and log every value
  * and every greenlet's state — and that matched. They pin the findings and
- * the subtlest of the passing programs against regressions.
+ * the subtlest of the passing programs against regressions. The last test
+ * comes from the same method applied to generators (Python 3.13's
+ * generators against `send`, `next` and `close`).
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { getcurrent, Greenlet, GreenletExit } from "../mod.ts";
+import { getcurrent, Greenlet, GreenletExit, next, RuntimeError } from "../mod.ts";
 
 // Not named ValueError: the portable bundle would then rename another file's ValueError class.
 class PyValueError extends Error {
@@ -151,4 +153,110 @@ Deno.test("greenlet fuzz: switches and throws at dead greenlets go up to the nea
     "GreenletExit(x)",
     ["raised", "3"],
   ]);
+});
+
+// A greenlet re-parents itself while it runs (the cycle first, refused),
+// is killed from the root, catches the GreenletExit and returns: its value
+// starts its new, unstarted parent, whose error reaches the root's throw().
+// Python:
+//
+//   def sib(*args):
+//       log.append(("sib", args, state(a), state(b)))
+//       raise ValueError("from sib")
+//   def abody(x):
+//       log.append(("a", x))
+//       try: getcurrent().parent = getcurrent()
+//       except ValueError as e: log.append(str(e))
+//       getcurrent().parent = b
+//       try: main.switch("a paused")
+//       except GreenletExit as e:
+//           log.append(("a killed", e.args)); return "a result"
+//   b = greenlet(sib); a = greenlet(abody)
+//   log.append(a.switch(1))
+//   try: a.throw(GreenletExit("bye"))
+//   except ValueError as e: log.append(("root caught", str(e), state(a), state(b)))
+//
+// prints [('a', 1), 'cyclic parent chain', 'a paused', ('a killed',
+// ('bye',)), ('sib', ('a result',), 'dead', 'running'), ('root caught',
+// 'from sib', 'dead', 'dead')].
+Deno.test("greenlet fuzz: re-parented while running, killed, its return value starts the new parent, whose error reaches the root", () => {
+  const log: unknown[] = [];
+  const main = getcurrent();
+  const b: Greenlet = new Greenlet(function* sib(...args: unknown[]) {
+    log.push(["sib", args, a.state, b.state]);
+    throw new PyValueError("from sib");
+  });
+  const a: Greenlet = new Greenlet(function* (x: number) {
+    log.push(["a", x]);
+    try {
+      getcurrent().parent = getcurrent();
+    } catch (e) {
+      log.push(e instanceof RangeError ? "cyclic parent chain" : e);
+    }
+    getcurrent().parent = b;
+    try {
+      yield* main.switch("a paused");
+    } catch (e) {
+      if (!(e instanceof GreenletExit)) throw e;
+      log.push(["a killed", e.message]);
+      return "a result";
+    }
+    return "unreached";
+  });
+  log.push(a.switch(1).value);
+  try {
+    a.throw(new GreenletExit("bye"));
+  } catch (e) {
+    log.push(["root caught", (e as Error).message, a.state, b.state]);
+  }
+  assert.deepEqual(log, [
+    ["a", 1],
+    "cyclic parent chain",
+    "a paused",
+    ["a killed", "bye"],
+    ["sib", ["a result"], "dead", "running"],
+    ["root caught", "from sib", "dead", "dead"],
+  ]);
+});
+
+// Generators, fuzzed with the same method (Python 3.13 against send/next/
+// close): bodies that send to, close and delegate to each other's generator
+// objects. A documented difference it reached: PEP 479 acts only where the
+// library resumes a generator. Python:
+//
+//   def exhausted(): return; yield
+//   def inner():
+//       next(done)                     # StopIteration -> RuntimeError at inner's edge
+//       yield 1
+//   def outer():
+//       try: yield from inner()
+//       except RuntimeError: yield "RuntimeError"
+//       except StopIteration: yield "StopIteration"
+//   done = exhausted(); next(done, None)
+//   print(next(outer()))               # RuntimeError
+//   def bare(): yield from inner()
+//   next(bare())                       # RuntimeError: generator raised StopIteration
+//
+// With yield* the outer body sees the StopIteration itself; only next() on
+// the generator it resumes turns it into a RuntimeError (generators.ts).
+Deno.test("generator fuzz: PEP 479 acts where next() resumes, not inside a yield* chain (documented)", () => {
+  function* exhausted(): Generator<never, void> {}
+  const done = exhausted();
+  assert.equal(next(done, null), null);
+  function* inner(): Generator<number, void> {
+    next(done);
+    yield 1;
+  }
+  function* outer(): Generator<string | number, void> {
+    try {
+      yield* inner();
+    } catch (e) {
+      yield e instanceof RuntimeError ? "RuntimeError" : (e as Error).name;
+    }
+  }
+  assert.equal(next(outer()), "StopIteration");
+  function* bare(): Generator<number, void> {
+    yield* inner();
+  }
+  assert.throws(() => next(bare()), RuntimeError);
 });
