@@ -36,6 +36,15 @@
  * `send()`. Python's `gen.throw(error)` has no helper here: `gen.throw()`
  * answers `{ value, done }` and is not seen as a start (see above).
  *
+ * PEP 479 applies where this module resumes a generator, not deeper: Python
+ * turns a `StopIteration` escaping any generator into `RuntimeError` at that
+ * generator's edge, so a generator that delegates with `yield from` sees a
+ * `RuntimeError` come out of the inner one; with `yield*` the delegating
+ * generator sees the `StopIteration` itself (a `catch` there gets it), and
+ * only `send`/`next`/`close` turn it into `RuntimeError` when it escapes the
+ * generator they resume. A generator that delegates also does not count as
+ * a start of the inner one (see above).
+ *
  * @module
  */
 

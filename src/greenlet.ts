@@ -373,6 +373,64 @@ export class Greenlet {
   }
 
   /**
+   * The body, until the greenlet starts (Python's `greenlet.run`).
+   *
+   * @example Reading the body
+   * ```ts
+   * import { Greenlet } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * function* body() {}
+   * assert.equal(new Greenlet(body).run, body);
+   * ```
+   *
+   * @returns The generator function the first switch will call.
+   * @throws {TypeError} Once the greenlet has started (and for the root),
+   * as Python raises `AttributeError`: the body is gone.
+   */
+  get run(): GreenletRun {
+    if (this.#started) {
+      throw new TypeError(`Cannot read run: ${this.#name} has already started`);
+    }
+    return this.#run as GreenletRun;
+  }
+
+  /**
+   * Replaces the body before the greenlet starts, as Python allows.
+   *
+   * @example Replacing the body
+   * ```ts
+   * import { Greenlet } from "@coro/asyncio";
+   * import assert from "node:assert/strict";
+   *
+   * const gr = new Greenlet(function* () {
+   *   return "first";
+   * });
+   * gr.run = function* () {
+   *   return "second";
+   * };
+   * assert.equal(gr.switch().value, "second");
+   * assert.throws(() => (gr.run = function* () {}), TypeError);
+   * ```
+   *
+   * @param run The new body: a generator function.
+   * @throws {TypeError} When `run` is not a function, or the greenlet has
+   * already started (Python's `AttributeError`).
+   */
+  set run(run: GreenletRun) {
+    if (this.#started) {
+      throw new TypeError(
+        `Cannot set run: ${this.#name} has already started (set it before the first switch)`,
+      );
+    }
+    if (typeof run !== "function") {
+      throw new TypeError(`Cannot set run: expected a generator function, got ${describe(run)}`);
+    }
+    this.#run = run;
+    this.#name = run.name || "anonymous";
+  }
+
+  /**
    * Switches to this greenlet, passing `args`: the first switch calls its
    * body with them; later ones make its pending switch evaluate to them
    * (none: `undefined`, one: that value, several: an array). A dead greenlet
