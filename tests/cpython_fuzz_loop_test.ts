@@ -29,7 +29,9 @@ import {
 } from "../mod.ts";
 import { stubConsole, STYLES, VT } from "./_helpers.ts";
 
-const name = (error: unknown) => (error as Error).constructor.name;
+// The class's own `name`, not `constructor.name`, which a bundler may rename
+// (a `ValueError` of another test file bundled with this one).
+const name = (error: unknown) => (error as Error).name;
 
 // --- stop() before, inside and between runs; equal deadlines cancelling each other
 //
@@ -156,7 +158,9 @@ for (const style of STYLES) {
     loop.setExceptionHandler((_l, c: ExceptionContext) =>
       reports.push(`${c.message} ${c.exception === undefined ? "-" : name(c.exception)}`)
     );
-    class ValueError extends Error {}
+    class ValueError extends Error {
+      override name = "ValueError";
+    }
     const fut = loop.createFuture();
     let outerTask: Task<unknown>;
     const gen = style === "generator";
