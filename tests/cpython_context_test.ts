@@ -17,8 +17,10 @@
  */
 import assert from "node:assert/strict";
 import {
+  anext,
   asyncContextManager,
   AsyncExitStack,
+  AsyncIteratorBase,
   asyncWith,
   CancelledError,
   Condition,
@@ -557,6 +559,69 @@ Deno.test({
       "b end 3",
       "with end 4",
       "wf end 2",
+    ]);
+  },
+});
+
+// --- Finding (fixed): a task made of anext() of an async iterator ---------
+//
+//   async def agen():
+//       print("gen start", v.get()); await asyncio.sleep(0)
+//       print("gen after", v.get()); yield 1
+//   class It:                                  # __anext__ an async method
+//       async def __anext__(self):
+//           print("It start", v.get()); await asyncio.sleep(0)
+//           print("It after", v.get()); return 2
+//   t = asyncio.create_task(ticker())
+//   a = ctx_a.run(asyncio.create_task, anext(agen()))   # v = "A"
+//   b = ctx_b.run(asyncio.create_task, anext(It()))     # v = "B"
+//   print("results", await a, await b); await t
+//   # tick 0, gen start A, It start B, tick 1, gen after A, It after B,
+//   # tick 2, results 1 2, tick 3
+//
+// The task stepped anext()'s generator, which runs an async next() as a
+// task of its own, made from the drain: the generator's body saw the
+// context of the code that woke the loop, and a step late ("results" after
+// tick 3). A task now awaits anext() of an async iterator, as asyncFor's.
+
+Deno.test({
+  name:
+    "a task made of anext() of an async iterator runs its next() as its own code, in its creator's context",
+  ignore,
+  fn: async () => {
+    const log: string[] = [];
+    async function* numbers() {
+      log.push(`gen start ${v!.getStore()}`);
+      await sleep(0);
+      log.push(`gen after ${v!.getStore()}`);
+      yield 1;
+    }
+    class Items extends AsyncIteratorBase<number> {
+      async anext() {
+        log.push(`It start ${v!.getStore()}`);
+        await sleep(0);
+        log.push(`It after ${v!.getStore()}`);
+        return 2;
+      }
+    }
+    await run(async () => {
+      await sleep(0);
+      const t = createTask(ticker(log, 4));
+      const a = inContext("A", () => createTask(anext(numbers())));
+      const b = inContext("B", () => createTask(anext(new Items())));
+      log.push(`results ${await a} ${await b}`);
+      await t;
+    }, VT);
+    assert.deepEqual(log, [
+      "tick 0",
+      "gen start A",
+      "It start B",
+      "tick 1",
+      "gen after A",
+      "It after B",
+      "tick 2",
+      "results 1 2",
+      "tick 3",
     ]);
   },
 });
