@@ -117,6 +117,11 @@ export async function refuseDisposal(
   throw refusal;
 }
 
+/** Whether `fn` is a generator function (a generator coroutine's). */
+function isGeneratorFunction(fn: unknown): boolean {
+  return functionKind(fn) === "generator function";
+}
+
 /** Marks `coro` as one a task made of it awaits (see `AWAIT_FIRST`). */
 function awaitedByItsTask<T>(coro: CoroutineObject<T>): CoroutineObject<T> {
   (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
@@ -212,11 +217,12 @@ export function asyncWith<T, R>(
     () => withGenerator(manager, fn),
     () => withAsync(manager, fn),
   ) as CoroutineObject<R>;
-  // A task of it runs an async body, aenter and aexit as its own code, in
-  // the context its creator's code runs in (driven by yield*, each would run
-  // as a task of its own, awaited: a step later, in the context of whatever
-  // code woke the loop).
-  if (functionKind(fn) === "async function" || runsAsync(cm.aenter) || runsAsync(cm.aexit)) {
+  // A task of it runs an async body (or a plain function, which may call
+  // one: `() => job()`), aenter and aexit as its own code, in the context its
+  // creator's code runs in (driven by yield*, an async one would run as a
+  // task of its own, awaited: a step later, in the context of whatever code
+  // woke the loop; a plain one, outside every task).
+  if (!isGeneratorFunction(fn) || runsAsync(cm.aenter) || runsAsync(cm.aexit)) {
     awaitedByItsTask(coro);
   }
   return coro;
@@ -409,7 +415,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
    */
   pushAsyncExit<F extends ExitCallback>(exit: F): F {
     checkFunction(exit, "the exit", "push an exit");
-    if (runsAsync(exit)) asyncExits.add(exit);
+    if (!isGeneratorFunction(exit)) asyncExits.add(exit);
     this.#exits.push(exit);
     return exit;
   }
@@ -427,22 +433,24 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     ...args: A
   ): F {
     checkFunction(callback, "the callback", "push a callback");
-    const exit = runsAsync(callback)
-      // Awaited, an async callback runs as the awaiting code's own (one
-      // await, as asyncio's wrapper), not as a task of its own.
-      ? () =>
+    const asTask = runsAsync(callback);
+    const exit = isGeneratorFunction(callback)
+      ? function* () {
+        yield* awaitCall(() => callback(...args), false);
+        return false;
+      }
+      // Awaited, a callback that is not a generator function runs as the
+      // awaiting code's own (one await, as asyncio's wrapper), not as a task
+      // of its own or outside every task, as yield* runs it.
+      : () =>
         new CoroutineObject(function* () {
-          yield* awaitCall(() => callback(...args), true);
+          yield* awaitCall(() => callback(...args), asTask);
           return false;
         }, async () => {
           await awaitAnyAsync(callback(...args));
           return false;
-        })
-      : function* () {
-        yield* awaitCall(() => callback(...args), false);
-        return false;
-      };
-    if (runsAsync(callback)) asyncExits.add(exit);
+        });
+    if (!isGeneratorFunction(callback)) asyncExits.add(exit);
     this.#exits.push(exit);
     return callback;
   }

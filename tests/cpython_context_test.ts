@@ -25,6 +25,7 @@ import {
   CancelledError,
   Condition,
   createTask,
+  currentTask,
   ensureFuture,
   gather,
   getRunningLoop,
@@ -33,6 +34,7 @@ import {
   sleep,
   type Task,
   TaskGroup,
+  timeout,
   wait,
   waitFor,
 } from "../mod.ts";
@@ -624,4 +626,89 @@ Deno.test({
       "tick 3",
     ]);
   },
+});
+
+// --- Finding (fixed): a plain function that calls an async one, as a body ---
+//
+//   async def job(name):
+//       print(name, "in", current_task().get_name()); await asyncio.sleep(0)
+//       print(name, "after in", current_task().get_name())
+//   async def locked():
+//       async with lock: await job("lock body")
+//   await asyncio.create_task(locked(), name="T1")
+//   stack.push_async_callback(job, "callback")
+//   await asyncio.create_task(stack.aclose(), name="T2")
+//   # lock body in T1, lock body after in T1, callback in T2, callback after in T2
+//
+// `() => job()` (the README's way to pass an async function with its
+// arguments) as the body of asyncWith() in a task made of it, or as an
+// exit stack's callback, was called as generator code calls a plain
+// function, outside every task: past its first await currentTask() was
+// undefined (a timeout entered there threw "must be used inside a task"),
+// and a cancel did not reach it; awaited from an async function, the
+// stack's callback ran outside every task from its first line. It is now
+// awaited as the task's own code.
+
+Deno.test("a plain function calling an async one, as asyncWith's body or an exit stack's callback, runs in the task", async () => {
+  const log: string[] = [];
+  async function job(name: string) {
+    log.push(`${name} in ${currentTask()?.getName()}`);
+    await asyncWith(timeout(5), () => sleep(1));
+    log.push(`${name} after in ${currentTask()?.getName()}`);
+  }
+  await run(async () => {
+    await createTask(asyncWith(new Lock(), () => job("lock body")), { name: "T1" });
+    const stack = new AsyncExitStack();
+    stack.pushAsyncCallback(() => job("callback"));
+    stack.pushAsyncExit(() => job("exit"));
+    await createTask(async () => {
+      await stack.aclose();
+    }, { name: "T2" });
+    stack.pushAsyncCallback(() => job("task of aclose"));
+    await createTask(stack.aclose(), { name: "T3" });
+    await createTask(
+      asyncWith(stack, (s) => {
+        s.pushAsyncCallback(() => job("pushed in the body"));
+      }),
+      { name: "T4" },
+    );
+  }, VT);
+  assert.deepEqual(log, [
+    "lock body in T1",
+    "lock body after in T1",
+    "exit in T2",
+    "exit after in T2",
+    "callback in T2",
+    "callback after in T2",
+    "task of aclose in T3",
+    "task of aclose after in T3",
+    "pushed in the body in T4",
+    "pushed in the body after in T4",
+  ]);
+});
+
+Deno.test("cancelling a task made of asyncWith(lock, () => job()) reaches the job's await", async () => {
+  //   async def locked():
+  //       async with lock: await job()      # job sleeps 10
+  //   t = create_task(locked()); await sleep(1); t.cancel()
+  //   # job cancelled at 1, lock released
+  const log: string[] = [];
+  const lock = new Lock();
+  await run(async () => {
+    const job = async () => {
+      try {
+        await sleep(10);
+        log.push("job finished");
+      } catch (error) {
+        log.push(`job ${(error as Error).name} at ${getRunningLoop().time()}`);
+        throw error;
+      }
+    };
+    const t = createTask(asyncWith(lock, () => job()));
+    await sleep(1);
+    t.cancel();
+    await assert.rejects(async () => await t, CancelledError);
+    log.push(`locked ${lock.locked()}`);
+  }, VT);
+  assert.deepEqual(log, ["job CancelledError at 1", "locked false"]);
 });
