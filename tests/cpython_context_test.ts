@@ -712,3 +712,79 @@ Deno.test("cancelling a task made of asyncWith(lock, () => job()) reaches the jo
   }, VT);
   assert.deepEqual(log, ["job CancelledError at 1", "locked false"]);
 });
+
+Deno.test({
+  name:
+    "cancelling a task made of asyncWith(cm, () => job()) or of a stack's aclose(): the cancel reaches the job, in the task's context",
+  ignore,
+  fn: async () => {
+    //   async def job(n):
+    //       try: print(n, "start", v.get()); await asyncio.sleep(1); print(n, "end")
+    //       finally: print(n, "finally", v.get())
+    //   class CM: aenter prints and sleeps 1; aexit prints the error and sleeps 0
+    //   for at in (0.5, 1.5):
+    //       async def use():
+    //           async with CM(): await job("body")
+    //       t = ctx.run(create_task, use()); await sleep(at); t.cancel()  # v = f"W{at}"
+    //   st.push_async_callback(job, "cb1"); st.push_async_callback(job, "cb2")
+    //   t = ctx_s.run(create_task, st.aclose()); await sleep(0.5); t.cancel()
+    // Before the fix, the body and cb2 ran on after the cancel ("body end",
+    // "cb2 end"), outside every task, and saw no context.
+    const log: string[] = [];
+    const job = async (name: string) => {
+      try {
+        log.push(`${name} start ${v!.getStore()}`);
+        await sleep(1);
+        log.push(`${name} end`);
+      } finally {
+        log.push(`${name} finally ${v!.getStore()}`);
+      }
+    };
+    class Manager {
+      async aenter() {
+        log.push(`aenter ${v!.getStore()}`);
+        await sleep(1);
+      }
+      async aexit(error?: unknown) {
+        log.push(`aexit ${(error as Error | undefined)?.name} ${v!.getStore()}`);
+        await sleep(0);
+      }
+    }
+    await run(async () => {
+      const loop = getRunningLoop();
+      for (const at of [0.5, 1.5]) {
+        const t = inContext(
+          `W${at}`,
+          () => createTask(asyncWith(new Manager(), () => job("body"))),
+        );
+        await sleep(at);
+        t.cancel();
+        await assert.rejects(async () => await t, CancelledError);
+        log.push(`cancelled at ${loop.time()}`);
+      }
+      const stack = new AsyncExitStack();
+      stack.pushAsyncCallback(() => job("cb1"));
+      stack.pushAsyncCallback(() => job("cb2"));
+      const t = inContext("S", () => createTask(stack.aclose()));
+      await sleep(0.5);
+      t.cancel();
+      await assert.rejects(async () => await t, CancelledError);
+      log.push(`stack cancelled at ${loop.time()}`);
+    }, VT);
+    assert.deepEqual(log, [
+      "aenter W0.5",
+      "cancelled at 0.5",
+      "aenter W1.5",
+      "body start W1.5",
+      "body finally W1.5",
+      "aexit CancelledError W1.5",
+      "cancelled at 2",
+      "cb2 start S",
+      "cb2 finally S",
+      "cb1 start S",
+      "cb1 end",
+      "cb1 finally S",
+      "stack cancelled at 3.5",
+    ]);
+  },
+});
