@@ -56,7 +56,13 @@
  */
 
 import { RuntimeError, StopAsyncIteration } from "./errors.ts";
-import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
+import {
+  checkFunction,
+  describe,
+  functionKind,
+  isAsyncGeneratorObject,
+  isThenable,
+} from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -700,10 +706,11 @@ export function asyncFor<T>(
     () => forLoopAsync(iterator, body),
     "asyncFor",
   );
-  // A task of it runs an async body and an async generator's next() as its
-  // own code (driven by yield*, each would run as a task of its own, a step
-  // later: see fetch).
-  if (nextRunsAsync(iterator) || runsAsync(body)) {
+  // A task of it runs an async body (or a plain one, which may call an async
+  // function: `(x) => handle(x)`) and an async generator's next() as its own
+  // code (driven by yield*, an async one would run as a task of its own, a
+  // step later: see fetch; a plain one, outside every task).
+  if (nextRunsAsync(iterator) || functionKind(body) !== "generator function") {
     (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
   }
   return coro;

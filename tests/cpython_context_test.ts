@@ -20,6 +20,7 @@ import {
   anext,
   asyncContextManager,
   AsyncExitStack,
+  asyncFor,
   AsyncIteratorBase,
   asyncWith,
   CancelledError,
@@ -30,6 +31,7 @@ import {
   gather,
   getRunningLoop,
   Lock,
+  Queue,
   run,
   sleep,
   type Task,
@@ -787,4 +789,47 @@ Deno.test({
       "stack cancelled at 3.5",
     ]);
   },
+});
+
+// --- Finding (fixed): a task made of asyncFor(queue, (x) => handle(x)) ----
+//
+//   async def items(q):                      # the queue's async iteration
+//       while True:
+//           try: yield await q.get()
+//           except asyncio.QueueShutDown: return
+//   async def handle(x):
+//       print("handle", x, current_task().get_name()); await asyncio.sleep(1)
+//       print("handled", x, current_task().get_name())
+//   async def consume():
+//       async for x in items(q): await handle(x)
+//   q.put_nowait(1); q.put_nowait(2); q.shutdown()
+//   t = asyncio.create_task(consume(), name="F"); await asyncio.sleep(1.5); t.cancel()
+//   # handle 1 F, handled 1 F, handle 2 F, t CancelledError
+//
+// A plain body over an iterator whose anext() is not async (a queue's) left
+// the task stepping asyncFor's generator, which calls a plain body outside
+// every task: past its first await currentTask() was undefined ("handled 1
+// in undefined") and the cancel did not reach it ("handled 2" after the
+// task was cancelled). A task of it now awaits it, as for an async body.
+
+Deno.test("a task made of asyncFor(queue, (x) => handle(x)) runs the body in the task: the cancel reaches it", async () => {
+  const log: string[] = [];
+  const handle = async (x: number) => {
+    log.push(`handle ${x} in ${currentTask()?.getName()}`);
+    await sleep(1);
+    log.push(`handled ${x} in ${currentTask()?.getName()}`);
+  };
+  await run(async () => {
+    const q = new Queue<number>();
+    q.putNowait(1);
+    q.putNowait(2);
+    q.shutdown();
+    const t = createTask(asyncFor(q, (x) => handle(x)), { name: "F" });
+    await sleep(1.5);
+    t.cancel();
+    await assert.rejects(async () => await t, CancelledError);
+    log.push("t cancelled");
+    await sleep(3);
+  }, VT);
+  assert.deepEqual(log, ["handle 1 in F", "handled 1 in F", "handle 2 in F", "t cancelled"]);
 });
