@@ -30,7 +30,7 @@ import {
 } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
 import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
-import { awaitAny } from "./_drive.ts";
+import { AWAIT_FIRST, awaitAny } from "./_drive.ts";
 import { copyOutcome, Future } from "./futures.ts";
 import {
   type Awaitable,
@@ -543,9 +543,37 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
     throw new RangeError("Cannot wait: expected at least one awaitable, got none");
   }
   for (const aw of set) checkAwaitable(aw, "wait");
-  return waitCoroutine<ResultOf<A>>(set, seconds, returnWhen) as CoroutineObject<
-    WaitResult<ResultOf<A>>
-  >;
+  return awaitedByItsTask(
+    waitCoroutine<ResultOf<A>>(set, seconds, returnWhen),
+    set.some(startsBody),
+  ) as CoroutineObject<WaitResult<ResultOf<A>>>;
+}
+
+/**
+ * Whether `aw` is a function a task will be made of that may start an async
+ * body (not a generator function), or a coroutine object its task awaits.
+ */
+function startsBody(aw: unknown): boolean {
+  return typeof aw === "function"
+    ? Object.getPrototypeOf(aw) !== GeneratorFunctionPrototype
+    : (aw as { [AWAIT_FIRST]?: boolean } | null)?.[AWAIT_FIRST] === true;
+}
+
+// (A prototype compare: Object.prototype.toString, what functionKind reads,
+// costs a waitFor() of a function more than all the rest of its making.)
+const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
+
+/**
+ * Marks `coro` as one a task made of it awaits (`AWAIT_FIRST`) when it
+ * makes a task of an async function: that task then copies the context of
+ * the code that created the outer task (its first step runs there, as in
+ * asyncio, where `create_task(wait_for(job(), 5))` runs `job` in the new
+ * task's copy of its creator's context), not the context of whatever code
+ * woke the loop, in which the drain steps a generator.
+ */
+function awaitedByItsTask<T>(coro: CoroutineObject<T>, marked: boolean): CoroutineObject<T> {
+  if (marked) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  return coro;
 }
 
 // ---------------------------------------------------------------------------
@@ -647,7 +675,7 @@ export function waitFor<T>(
     throw new TypeError("Cannot wait for: expected the timeout in seconds or null, got undefined");
   }
   const seconds = checkSecondsOrNull(timeout, "the timeout", "wait for");
-  return waitForCoroutine<T>(aw, seconds) as CoroutineObject<T>;
+  return awaitedByItsTask(waitForCoroutine<T>(aw, seconds) as CoroutineObject<T>, startsBody(aw));
 }
 
 // ---------------------------------------------------------------------------

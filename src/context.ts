@@ -117,6 +117,17 @@ export async function refuseDisposal(
   throw refusal;
 }
 
+/** Whether `fn` is a generator function (a generator coroutine's). */
+function isGeneratorFunction(fn: unknown): boolean {
+  return functionKind(fn) === "generator function";
+}
+
+/** Marks `coro` as one a task made of it awaits (see `AWAIT_FIRST`). */
+function awaitedByItsTask<T>(coro: CoroutineObject<T>): CoroutineObject<T> {
+  (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  return coro;
+}
+
 function checkManager(cm: unknown): void {
   if (
     cm === null || typeof cm !== "object" ||
@@ -206,10 +217,13 @@ export function asyncWith<T, R>(
     () => withGenerator(manager, fn),
     () => withAsync(manager, fn),
   ) as CoroutineObject<R>;
-  // A task of it runs an async body as its own code (driven by yield*, the
-  // body would run as a task of its own, awaited: a step later).
-  if (functionKind(fn) === "async function") {
-    (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  // A task of it runs an async body (or a plain function, which may call
+  // one: `() => job()`), aenter and aexit as its own code, in the context its
+  // creator's code runs in (driven by yield*, an async one would run as a
+  // task of its own, awaited: a step later, in the context of whatever code
+  // woke the loop; a plain one, outside every task).
+  if (!isGeneratorFunction(fn) || runsAsync(cm.aenter) || runsAsync(cm.aexit)) {
+    awaitedByItsTask(coro);
   }
   return coro;
 }
@@ -334,6 +348,9 @@ export type ExitCallback = (error: unknown) => MaybeAwaitable<boolean | void>;
 
 let takeExits: (stack: AsyncExitStack) => ExitCallback[];
 let pushExit: (stack: AsyncExitStack, exit: ExitCallback) => void;
+let hasAsyncExit: (stack: AsyncExitStack) => boolean;
+/** The exits that run an async function (a task of the unwinding awaits it: see `unwind`). */
+const asyncExits = new WeakSet<ExitCallback>();
 
 /**
  * `contextlib.AsyncExitStack`: enter any number of context managers and
@@ -398,6 +415,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
    */
   pushAsyncExit<F extends ExitCallback>(exit: F): F {
     checkFunction(exit, "the exit", "push an exit");
+    if (!isGeneratorFunction(exit)) asyncExits.add(exit);
     this.#exits.push(exit);
     return exit;
   }
@@ -415,10 +433,25 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     ...args: A
   ): F {
     checkFunction(callback, "the callback", "push a callback");
-    this.#exits.push(function* () {
-      yield* awaitCall(() => callback(...args), runsAsync(callback));
-      return false;
-    });
+    const asTask = runsAsync(callback);
+    const exit = isGeneratorFunction(callback)
+      ? function* () {
+        yield* awaitCall(() => callback(...args), false);
+        return false;
+      }
+      // Awaited, a callback that is not a generator function runs as the
+      // awaiting code's own (one await, as asyncio's wrapper), not as a task
+      // of its own or outside every task, as yield* runs it.
+      : () =>
+        new CoroutineObject(function* () {
+          yield* awaitCall(() => callback(...args), asTask);
+          return false;
+        }, async () => {
+          await awaitAnyAsync(callback(...args));
+          return false;
+        });
+    if (!isGeneratorFunction(callback)) asyncExits.add(exit);
+    this.#exits.push(exit);
     return callback;
   }
 
@@ -479,6 +512,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
       return exits;
     };
     pushExit = (stack, exit) => stack.#exits.push(exit);
+    hasAsyncExit = (stack) => stack.#exits.some((exit) => asyncExits.has(exit));
   }
 }
 
@@ -503,6 +537,7 @@ type ManagerExit = ExitCallback & { [MANAGER]?: AsyncContextManagerLike<unknown>
 
 function managerExit(cm: AsyncContextManagerLike<unknown>, exit: ExitCallback): ExitCallback {
   (exit as ManagerExit)[MANAGER] = cm;
+  if (runsAsync(cm.aexit)) asyncExits.add(exit);
   return exit;
 }
 
@@ -535,7 +570,9 @@ async function disposeStack(stack: AsyncExitStack): Promise<void> {
 }
 
 function enter<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): CoroutineObject<T> {
-  return new CoroutineObject(() => enterGenerator(stack, cm), () => enterAsync(stack, cm));
+  const coro = new CoroutineObject(() => enterGenerator(stack, cm), () => enterAsync(stack, cm));
+  // A task of it runs an async aenter as its own code, as asyncWith's does.
+  return runsAsync(cm.aenter) ? awaitedByItsTask(coro) : coro;
 }
 
 /**
@@ -618,5 +655,10 @@ async function unwindAsync(stack: AsyncExitStack, error: unknown): Promise<boole
 }
 
 function unwind(stack: AsyncExitStack, error: unknown): CoroutineObject<boolean> {
-  return new CoroutineObject(() => unwindGenerator(stack, error), () => unwindAsync(stack, error));
+  const coro = new CoroutineObject(
+    () => unwindGenerator(stack, error),
+    () => unwindAsync(stack, error),
+  );
+  // A task of it runs async exits as its own code, as asyncWith's does.
+  return hasAsyncExit(stack) ? awaitedByItsTask(coro) : coro;
 }

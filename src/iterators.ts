@@ -56,7 +56,13 @@
  */
 
 import { RuntimeError, StopAsyncIteration } from "./errors.ts";
-import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
+import {
+  checkFunction,
+  describe,
+  functionKind,
+  isAsyncGeneratorObject,
+  isThenable,
+} from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
@@ -483,12 +489,25 @@ export function anext<T, D>(
   const hasDefault = rest.length === 1;
   const defaultValue = rest[0] as D;
   // `await` takes the native async path, in the caller's own context;
-  // `yield*` and `createTask` drive the generator. Either way it runs once.
-  return new CoroutineObject<T | D>(
+  // `yield*` drives the generator. Either way it runs once.
+  const coro = new CoroutineObject<T | D>(
     () => nextItem(iterator, hasDefault, defaultValue),
     () => nextItemAsync(iterator, hasDefault, defaultValue),
     "anext",
   );
+  // A task of it awaits it, as asyncFor's: an async next() runs as the
+  // task's own code, in its creator's context (driven by yield*, it would
+  // run as a task of its own, a step later, in the context of whatever code
+  // woke the loop).
+  if (nextRunsAsync(iterator)) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  return coro;
+}
+
+/** Whether the next item of `iterator` comes from an async function (an async generator's included). */
+function nextRunsAsync(iterator: AsyncIterator<unknown>): boolean {
+  return iterator instanceof AsyncIteratorBase
+    ? runsAsync(iterator.anext)
+    : runsAsync(iterator.next, iterator);
 }
 
 /**
@@ -687,13 +706,13 @@ export function asyncFor<T>(
     () => forLoopAsync(iterator, body),
     "asyncFor",
   );
-  // A task of it runs an async body and an async generator's next() as its
-  // own code (driven by yield*, each would run as a task of its own, a step
-  // later: see fetch).
-  const asyncNext = iterator instanceof AsyncIteratorBase
-    ? runsAsync(iterator.anext)
-    : runsAsync(iterator.next, iterator);
-  if (asyncNext || runsAsync(body)) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  // A task of it runs an async body (or a plain one, which may call an async
+  // function: `(x) => handle(x)`) and an async generator's next() as its own
+  // code (driven by yield*, an async one would run as a task of its own, a
+  // step later: see fetch; a plain one, outside every task).
+  if (nextRunsAsync(iterator) || functionKind(body) !== "generator function") {
+    (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  }
   return coro;
 }
 

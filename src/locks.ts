@@ -1011,7 +1011,17 @@ export class Condition extends AsyncContextManager<void> {
    */
   waitFor<T>(predicate: () => T): Awaitable<T> {
     checkFunction(predicate, "the predicate", "wait");
-    return new CoroutineObject(() => this.#waitForGen(predicate));
+    // Awaited, the predicate runs in the awaiting code's own context each
+    // time (as in asyncio, where it runs in the waiting task), not in the
+    // context of the code that woke the loop.
+    return new CoroutineObject(() => this.#waitForGen(predicate), async () => {
+      let result = predicate();
+      while (!result) {
+        await this.wait();
+        result = predicate();
+      }
+      return result;
+    });
   }
 
   /**

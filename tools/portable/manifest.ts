@@ -52,6 +52,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_lifecycle",
   "cpython_fuzz_loop",
   "cpython_fuzz_greenlet",
+  "cpython_context",
 ];
 
 /**
