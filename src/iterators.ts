@@ -510,7 +510,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
   }
   if (typeof iterator.return !== "function") return;
   const result = yield* awaitCall<unknown>(
-    () => iterator.return!(),
+    () => returnOf(iterator),
     runsAsync(iterator.return, iterator),
   );
   checkResult(result, "close the iterator", "return()");
@@ -520,7 +520,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
 async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<void> {
   if (typeof iterator.return !== "function") return;
-  const result = await iterator.return();
+  const result = await returnOf(iterator);
   checkResult(result, "close the iterator", "return()");
   checkClosed(iterator, result);
 }
@@ -746,19 +746,46 @@ function untrack(iterator: object, entry: Advanced): void {
  * ends (it returned or threw).
  */
 function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
-  const step = iterator.next();
   const entry = advanced.get(iterator);
-  if (entry !== undefined) {
-    entry.running++;
-    Promise.resolve(step).then((result) => {
-      entry.running--;
-      if (result?.done) untrack(iterator, entry);
-    }, () => {
-      entry.running--;
-      untrack(iterator, entry);
-    });
-  }
+  if (entry === undefined) return iterator.next();
+  if (entry.running !== 0) throw alreadyRunning("anext");
+  return follow(iterator, entry, iterator.next());
+}
+
+/** `iterator.return()` (a loop left early), followed and refused as `nextOf` does. */
+function returnOf(iterator: AsyncIterator<unknown>): Promise<IteratorResult<unknown>> {
+  const entry = advanced.get(iterator);
+  if (entry === undefined) return iterator.return!();
+  if (entry.running !== 0) throw alreadyRunning("aclose");
+  return follow(iterator, entry, iterator.return!());
+}
+
+function follow<T>(
+  iterator: object,
+  entry: Advanced,
+  step: Promise<IteratorResult<T>>,
+): Promise<IteratorResult<T>> {
+  entry.running++;
+  Promise.resolve(step).then((result) => {
+    entry.running--;
+    if (result?.done) untrack(iterator, entry);
+  }, () => {
+    entry.running--;
+    untrack(iterator, entry);
+  });
   return step;
+}
+
+/**
+ * Python's RuntimeError for a second step of an async generator that runs
+ * already: a JavaScript generator would queue it behind the first (one
+ * task's item handed to another, or a task waiting for good behind a step
+ * that waits for it), where asyncio refuses it.
+ */
+function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
+  return new RuntimeError(
+    `${method}(): asynchronous generator is already running: another task is advancing it (its step has not settled); an async generator serves one task at a time, so let one task iterate it and hand the items to the others (through a Queue)`,
+  );
 }
 
 /**
