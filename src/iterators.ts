@@ -52,6 +52,18 @@
  * closes the ones still suspended, each with `return()` in a task of its
  * own, as asyncio does with `aclose()`.
  *
+ * ## One task at a time
+ *
+ * asyncio refuses a step of an async generator that runs already (another
+ * task waits inside it) with `RuntimeError("anext(): asynchronous generator
+ * is already running")`; a JavaScript generator queues the step instead, and
+ * the second task would get the next item later, or wait for good behind a
+ * step that waits for it. `anext()` and `asyncFor()` follow the steps they
+ * make and refuse such a step, and the close of an `asyncFor()` left early
+ * (`aclose(): ...`). The generator's own methods (`next(v)` for `asend`,
+ * `throw(e)` for `athrow`, `return()` for `aclose`) and a `for await` loop
+ * are the language's: they queue, and their steps are not seen.
+ *
  * @module
  */
 

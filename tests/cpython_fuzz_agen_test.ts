@@ -16,11 +16,14 @@ import {
   anext,
   asyncFor,
   BREAK,
+  CancelledError,
   gather,
   getRunningLoop,
   run,
   RuntimeError,
   sleep,
+  StopAsyncIteration,
+  wrapFuture,
 } from "../mod.ts";
 import { spawn, STYLES, VT } from "./_helpers.ts";
 
@@ -100,6 +103,199 @@ for (const style of STYLES) {
       "d refused @1",
       "c item 1 @2",
       "c item 2 @3",
+    ]);
+  });
+}
+
+// The same refusal for the close of a loop left by BREAK (for await and
+// asyncFor close the generator, as Python's `aclosing` does) while another
+// task's anext() runs in it: the close fails, the generator runs on for the
+// other task.
+//
+//   async def agen():
+//       try:
+//           for i in range(3): await asyncio.sleep(1); yield i
+//       finally: log("finally")
+//   async def a():
+//       async with contextlib.aclosing(g):
+//           async for x in g: log(f"a {x}"); await asyncio.sleep(0.5); break
+//   async def b():
+//       await asyncio.sleep(1.25); log(f"b {await anext(g)}"); log(f"b {await anext(g)}")
+//   await gather(a(), b()); await g.aclose()
+//   # a 0 @1, a aclose(): asynchronous generator is already running @1.5,
+//   # b 1 @2.25, b 2 @3.25, finally @3.25
+for (const style of STYLES) {
+  Deno.test(`[${style}] the close of a loop left by BREAK while another task's anext() runs in the generator is refused`, async () => {
+    const log: string[] = [];
+    const note = (line: string) => log.push(`${line} @${now()}`);
+    async function* agen() {
+      try {
+        for (let i = 0; i < 3; i++) {
+          await sleep(1);
+          yield i;
+        }
+      } finally {
+        note("finally");
+      }
+    }
+    const refused = (error: unknown) => {
+      assert.ok(error instanceof RuntimeError, String(error));
+      assert.match(error.message, /^aclose\(\): asynchronous generator is already running/);
+      note("a refused");
+    };
+    await run(function* () {
+      const g = agen();
+      const a = spawn(style, function* () {
+        try {
+          yield* asyncFor(g, function* (x) {
+            note(`a ${x}`);
+            yield* sleep(0.5);
+            return BREAK;
+          });
+        } catch (error) {
+          refused(error);
+        }
+      }, async () => {
+        try {
+          await asyncFor(g, async (x) => {
+            note(`a ${x}`);
+            await sleep(0.5);
+            return BREAK;
+          });
+        } catch (error) {
+          refused(error);
+        }
+      });
+      const b = spawn(style, function* () {
+        yield* sleep(1.25);
+        note(`b ${yield* anext(g)}`);
+        note(`b ${yield* anext(g)}`);
+      }, async () => {
+        await sleep(1.25);
+        note(`b ${await anext(g)}`);
+        note(`b ${await anext(g)}`);
+      });
+      yield* gather(a, b);
+      yield* wrapFuture(g.return(undefined));
+    }, VT);
+    assert.deepEqual(log, [
+      "a 0 @1",
+      "a refused @1.5",
+      "b 1 @2.25",
+      "b 2 @3.25",
+      "finally @3.25",
+    ]);
+  });
+}
+
+// Passing programs that pin subtle semantics (regression guards).
+
+// A cancel delivered while an async generator awaits inside its `try`; its
+// `finally` awaits again and finishes before the task ends cancelled. A
+// second task cancelled inside another generator's `finally` has that
+// `finally` cut short by run()'s own cancel at the end (the generator ends:
+// nothing is left to close); a third generator left suspended at a yield
+// is closed by run(), its `finally` awaiting on after main ended.
+//
+//   async def agen(tag):
+//       try:
+//           yield 1
+//           try: await asyncio.sleep(2)
+//           except asyncio.CancelledError: log(f"{tag} cancelled inside"); raise
+//           yield 2
+//       finally:
+//           log(f"{tag} finally"); await asyncio.sleep(1); log(f"{tag} finally done")
+//   g = agen("g"); ta = create_task(<async for x in g: log(f"a item {x}")>)
+//   await sleep(1); ta.cancel(); await ta (CancelledError); await anext(g) (StopAsyncIteration)
+//   h = agen("h"); await anext(h); k = agen("k"); await anext(k)
+//   tb = create_task(<anext(k), logging "b cancelled" on CancelledError>)
+//   await sleep(0); tb.cancel(); await sleep(0); log("main end")
+for (const style of STYLES) {
+  Deno.test(`[${style}] cancels inside an async generator and in its finally, then run() closes the one left suspended`, async () => {
+    const log: string[] = [];
+    const note = (line: string) => log.push(`${line} @${now()}`);
+    const kept: unknown[] = [];
+    async function* agen(tag: string) {
+      try {
+        yield 1;
+        try {
+          await sleep(2);
+        } catch (error) {
+          if (error instanceof CancelledError) note(`${tag} cancelled inside`);
+          throw error;
+        }
+        yield 2;
+      } finally {
+        note(`${tag} finally`);
+        await sleep(1);
+        note(`${tag} finally done`);
+      }
+    }
+    const cancelled = (what: string) => (error: unknown) => {
+      if (!(error instanceof CancelledError)) throw error;
+      note(what);
+    };
+    await run(function* () {
+      const g = agen("g");
+      const ta = spawn(style, function* () {
+        yield* asyncFor(g, (x) => void note(`a item ${x}`));
+      }, async () => {
+        for await (const x of g) note(`a item ${x}`);
+      });
+      yield* sleep(1);
+      note(`cancel ${ta.cancel()}`);
+      try {
+        yield* ta;
+      } catch (error) {
+        cancelled(`a cancelled ${ta.cancelled()}`)(error);
+      }
+      try {
+        yield* anext(g);
+      } catch (error) {
+        assert.ok(error instanceof StopAsyncIteration);
+        note("g exhausted");
+      }
+      const h = agen("h");
+      const k = agen("k");
+      kept.push(h, k);
+      note(`h ${yield* anext(h)}`);
+      note(`k ${yield* anext(k)}`);
+      const tb = spawn(style, function* () {
+        try {
+          note(`b ${yield* anext(k)}`);
+        } catch (error) {
+          cancelled("b cancelled")(error);
+          throw error;
+        }
+      }, async () => {
+        try {
+          note(`b ${await anext(k)}`);
+        } catch (error) {
+          cancelled("b cancelled")(error);
+          throw error;
+        }
+      });
+      yield* sleep(0);
+      tb.cancel();
+      yield* sleep(0);
+      note("main end");
+    }, VT);
+    assert.deepEqual(log, [
+      "a item 1 @0",
+      "cancel true @1",
+      "g cancelled inside @1",
+      "g finally @1",
+      "g finally done @2",
+      "a cancelled true @2",
+      "g exhausted @2",
+      "h 1 @2",
+      "k 1 @2",
+      "k cancelled inside @2",
+      "k finally @2",
+      "main end @2",
+      "b cancelled @2",
+      "h finally @2",
+      "h finally done @3",
     ]);
   });
 }
