@@ -821,7 +821,21 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   }
   let left = gens.length;
   if (left === 0) all.setResult(undefined);
-  for (const [gen, entry] of gens) {
+  // As asyncio's gather of the closings: the errors are reported once every
+  // generator is closed, in the generators' order.
+  const errors: unknown[] = [];
+  const report = () => {
+    gens.forEach(([gen], i) => {
+      if (!(i in errors)) return;
+      loop.callExceptionHandler({
+        message: "an error occurred during closing of an asynchronous generator",
+        exception: errors[i],
+        asyncgen: gen,
+      });
+    });
+    all.setResult(undefined);
+  };
+  gens.forEach(([gen, entry], i) => {
     const closing = loop.createTask(async () => {
       if (entry.running !== 0) {
         throw new RuntimeError(
@@ -832,16 +846,10 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
     });
     closing.addDoneCallback(() => {
       const error = closing.cancelled() ? null : closing.exception();
-      if (error !== null) {
-        loop.callExceptionHandler({
-          message: "an error occurred during closing of an asynchronous generator",
-          exception: error,
-          asyncgen: gen,
-        });
-      }
-      if (--left === 0) all.setResult(undefined);
+      if (error !== null) errors[i] = error;
+      if (--left === 0) report();
     });
-  }
+  });
   return all;
 }
 

@@ -189,6 +189,66 @@ for (const style of STYLES) {
   });
 }
 
+// Finding: run()'s closing of the async generators left suspended reported
+// a closing error to the exception handler as soon as that generator's
+// close ended, while the others still ran their `finally` blocks; asyncio's
+// shutdown_asyncgens() gathers every aclose() and reports the errors only
+// then, one after the other (a handler that logs, or stops something, saw
+// the error before the rest of the cleanup had run).
+//
+//   async def agen(tag, fail, d):
+//       try: yield 1
+//       finally:
+//           await asyncio.sleep(d); log(f"{tag} finally @{now}")
+//           if fail: raise ValueError(tag)
+//   for tag, fail, d in [("a", True, 0), ("b", False, 1), ("c", True, 2)]:
+//       g = agen(tag, fail, d); keep.append(g); await anext(g)
+//   log("main end")
+//   # main end, a finally @0, b finally @1, c finally @2,
+//   # handler ValueError('a') @2, handler ValueError('c') @2
+for (const style of STYLES) {
+  Deno.test(`[${style}] run() reports the async generators' closing errors once every one of them is closed`, async () => {
+    const log: string[] = [];
+    const kept: unknown[] = [];
+    async function* agen(tag: string, fail: boolean, delay: number) {
+      try {
+        yield 1;
+      } finally {
+        await sleep(delay);
+        log.push(`${tag} finally @${now()}`);
+        // deno-lint-ignore no-unsafe-finally -- the closing error is the point
+        if (fail) throw new RangeError(tag);
+      }
+    }
+    const handler = () =>
+      getRunningLoop().setExceptionHandler((_loop, context) => {
+        log.push(`handler ${(context.exception as Error).message} @${now()}`);
+      });
+    const cases = [["a", true, 0], ["b", false, 1], ["c", true, 2]] as const;
+    await run(function* () {
+      handler();
+      for (const [tag, fail, delay] of cases) {
+        const g = agen(tag, fail, delay);
+        kept.push(g);
+        yield* spawn(style, function* () {
+          yield* anext(g);
+        }, async () => {
+          await anext(g);
+        });
+      }
+      log.push("main end");
+    }, VT);
+    assert.deepEqual(log, [
+      "main end",
+      "a finally @0",
+      "b finally @1",
+      "c finally @2",
+      "handler a @2",
+      "handler c @2",
+    ]);
+  });
+}
+
 // Finding (core, not fixed: tasks.ts's awaitCall): in a generator
 // coroutine, `yield* anext(g)` of a native async generator runs the step as
 // a task of its own and resumes the caller from that task's done callback,
