@@ -67,14 +67,14 @@
  * @module
  */
 
-import { RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { AWAIT_FIRST } from "./_drive.ts";
-import { awaitCall, runsAsync } from "./tasks.ts";
+import { awaitCall, currentTask, runsAsync } from "./tasks.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -366,15 +366,54 @@ function checkIterator(action: string, iterator: unknown): void {
   }
 }
 
+/**
+ * `awaitCall` of one step of async code (an async generator's `next()` or
+ * `return()`, an async `anext()` or `aclose()`, an async loop body),
+ * delivered as one step. Python runs the
+ * step of one that does not wait synchronously, so no cancel comes between
+ * its end and its result. Here it settles in a microtask and its task hands
+ * the result over a loop iteration later: a cancel in between ended that
+ * task cancelled and dropped what the step produced (an item taken from the
+ * generator, lost). A step that had settled is delivered, and the caller's
+ * cancel is requested again, for its next await, as Python's lands there.
+ */
+function* awaitStep<R>(call: () => unknown, asTask: boolean): Generator<unknown, R, unknown> {
+  if (!asTask) return yield* awaitCall<R>(call, false);
+  let settled: { value: R } | { error: unknown } | undefined;
+  const note = () => {
+    const step = call();
+    if (isThenable(step)) {
+      step.then((value) => void (settled = { value: value as R }), (error) => {
+        settled = { error };
+      });
+    }
+    return step;
+  };
+  try {
+    return yield* awaitCall<R>(note, true);
+  } catch (error) {
+    // A step that ended by the cancel itself, or that had not ended, is the cancel's.
+    if (
+      !(error instanceof CancelledError) || settled === undefined ||
+      ("error" in settled && settled.error instanceof CancelledError)
+    ) throw error;
+    const task = currentTask()!;
+    task.uncancel();
+    task.cancel(error.message === "" ? undefined : error.message);
+    if ("error" in settled) throw settled.error;
+    return settled.value;
+  }
+}
+
 /** The next item of `iterator`, awaited in the caller's task; throws StopAsyncIteration at the end. */
 function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
     if (isClosed(iterator)) throw new StopAsyncIteration();
-    return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
+    return yield* awaitStep<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
   let result: IteratorResult<T>;
   try {
-    result = yield* awaitCall<IteratorResult<T>>(
+    result = yield* awaitStep<IteratorResult<T>>(
       () => nextOf(iterator),
       runsAsync(iterator.next, iterator),
     );
@@ -516,12 +555,12 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
   // A subclass's own return() (a StreamReader's, which stays open) is called as for await calls it.
   if (iterator instanceof AsyncIteratorBase && iterator.return === baseReturn) {
     if (markClosed(iterator)) {
-      yield* awaitCall<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
+      yield* awaitStep<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
     }
     return;
   }
   if (typeof iterator.return !== "function") return;
-  const result = yield* awaitCall<unknown>(
+  const result = yield* awaitStep<unknown>(
     () => returnOf(iterator),
     runsAsync(iterator.return, iterator),
   );
@@ -552,7 +591,7 @@ function* forLoop<T>(
     }
     let outcome: unknown;
     try {
-      outcome = yield* awaitCall(() => body(item), runsAsync(body));
+      outcome = yield* awaitStep(() => body(item), runsAsync(body));
     } catch (error) {
       // As `for await`: the body's error wins over one from closing.
       try {

@@ -15,15 +15,19 @@ import assert from "node:assert/strict";
 import {
   anext,
   asyncFor,
+  AsyncIteratorBase,
+  asyncWith,
   BREAK,
   CancelledError,
   createTask,
+  currentTask,
   gather,
   getRunningLoop,
   run,
   RuntimeError,
   sleep,
   StopAsyncIteration,
+  timeout,
   waitFor,
   wrapFuture,
 } from "../mod.ts";
@@ -249,6 +253,79 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// Finding: an item lost. In a generator coroutine, `yield* anext(g)` of a
+// native async generator runs the step as a task of its own; a generator
+// that yields at once settles the step in a microtask, and the task hands
+// the item over a loop iteration later. A cancel (or a timeout) landing in
+// between ended that task cancelled: the generator had moved past its
+// `yield`, and the item was dropped in silence. In Python the step is
+// synchronous: the item is delivered, and the cancel lands at the next
+// await (a timeout that had not fired by the end of its block raises
+// nothing).
+//
+//   async def agen():
+//       try: yield 1; yield 2; yield 3
+//       finally: log("fin")
+//   async with asyncio.timeout(0): log(f"to {await anext(g)}")   # to 1
+//   log(f"next {await anext(g)}")                                 # next 2
+//   async def a():
+//       try: log(f"a {await anext(h)}"); await asyncio.sleep(1)
+//       except CancelledError: log("a cancelled")
+//   t = create_task(a()); await sleep(0); t.cancel(); await sleep(0); await sleep(0)
+//   log(f"h next {await anext(h)}")    # a 1, a cancelled, h next 2
+Deno.test("[generator] a cancel or a timeout that lands as an async generator's step ends delivers the item; the cancel lands at the next await", async () => {
+  const log: string[] = [];
+  async function* agen() {
+    try {
+      yield 1;
+      yield 2;
+      yield 3;
+    } finally {
+      log.push("fin");
+    }
+  }
+  class Counter extends AsyncIteratorBase<number> {
+    n = 0;
+    // deno-lint-ignore require-await
+    async anext(): Promise<number> {
+      return ++this.n;
+    }
+  }
+  await run(function* () {
+    for (const make of [agen, () => new Counter()]) {
+      const g = make();
+      try {
+        yield* asyncWith(timeout(0), function* () {
+          log.push(`to ${yield* anext(g)}`);
+        });
+      } catch (error) {
+        log.push(`to ${(error as Error).name}`);
+      }
+      log.push(`next ${yield* anext(g)}`);
+      const h = make();
+      const a = createTask((function* () {
+        try {
+          log.push(`a ${yield* anext(h)}`);
+          yield* sleep(1);
+        } catch (error) {
+          assert.ok(error instanceof CancelledError);
+          log.push(`a cancelled ${currentTask()!.cancelling()}`);
+        }
+      })());
+      yield* sleep(0);
+      a.cancel();
+      yield* sleep(0);
+      yield* sleep(0);
+      log.push(`h next ${yield* anext(h)}`);
+      if (g instanceof Counter) continue;
+      yield* wrapFuture((g as AsyncGenerator).return(undefined));
+      yield* wrapFuture((h as AsyncGenerator).return(undefined));
+    }
+  }, VT);
+  const python = ["to 1", "next 2", "a 1", "a cancelled 1", "h next 2"];
+  assert.deepEqual(log, [...python, "fin", "fin", ...python]);
+});
 
 // Finding (core, not fixed: tasks.ts's awaitCall): in a generator
 // coroutine, `yield* anext(g)` of a native async generator runs the step as
