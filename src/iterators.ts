@@ -67,14 +67,15 @@
  * @module
  */
 
-import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { AWAIT_FIRST } from "./_drive.ts";
-import { awaitCall, currentTask, runsAsync } from "./tasks.ts";
+import { runsAsync } from "./tasks.ts";
+import { awaitStep } from "./_step.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -363,45 +364,6 @@ function checkIterator(action: string, iterator: unknown): void {
     throw new TypeError(
       `Cannot ${action}: expected an async iterator (with next()), got ${describe(iterator)}`,
     );
-  }
-}
-
-/**
- * `awaitCall` of one step of async code (an async generator's `next()` or
- * `return()`, an async `anext()` or `aclose()`, an async loop body),
- * delivered as one step. Python runs the
- * step of one that does not wait synchronously, so no cancel comes between
- * its end and its result. Here it settles in a microtask and its task hands
- * the result over a loop iteration later: a cancel in between ended that
- * task cancelled and dropped what the step produced (an item taken from the
- * generator, lost). A step that had settled is delivered, and the caller's
- * cancel is requested again, for its next await, as Python's lands there.
- */
-function* awaitStep<R>(call: () => unknown, asTask: boolean): Generator<unknown, R, unknown> {
-  if (!asTask) return yield* awaitCall<R>(call, false);
-  let settled: { value: R } | { error: unknown } | undefined;
-  const note = () => {
-    const step = call();
-    if (isThenable(step)) {
-      step.then((value) => void (settled = { value: value as R }), (error) => {
-        settled = { error };
-      });
-    }
-    return step;
-  };
-  try {
-    return yield* awaitCall<R>(note, true);
-  } catch (error) {
-    // A step that ended by the cancel itself, or that had not ended, is the cancel's.
-    if (
-      !(error instanceof CancelledError) || settled === undefined ||
-      ("error" in settled && settled.error instanceof CancelledError)
-    ) throw error;
-    const task = currentTask()!;
-    task.uncancel();
-    task.cancel(error.message === "" ? undefined : error.message);
-    if ("error" in settled) throw settled.error;
-    return settled.value;
   }
 }
 

@@ -14,6 +14,8 @@
 import assert from "node:assert/strict";
 import {
   anext,
+  asyncContextManager,
+  AsyncExitStack,
   asyncFor,
   AsyncIteratorBase,
   asyncWith,
@@ -325,6 +327,64 @@ Deno.test("[generator] a cancel or a timeout that lands as an async generator's 
   }, VT);
   const python = ["to 1", "next 2", "a 1", "a cancelled 1", "h next 2"];
   assert.deepEqual(log, [...python, "fin", "fin", ...python]);
+});
+
+// Finding: the same window at an async context manager's entry. In a
+// generator coroutine, an async `aenter` (an asyncContextManager()
+// generator's step to its `yield`) that entered at once, with a cancel
+// landing before the task took its value, ended the asyncWith() (or the
+// exit stack's enterAsyncContext()) with CancelledError: the body never ran
+// and the context was never left, its `finally` never run (a lock taken
+// there stayed taken). Python enters, the cancel lands at the body's first
+// await, and the exit runs.
+//
+//   @asynccontextmanager
+//   async def cm():
+//       log("enter")
+//       try: yield 1
+//       finally: log("exit")
+//   async def a():
+//       async with cm(): log("body"); await asyncio.sleep(1)
+//   t = create_task(a()); await sleep(0); t.cancel()     # enter, body, exit
+//   (the same through AsyncExitStack.enter_async_context)
+Deno.test("[generator] a cancel that lands as an async aenter() has entered runs the body to its first await and leaves the context", async () => {
+  const log: string[] = [];
+  const cm = asyncContextManager(async function* () {
+    log.push("enter");
+    try {
+      yield 1;
+    } finally {
+      log.push("exit");
+    }
+  });
+  await run(function* () {
+    for (const stacked of [false, true]) {
+      const a = createTask((function* () {
+        try {
+          if (stacked) {
+            yield* asyncWith(new AsyncExitStack(), function* (stack) {
+              yield* stack.enterAsyncContext(cm());
+              log.push("body");
+              yield* sleep(1);
+            });
+          } else {
+            yield* asyncWith(cm(), function* () {
+              log.push("body");
+              yield* sleep(1);
+            });
+          }
+        } catch (error) {
+          assert.ok(error instanceof CancelledError);
+          log.push("cancelled");
+        }
+      })());
+      yield* sleep(0);
+      a.cancel();
+      for (let i = 0; i < 3; i++) yield* sleep(0);
+    }
+  }, VT);
+  const python = ["enter", "body", "exit", "cancelled"];
+  assert.deepEqual(log, [...python, ...python]);
 });
 
 // Finding (core, not fixed: tasks.ts's awaitCall): in a generator
