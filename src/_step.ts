@@ -50,10 +50,20 @@ export function* awaitStep<R>(
       !(error instanceof CancelledError) || settled === undefined ||
       ("error" in settled && settled.error instanceof CancelledError)
     ) throw error;
-    const task = currentTask()!;
-    task.uncancel();
-    task.cancel(error.message === "" ? undefined : error.message);
+    askCancelAgain(error);
     if ("error" in settled) throw settled.error;
     return settled.value;
   }
+}
+
+/**
+ * Takes back the cancel that `error` delivered to the current task and asks
+ * it again, for the task's next await: its count stays, its message too.
+ *
+ * @param error The CancelledError the cancel threw in.
+ */
+export function askCancelAgain(error: CancelledError): void {
+  const task = currentTask()!;
+  task.uncancel();
+  task.cancel(error.message === "" ? undefined : error.message);
 }

@@ -67,15 +67,15 @@
  * @module
  */
 
-import { RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import { checkFunction, describe, isAsyncGeneratorObject, isThenable } from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { AWAIT_FIRST } from "./_drive.ts";
-import { runsAsync } from "./tasks.ts";
-import { awaitStep } from "./_step.ts";
+import { awaitCall, runsAsync } from "./tasks.ts";
+import { askCancelAgain, awaitStep } from "./_step.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -374,13 +374,26 @@ function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
     return yield* awaitStep<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
   let result: IteratorResult<T>;
+  // A generator's step is followed (nextOf): what it settled with is at hand
+  // without awaitStep's own follower.
+  const entry = advanced.get(iterator);
   try {
-    result = yield* awaitStep<IteratorResult<T>>(
-      () => nextOf(iterator),
-      runsAsync(iterator.next, iterator),
-    );
+    result = entry === undefined
+      ? yield* awaitStep<IteratorResult<T>>(
+        () => nextOf(iterator),
+        runsAsync(iterator.next, iterator),
+      )
+      : yield* awaitCall<IteratorResult<T>>(() => nextOf(iterator), true);
   } catch (error) {
-    throw raisedStop(iterator, error);
+    // As awaitStep: a step that had settled when the cancel came is delivered.
+    const settled = entry?.settled;
+    if (
+      !(error instanceof CancelledError) || settled === undefined ||
+      (settled instanceof Failed && settled.error instanceof CancelledError)
+    ) throw raisedStop(iterator, error);
+    askCancelAgain(error);
+    if (settled instanceof Failed) throw raisedStop(iterator, settled.error);
+    result = settled as IteratorResult<T>;
   }
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
@@ -553,7 +566,9 @@ function* forLoop<T>(
     }
     let outcome: unknown;
     try {
-      outcome = yield* awaitStep(() => body(item), runsAsync(body));
+      outcome = runsAsync(body)
+        ? yield* awaitStep(() => body(item), true)
+        : yield* awaitCall(() => body(item), false);
     } catch (error) {
       // As `for await`: the body's error wins over one from closing.
       try {
@@ -719,6 +734,13 @@ interface Advanced {
   readonly loop: EventLoop;
   /** Its `next()` calls not settled yet: while above 0, it runs. */
   running: number;
+  /** What its last step settled with (a result, or `Failed`); `undefined` while it runs. */
+  settled: unknown;
+}
+
+/** A step that threw. */
+class Failed {
+  constructor(readonly error: unknown) {}
 }
 
 /** The generators advanced, by generator and by loop (asyncio's `loop._asyncgens`). */
@@ -739,6 +761,7 @@ function track(iterator: object): void {
     ref: new WeakRef(iterator as AsyncGenerator<unknown, unknown, unknown>),
     loop,
     running: 0,
+    settled: undefined,
   };
   advanced.set(iterator, entry);
   let entries = advancedOn.get(loop);
@@ -779,11 +802,14 @@ function follow<T>(
   step: Promise<IteratorResult<T>>,
 ): Promise<IteratorResult<T>> {
   entry.running++;
+  entry.settled = undefined;
   Promise.resolve(step).then((result) => {
     entry.running--;
+    entry.settled = result;
     if (result?.done) untrack(iterator, entry);
-  }, () => {
+  }, (error) => {
     entry.running--;
+    entry.settled = new Failed(error);
     untrack(iterator, entry);
   });
   return step;
