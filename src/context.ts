@@ -18,7 +18,8 @@ import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
 import { AWAIT_FIRST, awaitAnyAsync } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
-import { awaitCall, runsAsync } from "./tasks.ts";
+import { runsAsync } from "./tasks.ts";
+import { awaitStep } from "./_step.ts";
 
 /** What `aenter`/`aexit` may return: a value, a promise, or an awaitable/generator. */
 export type MaybeAwaitable<T> = T | PromiseLike<T> | Iterator<unknown, T, unknown>;
@@ -143,21 +144,23 @@ function checkManager(cm: unknown): void {
 // What generator code calls here (an aenter, aexit or body; below, an exit
 // stack's callbacks and exits) is awaited through awaitCall: an async
 // function runs as a task of its own, which a cancel of the awaiting task
-// cancels and waits for, so a body never runs on after its context was left.
+// cancels and waits for, so a body never runs on after its context was left;
+// one that had ended is delivered (awaitStep), so an aenter that entered is
+// always left.
 function* withGenerator(
   cm: AsyncContextManagerLike<unknown>,
   body: (value: unknown) => unknown,
 ): Generator<unknown, unknown, unknown> {
-  const value = yield* awaitCall(() => cm.aenter(), runsAsync(cm.aenter));
+  const value = yield* awaitStep(() => cm.aenter(), runsAsync(cm.aenter));
   let result: unknown;
   try {
-    result = yield* awaitCall(() => body(value), runsAsync(body));
+    result = yield* awaitStep(() => body(value), runsAsync(body));
   } catch (error) {
-    const suppress = yield* awaitCall(() => cm.aexit(error), runsAsync(cm.aexit));
+    const suppress = yield* awaitStep(() => cm.aexit(error), runsAsync(cm.aexit));
     if (suppress === true) return undefined;
     throw error;
   }
-  yield* awaitCall(() => cm.aexit(undefined), runsAsync(cm.aexit));
+  yield* awaitStep(() => cm.aexit(undefined), runsAsync(cm.aexit));
   return result;
 }
 
@@ -436,7 +439,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
     const asTask = runsAsync(callback);
     const exit = isGeneratorFunction(callback)
       ? function* () {
-        yield* awaitCall(() => callback(...args), false);
+        yield* awaitStep(() => callback(...args), false);
         return false;
       }
       // Awaited, a callback that is not a generator function runs as the
@@ -444,7 +447,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
       // of its own or outside every task, as yield* runs it.
       : () =>
         new CoroutineObject(function* () {
-          yield* awaitCall(() => callback(...args), asTask);
+          yield* awaitStep(() => callback(...args), asTask);
           return false;
         }, async () => {
           await awaitAnyAsync(callback(...args));
@@ -520,7 +523,7 @@ function* enterGenerator<T>(
   stack: AsyncExitStack,
   cm: AsyncContextManagerLike<T>,
 ): Generator<unknown, T, unknown> {
-  const value = yield* awaitCall<T>(() => cm.aenter(), runsAsync(cm.aenter));
+  const value = yield* awaitStep<T>(() => cm.aenter(), runsAsync(cm.aenter));
   pushExit(stack, managerExit(cm, cm.aexit.bind(cm)));
   return value;
 }
@@ -626,7 +629,7 @@ function* unwindGenerator(
     const exit = exits.pop()!;
     try {
       state.exited(
-        yield* awaitCall<boolean | void>(
+        yield* awaitStep<boolean | void>(
           () => exit(state.hasError ? state.pending : undefined),
           runsAsync(exit),
         ),

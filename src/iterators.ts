@@ -52,10 +52,22 @@
  * closes the ones still suspended, each with `return()` in a task of its
  * own, as asyncio does with `aclose()`.
  *
+ * ## One task at a time
+ *
+ * asyncio refuses a step of an async generator that runs already (another
+ * task waits inside it) with `RuntimeError("anext(): asynchronous generator
+ * is already running")`; a JavaScript generator queues the step instead, and
+ * the second task would get the next item later, or wait for good behind a
+ * step that waits for it. `anext()` and `asyncFor()` follow the steps they
+ * make and refuse such a step, and the close of an `asyncFor()` left early
+ * (`aclose(): ...`). The generator's own methods (`next(v)` for `asend`,
+ * `throw(e)` for `athrow`, `return()` for `aclose`) and a `for await` loop
+ * are the language's: they queue, and their steps are not seen.
+ *
  * @module
  */
 
-import { RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import {
   checkFunction,
   describe,
@@ -69,6 +81,7 @@ import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { AWAIT_FIRST } from "./_drive.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
+import { askCancelAgain, awaitStep } from "./_step.ts";
 
 /** The end of iteration, as `next()` reports it. */
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
@@ -364,16 +377,29 @@ function checkIterator(action: string, iterator: unknown): void {
 function* fetch<T>(iterator: AsyncIterator<T>): Generator<unknown, T, unknown> {
   if (iterator instanceof AsyncIteratorBase) {
     if (isClosed(iterator)) throw new StopAsyncIteration();
-    return yield* awaitCall<T>(() => iterator.anext(), runsAsync(iterator.anext));
+    return yield* awaitStep<T>(() => iterator.anext(), runsAsync(iterator.anext));
   }
   let result: IteratorResult<T>;
+  // A generator's step is followed (nextOf): what it settled with is at hand
+  // without awaitStep's own follower.
+  const entry = advanced.get(iterator);
   try {
-    result = yield* awaitCall<IteratorResult<T>>(
-      () => nextOf(iterator),
-      runsAsync(iterator.next, iterator),
-    );
+    result = entry === undefined
+      ? yield* awaitStep<IteratorResult<T>>(
+        () => nextOf(iterator),
+        runsAsync(iterator.next, iterator),
+      )
+      : yield* awaitCall<IteratorResult<T>>(() => nextOf(iterator), true);
   } catch (error) {
-    throw raisedStop(iterator, error);
+    // As awaitStep: a step that had settled when the cancel came is delivered.
+    const settled = entry?.settled;
+    if (
+      !(error instanceof CancelledError) || settled === undefined ||
+      (settled instanceof Failed && settled.error instanceof CancelledError)
+    ) throw raisedStop(iterator, error);
+    askCancelAgain(error);
+    if (settled instanceof Failed) throw raisedStop(iterator, settled.error);
+    result = settled as IteratorResult<T>;
   }
   checkResult(result, "iterate asynchronously", "next()");
   if (result.done) throw new StopAsyncIteration();
@@ -523,13 +549,13 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
   // A subclass's own return() (a StreamReader's, which stays open) is called as for await calls it.
   if (iterator instanceof AsyncIteratorBase && iterator.return === baseReturn) {
     if (markClosed(iterator)) {
-      yield* awaitCall<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
+      yield* awaitStep<void>(() => iterator.aclose(), runsAsync(iterator.aclose));
     }
     return;
   }
   if (typeof iterator.return !== "function") return;
-  const result = yield* awaitCall<unknown>(
-    () => iterator.return!(),
+  const result = yield* awaitStep<unknown>(
+    () => returnOf(iterator),
     runsAsync(iterator.return, iterator),
   );
   checkResult(result, "close the iterator", "return()");
@@ -539,7 +565,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
 async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<void> {
   if (typeof iterator.return !== "function") return;
-  const result = await iterator.return();
+  const result = await returnOf(iterator);
   checkResult(result, "close the iterator", "return()");
   checkClosed(iterator, result);
 }
@@ -559,7 +585,9 @@ function* forLoop<T>(
     }
     let outcome: unknown;
     try {
-      outcome = yield* awaitCall(() => body(item), runsAsync(body));
+      outcome = runsAsync(body)
+        ? yield* awaitStep(() => body(item), true)
+        : yield* awaitCall(() => body(item), false);
     } catch (error) {
       // As `for await`: the body's error wins over one from closing.
       try {
@@ -725,6 +753,13 @@ interface Advanced {
   readonly loop: EventLoop;
   /** Its `next()` calls not settled yet: while above 0, it runs. */
   running: number;
+  /** What its last step settled with (a result, or `Failed`); `undefined` while it runs. */
+  settled: unknown;
+}
+
+/** A step that threw. */
+class Failed {
+  constructor(readonly error: unknown) {}
 }
 
 /** The generators advanced, by generator and by loop (asyncio's `loop._asyncgens`). */
@@ -745,6 +780,7 @@ function track(iterator: object): void {
     ref: new WeakRef(iterator as AsyncGenerator<unknown, unknown, unknown>),
     loop,
     running: 0,
+    settled: undefined,
   };
   advanced.set(iterator, entry);
   let entries = advancedOn.get(loop);
@@ -765,19 +801,49 @@ function untrack(iterator: object, entry: Advanced): void {
  * ends (it returned or threw).
  */
 function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
-  const step = iterator.next();
   const entry = advanced.get(iterator);
-  if (entry !== undefined) {
-    entry.running++;
-    Promise.resolve(step).then((result) => {
-      entry.running--;
-      if (result?.done) untrack(iterator, entry);
-    }, () => {
-      entry.running--;
-      untrack(iterator, entry);
-    });
-  }
+  if (entry === undefined) return iterator.next();
+  if (entry.running !== 0) throw alreadyRunning("anext");
+  return follow(iterator, entry, iterator.next());
+}
+
+/** `iterator.return()` (a loop left early), followed and refused as `nextOf` does. */
+function returnOf(iterator: AsyncIterator<unknown>): Promise<IteratorResult<unknown>> {
+  const entry = advanced.get(iterator);
+  if (entry === undefined) return iterator.return!();
+  if (entry.running !== 0) throw alreadyRunning("aclose");
+  return follow(iterator, entry, iterator.return!());
+}
+
+function follow<T>(
+  iterator: object,
+  entry: Advanced,
+  step: Promise<IteratorResult<T>>,
+): Promise<IteratorResult<T>> {
+  entry.running++;
+  entry.settled = undefined;
+  Promise.resolve(step).then((result) => {
+    entry.running--;
+    entry.settled = result;
+    if (result?.done) untrack(iterator, entry);
+  }, (error) => {
+    entry.running--;
+    entry.settled = new Failed(error);
+    untrack(iterator, entry);
+  });
   return step;
+}
+
+/**
+ * Python's RuntimeError for a second step of an async generator that runs
+ * already: a JavaScript generator would queue it behind the first (one
+ * task's item handed to another, or a task waiting for good behind a step
+ * that waits for it), where asyncio refuses it.
+ */
+function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
+  return new RuntimeError(
+    `${method}(): asynchronous generator is already running: another task is advancing it (its step has not settled); an async generator serves one task at a time, so let one task iterate it and hand the items to the others (through a Queue)`,
+  );
 }
 
 /**
@@ -801,7 +867,21 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   }
   let left = gens.length;
   if (left === 0) all.setResult(undefined);
-  for (const [gen, entry] of gens) {
+  // As asyncio's gather of the closings: the errors are reported once every
+  // generator is closed, in the generators' order.
+  const errors: unknown[] = [];
+  const report = () => {
+    gens.forEach(([gen], i) => {
+      if (!(i in errors)) return;
+      loop.callExceptionHandler({
+        message: "an error occurred during closing of an asynchronous generator",
+        exception: errors[i],
+        asyncgen: gen,
+      });
+    });
+    all.setResult(undefined);
+  };
+  gens.forEach(([gen, entry], i) => {
     const closing = loop.createTask(async () => {
       if (entry.running !== 0) {
         throw new RuntimeError(
@@ -812,16 +892,10 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
     });
     closing.addDoneCallback(() => {
       const error = closing.cancelled() ? null : closing.exception();
-      if (error !== null) {
-        loop.callExceptionHandler({
-          message: "an error occurred during closing of an asynchronous generator",
-          exception: error,
-          asyncgen: gen,
-        });
-      }
-      if (--left === 0) all.setResult(undefined);
+      if (error !== null) errors[i] = error;
+      if (--left === 0) report();
     });
-  }
+  });
   return all;
 }
 

@@ -53,6 +53,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_loop",
   "cpython_fuzz_greenlet",
   "cpython_context",
+  "cpython_fuzz_agen",
 ];
 
 /**
