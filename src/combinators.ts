@@ -834,7 +834,11 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
   /** The next done future (or `null` after the timeout), waiting if need be. */
   *get(): Generator<unknown, Future<T> | null, unknown> {
     // Invariant: an item is taken only when `#done` holds one; a getter woken
-    // for an item but cancelled before taking it passes the wake-up on.
+    // for an item but cancelled before taking it passes the wake-up on. One
+    // cancelled while it waited (its getter cancelled, not woken) does not:
+    // the item there was promised to the getter woken for it, and another
+    // wake-up would send the next getter round to the end of the line
+    // (asyncio.Queue.get: `not getter.cancelled()`).
     while (this.#doneHead === this.#done.length) {
       const getter = this.#loop.createFuture<void>();
       this.#getters.push(getter);
@@ -843,7 +847,7 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
       } catch (error) {
         const i = this.#getters.indexOf(getter);
         if (i !== -1) this.#getters.splice(i, 1);
-        if (this.#doneHead !== this.#done.length) this.#wakeNext();
+        if (this.#doneHead !== this.#done.length && !getter.cancelled()) this.#wakeNext();
         throw error;
       }
     }

@@ -13,6 +13,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  asCompleted,
+  CancelledError,
   createTask,
   currentTask,
   type EventLoop,
@@ -191,3 +193,65 @@ Deno.test("run()'s shutdown takes two task numbers, as asyncio.run()'s", async (
   const n = names.map((name) => Number(name.slice("Task-".length)));
   assert.deepEqual(n.map((x) => x - n[0]), [0, 1, 4, 5]);
 });
+
+// --- finding: a consumer of asCompleted() cancelled while waiting keeps the line -----
+//
+//   fs = [loop.create_future() for _ in range(4)]
+//   its = list(asyncio.as_completed(fs))
+//   async def consumer(name, aw):
+//       try: log.append(f"{name} got {await aw}")
+//       except asyncio.CancelledError: log.append(f"{name} cancelled")
+//   ts = [asyncio.create_task(consumer(n, x)) for n, x in zip("BACD", its)]
+//   await asyncio.sleep(0)                      # B, A, C, D wait, in that order
+//   fs[0].set_result(1); ts[1].cancel()          # B is woken for 1; A is cancelled
+//   for _ in range(3): await asyncio.sleep(0)
+//   fs[1].set_result(2)
+//   for _ in range(3): await asyncio.sleep(0)
+//   fs[2].set_result(3)
+//   await asyncio.gather(*ts)
+//   # ['A cancelled', 'B got 1', 'C got 2', 'D got 3']
+//
+// The awaitables share one queue (asyncio.Queue.get): a getter cancelled
+// while it waited passes the wake-up on only if it had been woken for an item
+// (`not getter.cancelled()`). The library passed it on whenever an item was
+// there: A's cancellation woke C for the item B was woken for, C found
+// nothing and waited again, at the end of the line, so D got 2 and C got 3:
+// results handed to the wrong consumers, without an error.
+for (const style of STYLES) {
+  Deno.test(`[${style}] asCompleted(): a consumer cancelled while waiting does not wake the next one for an item already promised`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const loop = getRunningLoop();
+      const fs = [0, 1, 2, 3].map(() => loop.createFuture<number>());
+      const its = [...asCompleted(fs)];
+      const consumer = (name: string, i: number) =>
+        style === "generator"
+          ? createTask(function* () {
+            try {
+              log.push(`${name} got ${yield* its[i]}`);
+            } catch (error) {
+              if (!(error instanceof CancelledError)) throw error;
+              log.push(`${name} cancelled`);
+            }
+          })
+          : createTask(async () => {
+            try {
+              log.push(`${name} got ${await its[i]}`);
+            } catch (error) {
+              if (!(error instanceof CancelledError)) throw error;
+              log.push(`${name} cancelled`);
+            }
+          });
+      const ts = ["B", "A", "C", "D"].map(consumer);
+      yield* sleep(0);
+      fs[0].setResult(1);
+      ts[1].cancel();
+      for (let i = 0; i < 3; i++) yield* sleep(0);
+      fs[1].setResult(2);
+      for (let i = 0; i < 3; i++) yield* sleep(0);
+      fs[2].setResult(3);
+      yield* gather(...ts);
+    }, VT);
+    assert.deepEqual(log, ["A cancelled", "B got 1", "C got 2", "D got 3"]);
+  });
+}
