@@ -15,15 +15,28 @@ import assert from "node:assert/strict";
 import {
   asCompleted,
   CancelledError,
+  coroutine,
   createTask,
   currentTask,
   type EventLoop,
+  FIRST_COMPLETED,
   gather,
   getRunningLoop,
   run,
+  shield,
   sleep,
+  Task,
+  type TaskOptions,
+  TimeoutError,
+  wait,
+  waitFor,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
+
+/** asyncio.eager_task_factory. */
+function eagerTaskFactory<T>(loop: EventLoop, coro: unknown, options?: TaskOptions): Task<T> {
+  return new Task(coro as Iterator<unknown, T, unknown>, { ...options, loop, eagerStart: true });
+}
 
 /** The messages the loop's exception handler gets, in order. */
 function reports(loop: EventLoop, into: string[]): void {
@@ -255,3 +268,227 @@ for (const style of STYLES) {
     assert.deepEqual(log, ["A cancelled", "B got 1", "C got 2", "D got 3"]);
   });
 }
+
+// --- programs the fuzzer ran that matched, pinned -----------------------------------
+
+/** A coroutine in the given style: `fn` written once as a generator, run as is or from an async function. */
+function job<T>(style: string, fn: () => Generator<unknown, T, unknown>) {
+  return style === "generator" ? fn() : async () => await coroutine(fn)();
+}
+
+//   async def boom():
+//       await asyncio.sleep(1); log(f"raise {loop.time()}"); raise ValueError("late")
+//   s = asyncio.shield(boom())
+//   loop.call_later(0.5, s.cancel)
+//   try: await s
+//   except asyncio.CancelledError: log(f"cancelled {loop.time()}")
+//   await asyncio.sleep(2); log(f"end {loop.time()}")
+//   # cancelled 0.5, raise 1.0, end 2.5; then "Task exception was never retrieved":
+//   # the outer's done callback unhooked the inner's, so nobody reads the late error
+for (const style of STYLES) {
+  Deno.test(`[${style}] shield(): the outer cancelled, the inner fails later: its error is reported as never retrieved`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const loop = getRunningLoop();
+      reports(loop, log);
+      const s = shield(job(style, function* () {
+        yield* sleep(1);
+        log.push(`raise ${loop.time()}`);
+        throw new Error("late");
+      }));
+      loop.callLater(0.5, () => s.cancel());
+      try {
+        yield* s;
+      } catch (error) {
+        assert.ok(error instanceof CancelledError);
+        log.push(`cancelled ${loop.time()}`);
+      }
+      yield* sleep(2);
+      log.push(`end ${loop.time()}`);
+    }, VT);
+    assert.deepEqual(log, [
+      "cancelled 0.5",
+      "raise 1",
+      "end 2.5",
+      "REPORT Task exception was never retrieved",
+    ]);
+  });
+}
+
+//   async def job():
+//       try: await asyncio.sleep(5)
+//       except asyncio.CancelledError:
+//           log(f"swallow {loop.time()}"); await asyncio.sleep(1); return "late"
+//   log(f"{await asyncio.wait_for(job(), 2)} {loop.time()}")
+//   t = asyncio.create_task(job())
+//   try: await asyncio.wait_for(t, 0)                # never started: cancelled
+//   except TimeoutError: log(f"TimeoutError {loop.time()} {t.cancelled()}")
+//   t = asyncio.create_task(job()); await asyncio.sleep(0)
+//   log(f"{await asyncio.wait_for(t, 0)} {loop.time()} {t.done()}")
+//   # swallow 2.0, late 3.0, TimeoutError 3.0 True, swallow 3.0, late 4.0 True
+for (const style of STYLES) {
+  Deno.test(`[${style}] waitFor(): an inner that swallows the cancel gives its late value, with a timeout and with zero`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const loop = getRunningLoop();
+      const body = function* () {
+        try {
+          yield* sleep(5);
+        } catch {
+          log.push(`swallow ${loop.time()}`);
+          yield* sleep(1);
+          return "late";
+        }
+        return "in time";
+      };
+      log.push(`${yield* waitFor(job(style, body), 2)} ${loop.time()}`);
+      let t = createTask(job(style, body));
+      try {
+        yield* waitFor(t, 0);
+      } catch (error) {
+        assert.ok(error instanceof TimeoutError);
+        log.push(`TimeoutError ${loop.time()} ${t.cancelled()}`);
+      }
+      t = createTask(job(style, body));
+      yield* sleep(0);
+      log.push(`${yield* waitFor(t, 0)} ${loop.time()} ${t.done()}`);
+    }, VT);
+    assert.deepEqual(log, [
+      "swallow 2",
+      "late 3",
+      "TimeoutError 3 true",
+      "swallow 3",
+      "late 4 true",
+    ]);
+  });
+}
+
+//   async def sw(d):
+//       try: await asyncio.sleep(d)
+//       except asyncio.CancelledError:
+//           log(f"swallow {loop.time()}"); await asyncio.sleep(1); return "sw"
+//       return "done"
+//   inner = asyncio.gather(sw(3), sw(1), return_exceptions=True)
+//   outer = asyncio.gather(inner, asyncio.sleep(5), return_exceptions=True)
+//   inner.add_done_callback(lambda f: log(f"inner {type(f.exception()).__name__} {loop.time()}"))
+//   loop.call_later(2, lambda: log(f"cancel {outer.cancel()}"))
+//   try: log(f"{await outer}")
+//   except asyncio.CancelledError: log(f"outer CancelledError {loop.time()}")
+//   # cancel True, swallow 2.0, inner CancelledError 3.0, outer CancelledError 3.0:
+//   # a gather whose cancel() reached a child fails with CancelledError, even with
+//   # return_exceptions and a child that returned a value instead
+for (const style of STYLES) {
+  Deno.test(`[${style}] nested gathers cancelled while a child swallows the cancel: both fail with CancelledError when it returns`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const loop = getRunningLoop();
+      const sw = (d: number) =>
+        job(style, function* () {
+          try {
+            yield* sleep(d);
+          } catch {
+            log.push(`swallow ${loop.time()}`);
+            yield* sleep(1);
+            return "sw";
+          }
+          return "done";
+        });
+      const inner = gather([sw(3), sw(1)], { returnExceptions: true });
+      const outer = gather([inner, sleep(5)], { returnExceptions: true });
+      inner.addDoneCallback((f) =>
+        log.push(`inner ${(f.exception() as Error).name} ${loop.time()}`)
+      );
+      loop.callLater(2, () => log.push(`cancel ${outer.cancel()}`));
+      try {
+        log.push(`${yield* outer}`);
+      } catch (error) {
+        assert.ok(error instanceof CancelledError);
+        log.push(`outer CancelledError ${loop.time()}`);
+      }
+    }, VT);
+    assert.deepEqual(log, [
+      "cancel true",
+      "swallow 2",
+      "inner CancelledError 3",
+      "outer CancelledError 3",
+    ]);
+  });
+}
+
+//   async def job(d, v):
+//       await asyncio.sleep(d)
+//       if v == "boom": raise ValueError(v)
+//       return v
+//   ts = [create_task(job(3, "boom")), create_task(job(1, "a")), create_task(job(2, "b"))]
+//   async for f in asyncio.as_completed(ts, timeout=2.5):
+//       log(f"{f.result()} {loop.time()}"); break
+//   try:
+//       for aw in asyncio.as_completed(ts[:1] + ts[2:], timeout=0.5): log(f"{await aw} {loop.time()}")
+//   except TimeoutError: log(f"TimeoutError {loop.time()}")
+//   r = await asyncio.gather(*ts, return_exceptions=True)
+//   # a 1.0, TimeoutError 1.5, ['ValueError', 'a', 'b'] 3.0, and nothing reported
+for (const style of STYLES) {
+  Deno.test(`[${style}] asCompleted(): a consumer that stops early, then one that times out; the rest run on, nothing reported`, async () => {
+    const log: string[] = [];
+    await run(async () => {
+      const loop = getRunningLoop();
+      reports(loop, log);
+      const make = (d: number, v: string) =>
+        createTask(job(style, function* () {
+          yield* sleep(d);
+          if (v === "boom") throw new RangeError(v);
+          return v;
+        }));
+      const ts = [make(3, "boom"), make(1, "a"), make(2, "b")];
+      for await (const f of asCompleted(ts, { timeout: 2.5 })) {
+        log.push(`${f.result()} ${loop.time()}`);
+        break;
+      }
+      try {
+        for (const aw of asCompleted([ts[0], ts[2]], { timeout: 0.5 })) {
+          log.push(`${await aw} ${loop.time()}`);
+        }
+      } catch (error) {
+        assert.ok(error instanceof TimeoutError);
+        log.push(`TimeoutError ${loop.time()}`);
+      }
+      const r = await gather(ts, { returnExceptions: true });
+      log.push(`${r.map((x) => x instanceof Error ? x.name : x)} ${loop.time()}`);
+    }, VT);
+    assert.deepEqual(log, ["a 1", "TimeoutError 1.5", "RangeError,a,b 3"]);
+  });
+}
+
+//   loop.set_task_factory(asyncio.eager_task_factory)
+//   async def quick(v): return v
+//   g = asyncio.gather(quick(1), quick(2))
+//   log(f"done at once {g.done()} {g.result()}")                  # True [1, 2]
+//   t = asyncio.create_task(quick(3)); log(f"task done {t.done()}")  # True
+//   d, p = await asyncio.wait([t], return_when=FIRST_COMPLETED); log(f"wait {len(d)} {len(p)}")
+//   s = asyncio.shield(quick(4)); log(f"shield is the task {s.done()} {s.result()}")
+//   # (generator coroutines only: an eager async body is done a microtask later, see README)
+Deno.test("eager tasks: a gather of coroutines that end without waiting is done at once, shield() gives the task itself", async () => {
+  const log: string[] = [];
+  await run(function* () {
+    const loop = getRunningLoop();
+    loop.setTaskFactory(eagerTaskFactory);
+    // deno-lint-ignore require-yield
+    const quick = coroutine(function* <T>(v: T): Generator<unknown, T, unknown> {
+      return v;
+    });
+    const g = gather(quick(1), quick(2));
+    log.push(`done at once ${g.done()} ${g.done() ? g.result() : ""}`);
+    const t = createTask(quick(3));
+    log.push(`task done ${t.done()}`);
+    const [d, p] = yield* wait([t], { returnWhen: FIRST_COMPLETED });
+    log.push(`wait ${d.size} ${p.size}`);
+    const s = shield(quick(4));
+    log.push(`shield is the task ${s.done()} ${s.result()}`);
+  }, VT);
+  assert.deepEqual(log, [
+    "done at once true 1,2",
+    "task done true",
+    "wait 1 0",
+    "shield is the task true 4",
+  ]);
+});
