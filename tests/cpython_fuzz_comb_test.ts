@@ -441,7 +441,7 @@ for (const style of STYLES) {
         }));
       const ts = [make(3, "boom"), make(1, "a"), make(2, "b")];
       for await (const f of asCompleted(ts, { timeout: 2.5 })) {
-        log.push(`${f.result()} ${loop.time()}`);
+        log.push(`${(f as unknown as Task<string>).result()} ${loop.time()}`);
         break;
       }
       try {
