@@ -136,7 +136,6 @@ class GatheringFuture<T> extends Future<T> {
   #unique = 0;
   #finished = 0;
   #cancelRequested = false;
-  #cancelMessage: string | undefined = undefined;
 
   constructor(loop: EventLoop, children: Future<unknown>[], returnExceptions: boolean) {
     super(loop);
@@ -186,7 +185,6 @@ class GatheringFuture<T> extends Future<T> {
       // A child was really cancelled: the gather must end in CancelledError
       // whatever `returnExceptions` says (bpo-32684).
       this.#cancelRequested = true;
-      this.#cancelMessage = msg;
     }
     return cancelled;
   }
@@ -239,8 +237,13 @@ class GatheringFuture<T> extends Future<T> {
         }
       }
     }
-    if (this.#cancelRequested) this.setException(new CancelledError(this.#cancelMessage));
-    else this.setResult(results as T);
+    if (this.#cancelRequested) {
+      // asyncio's `fut._make_cancelled_error()`, `fut` being the results
+      // loop's variable: the last child's cancellation, with its message;
+      // none when that child had finished (or swallowed the cancel).
+      const last = children[children.length - 1];
+      this.setException(last.cancelled() ? cancelledErrorOf(last) : new CancelledError());
+    } else this.setResult(results as T);
   };
 }
 

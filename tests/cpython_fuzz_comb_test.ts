@@ -269,6 +269,49 @@ for (const style of STYLES) {
   });
 }
 
+// --- finding: gather(returnExceptions) cancelled: the message is the last child's -------
+//
+//   async def j(): await asyncio.sleep(10)
+//   async def q(): return 1
+//   t1 = asyncio.create_task(j()); t2 = asyncio.create_task(q()); await asyncio.sleep(0)
+//   for args in ((t1, t2), (t2, t1)):
+//       g = asyncio.gather(*args, return_exceptions=True); g.cancel("bye")
+//       try: await g
+//       except asyncio.CancelledError as e: print(e.args)       # () then ('bye',)
+//
+// With return_exceptions, the gather cancelled fails once every child is done
+// with `fut._make_cancelled_error()`, where `fut` is the loop variable of the
+// results loop: the last child in argument order. Its message when that child
+// was cancelled, none when it had finished (or swallowed the cancel). The
+// library gave the message passed to gather.cancel() in every case.
+for (const style of STYLES) {
+  Deno.test(`[${style}] gather(returnExceptions) cancelled fails with the last child's cancellation: no message when it had finished`, async () => {
+    const log: string[] = [];
+    await run(function* () {
+      for (const order of ["pending last", "done last"]) {
+        const t1 = createTask(job(style, function* () {
+          yield* sleep(10);
+        }));
+        const t2 = createTask(job(style, function* () {
+          yield* sleep(0);
+          return 1;
+        }));
+        yield* sleep(0);
+        yield* sleep(0);
+        const g = gather(order === "done last" ? [t1, t2] : [t2, t1], { returnExceptions: true });
+        g.cancel("bye");
+        try {
+          yield* g;
+        } catch (error) {
+          assert.ok(error instanceof CancelledError);
+          log.push(`${order}: ${JSON.stringify(error.message)}`);
+        }
+      }
+    }, VT);
+    assert.deepEqual(log, ['pending last: "bye"', 'done last: ""']);
+  });
+}
+
 // --- programs the fuzzer ran that matched, pinned -----------------------------------
 
 /** A coroutine in the given style: `fn` written once as a generator, run as is or from an async function. */
