@@ -136,7 +136,6 @@ class GatheringFuture<T> extends Future<T> {
   #unique = 0;
   #finished = 0;
   #cancelRequested = false;
-  #cancelMessage: string | undefined = undefined;
 
   constructor(loop: EventLoop, children: Future<unknown>[], returnExceptions: boolean) {
     super(loop);
@@ -186,7 +185,6 @@ class GatheringFuture<T> extends Future<T> {
       // A child was really cancelled: the gather must end in CancelledError
       // whatever `returnExceptions` says (bpo-32684).
       this.#cancelRequested = true;
-      this.#cancelMessage = msg;
     }
     return cancelled;
   }
@@ -239,8 +237,13 @@ class GatheringFuture<T> extends Future<T> {
         }
       }
     }
-    if (this.#cancelRequested) this.setException(new CancelledError(this.#cancelMessage));
-    else this.setResult(results as T);
+    if (this.#cancelRequested) {
+      // asyncio's `fut._make_cancelled_error()`, `fut` being the results
+      // loop's variable: the last child's cancellation, with its message;
+      // none when that child had finished (or swallowed the cancel).
+      const last = children[children.length - 1];
+      this.setException(last.cancelled() ? cancelledErrorOf(last) : new CancelledError());
+    } else this.setResult(results as T);
   };
 }
 
@@ -862,7 +865,11 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
   /** The next done future (or `null` after the timeout), waiting if need be. */
   *get(): Generator<unknown, Future<T> | null, unknown> {
     // Invariant: an item is taken only when `#done` holds one; a getter woken
-    // for an item but cancelled before taking it passes the wake-up on.
+    // for an item but cancelled before taking it passes the wake-up on. One
+    // cancelled while it waited (its getter cancelled, not woken) does not:
+    // the item there was promised to the getter woken for it, and another
+    // wake-up would send the next getter round to the end of the line
+    // (asyncio.Queue.get: `not getter.cancelled()`).
     while (this.#doneHead === this.#done.length) {
       const getter = this.#loop.createFuture<void>();
       this.#getters.push(getter);
@@ -871,7 +878,7 @@ class AsCompletedIterator<T> implements AsCompleted<T> {
       } catch (error) {
         const i = this.#getters.indexOf(getter);
         if (i !== -1) this.#getters.splice(i, 1);
-        if (this.#doneHead !== this.#done.length) this.#wakeNext();
+        if (this.#doneHead !== this.#done.length && !getter.cancelled()) this.#wakeNext();
         throw error;
       }
     }

@@ -282,24 +282,33 @@ export class Runner {
     try {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
-      await loop.runUntilComplete(loop.shutdownAsyncgens());
-      if (hasDefaultExecutor(loop)) {
+      // asyncio runs both shutdowns as coroutines, each in a task of
+      // run_until_complete (a task number each): its step and the stop
+      // callback take two loop iterations even when there is nothing to
+      // close, and callbacks that the leftover tasks' ends set off (a gather
+      // of them failing, its done callbacks) run in them. So do they here.
+      await loop.runUntilComplete(function* () {
+        yield* loop.shutdownAsyncgens();
+      });
+      await loop.runUntilComplete(function* () {
+        if (!hasDefaultExecutor(loop)) {
+          // Nothing to wait for: settled at once.
+          void loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
+          return;
+        }
         // With the loop running, as asyncio's coroutine: a job's result
-        // still reaches its future, whose done callbacks run. (A future,
-        // not a task: no task number is taken.) The end crosses through
-        // the loop, as asyncio's _do_shutdown thread hands it over with
-        // call_soon_threadsafe: a job's outcome, which crosses the same
-        // way when the job ends, reaches its future first, and the
+        // still reaches its future, whose done callbacks run. The end
+        // crosses through the loop, as asyncio's _do_shutdown thread hands
+        // it over with call_soon_threadsafe: a job's outcome, which crosses
+        // the same way when the job ends, reaches its future first, and the
         // future's done callbacks run before the loop stops.
         const executorDown = new Future<void>(loop);
         loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
           () => loop.callSoon(() => executorDown.setResult(undefined)),
           (error) => loop.callSoon(() => executorDown.setException(error)),
         );
-        await loop.runUntilComplete(executorDown);
-      } else {
-        await loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT);
-      }
+        yield* executorDown;
+      });
     } finally {
       if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
       this.#uninstallDump?.();

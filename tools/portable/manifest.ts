@@ -54,6 +54,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_greenlet",
   "cpython_context",
   "cpython_fuzz_agen",
+  "cpython_fuzz_comb",
 ];
 
 /**
