@@ -51,6 +51,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_struct",
   "cpython_lifecycle",
   "cpython_fuzz_loop",
+  "cpython_fuzz_sync",
 ];
 
 /**
