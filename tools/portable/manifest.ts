@@ -55,6 +55,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_context",
   "cpython_fuzz_agen",
   "cpython_fuzz_comb",
+  "cpython_fuzz_sync",
 ];
 
 /**
