@@ -181,30 +181,34 @@ Deno.test({
 // A task now awaits asyncWith(cm, body) when the manager's aenter or aexit
 // is async, as it did when the body was: the order and the context match.
 
+/** A manager whose async aenter and aexit each log the context twice, a loop iteration apart. */
+class TwoStepManager {
+  constructor(readonly log: string[]) {}
+  async aenter() {
+    this.log.push(`aenter ${v!.getStore()}`);
+    await sleep(0);
+    this.log.push(`aenter2 ${v!.getStore()}`);
+  }
+  async aexit() {
+    this.log.push(`aexit ${v!.getStore()}`);
+    await sleep(0);
+    this.log.push(`aexit2 ${v!.getStore()}`);
+  }
+}
+
 Deno.test({
   name:
     "a task made of asyncWith() of a manager with async aenter/aexit runs them as its own code, in its creator's context",
   ignore,
   fn: async () => {
     const log: string[] = [];
-    class Manager {
-      async aenter() {
-        log.push(`aenter ${v!.getStore()}`);
-        await sleep(0);
-        log.push(`aenter2 ${v!.getStore()}`);
-      }
-      async aexit() {
-        log.push(`aexit ${v!.getStore()}`);
-        await sleep(0);
-        log.push(`aexit2 ${v!.getStore()}`);
-      }
-    }
     await run(async () => {
       await sleep(0);
       const t = createTask(ticker(log, 6));
       const u = inContext(
         "W",
-        () => createTask(asyncWith(new Manager(), () => log.push(`body ${v!.getStore()}`))),
+        () =>
+          createTask(asyncWith(new TwoStepManager(log), () => log.push(`body ${v!.getStore()}`))),
       );
       await u;
       log.push("u done");
@@ -325,23 +329,11 @@ Deno.test({
     //   # tick 0, aenter S, tick 1, aenter2 S, tick 2, tick 3, aexit T, tick 4,
     //   # aexit2 T, tick 5, u done, tick 6
     const log: string[] = [];
-    class Manager {
-      async aenter() {
-        log.push(`aenter ${v!.getStore()}`);
-        await sleep(0);
-        log.push(`aenter2 ${v!.getStore()}`);
-      }
-      async aexit() {
-        log.push(`aexit ${v!.getStore()}`);
-        await sleep(0);
-        log.push(`aexit2 ${v!.getStore()}`);
-      }
-    }
     const stack = new AsyncExitStack();
     await run(async () => {
       await sleep(0);
       const t = createTask(ticker(log, 7));
-      await inContext("S", () => createTask(stack.enterAsyncContext(new Manager())));
+      await inContext("S", () => createTask(stack.enterAsyncContext(new TwoStepManager(log))));
       await inContext("T", () => createTask(stack.aclose()));
       log.push("u done");
       await t;
