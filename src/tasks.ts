@@ -928,6 +928,7 @@ export class Task<T = unknown> extends Future<T> {
         if (kind === NOT_STARTED) start(task);
         return;
       }
+      const left = task.#waiter;
       task.#waiter = null;
       let value = task.#resume;
       task.#resume = undefined;
@@ -938,7 +939,11 @@ export class Task<T = unknown> extends Future<T> {
       }
       if ((task.#kind & MUST_CANCEL) !== 0) {
         Task.#clearMustCancel(task);
-        if (!(throws && value instanceof CancelledError)) {
+        // As asyncio's step, a CancelledError on its way in is kept: the
+        // one thrown in, or that of the future it waited on, cancelled,
+        // which the coroutine reads at its `yield*` (its message, not the
+        // latest cancel's).
+        if (!(throws && value instanceof CancelledError) && !cancelledFuture(left)) {
           throws = true;
           value = new CancelledError(Task.#cancelMessage(task));
         }
@@ -1328,6 +1333,7 @@ export class Task<T = unknown> extends Future<T> {
           if (record.relay !== null) countRelayWait(task, -1);
           return record.instead;
         }
+        const left = task.#waiter;
         task.#resume = task.#waiter = null;
         if ((task.#kind & HOST_MASK) === PARKED && !task.done()) {
           task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
@@ -1338,14 +1344,25 @@ export class Task<T = unknown> extends Future<T> {
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
         if ((task.#kind & MUST_CANCEL) !== 0 && !task.done()) {
-          // Cancelled after what it awaited completed: the await throws.
+          // Cancelled after what it awaited completed: the await throws,
+          // the awaited future's own CancelledError if it was cancelled.
           Task.#clearMustCancel(task);
-          return new CancelledError(Task.#cancelMessage(task));
+          if (!cancelledFuture(left)) return new CancelledError(Task.#cancelMessage(task));
         }
         return undefined;
       },
     });
   }
+}
+
+/**
+ * Whether a task's waiter is a future that ended in a `CancelledError`,
+ * cancelled or failed with one (a gather whose child was cancelled): that
+ * error goes in, as asyncio's `__wakeup` hands it to `__step`.
+ */
+function cancelledFuture(waiter: unknown): boolean {
+  if (!(waiter instanceof Future) || !waiter.done()) return false;
+  return waiter.cancelled() || waiter.exception() instanceof CancelledError;
 }
 
 /** Whether `coro` is a coroutine object a task awaits rather than drives (see AWAIT_FIRST). */

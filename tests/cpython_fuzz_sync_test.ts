@@ -11,9 +11,8 @@
  * coroutines awaited from them; their event logs (each outcome and wake-up,
  * at its `loop.time()`) diffed. Each test is the TypeScript twin of a small
  * Python program quoted in its comment, pinned to what CPython prints: the
- * two findings (both in the core: the first fixed, the second ignored until
- * it is, with the fix it needs), and the subtlest passing programs as
- * regression guards.
+ * two findings (both in the core, both fixed), and the subtlest passing
+ * programs as regression guards.
  *
  * @module
  */
@@ -90,19 +89,18 @@ Deno.test({
 //   # CPython prints ('m1',): the gather fails with the child's CancelledError('m1'),
 //   # and Task.__step keeps an exception it throws in when it is a CancelledError already.
 //
-// The library's task ends with a CancelledError without the message: a waiter that
-// completes wakes the task with nothing to throw (the coroutine reads the outcome at
-// its `yield*`), so the step's must-cancel throws a new CancelledError(latest message)
-// in place of the future's. A message-only difference, found by the fuzzer in the
-// gathers of its programs (a task cancelled twice while its gather unwinds). The fix
-// I would make is in the task's step (src/tasks.ts, the lead's): when MUST_CANCEL is
-// set and nothing is thrown in, throw the waiter's own error if the waiter it just
-// left is done with a CancelledError, as asyncio's `__wakeup` hands `__step` the
+// The library's task ended with a CancelledError without the message: a waiter
+// that completes wakes the task with nothing to throw (the coroutine reads the
+// outcome at its `yield*`), so the step's must-cancel threw a new
+// CancelledError(latest message) in place of the future's. A message-only
+// difference, found by the fuzzer in the gathers of its programs (a task
+// cancelled twice while its gather unwinds). The step (and an async body's
+// unpark) now lets the coroutine read the waiter's own CancelledError when the
+// waiter it just left ended in one, as asyncio's `__wakeup` hands `__step` the
 // future's exception.
 for (const style of STYLES) {
   Deno.test({
     name: `${style}: a second cancel() keeps the CancelledError the awaited gather failed with`,
-    ignore: true,
     fn: async () => {
       await run(function* () {
         const t = spawn(style, function* () {
