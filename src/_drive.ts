@@ -212,6 +212,24 @@ export const COROUTINE_NAME: unique symbol = Symbol("coroutine name");
  */
 export const AWAIT_FIRST: unique symbol = Symbol("await first");
 
+type AwaitedFirst = { [AWAIT_FIRST]?: boolean };
+
+/**
+ * Marks `coro` {@linkcode AWAIT_FIRST}: a task made of it awaits it.
+ *
+ * @param coro The coroutine object.
+ * @returns `coro`.
+ */
+export function awaitFirst<T extends object>(coro: T): T {
+  (coro as AwaitedFirst)[AWAIT_FIRST] = true;
+  return coro;
+}
+
+/** Whether `coro` is marked {@linkcode AWAIT_FIRST}. */
+export function isAwaitedFirst(coro: unknown): boolean {
+  return (coro as AwaitedFirst | null | undefined)?.[AWAIT_FIRST] === true;
+}
+
 /**
  * The `TypeError` for a coroutine that yielded `yielded`, which is not the
  * yield protocol: it names what was yielded and the fix.

@@ -30,7 +30,7 @@ import {
 } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
 import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
-import { AWAIT_FIRST, awaitAny } from "./_drive.ts";
+import { awaitAny, awaitFirst, isAwaitedFirst } from "./_drive.ts";
 import { copyOutcome, Future } from "./futures.ts";
 import {
   type Awaitable,
@@ -559,7 +559,7 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
 function startsBody(aw: unknown): boolean {
   return typeof aw === "function"
     ? Object.getPrototypeOf(aw) !== GeneratorFunctionPrototype
-    : (aw as { [AWAIT_FIRST]?: boolean } | null)?.[AWAIT_FIRST] === true;
+    : isAwaitedFirst(aw);
 }
 
 // (A prototype compare: Object.prototype.toString, what functionKind reads,
@@ -575,8 +575,7 @@ const GeneratorFunctionPrototype = Object.getPrototypeOf(function* () {});
  * woke the loop, in which the drain steps a generator.
  */
 function awaitedByItsTask<T>(coro: CoroutineObject<T>, marked: boolean): CoroutineObject<T> {
-  if (marked) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
-  return coro;
+  return marked ? awaitFirst(coro) : coro;
 }
 
 // ---------------------------------------------------------------------------

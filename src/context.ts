@@ -16,7 +16,7 @@
 
 import { RuntimeError } from "./errors.ts";
 import { checkFunction, describe, functionKind } from "./_checks.ts";
-import { AWAIT_FIRST, awaitAnyAsync } from "./_drive.ts";
+import { awaitAnyAsync, awaitFirst } from "./_drive.ts";
 import { CoroutineObject } from "./coroutines.ts";
 import { runsAsync } from "./tasks.ts";
 import { awaitStep } from "./_step.ts";
@@ -123,12 +123,6 @@ function isGeneratorFunction(fn: unknown): boolean {
   return functionKind(fn) === "generator function";
 }
 
-/** Marks `coro` as one a task made of it awaits (see `AWAIT_FIRST`). */
-function awaitedByItsTask<T>(coro: CoroutineObject<T>): CoroutineObject<T> {
-  (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
-  return coro;
-}
-
 function checkManager(cm: unknown): void {
   if (
     cm === null || typeof cm !== "object" ||
@@ -226,7 +220,7 @@ export function asyncWith<T, R>(
   // task of its own, awaited: a step later, in the context of whatever code
   // woke the loop; a plain one, outside every task).
   if (!isGeneratorFunction(fn) || runsAsync(cm.aenter) || runsAsync(cm.aexit)) {
-    awaitedByItsTask(coro);
+    awaitFirst(coro);
   }
   return coro;
 }
@@ -437,7 +431,8 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
   ): F {
     checkFunction(callback, "the callback", "push a callback");
     const asTask = runsAsync(callback);
-    const exit = isGeneratorFunction(callback)
+    const generator = isGeneratorFunction(callback);
+    const exit = generator
       ? function* () {
         yield* awaitStep(() => callback(...args), false);
         return false;
@@ -453,7 +448,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
           await awaitAnyAsync(callback(...args));
           return false;
         });
-    if (!isGeneratorFunction(callback)) asyncExits.add(exit);
+    if (!generator) asyncExits.add(exit);
     this.#exits.push(exit);
     return callback;
   }
@@ -575,7 +570,7 @@ async function disposeStack(stack: AsyncExitStack): Promise<void> {
 function enter<T>(stack: AsyncExitStack, cm: AsyncContextManagerLike<T>): CoroutineObject<T> {
   const coro = new CoroutineObject(() => enterGenerator(stack, cm), () => enterAsync(stack, cm));
   // A task of it runs an async aenter as its own code, as asyncWith's does.
-  return runsAsync(cm.aenter) ? awaitedByItsTask(coro) : coro;
+  return runsAsync(cm.aenter) ? awaitFirst(coro) : coro;
 }
 
 /**
@@ -663,5 +658,5 @@ function unwind(stack: AsyncExitStack, error: unknown): CoroutineObject<boolean>
     () => unwindAsync(stack, error),
   );
   // A task of it runs async exits as its own code, as asyncWith's does.
-  return hasAsyncExit(stack) ? awaitedByItsTask(coro) : coro;
+  return hasAsyncExit(stack) ? awaitFirst(coro) : coro;
 }

@@ -79,7 +79,7 @@ import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import type { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
-import { AWAIT_FIRST } from "./_drive.ts";
+import { awaitFirst } from "./_drive.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
 import { askCancelAgain, awaitStep } from "./_step.ts";
 
@@ -525,7 +525,7 @@ export function anext<T, D>(
   // task's own code, in its creator's context (driven by yield*, it would
   // run as a task of its own, a step later, in the context of whatever code
   // woke the loop).
-  if (nextRunsAsync(iterator)) (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+  if (nextRunsAsync(iterator)) awaitFirst(coro);
   return coro;
 }
 
@@ -739,7 +739,7 @@ export function asyncFor<T>(
   // code (driven by yield*, an async one would run as a task of its own, a
   // step later: see fetch; a plain one, outside every task).
   if (nextRunsAsync(iterator) || functionKind(body) !== "generator function") {
-    (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] = true;
+    awaitFirst(coro);
   }
   return coro;
 }

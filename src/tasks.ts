@@ -159,11 +159,11 @@ import {
 import { deliverThen, FutureIterator, NO_FUTURE, settleThen, SLEEP0, type Wait } from "./_await.ts";
 import { host } from "./_host/timers.ts";
 import {
-  AWAIT_FIRST,
   awaitAny,
   claim,
   claimGenerator,
   COROUTINE_NAME,
+  isAwaitedFirst,
   OwnWait,
   releaseClaim,
   WAITING,
@@ -455,7 +455,7 @@ export class Task<T = unknown> extends Future<T> {
     if (typeof thrown === "function") {
       kind = next === generatorNext && thrown === generatorThrow ? NATIVE_GENERATOR : GENERATOR;
       // asyncWith(cm, async body): awaited, as a function returning it is.
-      if (kind === GENERATOR && awaitsFirst(coro)) kind = NOT_STARTED;
+      if (kind === GENERATOR && isAwaitedFirst(coro)) kind = NOT_STARTED;
     } else if (typeof coro === "function") kind = NOT_STARTED;
     else if (isThenable(coro)) kind = PROMISE;
     else {
@@ -1365,11 +1365,6 @@ function cancelledFuture(waiter: unknown): boolean {
   return waiter.cancelled() || waiter.exception() instanceof CancelledError;
 }
 
-/** Whether `coro` is a coroutine object a task awaits rather than drives (see AWAIT_FIRST). */
-function awaitsFirst(coro: unknown): boolean {
-  return (coro as { [AWAIT_FIRST]?: boolean })[AWAIT_FIRST] === true;
-}
-
 /**
  * The first segment of a task that is not a coroutine yet: calls its
  * function, or takes the coroutine object it awaits (see AWAIT_FIRST),
@@ -1378,7 +1373,7 @@ function awaitsFirst(coro: unknown): boolean {
  */
 function callFirst(fn: unknown): unknown {
   const body = typeof fn === "function" ? (fn as () => unknown)() : fn;
-  return awaitsFirst(body) ? (body as PromiseLike<unknown>).then() : body;
+  return isAwaitedFirst(body) ? (body as PromiseLike<unknown>).then() : body;
 }
 
 /** Whether `value` is a plain native promise (an async function's), whose `then` is the engine's. */
