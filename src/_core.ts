@@ -185,11 +185,17 @@ export const RUNNING_STEP: unique symbol = Symbol("runningStep");
 /** `loop[HOST_WORK](delta)`: counts host work (async bodies, wrapped promises) virtual time waits for. */
 export const HOST_WORK: unique symbol = Symbol("hostWork");
 /**
- * `loop[HOST_TURN]()`: an async body was resumed or started; the drain
- * lets it run (host microtasks) before the next callback, as asyncio's step
- * runs a coroutine's code (see `EventLoop[HOST_TURN]`).
+ * `loop[HOST_TURN](task)`: the async body of `task` was resumed or started;
+ * the drain lets it run (host microtasks) before the next callback, as
+ * asyncio's step runs a coroutine's code (see `EventLoop[HOST_TURN]`).
  */
 export const HOST_TURN: unique symbol = Symbol("hostTurn");
+/**
+ * `loop[IN_TURN_OF](task)`: whether the drain is paused now for the host
+ * turn of `task`'s body, which asyncio would still be running in its step
+ * (see `EventLoop[IN_TURN_OF]`).
+ */
+export const IN_TURN_OF: unique symbol = Symbol("inTurnOf");
 /**
  * `loop[BODY_RAN](task)`, debug mode: an async body's code, running in host
  * microtasks since the drain or the previous body stopped, parked or ended

@@ -29,15 +29,10 @@ import {
   isThenable,
 } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
-import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER } from "./_core.ts";
-import { awaitAny, awaitFirst, isAwaitedFirst } from "./_drive.ts";
-import { copyOutcome, Future } from "./futures.ts";
-import {
-  type Awaitable,
-  coroutine,
-  type CoroutineLike,
-  type CoroutineObject,
-} from "./coroutines.ts";
+import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER, runningLoopFor } from "./_core.ts";
+import { awaitAny, awaitAnyAsync, awaitFirst, isAwaitedFirst } from "./_drive.ts";
+import { copyOutcome, Future, wrapFuture } from "./futures.ts";
+import { type Awaitable, coroutine, type CoroutineLike, CoroutineObject } from "./coroutines.ts";
 import { ensureFuture } from "./tasks.ts";
 import { AsyncIteratorBase } from "./iterators.ts";
 import { getRunningLoop } from "./runners.ts";
@@ -588,7 +583,55 @@ function* awaitInline<T>(aw: AwaitableOrCoroutine<T>): Generator<unknown, T, unk
   return yield* awaitAny<T>(aw);
 }
 
-const waitForCoroutine = coroutine(function* <T>(
+/**
+ * `awaitInline` for async functions: an iterator is driven and a future
+ * awaited as `awaitInline` does, and a promise awaited through its future,
+ * so that a cancel reaches the wait (a promise that settles in the
+ * awaiting task's step goes on at once: see `wrapFuture`). A
+ * `CoroutineObject` with an async twin (`anext()`) runs that, natively.
+ */
+function awaitInlineAsync<T>(aw: AwaitableOrCoroutine<T>): PromiseLike<T> | T {
+  if (aw instanceof Future || isCoroutineLike(aw)) return awaitAnyAsync<T>(aw);
+  if (typeof aw === "function") return ensureFuture(aw) as Future<T>;
+  return wrapFuture(aw as PromiseLike<T>, runningLoopFor("await a promise"));
+}
+
+/**
+ * `waitFor`'s coroutine: the generator that `yield*` drives, and its async
+ * twin that `await` runs, in the awaiting function's own code, as asyncio's
+ * `await wait_for(aw, t)` runs `aw` in the awaiting task: an async
+ * iterator's `anext()` awaited there takes its native path too, with no loop
+ * iteration between its end and the caller's next line.
+ */
+function waitForCoroutine<T>(
+  aw: AwaitableOrCoroutine<T>,
+  seconds: number | null,
+): CoroutineObject<T> {
+  return new CoroutineObject<T>(
+    () => waitForSteps(aw, seconds),
+    () => waitForAsync(aw, seconds),
+    "waitFor",
+  );
+}
+
+async function waitForAsync<T>(aw: AwaitableOrCoroutine<T>, seconds: number | null): Promise<T> {
+  if (seconds === null) return await awaitInlineAsync(aw);
+  // No time at all: as the generator (it waits only for a cancel to land).
+  if (seconds <= 0) return await awaitAnyAsync<T>(waitForSteps(aw, seconds));
+  const cm = makeTimeout(seconds);
+  cm.aenter();
+  let result: T;
+  try {
+    result = await awaitInlineAsync(aw);
+  } catch (error) {
+    cm.aexit(error);
+    throw error;
+  }
+  cm.aexit(undefined);
+  return result;
+}
+
+function* waitForSteps<T>(
   aw: AwaitableOrCoroutine<T>,
   seconds: number | null,
 ): Generator<unknown, T, unknown> {
@@ -622,7 +665,7 @@ const waitForCoroutine = coroutine(function* <T>(
   }
   cm.aexit(undefined);
   return result;
-});
+}
 
 /**
  * Waits for `aw` at most `timeout` seconds (asyncio.wait_for, Python 3.12,
@@ -677,7 +720,7 @@ export function waitFor<T>(
     throw new TypeError("Cannot wait for: expected the timeout in seconds or null, got undefined");
   }
   const seconds = checkSecondsOrNull(timeout, "the timeout", "wait for");
-  return awaitedByItsTask(waitForCoroutine<T>(aw, seconds) as CoroutineObject<T>, startsBody(aw));
+  return awaitedByItsTask(waitForCoroutine<T>(aw, seconds), startsBody(aw));
 }
 
 // ---------------------------------------------------------------------------

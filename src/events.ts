@@ -80,6 +80,7 @@ import {
   HOLD,
   HOST_TURN,
   HOST_WORK,
+  IN_TURN_OF,
   INTERRUPT,
   IO_SOURCES,
   IO_WAIT,
@@ -541,6 +542,8 @@ export class EventLoop {
   // TURN_MOVES_POLLED), and the macrotask that ends a turn no longer polled.
   #turnMoves = 0;
   #turnWatch: HostHandle | null = null;
+  // The task whose body the current host turn waits for (see [IN_TURN_OF]).
+  #turnTask: unknown = undefined;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1467,10 +1470,26 @@ export class EventLoop {
    *
    * @ignore
    */
-  [HOST_TURN](): void {
+  [HOST_TURN](task: unknown): void {
     // (The tasks layer counts the body as host work before it calls this.)
+    // Resumed in its own turn (see [IN_TURN_OF]): the turn waits for it on.
+    if (this[IN_TURN_OF](task)) return;
     if (!this.#bodyTurn) this.#turnBase = this.#hostWork - 1;
     this.#hostTurn = this.#bodyTurn = true;
+    this.#turnTask = task;
+  }
+
+  /**
+   * Whether the drain is paused for the host turn of `task`'s body (see
+   * [HOST_TURN]): code that settles there is still the body's step, in
+   * asyncio's terms, as a promise the body awaits and that settles in the
+   * microtasks of its turn (an async function's that needed no wait).
+   *
+   * @ignore
+   */
+  [IN_TURN_OF](task: unknown): boolean {
+    return task === this.#turnTask && !this.#draining && this.#wakePending &&
+      (this.#hostTurnTicks !== 0 || this.#turnWatch !== null);
   }
 
   /** @ignore */
@@ -1762,6 +1781,8 @@ export class EventLoop {
 
   /** The drain; in debug mode, the async bodies it resumed are timed from its end. */
   #pump(): void {
+    // A turn asked for in this drain names its task anew (see [HOST_TURN]).
+    this.#turnTask = undefined;
     if (!this.#debug) return this.#drain();
     this.#reportBodies();
     this.#drain();

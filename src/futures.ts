@@ -31,6 +31,7 @@ import {
   eventLoopFor,
   hasToFuture,
   HOST_WORK,
+  IN_TURN_OF,
   install,
   keepShapes,
   layers,
@@ -40,6 +41,7 @@ import {
   TO_FUTURE,
 } from "./_core.ts";
 import {
+  deliverThen,
   FutureIterator,
   goOn,
   refused,
@@ -528,7 +530,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @ignore */
   [AWAIT](record: Wait): unknown {
-    if (this instanceof RelayFuture) record.relay = this;
     try {
       layers.park(record, this);
     } catch (error) {
@@ -578,6 +579,8 @@ export function isFuture(value: unknown): value is Future<unknown> {
  */
 class RelayFuture<T> extends Future<T> {
   #counting = true;
+  /** The last `await` of it from async code (a `then()`, a driven coroutine's step). */
+  #awaited: Wait | null = null;
 
   constructor(loop: EventLoop, source: PromiseLike<T>) {
     super(loop);
@@ -585,13 +588,40 @@ class RelayFuture<T> extends Future<T> {
     source.then(
       (value) => {
         this.stopCounting();
-        if (!this.done() && !loop.isClosed()) this.setResult(value);
+        if (this.done() || loop.isClosed()) return;
+        this.setResult(value);
+        this.#goOn();
       },
       (error) => {
         this.stopCounting();
-        if (!this.done() && !loop.isClosed()) this.setException(error);
+        if (this.done() || loop.isClosed()) return;
+        this.setException(error);
+        this.#goOn();
       },
     );
+  }
+
+  /** @ignore */
+  override [AWAIT](record: Wait): unknown {
+    record.relay = this;
+    const refusal = super[AWAIT](record);
+    if (refusal === undefined) this.#awaited = record;
+    return refusal;
+  }
+
+  /**
+   * The promise settled: if it did so in the host turn of the task whose
+   * async code awaits it (an async function's promise that needed no wait,
+   * or whose last wait that task's step just ended), that code goes on now,
+   * as asyncio's `await coro()` runs on through a coroutine that returns
+   * without suspending, not a loop iteration later through the ready queue.
+   * (The wake-up queued there finds the wait settled, and does nothing.)
+   */
+  #goOn(): void {
+    const record = this.#awaited;
+    if (record === null) return;
+    this.#awaited = null;
+    if (this.getLoop()[IN_TURN_OF](record.task)) deliverThen(record);
   }
 
   /** The promise settled, or runs inline in a task that accounts for it. */

@@ -1035,7 +1035,7 @@ export class Task<T = unknown> extends Future<T> {
         // waits for it before its next callback.
         task.#resume = undefined;
         Task.#enterHost(task);
-        task.getLoop()[HOST_TURN]();
+        task.getLoop()[HOST_TURN](task);
         gate.open(gate);
         return;
       }
@@ -1118,7 +1118,7 @@ export class Task<T = unknown> extends Future<T> {
           // the next iteration (in a window of its own, without a context store;
           // a gated start asked for the turn already).
           if (windows === null) {
-            if (!gated) task.getLoop()[HOST_TURN]();
+            if (!gated) task.getLoop()[HOST_TURN](task);
           } else {
             if (windows.getStore() !== task) windows.open(task, task.getLoop(), null);
             windows.endSegment();
@@ -1339,7 +1339,7 @@ export class Task<T = unknown> extends Future<T> {
           task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
           const loop = task.getLoop();
           loop[HOST_WORK](1);
-          if (windows === null) loop[HOST_TURN]();
+          if (windows === null) loop[HOST_TURN](task);
         }
         // An abandoned wait (see #abandonWait) throws its error.
         if (record.instead !== undefined) return record.instead;
