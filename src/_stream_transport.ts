@@ -266,6 +266,11 @@ export class StreamTransport extends Transport {
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
   #protocolPaused = false;
+  /**
+   * What `abort()` found written behind a host write that had not started
+   * to be taken: sent after it, before the socket closes (see `#forceClose`).
+   */
+  #tail: Uint8Array | null = null;
 
   /**
    * Wraps `conn`; `connectionMade()` is called on the next iteration, then
@@ -811,6 +816,19 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      const tail = this.#tail;
+      this.#tail = null;
+      if (tail !== null && !this.#hostClosed && this.#flightAt + n === this.#flightEnd) {
+        // abort()'s tail (see #forceClose): the peer took the write before
+        // it, so it gets another host turn before the socket closes.
+        this.#flight = tail;
+        this.#flightAt = 0;
+        this.#flightEnd = tail.length;
+        if (this.#closeTimer !== null) host.clearTimeout(this.#closeTimer);
+        this.#closeTimer = host.setTimeout(() => this.#closeConn(), 0);
+        this.#send();
+        return;
+      }
       if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
@@ -845,6 +863,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
+      this.#tail = null;
       if (this.#closeTimer !== null) this.#closeConn();
       this.#settled();
       return;
@@ -933,6 +952,13 @@ export class StreamTransport extends Transport {
     // TLS writes leave a loop step later: the bytes of a write() just made
     // are handed to the host now, as asyncio's TLS write() sends them at once.
     if (this.#flushScheduled && !this.#writing && this.#outLength !== 0) this.#flush();
+    // Bytes written while the first host write of a buffer was in flight:
+    // asyncio's write() would have handed them to the kernel too (its
+    // buffer was empty), so abort() drops none of them. They follow that
+    // write, if the host takes all of it, before the socket closes.
+    else if (this.#writing && this.#flightAt === 0 && this.#outLength !== 0) {
+      this.#tail = this.#out.subarray(0, this.#outLength);
+    }
     this.#out = EMPTY;
     this.#outLength = 0;
     this.#writeSize = 0;
