@@ -15,6 +15,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  BufferedProtocol,
+  DatagramProtocol,
   type EventLoop,
   type Future,
   getRunningLoop,
@@ -24,11 +26,18 @@ import {
   type Transport,
 } from "../mod.ts";
 import { dec, enc, portOf } from "./_echo.ts";
+import { nodeBuiltin } from "../src/_host/builtin.ts";
 
 const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
 /** A test that needs sockets: every runtime but a browser. */
 function netTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: inBrowser, fn });
+}
+
+/** UDP needs `node:dgram` (Deno, Node, Bun); a browser reports these skipped. */
+const HAS_DGRAM = nodeBuiltin("node:dgram") !== undefined;
+function udpTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: !HAS_DGRAM, fn });
 }
 
 /** A protocol that logs what it gets, as the fuzzer's did. */
@@ -174,6 +183,105 @@ netTest(
         ]);
         await closeServer(server);
       }
+    });
+  },
+);
+
+// Passing guard: a BufferedProtocol whose buffer holds 7 bytes gets every
+// byte of a 3,000-byte write in order; paused, it gets nothing more until
+// resumed; and the end of the stream after the bytes. CPython:
+//
+//   s.pause_reading(); c.write(data); c.write_eof(); s.resume_reading()
+//   # buffer_updated() pieces joined == data, then eof_received()
+netTest(
+  "a BufferedProtocol with a small buffer, paused and resumed, gets every byte, then the end",
+  async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const eof = loop.createFuture<string>();
+      let transport!: Transport;
+      const made = loop.createFuture<void>();
+      const server = await loop.createServer(
+        () =>
+          new class extends BufferedProtocol {
+            buffer = new Uint8Array(7);
+            got = "";
+            override connectionMade(t: Transport) {
+              transport = t;
+              t.pauseReading();
+              made.setResult();
+            }
+            override getBuffer() {
+              return this.buffer;
+            }
+            override bufferUpdated(n: number) {
+              this.got += dec(this.buffer.subarray(0, n));
+            }
+            override eofReceived() {
+              eof.setResult(this.got);
+              return false;
+            }
+          }(),
+        "127.0.0.1",
+        0,
+      );
+      const log: string[] = [];
+      const [c] = await loop.createConnection(
+        () => new Peer(loop, log, "c"),
+        "127.0.0.1",
+        portOf(server),
+      );
+      await made;
+      const data = Array.from({ length: 3000 }, (_, i) => "abc"[i % 3]).join("");
+      c.write(enc(data));
+      c.writeEof();
+      assert.equal(transport.isReading(), false);
+      transport.resumeReading();
+      assert.equal(await eof, data);
+      c.close();
+      await closeServer(server);
+    });
+  },
+);
+
+// Passing guard: UDP datagrams of a burst arrive in order, an empty one
+// included, and a datagramReceived() that throws is reported with the
+// error and the endpoint reads on. CPython (connected or not):
+//
+//   for d in (b"x", b"", b"yy"): a.sendto(d, B)
+//   # datagram_received b'x' (raises MyErr: the handler gets it), b'', b'yy'
+udpTest(
+  "UDP: a burst arrives in order, an empty datagram too; a throwing datagramReceived() is reported",
+  async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const reports: unknown[] = [];
+      loop.setExceptionHandler((_loop, context) => reports.push(context.exception));
+      class Boom extends Error {}
+      const got: string[] = [];
+      const all = loop.createFuture<void>();
+      const [b] = await loop.createDatagramEndpoint(
+        () =>
+          new class extends DatagramProtocol {
+            override datagramReceived(data: Uint8Array) {
+              got.push(dec(data));
+              if (got.length === 3) all.setResult();
+              if (got.length === 1) throw new Boom("first");
+            }
+          }(),
+        { localAddr: ["127.0.0.1", 0] },
+      );
+      const [a] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), {
+        localAddr: ["127.0.0.1", 0],
+        remoteAddr: b.getExtraInfo("sockname") as [string, number],
+      });
+      for (const d of ["x", "", "yy"]) a.sendto(enc(d));
+      await all;
+      assert.deepEqual(got, ["x", "", "yy"]);
+      assert.equal(reports.length, 1);
+      assert.ok(reports[0] instanceof Boom);
+      a.close();
+      b.close();
     });
   },
 );
