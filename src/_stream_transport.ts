@@ -266,6 +266,8 @@ export class StreamTransport extends Transport {
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
   #protocolPaused = false;
+  /** A host write `abort()` started (see `#forceClose`) is in flight. */
+  #tailWriting = false;
 
   /**
    * Wraps `conn`; `connectionMade()` is called on the next iteration, then
@@ -811,7 +813,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null) this.#closeConn();
+      if (this.#closeTimer !== null && !this.#tailWriting) this.#closeConn();
       this.#settled();
       return;
     }
@@ -845,7 +847,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null) this.#closeConn();
+      if (this.#closeTimer !== null && !this.#tailWriting) this.#closeConn();
       this.#settled();
       return;
     }
@@ -857,6 +859,23 @@ export class StreamTransport extends Transport {
       toOSError(error, `write to ${formatAddress(this.#peer)}`, this.#tls),
       "Fatal write error on socket transport",
     );
+  }
+
+  /**
+   * Hands `abort()`'s tail to the host at once, behind the write in flight
+   * (the host keeps their order), as asyncio's `write()` would have; the
+   * socket closes once both settled, or when `#closeHost`'s timer fires.
+   */
+  #sendTail(tail: Uint8Array): void {
+    this.#tailWriting = true;
+    this.#loop[IO_WAIT](1);
+    const done = () => {
+      this.#tailWriting = false;
+      this.#loop[IO_WAIT](-1);
+      if (this.#closeTimer !== null && !this.#writing) this.#closeConn();
+      this.#settled();
+    };
+    this.#conn.write(tail).then(done, done);
   }
 
   #shutdownWrite(): void {
@@ -933,6 +952,13 @@ export class StreamTransport extends Transport {
     // TLS writes leave a loop step later: the bytes of a write() just made
     // are handed to the host now, as asyncio's TLS write() sends them at once.
     if (this.#flushScheduled && !this.#writing && this.#outLength !== 0) this.#flush();
+    // Bytes written while the first host write of a buffer was in flight:
+    // asyncio's write() would have handed them to the kernel too (its
+    // buffer was empty), so abort() drops none of them. They follow that
+    // write, if the host takes all of it, before the socket closes.
+    else if (this.#writing && this.#flightAt === 0 && this.#outLength !== 0) {
+      this.#sendTail(this.#out.subarray(0, this.#outLength));
+    }
     this.#out = EMPTY;
     this.#outLength = 0;
     this.#writeSize = 0;
@@ -958,7 +984,7 @@ export class StreamTransport extends Transport {
    * did not take: `write(b"bye"); abort()` sends "bye". A host write here
    * may not have reached the kernel yet (Deno starts it in a later turn),
    * so while the first host write of a buffer is in flight the socket
-   * closes once it settles, or a host turn later if it waits for a peer
+   * closes once it settles, or two host turns later if it waits for a peer
    * that does not read. (The rest of a buffer the host took only part of
    * is what the kernel did not take: dropped at once, as asyncio drops it.)
    * The last read of a closed stream (see `#close`) waits the same way.
@@ -969,7 +995,13 @@ export class StreamTransport extends Transport {
       ((this.#writing && this.#flightAt === 0) || (this.#reading && this.#lastRead)) &&
       !this.#loop.isClosed()
     ) {
-      this.#closeTimer = host.setTimeout(() => this.#closeConn(), 0);
+      // Two host turns, not one: Deno starts a write in the host turn after
+      // the call, and a loop that ran on for a millisecond or more after
+      // abort() found the one turn's timer due first, which closed the
+      // socket before the write started (the peer got nothing).
+      this.#closeTimer = host.setTimeout(() => {
+        this.#closeTimer = host.setTimeout(() => this.#closeConn(), 0);
+      }, 0);
       return;
     }
     this.#closeConn();
@@ -992,7 +1024,9 @@ export class StreamTransport extends Transport {
 
   /** After a host operation settled: once none is left, schedule `connectionLost`. */
   #settled(): void {
-    if (this.#state !== LOST || this.#reading || this.#writing || this.#shutting) return;
+    if (
+      this.#state !== LOST || this.#reading || this.#writing || this.#shutting || this.#tailWriting
+    ) return;
     this.#state = DONE;
     if (this.#loop.isClosed()) {
       this.#release();
