@@ -188,3 +188,27 @@ Deno.test("reads to the end of a child's output, then communicate() after it exi
     assert.deepEqual([dec(out), err], ["", null]);
   });
 });
+
+// Finding: a limit of 0 or below was a TypeError here, where asyncio's
+// StreamReader says ValueError('Limit cannot be <= 0') (RangeError, as this
+// library's openConnection() and `new StreamReader(0)` already throw for
+// it); a limit that is no number stays a TypeError, as in asyncio.
+// (CPython's create_subprocess_exec(limit=0) itself raises it inside
+// connection_made() and never returns: the child is spawned first.)
+Deno.test("a limit of 0 or below is a RangeError (asyncio's ValueError), one of the wrong type a TypeError", () => {
+  for (const limit of [0, -1, 1.5]) {
+    assert.throws(
+      () => createSubprocessExec("echo", { limit }),
+      (error) =>
+        error instanceof RangeError && /options\.limit as a positive integer/.test(error.message),
+    );
+    assert.throws(
+      () => createSubprocessShell("echo", { limit }),
+      (error) => error instanceof RangeError,
+    );
+  }
+  assert.throws(
+    () => createSubprocessExec("echo", { limit: "8" as unknown as number }),
+    (error) => error instanceof TypeError && /got the string "8"/.test(error.message),
+  );
+});
