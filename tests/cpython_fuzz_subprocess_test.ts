@@ -22,6 +22,7 @@ import {
   newEventLoop,
   PIPE,
   run,
+  sleep,
   STDOUT,
   TimeoutError,
   waitFor,
@@ -190,6 +191,59 @@ Deno.test("reads to the end of a child's output, then communicate() after it exi
     assert.equal(await proc.wait(), 5);
     const [out, err] = await proc.communicate();
     assert.deepEqual([dec(out), err], ["", null]);
+  });
+});
+
+// p = await asyncio.create_subprocess_exec("sleep", "30", stdin=PIPE)
+// p.stdin.write(b"z" * 300000)
+// try: await asyncio.wait_for(p.stdin.drain(), 0.2)
+// except TimeoutError: print(p.stdin.is_closing())   # False
+// p.kill(); print(await p.wait())                     # -9
+// await asyncio.sleep(0.05); print(p.stdin.is_closing())   # True
+// await p.stdin.drain()         # ConnectionResetError: Connection lost
+// p.stdin.write(b"more"); await p.stdin.drain()   # ConnectionResetError (the write dropped)
+// await p.stdin.wait_closed()   # BrokenPipeError (bytes were left in the pipe)
+// print(await p.communicate(b"x"))   # (None, None)
+Deno.test("a drain() timed out on a full pipe, then the child killed: the bytes are lost out loud", async () => {
+  await run(function* () {
+    const proc = yield* createSubprocessExec("sleep", "30", { stdin: PIPE });
+    const stdin = proc.stdin!;
+    stdin.write(new Uint8Array(300000));
+    try {
+      yield* waitFor(stdin.drain(), 0.2);
+      assert.fail("drain() returned");
+    } catch (error) {
+      assert.ok(error instanceof TimeoutError);
+    }
+    assert.equal(stdin.isClosing(), false);
+    proc.kill();
+    assert.equal(yield* proc.wait(), -9);
+    yield* sleep(0.05);
+    assert.equal(stdin.isClosing(), true);
+    const name = (error: unknown) => (error as Error).constructor.name;
+    let drained: string | null = null;
+    try {
+      yield* stdin.drain();
+    } catch (error) {
+      drained = name(error);
+    }
+    assert.equal(drained, "ConnectionResetError");
+    stdin.write(enc("more"));
+    drained = null;
+    try {
+      yield* stdin.drain();
+    } catch (error) {
+      drained = name(error);
+    }
+    assert.equal(drained, "ConnectionResetError");
+    let closed: string | null = null;
+    try {
+      yield* stdin.waitClosed();
+    } catch (error) {
+      closed = name(error);
+    }
+    assert.equal(closed, "BrokenPipeError");
+    assert.deepEqual(yield* proc.communicate(enc("x")), [null, null]);
   });
 });
 
