@@ -225,7 +225,10 @@ function checkOptions(options: unknown, what: string): SubprocessOptions {
     o.limit !== undefined &&
     (typeof o.limit !== "number" || !Number.isInteger(o.limit) || o.limit <= 0)
   ) {
-    throw new TypeError(
+    // A number out of range is asyncio's ValueError ('Limit cannot be <= 0'):
+    // a RangeError, as openConnection()'s; another type a TypeError.
+    const ErrorClass = typeof o.limit === "number" ? RangeError : TypeError;
+    throw new ErrorClass(
       `Cannot ${what}: expected options.limit as a positive integer, got ${describe(o.limit)}`,
     );
   }
@@ -277,6 +280,7 @@ function shellRequest(cmd: unknown, options: unknown, what: string): Request {
  * @returns An awaitable of the {@linkcode Process}; it throws
  * `FileNotFoundError` if the program does not exist.
  * @throws {TypeError} If the program or an argument is no string, or an option is wrong.
+ * @throws {RangeError} If `limit` is a number below 1 or not whole.
  *
  * @example Reading a child's output line by line
  * ```ts
@@ -313,6 +317,7 @@ export function createSubprocessExec(
  * for {@linkcode createSubprocessExec}.
  * @returns An awaitable of the {@linkcode Process}.
  * @throws {TypeError} If `cmd` is no string, or an option is wrong.
+ * @throws {RangeError} If `limit` is a number below 1 or not whole.
  *
  * @example
  * ```ts

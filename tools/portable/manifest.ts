@@ -98,6 +98,8 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
     "ports of CPython programs with real children (sh, cat) and sockets on 127.0.0.1, in real time; host_io and network run the public API everywhere",
   cpython_subprocess:
     "ports of CPython programs with real children (sh, cat, sleep), signals sent to this process and process pools, in real time; host_io runs the public API everywhere",
+  cpython_fuzz_subprocess:
+    "fuzzed CPython programs with real children (sh) and a signal sent to this process, in real time; host_io runs the public API everywhere",
   cpython_net:
     "ports of CPython programs on sockets of 127.0.0.1 (TCP, UDP) in real time, one finding Deno's own (node:dgram's order); datagram and network run the public API everywhere",
   cpython_tls:
