@@ -160,6 +160,20 @@ const HOST_TURN_TICKS = 64;
  * run costs about three ticks an `await`.
  */
 const TURN_MOVES_POLLED = 8;
+/**
+ * Refuses what is no signal name (a signal number, as Python's
+ * `signal.SIGINT` is): signals go by the host's names here.
+ *
+ * @throws {TypeError} If `signal` is not a string like `"SIGINT"`.
+ */
+function checkSignalName(signal: unknown, action: string): void {
+  if (typeof signal !== "string" || !/^SIG[A-Z0-9]+$/.test(signal)) {
+    throw new TypeError(
+      `Cannot ${action}: expected a signal name such as "SIGINT", got ${describe(signal)}`,
+    );
+  }
+}
+
 /** Shared by every callback scheduled without arguments. */
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 /** setTimeout's largest delay (2^31 - 1 ms); longer waits are re-armed. */
@@ -900,13 +914,7 @@ export class EventLoop {
     callback: (...args: A) => unknown,
     ...args: A
   ): void {
-    if (typeof signal !== "string" || !/^SIG[A-Z0-9]+$/.test(signal)) {
-      throw new TypeError(
-        `Cannot add a signal handler: expected a signal name such as "SIGINT", got ${
-          describe(signal)
-        }`,
-      );
-    }
+    checkSignalName(signal, "add a signal handler");
     checkFunction(callback, "the callback", "add a signal handler");
     // (As asyncio refuses a coroutine function here: every signal would only
     // make a generator.)
@@ -938,8 +946,11 @@ export class EventLoop {
    *
    * @param signal The signal's name.
    * @returns Whether there was one.
+   * @throws {TypeError} If `signal` is not a signal name (a number, as
+   * Python's `signal.SIGUSR2` is, would never match a handler).
    */
   removeSignalHandler(signal: string): boolean {
+    checkSignalName(signal, "remove a signal handler");
     const entry = this.#signalHandlers?.get(signal);
     if (entry === undefined) return false;
     this.#signalHandlers!.delete(signal);

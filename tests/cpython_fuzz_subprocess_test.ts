@@ -271,18 +271,17 @@ Deno.test("a limit of 0 or below is a RangeError (asyncio's ValueError), one of 
   );
 });
 
-// Finding (core, src/events.ts; not fixed here): removeSignalHandler() of
-// something that is no signal name answers false, silently, where
+// Finding (fixed): removeSignalHandler() of
+// something that is no signal name answered false, silently, where
 // addSignalHandler() refuses it with a TypeError. A port of
 //   loop.add_signal_handler(signal.SIGUSR2, cb)
 //   print(loop.remove_signal_handler(signal.SIGUSR2))   # True (by number)
 //   loop.remove_signal_handler(0)   # ValueError: invalid signal number 0
 // that adds "SIGUSR2" and removes by number (os.constants.signals.SIGUSR2,
-// 12) gets false and the handler stays. The fix: removeSignalHandler()
-// checks its argument as addSignalHandler() does (the same TypeError).
+// 12) got false and the handler stayed. removeSignalHandler() now checks
+// its argument as addSignalHandler() does (the same TypeError).
 Deno.test({
   name: "removeSignalHandler() refuses what is no signal name, as addSignalHandler() does",
-  ignore: true,
   fn() {
     const loop = newEventLoop();
     try {
