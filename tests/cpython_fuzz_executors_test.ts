@@ -18,12 +18,11 @@
  */
 import assert from "node:assert/strict";
 import {
-  createTask,
+  ConcurrentFuture,
   gather,
   getRunningLoop,
   run,
-  sleep,
-  type Task,
+  RuntimeError,
   ThreadPoolExecutor,
 } from "../mod.ts";
 
@@ -153,7 +152,27 @@ for (const style of ["generator", "async"] as const) {
   });
 }
 
-// Unused in some runtimes' type checks otherwise.
-void createTask;
-void sleep;
-export type { Task };
+// --- setRunningOrNotifyCancel() asked twice of a cancelled future -------------
+//
+//   f = concurrent.futures.Future()
+//   print(f.cancel())                          # True
+//   print(f.set_running_or_notify_cancel())    # False (now CANCELLED_AND_NOTIFIED)
+//   f.set_running_or_notify_cancel()           # RuntimeError: ... in unexpected state
+//   print(f.cancel(), f.cancelled())           # True True
+//
+// An executor asks once per task; the library answered `false` again, so an
+// executor that asked twice (a task queued twice) went on silently.
+
+Deno.test("ConcurrentFuture: setRunningOrNotifyCancel() of a cancelled future says false once, then throws as Python's", () => {
+  const future = new ConcurrentFuture<number>();
+  assert.equal(future.cancel(), true);
+  assert.equal(future.setRunningOrNotifyCancel(), false);
+  assert.throws(
+    () => future.setRunningOrNotifyCancel(),
+    (error: unknown) =>
+      error instanceof RuntimeError && /cancelled.*said so already/.test(error.message),
+  );
+  assert.equal(future.cancel(), true);
+  assert.equal(future.cancelled(), true);
+  assert.equal(future.state, "cancelled");
+});
