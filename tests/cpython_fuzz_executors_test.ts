@@ -18,12 +18,16 @@
  */
 import assert from "node:assert/strict";
 import {
+  CancelledError,
   ConcurrentFuture,
+  createTask,
   gather,
   getRunningLoop,
   run,
   RuntimeError,
+  sleep,
   ThreadPoolExecutor,
+  wrapFuture,
 } from "../mod.ts";
 
 /** Job `j`: records that it started (cell 8 + j), then waits until cell 16 + j is set. */
@@ -47,6 +51,13 @@ async function startedJobs(cells: Int32Array, count: number, n: number): Promise
     if (started.length >= n || Date.now() > end) return started;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/** The gated jobs that have started, now. */
+function startedNow(cells: Int32Array, count: number): number[] {
+  const started = [];
+  for (let j = 0; j < count; j++) if (Atomics.load(cells, 8 + j) === 1) started.push(j);
+  return started;
 }
 
 function release(cells: Int32Array, j: number): void {
@@ -126,25 +137,27 @@ for (const style of ["generator", "async"] as const) {
     const sab = new SharedArrayBuffer(4);
     const pool = new ThreadPoolExecutor({ maxWorkers: 2 });
     try {
-      const results = await run(style === "generator"
-        ? function* () {
-          const loop = getRunningLoop();
-          return yield* gather(
-            loop.runInExecutor(pool, waiter, sab),
-            loop.runInExecutor(pool, setter, sab),
-            loop.runInExecutor(pool, same, sab, 2),
-            loop.runInExecutor(pool, same, sab, 3),
-          );
-        }
-        : async () => {
-          const loop = getRunningLoop();
-          return await gather(
-            loop.runInExecutor(pool, waiter, sab),
-            loop.runInExecutor(pool, setter, sab),
-            loop.runInExecutor(pool, same, sab, 2),
-            loop.runInExecutor(pool, same, sab, 3),
-          );
-        });
+      const results = await run(
+        style === "generator"
+          ? function* () {
+            const loop = getRunningLoop();
+            return yield* gather(
+              loop.runInExecutor(pool, waiter, sab),
+              loop.runInExecutor(pool, setter, sab),
+              loop.runInExecutor(pool, same, sab, 2),
+              loop.runInExecutor(pool, same, sab, 3),
+            );
+          }
+          : async () => {
+            const loop = getRunningLoop();
+            return await gather(
+              loop.runInExecutor(pool, waiter, sab),
+              loop.runInExecutor(pool, setter, sab),
+              loop.runInExecutor(pool, same, sab, 2),
+              loop.runInExecutor(pool, same, sab, 3),
+            );
+          },
+      );
       assert.deepEqual(results, ["met", "set", 2, 3]);
     } finally {
       await pool.shutdown();
@@ -176,3 +189,153 @@ Deno.test("ConcurrentFuture: setRunningOrNotifyCancel() of a cancelled future sa
   assert.equal(future.cancelled(), true);
   assert.equal(future.state, "cancelled");
 });
+
+// --- Regression guards: programs of the fuzzer that matched -------------------
+//
+//   ex = ThreadPoolExecutor(max_workers=1)
+//   f0 = loop.run_in_executor(ex, gated, 0)           # runs, held at its gate
+//   t1 = asyncio.create_task(waiter(loop.run_in_executor(ex, gated, 1)))  # queued
+//   ...once 0 has started: t1.cancel(); await asyncio.sleep(0)
+//   print(f1.cancelled())                   # True: the job had not started
+//   release(0); print(await f0)             # 0
+//   print(await loop.run_in_executor(ex, gated, 2) ...)   # after release(2): 2
+//   print(started)                          # [0, 2]: job 1 never ran
+//   # t1: cancelled; the waiter saw CancelledError
+
+for (const style of ["generator", "async"] as const) {
+  Deno.test(`[${style}] a task awaiting a queued job, cancelled: the job never runs, the next one does`, async () => {
+    const sab = new SharedArrayBuffer(4 * 32);
+    const cells = new Int32Array(sab);
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const log: string[] = [];
+    try {
+      await run(async () => {
+        const loop = getRunningLoop();
+        const f0 = loop.runInExecutor(pool, gated, sab, 0);
+        const f1 = loop.runInExecutor(pool, gated, sab, 1);
+        const t1 = style === "generator"
+          ? createTask(function* () {
+            try {
+              return yield* f1;
+            } catch (error) {
+              log.push(`waiter: ${(error as Error).name}`);
+              throw error;
+            }
+          })
+          : createTask(async () => {
+            try {
+              return await f1;
+            } catch (error) {
+              log.push(`waiter: ${(error as Error).name}`);
+              throw error;
+            }
+          });
+        assert.deepEqual(await startedJobs(cells, 3, 1), [0]);
+        await sleep(0);
+        t1.cancel();
+        await sleep(0);
+        await sleep(0);
+        assert.equal(f1.cancelled(), true);
+        assert.equal(t1.cancelled(), true);
+        release(cells, 0);
+        assert.equal(await f0, 0);
+        release(cells, 2);
+        assert.equal(await loop.runInExecutor(pool, gated, sab, 2), 2);
+        assert.deepEqual(startedNow(cells, 3), [0, 2]);
+      });
+      assert.deepEqual(log, ["waiter: CancelledError"]);
+    } finally {
+      for (let j = 0; j < 3; j++) release(cells, j);
+      await pool.shutdown();
+    }
+  });
+}
+
+//   ex = ThreadPoolExecutor(max_workers=1)
+//   fs = [ex.submit(gated, j) for j in range(3)]      # 0 runs, 1 and 2 queued
+//   w2 = asyncio.wrap_future(fs[2])
+//   ...once 0 has started: shutdown(wait=True, cancel_futures=True) in a thread
+//   print([f.cancelled() for f in fs])       # [False, True, True]
+//   await asyncio.sleep(0); print(w2.cancelled())     # True
+//   print(shutdown returned?)                # no: job 0 still runs
+//   release(0) ... shutdown returns; print(fs[0].result())   # 0
+
+Deno.test("shutdown({ cancelFutures }): the queued jobs are cancelled (their asyncio futures too), the running one ends first", async () => {
+  const sab = new SharedArrayBuffer(4 * 32);
+  const cells = new Int32Array(sab);
+  const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+  try {
+    await run(async () => {
+      const fs = [0, 1, 2].map((j) => pool.submit(gated, sab, j));
+      const w2 = wrapFuture(fs[2]);
+      assert.deepEqual(await startedJobs(cells, 3, 1), [0]);
+      let down = false;
+      const shutdown = pool.shutdown({ wait: true, cancelFutures: true }).then(() => {
+        down = true;
+      });
+      assert.deepEqual(fs.map((f) => f.cancelled()), [false, true, true]);
+      await sleep(0);
+      assert.equal(w2.cancelled(), true);
+      assert.equal(down, false);
+      release(cells, 0);
+      await shutdown;
+      assert.equal(fs[0].result(), 0);
+      assert.deepEqual(startedNow(cells, 3), [0]);
+    });
+  } finally {
+    for (let j = 0; j < 3; j++) release(cells, j);
+    await pool.shutdown();
+  }
+});
+
+//   def job(): raise asyncio.CancelledError("cx")
+//   async def main():
+//       f = ex.submit(job)
+//       t = asyncio.create_task(waiter(asyncio.wrap_future(f)))
+//       await asyncio.gather(t, return_exceptions=True)
+//       print(t.cancelled(), f.cancelled(), repr(f.exception()))
+//       # True False CancelledError('cx'): the error is the job's outcome, and
+//       # the task that awaited it ends cancelled; the waiter saw the message
+
+function throwsCancelled(): never {
+  const error = new Error("cx");
+  error.name = "CancelledError"; // comes back as the library's CancelledError
+  throw error;
+}
+
+for (const style of ["generator", "async"] as const) {
+  Deno.test(`[${style}] a job that throws CancelledError: the concurrent future finishes with it, the awaiting task ends cancelled`, async () => {
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const seen: string[] = [];
+    try {
+      await run(async () => {
+        const f = pool.submit(throwsCancelled);
+        const t = style === "generator"
+          ? createTask(function* () {
+            try {
+              yield* f;
+            } catch (error) {
+              seen.push(`${(error as Error).name}: ${(error as Error).message}`);
+              throw error;
+            }
+          })
+          : createTask(async () => {
+            try {
+              await f;
+            } catch (error) {
+              seen.push(`${(error as Error).name}: ${(error as Error).message}`);
+              throw error;
+            }
+          });
+        await gather([t], { returnExceptions: true });
+        assert.equal(t.cancelled(), true);
+        assert.equal(f.cancelled(), false);
+        assert.equal(f.state, "finished");
+        assert.ok(f.exception() instanceof CancelledError);
+      });
+      assert.deepEqual(seen, ["CancelledError: cx"]);
+    } finally {
+      await pool.shutdown();
+    }
+  });
+}
