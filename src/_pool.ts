@@ -296,8 +296,13 @@ interface ConcurrentFutureLike {
 
 /** The most tasks a worker holds at once (the shared slot ring's size). */
 export const MAX_WINDOW = 1024;
-/** At least this many, so a worker has its next task before it finishes one. */
-const MIN_WINDOW = 2;
+/**
+ * At least this many. One, not two: a second task held behind a slow one
+ * waits for that worker alone, while Python's workers take tasks from one
+ * queue in order; a task waiting for the one behind it (on an event, a lock)
+ * then hung with a worker idle. Only tasks predicted quick share a worker.
+ */
+const MIN_WINDOW = 1;
 /** A worker is given about this much work (ms) at a time. */
 const TARGET_MS = 2;
 
@@ -308,7 +313,8 @@ const TARGET_MS = 2;
  * to hide the round trip; small enough that tasks not started stay with the
  * pool, where they are cheap to cancel and go to whichever worker is free
  * first. A function never seen yet is predicted slow, so its first tasks go
- * one or two at a time.
+ * one at a time, and so do slow ones: the next waits in the pool for
+ * whichever worker is free first, in the order submitted.
  */
 export class Durations {
   readonly #ms = new Map<number, number>();

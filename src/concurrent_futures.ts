@@ -93,6 +93,8 @@ export type ConcurrentDoneCallback<T> = (future: ConcurrentFuture<T>) => unknown
 export class ConcurrentFuture<T = unknown> implements Awaitable<T> {
   #state = PENDING;
   #failed = false;
+  /** Cancelled, and `setRunningOrNotifyCancel()` said so (Python's CANCELLED_AND_NOTIFIED). */
+  #notified = false;
   #value: unknown = undefined;
   // Untyped, so that ConcurrentFuture<T> stays covariant in T.
   #callback: Callback | null = null;
@@ -204,11 +206,21 @@ export class ConcurrentFuture<T = unknown> implements Awaitable<T> {
    * before running the work, and skip the work if it returns `false`.
    *
    * @returns `true` if the work may run; `false` if the future was cancelled.
-   * @throws {RuntimeError} If the future is running or finished already.
+   * @throws {RuntimeError} If the future is running or finished already, or
+   * cancelled and this was called for it before (as Python's, which is then
+   * `CANCELLED_AND_NOTIFIED`): an executor asks once per task.
    */
   setRunningOrNotifyCancel(): boolean {
-    if (this.#state === CANCELLED) return false;
+    if (this.#state === CANCELLED && !this.#notified) {
+      this.#notified = true;
+      return false;
+    }
     if (this.#state !== PENDING) {
+      if (this.#state === CANCELLED) {
+        throw new RuntimeError(
+          "Cannot mark the work as started: the future is cancelled, and setRunningOrNotifyCancel() said so already (call it once per task)",
+        );
+      }
       throw new RuntimeError(
         `Cannot mark the work as started: the future is ${STATES[this.#state]}`,
       );

@@ -57,6 +57,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_comb",
   "cpython_fuzz_sync",
   "cpython_fuzz_protocols",
+  "cpython_fuzz_executors",
 ];
 
 /**
