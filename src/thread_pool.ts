@@ -13,10 +13,9 @@
  *
  * How many tasks a worker may hold follows how long each function's tasks
  * take (`Durations`, `_pool.ts`): about two milliseconds of predicted work,
- * at least two tasks (so the next one is there when one ends), at most
- * 1024. Quick tasks go in large batches; slow ones (and those of a function
- * not seen yet) go one or two at a time, and the rest wait in the pool, free
- * to go to whichever worker is free first.
+ * at least one task, at most 1024. Quick tasks go in large batches; slow
+ * ones (and those of a function not seen yet) go one at a time, and the rest
+ * wait in the pool, free to go to whichever worker is free first, in order.
  *
  * ## Who decides that a task started
  *
