@@ -270,14 +270,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /**
-   * Completes the future with an error and schedules its callbacks.
+   * Completes the future with an error and schedules its callbacks. An
+   * error class is made into an instance of it (`setException(ValueError)`,
+   * asyncio's `set_exception(ValueError)`).
    *
-   * @param error The error.
+   * @param error The error, or an error class.
    * @throws {InvalidStateError} If the future is already done.
+   * @throws {TypeError} If `error` is a function that is no error class.
    */
   setException(error: unknown): void {
     checkPending(this, "set the exception");
-    settleFuture(this, FAILED, error);
+    settleFuture(this, FAILED, typeof error === "function" ? instanceOf(error) : error);
   }
 
   /**
@@ -548,6 +551,23 @@ export class Future<T = unknown> implements PromiseLike<T> {
   [REMOVE_WAITER](fn: (arg: never) => void, arg: unknown): number {
     return removeCallback(this, fn as (arg: unknown) => void, arg);
   }
+}
+
+/**
+ * What `setException(cls)` stores: a new instance of an error class, as
+ * asyncio's `set_exception` instantiates an exception class. Any other
+ * function would be thrown at every awaiter as it is, a function where an
+ * error was meant: refused.
+ *
+ * @throws {TypeError} If `fn` is no error class.
+ */
+function instanceOf(fn: { prototype: unknown }): unknown {
+  if (fn === Error || fn.prototype instanceof Error) {
+    return new (fn as unknown as new () => Error)();
+  }
+  throw new TypeError(
+    `Cannot set the exception: expected an error or an error class, got ${describe(fn)}`,
+  );
 }
 
 /**

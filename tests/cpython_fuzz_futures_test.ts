@@ -408,29 +408,31 @@ Deno.test("handles: cancel() after the callback ran marks it cancelled; a timer 
   assert.deepEqual(log, ["h ran", "false", "true", "1 1", "t1", "false true"]);
 });
 
-// --- Finding (not fixed: the fix belongs in src/futures.ts, the core)
+// --- Finding (fixed in src/futures.ts)
 //
 //   f = loop.create_future(); f.set_exception(ValueError)   # the class, not an instance
 //   f.exception()          # ValueError(): asyncio instantiates a class it is given
 //   await f                # raises that ValueError
 //
-// The library stores the class itself: `exception()` is the class, `await f`
-// throws a function, and `instanceof ValueError` is false: a wrong answer
-// without an error. The fix: in `Future.setException`, as asyncio's
-// `if isinstance(exception, type): exception = exception()`, construct a
-// function whose prototype is an `Error`'s (`new error()`), and refuse any
-// other function with a `TypeError`.
+// The library stored the class itself: `exception()` was the class, `await f`
+// threw a function, and `instanceof ValueError` was false: a wrong answer
+// without an error. `Future.setException` now does as asyncio's
+// `if isinstance(exception, type): exception = exception()`: it constructs
+// an error class (`new error()`) and refuses any other function with a
+// `TypeError`.
 
 Deno.test({
   name:
     "setException(ErrorClass) stores an instance of the class, as asyncio's set_exception(ValueError)",
-  ignore: true,
   fn: async () => {
     await run(async () => {
       const f = getRunningLoop().createFuture<number>();
       f.setException(ValueError);
       assert.ok(f.exception() instanceof ValueError);
       await assert.rejects(Promise.resolve(f), ValueError);
+      const g = getRunningLoop().createFuture<number>();
+      assert.throws(() => g.setException(() => 1), TypeError);
+      assert.ok(!g.done());
     }, VT);
   },
 });
