@@ -238,6 +238,8 @@ class Job implements WorkClaim {
   lane: Lane | null = null;
   slot = -1;
   seq = 0;
+  /** Its place in the order of submission, pool-wide. */
+  order = 0;
   /** How long it should take (ms), as predicted when it was sent. */
   predicted = 0;
   /** About how many bytes its arguments take (`sizeOf`). */
@@ -308,6 +310,8 @@ class ThreadPool {
   readonly #backlog = new Backlog<Job>(() => this.dispatch());
   readonly #durations = new Durations();
   #lanes: Lane[] = [];
+  /** Tasks submitted so far (see `Job.order`). */
+  #submitted = 0;
   /** Lanes being terminated for a cancelled task, waiting for outcomes in flight. */
   readonly #killing = new Set<Lane>();
   #named = 0;
@@ -375,6 +379,7 @@ class ThreadPool {
     const future = new ConcurrentFuture<unknown>();
     const job = new Job(this, future, fnId, chunk < 0 ? fnId : -1 - fnId, args, transfer);
     if (chunk < 0) job.bytes = sizeOf(args);
+    job.order = this.#submitted++;
     this.#backlog.push(job);
     this.#backlog.schedule();
     return future;
@@ -389,7 +394,7 @@ class ThreadPool {
   dispatch(): void {
     if (this.#state === "broken") return;
     const queue = this.#backlog;
-    if (queue.length === 0) return;
+    if (queue.length === 0 && !this.#takeBackForIdle()) return;
     // A new worker for every queued task no idle worker can take (Python's
     // rule), up to maxWorkers.
     let idle = 0;
@@ -426,6 +431,37 @@ class ThreadPool {
       if (sent === 0) break;
     }
     this.#checkIdle();
+  }
+
+  /**
+   * With nothing queued and a worker idle, takes back the tasks the other
+   * workers hold and have not started, to be shared out again, in the order
+   * submitted: Python's idle worker takes the next task from the one queue,
+   * and a task held behind a slow one (a task of a quick function that
+   * blocks, waiting for a task submitted after it) would otherwise wait for
+   * that worker alone while this one idles. Tasks that transferred buffers
+   * stay where they are: their buffers are the worker's now.
+   *
+   * @returns Whether any task came back.
+   */
+  #takeBackForIdle(): boolean {
+    const lanes = this.#lanes;
+    if (!lanes.some((lane) => lane.active === 0 && !lane.killing)) return false;
+    const back: Job[] = [];
+    for (const lane of lanes) {
+      if (lane.active < 2 || lane.killing) continue;
+      for (const job of lane.jobs) {
+        if (!job || job.transfer !== null) continue;
+        if (Atomics.compareExchange(lane.states, job.slot, QUEUED, WITHDRAWN) === QUEUED) {
+          this.#detach(lane, job);
+          back.push(job);
+        }
+      }
+    }
+    if (back.length === 0) return false;
+    back.sort((a, b) => a.order - b.order);
+    this.#backlog.unshiftAll(back);
+    return true;
   }
 
   #startLane(): void {

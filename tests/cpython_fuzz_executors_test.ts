@@ -165,6 +165,41 @@ for (const style of ["generator", "async"] as const) {
   });
 }
 
+// --- The same with a function whose tasks have been quick ---------------------
+//
+// Tasks of a function measured quick go to a worker many at a time (about
+// 2 ms of predicted work each): `setter` was held behind `waiter` by the
+// worker running it, while the other worker, done with its share, sat idle,
+// and `waiter` waited out its timeout (without one, a hang). A worker that
+// goes idle now takes back the tasks another holds and has not started,
+// as Python's idle worker takes the next one from the shared queue.
+
+function flip(sab: SharedArrayBuffer, role: string): string {
+  const cells = new Int32Array(sab);
+  if (role === "wait") return Atomics.wait(cells, 0, 0, 2000) === "timed-out" ? "timeout" : "met";
+  if (role === "set") {
+    Atomics.store(cells, 0, 1);
+    Atomics.notify(cells, 0);
+  }
+  return role;
+}
+
+Deno.test("ThreadPoolExecutor: a task of a quick function that waits for the next one gets it from the idle worker", async () => {
+  const sab = new SharedArrayBuffer(4);
+  const pool = new ThreadPoolExecutor({ maxWorkers: 2 });
+  try {
+    // Measured quick: later tasks of flip go to a worker several at a time.
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 20 }, () => pool.submit(flip, sab, "quick")));
+    }
+    const roles = ["wait", "set", ...Array.from({ length: 6 }, () => "quick")];
+    const results = await Promise.all(roles.map((role) => pool.submit(flip, sab, role)));
+    assert.deepEqual(results, ["met", "set", "quick", "quick", "quick", "quick", "quick", "quick"]);
+  } finally {
+    await pool.shutdown();
+  }
+});
+
 // --- setRunningOrNotifyCancel() asked twice of a cancelled future -------------
 //
 //   f = concurrent.futures.Future()
