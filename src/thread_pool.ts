@@ -612,14 +612,25 @@ class ThreadPool {
     return true;
   }
 
-  /** Withdraws every task `lane` has not started, back to the front of the queue. */
+  /**
+   * Withdraws every task `lane` (a worker that stops) has not started, back
+   * to the front of the queue; one that transferred buffers cannot go to
+   * another worker (they are gone with this one), and fails saying so.
+   */
   #takeBack(lane: Lane): Job[] {
     const back: Job[] = [];
     for (const job of lane.jobs) {
       if (!job) continue;
       if (Atomics.compareExchange(lane.states, job.slot, QUEUED, WITHDRAWN) === QUEUED) {
         this.#detach(lane, job);
-        back.push(job);
+        if (job.transfer === null) back.push(job);
+        else if (!job.future.done()) {
+          job.future.setException(
+            new RuntimeError(
+              `Cannot run the task on another worker: the buffers it transferred (transfer()) went with the worker ${lane.name}, which stopped before the task started. Submit it again with buffers of its own`,
+            ),
+          );
+        }
       }
     }
     back.sort((a, b) => a.seq - b.seq);

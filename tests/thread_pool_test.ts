@@ -399,6 +399,34 @@ Deno.test('cancelRunning: "terminate" on a task that finished meanwhile keeps it
   assert.equal(quick.result(), 3);
 });
 
+/** Blocks until cell 0 is set (or 3 s), or gives the size of `buf`. */
+function blockOrSize(sab: SharedArrayBuffer, role: string, buf?: Uint8Array): number {
+  if (role === "block") {
+    Atomics.wait(new Int32Array(sab), 0, 0, 3000);
+    return -1;
+  }
+  return buf === undefined ? 0 : buf.byteLength;
+}
+
+Deno.test('cancelRunning: "terminate": a task held behind the one cancelled, whose buffers went with the worker, fails naming why', async () => {
+  const sab = new SharedArrayBuffer(4);
+  await using pool = new ThreadPoolExecutor({ maxWorkers: 1, cancelRunning: "terminate" });
+  // Measured quick: the next tasks go to the worker together.
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(Array.from({ length: 20 }, () => pool.submit(blockOrSize, sab, "size")));
+  }
+  const blocked = pool.submit(blockOrSize, sab, "block");
+  const moved = pool.submit(blockOrSize, sab, "size", transfer(new Uint8Array(4)));
+  const kept = pool.submit(blockOrSize, sab, "size", new Uint8Array(4));
+  await started(blocked);
+  assert.equal(blocked.cancel(), true);
+  await assert.rejects(
+    Promise.resolve(moved),
+    errorLike(RuntimeError, /transferred .* went with the worker/),
+  );
+  assert.equal(await kept, 4);
+});
+
 // --- shutdown ------------------------------------------------------------------
 
 Deno.test("shutdown() waits for the work; submit afterwards throws RuntimeError", async () => {
