@@ -473,6 +473,14 @@ export class StreamTransport extends Transport {
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
+    if (this.#state === OPEN && this.#onDemand && !this.#eofSeen && !this.#loop.isClosed()) {
+      // As close() (see #close): the bytes that arrived before abort() are
+      // in asyncio's StreamReader already, and a read after it returns them.
+      // One last read takes them from the kernel; the socket closes once it
+      // settles, or a host turn later.
+      this.#lastRead = true;
+      if (!this.#reading && this.#held === NOTHING) this.#read();
+    }
     this.#forceClose(null);
   }
 
