@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import {
-  type IncompleteReadError,
+  createTask,
   openConnection,
   Queue,
   run,
@@ -77,4 +77,51 @@ Deno.test("bytes that arrived before transport.abort() can still be read after i
     return [line, rest, atEof, peer];
   });
   assert.deepEqual(got, ["hello\n", "world", true, ""]);
+});
+
+// Finding 2: server.close() while serveForever() ran closed the server's
+// connections. asyncio's close() stops listening and leaves the connections
+// open; the serve_forever() it ends waits for them (wait_closed()) and then
+// raises CancelledError. The library took the future close() cancels for a
+// cancel of serveForever() itself, which (documented: Ctrl-C with idle
+// clients) also closes the clients: a server that stopped accepting cut off
+// the clients it was still serving, and writes to them threw RuntimeError.
+//
+//   forever = asyncio.create_task(server.serve_forever())
+//   cr, cw = await asyncio.open_connection("127.0.0.1", port)
+//   sr, sw = await got.get()
+//   server.close()
+//   for _ in range(3): await asyncio.sleep(0)
+//   print(sw.is_closing(), forever.done())      # False False
+//   sw.write(b"still here\n"); print(await cr.readline())   # b'still here\n'
+//   cw.write(b"and you?\n"); print(await sr.readline())     # b'and you?\n'
+//   print(forever.done())                       # False
+//   cw.close(); sw.close()
+//   await forever                               # CancelledError
+Deno.test("server.close() while serveForever() runs leaves the connections open, as asyncio", async () => {
+  const log = await run(async () => {
+    const log: unknown[] = [];
+    const { server, accepted } = await pairServer();
+    const forever = createTask(() => server.serveForever());
+    const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+    const [reader, writer] = await accepted.get();
+    server.close();
+    for (let i = 0; i < 3; i++) await sleep(0);
+    log.push(writer.isClosing(), forever.done());
+    writer.write(enc("still here\n"));
+    log.push(dec(await clientReader.readline()));
+    clientWriter.write(enc("and you?\n"));
+    log.push(dec(await reader.readline()));
+    log.push(forever.done());
+    clientWriter.close();
+    writer.close();
+    try {
+      await forever;
+    } catch (error) {
+      log.push((error as Error).name);
+    }
+    await server.waitClosed();
+    return log;
+  });
+  assert.deepEqual(log, [false, false, "still here\n", "and you?\n", false, "CancelledError"]);
 });
