@@ -16,6 +16,8 @@
 import assert from "node:assert/strict";
 import {
   createTask,
+  IncompleteReadError,
+  LimitOverrunError,
   openConnection,
   Queue,
   run,
@@ -23,6 +25,8 @@ import {
   startServer,
   type StreamReader,
   type StreamWriter,
+  TimeoutError,
+  waitFor,
 } from "../mod.ts";
 import { dec, enc, portOf } from "./_echo.ts";
 
@@ -125,3 +129,84 @@ Deno.test("server.close() while serveForever() runs leaves the connections open,
   });
   assert.deepEqual(log, [false, false, "still here\n", "and you?\n", false, "CancelledError"]);
 });
+
+// A guard (passed): separators and limits over a socket, in both styles.
+// waitFor(read, 0) never starts the read; a read that overruns the limit or
+// times out leaves every byte; of several separators the match that ends
+// first wins; readexactly() at the end is an IncompleteReadError.
+//
+//   server = await asyncio.start_server(cb, "127.0.0.1", 0, limit=8)
+//   cw.write(b"ab|xy\nabcdefghij|"); await asyncio.sleep(0.05)
+//   await asyncio.wait_for(sr.readuntil(b"|"), 0)      # TimeoutError
+//   await asyncio.wait_for(sr.readuntil(b"#"), 0.05)   # LimitOverrunError 17 'Separator is not found, ...'
+//   await sr.readuntil((b"\n", b"xy", b"|"))           # b'ab|'
+//   await sr.readuntil((b"xy\n", b"y"))                # b'xy'
+//   await sr.readuntil((b"|", b"j|"))                  # LimitOverrunError 11 'Separator is found, ...'
+//   await sr.readexactly(11)                           # b'\nabcdefghij'
+//   cw.write_eof(); await sr.readexactly(1)            # b'|'
+//   await sr.readexactly(1)                            # IncompleteReadError b'' 1
+//   sr.at_eof()                                        # True
+//   sw.write(b"bye"); sw.close(); await cr.read()      # b'bye', then cr.at_eof() True
+for (const style of ["async", "generator"]) {
+  Deno.test(`separators, limits and cancelled reads over a socket lose nothing, as asyncio (${style})`, async () => {
+    const out = await run(async () => {
+      const out: unknown[] = [];
+      const { server, accepted } = await pairServer(8);
+      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+      const [reader, writer] = await accepted.get();
+      const gen = style === "generator";
+      const untilOf = (seps: string | string[]) =>
+        gen
+          ? (function* () {
+            return yield* reader.readuntil(seps);
+          })()
+          : () => reader.readuntil(seps);
+      const attempt = async (aw: () => Promise<unknown>) => {
+        try {
+          const value = await aw();
+          out.push(value instanceof Uint8Array ? dec(value) : value);
+        } catch (error) {
+          if (error instanceof LimitOverrunError) {
+            out.push(`overrun ${error.consumed} ${error.message}`);
+          } else if (error instanceof IncompleteReadError) {
+            out.push(`incomplete ${JSON.stringify(dec(error.partial))} ${error.expected}`);
+          } else out.push((error as Error).name);
+        }
+      };
+      clientWriter.write(enc("ab|xy\nabcdefghij|"));
+      await sleep(0.05);
+      await attempt(async () => await waitFor(untilOf("|"), 0));
+      await attempt(async () => await waitFor(untilOf("#"), 0.05));
+      await attempt(async () => await reader.readuntil(["\n", "xy", "|"]));
+      await attempt(async () => await reader.readuntil(["xy\n", "y"]));
+      await attempt(async () => await reader.readuntil(["|", "j|"]));
+      await attempt(async () => await reader.readexactly(11));
+      clientWriter.writeEof();
+      await attempt(async () => await reader.readexactly(1));
+      await attempt(async () => await reader.readexactly(1));
+      out.push(reader.atEof());
+      writer.write(enc("bye"));
+      writer.close();
+      out.push(dec(await clientReader.read()), clientReader.atEof());
+      clientWriter.close();
+      await clientWriter.waitClosed();
+      await writer.waitClosed();
+      server.close();
+      await server.waitClosed();
+      return out;
+    });
+    assert.deepEqual(out, [
+      TimeoutError.name,
+      "overrun 17 Separator is not found, and chunk exceed the limit",
+      "ab|",
+      "xy",
+      "overrun 11 Separator is found, but chunk is longer than limit",
+      "\nabcdefghij",
+      "|",
+      'incomplete "" 1',
+      true,
+      "bye",
+      true,
+    ]);
+  });
+}
