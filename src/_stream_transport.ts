@@ -602,7 +602,7 @@ export class StreamTransport extends Transport {
       } else {
         this.#chunk = null;
       }
-      if (this.#closeTimer !== null) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -819,7 +819,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -853,7 +853,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -981,6 +981,19 @@ export class StreamTransport extends Transport {
       return;
     }
     this.#closeConn();
+  }
+
+  /**
+   * A deferred close (see `#closeHost`) once nothing it waits for is in
+   * flight: a write that settles must not close the socket under the last
+   * read (the bytes that had arrived would be lost, and the kernel would
+   * reset the connection for them), nor a read under a first write.
+   */
+  #closeIfSettled(): void {
+    if (
+      this.#closeTimer !== null && !(this.#writing && this.#flightAt === 0) &&
+      !(this.#reading && this.#lastRead)
+    ) this.#closeConn();
   }
 
   #closeConn(): void {

@@ -210,3 +210,45 @@ for (const style of ["async", "generator"]) {
     ]);
   });
 }
+
+// Finding 3: `writer.write(b"bye"); writer.transport.abort()` with bytes
+// arrived and not read yet lost those bytes about once in a hundred: the
+// abort's last read (finding 1) and the write's host operation were both in
+// flight, and the write, settling first, closed the socket under the read
+// (it then also made the kernel reset the connection for the unread bytes).
+// Now the deferred close waits for both. The race is the host's and rare:
+// a stress of this program lost the bytes in 2 of 200 aborts on a loaded
+// machine before the fix and in none of 400 after, but this test did not
+// catch it in 180 runs before the fix; it stays as a guard, not as proof.
+//
+//   sw.write(b"hello"); await asyncio.sleep(0.005)     # arrives at the client
+//   cw.write(b"bye"); cw.transport.abort()
+//   await cr.read(), await sr.read()                  # b'hello' b'bye'
+Deno.test("write() then abort() with bytes unread: both the write and the arrived bytes survive, as asyncio", async () => {
+  const lost = await run(async () => {
+    const lost: string[] = [];
+    const { server, accepted } = await pairServer();
+    for (let i = 0; i < 60; i++) {
+      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+      const [reader, writer] = await accepted.get();
+      writer.write(enc("hello"));
+      await sleep(0.005);
+      clientWriter.write(enc("bye"));
+      clientWriter.transport.abort();
+      const got = dec(await clientReader.read());
+      let peer: string;
+      try {
+        peer = dec(await reader.read());
+      } catch (error) {
+        peer = (error as Error).name;
+      }
+      if (got !== "hello" || peer !== "bye") lost.push(`${i}: ${got} ${peer}`);
+      writer.close();
+      await writer.waitClosed();
+    }
+    server.close();
+    await server.waitClosed();
+    return lost;
+  });
+  assert.deepEqual(lost, []);
+});
