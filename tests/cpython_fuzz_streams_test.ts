@@ -29,11 +29,20 @@ import {
   waitFor,
 } from "../mod.ts";
 import { dec, enc, portOf } from "./_echo.ts";
+import { bunBefore } from "../src/_host/runtime.ts";
 
 type Pair = [StreamReader, StreamWriter];
 
+/** Bun before 1.4: a client socket cannot half-close (see `src/_host/net_node.ts`). */
+const bunBefore14 = bunBefore([1, 4, 0]);
+const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
+/** A test that needs sockets: every runtime but a browser. */
+function netTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: inBrowser, fn });
+}
+
 /** A server whose handler hands each connection's streams to the test. */
-async function pairServer(limit?: number) {
+async function pairServer() {
   const accepted = new Queue<Pair>();
   const server = await startServer(
     (reader, writer) => {
@@ -41,7 +50,6 @@ async function pairServer(limit?: number) {
     },
     "127.0.0.1",
     0,
-    limit === undefined ? {} : { limit },
   );
   return { server, accepted };
 }
@@ -62,26 +70,29 @@ async function pairServer(limit?: number) {
 //   sw.transport.abort()
 //   print(await sr.readline(), await sr.read(), sr.at_eof())
 //   # CPython 3.13: b'hello\n' b'world' True   (the library: b'' b'' True)
-Deno.test("bytes that arrived before transport.abort() can still be read after it, as asyncio", async () => {
-  const got = await run(async () => {
-    const { server, accepted } = await pairServer();
-    const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
-    const [reader, writer] = await accepted.get();
-    clientWriter.write(enc("hello\nworld"));
-    await sleep(0.05);
-    writer.transport.abort();
-    const line = dec(await reader.readline());
-    const rest = dec(await reader.read());
-    const atEof = reader.atEof();
-    const peer = dec(await clientReader.read());
-    clientWriter.close();
-    await clientWriter.waitClosed();
-    server.close();
-    await server.waitClosed();
-    return [line, rest, atEof, peer];
-  });
-  assert.deepEqual(got, ["hello\n", "world", true, ""]);
-});
+netTest(
+  "bytes that arrived before transport.abort() can still be read after it, as asyncio",
+  async () => {
+    const got = await run(async () => {
+      const { server, accepted } = await pairServer();
+      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+      const [reader, writer] = await accepted.get();
+      clientWriter.write(enc("hello\nworld"));
+      await sleep(0.05);
+      writer.transport.abort();
+      const line = dec(await reader.readline());
+      const rest = dec(await reader.read());
+      const atEof = reader.atEof();
+      const peer = dec(await clientReader.read());
+      clientWriter.close();
+      await clientWriter.waitClosed();
+      server.close();
+      await server.waitClosed();
+      return [line, rest, atEof, peer];
+    });
+    assert.deepEqual(got, ["hello\n", "world", true, ""]);
+  },
+);
 
 // Finding 2: server.close() while serveForever() ran closed the server's
 // connections. asyncio's close() stops listening and leaves the connections
@@ -102,113 +113,122 @@ Deno.test("bytes that arrived before transport.abort() can still be read after i
 //   print(forever.done())                       # False
 //   cw.close(); sw.close()
 //   await forever                               # CancelledError
-Deno.test("server.close() while serveForever() runs leaves the connections open, as asyncio", async () => {
-  const log = await run(async () => {
-    const log: unknown[] = [];
-    const { server, accepted } = await pairServer();
-    const forever = createTask(() => server.serveForever());
-    const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
-    const [reader, writer] = await accepted.get();
-    server.close();
-    for (let i = 0; i < 3; i++) await sleep(0);
-    log.push(writer.isClosing(), forever.done());
-    writer.write(enc("still here\n"));
-    log.push(dec(await clientReader.readline()));
-    clientWriter.write(enc("and you?\n"));
-    log.push(dec(await reader.readline()));
-    log.push(forever.done());
-    clientWriter.close();
-    writer.close();
-    try {
-      await forever;
-    } catch (error) {
-      log.push((error as Error).name);
-    }
-    await server.waitClosed();
-    return log;
-  });
-  assert.deepEqual(log, [false, false, "still here\n", "and you?\n", false, "CancelledError"]);
-});
+netTest(
+  "server.close() while serveForever() runs leaves the connections open, as asyncio",
+  async () => {
+    const log = await run(async () => {
+      const log: unknown[] = [];
+      const { server, accepted } = await pairServer();
+      const forever = createTask(() => server.serveForever());
+      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+      const [reader, writer] = await accepted.get();
+      server.close();
+      for (let i = 0; i < 3; i++) await sleep(0);
+      log.push(writer.isClosing(), forever.done());
+      writer.write(enc("still here\n"));
+      log.push(dec(await clientReader.readline()));
+      clientWriter.write(enc("and you?\n"));
+      log.push(dec(await reader.readline()));
+      log.push(forever.done());
+      clientWriter.close();
+      writer.close();
+      try {
+        await forever;
+      } catch (error) {
+        log.push((error as Error).name);
+      }
+      await server.waitClosed();
+      return log;
+    });
+    assert.deepEqual(log, [false, false, "still here\n", "and you?\n", false, "CancelledError"]);
+  },
+);
 
 // A guard (passed): separators and limits over a socket, in both styles.
 // waitFor(read, 0) never starts the read; a read that overruns the limit or
 // times out leaves every byte; of several separators the match that ends
 // first wins; readexactly() at the end is an IncompleteReadError.
 //
-//   server = await asyncio.start_server(cb, "127.0.0.1", 0, limit=8)
-//   cw.write(b"ab|xy\nabcdefghij|"); await asyncio.sleep(0.05)
-//   await asyncio.wait_for(sr.readuntil(b"|"), 0)      # TimeoutError
-//   await asyncio.wait_for(sr.readuntil(b"#"), 0.05)   # LimitOverrunError 17 'Separator is not found, ...'
-//   await sr.readuntil((b"\n", b"xy", b"|"))           # b'ab|'
-//   await sr.readuntil((b"xy\n", b"y"))                # b'xy'
-//   await sr.readuntil((b"|", b"j|"))                  # LimitOverrunError 11 'Separator is found, ...'
-//   await sr.readexactly(11)                           # b'\nabcdefghij'
-//   cw.write_eof(); await sr.readexactly(1)            # b'|'
-//   await sr.readexactly(1)                            # IncompleteReadError b'' 1
-//   sr.at_eof()                                        # True
-//   sw.write(b"bye"); sw.close(); await cr.read()      # b'bye', then cr.at_eof() True
+//   cr, cw = await asyncio.open_connection("127.0.0.1", port, limit=8)
+//   sw.write(b"ab|xy\nabcdefghij|"); await asyncio.sleep(0.05)
+//   await asyncio.wait_for(cr.readuntil(b"|"), 0)      # TimeoutError
+//   await asyncio.wait_for(cr.readuntil(b"#"), 0.05)   # LimitOverrunError 17 'Separator is not found, ...'
+//   await cr.readuntil((b"\n", b"xy", b"|"))           # b'ab|'
+//   await cr.readuntil((b"xy\n", b"y"))                # b'xy'
+//   await cr.readuntil((b"|", b"j|"))                  # LimitOverrunError 11 'Separator is found, ...'
+//   await cr.readexactly(11)                           # b'\nabcdefghij'
+//   sw.write_eof(); await cr.readexactly(1)            # b'|'
+//   await cr.readexactly(1)                            # IncompleteReadError b'' 1
+//   cr.at_eof()                                        # True
+//   cw.write(b"bye"); cw.close(); await sr.read()      # b'bye', then sr.at_eof() True
+// (The server half-closes: a Bun client before 1.4 cannot.)
 for (const style of ["async", "generator"]) {
-  Deno.test(`separators, limits and cancelled reads over a socket lose nothing, as asyncio (${style})`, async () => {
-    const out = await run(async () => {
-      const out: unknown[] = [];
-      const { server, accepted } = await pairServer(8);
-      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
-      const [reader, writer] = await accepted.get();
-      const gen = style === "generator";
-      const untilOf = (seps: string | string[]) =>
-        gen
-          ? (function* () {
-            return yield* reader.readuntil(seps);
-          })()
-          : () => reader.readuntil(seps);
-      const attempt = async (aw: () => Promise<unknown>) => {
-        try {
-          const value = await aw();
-          out.push(value instanceof Uint8Array ? dec(value) : value);
-        } catch (error) {
-          if (error instanceof LimitOverrunError) {
-            out.push(`overrun ${error.consumed} ${error.message}`);
-          } else if (error instanceof IncompleteReadError) {
-            out.push(`incomplete ${JSON.stringify(dec(error.partial))} ${error.expected}`);
-          } else out.push((error as Error).name);
-        }
-      };
-      clientWriter.write(enc("ab|xy\nabcdefghij|"));
-      await sleep(0.05);
-      await attempt(async () => await waitFor(untilOf("|"), 0));
-      await attempt(async () => await waitFor(untilOf("#"), 0.05));
-      await attempt(async () => await reader.readuntil(["\n", "xy", "|"]));
-      await attempt(async () => await reader.readuntil(["xy\n", "y"]));
-      await attempt(async () => await reader.readuntil(["|", "j|"]));
-      await attempt(async () => await reader.readexactly(11));
-      clientWriter.writeEof();
-      await attempt(async () => await reader.readexactly(1));
-      await attempt(async () => await reader.readexactly(1));
-      out.push(reader.atEof());
-      writer.write(enc("bye"));
-      writer.close();
-      out.push(dec(await clientReader.read()), clientReader.atEof());
-      clientWriter.close();
-      await clientWriter.waitClosed();
-      await writer.waitClosed();
-      server.close();
-      await server.waitClosed();
-      return out;
-    });
-    assert.deepEqual(out, [
-      TimeoutError.name,
-      "overrun 17 Separator is not found, and chunk exceed the limit",
-      "ab|",
-      "xy",
-      "overrun 11 Separator is found, but chunk is longer than limit",
-      "\nabcdefghij",
-      "|",
-      'incomplete "" 1',
-      true,
-      "bye",
-      true,
-    ]);
-  });
+  netTest(
+    `separators, limits and cancelled reads over a socket lose nothing, as asyncio (${style})`,
+    async () => {
+      const out = await run(async () => {
+        const out: unknown[] = [];
+        const { server, accepted } = await pairServer();
+        const [reader, writer] = await openConnection("127.0.0.1", portOf(server), { limit: 8 });
+        const [serverReader, serverWriter] = await accepted.get();
+        const gen = style === "generator";
+        const untilOf = (seps: string | string[]) =>
+          gen
+            ? (function* () {
+              return yield* reader.readuntil(seps);
+            })()
+            : () => reader.readuntil(seps);
+        const attempt = async (aw: () => Promise<unknown>) => {
+          try {
+            const value = await aw();
+            out.push(value instanceof Uint8Array ? dec(value) : value);
+          } catch (error) {
+            if (error instanceof LimitOverrunError) {
+              out.push(`overrun ${error.consumed} ${error.message}`);
+            } else if (error instanceof IncompleteReadError) {
+              out.push(`incomplete ${JSON.stringify(dec(error.partial))} ${error.expected}`);
+            } else out.push((error as Error).name);
+          }
+        };
+        serverWriter.write(enc("ab|xy\nabcdefghij|"));
+        await sleep(0.05);
+        await attempt(async () => await waitFor(untilOf("|"), 0));
+        await attempt(async () => await waitFor(untilOf("#"), 0.05));
+        await attempt(async () => await reader.readuntil(["\n", "xy", "|"]));
+        await attempt(async () => await reader.readuntil(["xy\n", "y"]));
+        await attempt(async () => await reader.readuntil(["|", "j|"]));
+        await attempt(async () => await reader.readexactly(11));
+        serverWriter.writeEof();
+        await attempt(async () => await reader.readexactly(1));
+        await attempt(async () => await reader.readexactly(1));
+        out.push(reader.atEof());
+        // A Bun client before 1.4 ends as a whole when its peer half-closes:
+        // its write after that end goes nowhere (a host quirk, not asyncio's).
+        writer.write(enc(bunBefore14 ? "" : "bye"));
+        writer.close();
+        out.push(dec(await serverReader.read()), serverReader.atEof());
+        await writer.waitClosed();
+        serverWriter.close();
+        await serverWriter.waitClosed();
+        server.close();
+        await server.waitClosed();
+        return out;
+      });
+      assert.deepEqual(out, [
+        TimeoutError.name,
+        "overrun 17 Separator is not found, and chunk exceed the limit",
+        "ab|",
+        "xy",
+        "overrun 11 Separator is found, but chunk is longer than limit",
+        "\nabcdefghij",
+        "|",
+        'incomplete "" 1',
+        true,
+        bunBefore14 ? "" : "bye",
+        true,
+      ]);
+    },
+  );
 }
 
 // Finding 3: `writer.write(b"bye"); writer.transport.abort()` with bytes
@@ -224,31 +244,34 @@ for (const style of ["async", "generator"]) {
 //   sw.write(b"hello"); await asyncio.sleep(0.005)     # arrives at the client
 //   cw.write(b"bye"); cw.transport.abort()
 //   await cr.read(), await sr.read()                  # b'hello' b'bye'
-Deno.test("write() then abort() with bytes unread: both the write and the arrived bytes survive, as asyncio", async () => {
-  const lost = await run(async () => {
-    const lost: string[] = [];
-    const { server, accepted } = await pairServer();
-    for (let i = 0; i < 60; i++) {
-      const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
-      const [reader, writer] = await accepted.get();
-      writer.write(enc("hello"));
-      await sleep(0.005);
-      clientWriter.write(enc("bye"));
-      clientWriter.transport.abort();
-      const got = dec(await clientReader.read());
-      let peer: string;
-      try {
-        peer = dec(await reader.read());
-      } catch (error) {
-        peer = (error as Error).name;
+netTest(
+  "write() then abort() with bytes unread: both the write and the arrived bytes survive, as asyncio",
+  async () => {
+    const lost = await run(async () => {
+      const lost: string[] = [];
+      const { server, accepted } = await pairServer();
+      for (let i = 0; i < 60; i++) {
+        const [clientReader, clientWriter] = await openConnection("127.0.0.1", portOf(server));
+        const [reader, writer] = await accepted.get();
+        writer.write(enc("hello"));
+        await sleep(0.005);
+        clientWriter.write(enc("bye"));
+        clientWriter.transport.abort();
+        const got = dec(await clientReader.read());
+        let peer: string;
+        try {
+          peer = dec(await reader.read());
+        } catch (error) {
+          peer = (error as Error).name;
+        }
+        if (got !== "hello" || peer !== "bye") lost.push(`${i}: ${got} ${peer}`);
+        writer.close();
+        await writer.waitClosed();
       }
-      if (got !== "hello" || peer !== "bye") lost.push(`${i}: ${got} ${peer}`);
-      writer.close();
-      await writer.waitClosed();
-    }
-    server.close();
-    await server.waitClosed();
-    return lost;
-  });
-  assert.deepEqual(lost, []);
-});
+      server.close();
+      await server.waitClosed();
+      return lost;
+    });
+    assert.deepEqual(lost, []);
+  },
+);
