@@ -475,6 +475,14 @@ export class StreamTransport extends Transport {
   abort(): void {
     if (this.#state >= LOST) return;
     if (this.#closedBy === null) this.#closedBy = "abort()";
+    if (this.#state === OPEN && this.#onDemand && !this.#eofSeen && !this.#loop.isClosed()) {
+      // As close() (see #close): the bytes that arrived before abort() are
+      // in asyncio's StreamReader already, and a read after it returns them.
+      // One last read takes them from the kernel; the socket closes once it
+      // settles, or a host turn later.
+      this.#lastRead = true;
+      if (!this.#reading && this.#held === NOTHING) this.#read();
+    }
     this.#forceClose(null);
   }
 
@@ -596,7 +604,7 @@ export class StreamTransport extends Transport {
       } else {
         this.#chunk = null;
       }
-      if (this.#closeTimer !== null) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -813,7 +821,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null && !this.#tailWriting) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -847,7 +855,7 @@ export class StreamTransport extends Transport {
     this.#writing = false;
     this.#loop[IO_WAIT](-1);
     if (this.#state >= LOST) {
-      if (this.#closeTimer !== null && !this.#tailWriting) this.#closeConn();
+      this.#closeIfSettled();
       this.#settled();
       return;
     }
@@ -872,7 +880,7 @@ export class StreamTransport extends Transport {
     const done = () => {
       this.#tailWriting = false;
       this.#loop[IO_WAIT](-1);
-      if (this.#closeTimer !== null && !this.#writing) this.#closeConn();
+      if (!this.#writing) this.#closeIfSettled();
       this.#settled();
     };
     this.#conn.write(tail).then(done, done);
@@ -1005,6 +1013,20 @@ export class StreamTransport extends Transport {
       return;
     }
     this.#closeConn();
+  }
+
+  /**
+   * A deferred close (see `#closeHost`) once nothing it waits for is in
+   * flight: a write that settles must not close the socket under the last
+   * read (the bytes that had arrived would be lost, and the kernel would
+   * reset the connection for them), nor a read under a first write or
+   * `abort()`'s tail (see `#sendTail`).
+   */
+  #closeIfSettled(): void {
+    if (
+      this.#closeTimer !== null && !this.#tailWriting &&
+      !(this.#writing && this.#flightAt === 0) && !(this.#reading && this.#lastRead)
+    ) this.#closeConn();
   }
 
   #closeConn(): void {

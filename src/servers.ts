@@ -154,6 +154,8 @@ export class Server extends AsyncContextManager<Server> {
   /** What `waitClosed()` waits on; `null` once closed with no connection left. */
   #waiters: Future<void>[] | null = [];
   #servingForever: Future<void> | null = null;
+  /** The serveForever() future that close() cancelled: that one leaves the clients open. */
+  #closedForever: Future<void> | null = null;
   readonly #owner: TransportOwner;
   /** What the loop's closing closes: the listeners, and nothing is told. */
   readonly #resource = { closeForLoop: () => this.#closeForLoop() };
@@ -219,7 +221,10 @@ export class Server extends AsyncContextManager<Server> {
     this.#serving = false;
     const forever = this.#servingForever;
     this.#servingForever = null;
-    if (forever !== null && !forever.done()) forever.cancel();
+    if (forever !== null && !forever.done()) {
+      this.#closedForever = forever;
+      forever.cancel();
+    }
     this.#maybeWake();
   }
 
@@ -265,9 +270,10 @@ export class Server extends AsyncContextManager<Server> {
 
   /**
    * Serves until cancelled (or until `close()`, which makes it throw
-   * `CancelledError`). Cancelled, it stops listening, closes its clients
-   * as `closeClients()` does (each once its buffer is sent: its handler
-   * reads the end of the stream), and waits until they are gone.
+   * `CancelledError` once the connections are gone: as in asyncio,
+   * `close()` leaves them open). Cancelled, it stops listening, closes its
+   * clients as `closeClients()` does (each once its buffer is sent: its
+   * handler reads the end of the stream), and waits until they are gone.
    *
    * CPython 3.12+ waits for the connections without closing them, so its
    * `serve_forever()` does not end while an idle client stays connected,
@@ -300,7 +306,8 @@ export class Server extends AsyncContextManager<Server> {
       if (error instanceof CancelledError) {
         try {
           this.close();
-          this.closeClients();
+          // close() stops listening only; a cancel of serveForever() ends the clients too.
+          if (this.#closedForever !== forever) this.closeClients();
           yield* this.#waitClosed();
         } finally {
           // deno-lint-ignore no-unsafe-finally -- asyncio re-raises the cancellation

@@ -394,6 +394,10 @@ Deno.test("a server's life: waitClosed() before close(), closeClients(), abortCl
       log.push(`second serveForever: ${name(error)}`);
     }
     server.close();
+    // close() leaves the connections open, and the serveForever() it ends
+    // waits for them (as asyncio's): the last handler returned without
+    // closing its writer, so close that connection here.
+    server.closeClients();
     log.push(`closed: serving=${server.isServing()} sockets=${server.sockets.length}`);
     try {
       await forever;

@@ -59,6 +59,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_protocols",
   "cpython_fuzz_executors",
   "cpython_fuzz_futures",
+  "cpython_fuzz_streams",
 ];
 
 /**
