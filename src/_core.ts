@@ -230,6 +230,18 @@ export const REMOVE_WAITER: unique symbol = Symbol("removeWaiter");
 /** `future[SETTLE](state, value)`: completes a future whose `setResult` is closed (a task). */
 export const SETTLE: unique symbol = Symbol("settle");
 /**
+ * `future[SETTLE_FIRST](state, value)`: `SETTLE`, its waiters' wake-ups
+ * run before the iteration's next callback (`loop[RUN_NEXT]`): a task that
+ * stands for an awaited call, ending in its own host turn (see `awaitCall`).
+ */
+export const SETTLE_FIRST: unique symbol = Symbol("settleFirst");
+/**
+ * `loop[RUN_NEXT](fn, arg)`, in a paused host turn only (`IN_TURN_OF`):
+ * `(fn, arg)` runs right after the turn, before the callback the drain
+ * paused at, as code of the step that the turn belongs to.
+ */
+export const RUN_NEXT: unique symbol = Symbol("runNext");
+/**
  * `future[AWAIT](wait)`: what `then()` does with its pending `Wait`
  * (park the awaiting task, register the record); returns the error of a
  * refused wait, or `undefined`.

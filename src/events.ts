@@ -87,6 +87,7 @@ import {
   keepShapes,
   layers,
   realm,
+  RUN_NEXT,
   RUNNING_STEP,
   SCHEDULE,
   SCHEDULE_STEP,
@@ -558,6 +559,8 @@ export class EventLoop {
   #turnWatch: HostHandle | null = null;
   // The task whose body the current host turn waits for (see [IN_TURN_OF]).
   #turnTask: unknown = undefined;
+  // Callbacks (fn, arg pairs) to run before the one the drain paused at (see [RUN_NEXT]).
+  #runNext: unknown[] | null = null;
   // The last drain ran code of its own (not only awaits' outcomes): the
   // next wakes by #wakeOutside, a microtask in the host context that names
   // no task (the code that wakes the loop is often an async task's), so
@@ -1503,6 +1506,21 @@ export class EventLoop {
       (this.#hostTurnTicks !== 0 || this.#turnWatch !== null);
   }
 
+  /**
+   * Runs `fn(arg)` right after the paused host turn (see [IN_TURN_OF]),
+   * before the callback the drain paused at: the wake-up of a task whose
+   * awaited call ended in the turn goes on in the same step, as asyncio's
+   * inline await (see `awaitCall`), not after the iteration's other
+   * callbacks. The drain puts it back in front of the batch when it resumes.
+   *
+   * @ignore
+   */
+  [RUN_NEXT](fn: (arg: never) => void, arg: unknown): void {
+    const first = this.#runNext ??= [];
+    if (first.length < CHUNK) first.push(fn, arg);
+    else this[SCHEDULE](fn as (arg: unknown) => void, arg);
+  }
+
   /** @ignore */
   [BODY_RAN](task: unknown): void {
     const now = host.now();
@@ -1830,6 +1848,27 @@ export class EventLoop {
     let i = this.#batchIndex;
     let endChunk = this.#endChunk;
     let end = batch === endChunk ? this.#endIndex : CHUNK;
+    const first = this.#runNext;
+    if (first !== null) {
+      // Wake-ups owed to the step whose host turn just ended (see
+      // [RUN_NEXT]): back in front of the batch, in the slots already run,
+      // or in a chunk of their own ahead of it when the batch starts a chunk.
+      this.#runNext = null;
+      if (i >= first.length) {
+        i -= first.length;
+        for (let k = 0; k < first.length; k++) batch[i + k] = first[k];
+      } else {
+        const ahead = this.#spare ?? newChunk();
+        this.#spare = null;
+        const at = CHUNK - first.length;
+        for (let k = 0; k < first.length; k++) ahead[at + k] = first[k];
+        ahead[CHUNK] = batch;
+        this.#readChunk = batch = ahead;
+        i = at;
+        end = CHUNK;
+      }
+      this.#batchIndex = i;
+    }
     // Callbacks left before #clock is too old to tell which timers are due:
     // about a sixty-fourth of a slice's worth. (Stale at entry: the host ran.)
     let fresh = 0;

@@ -36,8 +36,10 @@ import {
   keepShapes,
   layers,
   REMOVE_WAITER,
+  RUN_NEXT,
   SCHEDULE,
   SETTLE,
+  SETTLE_FIRST,
   TO_FUTURE,
 } from "./_core.ts";
 import {
@@ -138,6 +140,12 @@ let cancelledErrorOf: (f: Future<unknown>) => CancelledError;
 let watchUnretrieved: (f: Future<unknown>, error: unknown) => void;
 let markRetrieved: (f: Future<unknown>) => void;
 let settleFuture: (f: Future<unknown>, state: StateCode, value: unknown) => void;
+/**
+ * While `[SETTLE_FIRST]` runs: the waiters' wake-ups go in front of the
+ * loop's batch (`loop[RUN_NEXT]`), not behind it. A done callback a user
+ * added still runs through `callSoon`.
+ */
+let dispatchFirst = false;
 let dispatchTo: (
   f: Future<unknown>,
   loop: EventLoop,
@@ -482,6 +490,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       arg: unknown,
     ): void => {
       if (arg === USER) loop.callSoon(fn, f);
+      else if (dispatchFirst) loop[RUN_NEXT](fn, arg);
       else loop[SCHEDULE](fn, arg);
     };
 
@@ -529,6 +538,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
       state === "done" ? FINISHED : state === "failed" ? FAILED : CANCELLED,
       value,
     );
+  }
+
+  /** @ignore */
+  [SETTLE_FIRST](state: "done" | "failed" | "cancelled", value: unknown): void {
+    dispatchFirst = true;
+    try {
+      this[SETTLE](state, value);
+    } finally {
+      dispatchFirst = false;
+    }
   }
 
   /** @ignore */

@@ -140,6 +140,7 @@ import {
   HOST_TURN,
   HOST_WORK,
   IN_HOST_CODE,
+  IN_TURN_OF,
   install,
   INTERRUPT,
   keepShapes,
@@ -150,6 +151,7 @@ import {
   SCHEDULE,
   SCHEDULE_STEP,
   SETTLE,
+  SETTLE_FIRST,
   STEP_AGAIN,
   suspensions,
   TASK_ID,
@@ -727,7 +729,12 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     if (loop.isClosed()) return; // nothing can be scheduled any more
-    task[SETTLE](state, value);
+    if (callTasks !== 0 && callScopes.has(task) && loop[IN_TURN_OF](task)) {
+      // A call that generator code awaits (awaitCall), ended in its own host
+      // turn: asyncio runs such a call inline, so its awaiter goes on in the
+      // same step, before the iteration's next callback.
+      task[SETTLE_FIRST](state, value);
+    } else task[SETTLE](state, value);
   }
 
   static #fail(task: Task<unknown>, error: unknown): void {
