@@ -29,7 +29,14 @@ import {
   isThenable,
 } from "./_checks.ts";
 import type { EventLoop, TimerHandle } from "./events.ts";
-import { ADD_WAITER, AWAITS, eventLoopFor, REMOVE_WAITER, runningLoopFor } from "./_core.ts";
+import {
+  ADD_WAITER,
+  AWAITS,
+  eventLoopFor,
+  REMOVE_WAITER,
+  runningLoopFor,
+  SETTLE,
+} from "./_core.ts";
 import { awaitAny, awaitAnyAsync, awaitFirst, isAwaitedFirst } from "./_drive.ts";
 import { copyOutcome, Future, wrapFuture } from "./futures.ts";
 import { type Awaitable, coroutine, type CoroutineLike, CoroutineObject } from "./coroutines.ts";
@@ -212,7 +219,7 @@ class GatheringFuture<T> extends Future<T> {
       try {
         child.result();
       } catch (error) {
-        this.setException(error);
+        this[SETTLE]("failed", error); // as it is (see copyOutcome)
         return;
       }
     }

@@ -280,15 +280,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /**
    * Completes the future with an error and schedules its callbacks. An
    * error class is made into an instance of it (`setException(ValueError)`,
-   * asyncio's `set_exception(ValueError)`).
+   * asyncio's `set_exception(ValueError)`); anything else is kept as it is.
    *
    * @param error The error, or an error class.
    * @throws {InvalidStateError} If the future is already done.
-   * @throws {TypeError} If `error` is a function that is no error class.
    */
   setException(error: unknown): void {
     checkPending(this, "set the exception");
-    settleFuture(this, FAILED, typeof error === "function" ? instanceOf(error) : error);
+    settleFuture(this, FAILED, isErrorClass(error) ? new error() : error);
   }
 
   /**
@@ -573,20 +572,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
 }
 
 /**
- * What `setException(cls)` stores: a new instance of an error class, as
- * asyncio's `set_exception` instantiates an exception class. Any other
- * function would be thrown at every awaiter as it is, a function where an
- * error was meant: refused.
- *
- * @throws {TypeError} If `fn` is no error class.
+ * Whether `value` is an error class, which `setException` makes an instance
+ * of, as asyncio's `set_exception` instantiates an exception class. (A
+ * failure passed on from elsewhere keeps its identity: see `copyOutcome`.)
  */
-function instanceOf(fn: { prototype: unknown }): unknown {
-  if (fn === Error || fn.prototype instanceof Error) {
-    return new (fn as unknown as new () => Error)();
-  }
-  throw new TypeError(
-    `Cannot set the exception: expected an error or an error class, got ${describe(fn)}`,
-  );
+function isErrorClass(value: unknown): value is new () => Error {
+  return typeof value === "function" && (value === Error || value.prototype instanceof Error);
 }
 
 /**
@@ -634,7 +625,7 @@ class RelayFuture<T> extends Future<T> {
       (error) => {
         this.stopCounting();
         if (this.done() || loop.isClosed()) return;
-        this.setException(error);
+        this[SETTLE]("failed", error); // as it is (see copyOutcome)
         this.#goOn();
       },
     );
@@ -835,7 +826,9 @@ export function copyOutcome(
   try {
     value = source.result();
   } catch (error) {
-    target.setException(error);
+    // What the source failed with, as it is (setException would make an
+    // instance of a class thrown as it is, `throw ValueError`).
+    target[SETTLE]("failed", error);
     return;
   }
   target.setResult(value);
