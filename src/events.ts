@@ -1851,17 +1851,21 @@ export class EventLoop {
     const first = this.#runNext;
     if (first !== null) {
       // Wake-ups owed to the step whose host turn just ended (see
-      // [RUN_NEXT]): back in front of the batch, in the slots already run,
-      // or in a chunk of their own ahead of it when the batch starts a chunk.
+      // [RUN_NEXT]): back in front of the batch, in the slots already run;
+      // those that do not fit there go in a chunk of their own ahead of it,
+      // which hands over to the batch at its slot 0.
       this.#runNext = null;
-      if (i >= first.length) {
-        i -= first.length;
-        for (let k = 0; k < first.length; k++) batch[i + k] = first[k];
+      const n = first.length;
+      if (i >= n) {
+        i -= n;
+        for (let k = 0; k < n; k++) batch[i + k] = first[k];
       } else {
+        const over = n - i;
+        for (let k = 0; k < i; k++) batch[k] = first[over + k];
         const ahead = this.#spare ?? newChunk();
         this.#spare = null;
-        const at = CHUNK - first.length;
-        for (let k = 0; k < first.length; k++) ahead[at + k] = first[k];
+        const at = CHUNK - over;
+        for (let k = 0; k < over; k++) ahead[at + k] = first[k];
         ahead[CHUNK] = batch;
         this.#readChunk = batch = ahead;
         i = at;

@@ -31,6 +31,7 @@ import {
   wrapFuture,
 } from "../mod.ts";
 import { VT } from "./_helpers.ts";
+import { RUN_NEXT } from "../src/_core.ts";
 
 const now = () => getRunningLoop().time();
 
@@ -558,4 +559,29 @@ Deno.test("cancelling an async task that awaits a coroutine throws at the corout
     await assert.rejects(async () => await task, CancelledError);
   }, VT);
   assert.deepEqual(log, ["finally at 1", "caught CancelledError"]);
+});
+
+// loop[RUN_NEXT] (the seam that wakes a generator task whose awaited async
+// call ended in the call's own host turn, before the iteration's next
+// callback): the wake-ups owed go back in front of the batch, in order,
+// wherever the drain paused, also when they outnumber the slots already run
+// in the batch's chunk (the rest go in a chunk ahead of it).
+Deno.test("loop[RUN_NEXT]: what a host turn owes runs first and in order when the drain resumes, more of it than the chunk's slots run", async () => {
+  for (let round = 0; round < 12; round++) {
+    const log: number[] = [];
+    await run(async () => {
+      const loop = getRunningLoop() as unknown as Record<
+        symbol,
+        (fn: (n: number) => void, n: number) => void
+      >;
+      for (let k = 0; k < round * 7; k++) getRunningLoop().callSoon(() => {});
+      await sleep(0);
+      // In this body's host turn: 255 callbacks owed, then one scheduled.
+      for (let k = 0; k < 255; k++) loop[RUN_NEXT]((n) => log.push(n), k);
+      getRunningLoop().callSoon(() => log.push(-1));
+      await sleep(0);
+      await sleep(0);
+    });
+    assert.deepEqual(log, [...Array.from({ length: 255 }, (_, k) => k), -1], `round ${round}`);
+  }
 });
