@@ -367,6 +367,13 @@ export interface Layers {
   /** The loop of the async-function task whose body runs now, or `null`. */
   bodyLoop(): EventLoop | null;
   /**
+   * The async-function task whose code runs now in the host (its body
+   * resumed, not parked on a library awaitable), or `undefined`: a wake-up
+   * of the loop from that code waits for the body to park (see the loop's
+   * host turn).
+   */
+  hostBody(): unknown;
+  /**
    * A future done already is awaited, and its `then()` would resume the
    * awaiting code from a settled promise, as asyncio's `await` of a done
    * future goes on without suspending: returns whether it may. `true`
@@ -545,6 +552,7 @@ export const layers: Layers = {
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
+  hostBody: () => undefined,
   awaitsInline: () => true,
   cancelAtAwait: () => undefined,
   park: () => {},

@@ -1639,7 +1639,33 @@ export class EventLoop {
     chunk[n] = fn;
     chunk[n + 1] = arg;
     this.#writeIndex = n + 2;
-    if (!this.#draining && !this.#wakePending) this.#wake();
+    if (!this.#draining && !this.#wakePending) {
+      // (Such a body counts as host work: none counted, none runs.)
+      if (!WINDOWS && this.#hostWork !== 0) this.#waitForHostBody();
+      this.#wake();
+    }
+  }
+
+  /**
+   * A wake-up from an async body's code that the host resumed (a host
+   * promise it awaited settled), not the drain: asyncio's step would run
+   * that code on to its next suspension before any task it woke, so the
+   * iteration waits for the body to park or end, as for a body the drain
+   * resumed (see [HOST_TURN]); with a turn open already, for both bodies.
+   */
+  #waitForHostBody(): void {
+    const body = layers.hostBody();
+    if (body === undefined || body === this.#turnTask) return;
+    const base = this.#hostWork - 1; // (the body counts as host work)
+    if (this.#turnWatch !== null || this.#hostTurnTicks !== 0) {
+      if (base < this.#turnBase) this.#turnBase = base;
+      if (this.#turnWatch !== null) return;
+    } else {
+      this.#turnBase = base;
+      this.#turnTask = body;
+    }
+    this.#hostTurnTicks = HOST_TURN_TICKS;
+    this.#turnMoves = 0;
   }
 
   /** Links a chunk after `full`, the write chunk, and makes it the write chunk. */

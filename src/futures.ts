@@ -615,18 +615,23 @@ class RelayFuture<T> extends Future<T> {
   constructor(loop: EventLoop, source: PromiseLike<T>) {
     super(loop);
     loop[HOST_WORK](1);
+    // It stops counting only once its awaiter went on: in a host turn
+    // watched for the work it counts (see loop[HOST_WORK]), the count
+    // dropping first would end the turn before the awaiter could go on in it.
     source.then(
       (value) => {
+        if (!this.done() && !loop.isClosed()) {
+          this.setResult(value);
+          this.#goOn();
+        }
         this.stopCounting();
-        if (this.done() || loop.isClosed()) return;
-        this.setResult(value);
-        this.#goOn();
       },
       (error) => {
+        if (!this.done() && !loop.isClosed()) {
+          this[SETTLE]("failed", error); // as it is (see copyOutcome)
+          this.#goOn();
+        }
         this.stopCounting();
-        if (this.done() || loop.isClosed()) return;
-        this[SETTLE]("failed", error); // as it is (see copyOutcome)
-        this.#goOn();
       },
     );
   }

@@ -1233,6 +1233,11 @@ export class Task<T = unknown> extends Future<T> {
           : null;
       },
 
+      hostBody: () => {
+        const task = hostContext?.getStore();
+        return task !== undefined && (task.#kind & HOST_MASK) === IN_HOST ? task : undefined;
+      },
+
       awaitsInline: () => {
         const task = awaitingTask();
         if (task === undefined || task.done()) return true;
@@ -1240,7 +1245,14 @@ export class Task<T = unknown> extends Future<T> {
         // throws it there: the engine calls then() a microtask after the
         // `await` began, and a future done now may have been pending then
         // (asyncio suspends on it, and throws the cancel at this await).
-        return (task.#kind & (HOST_MASK | MUST_CANCEL)) === IN_HOST;
+        const state = task.#kind & (HOST_MASK | MUST_CANCEL);
+        if (state === IN_HOST) return true;
+        // Parked on the relay of a promise whose body runs inline (`await
+        // waitFor(job(), t)`): that body's code is the task's (see park),
+        // and goes on through a done future as the task's code does.
+        if (state !== PARKED) return false;
+        const parked = task.#resume as Wait;
+        return parked.relay !== null && parked.instead === undefined;
       },
 
       cancelAtAwait: () => {

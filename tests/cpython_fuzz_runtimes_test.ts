@@ -252,12 +252,14 @@ Deno.test({
   },
 });
 
-// Finding (core, every runtime with an async context): `await waitFor(job(),
-// t)` of a promise that settles in the awaiting task's step goes on a loop
-// iteration later when job() awaits `asyncWith()` of a free lock (with a
-// timeout, after a first such `waitFor` without one), or of a free semaphore
-// around the await of a done task (without a timeout): the promise settles
-// a few microtasks too late for the step, so another task runs first.
+// Finding (core, every runtime with an async context; fixed): `await
+// waitFor(job(), t)` of a promise that settles in the awaiting task's step
+// went on a loop iteration later when job() awaited `asyncWith()` of a free
+// lock (the second such `waitFor` of a step: the step, polled long, was
+// watched for the work it counts, and the promise's future stopped counting
+// before it handed its outcome over, which ended the turn first), or of a
+// free semaphore around the await of a done task (a done future awaited by
+// the promise's body took the waiting path, through the ready queue).
 // asyncio runs the coroutine inline: no task runs in between. (Without an
 // async context the README documents the extra iteration.)
 //
@@ -272,7 +274,7 @@ Deno.test({
 //   #  'tick 0', 'tick 1', 'tick 2']
 Deno.test({
   name: "[async] await waitFor(job(), t) of a job that takes a free lock goes on in the same step",
-  ignore: true, // core: waitFor's promise path (src/combinators.ts, src/futures.ts); see the report
+  ignore: !hasAsyncContext,
   async fn() {
     const log: string[] = [];
     await run(async () => {
@@ -320,7 +322,7 @@ Deno.test({
 Deno.test({
   name:
     "[async] await waitFor(job(), null) of a job that awaits a done task in a semaphore goes on in the same step",
-  ignore: true, // core: waitFor's promise path (src/combinators.ts, src/futures.ts); see the report
+  ignore: !hasAsyncContext,
   async fn() {
     const log: string[] = [];
     await run(async () => {
@@ -353,14 +355,15 @@ Deno.test({
   },
 });
 
-// Finding (core, every runtime with an async context; Bun 1.2.5 and Chromium
-// give asyncio's order): an async body resumed by a host promise runs the code
-// up to its next real wait in host microtasks that the loop does not wait
-// for, so at each await that needs no wait (leaving `asyncWith`, a `put`
-// into a queue with room) the loop runs the tasks that code woke first. Here
-// the woken task runs between the lock's release and the next line of the
-// task that released it; with a queue, the consumer logs its item before the
-// producer logs its put.
+// Finding (core, every runtime with an async context, fixed; Bun 1.2.5 and
+// Chromium gave asyncio's order): an async body resumed by a host promise
+// ran the code up to its next real wait in host microtasks that the loop did
+// not wait for, so at each await that needs no wait (leaving `asyncWith`, a
+// `put` into a queue with room) the loop ran the tasks that code woke first.
+// Here the woken task ran between the lock's release and the next line of
+// the task that released it; with a queue (the next test), the consumer
+// logged its item before the producer logged its put. A wake-up from such a
+// body's code now waits for the body to park, as one the drain resumed.
 //
 //   async def a():
 //       async with lock:
@@ -375,7 +378,6 @@ Deno.test({
 Deno.test({
   name:
     "[async] an async body resumed by a host promise runs to its next real wait before the tasks it woke",
-  ignore: true, // core: the drain does not wait for a body resumed outside a step; see the report
   async fn() {
     const log: string[] = [];
     await run(async () => {
@@ -397,4 +399,45 @@ Deno.test({
     }, VT);
     assert.deepEqual(log, ["a set", "a released", "b woke"]);
   },
+});
+
+//   async def prod():
+//       for i in range(3):
+//           f = loop.create_future(); loop.call_later(0.001, f.set_result, None)  # host work
+//           await f
+//           q.put_nowait(i); log.append(f"put {i}")
+//           await q.put(10 + i); log.append(f"put {10 + i}")
+//           await asyncio.sleep(0); log.append(f"p slept {i}")
+//   async def cons():
+//       for i in range(6): log.append(f"got {await q.get()}")
+//   await asyncio.gather(prod(), cons())
+//   # put 0, put 10, got 0, got 10, p slept 0, put 1, put 11, got 1, got 11, p slept 1, ...
+Deno.test("[async] a producer resumed by a host promise puts twice before its consumer wakes", async () => {
+  const log: string[] = [];
+  await run(async () => {
+    const q = new Queue<number>();
+    const prod = async () => {
+      for (let i = 0; i < 3; i++) {
+        await hostTimer();
+        q.putNowait(i);
+        log.push(`put ${i}`);
+        await q.put(10 + i);
+        log.push(`put ${10 + i}`);
+        await sleep(0);
+        log.push(`p slept ${i}`);
+      }
+    };
+    const cons = async () => {
+      for (let i = 0; i < 6; i++) log.push(`got ${await q.get()}`);
+    };
+    await gather(prod, cons);
+  }, VT);
+  const round = (i: number) => [
+    `put ${i}`,
+    `put ${10 + i}`,
+    `got ${i}`,
+    `got ${10 + i}`,
+    `p slept ${i}`,
+  ];
+  assert.deepEqual(log, [...round(0), ...round(1), ...round(2)]);
 });
