@@ -35,16 +35,20 @@ function gated(sab: SharedArrayBuffer, j: number): number {
   const cells = new Int32Array(sab);
   Atomics.store(cells, 8 + j, 1);
   Atomics.notify(cells, 8 + j);
-  const end = Date.now() + 5000;
+  const end = Date.now() + 30_000;
   while (Atomics.load(cells, 16 + j) === 0 && Date.now() < end) {
     Atomics.wait(cells, 16 + j, 0, 50);
   }
   return j;
 }
 
-/** Waits (on the loop, in real time) until `n` of the gated jobs have started. */
+/**
+ * Waits (on the loop, in real time) until `n` of the gated jobs have started:
+ * up to 30 s, for workers that start slowly on a loaded machine (at load 6 one
+ * pool started none of its two in 5 s).
+ */
 async function startedJobs(cells: Int32Array, count: number, n: number): Promise<number[]> {
-  const end = Date.now() + 5000;
+  const end = Date.now() + 30_000;
   for (;;) {
     const started = [];
     for (let j = 0; j < count; j++) if (Atomics.load(cells, 8 + j) === 1) started.push(j);
