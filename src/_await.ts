@@ -106,6 +106,16 @@ type OnFulfilled<R> = ((value: never) => R | PromiseLike<R>) | null | undefined;
 type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
 
 /**
+ * What a wait knows of a promise's future (`wrapFuture`) it awaits: how to
+ * stop it counting as host work, and the task whose code made it, if any.
+ */
+export interface Relay {
+  stopCounting(): void;
+  /** The task whose async code made the relay (the promise's body runs in it), or `undefined`. */
+  readonly creator: unknown;
+}
+
+/**
  * One wait of a task: the token `layers.park` records as the one thing the
  * task waits on, settled from the loop (`settleThen`) when the awaited
  * future is done, or on the next iteration (`future === null`: then
@@ -133,7 +143,7 @@ export abstract class Wait {
    * promise's own body may run in the awaiting task, and then that body's
    * waits are the task's (see `layers.park`).
    */
-  relay: { stopCounting(): void } | null = null;
+  relay: Relay | null = null;
 
   constructor(
     /** The future whose outcome settles the wait, or `null` for {@linkcode value}. */
@@ -314,7 +324,7 @@ export function settlesAsPromise(prototype: Settles): void {
 export class ThenRecord implements Wait, Settles, Promise<unknown> {
   task: unknown = undefined;
   instead: unknown = undefined;
-  relay: { stopCounting(): void } | null = null;
+  relay: Relay | null = null;
   /** Where its promise stands, and the bit `SETTLED` of its wait (see `Wait`). */
   [STATE]: number = NO_VALUE;
   [OUT]: unknown = undefined;

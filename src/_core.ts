@@ -366,6 +366,8 @@ export interface Layers {
   ensureFuture<T>(aw: unknown, loop: EventLoop): Future<T>;
   /** The loop of the async-function task whose body runs now, or `null`. */
   bodyLoop(): EventLoop | null;
+  /** The task whose code runs now (a step, a body's context or window), or `undefined`. */
+  bodyTask(): unknown;
   /**
    * The async-function task whose code runs now in the host (its body
    * resumed, not parked on a library awaitable), or `undefined`: a wake-up
@@ -552,6 +554,7 @@ export const layers: Layers = {
   createTask: () => notLoaded("create a task"),
   ensureFuture: () => notLoaded("run until complete"),
   bodyLoop: () => null,
+  bodyTask: () => undefined,
   hostBody: () => undefined,
   awaitsInline: () => true,
   cancelAtAwait: () => undefined,

@@ -609,6 +609,8 @@ export function isFuture(value: unknown): value is Future<unknown> {
  */
 class RelayFuture<T> extends Future<T> {
   #counting = true;
+  /** The task whose code made it (see `Relay`). */
+  readonly creator: unknown = layers.bodyTask();
   /** The last `await` of it from async code (a `then()`, a driven coroutine's step). */
   #awaited: Wait | null = null;
 

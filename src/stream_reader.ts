@@ -50,6 +50,7 @@ import {
   FutureIterator,
   IN_THEN,
   OUT,
+  type Relay,
   settle,
   type Settles,
   settlesAsPromise,
@@ -344,7 +345,7 @@ class ReadOp implements Awaitable<Uint8Array>, Iterator<unknown, Uint8Array, unk
 class ReadThen implements Wait, Settles, Promise<unknown> {
   task: unknown = undefined;
   instead: unknown = undefined;
-  relay: { stopCounting(): void } | null = null;
+  relay: Relay | null = null;
   [STATE]: number = 0;
   [OUT]: unknown = undefined;
 

@@ -1233,6 +1233,8 @@ export class Task<T = unknown> extends Future<T> {
           : null;
       },
 
+      bodyTask: awaitingTask,
+
       hostBody: () => {
         const task = hostContext?.getStore();
         return task !== undefined && (task.#kind & HOST_MASK) === IN_HOST ? task : undefined;
@@ -1270,7 +1272,15 @@ export class Task<T = unknown> extends Future<T> {
       },
 
       park: (record, what) => {
-        const task = awaitingTask();
+        let task = awaitingTask();
+        if (task === undefined && record.relay !== null && windows !== null) {
+          // Windows: a promise's future whose await's then() came after the
+          // window of the task that made it closed (behind the promise's
+          // own body, which parked the task: `await waitFor(job(), t)`).
+          // That task's code awaits it, as when it comes in the window.
+          const creator = record.relay.creator as Task<unknown> | undefined;
+          if (creator !== undefined && (creator.#kind & HOST_MASK) === PARKED) task = creator;
+        }
         if (task === undefined || task.done()) return;
         if ((task.#kind & HOST_MASK) === IN_LOOP) {
           // The step of a generator task runs now and calls then(): an

@@ -445,14 +445,17 @@ Deno.test("[async] a producer resumed by a host promise puts twice before its co
 });
 
 // Finding (without an async context only: Bun 1.2.5, Chromium; loud, not in
-// the README): an async task (ops run by a small interpreter of async
+// the README; fixed): an async task (ops run by a small interpreter of async
 // helpers, as the fuzzer's) that ran one `asyncWith()` block whose body
 // awaits the library through those helpers, then has `waitFor(job(), t)`
-// time out inside a second block, is marked loose though it never awaited a
-// host promise: its next currentTask() throws RuntimeError ("... awaited
+// time out inside a second block, was marked loose though it never awaited a
+// host promise: its next currentTask() threw RuntimeError ("... awaited
 // something that is not an awaitable of this library (a host promise)
-// ..."), and the task fails with it. With a context (and in asyncio) the
-// task goes on.
+// ..."), and the task failed with it. With a context (and in asyncio) the
+// task goes on. The promise's future was awaited (its then() called) more
+// than a window's sixteen ticks after the call, behind the promise's own
+// body, which had parked the task: that await belonged to no task. It now
+// belongs to the task whose code made the future.
 //
 //   async def body(ops):
 //       for op in ops: await run_op(op)
@@ -473,7 +476,6 @@ type Op = ["sleep", number] | ["sem" | "lock", Op[]] | ["wait_for", number, Op[]
 Deno.test({
   name:
     "[async] a waitFor(job(), t) that times out in a second asyncWith block leaves its task its own",
-  ignore: true, // the tasks layer's windows (src/tasks.ts, src/_windows.ts); see the report
   async fn() {
     const log: string[] = [];
     const sem = new Semaphore(2);
