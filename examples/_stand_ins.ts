@@ -74,20 +74,46 @@ export function startSites(hosts: readonly string[]): Awaitable<Server> {
 }
 
 /**
+ * How many times the image server's latency passed: requests whose waits
+ * overlap count once (they were served at once), a request that comes after
+ * the others' waits ended counts again. Unlike the clock, it does not move
+ * when a loaded machine makes the requests themselves slow.
+ */
+export class Latencies {
+  /** The latencies that passed (or are passing). */
+  count = 0;
+  #waiting = 0;
+  /** A request's wait begins. */
+  begin(): void {
+    if (this.#waiting++ === 0) this.count++;
+  }
+  /** A request's wait ended. */
+  end(): void {
+    this.#waiting--;
+  }
+}
+
+/**
  * A server of images: `GET /<anything>.jpg` gets a small JPEG-looking body
  * after `delay` seconds (the network's latency), one request per connection.
  *
  * @param delay Seconds before each answer.
+ * @param latencies Counts the latencies that passed, if given.
  * @returns The server, listening on 127.0.0.1.
  */
-export function startImageServer(delay: number): Awaitable<Server> {
+export function startImageServer(delay: number, latencies?: Latencies): Awaitable<Server> {
   const image = new Uint8Array(2048);
   image.set([0xff, 0xd8, 0xff, 0xe0]); // a JPEG's start
   image.set([0xff, 0xd9], image.length - 2); // and end
   return startServer(
     async (reader: StreamReader, writer: StreamWriter) => {
       const path = (await readHead(reader)).split(" ")[1] ?? "/";
-      await sleep(delay);
+      latencies?.begin();
+      try {
+        await sleep(delay);
+      } finally {
+        latencies?.end();
+      }
       const found = path.endsWith(".jpg");
       const body = found ? image : encoder.encode("not found\n");
       writer.write(encoder.encode(

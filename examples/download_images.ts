@@ -13,7 +13,8 @@
  * So that this runs without the internet and its output does not depend on
  * the network, a stand-in server on 127.0.0.1 (`_stand_ins.ts`) serves the
  * three images, each after 0.3 s, as a slow network would; the times are
- * printed in whole 0.3 s steps. The seed's URLs end in `.jps`, a
+ * printed as the latencies that passed (the server counts them: waits that
+ * overlap count once), so that a loaded machine does not change them. The seed's URLs end in `.jps`, a
  * typo for `.jpg`; corrected. Its `dounload_image`/`download_image`,
  * `_name_`, `asnc` and the misplaced parenthesis of its task list are
  * corrected too.
@@ -21,7 +22,7 @@
  * @module
  */
 import { createTask, currentTask, run, wait } from "../mod.ts";
-import { startImageServer } from "./_stand_ins.ts";
+import { Latencies, startImageServer } from "./_stand_ins.ts";
 
 const LATENCY = 0.3;
 const IMAGES = [
@@ -50,32 +51,28 @@ async function fetchImage(url: string): Promise<number> {
   return content.length;
 }
 
-/**
- * Whole latency steps in `ms`: the stand-in's waits, with the time the
- * requests themselves take (more on a loaded machine) left out.
- */
-const steps = (ms: number) => Math.floor(ms / 1000 / LATENCY + 0.1);
-/** Seconds, in the stand-in's latency steps. */
-const about = (ms: number) => (steps(ms) * LATENCY).toFixed(1);
+/** Seconds, in the stand-in's latencies. */
+const about = (latencies: number) => (latencies * LATENCY).toFixed(1);
 
 await run(async () => {
-  const server = await startImageServer(LATENCY);
+  const latencies = new Latencies();
+  const server = await startImageServer(LATENCY, latencies);
   const [, port] = server.sockets[0].getsockname() as [string, number];
   const urls = IMAGES.map((path) => `http://127.0.0.1:${port}${path}`);
-  await (await fetch(`http://127.0.0.1:${port}/`)).body?.cancel(); // fetch starts up here, untimed
+  await (await fetch(`http://127.0.0.1:${port}/`)).body?.cancel(); // fetch starts up here, uncounted
 
-  let t0 = performance.now();
+  let before = latencies.count;
   for (const url of urls) await downloadImage(url);
-  const sequential = performance.now() - t0;
+  const sequential = latencies.count - before;
 
-  t0 = performance.now();
+  before = latencies.count;
   const tasks = urls.map((url) => createTask(() => fetchImage(url)));
   await wait(tasks);
-  const concurrent = performance.now() - t0;
+  const concurrent = latencies.count - before;
   tasks.forEach((task, i) => console.log(`${fileName(urls[i])}: ${task.result()} bytes`));
 
   console.log(`one after another: ${IMAGES.length} images in about ${about(sequential)} s`);
-  const third = steps(sequential) === IMAGES.length * steps(concurrent);
+  const third = sequential === IMAGES.length * concurrent;
   console.log(
     `all at once: ${IMAGES.length} images in about ${about(concurrent)} s` +
       (third ? ", a third of the time" : ` (${(concurrent / sequential).toFixed(2)} of the time)`),
