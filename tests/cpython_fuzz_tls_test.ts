@@ -12,6 +12,7 @@ import {
   openConnection,
   Protocol,
   run,
+  RuntimeError,
   startServer,
   type StreamReader,
   type StreamWriter,
@@ -111,6 +112,55 @@ Deno.test("TLS fuzz: a protocol that writes 250,000 bytes and closes delivers th
     transport.close();
     await gone;
     assert.equal(await waitFor(server.result, 5), 250_000);
+    await server.close();
+  });
+});
+
+// serverHostname: "". asyncio's server_hostname="" turns the hostname check
+// off (the chain is still verified):
+//
+//   reader, writer = await asyncio.open_connection(
+//       "127.0.0.1", port, ssl=ctx, server_hostname="")  # a certificate for wrong.example only
+//   print("connected")
+//
+// CPython printed "connected". Deno's TLS always checks a name, and the
+// library passed "" on: Deno and Node checked "localhost", Bun the host's
+// address (SSLError, or a connection, depending on the certificate and the
+// runtime). It is refused at the call now, with the reason.
+Deno.test("TLS fuzz: serverHostname '' (no hostname check in asyncio) is refused, never guessed", async () => {
+  await run(async () => {
+    const server = await countingServer();
+    const loop = getRunningLoop();
+    await assert.rejects(
+      async () => {
+        await openConnection("127.0.0.1", server.port, { ssl: CLIENT_SSL, serverHostname: "" });
+      },
+      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+    );
+    await assert.rejects(
+      async () => {
+        await loop.createConnection(() => new Protocol(), "127.0.0.1", server.port, {
+          ssl: CLIENT_SSL,
+          serverHostname: "",
+        });
+      },
+      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+    );
+    const plain = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0);
+    const [, writer] = await openConnection(
+      "127.0.0.1",
+      (plain.sockets[0].getsockname() as [string, number])[1],
+    );
+    await assert.rejects(
+      async () => {
+        await writer.startTls(CLIENT_SSL, { serverHostname: "" });
+      },
+      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+    );
+    writer.close();
+    await writer.waitClosed();
+    plain.close();
+    await plain.waitClosed();
     await server.close();
   });
 });
