@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  type Future,
   getRunningLoop,
   openConnection,
   Protocol,
@@ -30,20 +31,23 @@ function pattern(n: number): Uint8Array {
   return bytes;
 }
 
-/** A TLS server that reads to the end and reports how many bytes came, or the error. */
+/**
+ * A TLS server that reads to the end and reports how many bytes came, or
+ * the error's name (a future: library awaitables only, so the async style
+ * keeps its task without AsyncLocalStorage).
+ */
 async function countingServer(): Promise<{
   port: number;
-  result: Promise<number | string>;
+  result: Future<number | string>;
   close: () => Promise<void>;
 }> {
-  let report!: (value: number | string) => void;
-  const result = new Promise<number | string>((resolve) => report = resolve);
+  const result = getRunningLoop().createFuture<number | string>();
   const server = await startServer(
     async (reader: StreamReader, writer: StreamWriter) => {
       try {
-        report((await reader.read()).length);
+        result.setResult((await reader.read()).length);
       } catch (error) {
-        report((error as Error).name);
+        result.setResult((error as Error).name);
       }
       writer.close();
     },
@@ -97,11 +101,10 @@ Deno.test("TLS fuzz: a protocol that writes 250,000 bytes and closes delivers th
   await run(async () => {
     const server = await countingServer();
     const loop = getRunningLoop();
-    let lost!: () => void;
-    const gone = new Promise<void>((resolve) => lost = resolve);
+    const gone = loop.createFuture<void>();
     class Sender extends Protocol {
       override connectionLost(): void {
-        lost();
+        gone.setResult(undefined);
       }
     }
     const [transport] = await loop.createConnection(() => new Sender(), "127.0.0.1", server.port, {
