@@ -4,7 +4,8 @@
  * upgrades, handshake failures and timeouts, run on CPython and on the
  * library (Deno from source, Node 24 and Bun through the bundle), their
  * event logs compared. Each test quotes the Python program and what CPython
- * printed. Portable: the certificate is the one of tests/fixtures/tls/.
+ * printed. Portable (but for browsers, which have no sockets): the
+ * certificate is the one of tests/fixtures/tls/.
  */
 import assert from "node:assert/strict";
 import {
@@ -23,6 +24,11 @@ import {
 import { CA, CERT, KEY } from "./fixtures/tls.ts";
 
 const SERVER_SSL = { cert: CERT, key: KEY };
+/** Sockets: every runtime but a browser. */
+const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
+function tlsTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: inBrowser, fn });
+}
 const CLIENT_SSL = { caCerts: [CA] };
 
 function pattern(n: number): Uint8Array {
@@ -81,7 +87,7 @@ async function countingServer(): Promise<{
 //
 // CPython printed 250000 (its TLS transport sends close_notify and reads on
 // until the peer's).
-Deno.test("TLS fuzz: a stream that writes 250,000 bytes and closes delivers them all", async () => {
+tlsTest("TLS fuzz: a stream that writes 250,000 bytes and closes delivers them all", async () => {
   await run(async () => {
     const server = await countingServer();
     const [, writer] = await openConnection("127.0.0.1", server.port, {
@@ -97,7 +103,7 @@ Deno.test("TLS fuzz: a stream that writes 250,000 bytes and closes delivers them
 });
 
 // The same with a protocol: transport.write(); transport.close().
-Deno.test("TLS fuzz: a protocol that writes 250,000 bytes and closes delivers them all", async () => {
+tlsTest("TLS fuzz: a protocol that writes 250,000 bytes and closes delivers them all", async () => {
   await run(async () => {
     const server = await countingServer();
     const loop = getRunningLoop();
@@ -130,40 +136,43 @@ Deno.test("TLS fuzz: a protocol that writes 250,000 bytes and closes delivers th
 // library passed "" on: Deno and Node checked "localhost", Bun the host's
 // address (SSLError, or a connection, depending on the certificate and the
 // runtime). It is refused at the call now, with the reason.
-Deno.test("TLS fuzz: serverHostname '' (no hostname check in asyncio) is refused, never guessed", async () => {
-  await run(async () => {
-    const server = await countingServer();
-    const loop = getRunningLoop();
-    await assert.rejects(
-      async () => {
-        await openConnection("127.0.0.1", server.port, { ssl: CLIENT_SSL, serverHostname: "" });
-      },
-      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
-    );
-    await assert.rejects(
-      async () => {
-        await loop.createConnection(() => new Protocol(), "127.0.0.1", server.port, {
-          ssl: CLIENT_SSL,
-          serverHostname: "",
-        });
-      },
-      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
-    );
-    const plain = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0);
-    const [, writer] = await openConnection(
-      "127.0.0.1",
-      (plain.sockets[0].getsockname() as [string, number])[1],
-    );
-    await assert.rejects(
-      async () => {
-        await writer.startTls(CLIENT_SSL, { serverHostname: "" });
-      },
-      (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
-    );
-    writer.close();
-    await writer.waitClosed();
-    plain.close();
-    await plain.waitClosed();
-    await server.close();
-  });
-});
+tlsTest(
+  "TLS fuzz: serverHostname '' (no hostname check in asyncio) is refused, never guessed",
+  async () => {
+    await run(async () => {
+      const server = await countingServer();
+      const loop = getRunningLoop();
+      await assert.rejects(
+        async () => {
+          await openConnection("127.0.0.1", server.port, { ssl: CLIENT_SSL, serverHostname: "" });
+        },
+        (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+      );
+      await assert.rejects(
+        async () => {
+          await loop.createConnection(() => new Protocol(), "127.0.0.1", server.port, {
+            ssl: CLIENT_SSL,
+            serverHostname: "",
+          });
+        },
+        (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+      );
+      const plain = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0);
+      const [, writer] = await openConnection(
+        "127.0.0.1",
+        (plain.sockets[0].getsockname() as [string, number])[1],
+      );
+      await assert.rejects(
+        async () => {
+          await writer.startTls(CLIENT_SSL, { serverHostname: "" });
+        },
+        (error: Error) => error instanceof RuntimeError && /hostname check/.test(error.message),
+      );
+      writer.close();
+      await writer.waitClosed();
+      plain.close();
+      await plain.waitClosed();
+      await server.close();
+    });
+  },
+);
