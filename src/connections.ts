@@ -212,6 +212,22 @@ function checkFactory(protocolFactory: unknown, action: string): void {
   }
 }
 
+/**
+ * Refuses `serverHostname: ""`: asyncio's `server_hostname=""` turns the
+ * hostname check off, which Deno's TLS cannot do (it always checks a name),
+ * and a name the host would guess instead ("localhost", or the address)
+ * is neither.
+ *
+ * @throws {RuntimeError} If `serverHostname` is `""`.
+ */
+function refuseNoHostname(serverHostname: string | undefined, action: string): void {
+  if (serverHostname === "") {
+    throw new RuntimeError(
+      `Cannot ${action}: serverHostname "" (asyncio's way to turn the hostname check off) is not available: Deno's TLS always checks the server's name, and so does the library on every runtime; pass the name its certificate carries`,
+    );
+  }
+}
+
 /** Checks `createConnection`'s arguments, at the call. */
 function checkConnect(
   protocolFactory: unknown,
@@ -233,6 +249,7 @@ function checkConnect(
   if (serverHostname !== undefined && ssl === null) {
     throw new TypeError(`Cannot ${CONNECT}: serverHostname is only meaningful with ssl`);
   }
+  refuseNoHostname(serverHostname, CONNECT);
   if (options.sslHandshakeTimeout != null && ssl === null) {
     throw new TypeError(`Cannot ${CONNECT}: sslHandshakeTimeout is only meaningful with ssl`);
   }
@@ -399,6 +416,7 @@ function checkStartTls(
       `Cannot ${START_TLS}: expected serverHostname as a string, got ${describe(serverHostname)}`,
     );
   }
+  refuseNoHostname(serverHostname, START_TLS);
   const handshakeTimeout = checkPositiveSeconds(
     options.sslHandshakeTimeout,
     HANDSHAKE_TIMEOUT,

@@ -49,6 +49,7 @@ interface NodeSocket {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): void;
+  unref?(): void;
   on(event: string, listener: Listener): void;
   once(event: string, listener: Listener): void;
   removeListener(event: string, listener: Listener): void;
@@ -364,10 +365,14 @@ export class NodeConn implements HostConn {
     // A late error of the destroyed socket must find a listener (Node
     // throws an 'error' nobody listens to).
     this.#socket.on("error", ignore);
-    try {
-      this.#socket.destroy();
-    } catch {
-      // destroyed already
+    if (this.#tls && this.#secure !== undefined && this.#error === null && !this.#ended) {
+      endTls(this.#socket, this.#paused);
+    } else {
+      try {
+        this.#socket.destroy();
+      } catch {
+        // destroyed already
+      }
     }
     this.#chunks.length = 0;
     this.#queued = 0;
@@ -398,6 +403,41 @@ export class NodeConn implements HostConn {
 }
 
 function ignore(): void {}
+
+/** asyncio's `SSL_SHUTDOWN_TIMEOUT`: how long a closed TLS socket waits for its peer's end. */
+const TLS_SHUTDOWN_MS = 30_000;
+
+/**
+ * Closes a TLS socket whose session is up as asyncio's TLS transport does:
+ * its close_notify goes out after the bytes Node still holds, and the socket
+ * reads on (the connection drops what comes) until the peer ends too, or
+ * {@linkcode TLS_SHUTDOWN_MS} passed; it keeps no process alive. Destroyed
+ * at once, a Node TLS socket reset the connection whenever what the peer
+ * sent last was unread (a Node TLS server sends its session tickets after
+ * the client's first bytes): the peer lost the bytes it had not read yet,
+ * and the client never knew.
+ */
+function endTls(socket: NodeSocket, paused: boolean): void {
+  const destroy = () => {
+    clearTimeout(timer);
+    try {
+      socket.destroy();
+    } catch {
+      // destroyed already
+    }
+  };
+  const timer = setTimeout(destroy, TLS_SHUTDOWN_MS);
+  (timer as { unref?: () => void }).unref?.();
+  socket.on("end", destroy);
+  socket.on("close", () => clearTimeout(timer));
+  try {
+    socket.unref?.();
+    if (paused) socket.resume();
+    socket.end();
+  } catch {
+    destroy();
+  }
+}
 
 /** A connection's peer, which tells a raw socket's TLS socket from the others. */
 function peerKey(socket: NodeSocket): string {

@@ -58,6 +58,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_sync",
   "cpython_fuzz_protocols",
   "cpython_fuzz_executors",
+  "cpython_fuzz_tls",
   "cpython_fuzz_futures",
   "cpython_fuzz_streams",
   "cpython_fuzz_runtimes",
