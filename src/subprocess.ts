@@ -647,6 +647,9 @@ export class Process {
     const err = this.stderr === null ? null : this.stderr.read();
     const parts: Awaitable<unknown>[] = [];
     for (const part of [feed, out, err]) if (part !== null) parts.push(part);
+    // asyncio gathers a no-op coroutine for each stream that is no pipe: its
+    // communicate() always waits for the gather's tasks.
+    if (parts.length === 0) parts.push(new CoroutineObject(noop, undefined, "noop"));
     const results: unknown[] = yield* gather(parts);
     let i = feed === null ? 0 : 1;
     const stdout = out === null ? null : results[i++] as Uint8Array;
@@ -710,12 +713,19 @@ let pending: {
   open: OpenPipes;
 } | null = null;
 
+// deno-lint-ignore require-yield
+function* noop(): Generator<unknown, null, unknown> {
+  return null;
+}
+
 function* feedStdin(
   stdin: StreamWriter,
   input: Uint8Array | null,
 ): Generator<unknown, null, unknown> {
   try {
-    if (input !== null && input.length > 0) {
+    // A closed pipe drops the input (asyncio's transport does), and its
+    // drain() throws ConnectionResetError, which is ignored here.
+    if (input !== null && input.length > 0 && !stdin.transport.isClosing()) {
       stdin.write(input);
       yield* stdin.drain();
     }

@@ -18,7 +18,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createSubprocessShell, PIPE, run, TimeoutError, waitFor } from "../mod.ts";
+import {
+  CancelledError,
+  createSubprocessExec,
+  createSubprocessShell,
+  createTask,
+  PIPE,
+  run,
+  sleep,
+  TimeoutError,
+  waitFor,
+} from "../mod.ts";
 
 const g = globalThis as { document?: unknown };
 /** Browsers start no processes; every server runtime does. */
@@ -82,3 +92,68 @@ processTest(
     });
   },
 );
+
+// --- communicate() of a child without pipes still suspends -------------------
+//
+//   p = await asyncio.create_subprocess_exec("true"); await p.wait()
+//   t = asyncio.create_task(p.communicate())
+//   await asyncio.sleep(0)
+//   print(t.cancel(), t.done())        # True False
+//   await t                            # CancelledError
+//
+// asyncio's communicate() gathers three coroutines (no-ops for the streams
+// that are no pipes), so it always waits for the gather's tasks: a task in
+// it can be cancelled there. The library's gather of nothing was done at
+// once, and the communicate() ended in its first step, not cancelled.
+
+processTest(
+  "communicate() of a child without pipes waits a turn, as asyncio's gather",
+  async () => {
+    await run(async () => {
+      const p = await createSubprocessExec("true");
+      await p.wait();
+      const t = createTask(async () => await p.communicate());
+      await sleep(0);
+      assert.equal(t.cancel(), true);
+      await assert.rejects(async () => await t, CancelledError);
+    });
+    await run(function* () {
+      const p = yield* createSubprocessExec("true");
+      yield* p.wait();
+      const t = createTask(p.communicate());
+      yield* sleep(0);
+      assert.equal(t.cancel(), true);
+      try {
+        yield* t;
+        assert.fail("not cancelled");
+      } catch (error) {
+        assert.ok(error instanceof CancelledError);
+      }
+    });
+  },
+);
+
+// --- communicate(input) a second time --------------------------------------
+//
+//   p = await asyncio.create_subprocess_exec("cat", stdin=PIPE, stdout=PIPE)
+//   print(await p.communicate(b"one"))     # (b'one', None)
+//   print(await p.communicate(b"two"))     # (b'', None)
+//
+// The first communicate() closed stdin; asyncio's closed pipe transport drops
+// the second input, and the drain's ConnectionResetError is ignored. The
+// library's write() to the closed writer threw RuntimeError out of
+// communicate().
+
+processTest("communicate(input) after stdin was closed drops the input, as asyncio", async () => {
+  await run(async () => {
+    const p = await createSubprocessExec("cat", { stdin: PIPE, stdout: PIPE });
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const [one, err1] = await p.communicate(enc("one"));
+    assert.equal(dec(one), "one");
+    assert.equal(err1, null);
+    const [two, err2] = await p.communicate(enc("two"));
+    assert.equal(dec(two), "");
+    assert.equal(err2, null);
+    assert.equal(p.returncode, 0);
+  });
+});
