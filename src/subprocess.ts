@@ -137,18 +137,24 @@ class PipeWriterProtocol extends FlowControlProtocol {
   /** The transport never reads: nobody asks it to. */
   readonly [READS_ON_DEMAND] = true;
   readonly #loop: EventLoop;
+  readonly #pipes: OpenPipes;
   #closed: Future<void> | null = null;
   #ended: Error | null | undefined = undefined;
 
-  constructor(loop: EventLoop) {
+  constructor(loop: EventLoop, pipes: OpenPipes) {
     super();
     this.#loop = loop;
+    this.#pipes = pipes;
   }
 
   override connectionLost(error: Error | null): void {
-    super.connectionLost(error);
-    this.#ended = error;
-    if (this.#closed !== null) settle(this.#closed, error);
+    try {
+      super.connectionLost(error);
+      this.#ended = error;
+      if (this.#closed !== null) settle(this.#closed, error);
+    } finally {
+      this.#pipes.closed();
+    }
   }
 
   override [CLOSE_WAITER](_writer: StreamWriter): Future<void> {
@@ -157,6 +163,51 @@ class PipeWriterProtocol extends FlowControlProtocol {
       if (this.#ended !== undefined) settle(this.#closed, this.#ended);
     }
     return this.#closed;
+  }
+}
+
+/** The protocol of a child's output pipe: a stream reader's, counted in the open pipes. */
+class PipeReaderProtocol extends StreamReaderProtocol {
+  readonly #pipes: OpenPipes;
+
+  constructor(reader: StreamReader, loop: EventLoop, pipes: OpenPipes) {
+    super(reader, null, loop);
+    this.#pipes = pipes;
+  }
+
+  override connectionLost(error: Error | null): void {
+    try {
+      super.connectionLost(error);
+    } finally {
+      this.#pipes.closed();
+    }
+  }
+}
+
+/**
+ * A child's pipes not closed yet (asyncio's transport's `_pipes` not all
+ * disconnected): `wait()` returns once they all closed, as asyncio's wakes
+ * its waiters in `_call_connection_lost`.
+ */
+class OpenPipes {
+  count = 0;
+  /** The waits of `wait()` calls made while the child ran. */
+  #waiters: Future<void>[] = [];
+
+  /** A pipe closed (its protocol's `connectionLost()`, once). */
+  closed(): void {
+    if (--this.count > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) if (!waiter.done()) waiter.setResult(undefined);
+  }
+
+  /** A future done once every pipe closed. */
+  allClosed(loop: EventLoop): Future<void> {
+    const waiter = loop.createFuture<void>();
+    if (this.count <= 0) waiter.setResult(undefined);
+    else this.#waiters.push(waiter);
+    return waiter;
   }
 }
 
@@ -379,7 +430,9 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   const limit = options.limit ?? DEFAULT_LIMIT;
   const waiters: Future<void>[] = [];
   const transports: Transport[] = [];
+  const pipes = new OpenPipes();
   const open = (conn: HostConn, protocol: FlowControlProtocol, writePipe = false): Transport => {
+    pipes.count++;
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
     // The output pipes read ahead, as asyncio's fill the reader up to twice
@@ -396,13 +449,13 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
   };
   let stdin: StreamWriter | null = null;
   if (child.stdin !== null) {
-    const protocol = new PipeWriterProtocol(loop);
+    const protocol = new PipeWriterProtocol(loop, pipes);
     stdin = new StreamWriter(open(child.stdin, protocol, true), protocol, null, loop);
   }
   const reader = (conn: HostConn | null): StreamReader | null => {
     if (conn === null) return null;
     const r = new StreamReader(limit);
-    open(conn, new StreamReaderProtocol(r, null, loop));
+    open(conn, new PipeReaderProtocol(r, loop, pipes));
     return r;
   };
   const stdout = reader(child.stdout);
@@ -422,7 +475,7 @@ function* start(request: Request): Generator<unknown, Process, unknown> {
     yield* ioFuture(loop, child.status);
     throw error;
   }
-  return makeProcess(child, stdin, stdout, stderr, loop, transports);
+  return makeProcess(child, stdin, stdout, stderr, loop, transports, pipes);
 }
 
 let makeProcess: (
@@ -432,6 +485,7 @@ let makeProcess: (
   stderr: StreamReader | null,
   loop: EventLoop,
   pipes: Transport[],
+  open: OpenPipes,
 ) => Process;
 
 const SUBPROCESS_TOKEN = Symbol("subprocessToken");
@@ -471,6 +525,8 @@ export class Process {
   readonly #child: HostChild;
   /** The transports of its pipes: once they closed and it exited, it is gone. */
   readonly #pipes: Transport[];
+  readonly #open: OpenPipes;
+  readonly #loop: EventLoop;
   #returncode: number | null = null;
 
   /**
@@ -489,6 +545,8 @@ export class Process {
     pending = null;
     this.#child = init.child;
     this.#pipes = init.pipes;
+    this.#open = init.open;
+    this.#loop = init.loop;
     this.pid = init.child.pid;
     this.stdin = init.stdin;
     this.stdout = init.stdout;
@@ -506,8 +564,8 @@ export class Process {
   }
 
   static {
-    makeProcess = (child, stdin, stdout, stderr, loop, pipes) => {
-      pending = { child, stdin, stdout, stderr, loop, pipes };
+    makeProcess = (child, stdin, stdout, stderr, loop, pipes, open) => {
+      pending = { child, stdin, stdout, stderr, loop, pipes, open };
       return new Process(SUBPROCESS_TOKEN as never);
     };
   }
@@ -529,8 +587,11 @@ export class Process {
   }
 
   /**
-   * Waits for the child to exit. Cancelling the wait leaves the child
-   * running.
+   * Waits for the child to exit and, as asyncio's, for its pipes to close
+   * (when called while it runs): the output is all in the readers then,
+   * and a grandchild that holds a pipe keeps it waiting. Once the exit is
+   * known (`returncode`), it returns at once. Cancelling the wait leaves
+   * the child running.
    *
    * With `stdout: PIPE` or `stderr: PIPE`, the output is read ahead up to
    * twice the `limit` (as in asyncio); a child writing more than that and
@@ -545,8 +606,15 @@ export class Process {
 
   *#wait(): Generator<unknown, number, unknown> {
     if (this.#returncode !== null) return this.#returncode;
-    const exit = yield* ioFuture(runningLoopFor("wait for a process"), this.#child.status);
-    return this.#exited(exit);
+    const loop = runningLoopFor("wait for a process");
+    const exit = yield* ioFuture(loop, this.#child.status);
+    const returncode = this.#exited(exit);
+    // As asyncio's transport wakes wait() when its connection is lost: the
+    // child exited and every pipe of it closed (a grandchild holding one,
+    // or output left in a pipe nobody reads, keeps it waiting). A closed
+    // loop closed the pipes.
+    if (!this.#loop.isClosed()) yield* this.#open.allClosed(loop);
+    return returncode;
   }
 
   /**
@@ -579,6 +647,9 @@ export class Process {
     const err = this.stderr === null ? null : this.stderr.read();
     const parts: Awaitable<unknown>[] = [];
     for (const part of [feed, out, err]) if (part !== null) parts.push(part);
+    // asyncio gathers a no-op coroutine for each stream that is no pipe: its
+    // communicate() always waits for the gather's tasks.
+    if (parts.length === 0) parts.push(new CoroutineObject(noop, undefined, "noop"));
     const results: unknown[] = yield* gather(parts);
     let i = feed === null ? 0 : 1;
     const stdout = out === null ? null : results[i++] as Uint8Array;
@@ -639,14 +710,22 @@ let pending: {
   stderr: StreamReader | null;
   loop: EventLoop;
   pipes: Transport[];
+  open: OpenPipes;
 } | null = null;
+
+// deno-lint-ignore require-yield
+function* noop(): Generator<unknown, null, unknown> {
+  return null;
+}
 
 function* feedStdin(
   stdin: StreamWriter,
   input: Uint8Array | null,
 ): Generator<unknown, null, unknown> {
   try {
-    if (input !== null && input.length > 0) {
+    // A closed pipe drops the input (asyncio's transport does), and its
+    // drain() throws ConnectionResetError, which is ignored here.
+    if (input !== null && input.length > 0 && !stdin.transport.isClosing()) {
       stdin.write(input);
       yield* stdin.drain();
     }
