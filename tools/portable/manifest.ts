@@ -60,6 +60,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_executors",
   "cpython_fuzz_futures",
   "cpython_fuzz_streams",
+  "cpython_fuzz_node_net",
 ];
 
 /**
