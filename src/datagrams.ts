@@ -142,13 +142,24 @@ class UdpTransport extends DatagramTransport {
         });
       },
       (error) => {
-        if (this.#closing) return;
+        if (this.#closing || this.#unattributable(error)) return;
         const mapped = udpError(error, "receive a datagram") as Error;
         loop.callSoon(() => {
           if (!this.#closing) this.#call("errorReceived", mapped);
         });
       },
     );
+  }
+
+  /**
+   * An ICMP "port unreachable" on an endpoint without `remoteAddr`: Linux
+   * reports it only to a connected UDP socket, so asyncio never calls
+   * `error_received()` for it; Bun's `node:dgram` hands it to the callback
+   * of a later send (to any address), so it is dropped here.
+   */
+  #unattributable(error: unknown): boolean {
+    return this.#peer === null &&
+      (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
   }
 
   /**
@@ -203,7 +214,7 @@ class UdpTransport extends DatagramTransport {
     // A copy: a Node Buffer's slice() is a view, which the caller may reuse before
     // the host sends it.
     this.#udp.send(new Uint8Array(data), target, (error) => {
-      if (error === null || this.#closing) return;
+      if (error === null || this.#closing || this.#unattributable(error)) return;
       const mapped = udpError(error, `send a datagram to ${where}`) as Error;
       this.#loop.callSoon(() => {
         if (!this.#closing) this.#call("errorReceived", mapped);

@@ -94,6 +94,8 @@ export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
     ...(reusePort ? { reuseAddr: true, reusePort: true } : {}),
   });
   let closed = false;
+  const isRefused = (error: unknown) =>
+    (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
   // One send in flight at a time, the others queued in call order (as
   // (data, addr, done) triples from `head` on): a burst handed to the host
   // at once does not always leave in order (see `settled`; under load the
@@ -109,7 +111,24 @@ export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
       done?.();
     }
   };
-  const sent = (done: (error: unknown) => void) => (error: unknown) => {
+  const sent = (
+    done: (error: unknown) => void,
+    data?: Uint8Array,
+    addr?: readonly [string, number],
+  ) =>
+  (error: unknown) => {
+    if (data !== undefined && addr !== undefined && !closed && isRefused(error)) {
+      // Bun reports an ICMP "port unreachable" left by an earlier datagram to
+      // this send, to a socket without a peer, and this datagram does not
+      // leave: Linux (asyncio, Node) reports it only to a connected socket.
+      // Sent again, once, before anything queued behind it.
+      try {
+        socket.send(data, addr[1], addr[0], sent(done));
+        return;
+      } catch (retryError) {
+        error = retryError;
+      }
+    }
     sending = false;
     pump();
     done(error ?? null);
@@ -124,7 +143,7 @@ export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
       sending = true;
       try {
         if (addr === null) socket.send(data, sent(done));
-        else socket.send(data, addr[1], addr[0], sent(done));
+        else socket.send(data, addr[1], addr[0], sent(done, data, addr));
       } catch (error) {
         sending = false;
         done(error);

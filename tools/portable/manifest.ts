@@ -63,6 +63,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_streams",
   "cpython_fuzz_runtimes",
   "cpython_fuzz_node_proc",
+  "cpython_fuzz_node_net",
 ];
 
 /**
