@@ -737,6 +737,16 @@ export class Task<T = unknown> extends Future<T> {
     } else task[SETTLE](state, value);
   }
 
+  /**
+   * Whether `task` is parked on the relay of a promise (`wrapFuture`,
+   * `await waitFor(job(), t)`) it has not abandoned: that promise's body
+   * runs inline, and its awaits are the task's (see `layers.park`).
+   */
+  static #onInlineRelay(task: Task<unknown>): boolean {
+    const parked = task.#resume as Wait;
+    return parked.relay !== null && parked.instead === undefined;
+  }
+
   static #fail(task: Task<unknown>, error: unknown): void {
     if (error instanceof CancelledError) Task.#complete(task, "cancelled", error);
     else {
@@ -1251,10 +1261,9 @@ export class Task<T = unknown> extends Future<T> {
         if (state === IN_HOST) return true;
         // Parked on the relay of a promise whose body runs inline (`await
         // waitFor(job(), t)`): that body's code is the task's (see park),
-        // and goes on through a done future as the task's code does.
-        if (state !== PARKED) return false;
-        const parked = task.#resume as Wait;
-        return parked.relay !== null && parked.instead === undefined;
+        // and goes on through a done future as the task's code does. (With
+        // windows, every await of that code is settled in the task's.)
+        return state === PARKED && windows === null && Task.#onInlineRelay(task);
       },
 
       cancelAtAwait: () => {
@@ -1296,7 +1305,6 @@ export class Task<T = unknown> extends Future<T> {
           );
         }
         if ((task.#kind & HOST_MASK) === PARKED) {
-          const parked = task.#resume as Wait;
           if (record.relay !== null) {
             // A promise whose body parked the task already: one wait. (The
             // relay is the task's code when it settles: see relayWaits.)
@@ -1305,11 +1313,11 @@ export class Task<T = unknown> extends Future<T> {
             countRelayWait(task, 1);
             return;
           }
-          if (parked.relay !== null && parked.instead === undefined) {
+          if (Task.#onInlineRelay(task)) {
             // Parked on a promise's relay, whose body now waits: its wait
             // takes the task's wait over (the relay settles when the body
             // is done, and resumes the task's code then).
-            parked.relay.stopCounting();
+            (task.#resume as Wait).relay!.stopCounting();
             countRelayWait(task, 1);
             task.#resume = task.#waiter = null;
             task.#kind = (task.#kind & ~HOST_MASK) | IN_HOST;
