@@ -22,44 +22,14 @@ import {
   getRunningLoop,
   openConnection,
   Protocol,
-  Queue,
   run,
   sleep,
-  startServer,
   type StreamReader,
-  type StreamWriter,
   type Transport,
   waitFor,
 } from "../mod.ts";
+import { netTest, pairServer, udpTest } from "./_sockets.ts";
 import { dec, enc, portOf } from "./_echo.ts";
-import { nodeBuiltin } from "../src/_host/builtin.ts";
-
-type Pair = [StreamReader, StreamWriter];
-
-const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
-/** A test that needs sockets: every runtime but a browser. */
-function netTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: inBrowser, fn });
-}
-
-/** UDP needs `node:dgram` (Deno, Node, Bun); a browser reports these skipped. */
-const HAS_DGRAM = nodeBuiltin("node:dgram") !== undefined;
-function udpTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: !HAS_DGRAM, fn });
-}
-
-/** A server whose handler hands each connection's streams to the test. */
-async function pairServer() {
-  const accepted = new Queue<Pair>();
-  const server = await startServer(
-    (reader, writer) => {
-      accepted.putNowait([reader, writer]);
-    },
-    "127.0.0.1",
-    0,
-  );
-  return { server, accepted };
-}
 
 /** `n` bytes of a pattern with no newline in it. */
 function pattern(n: number): Uint8Array {

@@ -25,20 +25,8 @@ import {
   type Server,
   type Transport,
 } from "../mod.ts";
+import { netTest, udpTest } from "./_sockets.ts";
 import { dec, enc, portOf } from "./_echo.ts";
-import { nodeBuiltin } from "../src/_host/builtin.ts";
-
-const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
-/** A test that needs sockets: every runtime but a browser. */
-function netTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: inBrowser, fn });
-}
-
-/** UDP needs `node:dgram` (Deno, Node, Bun); a browser reports these skipped. */
-const HAS_DGRAM = nodeBuiltin("node:dgram") !== undefined;
-function udpTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: !HAS_DGRAM, fn });
-}
 
 /** A protocol that logs what it gets, as the fuzzer's did. */
 class Peer extends Protocol {

@@ -19,40 +19,17 @@ import {
   IncompleteReadError,
   LimitOverrunError,
   openConnection,
-  Queue,
   run,
   sleep,
-  startServer,
-  type StreamReader,
-  type StreamWriter,
   TimeoutError,
   waitFor,
 } from "../mod.ts";
+import { netTest, pairServer } from "./_sockets.ts";
 import { dec, enc, portOf } from "./_echo.ts";
 import { bunBefore } from "../src/_host/runtime.ts";
 
-type Pair = [StreamReader, StreamWriter];
-
 /** Bun before 1.4: a client socket cannot half-close (see `src/_host/net_node.ts`). */
 const bunBefore14 = bunBefore([1, 4, 0]);
-const inBrowser = (globalThis as { document?: unknown }).document !== undefined;
-/** A test that needs sockets: every runtime but a browser. */
-function netTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: inBrowser, fn });
-}
-
-/** A server whose handler hands each connection's streams to the test. */
-async function pairServer() {
-  const accepted = new Queue<Pair>();
-  const server = await startServer(
-    (reader, writer) => {
-      accepted.putNowait([reader, writer]);
-    },
-    "127.0.0.1",
-    0,
-  );
-  return { server, accepted };
-}
 
 // Finding 1: bytes that had arrived before writer.transport.abort() were lost
 // to the aborting side's own reader. asyncio's transport reads whatever
