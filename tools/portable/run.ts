@@ -26,6 +26,7 @@
  */
 
 import { buildPortable } from "./build.ts";
+import { buildJsrSuite } from "../jsr_npm.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const DIST = new URL("dist/", ROOT);
@@ -284,12 +285,16 @@ type Target = {
 };
 
 const ENTRY = ["dist/portable/main.js"];
+// The same suite against the package as JSR's npm layer serves it (tools/jsr_npm.ts).
+const JSR_ENTRY = ["dist/jsr/portable/main.js"];
 
 const TARGETS: Record<string, Target> = {
   node24: { install: () => installNode(24), run: (c: Command) => runProcess(c, ENTRY) },
   node22: { install: () => installNode(22), run: (c: Command) => runProcess(c, ENTRY) },
   bun: { install: () => installBun("latest"), run: (c: Command) => runProcess(c, ENTRY) },
   "bun1.2.5": { install: () => installBun("1.2.5"), run: (c: Command) => runProcess(c, ENTRY) },
+  "node24-jsr": { install: () => installNode(24), run: (c: Command) => runProcess(c, JSR_ENTRY) },
+  "bun-jsr": { install: () => installBun("latest"), run: (c: Command) => runProcess(c, JSR_ENTRY) },
   chromium: { install: installChromium, run: (path: string) => runChromium(path) },
   deno: {
     install: () => Promise.resolve({ cmd: Deno.execPath(), args: ["run", "-A"] }),
@@ -302,7 +307,15 @@ const TARGETS: Record<string, Target> = {
 };
 
 /** The targets `.ci/run` runs. */
-export const CI_TARGETS: readonly string[] = ["node24", "node22", "bun", "bun1.2.5", "chromium"];
+export const CI_TARGETS: readonly string[] = [
+  "node24",
+  "node22",
+  "bun",
+  "bun1.2.5",
+  "chromium",
+  "node24-jsr",
+  "bun-jsr",
+];
 
 /** Installs and runs one target; never throws (a problem is one failure). */
 export async function runTarget(target: string): Promise<TargetResult> {
@@ -368,6 +381,7 @@ if (import.meta.main) {
   const results: TargetResult[] = [];
   try {
     await buildPortable();
+    if (targets.some((target) => target.endsWith("-jsr"))) await buildJsrSuite();
     buildSeconds = seconds(started);
   } catch (error) {
     console.log(`Cannot build the portable suite: ${(error as Error).message}`);
