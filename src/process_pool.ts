@@ -48,6 +48,7 @@ import {
 } from "./_pool.ts";
 import { cpuCount } from "./_host/workers.ts";
 import { runtimeName } from "./_host/runtime.ts";
+import { CHILD_ENTRY } from "./_entries.ts";
 import {
   type ChildHandle,
   childrenRunDeno,
@@ -94,7 +95,6 @@ export interface ProcessPoolOptions {
   denoFlags?: readonly string[];
 }
 
-const CHILD_URL = new URL("./_child.ts", import.meta.url);
 let poolCounter = 0;
 
 /**
@@ -290,7 +290,7 @@ class ProcessPool {
         `Cannot ${action}: denoFlags are flags of deno run, and ${runtimeName()} runs its children as itself; leave them out there`,
       );
     }
-    const flags = options.denoFlags ?? defaultFlags(CHILD_URL);
+    const flags = options.denoFlags ?? defaultFlags(CHILD_ENTRY);
     if (!Array.isArray(flags) || flags.some((flag) => typeof flag !== "string")) {
       throw new TypeError(
         `Cannot ${action}: expected denoFlags as an array of strings, got ${describe(flags)}`,
@@ -378,7 +378,7 @@ class ProcessPool {
 
   #startLane(): void {
     const lane = new Lane(`${this.#prefix}_${this.#named++}`);
-    lane.handle = spawnChild(CHILD_URL, this.#flags, {
+    lane.handle = spawnChild(CHILD_ENTRY, this.#flags, {
       frame: (payload) => this.#receive(lane, payload),
       exit: (code, signal) => this.#exited(lane, code, signal),
     });

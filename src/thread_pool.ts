@@ -82,6 +82,7 @@ import {
   type WorkerHandle,
 } from "./_host/workers.ts";
 import { runtimeName } from "./_host/runtime.ts";
+import { WORKER_ENTRY } from "./_entries.ts";
 import {
   checkShutdownOptions,
   ConcurrentFuture,
@@ -128,7 +129,6 @@ const POOL_OPTIONS = [
   "cancelRunning",
 ] as const;
 
-const WORKER_URL = new URL("./_worker.ts", import.meta.url);
 let poolCounter = 0;
 
 /**
@@ -466,7 +466,7 @@ class ThreadPool {
 
   #startLane(): void {
     const lane = new Lane(`${this.#prefix}_${this.#named++}`);
-    lane.handle = startWorker(WORKER_URL, lane.name, {
+    lane.handle = startWorker(WORKER_ENTRY, lane.name, {
       message: (data) => this.#receive(lane, data),
       error: (message) => this.#died(lane, `an uncaught error: ${message}`, undefined),
     });
