@@ -180,3 +180,32 @@ export function functionKind(
 export function nameOf(fn: unknown): string {
   return typeof fn === "function" ? (fn.name || "anonymous") : String(fn);
 }
+
+/**
+ * Checks an options object: `undefined`, or an object whose keys are all in
+ * `known`.
+ *
+ * @throws {TypeError} If it is not an object, or has an unknown key.
+ */
+export function checkOptions<T extends object>(
+  options: T | undefined,
+  known: readonly string[],
+  action: string,
+): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(
+      `Cannot ${action}: expected the options as an object, got ${describe(options)}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `Cannot ${action}: unknown option ${JSON.stringify(key)} (the options are ${
+          known.join(", ")
+        })`,
+      );
+    }
+  }
+  return options;
+}

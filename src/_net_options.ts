@@ -10,34 +10,8 @@
 
 import { describe } from "./_checks.ts";
 
-/**
- * Checks an options object: `undefined`, or an object whose keys are all in
- * `known`.
- *
- * @throws {TypeError} If it is not an object, or has an unknown key.
- */
-export function checkOptions<T extends object>(
-  options: T | undefined,
-  known: readonly string[],
-  action: string,
-): Partial<T> {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(
-      `Cannot ${action}: expected the options as an object, got ${describe(options)}`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(
-        `Cannot ${action}: unknown option ${JSON.stringify(key)} (the options are ${
-          known.join(", ")
-        })`,
-      );
-    }
-  }
-  return options;
-}
+// The options check is every layer's; the network modules take it from here.
+export { checkOptions } from "./_checks.ts";
 
 /**
  * Checks a port: a whole number from 0 to 65535.

@@ -23,6 +23,7 @@
 import { CancelledError, StopAsyncIteration, TimeoutError } from "./errors.ts";
 import {
   checkMessage,
+  checkOptions,
   checkSecondsOrNull,
   describe,
   isCoroutineLike,
@@ -365,8 +366,13 @@ export function gather(...args: unknown[]): Future<unknown> {
         `Cannot gather: expected the options as an object, got ${describe(args[1])}`,
       );
     }
+    const options = checkOptions(
+      args[1] as GatherOptions | undefined,
+      ["returnExceptions"],
+      "gather",
+    );
     aws = args[0];
-    returnExceptions = Boolean((args[1] as GatherOptions | undefined)?.returnExceptions);
+    returnExceptions = Boolean(options.returnExceptions);
   } else if (args.length >= 2 && isGatherOptions(args.at(-1))) {
     // Python's gather(*aws, return_exceptions=True), ported word for word
     // (a plain object is no awaitable: it can only be meant as options).
@@ -531,6 +537,7 @@ export function wait<A extends Awaitable<unknown> | CoroutineLike<unknown>>(
       `Cannot wait: expected an iterable of futures (an array or a set), got ${describe(aws)}`,
     );
   }
+  checkOptions(options, ["timeout", "returnWhen"], "wait");
   const seconds = checkSecondsOrNull(options.timeout ?? null, "the timeout", "wait");
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (
@@ -1030,6 +1037,7 @@ export function asCompleted<A extends Awaitable<unknown> | CoroutineLike<unknown
       }`,
     );
   }
+  checkOptions(options, ["timeout"], "iterate as completed");
   const seconds = checkSecondsOrNull(
     options.timeout ?? null,
     "the timeout",

@@ -68,6 +68,7 @@
 import { DeadlockError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import {
   checkFunction,
+  checkOptions,
   checkSeconds,
   checkSecondsOrNull,
   describe,
@@ -609,6 +610,7 @@ export class EventLoop {
    * @param options `debug`, `virtualTime`.
    */
   constructor(options: EventLoopOptions = {}) {
+    checkOptions(options, ["debug", "virtualTime"], "create an event loop");
     this.#debug = options.debug ?? debugFromEnvironment();
     this.#virtual = Boolean(options.virtualTime);
     this.#virtualNow = 0;

@@ -124,6 +124,7 @@
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import {
   checkMessage,
+  checkOptions,
   describe,
   functionKind,
   isAsyncGeneratorObject,
@@ -192,6 +193,8 @@ export interface TaskConstructorOptions extends TaskOptions {
   /** The loop; the running one by default. */
   loop?: EventLoop;
 }
+
+const TASK_OPTIONS = ["name", "eagerStart", "loop"] as const;
 
 // What the task's coroutine is; ordered so that one compare picks the step's
 // fast path.
@@ -441,6 +444,7 @@ export class Task<T = unknown> extends Future<T> {
    * a coroutine object that another task or await runs already.
    */
   constructor(coro: CoroutineLike<T>, options?: TaskConstructorOptions) {
+    if (options !== undefined) checkOptions(options, TASK_OPTIONS, "create a task");
     if (coro instanceof Future) {
       throw new TypeError(
         `Cannot create a task: expected a coroutine, got ${coro} (use ensureFuture)`,

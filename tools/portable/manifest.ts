@@ -29,6 +29,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "generators",
   "greenlet",
   "mod",
+  "options",
   "host",
   "host_context",
   "operations",
