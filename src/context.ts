@@ -87,8 +87,39 @@ export abstract class AsyncContextManager<T = unknown> implements AsyncContextMa
    */
   abstract aexit(error?: unknown): MaybeAwaitable<boolean | void>;
 
-  /** Leaves the context (`aexit()` with no error), for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
+  /**
+   * The disposal method `await using` calls to leave the context. The
+   * declaration reads it before the block runs: a manager that can tell it
+   * was not entered (`await using` does not enter it) refuses there, with a
+   * `RuntimeError` naming the fix, so that the block never runs unlocked or
+   * without its deadline.
+   *
+   * @throws {RuntimeError} If `notEnteredForDisposal()` says why it cannot
+   * be left.
+   */
+  get [Symbol.asyncDispose](): () => Promise<void> {
+    const refusal = this.notEnteredForDisposal();
+    if (refusal !== null) throw new RuntimeError(refusal);
+    return this.leaveByDisposal;
+  }
+
+  /**
+   * Why `await using` of this manager would be wrong now, or `null`: a
+   * manager that can tell it was not entered says so and names the fix.
+   * The default cannot tell.
+   *
+   * @returns The refusal's message, or `null`.
+   */
+  protected notEnteredForDisposal(): string | null {
+    return null;
+  }
+
+  /**
+   * Leaves the context for `await using`: `aexit()` with no error.
+   *
+   * @returns A promise for when it is left.
+   */
+  protected async leaveByDisposal(): Promise<void> {
     await awaitAnyAsync(this.aexit(undefined));
   }
 }
@@ -286,13 +317,18 @@ export function asyncContextManager<A extends unknown[], T>(
   };
 }
 
+const NOT_ENTERED_GENERATOR =
+  "Cannot await using an asyncContextManager() context that is not entered: await using does not enter it, and it cannot leave one either (JavaScript's disposal does not hand it the block's error). Enter it with asyncWith(cm, body)";
+
 class GeneratorContextManager<T> extends AsyncContextManager<T> {
   readonly #gen: AsyncGenerator<T, unknown, undefined>;
+  #entered = false;
   constructor(gen: AsyncGenerator<T, unknown, undefined>) {
     super();
     this.#gen = gen;
   }
   async aenter(): Promise<T> {
+    this.#entered = true;
     const step = await this.#gen.next();
     if (step.done) throw new RuntimeError("Cannot enter the context: the generator didn't yield");
     return step.value;
@@ -318,8 +354,13 @@ class GeneratorContextManager<T> extends AsyncContextManager<T> {
     return true; // the generator caught the error: suppress it
   }
 
+  /** Refuses `await using` at once when it was not entered: there is nothing to leave. */
+  protected override notEnteredForDisposal(): string | null {
+    return this.#entered ? null : NOT_ENTERED_GENERATOR;
+  }
+
   /** Refuses `await using`: the generator would take a failed block for a success. */
-  override [Symbol.asyncDispose](): Promise<void> {
+  protected override leaveByDisposal(): Promise<void> {
     return refuseDisposal(
       this,
       new RuntimeError(
@@ -494,7 +535,7 @@ export class AsyncExitStack extends AsyncContextManager<AsyncExitStack> {
    *
    * @returns A promise for when the stack is unwound.
    */
-  override [Symbol.asyncDispose](): Promise<void> {
+  protected override leaveByDisposal(): Promise<void> {
     return disposeStack(this);
   }
 

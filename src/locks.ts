@@ -133,6 +133,11 @@ export class Lock extends AsyncContextManager<void> {
     return this.#locked;
   }
 
+  /** `await using` of a lock nobody holds: the block would run without it. */
+  protected override notEnteredForDisposal(): string | null {
+    return this.#locked ? null : notAcquired("a Lock that is not acquired", "lock");
+  }
+
   /**
    * Takes the lock, waiting (in FIFO order) while another task holds it.
    * A free lock is taken without allocating anything. Like a Python
@@ -874,6 +879,15 @@ function waker(slot: Task<unknown> | Wait): [(arg: never) => void, unknown] {
   return slot instanceof Task ? [stepTask, slot] : [settleThen, slot]; // (a record: see Slot)
 }
 
+/**
+ * The refusal of `await using` of a lock-like primitive nobody holds: the
+ * declaration reads the disposal method before the block, which would run
+ * without the lock, and leave by releasing somebody else's hold.
+ */
+function notAcquired(what: string, name: string): string {
+  return `Cannot await using ${what}: await using does not acquire it, so the block would run without it. Use asyncWith(${name}, body), or acquire it first: await ${name}.acquire(); await using _ = ${name};`;
+}
+
 function awaitedTwice(): RuntimeError {
   return new RuntimeError("Cannot await Event.wait() twice: it is already being awaited");
 }
@@ -946,6 +960,13 @@ export class Condition extends AsyncContextManager<void> {
    */
   locked(): boolean {
     return this.#lock.locked();
+  }
+
+  /** `await using` of a condition whose lock nobody holds: the block would run without it. */
+  protected override notEnteredForDisposal(): string | null {
+    return this.#lock.locked()
+      ? null
+      : notAcquired("a Condition whose lock is not acquired", "condition");
   }
 
   /**

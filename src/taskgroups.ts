@@ -193,6 +193,13 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     return task;
   }
 
+  /** Refuses `await using` of a group nobody entered at once, before the block runs. */
+  protected override notEnteredForDisposal(): string | null {
+    return this.#entered ? null : (
+      "Cannot await using a TaskGroup: await using does not enter it, and it cannot leave one either (JavaScript's disposal does not hand it the block's error). Enter it with asyncWith(new TaskGroup(), async (tg) => { ... })"
+    );
+  }
+
   /**
    * Refuses `await using`: disposal does not hand the group the block's
    * error, so it could neither cancel its children when the block fails nor
@@ -202,7 +209,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
    *
    * @returns Never resolves: it always rejects.
    */
-  override [Symbol.asyncDispose](): Promise<void> {
+  protected override leaveByDisposal(): Promise<void> {
     return refuseDisposal(
       this,
       new RuntimeError(

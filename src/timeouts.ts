@@ -211,6 +211,13 @@ export class Timeout extends AsyncContextManager<Timeout> {
     return false;
   }
 
+  /** Refuses `await using` of a timeout nobody entered: the block would run with no deadline. */
+  protected override notEnteredForDisposal(): string | null {
+    return this.#state !== "created" ? null : (
+      "Cannot await using a timeout that is not entered: await using does not enter it, so the block would run with no deadline. Use asyncWith(timeout(delay), body), or enter it first: await t.aenter(); await using _ = t;"
+    );
+  }
+
   /**
    * Leaves the context for `await using`, as `aexit()` with no error while
    * the deadline has not passed. Once it passed, the block's error (which
@@ -220,8 +227,8 @@ export class Timeout extends AsyncContextManager<Timeout> {
    *
    * @returns A promise for when it is left.
    */
-  override [Symbol.asyncDispose](): Promise<void> {
-    if (this.#state !== "expiring") return super[Symbol.asyncDispose]();
+  protected override leaveByDisposal(): Promise<void> {
+    if (this.#state !== "expiring") return super.leaveByDisposal();
     return refuseDisposal(
       this,
       new RuntimeError(

@@ -984,3 +984,74 @@ Deno.test("an asyncContextManager awaiting sleeps runs on virtual time in an asy
   assert.deepEqual(log, [0.3, 0.6]);
   assert.ok(performance.now() - started < 250, "virtual time should skip the sleeps");
 });
+
+// --- await using of a manager nobody entered ---------------------------------
+//
+// `await using _ = lock` does not acquire the lock (disposal only leaves), so
+// two tasks ran the block at once and the error came at the end, from
+// release(). JavaScript reads the disposal method when the declaration runs:
+// a manager that can tell it was not entered refuses there, before the block.
+
+Deno.test("await using of a Lock, Condition, Timeout, TaskGroup or asyncContextManager() nobody entered refuses before the block runs", async () => {
+  const { Condition, Lock, TaskGroup, timeout } = await import("../mod.ts");
+  const managers = [
+    ["Lock", () => new Lock(), /Cannot await using a Lock that is not acquired/],
+    [
+      "Condition",
+      () => new Condition(),
+      /Cannot await using a Condition whose lock is not acquired/,
+    ],
+    ["Timeout", () => timeout(1), /Cannot await using a timeout that is not entered/],
+    ["TaskGroup", () => new TaskGroup(), /Cannot await using a TaskGroup/],
+    [
+      "asyncContextManager()",
+      () =>
+        asyncContextManager(async function* () {
+          yield 1;
+        })(),
+      /Cannot await using an asyncContextManager\(\) context/,
+    ],
+  ] as const;
+  await run(async () => {
+    for (const [name, make, message] of managers) {
+      let ran = false;
+      await assert.rejects(async () => {
+        await using _ = make();
+        ran = true;
+      }, (error) => {
+        assert.ok(error instanceof RuntimeError, `${name}: ${error}`);
+        assert.match((error as Error).message, message);
+        assert.match((error as Error).message, /asyncWith/);
+        return true;
+      });
+      assert.equal(ran, false, `${name}: the block ran`);
+    }
+  }, { virtualTime: true });
+});
+
+Deno.test("await using of an entered Lock, Condition or Timeout leaves it", async () => {
+  const { Condition, Lock, timeout } = await import("../mod.ts");
+  await run(async () => {
+    const lock = new Lock();
+    {
+      await lock.aenter();
+      await using _ = lock;
+      assert.ok(lock.locked());
+    }
+    assert.ok(!lock.locked());
+    const cond = new Condition();
+    {
+      await cond.aenter();
+      await using _ = cond;
+      assert.ok(cond.locked());
+    }
+    assert.ok(!cond.locked());
+    const t = timeout(5);
+    {
+      await t.aenter();
+      await using _ = t;
+      await sleep(1);
+    }
+    assert.equal(String(t), "Timeout(exited)");
+  }, { virtualTime: true });
+});
