@@ -682,7 +682,7 @@ export class EventLoop {
     ...args: A
   ): TimerHandle {
     checkSeconds(delay, "the delay", "call later");
-    return this.callAt(this.time() + delay, callback, ...args);
+    return this.#callAt(this.time() + delay, callback as AnyFunction, args, "call later");
   }
 
   /**
@@ -701,9 +701,14 @@ export class EventLoop {
     ...args: A
   ): TimerHandle {
     checkSeconds(when, "the time", "call at");
-    checkFunction(callback, "the callback", "call at");
-    this.#checkOpen("call at");
-    const timer = new TimerHandle(when, callback as AnyFunction, args, this);
+    return this.#callAt(when, callback as AnyFunction, args, "call at");
+  }
+
+  /** `callAt`'s and `callLater`'s work, their errors in the caller's words. */
+  #callAt(when: number, callback: AnyFunction, args: unknown[], action: string): TimerHandle {
+    checkFunction(callback, "the callback", action);
+    this.#checkOpen(action);
+    const timer = new TimerHandle(when, callback, args, this);
     this.#heapPush(timer);
     timer.scheduled = true;
     if (!this.#draining) this.#wake();

@@ -1179,3 +1179,17 @@ Deno.test("the loop drops many cancelled timers at once and keeps the live ones 
   assert.equal(loop.time(), 4);
   loop.close();
 });
+
+Deno.test("callLater's errors are in callLater's words: a callback that is no function, a closed loop", () => {
+  const loop = newEventLoop();
+  assert.throws(
+    () => loop.callLater(1, 5 as never),
+    {
+      name: "TypeError",
+      message: "Cannot call later: expected the callback as a function, got the number 5",
+    },
+  );
+  loop.close();
+  assert.throws(() => loop.callLater(1, () => {}), /^RuntimeError: Cannot call later: /);
+  assert.throws(() => loop.callAt(1, () => {}), /^RuntimeError: Cannot call at: /);
+});
