@@ -7,7 +7,7 @@
 
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import { signals } from "./_host/signals.ts";
-import { describe } from "./_checks.ts";
+import { checkOptions, describe } from "./_checks.ts";
 import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions, hasDefaultExecutor } from "./events.ts";
 import { Future } from "./futures.ts";
@@ -139,6 +139,8 @@ export interface RunOptions extends EventLoopOptions {
   handleSigint?: boolean;
 }
 
+const RUN_OPTIONS = ["debug", "virtualTime", "loopFactory", "handleSigint"] as const;
+
 /** Whether this code runs in a worker (which receives no signals). */
 function inWorker(): boolean {
   return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function";
@@ -190,6 +192,7 @@ export class Runner {
    * @throws {TypeError} If both `virtualTime` and `loopFactory` are given.
    */
   constructor(options: RunOptions = {}) {
+    checkOptions(options, RUN_OPTIONS, "make the runner");
     if (options.loopFactory !== undefined && options.virtualTime !== undefined) {
       throw new TypeError(
         "Cannot make the runner: virtualTime is an option of the loop, which loopFactory makes; pass it there (newEventLoop({ virtualTime: true }))",
@@ -253,13 +256,13 @@ export class Runner {
   getLoop(): EventLoop {
     if (this.#state === "closed") throw new RuntimeError("Cannot use the runner: it is closed");
     if (this.#loop === null) {
-      const { loopFactory, ...options } = this.#options;
+      const { loopFactory, debug, virtualTime } = this.#options;
       if (loopFactory !== undefined) {
         this.#loop = loopFactory();
         // As asyncio's runner: its debug option applies to the factory's loop too.
-        if (options.debug !== undefined) this.#loop.setDebug(options.debug);
+        if (debug !== undefined) this.#loop.setDebug(debug);
       } else {
-        this.#loop = new EventLoop(options);
+        this.#loop = new EventLoop({ debug, virtualTime });
         setEventLoop(this.#loop);
       }
       this.#state = "initialized";

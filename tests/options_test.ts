@@ -21,6 +21,7 @@ import {
   getRunningLoop,
   newEventLoop,
   run,
+  Runner,
   sleep,
   Task,
   type TaskOptions,
@@ -119,4 +120,24 @@ Deno.test("an event loop refuses an option it does not know", () => {
     unknown("virtual_time", "virtualTime"),
   );
   new EventLoop({ debug: false, virtualTime: true }).close();
+});
+
+Deno.test("run() and Runner take their own options and refuse one they do not know", async () => {
+  assert.equal(await run(async () => await sleep(0, 1), { handleSigint: false }), 1);
+  assert.equal(
+    await run(async () => await sleep(1, 2), {
+      debug: false,
+      virtualTime: true,
+      handleSigint: true,
+    }),
+    2,
+  );
+  await assert.rejects(
+    () => run(async () => {}, asGiven({ debg: true })),
+    unknown("debg", "debug"),
+  );
+  assert.throws(
+    () => new Runner(asGiven({ loop_factory: null })),
+    unknown("loop_factory", "loopFactory"),
+  );
 });
