@@ -80,6 +80,7 @@ export const DENO_TESTS: Readonly<Record<string, string>> = {
   debug: "runs a Deno subprocess",
   portable: "builds and runs the portable suite itself",
   ci: "reads the repository's workflow files",
+  readme: "reads README.md and the source files, to check the README's claims against them",
   await:
     "the async-style misuse checks (one wait per task) need an async context, and it listens for Deno's unhandledrejection event",
   breakdown: "injects a failing host through internal modules, which a bundle does not share",
