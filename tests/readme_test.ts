@@ -315,6 +315,7 @@ const HOST_NAMES = new Set([
   "true",
   "false",
   "for",
+  "break",
   "deno",
   "await",
   "using",
