@@ -3,8 +3,9 @@
  * true of the repository. Pinned here:
  *
  * - the module map lists every `src/*.ts` file, and nothing that does not
- *   exist; every path the README names (`src/`, `examples/`, `tests/`,
- *   `bench/`, `tools/`) exists;
+ *   exist, and each public row's names are exported by its file (or are the
+ *   loop's methods whose work the file does); every path the README names
+ *   (`src/`, `examples/`, `tests/`, `bench/`, `tools/`) exists;
  * - the layer chain under "Module map" is what the source's value imports
  *   (type-only imports aside) do: a layer imports only the layers before it,
  *   through internal files too; generators and greenlet import nothing but
@@ -418,4 +419,29 @@ Deno.test("'The notes, as examples' lists every example, and only examples that 
   for (const name of await listExamples()) {
     assert.ok(listed.includes(`${name}.ts`), `the table does not list examples/${name}.ts`);
   }
+});
+
+Deno.test("the module map's public rows name what their file exports", async () => {
+  const rows = tableRows(section("Module map"));
+  const problems: string[] = [];
+  let checked = 0;
+  for (const [fileCell, concept] of rows) {
+    const file = codeSpans(fileCell)[0];
+    if (!file?.startsWith("src/") || file.includes("/_")) continue;
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    for (const span of codeSpans(concept)) {
+      const name = span.replace(/^loop\./, "");
+      if (!/^[A-Za-z_$][\w$]*$/.test(name) || ["node", "bun"].includes(name)) continue;
+      checked++;
+      const exported = new RegExp(
+        `export (?:declare )?(?:abstract )?(?:async )?(?:function\\*?|class|const|let|type|interface) ${name}\\b`,
+      );
+      // `loop.createConnection`, `createUnixConnection`: the loop's methods, whose work this
+      // file does.
+      const loopMethod = name in mod.EventLoop.prototype && text.includes(name);
+      if (!exported.test(text) && !loopMethod) problems.push(`${file}: ${span}`);
+    }
+  }
+  assert.ok(checked > 60, `only ${checked} names checked`);
+  assert.deepEqual(problems, [], "names the module map puts in a file that does not export them");
 });
