@@ -300,6 +300,13 @@ Deno.test("every #anchor link of the README resolves to a heading", () => {
   for (const link of links) {
     assert.ok(anchors.has(link), `the link #${link} resolves to no heading`);
   }
+  // A section named in prose ('see "Async-function tasks" above') must exist too.
+  const headings = new Set(sections(README).keys());
+  const flat = README.replace(/\s+/g, " ");
+  for (const m of flat.matchAll(/\bsee "([^"]{3,80})"|"([^"]{3,80})" (?:above|below)\b/g)) {
+    const name = m[1] ?? m[2];
+    assert.ok(headings.has(name), `the README refers to a section "${name}" that no heading names`);
+  }
 });
 
 // ---------------------------------------------------------------------------
