@@ -16,7 +16,8 @@
  *   bare) is exported by `mod.ts`, and every `X.method` / `loop.method` /
  *   bare method name is a member of an exported class;
  * - "The notes, as examples" lists every example of `examples/` and nothing
- *   else.
+ *   else; the outputs the README quotes (greenlet's `1 3 2 4`, the deadlock
+ *   report) are those of `examples/expected/`.
  *
  * Reads files only: a few hundred milliseconds.
  *
@@ -451,4 +452,22 @@ Deno.test("the module map's public rows name what their file exports", async () 
   }
   assert.ok(checked > 60, `only ${checked} names checked`);
   assert.deepEqual(problems, [], "names the module map puts in a file that does not export them");
+});
+
+Deno.test("the example outputs the README quotes are the examples' expected outputs", async () => {
+  const expected = (name: string) =>
+    Deno.readTextFile(new URL(`examples/expected/${name}.txt`, ROOT));
+  // "greenlet's `switch` (prints 1 3 2 4)", and "it prints `1 3 2 4`".
+  const greenlet = (await expected("greenlet_switch")).trim().split("\n").join(" ");
+  const quoted = [...README.matchAll(/prints `?(\d(?: \d)+)`?/g)].map((m) => m[1]);
+  assert.ok(quoted.length >= 2, "greenlet_switch's output is not quoted");
+  for (const q of quoted) assert.equal(q, greenlet);
+  // The deadlock report under "What is my program waiting on?" is deadlock.ts's.
+  const report = section("What is my program waiting on?").split("\n")
+    .filter((line) => line.startsWith("    ")).map((line) => line.slice(4));
+  assert.ok(report.length >= 3, "no deadlock report quoted");
+  const deadlock = (await expected("deadlock")).split("\n");
+  const at = deadlock.indexOf(report[0]);
+  assert.ok(at !== -1, `examples/expected/deadlock.txt has no line "${report[0]}"`);
+  assert.deepEqual(deadlock.slice(at, at + 3), report.slice(0, 3));
 });
