@@ -221,7 +221,12 @@ export interface ExceptionContext {
  */
 function contextText(value: unknown, nested: boolean, stack = false): string {
   try {
-    if (stack && value instanceof Error && value.stack) return value.stack;
+    if (stack && value instanceof Error && typeof value.stack === "string" && value.stack) {
+      // V8 starts a stack with "Name: message"; JavaScriptCore's and
+      // SpiderMonkey's stacks are frames only: name the error above them.
+      const head = String(value);
+      return value.stack.startsWith(head) ? value.stack : `${head}\n${value.stack}`;
+    }
     if (
       nested && value !== null && typeof value === "object" &&
       Object.getPrototypeOf(value) === Object.prototype

@@ -655,6 +655,30 @@ Deno.test("without a handler, a failing callback is written to console.error", a
   });
 });
 
+Deno.test("the default handler names the error when its stack does not (JavaScriptCore, SpiderMonkey, Bun 1.2)", async () => {
+  // V8 starts a stack with "TypeError: message"; Safari's and Firefox's stacks
+  // are frames only, and Bun 1.2.5 once gave a TypeError's stack as "Error"
+  // and frames: the report then said an error was lost without saying which.
+  await withLoop((loop) => {
+    const framesOnly = new TypeError("lost in a task");
+    Object.defineProperty(framesOnly, "stack", { value: "Error\n    at body (file.js:1:1)" });
+    const withHeader = new RangeError("said once");
+    const stub = stubConsole("error");
+    try {
+      loop.defaultExceptionHandler({ message: "first", exception: framesOnly });
+      loop.defaultExceptionHandler({ message: "second", exception: withHeader });
+    } finally {
+      stub.restore();
+    }
+    assert.equal(
+      stub.calls[0],
+      "first\nTypeError: lost in a task\nError\n    at body (file.js:1:1)",
+    );
+    assert.equal(stub.calls[1], `second\n${withHeader.stack}`);
+    assert.equal(stub.calls[1].split("RangeError: said once").length, 2);
+  });
+});
+
 Deno.test("an exception handler that throws is reported by the default handler and the loop goes on", async () => {
   await withLoop(async (loop) => {
     loop.setExceptionHandler(() => {
