@@ -7,6 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { ProcessPoolExecutor } from "../mod.ts";
+import { deserialize, serialize, useSerializer } from "../src/_host/process.ts";
 
 const decoder = new TextDecoder();
 
@@ -46,4 +48,59 @@ Deno.test("a program that used the MessageChannel turns exits once none is pendi
   );
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.equal(outcome.stdout, "turns ran\n");
+});
+
+/** Frames `bytes` at `offset` of a larger buffer, as the pool's frame readers hand them out. */
+function at(offset: number, bytes: Uint8Array): Uint8Array {
+  const buffer = new Uint8Array(offset + bytes.length + 3);
+  buffer.set(bytes, offset);
+  return buffer.subarray(offset, offset + bytes.length);
+}
+
+/**
+ * `node:v8` as Deno 2.0 to 2.9.5 have it: `deserialize` reads a typed array
+ * at its offset in the view's buffer, not in the view (the view's own
+ * byteOffset forgotten), so a frame cut out of a larger chunk decodes wrong.
+ */
+function misreadingV8(
+  real: { serialize(v: unknown): Uint8Array; deserialize(b: Uint8Array): unknown },
+) {
+  return {
+    serialize: (value: unknown) => real.serialize(value),
+    deserialize: (bytes: Uint8Array) =>
+      real.deserialize(new Uint8Array(bytes.buffer, 0, bytes.length)),
+  };
+}
+
+Deno.test("a typed array decoded from a frame inside a larger buffer is read from the frame", () => {
+  const value = { data: new Uint8Array([1, 2, 3, 4, 5]), more: new Uint16Array([7, 8]), text: "x" };
+  // This host's node:v8, whichever Deno this is.
+  assert.deepEqual(deserialize(at(13, serialize(value))), value);
+  // A host with Deno 2.4's misreading node:v8: the check at load finds it, and frames are copied.
+  const real = (globalThis as unknown as {
+    process: { getBuiltinModule(name: string): Parameters<typeof misreadingV8>[0] };
+  }).process.getBuiltinModule("node:v8");
+  const previous = useSerializer(misreadingV8(real));
+  try {
+    assert.deepEqual(deserialize(at(13, serialize(value))), value);
+    assert.deepEqual(deserialize(at(0, serialize(value))), value);
+  } finally {
+    useSerializer(previous);
+  }
+});
+
+Deno.test("a process pool's Uint8Array results and arguments arrive intact", async () => {
+  // Each frame is a view into the chunk the pipe gave: at a nonzero offset.
+  await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const bytes = new Uint8Array([1, 2, 3, 4, 5, 250]);
+  const results = await Promise.all([
+    pool.submit(() => new Uint8Array([9, 8, 7])),
+    pool.submit((b: Uint8Array) => Array.from(b), bytes),
+    pool.submit((b: Uint8Array) => b.map((x) => x + 1), bytes),
+  ]);
+  assert.deepEqual(results, [
+    new Uint8Array([9, 8, 7]),
+    [1, 2, 3, 4, 5, 250],
+    new Uint8Array([2, 3, 4, 5, 6, 251]),
+  ]);
 });
