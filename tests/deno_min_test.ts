@@ -7,7 +7,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ProcessPoolExecutor } from "../mod.ts";
+import {
+  DatagramProtocol,
+  getRunningLoop,
+  ProcessPoolExecutor,
+  run,
+  RuntimeError,
+} from "../mod.ts";
+import { runtimeName } from "../src/_host/runtime.ts";
 import { deserialize, serialize, useSerializer } from "../src/_host/process.ts";
 
 const decoder = new TextDecoder();
@@ -103,4 +110,60 @@ Deno.test("a process pool's Uint8Array results and arguments arrive intact", asy
     [1, 2, 3, 4, 5, 250],
     new Uint8Array([2, 3, 4, 5, 6, 251]),
   ]);
+});
+
+type Dgram = { createSocket(...args: unknown[]): Record<string, unknown> };
+type Builtins = { getBuiltinModule(name: string): unknown };
+
+/** Runs `fn` with `node:dgram` sockets whose `setBroadcast` is `setBroadcast` (undefined: none). */
+async function withDgramSetBroadcast(setBroadcast: unknown, fn: () => Promise<void>) {
+  const process = (globalThis as unknown as { process: Builtins }).process;
+  const original = process.getBuiltinModule;
+  const dgram = original.call(process, "node:dgram") as Dgram;
+  const host: Dgram = {
+    createSocket(...args) {
+      const socket = dgram.createSocket(...args);
+      socket.setBroadcast = setBroadcast;
+      return socket;
+    },
+  };
+  process.getBuiltinModule = (name) => name === "node:dgram" ? host : original.call(process, name);
+  try {
+    await fn();
+  } finally {
+    process.getBuiltinModule = original;
+  }
+}
+
+/** Opens an endpoint on 127.0.0.1 with `allowBroadcast` and closes it again. */
+async function endpoint(allowBroadcast: boolean): Promise<void> {
+  await run(async () => {
+    const [transport] = await getRunningLoop().createDatagramEndpoint(
+      () => new DatagramProtocol(),
+      { localAddr: ["127.0.0.1", 0], allowBroadcast },
+    );
+    transport.close();
+  });
+}
+
+Deno.test("allowBroadcast where node:dgram cannot set SO_BROADCAST is a RuntimeError naming the runtime and the option", async () => {
+  const notImplemented = () => {
+    // Deno 2.0 and 2.1.
+    throw Object.assign(new Error("Not implemented: udp.UDP.prototype.setBroadcast"), {
+      code: "ERR_NOT_IMPLEMENTED",
+    });
+  };
+  for (const setBroadcast of [undefined, notImplemented]) {
+    await withDgramSetBroadcast(setBroadcast, async () => {
+      await assert.rejects(() => endpoint(true), (error: Error) => {
+        assert.ok(error instanceof RuntimeError, `${error.name}: ${error.message}`);
+        assert.match(error.message, /allowBroadcast/);
+        assert.ok(error.message.includes(runtimeName()), error.message);
+        return true;
+      });
+      // Without the option nothing needs setting: the endpoint opens.
+      await endpoint(false);
+    });
+  }
+  await endpoint(true);
 });
