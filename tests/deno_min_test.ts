@@ -10,9 +10,11 @@ import assert from "node:assert/strict";
 import {
   DatagramProtocol,
   getRunningLoop,
+  OSError,
   ProcessPoolExecutor,
   run,
   RuntimeError,
+  waitFor,
 } from "../mod.ts";
 import { runtimeName } from "../src/_host/runtime.ts";
 import { deserialize, serialize, useSerializer } from "../src/_host/process.ts";
@@ -166,4 +168,27 @@ Deno.test("allowBroadcast where node:dgram cannot set SO_BROADCAST is a RuntimeE
     });
   }
   await endpoint(true);
+});
+
+Deno.test("without allowBroadcast a datagram to the broadcast address is refused, as asyncio's PermissionError", async () => {
+  // Deno 2.4's node:dgram sockets start with SO_BROADCAST on: the datagram
+  // left without an error. asyncio reports PermissionError to error_received.
+  await run(async () => {
+    const errors = Promise.withResolvers<Error>();
+    class Protocol extends DatagramProtocol {
+      override errorReceived(error: Error) {
+        errors.resolve(error);
+      }
+    }
+    const [transport] = await getRunningLoop().createDatagramEndpoint(() => new Protocol(), {
+      localAddr: ["0.0.0.0", 0],
+    });
+    try {
+      transport.sendto(new Uint8Array([1]), ["255.255.255.255", 9]);
+      const error = await waitFor(errors.promise, 5);
+      assert.ok(error instanceof OSError, `${error}`);
+    } finally {
+      transport.close();
+    }
+  });
 });
