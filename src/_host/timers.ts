@@ -71,6 +71,7 @@ export function channelTurns(): Pick<HostTimers, "setImmediate" | "clearImmediat
       if (pending.length === 0) {
         // Idle for a whole turn: every message posted has come; the next turn opens anew.
         channel!.port1.close();
+        channel!.port2.close();
         channel = null;
       }
       return;
