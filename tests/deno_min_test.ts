@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  BrokenPipeError,
   DatagramProtocol,
   getRunningLoop,
   OSError,
@@ -17,6 +18,7 @@ import {
   waitFor,
 } from "../mod.ts";
 import { runtimeName } from "../src/_host/runtime.ts";
+import { WritePipe } from "../src/_host/subprocess.ts";
 import { deserialize, serialize, useSerializer } from "../src/_host/process.ts";
 
 const decoder = new TextDecoder();
@@ -191,4 +193,19 @@ Deno.test("without allowBroadcast a datagram to the broadcast address is refused
       transport.close();
     }
   });
+});
+
+Deno.test("a write to a child's standard input that the host settles on a broken pipe fails with BrokenPipeError", async () => {
+  // Deno 2.4: a write to a pipe whose child died resolves, and the stream is
+  // errored with BrokenPipe instead; a drain() waiting on it resolved, the
+  // bytes dropped without an error (asyncio: BrokenPipeError).
+  const stream = new WritableStream<Uint8Array>({
+    write(_chunk, controller) {
+      controller.error(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+    },
+  });
+  const pipe = new WritePipe(stream);
+  await assert.rejects(pipe.write(new Uint8Array(10)), BrokenPipeError);
+  await assert.rejects(pipe.write(new Uint8Array(10)), BrokenPipeError);
+  await pipe.closeWrite();
 });
