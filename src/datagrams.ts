@@ -342,7 +342,9 @@ function* createEndpoint(
         mapError: (error) => udpError(error, `connect to ${formatAddress(remote)}`),
       });
     }
-    if (call.allowBroadcast) udp.setBroadcast(true);
+    // Set either way: Deno 2.4's sockets start with SO_BROADCAST on, and a
+    // datagram to a broadcast address would leave where asyncio refuses it.
+    udp.setBroadcast(call.allowBroadcast);
     const protocol = protocolFactory();
     checkDatagramProtocol(protocol, ENDPOINT);
     const sockname = udp.local();

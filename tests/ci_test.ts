@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 // running the library or its examples never fetches it.
 // deno-lint-ignore no-import-prefix
 import { parse } from "npm:yaml@2.9.1";
+import { CI_TARGETS } from "../tools/portable/run.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -46,6 +47,13 @@ Deno.test("the CI workflow runs .ci/run on pushes and pull requests, within its 
   assert.ok(commands(ci).includes("bash .ci/run"));
   const stat = await Deno.stat(new URL(".ci/run", ROOT));
   assert.ok(stat.isFile && (stat.mode! & 0o111) !== 0, ".ci/run is executable");
+});
+
+Deno.test(".ci/run's header names every target of the portable suite it runs", async () => {
+  const header = (await Deno.readTextFile(new URL(".ci/run", ROOT)))
+    .split("\n").filter((line) => line.startsWith("#")).join("\n");
+  const named = new Set(header.match(/[\w-]+(?:\.[\w-]+)*/g));
+  for (const target of CI_TARGETS) assert.ok(named.has(target), `.ci/run's header lacks ${target}`);
 });
 
 Deno.test("the publish workflow publishes on a version tag, with OIDC provenance, after the tests", async () => {

@@ -26,6 +26,7 @@
 import assert from "node:assert/strict";
 import * as mod from "../mod.ts";
 import { listExamples } from "../examples/tour.ts";
+import { CI_TARGETS, OLDEST_DENO } from "../tools/portable/run.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const README = await Deno.readTextFile(new URL("README.md", ROOT));
@@ -479,4 +480,14 @@ Deno.test("the example outputs the README quotes are the examples' expected outp
   const at = deadlock.indexOf(report[0]);
   assert.ok(at !== -1, `examples/expected/deadlock.txt has no line "${report[0]}"`);
   assert.deepEqual(deadlock.slice(at, at + 3), report.slice(0, 3));
+});
+
+Deno.test("the runtime table's oldest Deno is the one CI tests", () => {
+  const rows = README.split("\n").filter((line) => line.startsWith("| "));
+  const header = rows.find((row) => row.startsWith("| what") && row.includes("Deno ≥"));
+  const [major, minor] = OLDEST_DENO.split(".");
+  assert.match(header ?? "", new RegExp(`\\| Deno ≥ ${major}\\.${minor} +\\|`));
+  assert.ok(CI_TARGETS.includes(`deno${OLDEST_DENO}`), "CI runs the oldest Deno");
+  const tested = rows.find((row) => row.startsWith("| tested in CI"));
+  assert.match(tested ?? "", new RegExp(`\\| Deno [\\d., ]*\\b${major}\\.${minor}\\b`));
 });

@@ -45,7 +45,11 @@ export interface HostUdp {
     addr: readonly [string, number] | null,
     done: (error: unknown) => void,
   ): void;
-  /** `SO_BROADCAST`. */
+  /**
+   * `SO_BROADCAST`.
+   *
+   * @throws {RuntimeError} Turning it on where the host cannot set it.
+   */
   setBroadcast(on: boolean): void;
   /** The bound address. */
   local(): [string, number];
@@ -179,7 +183,23 @@ export function openUdp(ipv6: boolean, reusePort: boolean): HostUdp {
       if (!sending) pump();
     },
     setBroadcast(on) {
-      socket.setBroadcast(on);
+      let cause: unknown;
+      if (typeof socket.setBroadcast === "function") {
+        try {
+          socket.setBroadcast(on);
+          return;
+        } catch (error) {
+          // Deno 2.0 and 2.1 have the method, which throws "Not implemented".
+          if ((error as { code?: unknown } | null)?.code !== "ERR_NOT_IMPLEMENTED") throw error;
+          cause = error;
+        }
+      }
+      // Off where it cannot be set: the host's default stands (as it did).
+      if (!on) return;
+      throw new RuntimeError(
+        `Cannot create a datagram endpoint with allowBroadcast: node:dgram on ${runtimeName()} cannot set SO_BROADCAST (its sockets have no setBroadcast)`,
+        { cause },
+      );
     },
     local() {
       const { address, port } = socket.address();

@@ -43,7 +43,8 @@ import {
 } from "./process_node.ts";
 import { watchNodeDeath } from "./this_process.ts";
 
-interface V8Module {
+/** The part of `node:v8` the pool uses. */
+export interface V8Module {
   serialize(value: unknown): Uint8Array;
   deserialize(bytes: Uint8Array): unknown;
 }
@@ -113,16 +114,57 @@ function loadV8(what: string): V8Module {
   return module;
 }
 
+/**
+ * Whether the host's `deserialize` misreads a view that starts past the
+ * start of its buffer: Deno 2.0 to 2.9.5 read a typed array in it (a
+ * `Uint8Array` result) at its offset in the buffer, not in the view, a wrong
+ * value without an error. Frames are views of the chunks they came in, so
+ * there each one is copied first; elsewhere nothing is.
+ */
+let copyViews = false;
+
+function loaded(what: string): V8Module {
+  if (v8 === null) useSerializer(loadV8(what));
+  return v8!;
+}
+
+/**
+ * Uses `module` as `node:v8` from now on (`null`: the host's, loaded on
+ * next use), checking once how it reads a view; for tests, which inject a
+ * host's quirk.
+ *
+ * @returns The module used until now.
+ */
+export function useSerializer(module: V8Module | null): V8Module | null {
+  const previous = v8;
+  v8 = module;
+  copyViews = module !== null && misreadsViews(module);
+  return previous;
+}
+
+/** Decodes a `Uint8Array` at offset 1 of a buffer: does it come back as it went? */
+function misreadsViews(module: V8Module): boolean {
+  try {
+    const bytes = module.serialize(new Uint8Array([1, 2, 3]));
+    const padded = new Uint8Array(bytes.length + 1);
+    padded.set(bytes, 1);
+    const back = module.deserialize(padded.subarray(1)) as Uint8Array;
+    return !(back instanceof Uint8Array && back.length === 3 && back[0] === 1 &&
+      back[1] === 2 && back[2] === 3);
+  } catch {
+    return true;
+  }
+}
+
 /** Serializes a value with V8's structured-clone format. */
 export function serialize(value: unknown): Uint8Array {
-  v8 ??= loadV8("serialize a value");
-  return v8.serialize(value);
+  return loaded("serialize a value").serialize(value);
 }
 
 /** The value of bytes made by {@linkcode serialize}. */
 export function deserialize(bytes: Uint8Array): unknown {
-  v8 ??= loadV8("deserialize a value");
-  return v8.deserialize(bytes);
+  const module = loaded("deserialize a value");
+  return module.deserialize(copyViews && bytes.byteOffset !== 0 ? bytes.slice() : bytes);
 }
 
 // ---------------------------------------------------------------------------

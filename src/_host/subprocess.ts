@@ -143,7 +143,7 @@ class ReadPipe implements HostConn {
 }
 
 /** A child's standard input as a write-only `HostConn` (nothing ever reads it). */
-class WritePipe implements HostConn {
+export class WritePipe implements HostConn {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #closed = false;
   readonly localAddr: HostAddr = PIPE_ADDR;
@@ -162,6 +162,9 @@ class WritePipe implements HostConn {
     // to the pipe, and the transport leaves the bytes alone until then.
     try {
       await this.#writer.write(data);
+      // Deno 2.4 settles a write to a pipe whose child died as done, and
+      // errors the stream instead (desiredSize null): the bytes did not go.
+      if (this.#writer.desiredSize === null) await this.#writer.closed;
     } catch (error) {
       throw toOSError(error, "write to a child's standard input");
     }

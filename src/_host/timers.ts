@@ -6,8 +6,8 @@
  * - `setTimeout`/`clearTimeout`: one host timer for the loop's earliest
  *   deadline.
  * - `setImmediate`/`clearImmediate`: a macrotask turn, so host I/O and timers
- *   run between two slices of the loop. Deno, Node and Bun have
- *   `setImmediate`; a browser gets a `MessageChannel` turn instead (a
+ *   run between two slices of the loop. Deno (since 2.4), Node and Bun
+ *   have `setImmediate`; a browser gets a `MessageChannel` turn instead (a
  *   `setTimeout(0)` would be clamped to 4 ms after a few nestings). (Bun
  *   1.2.0 to 1.2.4 run a `setImmediate` callback up to tens of milliseconds
  *   late at times; their `MessageChannel` turns are prompt but let no host
@@ -49,34 +49,47 @@ const g = globalThis as typeof globalThis & {
 /**
  * Macrotask turns from a `MessageChannel`, for hosts without (a good)
  * `setImmediate`. Turns run in the order they were asked for; a cleared one
- * is skipped. The port listens, and holds the process (`ref()`, where a
- * port has it: Node, Bun), only while turns are pending: a pending turn
- * must keep a server runtime's process alive, an idle port must not.
+ * is skipped. The channel is opened by the first turn asked for and closed
+ * once the queue stays empty for a turn: an open port that has listened
+ * keeps a Deno process alive for good (`onmessage = null`, and the
+ * `unref()` of Deno 2.9, do not let it go; Deno before 2.4 has no
+ * `setImmediate`, so every program there took these turns, and none
+ * exited), and a closed one holds no process anywhere. A run of turns, each
+ * asked for by the one before (the loop's slices), costs nothing more; a
+ * turn that empties the queue posts one idle check, which closes the channel
+ * if no turn was asked for meanwhile (opening a channel per turn would cost
+ * ten times as much on Deno).
  *
  * @returns The pair of functions.
  */
 export function channelTurns(): Pick<HostTimers, "setImmediate" | "clearImmediate"> {
-  const channel = new MessageChannel();
-  const port = channel.port1 as MessagePort & { ref?: () => void; unref?: () => void };
+  let channel: MessageChannel | null = null;
   const pending: { fn: () => void }[] = [];
   let head = 0;
-  const onmessage = (): void => {
+  const onmessage = (event: MessageEvent): void => {
+    if (event.data === IDLE_CHECK) {
+      if (pending.length === 0) {
+        // Idle for a whole turn: every message posted has come; the next turn opens anew.
+        channel!.port1.close();
+        channel!.port2.close();
+        channel = null;
+      }
+      return;
+    }
     const turn = pending[head];
     pending[head++] = undefined as never;
-    if (head === pending.length) {
-      // The last pending turn: the port lets go, and the queue is reset.
-      pending.length = head = 0;
-      port.onmessage = null;
-      port.unref?.();
+    if (head === pending.length) pending.length = head = 0;
+    try {
+      turn.fn();
+    } finally {
+      if (pending.length === 0) channel!.port2.postMessage(IDLE_CHECK);
     }
-    turn.fn();
   };
-  port.unref?.();
   return {
     setImmediate(fn) {
-      if (pending.length === 0) {
-        port.onmessage = onmessage;
-        port.ref?.();
+      if (channel === null) {
+        channel = new MessageChannel();
+        channel.port1.onmessage = onmessage;
       }
       const turn = { fn };
       pending.push(turn);
@@ -88,6 +101,9 @@ export function channelTurns(): Pick<HostTimers, "setImmediate" | "clearImmediat
     },
   };
 }
+
+/** The message of an idle check (a turn's is `null`). */
+const IDLE_CHECK = 1;
 
 function skip(): void {}
 

@@ -161,9 +161,9 @@ try {
   say(
     `portable suite on ${runtime}: ${registeredTests().length} tests, ${examples.length} examples`,
   );
-  // On Node and Bun, the browser's macrotask turns must also let a process
-  // exit (tools/portable/channel_exits.ts); it runs as one more "example".
-  const processChecks: ExampleCase[] = !inBrowser && typeof g.Deno === "undefined"
+  // On Deno, Node and Bun, the browser's macrotask turns must also let a
+  // process exit (tools/portable/channel_exits.ts); it runs as one more "example".
+  const processChecks: ExampleCase[] = !inBrowser
     ? [{ name: "channel_exits.js", expected: "turns ran\n" }]
     : [];
   // A browser skips the examples that start processes, saying so.

@@ -78,6 +78,8 @@ export const PORTABLE_FIXTURES: readonly string[] = ["portable_jobs.js"];
 export const DENO_TESTS: Readonly<Record<string, string>> = {
   examples: "runs each example as a Deno subprocess (the portable suite runs them in-process)",
   debug: "runs a Deno subprocess",
+  deno_min:
+    "what the oldest supported Deno gets wrong: runs Deno subprocesses and injects its quirks through internal modules (the deno2.4.0 target runs it on Deno 2.4.0)",
   portable: "builds and runs the portable suite itself",
   ci: "reads the repository's workflow files",
   readme: "reads README.md and the source files, to check the README's claims against them",

@@ -13,7 +13,12 @@
  *   loading `dist/portable/index.html` from a local server; the page posts
  *   its results back;
  * - `deno`, `deno-no-als`: this Deno, the second with `AsyncLocalStorage`
- *   hidden from the library, as in a browser.
+ *   hidden from the library, as in a browser;
+ * - `deno2.4.0`: the oldest Deno the README supports, from npm (`npx --yes
+ *   deno@2.4.0`; {@linkcode OLDEST_DENO}): the library's type check as a
+ *   JSR user's Deno does it (`deno check mod.ts ps.ts src/`, one check),
+ *   `tests/deno_min_test.ts` (what that Deno gets wrong and the library
+ *   works around), then the suite on the bundle.
  *
  * `deno run -A tools/portable/run.ts [targets...]` builds the suite
  * (`build.ts`), runs the targets (default: {@linkcode CI_TARGETS}), and
@@ -171,6 +176,19 @@ async function installChromium(): Promise<string> {
   return path;
 }
 
+/** The oldest Deno the library supports (the README's runtime table says so). */
+export const OLDEST_DENO = "2.4.0";
+
+/** A Deno release from npm, through `npx` (as `.ci/run` gets Deno itself). */
+export async function installDeno(version: string): Promise<Command> {
+  const cmd = { cmd: "npx", args: ["--yes", `deno@${version}`] };
+  const { code, out } = await exec({ ...cmd, args: [...cmd.args, "--version"] });
+  if (code !== 0 || !out.startsWith(`deno ${version} `)) {
+    throw new Error(`npx --yes deno@${version} --version failed:\n${tail(out)}`);
+  }
+  return cmd;
+}
+
 // ---------------------------------------------------------------------------
 // Running the suite.
 
@@ -182,6 +200,34 @@ async function runProcess(command: Command, entry: string[]) {
     for (const line of out.split("\n")) if (line.startsWith("skipped ")) console.log(`  ${line}`);
   }
   return summary;
+}
+
+/** Parses the summary `deno test` ends with: `ok | 5 passed | 0 failed (353ms)`. */
+export function parseDenoTest(out: string): { passed: number; failed: number } {
+  const line = out.split("\n").findLast((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
+  if (line === undefined) throw new Error(`deno test printed no summary:\n${tail(out)}`);
+  const count = (what: string) => Number(new RegExp(`(\\d+) ${what}`).exec(line)?.[1] ?? 0);
+  return { passed: count("passed"), failed: count("failed") };
+}
+
+/**
+ * An older Deno: the type check, `tests/deno_min_test.ts`, and the suite on
+ * the bundle, counted together (the type check as one test).
+ */
+async function runOldDeno(deno: Command) {
+  const step = (args: string[]) => exec({ ...deno, args: [...deno.args, ...args] });
+  const check = await step(["check", "mod.ts", "ps.ts", "src/"]);
+  if (check.code !== 0) console.log(`FAILED deno check mod.ts ps.ts src/\n${tail(check.out, 60)}`);
+  const min = await step(["test", "-A", "--no-check", "tests/deno_min_test.ts"]);
+  const tests = parseDenoTest(min.out);
+  if (tests.failed > 0 || min.code !== 0) console.log(tail(min.out, 100));
+  const suite = await runProcess({ ...deno, args: [...deno.args, "run", "-A"] }, ENTRY);
+  return {
+    ...suite,
+    passed: suite.passed + tests.passed + (check.code === 0 ? 1 : 0),
+    failed: suite.failed + Math.max(tests.failed, min.code === 0 ? 0 : 1) +
+      (check.code === 0 ? 0 : 1),
+  };
 }
 
 const MIME: Record<string, string> = {
@@ -300,6 +346,10 @@ const TARGETS: Record<string, Target> = {
     install: () => Promise.resolve({ cmd: Deno.execPath(), args: ["run", "-A"] }),
     run: (c: Command) => runProcess(c, ENTRY),
   },
+  [`deno${OLDEST_DENO}`]: {
+    install: () => installDeno(OLDEST_DENO),
+    run: (c: Command) => runOldDeno(c),
+  },
   "deno-no-als": {
     install: () => Promise.resolve({ cmd: Deno.execPath(), args: ["run", "-A"] }),
     run: (c: Command) => runProcess(c, ["tools/portable/no_async_context.ts"]),
@@ -315,6 +365,7 @@ export const CI_TARGETS: readonly string[] = [
   "chromium",
   "node24-jsr",
   "bun-jsr",
+  `deno${OLDEST_DENO}`,
 ];
 
 /** Installs and runs one target; never throws (a problem is one failure). */
