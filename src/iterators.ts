@@ -846,6 +846,13 @@ function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
   );
 }
 
+/** The closing of one generator: its task, and whether it started or was cancelled before. */
+interface Closing {
+  task: Future<unknown> | null;
+  started: boolean;
+  cancelIn: CancelledError | null;
+}
+
 /**
  * What `shutdownAsyncgens` returns: asyncio's gather of the closings.
  * Cancelling it cancels the closings that are not done, and, as a gather,
@@ -854,7 +861,7 @@ function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
  * are then not reported.
  */
 class Closings extends Future<void> {
-  readonly tasks: Future<unknown>[] = [];
+  readonly closings: Closing[] = [];
   #cancelRequested = false;
   #message: string | undefined;
 
@@ -868,8 +875,15 @@ class Closings extends Future<void> {
   override cancel(msg?: string): boolean {
     if (this.done()) return super.cancel(msg);
     let cancelled = false;
-    for (const task of this.tasks) {
-      if (task.cancel(msg)) cancelled = true;
+    for (const closing of this.closings) {
+      if (closing.started) {
+        if (closing.task!.cancel(msg)) cancelled = true;
+      } else if (closing.cancelIn === null) {
+        // asyncio's aclose() cancelled before its first step still throws
+        // the CancelledError into the generator, whose finally runs.
+        closing.cancelIn = new CancelledError(msg);
+        cancelled = true;
+      }
     }
     if (cancelled) {
       this.#cancelRequested = true;
@@ -912,7 +926,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   // as never retrieved), and reported in the generators' order, unless
   // the shutdown was cancelled.
   const report = () => {
-    const errors = all.tasks.map((closing) => closing.cancelled() ? null : closing.exception());
+    const errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
     if (all.endCancelled()) return;
     gens.forEach(([gen], i) => {
       if (errors[i] === null) return;
@@ -925,16 +939,19 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
     all.setResult(undefined);
   };
   gens.forEach(([gen, entry]) => {
-    const closing = loop.createTask(async () => {
+    const closing: Closing = { task: null, started: false, cancelIn: null };
+    closing.task = loop.createTask(async () => {
+      closing.started = true;
       if (entry.running !== 0) {
         throw new RuntimeError(
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
-      checkClosed(gen, await gen.return(undefined));
+      const error = closing.cancelIn;
+      checkClosed(gen, await (error === null ? gen.return(undefined) : gen.throw(error)));
     });
-    all.tasks.push(closing);
-    closing.addDoneCallback(() => {
+    all.closings.push(closing);
+    closing.task.addDoneCallback(() => {
       if (--left === 0) report();
     });
   });

@@ -184,6 +184,8 @@ export class Runner {
   #interrupts = 0;
   // Debug mode: removes the SIGUSR2 task dump installed for the loop.
   #uninstallDump: (() => void) | null = null;
+  // The close() under way: a second call shares it.
+  #closing: Promise<void> | null = null;
 
   /**
    * Creates a runner; the loop is made on first use.
@@ -275,13 +277,59 @@ export class Runner {
    * Cancels the tasks still pending and waits for them, shuts down the
    * default executor (waiting up to 300 seconds for its work, as asyncio),
    * and closes the loop. Closing twice is a no-op, and so is closing a
-   * runner that never made its loop: as asyncio's, it stays usable.
+   * runner that never made its loop: as asyncio's, it stays usable. A
+   * second `close()` while the first runs returns the same promise.
+   *
+   * Called while a loop runs (from a task), it cannot wait: as asyncio's,
+   * it cancels the runner's tasks at once, unsets the current loop, and
+   * rejects with `RuntimeError`; called inside the runner's own loop, the
+   * runner stays usable (its loop cannot close while it runs).
    *
    * @returns A promise that settles when it is closed.
    */
-  async close(): Promise<void> {
-    if (this.#state !== "initialized") return;
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    if (this.#state !== "initialized") return Promise.resolve();
     const loop = this.#loop!;
+    if (runningEventLoop() !== null) return this.#closeInLoop(loop);
+    const closing = this.#close(loop);
+    this.#closing = closing;
+    const done = () => {
+      if (this.#closing === closing) this.#closing = null;
+    };
+    closing.then(done, done);
+    return closing;
+  }
+
+  /**
+   * `close()` while a loop runs, as asyncio's, whose run_until_complete
+   * refuses at once: the tasks are cancelled (their errors read, as the
+   * gather of them does), and the loop is closed unless it is the one
+   * that runs (then the runner stays as it was).
+   */
+  #closeInLoop(loop: EventLoop): Promise<never> {
+    const tasks = allTasks(loop);
+    for (const task of tasks) task.cancel();
+    // asyncio's gather(*tasks, return_exceptions=True), made before
+    // run_until_complete refuses, reads each task's error as it ends.
+    const read = (task: Future<unknown>) => {
+      if (!task.cancelled()) task.exception();
+    };
+    for (const task of tasks) task.addDoneCallback(read);
+    let error: unknown = new RuntimeError(
+      loop.isRunning()
+        ? "Cannot close the runner from inside its loop: the loop is running (its tasks were cancelled; close it after run() returns)"
+        : "Cannot close the runner while another event loop is running (its tasks were cancelled and its loop closed)",
+    );
+    try {
+      this.#finish(loop);
+    } catch (closeError) {
+      error = closeError;
+    }
+    return Promise.reject(error);
+  }
+
+  async #close(loop: EventLoop): Promise<void> {
     try {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
@@ -313,17 +361,32 @@ export class Runner {
         yield* executorDown;
       });
     } finally {
-      if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
-      this.#uninstallDump?.();
-      this.#uninstallDump = null;
-      loop.close();
-      this.#loop = null;
-      this.#state = "closed";
+      this.#finish(loop);
     }
   }
 
-  /** `close()`, for `await using`. @returns A promise that settles when closed. */
+  /** asyncio's `finally` of close(): unset the loop, close it; if it closes, the runner is closed. */
+  #finish(loop: EventLoop): void {
+    if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
+    loop.close();
+    this.#uninstallDump?.();
+    this.#uninstallDump = null;
+    this.#loop = null;
+    this.#state = "closed";
+  }
+
+  /**
+   * `close()`, for `await using`, which is asyncio's `with Runner()`: its
+   * exit closes the runner even if nothing ran (its entry made the loop),
+   * so a runner that never ran is closed too.
+   *
+   * @returns A promise that settles when closed.
+   */
   [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "created") {
+      this.#state = "closed";
+      return Promise.resolve();
+    }
     return this.close();
   }
 

@@ -15,7 +15,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { anext, currentTask, type ExceptionContext, newEventLoop, sleep } from "../mod.ts";
+import {
+  anext,
+  createTask,
+  currentTask,
+  type ExceptionContext,
+  newEventLoop,
+  Runner,
+  RuntimeError,
+  sleep,
+} from "../mod.ts";
 import { STYLES } from "./_helpers.ts";
 
 /** A virtual-time loop whose exception handler logs into `log`. */
@@ -178,4 +187,199 @@ Deno.test("runner: a closing's error is reported as never retrieved when the loo
     "stopped @0.5",
     "H Task exception was never retrieved g1",
   ]);
+});
+
+// --- a shutdownAsyncgens() cancelled before its closings started: the generators still close
+//
+//   async def g1():
+//       try: yield 1
+//       finally: p("g1 finally")
+//   async def main():
+//       gen = g1(); await anext(gen)
+//       asyncio.current_task().cancel()
+//       try: await asyncio.get_running_loop().shutdown_asyncgens()
+//       except asyncio.CancelledError: p("main cancelled")
+//   # g1 finally @0, main cancelled @0
+//
+// (The gather's cancel cancels each aclose() before its first step, which
+// throws the CancelledError into the generator all the same.) Its closing
+// task never ran, and the finally neither.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() cancelled before its closings started still runs the generators' finally`, async () => {
+    const log: string[] = [];
+    const loop = loopLogging(log);
+    const p = (s: string) => log.push(`${s} @${loop.time()}`);
+    async function* g1() {
+      try {
+        yield 1;
+      } finally {
+        p("g1 finally");
+      }
+    }
+    try {
+      await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            const gen = g1();
+            yield* anext(gen);
+            currentTask()!.cancel();
+            try {
+              yield* loop.shutdownAsyncgens();
+            } catch {
+              p("main cancelled");
+            }
+          }
+          : async () => {
+            const gen = g1();
+            await anext(gen);
+            currentTask()!.cancel();
+            try {
+              await loop.shutdownAsyncgens();
+            } catch {
+              p("main cancelled");
+            }
+          },
+      );
+      assert.deepEqual(log, ["g1 finally @0", "main cancelled @0"]);
+    } finally {
+      loop.close();
+    }
+  });
+}
+
+// --- close() inside the runner's own loop: refused at once, tasks cancelled, the runner usable
+//
+//   r = asyncio.Runner()
+//   async def t1():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("t1 cancelled"); raise ValueError("t1")
+//   async def main0():
+//       TASKS.append(asyncio.create_task(t1())); await asyncio.sleep(0)
+//       try: r.close()
+//       except RuntimeError: p("close RuntimeError")
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("main cancelled"); return "m0"
+//   p(f"run0 -> {r.run(main0())}"); p(f"run1 -> {r.run(asyncio.sleep(1, 'again'))}")
+//   r.close()
+//   # close RuntimeError @0, t1 cancelled @0, main cancelled @0, run0 -> m0,
+//   # run1 -> again; nothing reported (the gather of the cancelled tasks,
+//   # made before run_until_complete refused, read t1's error)
+//
+// A close() not awaited at once (a generator coroutine cannot await a
+// promise) went on after the main ended, when the loop no longer ran:
+// it closed the runner, and the next run() failed with RuntimeError.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: close() inside its own loop cancels the tasks and rejects at once; the runner stays usable`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const closings: Promise<void>[] = [];
+    const t1 = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch {
+          p("t1 cancelled");
+          throw new Error("t1");
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch {
+          p("t1 cancelled");
+          throw new Error("t1");
+        }
+      };
+    try {
+      const result = await runner.run(
+        style === "generator"
+          ? function* () {
+            createTask(t1);
+            yield* sleep(0);
+            const closing = runner.close();
+            closing.catch(() => {});
+            closings.push(closing);
+            try {
+              yield* sleep(1);
+            } catch {
+              p("main cancelled");
+              return "m0";
+            }
+            return "not cancelled";
+          }
+          : async () => {
+            createTask(t1);
+            await sleep(0);
+            try {
+              await runner.close();
+            } catch (error) {
+              assert.ok(error instanceof RuntimeError);
+              p("close RuntimeError");
+            }
+            try {
+              await sleep(1);
+            } catch {
+              p("main cancelled");
+              return "m0";
+            }
+            return "not cancelled";
+          },
+      );
+      assert.equal(result, "m0");
+      for (const closing of closings) await assert.rejects(closing, RuntimeError);
+      assert.equal(String(runner), "Runner(initialized)");
+      assert.equal(await runner.run(sleep(1, "again")), "again");
+    } finally {
+      await runner.close();
+    }
+    assert.equal(String(runner), "Runner(closed)");
+    assert.deepEqual(log, [
+      ...(style === "async" ? ["close RuntimeError @0"] : []),
+      "t1 cancelled @0",
+      "main cancelled @0",
+    ]);
+  });
+}
+
+// --- two close() calls at once share the one closing
+//
+// (No Python twin: its close() is synchronous.) The second call started a
+// second shutdown while the first ran, and failed with RuntimeError (the
+// loop was running).
+
+Deno.test("runner: a close() while another runs returns the same promise", async () => {
+  const log: string[] = [];
+  const runner = new Runner({ loopFactory: () => loopLogging(log) });
+  await runner.run(async () => {
+    createTask(sleep(10));
+    await sleep(0);
+  });
+  const first = runner.close();
+  const second = runner.close();
+  assert.equal(second, first);
+  await first;
+  assert.equal(String(runner), "Runner(closed)");
+  await runner.close(); // closed: a no-op
+  assert.deepEqual(log, []);
+});
+
+// --- await using a runner nobody ran closes it
+//
+//   with asyncio.Runner() as r: pass
+//   r.run(asyncio.sleep(0))        # RuntimeError: Runner is closed
+//
+// (asyncio's __enter__ makes the loop, so __exit__ closes a runner that
+// ran nothing.) The disposal left it usable.
+
+Deno.test("runner: await using a runner that never ran closes it", async () => {
+  const runner = new Runner({ virtualTime: true });
+  {
+    await using _ = runner;
+  }
+  assert.equal(String(runner), "Runner(closed)");
+  await assert.rejects(runner.run(sleep(0)), RuntimeError);
+  await runner.close(); // closed: a no-op
 });
