@@ -430,7 +430,8 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
  *
  * @param main A generator object, an async or generator function, a promise or a future.
  * @param options `debug`, `virtualTime` (a clock that jumps to the next deadline), `loopFactory`.
- * @returns `main`'s result; rejects with its error.
+ * @returns `main`'s result; rejects with its error, or with an error out
+ * of the closing (as asyncio's, it wins over main's).
  * @throws {RuntimeError} If a loop is already running.
  *
  * @example A first program
@@ -454,13 +455,10 @@ export async function run<T>(main: Main<T>, options: RunOptions = {}): Promise<T
   try {
     result = await runner.run(main);
   } catch (error) {
-    // main's error (or the loop's own, if its machinery broke down) is what
-    // run() rejects with, whatever closing the runner then meets.
-    try {
-      await runner.close();
-    } catch (closeError) {
-      console.error("Cannot close the runner after an error:", closeError);
-    }
+    // As asyncio.run's `with Runner()`: an error out of closing the runner
+    // (a task that stops the loop or raises KeyboardInterrupt while it is
+    // cancelled) is what run() rejects with, instead of main's.
+    await runner.close();
     throw error;
   }
   await runner.close();

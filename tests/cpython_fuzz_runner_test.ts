@@ -20,12 +20,14 @@ import {
   createTask,
   currentTask,
   type ExceptionContext,
+  getRunningLoop,
   newEventLoop,
+  run,
   Runner,
   RuntimeError,
   sleep,
 } from "../mod.ts";
-import { STYLES } from "./_helpers.ts";
+import { STYLES, VT } from "./_helpers.ts";
 
 /** A virtual-time loop whose exception handler logs into `log`. */
 function loopLogging(log: string[]) {
@@ -383,3 +385,61 @@ Deno.test("runner: await using a runner that never ran closes it", async () => {
   await assert.rejects(runner.run(sleep(0)), RuntimeError);
   await runner.close(); // closed: a no-op
 });
+
+// --- run(): an error out of the closing wins over main's
+//
+//   async def t1():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError:
+//           p("t1 cancelled"); asyncio.get_running_loop().stop(); raise
+//   async def main():
+//       asyncio.create_task(t1()); await asyncio.sleep(0)
+//       raise KeyError("main")
+//   asyncio.run(main())
+//   # t1 cancelled, then RuntimeError: Event loop stopped before Future completed.
+//   # (with the KeyError as its __context__)
+//
+// run() rejected with main's error and printed the closing's to the console.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): an error out of the closing (a task stops the loop while it is cancelled) wins over main's`, async () => {
+    const log: string[] = [];
+    const t1 = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          log.push("t1 cancelled");
+          getRunningLoop().stop();
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch (error) {
+          log.push("t1 cancelled");
+          getRunningLoop().stop();
+          throw error;
+        }
+      };
+    await assert.rejects(
+      run(
+        style === "generator"
+          ? function* () {
+            createTask(t1);
+            yield* sleep(0);
+            throw new Error("main");
+          }
+          : async () => {
+            createTask(t1);
+            await sleep(0);
+            throw new Error("main");
+          },
+        VT,
+      ),
+      (error) => error instanceof RuntimeError && /stopped/.test(error.message),
+    );
+    assert.deepEqual(log, ["t1 cancelled"]);
+  });
+}
