@@ -10,7 +10,7 @@ import { signals } from "./_host/signals.ts";
 import { checkOptions, describe } from "./_checks.ts";
 import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions, hasDefaultExecutor } from "./events.ts";
-import { Future } from "./futures.ts";
+import { Future, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import { allTasks, ensureFuture } from "./tasks.ts";
 
@@ -348,17 +348,12 @@ export class Runner {
           return;
         }
         // With the loop running, as asyncio's coroutine: a job's result
-        // still reaches its future, whose done callbacks run. The end
-        // crosses through the loop, as asyncio's _do_shutdown thread hands
-        // it over with call_soon_threadsafe: a job's outcome, which crosses
-        // the same way when the job ends, reaches its future first, and the
-        // future's done callbacks run before the loop stops.
-        const executorDown = new Future<void>(loop);
-        loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
-          () => loop.callSoon(() => executorDown.setResult(undefined)),
-          (error) => loop.callSoon(() => executorDown.setException(error)),
-        );
-        yield* executorDown;
+        // still reaches its future, whose done callbacks run. Awaited as a
+        // wrapped promise, which the loop knows it waits for: virtual time
+        // waits for the workers instead of finding a deadlock, and an end
+        // that comes after the loop closed (a stop or Ctrl-C cut the wait
+        // short) is dropped.
+        yield* wrapFuture(loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT), loop);
       });
     } finally {
       this.#finish(loop);

@@ -17,14 +17,17 @@
 import assert from "node:assert/strict";
 import {
   anext,
+  ConcurrentFuture,
   createTask,
   currentTask,
   type ExceptionContext,
+  Executor,
   getRunningLoop,
   newEventLoop,
   run,
   Runner,
   RuntimeError,
+  type ShutdownOptions,
   sleep,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
@@ -441,5 +444,89 @@ for (const style of STYLES) {
       (error) => error instanceof RuntimeError && /stopped/.test(error.message),
     );
     assert.deepEqual(log, ["t1 cancelled"]);
+  });
+}
+
+// --- close() while the default executor still runs a job, under virtual time
+//
+//   async def x():
+//       try: await loop.run_in_executor(None, slow)      # slow: 50 ms
+//       except asyncio.CancelledError: p("x cancelled"); raise
+//   async def main():
+//       asyncio.create_task(x()); await asyncio.sleep(0); p("main returns")
+//   r.run(main()); r.close(); p("closed")
+//   # main returns @0, x cancelled @0, closed: shutdown_default_executor
+//   # waits for the job (the thread hands its end over with
+//   # call_soon_threadsafe), and nothing is reported
+//
+// The wait for the executor's end was a promise the loop did not know of:
+// virtual time found nothing to wait for and close() failed with
+// DeadlockError; then the end came to a closed loop, whose callSoon threw
+// an uncaught RuntimeError that ended the process. It is awaited as a
+// wrapped future now (asyncio's run_in_executor wraps the same way).
+
+/** An executor whose jobs end on a host timer, `ms` after they are submitted. */
+class TimerExecutor extends Executor {
+  readonly #pending = new Set<Promise<void>>();
+  constructor(readonly ms: number) {
+    super();
+  }
+  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): ConcurrentFuture<Awaited<R>> {
+    const future = new ConcurrentFuture<Awaited<R>>();
+    future.setRunningOrNotifyCancel();
+    const done = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        future.setResult(fn(...args) as Awaited<R>);
+        resolve();
+      }, this.ms)
+    );
+    this.#pending.add(done);
+    return future;
+  }
+  async shutdown(_options?: ShutdownOptions): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+}
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: close() under virtual time waits for the default executor's running job (no DeadlockError)`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const x = style === "generator"
+      ? function* () {
+        try {
+          yield* getRunningLoop().runInExecutor(null, () => 8);
+        } catch (error) {
+          p("x cancelled");
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await getRunningLoop().runInExecutor(null, () => 8);
+        } catch (error) {
+          p("x cancelled");
+          throw error;
+        }
+      };
+    await runner.run(
+      style === "generator"
+        ? function* () {
+          getRunningLoop().setDefaultExecutor(new TimerExecutor(50));
+          createTask(x);
+          yield* sleep(0);
+          p("main returns");
+        }
+        : async () => {
+          getRunningLoop().setDefaultExecutor(new TimerExecutor(50));
+          createTask(x);
+          await sleep(0);
+          p("main returns");
+        },
+    );
+    await runner.close();
+    log.push("closed");
+    assert.deepEqual(log, ["main returns @0", "x cancelled @0", "closed"]);
   });
 }
