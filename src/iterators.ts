@@ -77,7 +77,7 @@ import {
 } from "./_checks.ts";
 import { install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
-import type { Future } from "./futures.ts";
+import { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
 import { awaitFirst } from "./_drive.ts";
 import { awaitCall, runsAsync } from "./tasks.ts";
@@ -846,6 +846,60 @@ function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
   );
 }
 
+/** The closing of one generator: its task, and whether it started or was cancelled before. */
+interface Closing {
+  task: Future<unknown> | null;
+  started: boolean;
+  cancelIn: CancelledError | null;
+}
+
+/**
+ * What `shutdownAsyncgens` returns: asyncio's gather of the closings.
+ * Cancelling it cancels the closings that are not done, and, as a gather,
+ * it is not cancelled at once but once they are all done (a `finally` that
+ * awaits is not left running behind the cancelled shutdown); their errors
+ * are then not reported.
+ */
+class Closings extends Future<void> {
+  readonly closings: Closing[] = [];
+  #cancelRequested = false;
+  #message: string | undefined;
+
+  /**
+   * Cancels the closings not done yet; the shutdown ends cancelled once
+   * they are all done.
+   *
+   * @param msg The cancellation message.
+   * @returns Whether a closing was cancelled.
+   */
+  override cancel(msg?: string): boolean {
+    if (this.done()) return super.cancel(msg);
+    let cancelled = false;
+    for (const closing of this.closings) {
+      if (closing.started) {
+        if (closing.task!.cancel(msg)) cancelled = true;
+      } else if (closing.cancelIn === null) {
+        // asyncio's aclose() cancelled before its first step still throws
+        // the CancelledError into the generator, whose finally runs.
+        closing.cancelIn = new CancelledError(msg);
+        cancelled = true;
+      }
+    }
+    if (cancelled) {
+      this.#cancelRequested = true;
+      this.#message = msg;
+    }
+    return cancelled;
+  }
+
+  /** Every closing is done: ends cancelled if cancel() asked it; returns whether it did. */
+  endCancelled(): boolean {
+    if (!this.#cancelRequested) return false;
+    super.cancel(this.#message);
+    return true;
+  }
+}
+
 /**
  * Closes the generators advanced on `loop` and left suspended, each in a
  * task of its own (asyncio closes each with `aclose()` in a task, all
@@ -854,7 +908,7 @@ function alreadyRunning(method: "anext" | "aclose"): RuntimeError {
  * `loop.runUntilComplete(loop.shutdownAsyncgens())`).
  */
 function shutdownAsyncgens(loop: EventLoop): Future<void> {
-  const all = loop.createFuture<void>();
+  const all = new Closings(loop);
   const entries = advancedOn.get(loop);
   advancedOn.delete(loop);
   const gens: [AsyncGenerator<unknown, unknown, unknown>, Advanced][] = [];
@@ -867,12 +921,15 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   }
   let left = gens.length;
   if (left === 0) all.setResult(undefined);
-  // As asyncio's gather of the closings: the errors are reported once every
-  // generator is closed, in the generators' order.
-  const errors: unknown[] = [];
+  // As asyncio's gather of the closings: their errors are read once every
+  // generator is closed (one the loop does not live to read is reported
+  // as never retrieved), and reported in the generators' order, unless
+  // the shutdown was cancelled.
   const report = () => {
+    const errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
+    if (all.endCancelled()) return;
     gens.forEach(([gen], i) => {
-      if (!(i in errors)) return;
+      if (errors[i] === null) return;
       loop.callExceptionHandler({
         message: "an error occurred during closing of an asynchronous generator",
         exception: errors[i],
@@ -881,18 +938,20 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
     });
     all.setResult(undefined);
   };
-  gens.forEach(([gen, entry], i) => {
-    const closing = loop.createTask(async () => {
+  gens.forEach(([gen, entry]) => {
+    const closing: Closing = { task: null, started: false, cancelIn: null };
+    closing.task = loop.createTask(async () => {
+      closing.started = true;
       if (entry.running !== 0) {
         throw new RuntimeError(
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
-      checkClosed(gen, await gen.return(undefined));
+      const error = closing.cancelIn;
+      checkClosed(gen, await (error === null ? gen.return(undefined) : gen.throw(error)));
     });
-    closing.addDoneCallback(() => {
-      const error = closing.cancelled() ? null : closing.exception();
-      if (error !== null) errors[i] = error;
+    all.closings.push(closing);
+    closing.task.addDoneCallback(() => {
       if (--left === 0) report();
     });
   });

@@ -10,7 +10,7 @@ import { signals } from "./_host/signals.ts";
 import { checkOptions, describe } from "./_checks.ts";
 import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions, hasDefaultExecutor } from "./events.ts";
-import { Future } from "./futures.ts";
+import { Future, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
 import { allTasks, ensureFuture } from "./tasks.ts";
 
@@ -184,6 +184,8 @@ export class Runner {
   #interrupts = 0;
   // Debug mode: removes the SIGUSR2 task dump installed for the loop.
   #uninstallDump: (() => void) | null = null;
+  // The close() under way: a second call shares it.
+  #closing: Promise<void> | null = null;
 
   /**
    * Creates a runner; the loop is made on first use.
@@ -275,13 +277,59 @@ export class Runner {
    * Cancels the tasks still pending and waits for them, shuts down the
    * default executor (waiting up to 300 seconds for its work, as asyncio),
    * and closes the loop. Closing twice is a no-op, and so is closing a
-   * runner that never made its loop: as asyncio's, it stays usable.
+   * runner that never made its loop: as asyncio's, it stays usable. A
+   * second `close()` while the first runs returns the same promise.
+   *
+   * Called while a loop runs (from a task), it cannot wait: as asyncio's,
+   * it cancels the runner's tasks at once, unsets the current loop, and
+   * rejects with `RuntimeError`; called inside the runner's own loop, the
+   * runner stays usable (its loop cannot close while it runs).
    *
    * @returns A promise that settles when it is closed.
    */
-  async close(): Promise<void> {
-    if (this.#state !== "initialized") return;
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    if (this.#state !== "initialized") return Promise.resolve();
     const loop = this.#loop!;
+    if (runningEventLoop() !== null) return this.#closeInLoop(loop);
+    const closing = this.#close(loop);
+    this.#closing = closing;
+    const done = () => {
+      if (this.#closing === closing) this.#closing = null;
+    };
+    closing.then(done, done);
+    return closing;
+  }
+
+  /**
+   * `close()` while a loop runs, as asyncio's, whose run_until_complete
+   * refuses at once: the tasks are cancelled (their errors read, as the
+   * gather of them does), and the loop is closed unless it is the one
+   * that runs (then the runner stays as it was).
+   */
+  #closeInLoop(loop: EventLoop): Promise<never> {
+    const tasks = allTasks(loop);
+    for (const task of tasks) task.cancel();
+    // asyncio's gather(*tasks, return_exceptions=True), made before
+    // run_until_complete refuses, reads each task's error as it ends.
+    const read = (task: Future<unknown>) => {
+      if (!task.cancelled()) task.exception();
+    };
+    for (const task of tasks) task.addDoneCallback(read);
+    let error: unknown = new RuntimeError(
+      loop.isRunning()
+        ? "Cannot close the runner from inside its loop: the loop is running (its tasks were cancelled; close it after run() returns)"
+        : "Cannot close the runner while another event loop is running (its tasks were cancelled and its loop closed)",
+    );
+    try {
+      this.#finish(loop);
+    } catch (closeError) {
+      error = closeError;
+    }
+    return Promise.reject(error);
+  }
+
+  async #close(loop: EventLoop): Promise<void> {
     try {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
@@ -300,30 +348,40 @@ export class Runner {
           return;
         }
         // With the loop running, as asyncio's coroutine: a job's result
-        // still reaches its future, whose done callbacks run. The end
-        // crosses through the loop, as asyncio's _do_shutdown thread hands
-        // it over with call_soon_threadsafe: a job's outcome, which crosses
-        // the same way when the job ends, reaches its future first, and the
-        // future's done callbacks run before the loop stops.
-        const executorDown = new Future<void>(loop);
-        loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT).then(
-          () => loop.callSoon(() => executorDown.setResult(undefined)),
-          (error) => loop.callSoon(() => executorDown.setException(error)),
-        );
-        yield* executorDown;
+        // still reaches its future, whose done callbacks run. Awaited as a
+        // wrapped promise, which the loop knows it waits for: virtual time
+        // waits for the workers instead of finding a deadlock, and an end
+        // that comes after the loop closed (a stop or Ctrl-C cut the wait
+        // short) is dropped.
+        yield* wrapFuture(loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT), loop);
       });
     } finally {
-      if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
-      this.#uninstallDump?.();
-      this.#uninstallDump = null;
-      loop.close();
-      this.#loop = null;
-      this.#state = "closed";
+      this.#finish(loop);
     }
   }
 
-  /** `close()`, for `await using`. @returns A promise that settles when closed. */
+  /** asyncio's `finally` of close(): unset the loop, close it; if it closes, the runner is closed. */
+  #finish(loop: EventLoop): void {
+    if (this.#options.loopFactory === undefined && realm.current === loop) setEventLoop(null);
+    loop.close();
+    this.#uninstallDump?.();
+    this.#uninstallDump = null;
+    this.#loop = null;
+    this.#state = "closed";
+  }
+
+  /**
+   * `close()`, for `await using`, which is asyncio's `with Runner()`: its
+   * exit closes the runner even if nothing ran (its entry made the loop),
+   * so a runner that never ran is closed too.
+   *
+   * @returns A promise that settles when closed.
+   */
   [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "created") {
+      this.#state = "closed";
+      return Promise.resolve();
+    }
     return this.close();
   }
 
@@ -367,7 +425,8 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
  *
  * @param main A generator object, an async or generator function, a promise or a future.
  * @param options `debug`, `virtualTime` (a clock that jumps to the next deadline), `loopFactory`.
- * @returns `main`'s result; rejects with its error.
+ * @returns `main`'s result; rejects with its error, or with an error out
+ * of the closing (as asyncio's, it wins over main's).
  * @throws {RuntimeError} If a loop is already running.
  *
  * @example A first program
@@ -391,13 +450,10 @@ export async function run<T>(main: Main<T>, options: RunOptions = {}): Promise<T
   try {
     result = await runner.run(main);
   } catch (error) {
-    // main's error (or the loop's own, if its machinery broke down) is what
-    // run() rejects with, whatever closing the runner then meets.
-    try {
-      await runner.close();
-    } catch (closeError) {
-      console.error("Cannot close the runner after an error:", closeError);
-    }
+    // As asyncio.run's `with Runner()`: an error out of closing the runner
+    // (a task that stops the loop or raises KeyboardInterrupt while it is
+    // cancelled) is what run() rejects with, instead of main's.
+    await runner.close();
     throw error;
   }
   await runner.close();

@@ -56,6 +56,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_context",
   "cpython_fuzz_agen",
   "cpython_fuzz_comb",
+  "cpython_fuzz_runner",
   "cpython_fuzz_sync",
   "cpython_fuzz_protocols",
   "cpython_fuzz_executors",

@@ -1,0 +1,532 @@
+/**
+ * `Runner`, `run()` and the shutdown of async generators, checked against
+ * CPython 3.13's `asyncio.Runner` by a differential fuzzer (helper frun):
+ * random programs run several mains on one runner (or one `run()`), with
+ * tasks left running at close that swallow, re-raise or fail on their
+ * cancellation (some sleeping first, some spawning more tasks), async
+ * generators left open whose `finally` blocks sleep, raise or yield,
+ * `shutdownAsyncgens()` awaited inside a main, `close()` and nested
+ * `run()` called inside the loop, mains that cancel themselves, `await
+ * using` / `with`, and the exception handler's reports; each program's
+ * event log (with the virtual time) in Python and in both coroutine styles
+ * is diffed. The tests below pin what differed, each with the Python
+ * program it was checked against.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  anext,
+  ConcurrentFuture,
+  createTask,
+  currentTask,
+  type ExceptionContext,
+  Executor,
+  getRunningLoop,
+  newEventLoop,
+  run,
+  Runner,
+  RuntimeError,
+  type ShutdownOptions,
+  sleep,
+} from "../mod.ts";
+import { STYLES, VT } from "./_helpers.ts";
+
+/** A virtual-time loop whose exception handler logs into `log`. */
+function loopLogging(log: string[]) {
+  const loop = newEventLoop({ virtualTime: true });
+  loop.setExceptionHandler((_loop, context: ExceptionContext) => {
+    const error = context.exception as Error | undefined;
+    log.push(`H ${context.message} ${error?.message ?? null}`);
+  });
+  return loop;
+}
+
+// --- shutdownAsyncgens() cancelled: it ends once the closings end, reporting nothing
+//
+//   async def g1():
+//       try: yield 1
+//       finally:
+//           p("g finally")
+//           try: await asyncio.sleep(1); p("g slept")
+//           except asyncio.CancelledError:
+//               p("g cancelled"); await asyncio.sleep(2); p("g slept after cancel")
+//               raise ValueError("late")
+//   async def main():
+//       gen = g1(); await anext(gen)
+//       loop = asyncio.get_running_loop()
+//       loop.call_later(0.5, asyncio.current_task().cancel)
+//       try: await loop.shutdown_asyncgens(); p("shut")
+//       except asyncio.CancelledError: p("main cancelled")
+//       return "done"
+//   # g finally @0, g cancelled @0.5, g slept after cancel @2.5, main cancelled @2.5
+//   # (nothing reported: the gather of the closings was cancelled)
+//
+// It was cancelled at once: main went on at 0.5 while the generator's
+// finally ran on, its error was reported, and the closings' end set the
+// result of the cancelled future ("Exception in callback ...
+// InvalidStateError").
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: a cancelled shutdownAsyncgens() cancels the closings and ends when they do, reporting nothing`, async () => {
+    const log: string[] = [];
+    const loop = loopLogging(log);
+    const p = (s: string) => log.push(`${s} @${loop.time()}`);
+    async function* g1() {
+      try {
+        yield 1;
+      } finally {
+        p("g finally");
+        try {
+          await sleep(1);
+          p("g slept");
+        } catch {
+          p("g cancelled");
+          await sleep(2);
+          p("g slept after cancel");
+          // deno-lint-ignore no-unsafe-finally
+          throw new Error("late");
+        }
+      }
+    }
+    try {
+      const result = await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            const gen = g1();
+            yield* anext(gen);
+            const me = currentTask()!;
+            loop.callLater(0.5, () => me.cancel());
+            try {
+              yield* loop.shutdownAsyncgens();
+              p("shut");
+            } catch {
+              p("main cancelled");
+            }
+            return "done";
+          }
+          : async () => {
+            const gen = g1();
+            await anext(gen);
+            const me = currentTask()!;
+            loop.callLater(0.5, () => me.cancel());
+            try {
+              await loop.shutdownAsyncgens();
+              p("shut");
+            } catch {
+              p("main cancelled");
+            }
+            return "done";
+          },
+      );
+      assert.equal(result, "done");
+      assert.deepEqual(log, [
+        "g finally @0",
+        "g cancelled @0.5",
+        "g slept after cancel @2.5",
+        "main cancelled @2.5",
+      ]);
+    } finally {
+      loop.close();
+    }
+  });
+}
+
+// --- the loop stops before shutdownAsyncgens() is done: a closing's error is not lost
+//
+//   async def g1():
+//       try: yield 1
+//       finally: p("g1 finally"); raise ValueError("g1")
+//   async def g2():
+//       try: yield 1
+//       finally: p("g2 finally"); await asyncio.sleep(1); p("g2 slept")
+//   loop.run_until_complete(main())     # anext() of each
+//   loop.call_later(0.5, loop.stop)
+//   try: loop.run_until_complete(loop.shutdown_asyncgens())
+//   except RuntimeError: p("stopped")
+//   loop.close()
+//   # g1 finally @0, g2 finally @0, stopped @0.5,
+//   # then "Task exception was never retrieved" ValueError('g1')
+//
+// The gather of the closings reads their errors when all are done; here it
+// never is. The error of g1's closing was read as soon as it ended, and then
+// reported by nobody.
+
+Deno.test("runner: a closing's error is reported as never retrieved when the loop stops before shutdownAsyncgens() is done", async () => {
+  const log: string[] = [];
+  const loop = loopLogging(log);
+  const p = (s: string) => log.push(`${s} @${loop.time()}`);
+  async function* g1() {
+    try {
+      yield 1;
+    } finally {
+      p("g1 finally");
+      // deno-lint-ignore no-unsafe-finally
+      throw new Error("g1");
+    }
+  }
+  async function* g2() {
+    try {
+      yield 1;
+    } finally {
+      p("g2 finally");
+      await sleep(1);
+      p("g2 slept");
+    }
+  }
+  const a = g1(), b = g2();
+  try {
+    await loop.runUntilComplete(async () => {
+      await anext(a);
+      await anext(b);
+    });
+    loop.callLater(0.5, () => loop.stop());
+    await assert.rejects(loop.runUntilComplete(loop.shutdownAsyncgens()), /stopped/);
+    p("stopped");
+  } finally {
+    loop.close();
+  }
+  assert.deepEqual(log.slice(0, 4), [
+    "g1 finally @0",
+    "g2 finally @0",
+    "stopped @0.5",
+    "H Task exception was never retrieved g1",
+  ]);
+});
+
+// --- a shutdownAsyncgens() cancelled before its closings started: the generators still close
+//
+//   async def g1():
+//       try: yield 1
+//       finally: p("g1 finally")
+//   async def main():
+//       gen = g1(); await anext(gen)
+//       asyncio.current_task().cancel()
+//       try: await asyncio.get_running_loop().shutdown_asyncgens()
+//       except asyncio.CancelledError: p("main cancelled")
+//   # g1 finally @0, main cancelled @0
+//
+// (The gather's cancel cancels each aclose() before its first step, which
+// throws the CancelledError into the generator all the same.) Its closing
+// task never ran, and the finally neither.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() cancelled before its closings started still runs the generators' finally`, async () => {
+    const log: string[] = [];
+    const loop = loopLogging(log);
+    const p = (s: string) => log.push(`${s} @${loop.time()}`);
+    async function* g1() {
+      try {
+        yield 1;
+      } finally {
+        p("g1 finally");
+      }
+    }
+    try {
+      await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            const gen = g1();
+            yield* anext(gen);
+            currentTask()!.cancel();
+            try {
+              yield* loop.shutdownAsyncgens();
+            } catch {
+              p("main cancelled");
+            }
+          }
+          : async () => {
+            const gen = g1();
+            await anext(gen);
+            currentTask()!.cancel();
+            try {
+              await loop.shutdownAsyncgens();
+            } catch {
+              p("main cancelled");
+            }
+          },
+      );
+      assert.deepEqual(log, ["g1 finally @0", "main cancelled @0"]);
+    } finally {
+      loop.close();
+    }
+  });
+}
+
+// --- close() inside the runner's own loop: refused at once, tasks cancelled, the runner usable
+//
+//   r = asyncio.Runner()
+//   async def t1():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("t1 cancelled"); raise ValueError("t1")
+//   async def main0():
+//       TASKS.append(asyncio.create_task(t1())); await asyncio.sleep(0)
+//       try: r.close()
+//       except RuntimeError: p("close RuntimeError")
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("main cancelled"); return "m0"
+//   p(f"run0 -> {r.run(main0())}"); p(f"run1 -> {r.run(asyncio.sleep(1, 'again'))}")
+//   r.close()
+//   # close RuntimeError @0, t1 cancelled @0, main cancelled @0, run0 -> m0,
+//   # run1 -> again; nothing reported (the gather of the cancelled tasks,
+//   # made before run_until_complete refused, read t1's error)
+//
+// A close() not awaited at once (a generator coroutine cannot await a
+// promise) went on after the main ended, when the loop no longer ran:
+// it closed the runner, and the next run() failed with RuntimeError.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: close() inside its own loop cancels the tasks and rejects at once; the runner stays usable`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const closings: Promise<void>[] = [];
+    const t1 = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch {
+          p("t1 cancelled");
+          throw new Error("t1");
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch {
+          p("t1 cancelled");
+          throw new Error("t1");
+        }
+      };
+    try {
+      const result = await runner.run(
+        style === "generator"
+          ? function* () {
+            createTask(t1);
+            yield* sleep(0);
+            const closing = runner.close();
+            closing.catch(() => {});
+            closings.push(closing);
+            try {
+              yield* sleep(1);
+            } catch {
+              p("main cancelled");
+              return "m0";
+            }
+            return "not cancelled";
+          }
+          : async () => {
+            createTask(t1);
+            await sleep(0);
+            try {
+              await runner.close();
+            } catch (error) {
+              assert.ok(error instanceof RuntimeError);
+              p("close RuntimeError");
+            }
+            try {
+              await sleep(1);
+            } catch {
+              p("main cancelled");
+              return "m0";
+            }
+            return "not cancelled";
+          },
+      );
+      assert.equal(result, "m0");
+      for (const closing of closings) await assert.rejects(closing, RuntimeError);
+      assert.equal(String(runner), "Runner(initialized)");
+      assert.equal(await runner.run(sleep(1, "again")), "again");
+    } finally {
+      await runner.close();
+    }
+    assert.equal(String(runner), "Runner(closed)");
+    assert.deepEqual(log, [
+      ...(style === "async" ? ["close RuntimeError @0"] : []),
+      "t1 cancelled @0",
+      "main cancelled @0",
+    ]);
+  });
+}
+
+// --- two close() calls at once share the one closing
+//
+// (No Python twin: its close() is synchronous.) The second call started a
+// second shutdown while the first ran, and failed with RuntimeError (the
+// loop was running).
+
+Deno.test("runner: a close() while another runs returns the same promise", async () => {
+  const log: string[] = [];
+  const runner = new Runner({ loopFactory: () => loopLogging(log) });
+  await runner.run(async () => {
+    createTask(sleep(10));
+    await sleep(0);
+  });
+  const first = runner.close();
+  const second = runner.close();
+  assert.equal(second, first);
+  await first;
+  assert.equal(String(runner), "Runner(closed)");
+  await runner.close(); // closed: a no-op
+  assert.deepEqual(log, []);
+});
+
+// --- await using a runner nobody ran closes it
+//
+//   with asyncio.Runner() as r: pass
+//   r.run(asyncio.sleep(0))        # RuntimeError: Runner is closed
+//
+// (asyncio's __enter__ makes the loop, so __exit__ closes a runner that
+// ran nothing.) The disposal left it usable.
+
+Deno.test("runner: await using a runner that never ran closes it", async () => {
+  const runner = new Runner({ virtualTime: true });
+  {
+    await using _ = runner;
+  }
+  assert.equal(String(runner), "Runner(closed)");
+  await assert.rejects(runner.run(sleep(0)), RuntimeError);
+  await runner.close(); // closed: a no-op
+});
+
+// --- run(): an error out of the closing wins over main's
+//
+//   async def t1():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError:
+//           p("t1 cancelled"); asyncio.get_running_loop().stop(); raise
+//   async def main():
+//       asyncio.create_task(t1()); await asyncio.sleep(0)
+//       raise KeyError("main")
+//   asyncio.run(main())
+//   # t1 cancelled, then RuntimeError: Event loop stopped before Future completed.
+//   # (with the KeyError as its __context__)
+//
+// run() rejected with main's error and printed the closing's to the console.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): an error out of the closing (a task stops the loop while it is cancelled) wins over main's`, async () => {
+    const log: string[] = [];
+    const t1 = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          log.push("t1 cancelled");
+          getRunningLoop().stop();
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch (error) {
+          log.push("t1 cancelled");
+          getRunningLoop().stop();
+          throw error;
+        }
+      };
+    await assert.rejects(
+      run(
+        style === "generator"
+          ? function* () {
+            createTask(t1);
+            yield* sleep(0);
+            throw new Error("main");
+          }
+          : async () => {
+            createTask(t1);
+            await sleep(0);
+            throw new Error("main");
+          },
+        VT,
+      ),
+      (error) => error instanceof RuntimeError && /stopped/.test(error.message),
+    );
+    assert.deepEqual(log, ["t1 cancelled"]);
+  });
+}
+
+// --- close() while the default executor still runs a job, under virtual time
+//
+//   async def x():
+//       try: await loop.run_in_executor(None, slow)      # slow: 50 ms
+//       except asyncio.CancelledError: p("x cancelled"); raise
+//   async def main():
+//       asyncio.create_task(x()); await asyncio.sleep(0); p("main returns")
+//   r.run(main()); r.close(); p("closed")
+//   # main returns @0, x cancelled @0, closed: shutdown_default_executor
+//   # waits for the job (the thread hands its end over with
+//   # call_soon_threadsafe), and nothing is reported
+//
+// The wait for the executor's end was a promise the loop did not know of:
+// virtual time found nothing to wait for and close() failed with
+// DeadlockError; then the end came to a closed loop, whose callSoon threw
+// an uncaught RuntimeError that ended the process. It is awaited as a
+// wrapped future now (asyncio's run_in_executor wraps the same way).
+
+/** An executor whose jobs end on a host timer, `ms` after they are submitted. */
+class TimerExecutor extends Executor {
+  readonly #pending = new Set<Promise<void>>();
+  constructor(readonly ms: number) {
+    super();
+  }
+  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): ConcurrentFuture<Awaited<R>> {
+    const future = new ConcurrentFuture<Awaited<R>>();
+    future.setRunningOrNotifyCancel();
+    const done = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        future.setResult(fn(...args) as Awaited<R>);
+        resolve();
+      }, this.ms)
+    );
+    this.#pending.add(done);
+    return future;
+  }
+  async shutdown(_options?: ShutdownOptions): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+}
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: close() under virtual time waits for the default executor's running job (no DeadlockError)`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const x = style === "generator"
+      ? function* () {
+        try {
+          yield* getRunningLoop().runInExecutor(null, () => 8);
+        } catch (error) {
+          p("x cancelled");
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await getRunningLoop().runInExecutor(null, () => 8);
+        } catch (error) {
+          p("x cancelled");
+          throw error;
+        }
+      };
+    await runner.run(
+      style === "generator"
+        ? function* () {
+          getRunningLoop().setDefaultExecutor(new TimerExecutor(50));
+          createTask(x);
+          yield* sleep(0);
+          p("main returns");
+        }
+        : async () => {
+          getRunningLoop().setDefaultExecutor(new TimerExecutor(50));
+          createTask(x);
+          await sleep(0);
+          p("main returns");
+        },
+    );
+    await runner.close();
+    log.push("closed");
+    assert.deepEqual(log, ["main returns @0", "x cancelled @0", "closed"]);
+  });
+}
