@@ -166,6 +166,23 @@ function checkManager(cm: unknown): void {
   }
 }
 
+/**
+ * `thrown`, an error an exit threw while the body's `error` was being
+ * handled, chained to it as Python chains `__context__`: an `Error` with no
+ * cause of its own gets `error` as its cause (a task group's
+ * `ExceptionGroup` is thrown so; a timeout around it then finds the
+ * cancellation in its chain).
+ */
+function chainedTo(thrown: unknown, error: unknown): unknown {
+  if (
+    thrown !== error && error !== undefined && thrown instanceof Error &&
+    thrown.cause === undefined && Object.isExtensible(thrown)
+  ) {
+    Object.defineProperty(thrown, "cause", { value: error, configurable: true, writable: true });
+  }
+  return thrown;
+}
+
 // What generator code calls here (an aenter, aexit or body; below, an exit
 // stack's callbacks and exits) is awaited through awaitCall: an async
 // function runs as a task of its own, which a cancel of the awaiting task
@@ -181,7 +198,12 @@ function* withGenerator(
   try {
     result = yield* awaitStep(() => body(value), runsAsync(body));
   } catch (error) {
-    const suppress = yield* awaitStep(() => cm.aexit(error), runsAsync(cm.aexit));
+    let suppress: unknown;
+    try {
+      suppress = yield* awaitStep(() => cm.aexit(error), runsAsync(cm.aexit));
+    } catch (thrown) {
+      throw chainedTo(thrown, error);
+    }
     if (suppress === true) return undefined;
     throw error;
   }
@@ -199,7 +221,12 @@ async function withAsync(
   try {
     result = await awaitAnyAsync(body(value));
   } catch (error) {
-    const suppress = await awaitAnyAsync(cm.aexit(error));
+    let suppress: unknown;
+    try {
+      suppress = await awaitAnyAsync(cm.aexit(error));
+    } catch (thrown) {
+      throw chainedTo(thrown, error);
+    }
     if (suppress === true) return undefined;
     throw error;
   }
