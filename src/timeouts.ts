@@ -226,12 +226,18 @@ export class Timeout extends AsyncContextManager<Timeout> {
     return `Timed out: the deadline (loop time ${this.#when}) passed`;
   }
 
-  /** Puts a TimeoutError before the first CancelledError of `error`'s cause chain. */
+  /**
+   * Puts a TimeoutError before the first CancelledError of `error`'s cause
+   * chain. It stops at a TimeoutError caused by a CancelledError (what a
+   * timeout throws): CPython inserts into its `__context__`, which the
+   * chain does not show (its `__cause__` comes first).
+   */
   #insertTimeoutError(error: unknown): void {
     const seen = new Set<unknown>();
     while (error instanceof Error && error.cause !== undefined && !seen.has(error)) {
       seen.add(error);
       const cause = error.cause;
+      if (error instanceof TimeoutError && cause instanceof CancelledError) return;
       if (cause instanceof CancelledError) {
         if (!Object.isExtensible(error)) return;
         Object.defineProperty(error, "cause", {

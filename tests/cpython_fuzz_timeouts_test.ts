@@ -242,3 +242,71 @@ Deno.test({
     }
   },
 });
+
+// --- finding: the TimeoutError goes in once, into a member that is the group's cause too ---
+//
+//   try:
+//       async with asyncio.timeout(1):
+//           async with asyncio.TaskGroup() as tg:
+//               try:
+//                   await asyncio.sleep(10)
+//               except asyncio.CancelledError:
+//                   raise E1("y")
+//   except ExceptionGroup as e:
+//       print(chain(e))
+//   # EG[E1(y) <- TimeoutError <- CancelledError] <- E1(y) <- TimeoutError <- CancelledError
+//
+// The group's context is its member E1(y): CPython's timeout inserts its
+// TimeoutError into E1(y)'s chain through the group, and then, walking the
+// member, finds that TimeoutError, whose `__context__` is the
+// CancelledError, and inserts a second one there. That one is hidden: the
+// first is raised `from` the CancelledError, and a chain shows `__cause__`
+// before `__context__`. The library, whose `cause` is the one link, showed
+// both (`E1(y) <- TimeoutError <- TimeoutError <- CancelledError`): its walk
+// now stops at a TimeoutError caused by a CancelledError (what a timeout
+// throws), whose shown link CPython never changes.
+Deno.test({
+  name: "a timeout puts one TimeoutError into a chain, also when the group's member is its cause",
+  fn: async () => {
+    for (const style of STYLES) {
+      const seen = await run(function* () {
+        const task = spawn(
+          style,
+          function* () {
+            yield* asyncWith(timeout(1), function* () {
+              yield* asyncWith(new TaskGroup(), function* () {
+                try {
+                  yield* sleep(10);
+                } catch (error) {
+                  throw new E1("y", { cause: error });
+                }
+              });
+            });
+          },
+          async () => {
+            await asyncWith(timeout(1), async () => {
+              await asyncWith(new TaskGroup(), async () => {
+                try {
+                  await sleep(10);
+                } catch (error) {
+                  throw new E1("y", { cause: error });
+                }
+              });
+            });
+          },
+        );
+        try {
+          yield* task;
+        } catch (error) {
+          return chain(error);
+        }
+        return "no error";
+      }, VT);
+      assert.equal(
+        seen,
+        "EG[E1(y) <- TimeoutError <- CancelledError] <- E1(y) <- TimeoutError <- CancelledError",
+        style,
+      );
+    }
+  },
+});
