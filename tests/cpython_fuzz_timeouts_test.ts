@@ -21,6 +21,7 @@ import assert from "node:assert/strict";
 import {
   asyncWith,
   CancelledError,
+  createTask,
   ExceptionGroup,
   run,
   sleep,
@@ -307,6 +308,61 @@ Deno.test({
         "EG[E1(y) <- TimeoutError <- CancelledError] <- E1(y) <- TimeoutError <- CancelledError",
         style,
       );
+    }
+  },
+});
+
+// --- finding: an async step that awaits many settled things runs to its park ---------
+//
+//   async def nop(): pass
+//   async def a():
+//       await asyncio.sleep(0)
+//       for _ in range(100):
+//           await nop()                  # never suspends
+//       log.append("A")
+//   async def b():
+//       await asyncio.sleep(0)
+//       log.append("B")
+//   ta = asyncio.create_task(a()); tb = asyncio.create_task(b())
+//   await ta; await tb
+//   print(log)                           # ['A', 'B']
+//
+// An await that needs no wait does not suspend a coroutine, so A's second
+// step runs its 100 awaits and its append before B's step. The library runs
+// an async body in host microtasks and waits for it to park before the next
+// callback of the iteration, but gave up after 64 microtask ticks in which
+// it saw no library await (`HOST_TURN_TICKS` in src/events.ts): the loop
+// went on as if the body had parked, B's step ran first, and the log read
+// ['B', 'A']. A body still running after those ticks is now watched
+// through a macrotask turn (every microtask it queues has run by then)
+// until it parks or ends, as a body that goes on through library awaits
+// already was.
+Deno.test({
+  name:
+    "an async step that awaits more than 64 settled things runs to its park before the next step",
+  fn: async () => {
+    const nop = async () => {};
+    for (const count of [65, 100, 1000]) {
+      for (const kind of ["await null", "await nop()"]) {
+        const log: string[] = [];
+        await run(async () => {
+          const a = createTask(async () => {
+            await sleep(0);
+            for (let i = 0; i < count; i++) {
+              if (kind === "await null") await null;
+              else await nop();
+            }
+            log.push("A");
+          });
+          const b = createTask(async () => {
+            await sleep(0);
+            log.push("B");
+          });
+          await a;
+          await b;
+        }, VT);
+        assert.deepEqual(log, ["A", "B"], `${count} x ${kind}`);
+      }
     }
   },
 });
