@@ -237,7 +237,9 @@ async function withAsync(
 /**
  * Python's `async with cm as value: body`: enters `cm`, runs `body(value)`,
  * and leaves `cm` whatever happens; the body's error reaches `aexit`, which
- * may suppress it by returning `true` (then the result is `undefined`).
+ * may suppress it by returning `true` (then the result is `undefined`). An
+ * error `aexit` throws then, with no cause of its own, gets the body's error
+ * as its `cause` (Python's implicit `__context__`).
  *
  * @param cm An async context manager (anything with `aenter` and `aexit`).
  * @param body A generator function, an async function, or a plain function.

@@ -22,12 +22,14 @@ import {
   asyncWith,
   CancelledError,
   createTask,
+  currentTask,
   ExceptionGroup,
   run,
   sleep,
   TaskGroup,
   timeout,
   TimeoutError,
+  waitFor,
 } from "../mod.ts";
 import { spawn, STYLES, VT } from "./_helpers.ts";
 
@@ -308,6 +310,119 @@ Deno.test({
         "EG[E1(y) <- TimeoutError <- CancelledError] <- E1(y) <- TimeoutError <- CancelledError",
         style,
       );
+    }
+  },
+});
+
+// --- passing: waitFor's timeout inserts its TimeoutError too, inline or through a task ---
+//
+//   async def job():
+//       try:
+//           await asyncio.sleep(10)
+//       except asyncio.CancelledError:
+//           raise E1("job cleanup")
+//   for aw in (job(), asyncio.ensure_future(job())):
+//       try:
+//           await asyncio.wait_for(aw, 1)
+//       except E1 as e:
+//           print(chain(e))     # E1(job cleanup) <- TimeoutError <- CancelledError
+//
+// `wait_for` is `async with timeout(t): return await aw`: the job's cleanup
+// error ends the body the deadline cut short, inline (a coroutine; here a
+// generator object) or as a task's outcome (an async function, which
+// `waitFor` runs as a task), and gets the TimeoutError in its chain.
+Deno.test({
+  name:
+    "waitFor's timeout puts its TimeoutError into a cleanup error's chain, inline or through a task",
+  fn: async () => {
+    function* job() {
+      try {
+        yield* sleep(10);
+      } catch (error) {
+        throw new E1("job cleanup", { cause: error });
+      }
+    }
+    async function asyncJob() {
+      try {
+        await sleep(10);
+      } catch (error) {
+        throw new E1("job cleanup", { cause: error });
+      }
+    }
+    for (const style of STYLES) {
+      const seen = await run(function* () {
+        const task = spawn(
+          style,
+          function* () {
+            yield* waitFor(job(), 1);
+          },
+          async () => {
+            await waitFor(asyncJob, 1);
+          },
+        );
+        try {
+          yield* task;
+        } catch (error) {
+          return chain(error);
+        }
+        return "no error";
+      }, VT);
+      assert.equal(seen, "E1(job cleanup) <- TimeoutError <- CancelledError", style);
+    }
+  },
+});
+
+// --- passing: no TimeoutError goes in while another cancellation is pending ----------
+//
+//   async def body():
+//       async with asyncio.timeout(1):
+//           try:
+//               await asyncio.sleep(10)
+//           except asyncio.CancelledError:
+//               asyncio.current_task().cancel()   # a request not the timeout's
+//               raise E1("cleanup")
+//   t = asyncio.create_task(body()); await asyncio.wait([t])
+//   print(chain(t.exception()))                   # E1(cleanup) <- CancelledError
+//
+// The timeout takes its own request back and sees another left: the body
+// was not cut short by the timeout alone, so it neither converts nor
+// inserts.
+Deno.test({
+  name: "a timeout inserts no TimeoutError while another cancellation is pending",
+  fn: async () => {
+    for (const style of STYLES) {
+      const seen = await run(function* () {
+        const task = spawn(
+          style,
+          function* () {
+            yield* asyncWith(timeout(1), function* () {
+              try {
+                yield* sleep(10);
+              } catch (error) {
+                currentTask()!.cancel();
+                throw new E1("cleanup", { cause: error });
+              }
+            });
+          },
+          async () => {
+            await asyncWith(timeout(1), async () => {
+              try {
+                await sleep(10);
+              } catch (error) {
+                currentTask()!.cancel();
+                throw new E1("cleanup", { cause: error });
+              }
+            });
+          },
+        );
+        try {
+          yield* task;
+        } catch (error) {
+          return chain(error);
+        }
+        return "no error";
+      }, VT);
+      assert.equal(seen, "E1(cleanup) <- CancelledError", style);
     }
   },
 });
