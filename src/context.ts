@@ -166,6 +166,23 @@ function checkManager(cm: unknown): void {
   }
 }
 
+/**
+ * `thrown`, an error an exit threw while the body's `error` was being
+ * handled, chained to it as Python chains `__context__`: an `Error` with no
+ * cause of its own gets `error` as its cause (a task group's
+ * `ExceptionGroup` is thrown so; a timeout around it then finds the
+ * cancellation in its chain).
+ */
+function chainedTo(thrown: unknown, error: unknown): unknown {
+  if (
+    thrown !== error && error !== undefined && thrown instanceof Error &&
+    thrown.cause === undefined && Object.isExtensible(thrown)
+  ) {
+    Object.defineProperty(thrown, "cause", { value: error, configurable: true, writable: true });
+  }
+  return thrown;
+}
+
 // What generator code calls here (an aenter, aexit or body; below, an exit
 // stack's callbacks and exits) is awaited through awaitCall: an async
 // function runs as a task of its own, which a cancel of the awaiting task
@@ -181,7 +198,12 @@ function* withGenerator(
   try {
     result = yield* awaitStep(() => body(value), runsAsync(body));
   } catch (error) {
-    const suppress = yield* awaitStep(() => cm.aexit(error), runsAsync(cm.aexit));
+    let suppress: unknown;
+    try {
+      suppress = yield* awaitStep(() => cm.aexit(error), runsAsync(cm.aexit));
+    } catch (thrown) {
+      throw chainedTo(thrown, error);
+    }
     if (suppress === true) return undefined;
     throw error;
   }
@@ -199,7 +221,12 @@ async function withAsync(
   try {
     result = await awaitAnyAsync(body(value));
   } catch (error) {
-    const suppress = await awaitAnyAsync(cm.aexit(error));
+    let suppress: unknown;
+    try {
+      suppress = await awaitAnyAsync(cm.aexit(error));
+    } catch (thrown) {
+      throw chainedTo(thrown, error);
+    }
     if (suppress === true) return undefined;
     throw error;
   }
@@ -210,7 +237,9 @@ async function withAsync(
 /**
  * Python's `async with cm as value: body`: enters `cm`, runs `body(value)`,
  * and leaves `cm` whatever happens; the body's error reaches `aexit`, which
- * may suppress it by returning `true` (then the result is `undefined`).
+ * may suppress it by returning `true` (then the result is `undefined`). An
+ * error `aexit` throws then, with no cause of its own, gets the body's error
+ * as its `cause` (Python's implicit `__context__`).
  *
  * @param cm An async context manager (anything with `aenter` and `aexit`).
  * @param body A generator function, an async function, or a plain function.

@@ -152,7 +152,10 @@ function newChunk(): unknown[] {
  * one more per async helper or native `await` between, and a body that goes
  * through a native async generator takes a few ticks an item. A body that
  * awaits the host (`fetch`) holds the loop for these ticks once, a few
- * microseconds; so the count is generous.
+ * microseconds; so the count is generous. A body still running when they
+ * are spent (more awaits of settled things than that, which asyncio's step
+ * runs through, or a host promise) is watched through a macrotask turn
+ * until it parks or ends, never given up on.
  */
 const HOST_TURN_TICKS = 64;
 /**
@@ -1755,6 +1758,13 @@ export class EventLoop {
             this.#turnWatch = host.setImmediate(this.#watchedTurnOver);
             return;
           }
+        } else if (this.#hostTurnTicks === 0) {
+          // Its ticks are spent and it runs on unseen (native awaits of
+          // settled things, which asyncio's step runs through, or a host
+          // promise): watch it as a long run, never give it up, or the
+          // next step would run before the rest of this one.
+          this.#turnWatch = host.setImmediate(this.#watchedTurnOver);
+          return;
         }
         host.queueMicrotask(this.#fromMicrotask);
         return;

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { CancelledError, RuntimeError, TimeoutError } from "./errors.ts";
+import { CancelledError, ExceptionGroup, RuntimeError, TimeoutError } from "./errors.ts";
 import { checkSecondsOrNull } from "./_checks.ts";
 import type { Handle } from "./events.ts";
 import { AsyncContextManager, refuseDisposal } from "./context.ts";
@@ -180,7 +180,10 @@ export class Timeout extends AsyncContextManager<Timeout> {
   /**
    * Leaves the timeout: disarms the deadline and, if the deadline cancelled
    * the body and no other cancellation is pending, throws `TimeoutError`
-   * in place of the body's `CancelledError`.
+   * in place of the body's `CancelledError`; if the body ended with another
+   * error then, that error goes on with a `TimeoutError` put into its cause
+   * chain before the first `CancelledError` (and into each member's, of an
+   * `ExceptionGroup`), as asyncio does.
    *
    * @param error What the body threw, or `undefined`.
    * @returns `false`: the body's error (if any) goes on.
@@ -203,12 +206,49 @@ export class Timeout extends AsyncContextManager<Timeout> {
     // Invariant: every deadline that fired added one cancellation request;
     // take ours back. What is left beyond the requests pending on entry is
     // somebody else's, and then the CancelledError is theirs, not ours.
-    if (this.#task!.uncancel() <= this.#cancelling && error instanceof CancelledError) {
-      throw new TimeoutError(`Timed out: the deadline (loop time ${this.#when}) passed`, {
-        cause: error,
-      });
+    if (this.#task!.uncancel() <= this.#cancelling && error !== undefined) {
+      if (error instanceof CancelledError) {
+        throw new TimeoutError(this.#timedOut(), { cause: error });
+      }
+      // Another error ends the body it cut short (a cleanup failed): it
+      // goes on, with a TimeoutError put into its chain before the first
+      // CancelledError, and into each member's of a group (asyncio's
+      // _insert_timeout_error), so the chain says it came of the timeout.
+      this.#insertTimeoutError(error);
+      if (error instanceof ExceptionGroup) {
+        for (const member of error.exceptions) this.#insertTimeoutError(member);
+      }
     }
     return false;
+  }
+
+  #timedOut(): string {
+    return `Timed out: the deadline (loop time ${this.#when}) passed`;
+  }
+
+  /**
+   * Puts a TimeoutError before the first CancelledError of `error`'s cause
+   * chain. It stops at a TimeoutError caused by a CancelledError (what a
+   * timeout throws): CPython inserts into its `__context__`, which the
+   * chain does not show (its `__cause__` comes first).
+   */
+  #insertTimeoutError(error: unknown): void {
+    const seen = new Set<unknown>();
+    while (error instanceof Error && error.cause !== undefined && !seen.has(error)) {
+      seen.add(error);
+      const cause = error.cause;
+      if (error instanceof TimeoutError && cause instanceof CancelledError) return;
+      if (cause instanceof CancelledError) {
+        if (!Object.isExtensible(error)) return;
+        Object.defineProperty(error, "cause", {
+          value: new TimeoutError(this.#timedOut(), { cause }),
+          configurable: true,
+          writable: true,
+        });
+        return;
+      }
+      error = cause;
+    }
   }
 
   /** Refuses `await using` of a timeout nobody entered: the block would run with no deadline. */

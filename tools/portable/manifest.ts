@@ -66,6 +66,7 @@ export const PORTABLE_TESTS: readonly string[] = [
   "cpython_fuzz_runtimes",
   "cpython_fuzz_node_proc",
   "cpython_fuzz_node_net",
+  "cpython_fuzz_timeouts",
 ];
 
 /**
