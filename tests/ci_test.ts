@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 // running the library or its examples never fetches it.
 // deno-lint-ignore no-import-prefix
 import { parse } from "npm:yaml@2.9.1";
-import { CI_TARGETS } from "../tools/portable/run.ts";
+import { CI_TARGETS, OLDEST_DENO_TESTS } from "../tools/portable/run.ts";
+import { DENO_TESTS } from "../tools/portable/manifest.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -54,6 +55,11 @@ Deno.test(".ci/run's header names every target of the portable suite it runs", a
     .split("\n").filter((line) => line.startsWith("#")).join("\n");
   const named = new Set(header.match(/[\w-]+(?:\.[\w-]+)*/g));
   for (const target of CI_TARGETS) assert.ok(named.has(target), `.ci/run's header lacks ${target}`);
+  // The Deno-only files the oldest Deno runs, which the portable suite does not.
+  for (const name of OLDEST_DENO_TESTS) {
+    assert.ok(name in DENO_TESTS, `${name} is no Deno-only test file of the manifest`);
+    assert.ok(named.has(name), `.ci/run's header lacks ${name}`);
+  }
 });
 
 Deno.test("the publish workflow publishes on a version tag, with OIDC provenance, after the tests", async () => {

@@ -17,8 +17,8 @@
  * - `deno2.4.0`: the oldest Deno the README supports, from npm (`npx --yes
  *   deno@2.4.0`; {@linkcode OLDEST_DENO}): the library's type check as a
  *   JSR user's Deno does it (`deno check mod.ts ps.ts src/`, one check),
- *   `tests/deno_min_test.ts` (what that Deno gets wrong and the library
- *   works around), then the suite on the bundle.
+ *   the Deno test files of {@linkcode OLDEST_DENO_TESTS}, then the suite on
+ *   the bundle.
  *
  * `deno run -A tools/portable/run.ts [targets...]` builds the suite
  * (`build.ts`), runs the targets (default: {@linkcode CI_TARGETS}), and
@@ -179,6 +179,16 @@ async function installChromium(): Promise<string> {
 /** The oldest Deno the library supports (the README's runtime table says so). */
 export const OLDEST_DENO = "2.4.0";
 
+/**
+ * The Deno-only test files (`tests/<name>_test.ts`) the `deno2.4.0` target
+ * runs besides the portable suite: what Deno 2.4 got wrong was in them.
+ */
+export const OLDEST_DENO_TESTS: readonly string[] = [
+  "deno_min", // each workaround, on that Deno itself
+  "process_pool", // its node:v8 misread a Uint8Array in a frame
+  "cpython_subprocess", // a write to a dead child's stdin resolved
+];
+
 /** A Deno release from npm, through `npx` (as `.ci/run` gets Deno itself). */
 export async function installDeno(version: string): Promise<Command> {
   const cmd = { cmd: "npx", args: ["--yes", `deno@${version}`] };
@@ -211,14 +221,16 @@ export function parseDenoTest(out: string): { passed: number; failed: number } {
 }
 
 /**
- * An older Deno: the type check, `tests/deno_min_test.ts`, and the suite on
- * the bundle, counted together (the type check as one test).
+ * An older Deno: the type check, the test files of
+ * {@linkcode OLDEST_DENO_TESTS}, and the suite on the bundle, counted
+ * together (the type check as one test).
  */
 async function runOldDeno(deno: Command) {
   const step = (args: string[]) => exec({ ...deno, args: [...deno.args, ...args] });
   const check = await step(["check", "mod.ts", "ps.ts", "src/"]);
   if (check.code !== 0) console.log(`FAILED deno check mod.ts ps.ts src/\n${tail(check.out, 60)}`);
-  const min = await step(["test", "-A", "--no-check", "tests/deno_min_test.ts"]);
+  const files = OLDEST_DENO_TESTS.map((name) => `tests/${name}_test.ts`);
+  const min = await step(["test", "-A", "--no-check", ...files]);
   const tests = parseDenoTest(min.out);
   if (tests.failed > 0 || min.code !== 0) console.log(tail(min.out, 100));
   const suite = await runProcess({ ...deno, args: [...deno.args, "run", "-A"] }, ENTRY);
