@@ -876,14 +876,7 @@ class Closings extends Future<void> {
     if (this.done()) return super.cancel(msg);
     let cancelled = false;
     for (const closing of this.closings) {
-      if (closing.started) {
-        if (closing.task!.cancel(msg)) cancelled = true;
-      } else if (closing.cancelIn === null) {
-        // asyncio's aclose() cancelled before its first step still throws
-        // the CancelledError into the generator, whose finally runs.
-        closing.cancelIn = new CancelledError(msg);
-        cancelled = true;
-      }
+      if (closing.task!.cancel(msg)) cancelled = true;
     }
     if (cancelled) {
       this.#cancelRequested = true;
@@ -950,6 +943,17 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
       const error = closing.cancelIn;
       checkClosed(gen, await (error === null ? gen.return(undefined) : gen.throw(error)));
     });
+    // asyncio's aclose() cancelled before its first step (by this gather,
+    // or by run()'s shutdown cancelling every task) still throws the
+    // CancelledError into the generator, whose finally runs; a task of a
+    // function cancelled before it starts would never call it.
+    const task = closing.task;
+    const cancel = task.cancel;
+    task.cancel = (msg?: string): boolean => {
+      if (closing.started || task.done()) return cancel.call(task, msg);
+      closing.cancelIn ??= new CancelledError(msg);
+      return true;
+    };
     all.closings.push(closing);
     closing.task.addDoneCallback(() => {
       if (--left === 0) report();

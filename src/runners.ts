@@ -221,7 +221,7 @@ export class Runner {
     // KeyboardInterrupt; a second one ends run() at once. Only where the
     // host has signals, in the main thread, unless turned off.
     let onSigint: (() => void) | null = null;
-    if (this.#options.handleSigint !== false && signals.supported && !inWorker()) {
+    if (this.#handlesSigint()) {
       this.#interrupts = 0;
       onSigint = () => {
         // A SIGINT handler of the program's own (loop.addSignalHandler)
@@ -247,6 +247,11 @@ export class Runner {
     } finally {
       if (onSigint !== null) signals.remove("SIGINT", onSigint);
     }
+  }
+
+  /** Whether it turns Ctrl-C into KeyboardInterrupt: where the host has signals, in the main thread, unless turned off. */
+  #handlesSigint(): boolean {
+    return this.#options.handleSigint !== false && signals.supported && !inWorker();
   }
 
   /**
@@ -284,6 +289,10 @@ export class Runner {
    * it cancels the runner's tasks at once, unsets the current loop, and
    * rejects with `RuntimeError`; called inside the runner's own loop, the
    * runner stays usable (its loop cannot close while it runs).
+   *
+   * A Ctrl-C (SIGINT) while it waits makes it reject with
+   * `KeyboardInterrupt`, the runner closed, as asyncio's does (with the
+   * `handleSigint` option, where the host has signals).
    *
    * @returns A promise that settles when it is closed.
    */
@@ -330,9 +339,28 @@ export class Runner {
   }
 
   async #close(loop: EventLoop): Promise<void> {
+    // Ctrl-C while it waits: asyncio's close() runs with Python's own
+    // SIGINT handler back, which raises KeyboardInterrupt where the wait
+    // is; here it breaks the loop's run with one, and close() rejects with
+    // it (instead of the signal ending the process). A SIGINT handler of
+    // the program's own takes Ctrl-C over, as in run().
+    let interrupted: KeyboardInterrupt | null = null;
+    let onSigint: (() => void) | null = null;
+    if (this.#handlesSigint()) {
+      onSigint = () => {
+        if (signals.count("SIGINT") > 1) return;
+        interrupted = new KeyboardInterrupt();
+        loop[INTERRUPT](interrupted);
+      };
+      signals.add("SIGINT", onSigint);
+    }
+    const check = () => {
+      if (interrupted !== null) throw interrupted;
+    };
     try {
       // After a second Ctrl-C nothing more is waited for.
       if (this.#interrupts < 2) await cancelAllTasks(loop);
+      check();
       // asyncio runs both shutdowns as coroutines, each in a task of
       // run_until_complete (a task number each): its step and the stop
       // callback take two loop iterations even when there is nothing to
@@ -341,6 +369,7 @@ export class Runner {
       await loop.runUntilComplete(function* () {
         yield* loop.shutdownAsyncgens();
       });
+      check();
       await loop.runUntilComplete(function* () {
         if (!hasDefaultExecutor(loop)) {
           // Nothing to wait for: settled at once.
@@ -355,7 +384,9 @@ export class Runner {
         // short) is dropped.
         yield* wrapFuture(loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT), loop);
       });
+      check();
     } finally {
+      if (onSigint !== null) signals.remove("SIGINT", onSigint);
       this.#finish(loop);
     }
   }

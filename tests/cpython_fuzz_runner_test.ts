@@ -530,3 +530,55 @@ for (const style of STYLES) {
     assert.deepEqual(log, ["main returns @0", "x cancelled @0", "closed"]);
   });
 }
+
+// --- run()'s shutdown cancels a closing that never started: the generator still closes
+//
+//   async def g1():
+//       try: yield 1
+//       finally: p("g1 finally")
+//   async def main():
+//       gen = g1(); await anext(gen)
+//       asyncio.get_running_loop().stop()
+//       await asyncio.get_running_loop().shutdown_asyncgens()
+//   asyncio.run(main())
+//   # g1 finally, then RuntimeError: Event loop stopped before Future completed.
+//
+// The loop stops before the aclose() task's first step; the shutdown
+// cancels that task with the others, and the CancelledError thrown into
+// aclose() reaches the generator. The closing task, cancelled before its
+// body ran, never closed it.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): a generator's closing task cancelled by the shutdown before it started still closes the generator`, async () => {
+    const log: string[] = [];
+    async function* g1() {
+      try {
+        yield 1;
+      } finally {
+        log.push("g1 finally");
+      }
+    }
+    await assert.rejects(
+      run(
+        style === "generator"
+          ? function* () {
+            const gen = g1();
+            yield* anext(gen);
+            getRunningLoop().stop();
+            yield* getRunningLoop().shutdownAsyncgens();
+            log.push("not reached");
+          }
+          : async () => {
+            const gen = g1();
+            await anext(gen);
+            getRunningLoop().stop();
+            await getRunningLoop().shutdownAsyncgens();
+            log.push("not reached");
+          },
+        VT,
+      ),
+      (error) => error instanceof RuntimeError && /stopped/.test(error.message),
+    );
+    assert.deepEqual(log, ["g1 finally"]);
+  });
+}

@@ -524,6 +524,26 @@ Deno.test("Ctrl-C: a second SIGINT while the cleanup runs ends run() at once", a
   ]);
 });
 
+// asyncio's close() runs with Python's own SIGINT handler back in place: a
+// Ctrl-C while it waits for the cancelled tasks raises KeyboardInterrupt
+// there, and asyncio.run() raises it. The runner listened for SIGINT only
+// while run() ran, so the signal ended the process.
+//
+//   async def leftover():
+//       try: await asyncio.sleep(3600)
+//       finally: print("cleanup waits"); await asyncio.sleep(3600)
+//   async def main():
+//       asyncio.create_task(leftover()); await asyncio.sleep(0); print("main returns")
+//   asyncio.run(main())   # SIGINT after "cleanup waits": KeyboardInterrupt
+
+Deno.test("Ctrl-C: a SIGINT while run() closes the runner (waiting for a task's cleanup) rejects run() with KeyboardInterrupt", async () => {
+  assert.deepEqual(await interrupted("close", ["cleanup waits"]), [
+    "main returns",
+    "cleanup waits",
+    "run rejected with KeyboardInterrupt",
+  ]);
+});
+
 /** Whether the host has signals: a browser has none (the portable suite runs there too). */
 const hasSignals =
   typeof (globalThis as { Deno?: { addSignalListener?: unknown } }).Deno?.addSignalListener ===
