@@ -8,8 +8,17 @@
  * its chain (`__cause__`, else `__context__`, down to the first
  * `CancelledError`; for an `ExceptionGroup` each member's chain too), run on
  * CPython and on the library in the generator and async styles, the event
- * logs (at `loop.time()`) diffed. Each test is the TypeScript twin of a small
- * Python program quoted in its comment, pinned to what CPython prints.
+ * logs (at `loop.time()`) diffed; async steps that run through many awaits
+ * of settled things (`await nop()` 70 or 150 times) were among them. Of
+ * 1,500 programs, 868 diverged in the generator style and 962 in the async
+ * style before the fixes below; after them, none of 12,000 in each style.
+ * (CPython ran on a virtual clock, with timers of one deadline in the order
+ * they were set, as a real clock orders them, and a task group's tasks
+ * cancelled in the order they were made: CPython keeps them in a set, which
+ * it iterates in address order.)
+ * Each test is the TypeScript twin of a small Python program quoted in its
+ * comment, pinned to what CPython prints: the findings, then passing
+ * programs kept as guards.
  *
  * The library's `cause` is Python's chain: `__cause__` when set, else
  * `__context__` (JavaScript has no implicit context: code that throws while
