@@ -40,10 +40,27 @@ import {
   TimeoutError,
   waitFor,
 } from "../mod.ts";
-import { spawn, STYLES, VT } from "./_helpers.ts";
+import { spawn, type Style, STYLES, VT } from "./_helpers.ts";
 
 class E1 extends Error {
   override name = "E1";
+}
+
+/** The chain of the error a task of `body` (in `style`) ends with, or "no error". */
+function chainOfTask(
+  style: Style,
+  body: () => Generator<unknown, unknown, unknown>,
+  asyncBody: () => Promise<unknown>,
+): Promise<string> {
+  return run(function* () {
+    const task = spawn(style, body, asyncBody);
+    try {
+      yield* task;
+    } catch (error) {
+      return chain(error);
+    }
+    return "no error";
+  }, VT);
 }
 
 /** An error's chain as the fuzzer prints it: `E1(m) <- TimeoutError <- CancelledError`. */
@@ -86,35 +103,27 @@ Deno.test({
     "an expired timeout inserts a TimeoutError before the CancelledError in the body's error's chain",
   fn: async () => {
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* asyncWith(timeout(1), function* () {
-              try {
-                yield* sleep(10);
-              } catch (error) {
-                throw new E1("cleanup", { cause: error });
-              }
-            });
-          },
-          async () => {
-            await asyncWith(timeout(1), async () => {
-              try {
-                await sleep(10);
-              } catch (error) {
-                throw new E1("cleanup", { cause: error });
-              }
-            });
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* asyncWith(timeout(1), function* () {
+            try {
+              yield* sleep(10);
+            } catch (error) {
+              throw new E1("cleanup", { cause: error });
+            }
+          });
+        },
+        async () => {
+          await asyncWith(timeout(1), async () => {
+            try {
+              await sleep(10);
+            } catch (error) {
+              throw new E1("cleanup", { cause: error });
+            }
+          });
+        },
+      );
       assert.equal(seen, "E1(cleanup) <- TimeoutError <- CancelledError", style);
     }
   },
@@ -151,45 +160,37 @@ Deno.test({
     "a task group's ExceptionGroup has the body's error as its cause, and a timeout around it inserts its TimeoutError",
   fn: async () => {
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* asyncWith(timeout(1), function* () {
-              yield* asyncWith(new TaskGroup(), function* (tg) {
-                tg.createTask(function* () {
-                  try {
-                    yield* sleep(10);
-                  } catch (error) {
-                    throw new E1("cleanup", { cause: error });
-                  }
-                }());
-                yield* sleep(10);
-              });
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* asyncWith(timeout(1), function* () {
+            yield* asyncWith(new TaskGroup(), function* (tg) {
+              tg.createTask(function* () {
+                try {
+                  yield* sleep(10);
+                } catch (error) {
+                  throw new E1("cleanup", { cause: error });
+                }
+              }());
+              yield* sleep(10);
             });
-          },
-          async () => {
-            await asyncWith(timeout(1), async () => {
-              await asyncWith(new TaskGroup(), async (tg) => {
-                tg.createTask(async () => {
-                  try {
-                    await sleep(10);
-                  } catch (error) {
-                    throw new E1("cleanup", { cause: error });
-                  }
-                });
-                await sleep(10);
+          });
+        },
+        async () => {
+          await asyncWith(timeout(1), async () => {
+            await asyncWith(new TaskGroup(), async (tg) => {
+              tg.createTask(async () => {
+                try {
+                  await sleep(10);
+                } catch (error) {
+                  throw new E1("cleanup", { cause: error });
+                }
               });
+              await sleep(10);
             });
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+          });
+        },
+      );
       assert.equal(
         seen,
         "EG[E1(cleanup) <- TimeoutError <- CancelledError] <- TimeoutError <- CancelledError",
@@ -219,37 +220,29 @@ Deno.test({
   name: "a task group's ExceptionGroup has the body's failure as its cause",
   fn: async () => {
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* asyncWith(new TaskGroup(), function* (tg) {
-              tg.createTask(function* () {
-                yield* sleep(1);
-                throw new E1("child");
-              }());
-              yield* sleep(0);
-              throw new E1("body");
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(function* () {
+              yield* sleep(1);
+              throw new E1("child");
+            }());
+            yield* sleep(0);
+            throw new E1("body");
+          });
+        },
+        async () => {
+          await asyncWith(new TaskGroup(), async (tg) => {
+            tg.createTask(async () => {
+              await sleep(1);
+              throw new E1("child");
             });
-          },
-          async () => {
-            await asyncWith(new TaskGroup(), async (tg) => {
-              tg.createTask(async () => {
-                await sleep(1);
-                throw new E1("child");
-              });
-              await sleep(0);
-              throw new E1("body");
-            });
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+            await sleep(0);
+            throw new E1("body");
+          });
+        },
+      );
       assert.equal(seen, "EG[E1(body)] <- E1(body)", style);
     }
   },
@@ -281,39 +274,31 @@ Deno.test({
   name: "a timeout puts one TimeoutError into a chain, also when the group's member is its cause",
   fn: async () => {
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* asyncWith(timeout(1), function* () {
-              yield* asyncWith(new TaskGroup(), function* () {
-                try {
-                  yield* sleep(10);
-                } catch (error) {
-                  throw new E1("y", { cause: error });
-                }
-              });
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* asyncWith(timeout(1), function* () {
+            yield* asyncWith(new TaskGroup(), function* () {
+              try {
+                yield* sleep(10);
+              } catch (error) {
+                throw new E1("y", { cause: error });
+              }
             });
-          },
-          async () => {
-            await asyncWith(timeout(1), async () => {
-              await asyncWith(new TaskGroup(), async () => {
-                try {
-                  await sleep(10);
-                } catch (error) {
-                  throw new E1("y", { cause: error });
-                }
-              });
+          });
+        },
+        async () => {
+          await asyncWith(timeout(1), async () => {
+            await asyncWith(new TaskGroup(), async () => {
+              try {
+                await sleep(10);
+              } catch (error) {
+                throw new E1("y", { cause: error });
+              }
             });
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+          });
+        },
+      );
       assert.equal(
         seen,
         "EG[E1(y) <- TimeoutError <- CancelledError] <- E1(y) <- TimeoutError <- CancelledError",
@@ -359,23 +344,15 @@ Deno.test({
       }
     }
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* waitFor(job(), 1);
-          },
-          async () => {
-            await waitFor(asyncJob, 1);
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* waitFor(job(), 1);
+        },
+        async () => {
+          await waitFor(asyncJob, 1);
+        },
+      );
       assert.equal(seen, "E1(job cleanup) <- TimeoutError <- CancelledError", style);
     }
   },
@@ -400,37 +377,29 @@ Deno.test({
   name: "a timeout inserts no TimeoutError while another cancellation is pending",
   fn: async () => {
     for (const style of STYLES) {
-      const seen = await run(function* () {
-        const task = spawn(
-          style,
-          function* () {
-            yield* asyncWith(timeout(1), function* () {
-              try {
-                yield* sleep(10);
-              } catch (error) {
-                currentTask()!.cancel();
-                throw new E1("cleanup", { cause: error });
-              }
-            });
-          },
-          async () => {
-            await asyncWith(timeout(1), async () => {
-              try {
-                await sleep(10);
-              } catch (error) {
-                currentTask()!.cancel();
-                throw new E1("cleanup", { cause: error });
-              }
-            });
-          },
-        );
-        try {
-          yield* task;
-        } catch (error) {
-          return chain(error);
-        }
-        return "no error";
-      }, VT);
+      const seen = await chainOfTask(
+        style,
+        function* () {
+          yield* asyncWith(timeout(1), function* () {
+            try {
+              yield* sleep(10);
+            } catch (error) {
+              currentTask()!.cancel();
+              throw new E1("cleanup", { cause: error });
+            }
+          });
+        },
+        async () => {
+          await asyncWith(timeout(1), async () => {
+            try {
+              await sleep(10);
+            } catch (error) {
+              currentTask()!.cancel();
+              throw new E1("cleanup", { cause: error });
+            }
+          });
+        },
+      );
       assert.equal(seen, "E1(cleanup) <- CancelledError", style);
     }
   },
