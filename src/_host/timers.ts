@@ -10,8 +10,10 @@
  *   have `setImmediate`; a browser gets a `MessageChannel` turn instead (a
  *   `setTimeout(0)` would be clamped to 4 ms after a few nestings). (Bun
  *   1.2.0 to 1.2.4 run a `setImmediate` callback up to tens of milliseconds
- *   late at times; their `MessageChannel` turns are prompt but let no host
- *   timer run in between, which is worse: a slow turn is only slow.)
+ *   late at times, 1.2.5 up to about 5 ms; their `MessageChannel` turns are
+ *   prompt but let no host timer run in between, which is worse: a slow turn
+ *   is only slow. A test must not expect a host timer due in a few
+ *   milliseconds to wait for the loop's next slice on these versions.)
  * - `queueMicrotask`: a wake-up within the host's current turn.
  *
  * The functions are read once, at load: Deno loads some globals lazily on
