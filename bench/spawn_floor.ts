@@ -40,7 +40,7 @@
  *
  * Each side runs in a process of its own (the sides share their functions,
  * whose inline caches would otherwise see every side's records), rounds of
- * the side and native alternating; the table gives each side's median time
+ * the side and native alternating (each goes first in every other round); the table gives each side's median time
  * a round and its median ratio (native's time over its own in the same
  * round, as `deno task bench` reports), over `SPAWN_ROUNDS` rounds
  * (default 40, the first three dropped) and `SPAWN_RUNS` processes per side
@@ -339,6 +339,13 @@ async function nativeSpawn(): Promise<void> {
 const median = (values: number[]): number => values.toSorted((a, b) => a - b)[values.length >> 1];
 const env = (name: string): string | undefined => globalThis.process?.env[name];
 
+/** The milliseconds one call of `spawn` takes. */
+async function timed(spawn: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await spawn();
+  return performance.now() - start;
+}
+
 /** Runs `side` against native, alternating; prints a line `@@side {...}`. */
 async function measure(side: Side): Promise<void> {
   const rounds = Number(env("SPAWN_ROUNDS") ?? 40);
@@ -346,12 +353,18 @@ async function measure(side: Side): Promise<void> {
   const times: number[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    let start = performance.now();
-    await spawn();
-    const own = performance.now() - start;
-    start = performance.now();
-    await nativeSpawn();
-    const native = performance.now() - start;
+    // The two take turns at going first: the one that goes second pays for
+    // the garbage of the first (until 2026-12-02 native always went second,
+    // and paid for the side's garbage, twice its own, in every round).
+    let own = 0;
+    let native = 0;
+    if (round % 2 === 0) {
+      own = await timed(spawn);
+      native = await timed(nativeSpawn);
+    } else {
+      native = await timed(nativeSpawn);
+      own = await timed(spawn);
+    }
     if (round >= 3) {
       times.push(own);
       ratios.push(native / own);
