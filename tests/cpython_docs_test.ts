@@ -8,7 +8,9 @@
  * virtual time makes exact; a repr's `<... object at 0x...>` is the
  * library's `toString()`; the queue example's random sleeps are a fixed
  * list. Then introspection and loop-API programs of the same kind, pinned
- * where they diverged or where the semantics are subtle.
+ * where they diverged or where the semantics are subtle, and a user's
+ * program (a worker pool) written in Python first and pinned to CPython
+ * 3.11's output.
  *
  * @module
  */
@@ -26,7 +28,7 @@ import {
   currentTask,
   ensureFuture,
   Event,
-  type ExceptionGroup,
+  ExceptionGroup,
   gather,
   getRunningLoop,
   Lock,
@@ -1275,3 +1277,187 @@ Deno.test("handles: cancelled by an earlier callback of the same iteration, canc
     "ran.cancelled=true",
   ]);
 });
+
+// --- A user's program: a worker pool, ported as a Python developer would ------
+//
+// Not from the docs: one program that goes through what a port of a real
+// service touches, written in Python first and run with the machine's
+// CPython 3.11, whose output it pins (its sleeps are far enough apart that
+// CPython prints the same every run). Three workers take items from a
+// Queue(3) under a Semaphore(2), one fails an item; main waits with join(),
+// cancels the workers and gathers them with return_exceptions, then a
+// timeout, as_completed, a TaskGroup whose task fails, and wait_for:
+//
+//   async def worker(name, q, sem):
+//       while True:
+//           item = await q.get()
+//           try:
+//               async with sem:
+//                   log(f"{name} start {item}")
+//                   await asyncio.sleep(0.1 * (item % 3) + item * 0.023)
+//                   if item == 7: raise ValueError(f"bad {item}")
+//                   log(f"{name} done {item}")
+//           except ValueError as e: log(f"{name} error {e}")
+//           finally: q.task_done()
+//   ...
+//   try:
+//       async with asyncio.TaskGroup() as tg:
+//           tg.create_task(slow(1)); t3 = tg.create_task(slow(5)); tg.create_task(boom())
+//   except* ValueError as eg:
+//       log(f"group {[repr(e) for e in eg.exceptions]} t3 cancelled={t3.cancelled()}")
+
+/** Python's `ValueError`, so the lines read as CPython's. */
+class ValueError extends Error {
+  override name = "ValueError";
+}
+
+const WORKER_POOL_LINES = [
+  ...["put 0", "put 1", "put 2", "w0 start 0", "w1 start 1", "put 3", "put 4", "put 5"],
+  ...["w0 done 0", "w2 start 2", "put 6", "w1 done 1", "w0 start 3", "put 7", "w0 done 3"],
+  ...["w1 start 4", "put 8", "w2 done 2", "w0 start 5", "put 9", "w1 done 4", "w2 start 6"],
+  ...["w2 done 6", "w1 start 7", "w0 done 5", "w2 start 8", "w1 error bad 7", "w0 start 9"],
+  ...["w2 done 8", "w0 done 9", "['CancelledError', 'CancelledError', 'CancelledError']"],
+  ...["timeout", "[1, 2, 3]", `group ["ValueError('k')"] t3 cancelled=True`, "wait_for 1"],
+];
+
+/** How long a worker holds item `item`: no two events of the run fall within 25 ms. */
+const holdFor = (item: number) => 0.1 * (item % 3) + item * 0.023;
+
+/** The lines the gathered workers' outcomes print, as `[type(r).__name__ for r in res]`. */
+const typeNames = (outcomes: unknown[]) =>
+  `[${outcomes.map((o) => `'${(o as Error).constructor.name}'`).join(", ")}]`;
+
+/** The TaskGroup's line, as the `except* ValueError` block prints it. */
+function groupLine(error: unknown, t3: Task<number>): string {
+  if (!(error instanceof ExceptionGroup)) throw error;
+  const reprs = error.exceptions.map((e) => `${(e as Error).name}('${(e as Error).message}')`);
+  return `group ${JSON.stringify(reprs)} t3 cancelled=${t3.cancelled() ? "True" : "False"}`;
+}
+
+const WORKER_POOL: DocExample = {
+  expected: WORKER_POOL_LINES,
+  *generator(print) {
+    function* worker(name: string, q: Queue<number>, sem: Semaphore): Gen {
+      for (;;) {
+        const item = yield* q.get();
+        try {
+          yield* asyncWith(sem, function* () {
+            print(`${name} start ${item}`);
+            yield* sleep(holdFor(item));
+            if (item === 7) throw new ValueError(`bad ${item}`);
+            print(`${name} done ${item}`);
+          });
+        } catch (error) {
+          if (!(error instanceof ValueError)) throw error;
+          print(`${name} error ${error.message}`);
+        } finally {
+          q.taskDone();
+        }
+      }
+    }
+    function* slow(n: number): Gen<number> {
+      yield* sleep(n / 100);
+      return n;
+    }
+    const q = new Queue<number>(3);
+    const sem = new Semaphore(2);
+    const workers = [0, 1, 2].map((i) => createTask(worker(`w${i}`, q, sem)));
+    for (let i = 0; i < 10; i++) {
+      yield* q.put(i);
+      print(`put ${i}`);
+    }
+    yield* q.join();
+    for (const w of workers) w.cancel();
+    print(typeNames(yield* gather(workers, { returnExceptions: true })));
+    try {
+      yield* asyncWith(timeout(0.015), function* () {
+        yield* sleep(1);
+      });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      print("timeout");
+    }
+    const done: number[] = [];
+    for (const f of asCompleted([slow(3), slow(1), slow(2)])) done.push(yield* f);
+    print(`[${done.join(", ")}]`);
+    let t3!: Task<number>;
+    try {
+      yield* asyncWith(new TaskGroup(), function* (tg) {
+        tg.createTask(slow(1));
+        t3 = tg.createTask(slow(5));
+        tg.createTask(function* () {
+          yield* sleep(0.005);
+          throw new ValueError("k");
+        }());
+      });
+    } catch (error) {
+      print(groupLine(error, t3));
+    }
+    print(`wait_for ${yield* waitFor(slow(1), 1)}`);
+  },
+  async async(print) {
+    async function worker(name: string, q: Queue<number>, sem: Semaphore): Promise<void> {
+      for (;;) {
+        const item = await q.get();
+        try {
+          await asyncWith(sem, async () => {
+            print(`${name} start ${item}`);
+            await sleep(holdFor(item));
+            if (item === 7) throw new ValueError(`bad ${item}`);
+            print(`${name} done ${item}`);
+          });
+        } catch (error) {
+          if (!(error instanceof ValueError)) throw error;
+          print(`${name} error ${error.message}`);
+        } finally {
+          q.taskDone();
+        }
+      }
+    }
+    async function slow(n: number): Promise<number> {
+      await sleep(n / 100);
+      return n;
+    }
+    const q = new Queue<number>(3);
+    const sem = new Semaphore(2);
+    const workers = [0, 1, 2].map((i) => createTask(() => worker(`w${i}`, q, sem)));
+    for (let i = 0; i < 10; i++) {
+      await q.put(i);
+      print(`put ${i}`);
+    }
+    await q.join();
+    for (const w of workers) w.cancel();
+    print(typeNames(await gather(workers, { returnExceptions: true })));
+    try {
+      await asyncWith(timeout(0.015), () => sleep(1));
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      print("timeout");
+    }
+    const done: number[] = [];
+    for (const f of asCompleted([() => slow(3), () => slow(1), () => slow(2)])) {
+      done.push(await f);
+    }
+    print(`[${done.join(", ")}]`);
+    let t3!: Task<number>;
+    try {
+      await asyncWith(new TaskGroup(), (tg) => {
+        tg.createTask(() => slow(1));
+        t3 = tg.createTask(() => slow(5));
+        tg.createTask(async () => {
+          await sleep(0.005);
+          throw new ValueError("k");
+        });
+      });
+    } catch (error) {
+      print(groupLine(error, t3));
+    }
+    print(`wait_for ${await waitFor(() => slow(1), 1)}`);
+  },
+};
+
+for (const style of STYLES) {
+  Deno.test(`a worker pool ported from Python (Queue, Semaphore, join, gather, timeout, asCompleted, TaskGroup, waitFor) prints what CPython prints (${style})`, async () => {
+    assert.deepEqual(await linesOf(WORKER_POOL, style), WORKER_POOL.expected);
+  });
+}
