@@ -40,11 +40,12 @@
  *
  * Each side runs in a process of its own (the sides share their functions,
  * whose inline caches would otherwise see every side's records), rounds of
- * the side and native alternating (each goes first in every other round); the table gives each side's median time
- * a round and its median ratio (native's time over its own in the same
- * round, as `deno task bench` reports), over `SPAWN_ROUNDS` rounds
- * (default 40, the first three dropped) and `SPAWN_RUNS` processes per side
- * (default 2, the sides' processes interleaved). `SPAWN_SIDE=name` runs one
+ * the side and native alternating (each goes first in every other round);
+ * the table gives each side's median time a round and its median ratio
+ * (native's time over its own in the same round, as `deno task bench`
+ * reports), over `SPAWN_ROUNDS` rounds (default 40, the first three
+ * dropped) and `SPAWN_RUNS` processes per side (default 2, the sides'
+ * processes interleaved). `SPAWN_SIDE=name` runs one
  * side in this process. Not part of `deno task bench`; the README's "On
  * Node and Bun" has the numbers.
  */

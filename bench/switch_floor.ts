@@ -176,7 +176,7 @@ const loopTurn = {
     (getRunningLoop() as unknown as Schedules)[SCHEDULE](resumeWith, callback);
   },
 };
-function loopAlone(): Promise<void> {
+function thenableOnLoop(): Promise<void> {
   return run(async () => {
     for (let i = 0; i < N; i++) await (loopTurn as unknown as PromiseLike<undefined>);
   });
@@ -190,7 +190,7 @@ const sides: [string, () => Promise<void>][] = [
   ["async floor (thenable)", asyncFloor],
   ["library (async task)", libraryAsync],
   ["async floor + getStore()", asyncFloorContext],
-  ["thenable on the loop", loopAlone],
+  ["thenable on the loop", thenableOnLoop],
 ];
 const times: number[][] = sides.map(() => []);
 for (let round = -1; round < ROUNDS; round++) {
@@ -204,9 +204,10 @@ for (let round = -1; round < ROUNDS; round++) {
   }
 }
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
-const [resume, floor, ours, native, asyncFloorTime, oursAsync, contextFloor, loopOnly] = times.map(
-  median,
-);
+const [resume, floor, ours, native, asyncFloorTime, oursAsync, contextFloor, thenableTime] = times
+  .map(
+    median,
+  );
 for (const [k, [name]] of sides.entries()) {
   console.log(`${name.padEnd(27)} ${median(times[k]).toFixed(1)} ns per switch`);
 }
@@ -221,6 +222,6 @@ console.log(`library async / async floor: ${(asyncFloorTime / oursAsync).toFixed
 console.log(`  floor + getStore():        ${(asyncFloorTime / contextFloor).toFixed(2)}`);
 console.log(
   `  a thenable on the loop:    ${
-    (asyncFloorTime / loopOnly).toFixed(2)
+    (asyncFloorTime / thenableTime).toFixed(2)
   } (a body the loop cannot see park: its ticks and a host turn per await)`,
 );
