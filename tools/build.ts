@@ -12,8 +12,11 @@
 
 const ROOT = new URL("../", import.meta.url);
 
+/** The build's folder, relative to the repository's root. */
+export const DIST = "dist/";
+
 /** The bundle's path, relative to the repository's root. */
-export const LIBRARY_BUNDLE = "dist/asyncio.js";
+export const LIBRARY_BUNDLE = `${DIST}asyncio.js`;
 
 /**
  * The entry modules the library starts in workers, each bundled next to the
@@ -45,11 +48,18 @@ export async function denoBundle(args: string[]): Promise<void> {
   }
 }
 
-/** Builds `dist/asyncio.js` from `mod.ts`, and the worker entries next to it. */
-export async function buildLibrary(): Promise<URL> {
-  const library = new URL(LIBRARY_BUNDLE, ROOT);
+/**
+ * Builds `dist/asyncio.js` from `mod.ts`, and the worker entries next to it.
+ *
+ * @param dist The folder to build into, relative to the repository's root
+ * (`dist/`; the Deno suite builds into a folder of its own, so that a build
+ * running beside it is not overwritten under it).
+ */
+export async function buildLibrary(dist: string = DIST): Promise<URL> {
+  const bundlePath = `${dist}asyncio.js`;
+  const library = new URL(bundlePath, ROOT);
   await Promise.all([
-    denoBundle([`--output=${LIBRARY_BUNDLE}`, "mod.ts"]),
+    denoBundle([`--output=${bundlePath}`, "mod.ts"]),
     ...WORKER_ENTRIES.map(({ source, bundle }) =>
       denoBundle([`--output=${new URL(bundle, library).pathname}`, `src/${source}`])
     ),
@@ -58,7 +68,7 @@ export async function buildLibrary(): Promise<URL> {
   for (const { source, bundle } of WORKER_ENTRIES) {
     const from = `new URL("./${source}", import.meta.url)`;
     if (!code.includes(from)) {
-      throw new Error(`Cannot point ${LIBRARY_BUNDLE} at ${bundle}: it has no ${from}`);
+      throw new Error(`Cannot point ${bundlePath} at ${bundle}: it has no ${from}`);
     }
     code = code.replaceAll(from, `new URL("./${bundle}", import.meta.url)`);
   }

@@ -24,7 +24,7 @@
 // A build-time tool, imported here rather than mapped in deno.json (see the tests).
 // deno-lint-ignore no-import-prefix
 import * as esbuild from "npm:esbuild@0.25.5";
-import { buildLibrary, denoBundle } from "../build.ts";
+import { buildLibrary, denoBundle, DIST } from "../build.ts";
 import { listExamples } from "../../examples/tour.ts";
 import {
   DENO_TESTS,
@@ -35,7 +35,6 @@ import {
 } from "./manifest.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const OUT = new URL("dist/portable/", ROOT);
 const MOD = new URL("mod.ts", ROOT);
 
 /** The examples the portable suite runs (every example that needs no I/O, and the server ones). */
@@ -80,55 +79,61 @@ export function stopBundler(): Promise<void> {
 /**
  * Builds the library's bundle and the portable suite.
  *
+ * @param dist The folder to build into, relative to the repository's root
+ * (`dist/`): the library's bundle goes there, the suite into its
+ * `portable/`.
  * @returns The URL of `dist/portable/`.
  */
-export async function buildPortable(): Promise<URL> {
-  await buildLibrary();
-  await Deno.remove(OUT, { recursive: true }).catch(() => {});
-  await Deno.mkdir(new URL("examples/", OUT), { recursive: true });
+export async function buildPortable(dist: string = DIST): Promise<URL> {
+  await buildLibrary(dist);
+  const outPath = `${dist}portable/`;
+  const out = new URL(outPath, ROOT);
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  await Deno.mkdir(new URL("examples/", out), { recursive: true });
   const external = [`--external=${decodeURIComponent(MOD.pathname)}`];
 
   // The tests: one entry importing every portable test file.
-  const entries = new URL("_entries/", OUT);
+  const entries = new URL("_entries/", out);
   await Deno.mkdir(entries, { recursive: true });
   const testsEntry = new URL("tests.ts", entries);
   await Deno.writeTextFile(
     testsEntry,
-    PORTABLE_TESTS.map((name) => `import "../../../tests/${name}_test.ts";\n`).join(""),
+    PORTABLE_TESTS.map((name) => `import "${new URL(`tests/${name}_test.ts`, ROOT).href}";\n`)
+      .join(""),
   );
   const examples = await portableExamples();
   await Promise.all([
     denoBundle([
       ...external,
       "--external=node:assert/strict",
-      "--output=dist/portable/tests.js",
-      "dist/portable/_entries/tests.ts",
+      `--output=${outPath}tests.js`,
+      `${outPath}_entries/tests.ts`,
     ]),
-    denoBundle([...external, "--output=dist/portable/main.js", "tools/portable/main.ts"]),
-    denoBundle(["--output=dist/portable/assert.js", "tools/portable/assert.ts"]),
-    denoBundle(["--output=dist/portable/channel_exits.js", "tools/portable/channel_exits.ts"]),
+    denoBundle([...external, `--output=${outPath}main.js`, "tools/portable/main.ts"]),
+    denoBundle([`--output=${outPath}assert.js`, "tools/portable/assert.ts"]),
+    denoBundle([`--output=${outPath}channel_exits.js`, "tools/portable/channel_exits.ts"]),
     denoBundle([
       ...external,
-      "--outdir=dist/portable/examples",
+      `--outdir=${outPath}examples`,
       ...examples.map((name) => `examples/${name}.ts`),
     ]),
   ]);
   await Deno.remove(entries, { recursive: true });
   // The modules the tests run in workers by URL, next to the test bundle as next to the tests.
-  await Deno.mkdir(new URL("fixtures/", OUT), { recursive: true });
+  await Deno.mkdir(new URL("fixtures/", out), { recursive: true });
   for (const name of PORTABLE_FIXTURES) {
-    await Deno.copyFile(new URL(`tests/fixtures/${name}`, ROOT), new URL(`fixtures/${name}`, OUT));
+    await Deno.copyFile(new URL(`tests/fixtures/${name}`, ROOT), new URL(`fixtures/${name}`, out));
   }
 
   // Only the tests' own `Deno.` (the library is external): `Deno.test`
   // registers with the harness, every other Deno API throws DenoOnly.
-  await relink(new URL("tests.js", OUT), "../asyncio.js", {
+  await relink(new URL("tests.js", out), "../asyncio.js", {
     // (`Deno.` as a global only: not `x.Deno.`, which reads a property.)
     rewrite: (code) => code.replace(/(?<![.\w$])Deno\./g, "globalThis.__denoShim."),
   });
-  await relink(new URL("main.js", OUT), "../asyncio.js");
+  await relink(new URL("main.js", out), "../asyncio.js");
   for (const name of examples) {
-    await relink(new URL(`examples/${name}.js`, OUT), "../../asyncio.js");
+    await relink(new URL(`examples/${name}.js`, out), "../../asyncio.js");
   }
   await stopBundler();
 
@@ -138,11 +143,11 @@ export async function buildPortable(): Promise<URL> {
     ...(name in SERVER_EXAMPLES ? { server: SERVER_EXAMPLES[name] } : {}),
   })));
   await Deno.writeTextFile(
-    new URL("examples/manifest.js", OUT),
+    new URL("examples/manifest.js", out),
     `export default ${JSON.stringify(manifest, null, 1)};\n`,
   );
   await Deno.writeTextFile(
-    new URL("index.html", OUT),
+    new URL("index.html", out),
     `<!doctype html>
 <html>
 <head>
@@ -157,8 +162,8 @@ export async function buildPortable(): Promise<URL> {
 </html>
 `,
   );
-  await Deno.writeTextFile(new URL("example.html", OUT), EXAMPLE_PAGE);
-  return OUT;
+  await Deno.writeTextFile(new URL("example.html", out), EXAMPLE_PAGE);
+  return out;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Runs the portable suite on Deno as a browser would see the library: with
  * no `process` (so no `AsyncLocalStorage` through `getBuiltinModule`).
- * `deno run -A tools/portable/no_async_context.ts`, after `build.ts`.
+ * `deno run -A tools/portable/no_async_context.ts [dist/]`, after `build.ts`
+ * (the argument: the folder it built into, relative to the repository's root).
  *
  * @module
  */
@@ -11,4 +12,5 @@ delete g.process;
 if (g.process !== undefined) {
   Object.defineProperty(globalThis, "process", { value: undefined, configurable: true });
 }
-await import(new URL("../../dist/portable/main.js", import.meta.url).href);
+const dist = Deno.args[0] ?? "dist/";
+await import(new URL(`../../${dist}portable/main.js`, import.meta.url).href);
