@@ -54,7 +54,7 @@ import { createTask, run, sleep, type Task } from "../mod.ts";
 import { SLEEP0 } from "../src/_await.ts";
 
 const N = 100_000;
-const CHUNK = 512;
+const CHUNK = 500; // as src/events.ts
 const CLAIMED = Symbol("claimed by");
 const WAIT = Symbol("wait");
 

@@ -55,12 +55,12 @@ Deno.test("callSoon keeps FIFO order across ring growth and wrap-around", async 
 Deno.test("iterations keep their boundaries and order whatever their sizes (the queue's chunks)", async () => {
   // Each iteration runs exactly what was queued when it began, in order,
   // and leaves what its callbacks schedule to the next. Sizes around the
-  // queue's chunk (256 callbacks) and its multiples: batches that end on a
+  // queue's chunk (250 callbacks) and its multiples: batches that end on a
   // chunk's edge, start on one, or span several, and a stop after each.
   const size = fc.oneof(
     fc.integer({ min: 0, max: 3 }),
-    fc.integer({ min: 250, max: 262 }),
-    fc.integer({ min: 508, max: 516 }),
+    fc.integer({ min: 244, max: 256 }),
+    fc.integer({ min: 494, max: 506 }),
     fc.integer({ min: 0, max: 1100 }),
   );
   await fc.assert(
@@ -109,7 +109,7 @@ Deno.test("a task's sleep(0) waits for the rest of its iteration, however it lie
   // The task's step is the first of a batch that goes on into the queue's
   // next chunk, up to the same offset there: it is not the batch's last, so
   // its next step waits for the next iteration.
-  for (const callbacks of [1, 255, 256, 257, 511, 512, 513]) {
+  for (const callbacks of [1, 249, 250, 251, 499, 500, 501]) {
     await withLoop(async (loop) => {
       const log: string[] = [];
       const task = loop.createTask(function* () {
