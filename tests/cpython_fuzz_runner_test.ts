@@ -17,18 +17,22 @@
 import assert from "node:assert/strict";
 import {
   anext,
+  asyncWith,
   ConcurrentFuture,
   createTask,
   currentTask,
   type ExceptionContext,
+  ExceptionGroup,
   Executor,
   getRunningLoop,
+  KeyboardInterrupt,
   newEventLoop,
   run,
   Runner,
   RuntimeError,
   type ShutdownOptions,
   sleep,
+  TaskGroup,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
 
@@ -580,5 +584,146 @@ for (const style of STYLES) {
       (error) => error instanceof RuntimeError && /stopped/.test(error.message),
     );
     assert.deepEqual(log, ["g1 finally"]);
+  });
+}
+
+// --- a TaskGroup re-raises a child's or its body's KeyboardInterrupt as it is, not in a group
+//
+//   def fmt(e):
+//       if isinstance(e, BaseExceptionGroup): return "EG[" + ",".join(map(fmt, e.exceptions)) + "]"
+//       return f"{type(e).__name__}({e})"
+//   async def child():
+//       await asyncio.sleep(0); raise KeyboardInterrupt("child")
+//   async def sib():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("sib cancelled"); raise
+//   async def main():
+//       try:
+//           async with asyncio.TaskGroup() as tg:
+//               tg.create_task(child()); tg.create_task(sib())
+//               await asyncio.sleep(1)
+//       except BaseException as e: p(f"main caught {fmt(e)}")
+//       try:
+//           async with asyncio.TaskGroup() as tg:
+//               tg.create_task(sib()); await asyncio.sleep(0)
+//               raise KeyboardInterrupt("body")
+//       except BaseException as e: p(f"main caught {fmt(e)}")
+//       return "m"
+//   async def again(): await asyncio.sleep(0.5); p("again"); return "a"
+//   r = asyncio.Runner()
+//   try: r.run(main())
+//   except BaseException as e: p(f"run0 raised {fmt(e)}")
+//   p(f"run1 -> {r.run(again())}"); r.close()
+//   # run0 raised KeyboardInterrupt(child)   (the child's step stops the loop)
+//   # sib cancelled, main caught KeyboardInterrupt(child)   (in the next run)
+//   # sib cancelled, main caught KeyboardInterrupt(body), again @0.5, run1 -> a
+//   # (3.11-3.13 alike: taskgroups.py's _base_error, raised as it is)
+//
+// The group put the KeyboardInterrupt in an ExceptionGroup, which a program
+// waiting for Ctrl-C's KeyboardInterrupt does not recognise.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: a TaskGroup re-raises a child's or its body's KeyboardInterrupt as it is`, async () => {
+    const log: string[] = [];
+    const fmt = (e: unknown): string =>
+      e instanceof ExceptionGroup
+        ? `EG[${e.exceptions.map(fmt).join(",")}]`
+        : `${(e as Error).name}(${(e as Error).message})`;
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const child = style === "generator"
+      ? function* () {
+        yield* sleep(0);
+        throw new KeyboardInterrupt("child");
+      }
+      : async () => {
+        await sleep(0);
+        throw new KeyboardInterrupt("child");
+      };
+    const sib = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          p("sib cancelled");
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch (error) {
+          p("sib cancelled");
+          throw error;
+        }
+      };
+    const main = style === "generator"
+      ? function* () {
+        try {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(child);
+            tg.createTask(sib);
+            yield* sleep(1);
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        try {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(sib);
+            yield* sleep(0);
+            throw new KeyboardInterrupt("body");
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        return "m";
+      }
+      : async () => {
+        try {
+          await asyncWith(new TaskGroup(), async (tg) => {
+            tg.createTask(child);
+            tg.createTask(sib);
+            await sleep(1);
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        try {
+          await asyncWith(new TaskGroup(), async (tg) => {
+            tg.createTask(sib);
+            await sleep(0);
+            throw new KeyboardInterrupt("body");
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        return "m";
+      };
+    try {
+      await assert.rejects(
+        runner.run(main),
+        (error) => error instanceof KeyboardInterrupt && error.message === "child",
+      );
+      p("run0 raised");
+      assert.equal(
+        await runner.run(async () => {
+          await sleep(0.5);
+          p("again");
+          return "a";
+        }),
+        "a",
+      );
+    } finally {
+      await runner.close();
+    }
+    assert.deepEqual(log, [
+      "run0 raised @0",
+      "sib cancelled @0",
+      "main caught KeyboardInterrupt(child) @0",
+      "sib cancelled @0",
+      "main caught KeyboardInterrupt(body) @0",
+      "again @0.5",
+    ]);
   });
 }
