@@ -64,6 +64,18 @@
  * `throw(e)` for `athrow`, `return()` for `aclose`) and a `for await` loop
  * are the language's: they queue, and their steps are not seen.
  *
+ * ## A generator that ignores its close
+ *
+ * Closing an async generator (`asyncFor()` left early, the shutdown) that
+ * yields again in its `finally` fails with `RuntimeError`, as Python's
+ * `aclose()` ("async generator ignored GeneratorExit"); the generator stays
+ * suspended at that yield, and, as Python marks it closed, a later close
+ * fails at once with `StopAsyncIteration` (which `run()`'s shutdown
+ * reports). An `anext()` that resumes it and runs it to its end reports the
+ * end (`StopAsyncIteration`) where Python's raises `GeneratorExit`, as
+ * `generators.ts` does for sync generators (there is no `GeneratorExit`
+ * here: `return()` plays it).
+ *
  * @module
  */
 
@@ -124,10 +136,25 @@ function raisedStop(iterator: object, error: unknown): unknown {
  */
 function checkClosed(iterator: object, result: IteratorResult<unknown>): void {
   if (result.done === false && isAsyncGeneratorObject(iterator)) {
+    closeIgnored.add(iterator);
     throw new RuntimeError(
       "async generator ignored GeneratorExit: it yielded while it was being closed (a yield in a finally block, or in a catch around the yield it was closed at), and is left suspended there; do not yield while closing",
     );
   }
+}
+
+/**
+ * The async generators that ignored a close and are still suspended. As
+ * Python's, whose `aclose()` marks the generator closed (`ag_closed`) before
+ * it throws `GeneratorExit` in, a later close of one fails at once with
+ * `StopAsyncIteration` (`run()`'s shutdown reports it); it is forgotten once
+ * the generator ends.
+ */
+const closeIgnored = new WeakSet<object>();
+
+/** Python's `aclose()` of a generator that ignored one before and is still suspended. */
+function checkCloseAgain(iterator: object): void {
+  if (closeIgnored.has(iterator)) throw new StopAsyncIteration();
 }
 
 function endOnStop(error: unknown): IteratorResult<never, undefined> {
@@ -554,6 +581,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
     return;
   }
   if (typeof iterator.return !== "function") return;
+  checkCloseAgain(iterator);
   const result = yield* awaitStep<unknown>(
     () => returnOf(iterator),
     runsAsync(iterator.return, iterator),
@@ -565,6 +593,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
 async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<void> {
   if (typeof iterator.return !== "function") return;
+  checkCloseAgain(iterator);
   const result = await returnOf(iterator);
   checkResult(result, "close the iterator", "return()");
   checkClosed(iterator, result);
@@ -825,11 +854,15 @@ function follow<T>(
   Promise.resolve(step).then((result) => {
     entry.running--;
     entry.settled = result;
-    if (result?.done) untrack(iterator, entry);
+    if (result?.done) {
+      untrack(iterator, entry);
+      closeIgnored.delete(iterator);
+    }
   }, (error) => {
     entry.running--;
     entry.settled = new Failed(error);
     untrack(iterator, entry);
+    closeIgnored.delete(iterator);
   });
   return step;
 }
@@ -940,6 +973,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
+      checkCloseAgain(gen);
       const error = closing.cancelIn;
       checkClosed(gen, await (error === null ? gen.return(undefined) : gen.throw(error)));
     });

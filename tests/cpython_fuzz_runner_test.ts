@@ -17,7 +17,9 @@
 import assert from "node:assert/strict";
 import {
   anext,
+  asyncFor,
   asyncWith,
+  BREAK,
   ConcurrentFuture,
   createTask,
   currentTask,
@@ -32,6 +34,7 @@ import {
   RuntimeError,
   type ShutdownOptions,
   sleep,
+  StopAsyncIteration,
   TaskGroup,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
@@ -724,6 +727,97 @@ for (const style of STYLES) {
       "sib cancelled @0",
       "main caught KeyboardInterrupt(body) @0",
       "again @0.5",
+    ]);
+  });
+}
+
+// --- an async generator that ignored its close is reported when the runner's shutdown closes it again
+//
+//   async def ag():
+//       try: yield 1; yield 2
+//       finally: p("ag finally"); yield 99; p("ag after ignore")
+//   async def main():
+//       global gen
+//       gen = ag(); await anext(gen)
+//       try:
+//           async for x in gen: p(f"afor {x}"); break
+//           await gen.aclose()
+//       except RuntimeError as e: p(f"close: {e}")
+//       return "m"
+//   r = asyncio.Runner(); p(f"run -> {r.run(main())}"); r.close(); p("closed")
+//   # afor 2, ag finally, close: async generator ignored GeneratorExit, run -> m,
+//   # H an error occurred during closing of asynchronous generator: StopAsyncIteration,
+//   # closed   (3.11-3.13 alike)
+//
+// aclose() marks the generator closed (ag_closed) before it throws
+// GeneratorExit in; one left suspended at the yield that ignored it refuses
+// every later aclose() with StopAsyncIteration, and the shutdown reports
+// that. The shutdown's return() finished the generator in silence.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: the shutdown reports StopAsyncIteration for an async generator that ignored its close`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({
+      loopFactory: () => {
+        const loop = newEventLoop({ virtualTime: true });
+        loop.setExceptionHandler((_loop, context) => {
+          const error = context.exception;
+          log.push(`H ${context.message}: ${error instanceof StopAsyncIteration}`);
+        });
+        return loop;
+      },
+    });
+    async function* ag() {
+      try {
+        yield 1;
+        yield 2;
+      } finally {
+        log.push("ag finally");
+        yield 99;
+        log.push("ag after ignore");
+      }
+    }
+    const gen = ag();
+    const main = style === "generator"
+      ? function* () {
+        yield* anext(gen);
+        try {
+          yield* asyncFor(gen, (x) => {
+            log.push(`afor ${x}`);
+            return BREAK;
+          });
+        } catch (error) {
+          assert.ok(error instanceof RuntimeError);
+          log.push("close: ignored GeneratorExit");
+        }
+        return "m";
+      }
+      : async () => {
+        await anext(gen);
+        try {
+          await asyncFor(gen, (x) => {
+            log.push(`afor ${x}`);
+            return BREAK;
+          });
+        } catch (error) {
+          assert.ok(error instanceof RuntimeError);
+          log.push("close: ignored GeneratorExit");
+        }
+        return "m";
+      };
+    try {
+      log.push(`run -> ${await runner.run(main)}`);
+    } finally {
+      await runner.close();
+    }
+    log.push("closed");
+    assert.deepEqual(log, [
+      "afor 2",
+      "ag finally",
+      "close: ignored GeneratorExit",
+      "run -> m",
+      "H an error occurred during closing of an asynchronous generator: true",
+      "closed",
     ]);
   });
 }
