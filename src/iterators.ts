@@ -87,7 +87,7 @@ import {
   isAsyncGeneratorObject,
   isThenable,
 } from "./_checks.ts";
-import { install, realm, runningEventLoop } from "./_core.ts";
+import { ADD_WAITER, install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
@@ -950,20 +950,30 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   // As asyncio's gather of the closings: their errors are read once every
   // generator is closed (one the loop does not live to read is reported
   // as never retrieved), and reported in the generators' order, unless
-  // the shutdown was cancelled.
+  // the shutdown was cancelled. asyncio's shutdown_asyncgens() reports them
+  // when the gather wakes it, in the step that goes on after its await: so
+  // here, from the first done callback of the shutdown's future (ahead of
+  // the awaiting task's), not when the last closing ends, an iteration
+  // before.
+  let errors: unknown[] = [];
   const report = () => {
-    const errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
+    errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
     if (all.endCancelled()) return;
-    gens.forEach(([gen], i) => {
-      if (errors[i] === null) return;
-      loop.callExceptionHandler({
-        message: "an error occurred during closing of an asynchronous generator",
-        exception: errors[i],
-        asyncgen: gen,
-      });
-    });
     all.setResult(undefined);
   };
+  if (left !== 0) {
+    all[ADD_WAITER](() => {
+      if (all.cancelled()) return;
+      gens.forEach(([gen], i) => {
+        if (errors[i] === null) return;
+        loop.callExceptionHandler({
+          message: "an error occurred during closing of an asynchronous generator",
+          exception: errors[i],
+          asyncgen: gen,
+        });
+      });
+    }, undefined);
+  }
   gens.forEach(([gen, entry]) => {
     const closing: Closing = { task: null, started: false, cancelIn: null };
     closing.task = loop.createTask(async () => {

@@ -821,3 +821,87 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// --- shutdownAsyncgens() reports a closing's error in the step its awaiter goes on in
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); raise ValueError("ag")
+//   async def ticker():
+//       for i in range(5): p(f"tick{i}"); await asyncio.sleep(0)
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['exception']!r}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       asyncio.create_task(ticker())
+//       await asyncio.get_running_loop().shutdown_asyncgens(); p("shut")
+//       await asyncio.sleep(1)
+//   # tick0, ag finally, tick1, tick2, H ValueError('ag'), shut, tick3, tick4
+//   # (3.11-3.13 alike)
+//
+// The report came when the last closing ended, an iteration before the
+// gather woke the awaiter (H before tick2): asyncio reports after the
+// await of the gather, in the awaiter's step.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() reports a closing's error as its awaiter goes on, not an iteration before`, async () => {
+    const log: string[] = [];
+    const loop = newEventLoop({ virtualTime: true });
+    loop.setExceptionHandler((_loop, context) => {
+      log.push(`H ${(context.exception as Error).message}`);
+    });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error("ag");
+      }
+    }
+    const gen = ag();
+    const ticker = style === "generator"
+      ? function* () {
+        for (let i = 0; i < 5; i++) {
+          log.push(`tick${i}`);
+          yield* sleep(0);
+        }
+      }
+      : async () => {
+        for (let i = 0; i < 5; i++) {
+          log.push(`tick${i}`);
+          await sleep(0);
+        }
+      };
+    try {
+      await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            yield* anext(gen);
+            createTask(ticker);
+            yield* loop.shutdownAsyncgens();
+            log.push("shut");
+            yield* sleep(1);
+          }
+          : async () => {
+            await anext(gen);
+            createTask(ticker);
+            await loop.shutdownAsyncgens();
+            log.push("shut");
+            await sleep(1);
+          },
+      );
+    } finally {
+      loop.close();
+    }
+    assert.deepEqual(log, [
+      "tick0",
+      "ag finally",
+      "tick1",
+      "tick2",
+      "H ag",
+      "shut",
+      "tick3",
+      "tick4",
+    ]);
+  });
+}
