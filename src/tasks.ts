@@ -757,8 +757,11 @@ export class Task<T = unknown> extends Future<T> {
       Task.#complete(task, "failed", error);
       // The task keeps it, and, as asyncio's step re-raises it, it stops the
       // loop: out of the step into the drain (which breaks down), or, from
-      // an async body's end, through INTERRUPT. run() rejects with it.
-      if (error instanceof KeyboardInterrupt) {
+      // an async body's end, through INTERRUPT. run() rejects with it. Not
+      // a call's that generator code awaits (awaitCall): asyncio runs that
+      // code in the awaiting task's step, so the error goes to the awaiter,
+      // which may catch it (and stops the loop itself if it does not).
+      if (error instanceof KeyboardInterrupt && !callScopes.has(task)) {
         if (realm.draining) throw error;
         task.getLoop()[INTERRUPT](error);
       }

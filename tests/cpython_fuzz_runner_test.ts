@@ -905,3 +905,77 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// --- a KeyboardInterrupt out of an async generator's step reaches the task that awaits it
+//
+//   async def ag():
+//       yield 1
+//       await asyncio.sleep(1); raise KeyboardInterrupt("ag")
+//   async def other():
+//       await asyncio.sleep(1); p("other")
+//   async def main():
+//       asyncio.create_task(other())
+//       g = ag(); await anext(g)
+//       try: await anext(g)
+//       except KeyboardInterrupt as e: p(f"caught {e!r}")
+//       await asyncio.sleep(1)
+//       return "m"
+//   asyncio.run(main())   # caught KeyboardInterrupt('ag') @1, other @1; -> "m"
+//
+// A generator coroutine awaits an async generator's step as a task of its
+// own (awaitCall); that task failing with KeyboardInterrupt stopped the
+// loop as a task's own KeyboardInterrupt does, and run() rejected with it,
+// where asyncio raises it in the awaiting coroutine, which caught it.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): a KeyboardInterrupt out of an async generator's step reaches the awaiting task, which may catch it`, async () => {
+    const log: string[] = [];
+    const p = (s: string) => log.push(`${s} @${getRunningLoop().time()}`);
+    async function* ag() {
+      yield 1;
+      await sleep(1);
+      throw new KeyboardInterrupt("ag");
+    }
+    const other = style === "generator"
+      ? function* () {
+        yield* sleep(1);
+        p("other");
+      }
+      : async () => {
+        await sleep(1);
+        p("other");
+      };
+    const result = await run(
+      style === "generator"
+        ? function* () {
+          createTask(other);
+          const g = ag();
+          yield* anext(g);
+          try {
+            yield* anext(g);
+          } catch (error) {
+            assert.ok(error instanceof KeyboardInterrupt);
+            p(`caught ${error.message}`);
+          }
+          yield* sleep(1);
+          return "m";
+        }
+        : async () => {
+          createTask(other);
+          const g = ag();
+          await anext(g);
+          try {
+            await anext(g);
+          } catch (error) {
+            assert.ok(error instanceof KeyboardInterrupt);
+            p(`caught ${error.message}`);
+          }
+          await sleep(1);
+          return "m";
+        },
+      VT,
+    );
+    assert.equal(result, "m");
+    assert.deepEqual(log, ["caught ag @1", "other @1"]);
+  });
+}
