@@ -1548,6 +1548,18 @@ export function* awaitCall<R>(
 }
 
 /**
+ * Internal (`runners.ts`): whether `task` is a call that generator code
+ * awaits ({@linkcode awaitCall}). Its outcome goes to the task awaiting it,
+ * as asyncio's `await` runs that code in the awaiting task's own step.
+ *
+ * @param task The task.
+ * @returns Whether it is such a call.
+ */
+export function isAwaitedCall(task: Future<unknown>): boolean {
+  return callScopes.has(task as Task<unknown>);
+}
+
+/**
  * The timeouts and task groups open in each task that {@linkcode awaitCall}
  * made (other tasks are not in it), so that one left open when the call
  * returns is refused at once (see `noteScope`).

@@ -35,6 +35,7 @@ import {
   type ShutdownOptions,
   sleep,
   StopAsyncIteration,
+  type Task,
   TaskGroup,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
@@ -977,5 +978,86 @@ for (const style of STYLES) {
     );
     assert.equal(result, "m");
     assert.deepEqual(log, ["caught ag @1", "other @1"]);
+  });
+}
+
+// --- the shutdown does not report an error that an async generator's step hands to its awaiter
+//
+//   async def ag(err):
+//       try: yield 1; await asyncio.sleep(1); yield 2
+//       finally: p("ag finally"); raise err
+//   async def f(err):
+//       g = ag(err); await anext(g)
+//       try: await anext(g)
+//       except BaseException as e: p(f"f caught {e!r}")
+//       return "f"
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       t = asyncio.create_task(f(KeyboardInterrupt("ag")))
+//       u = asyncio.create_task(f(ValueError("ag"))); await asyncio.sleep(0)
+//       return "m"
+//   asyncio.run(main())   # (in either order) ag finally, f caught ValueError('ag'),
+//   # ag finally, f caught KeyboardInterrupt('ag'); -> "m", t and u -> "f";
+//   # nothing reported (3.11-3.13 alike)
+//
+// A generator coroutine awaits the step as a task of its own (awaitCall),
+// which the shutdown cancels with the others; its error, which the
+// awaiting task caught, was reported again as an "unhandled exception
+// during run() shutdown" of that task.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): the shutdown does not report an error an async generator's step handed to the task awaiting it`, async () => {
+    const log: string[] = [];
+    async function* ag(error: Error) {
+      try {
+        yield 1;
+        await sleep(1);
+        yield 2;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw error;
+      }
+    }
+    const f = (error: Error) =>
+      style === "generator"
+        ? function* () {
+          const g = ag(error);
+          yield* anext(g);
+          try {
+            yield* anext(g);
+          } catch (error) {
+            log.push(`f caught ${(error as Error).name}`);
+          }
+          return "f";
+        }
+        : async () => {
+          const g = ag(error);
+          await anext(g);
+          try {
+            await anext(g);
+          } catch (error) {
+            log.push(`f caught ${(error as Error).name}`);
+          }
+          return "f";
+        };
+    const tasks: Task<string>[] = [];
+    const main = function* () {
+      getRunningLoop().setExceptionHandler((_loop, context) => {
+        log.push(`H ${context.message}`);
+      });
+      tasks.push(createTask(f(new KeyboardInterrupt("ag"))));
+      tasks.push(createTask(f(new Error("ag"))));
+      yield* sleep(0);
+      return "m";
+    };
+    assert.equal(await run(main, VT), "m");
+    assert.deepEqual(tasks.map((task) => task.result()), ["f", "f"]);
+    assert.deepEqual(log.toSorted(), [
+      "ag finally",
+      "ag finally",
+      "f caught Error",
+      "f caught KeyboardInterrupt",
+    ]);
   });
 }
