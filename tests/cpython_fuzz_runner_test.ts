@@ -913,15 +913,15 @@ for (const style of STYLES) {
 //       yield 1
 //       await asyncio.sleep(1); raise KeyboardInterrupt("ag")
 //   async def other():
-//       await asyncio.sleep(1); p("other")
+//       await asyncio.sleep(2); p("other")
 //   async def main():
 //       asyncio.create_task(other())
 //       g = ag(); await anext(g)
 //       try: await anext(g)
 //       except KeyboardInterrupt as e: p(f"caught {e!r}")
-//       await asyncio.sleep(1)
+//       await asyncio.sleep(2)
 //       return "m"
-//   asyncio.run(main())   # caught KeyboardInterrupt('ag') @1, other @1; -> "m"
+//   asyncio.run(main())   # caught KeyboardInterrupt('ag') @1, other @2; -> "m"
 //
 // A generator coroutine awaits an async generator's step as a task of its
 // own (awaitCall); that task failing with KeyboardInterrupt stopped the
@@ -939,11 +939,11 @@ for (const style of STYLES) {
     }
     const other = style === "generator"
       ? function* () {
-        yield* sleep(1);
+        yield* sleep(2);
         p("other");
       }
       : async () => {
-        await sleep(1);
+        await sleep(2);
         p("other");
       };
     const result = await run(
@@ -958,7 +958,7 @@ for (const style of STYLES) {
             assert.ok(error instanceof KeyboardInterrupt);
             p(`caught ${error.message}`);
           }
-          yield* sleep(1);
+          yield* sleep(2);
           return "m";
         }
         : async () => {
@@ -971,13 +971,13 @@ for (const style of STYLES) {
             assert.ok(error instanceof KeyboardInterrupt);
             p(`caught ${error.message}`);
           }
-          await sleep(1);
+          await sleep(2);
           return "m";
         },
       VT,
     );
     assert.equal(result, "m");
-    assert.deepEqual(log, ["caught ag @1", "other @1"]);
+    assert.deepEqual(log, ["caught ag @1", "other @2"]);
   });
 }
 
