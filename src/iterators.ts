@@ -897,6 +897,13 @@ class Closings extends Future<void> {
   readonly closings: Closing[] = [];
   #cancelRequested = false;
   #message: string | undefined;
+  /**
+   * Whether cancel() was called at all, even once the closings were done
+   * (then it cancels nothing, and the shutdown ends with its results): the
+   * task awaiting asyncio's shutdown_asyncgens() takes the CancelledError
+   * at its await of the gather, and the reports after it never run.
+   */
+  cancelAsked = false;
 
   /**
    * Cancels the closings not done yet; the shutdown ends cancelled once
@@ -906,6 +913,7 @@ class Closings extends Future<void> {
    * @returns Whether a closing was cancelled.
    */
   override cancel(msg?: string): boolean {
+    this.cancelAsked = true;
     if (this.done()) return super.cancel(msg);
     let cancelled = false;
     for (const closing of this.closings) {
@@ -963,7 +971,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   };
   if (left !== 0) {
     all[ADD_WAITER](() => {
-      if (all.cancelled()) return;
+      if (all.cancelAsked) return;
       gens.forEach(([gen], i) => {
         if (errors[i] === null) return;
         loop.callExceptionHandler({

@@ -1061,3 +1061,77 @@ for (const style of STYLES) {
     ]);
   });
 }
+
+// --- a cancel that comes once the closings are done still keeps shutdownAsyncgens() from reporting
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); raise ValueError("ag")
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       me = asyncio.current_task()
+//       loop.call_soon(lambda: loop.call_soon(me.cancel))
+//       try: await loop.shutdown_asyncgens(); p("shut")
+//       except asyncio.CancelledError: p("main cancelled")
+//       return "m"
+//   asyncio.run(main())   # ag finally, main cancelled; -> "m"; nothing reported
+//   # (3.11-3.13 alike)
+//
+// The cancel finds every closing done (the gather cancels nothing), so the
+// gather ends with its results; but the task awaiting it takes the
+// CancelledError at that await, and shutdown_asyncgens() never reaches
+// its reports. The closing's error was reported all the same.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: a cancel of shutdownAsyncgens() once its closings are done keeps it from reporting`, async () => {
+    const log: string[] = [];
+    const loop = newEventLoop({ virtualTime: true });
+    loop.setExceptionHandler((_loop, context) => {
+      log.push(`H ${context.message}`);
+    });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error("ag");
+      }
+    }
+    const gen = ag();
+    try {
+      const result = await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            yield* anext(gen);
+            const me = currentTask()!;
+            loop.callSoon(() => loop.callSoon(() => me.cancel()));
+            try {
+              yield* loop.shutdownAsyncgens();
+              log.push("shut");
+            } catch {
+              log.push("main cancelled");
+            }
+            return "m";
+          }
+          : async () => {
+            await anext(gen);
+            const me = currentTask()!;
+            loop.callSoon(() => loop.callSoon(() => me.cancel()));
+            try {
+              await loop.shutdownAsyncgens();
+              log.push("shut");
+            } catch {
+              log.push("main cancelled");
+            }
+            return "m";
+          },
+      );
+      assert.equal(result, "m");
+    } finally {
+      loop.close();
+    }
+    assert.deepEqual(log, ["ag finally", "main cancelled"]);
+  });
+}
