@@ -79,7 +79,7 @@
  * @module
  */
 
-import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { CancelledError, KeyboardInterrupt, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import {
   checkFunction,
   describe,
@@ -973,7 +973,9 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
     all[ADD_WAITER](() => {
       if (all.cancelAsked) return;
       gens.forEach(([gen], i) => {
-        if (errors[i] === null) return;
+        // (Only an Exception, as asyncio's: a KeyboardInterrupt, a
+        // BaseException, stopped the loop when its closing ended.)
+        if (errors[i] === null || errors[i] instanceof KeyboardInterrupt) return;
         loop.callExceptionHandler({
           message: "an error occurred during closing of an asynchronous generator",
           exception: errors[i],

@@ -1135,3 +1135,76 @@ for (const style of STYLES) {
     assert.deepEqual(log, ["ag finally", "main cancelled"]);
   });
 }
+
+// --- shutdownAsyncgens() does not report a closing's KeyboardInterrupt
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); await asyncio.sleep(0); raise KeyboardInterrupt("ag")
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       await loop.shutdown_asyncgens(); p("shut")
+//       return "m"
+//   async def again(): await asyncio.sleep(0.1); return "a"
+//   r = asyncio.Runner()
+//   try: r.run(main())
+//   except KeyboardInterrupt as e: p(f"run0 {e!r}")
+//   p(f"run1 -> {r.run(again())}"); r.close(); p("closed")
+//   # ag finally, run0 KeyboardInterrupt('ag'), shut, run1 -> a, closed
+//   # (3.11-3.13 alike: nothing reported)
+//
+// The closing's KeyboardInterrupt stops the loop; in the next run the
+// gather ends and shutdown_asyncgens() reports only the results that are
+// an Exception (not a BaseException such as KeyboardInterrupt). It was
+// reported as "an error occurred during closing of an asynchronous
+// generator".
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() does not report a closing's KeyboardInterrupt (it stopped the loop)`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        await sleep(0);
+        // deno-lint-ignore no-unsafe-finally
+        throw new KeyboardInterrupt("ag");
+      }
+    }
+    const gen = ag();
+    const main = style === "generator"
+      ? function* () {
+        yield* anext(gen);
+        yield* getRunningLoop().shutdownAsyncgens();
+        log.push("shut");
+        return "m";
+      }
+      : async () => {
+        await anext(gen);
+        await getRunningLoop().shutdownAsyncgens();
+        log.push("shut");
+        return "m";
+      };
+    try {
+      await assert.rejects(
+        runner.run(main),
+        (error) => error instanceof KeyboardInterrupt && error.message === "ag",
+      );
+      log.push("run0 KeyboardInterrupt");
+      log.push(`run1 -> ${await runner.run(sleep(0.1, "a"))}`);
+    } finally {
+      await runner.close();
+    }
+    log.push("closed");
+    assert.deepEqual(log, [
+      "ag finally",
+      "run0 KeyboardInterrupt",
+      "shut",
+      "run1 -> a",
+      "closed",
+    ]);
+  });
+}
