@@ -64,10 +64,22 @@
  * `throw(e)` for `athrow`, `return()` for `aclose`) and a `for await` loop
  * are the language's: they queue, and their steps are not seen.
  *
+ * ## A generator that ignores its close
+ *
+ * Closing an async generator (`asyncFor()` left early, the shutdown) that
+ * yields again in its `finally` fails with `RuntimeError`, as Python's
+ * `aclose()` ("async generator ignored GeneratorExit"); the generator stays
+ * suspended at that yield, and, as Python marks it closed, a later close
+ * fails at once with `StopAsyncIteration` (which `run()`'s shutdown
+ * reports). An `anext()` that resumes it and runs it to its end reports the
+ * end (`StopAsyncIteration`) where Python's raises `GeneratorExit`, as
+ * `generators.ts` does for sync generators (there is no `GeneratorExit`
+ * here: `return()` plays it).
+ *
  * @module
  */
 
-import { CancelledError, RuntimeError, StopAsyncIteration } from "./errors.ts";
+import { CancelledError, KeyboardInterrupt, RuntimeError, StopAsyncIteration } from "./errors.ts";
 import {
   checkFunction,
   describe,
@@ -75,7 +87,7 @@ import {
   isAsyncGeneratorObject,
   isThenable,
 } from "./_checks.ts";
-import { install, realm, runningEventLoop } from "./_core.ts";
+import { ADD_WAITER, install, realm, runningEventLoop } from "./_core.ts";
 import type { EventLoop } from "./events.ts";
 import { Future } from "./futures.ts";
 import { type Awaitable, CoroutineObject } from "./coroutines.ts";
@@ -124,10 +136,25 @@ function raisedStop(iterator: object, error: unknown): unknown {
  */
 function checkClosed(iterator: object, result: IteratorResult<unknown>): void {
   if (result.done === false && isAsyncGeneratorObject(iterator)) {
+    closeIgnored.add(iterator);
     throw new RuntimeError(
       "async generator ignored GeneratorExit: it yielded while it was being closed (a yield in a finally block, or in a catch around the yield it was closed at), and is left suspended there; do not yield while closing",
     );
   }
+}
+
+/**
+ * The async generators that ignored a close and are still suspended. As
+ * Python's, whose `aclose()` marks the generator closed (`ag_closed`) before
+ * it throws `GeneratorExit` in, a later close of one fails at once with
+ * `StopAsyncIteration` (`run()`'s shutdown reports it); it is forgotten once
+ * the generator ends.
+ */
+const closeIgnored = new WeakSet<object>();
+
+/** Python's `aclose()` of a generator that ignored one before and is still suspended. */
+function checkCloseAgain(iterator: object): void {
+  if (closeIgnored.has(iterator)) throw new StopAsyncIteration();
 }
 
 function endOnStop(error: unknown): IteratorResult<never, undefined> {
@@ -554,6 +581,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
     return;
   }
   if (typeof iterator.return !== "function") return;
+  checkCloseAgain(iterator);
   const result = yield* awaitStep<unknown>(
     () => returnOf(iterator),
     runsAsync(iterator.return, iterator),
@@ -565,6 +593,7 @@ function* closeIterator(iterator: AsyncIterator<unknown>): Generator<unknown, vo
 /** `closeIterator` for async functions (`return()` of a base calls `aclose()`). */
 async function closeIteratorAsync(iterator: AsyncIterator<unknown>): Promise<void> {
   if (typeof iterator.return !== "function") return;
+  checkCloseAgain(iterator);
   const result = await returnOf(iterator);
   checkResult(result, "close the iterator", "return()");
   checkClosed(iterator, result);
@@ -825,11 +854,15 @@ function follow<T>(
   Promise.resolve(step).then((result) => {
     entry.running--;
     entry.settled = result;
-    if (result?.done) untrack(iterator, entry);
+    if (result?.done) {
+      untrack(iterator, entry);
+      closeIgnored.delete(iterator);
+    }
   }, (error) => {
     entry.running--;
     entry.settled = new Failed(error);
     untrack(iterator, entry);
+    closeIgnored.delete(iterator);
   });
   return step;
 }
@@ -864,6 +897,13 @@ class Closings extends Future<void> {
   readonly closings: Closing[] = [];
   #cancelRequested = false;
   #message: string | undefined;
+  /**
+   * Whether cancel() was called at all, even once the closings were done
+   * (then it cancels nothing, and the shutdown ends with its results): the
+   * task awaiting asyncio's shutdown_asyncgens() takes the CancelledError
+   * at its await of the gather, and the reports after it never run.
+   */
+  cancelAsked = false;
 
   /**
    * Cancels the closings not done yet; the shutdown ends cancelled once
@@ -873,6 +913,7 @@ class Closings extends Future<void> {
    * @returns Whether a closing was cancelled.
    */
   override cancel(msg?: string): boolean {
+    this.cancelAsked = true;
     if (this.done()) return super.cancel(msg);
     let cancelled = false;
     for (const closing of this.closings) {
@@ -917,20 +958,32 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   // As asyncio's gather of the closings: their errors are read once every
   // generator is closed (one the loop does not live to read is reported
   // as never retrieved), and reported in the generators' order, unless
-  // the shutdown was cancelled.
+  // the shutdown was cancelled. asyncio's shutdown_asyncgens() reports them
+  // when the gather wakes it, in the step that goes on after its await: so
+  // here, from the first done callback of the shutdown's future (ahead of
+  // the awaiting task's), not when the last closing ends, an iteration
+  // before.
+  let errors: unknown[] = [];
   const report = () => {
-    const errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
+    errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
     if (all.endCancelled()) return;
-    gens.forEach(([gen], i) => {
-      if (errors[i] === null) return;
-      loop.callExceptionHandler({
-        message: "an error occurred during closing of an asynchronous generator",
-        exception: errors[i],
-        asyncgen: gen,
-      });
-    });
     all.setResult(undefined);
   };
+  if (left !== 0) {
+    all[ADD_WAITER](() => {
+      if (all.cancelAsked) return;
+      gens.forEach(([gen], i) => {
+        // (Only an Exception, as asyncio's: a KeyboardInterrupt, a
+        // BaseException, stopped the loop when its closing ended.)
+        if (errors[i] === null || errors[i] instanceof KeyboardInterrupt) return;
+        loop.callExceptionHandler({
+          message: "an error occurred during closing of an asynchronous generator",
+          exception: errors[i],
+          asyncgen: gen,
+        });
+      });
+    }, undefined);
+  }
   gens.forEach(([gen, entry]) => {
     const closing: Closing = { task: null, started: false, cancelIn: null };
     closing.task = loop.createTask(async () => {
@@ -940,6 +993,7 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
           "Cannot close an async generator: it is running (a next() of it has not settled)",
         );
       }
+      checkCloseAgain(gen);
       const error = closing.cancelIn;
       checkClosed(gen, await (error === null ? gen.return(undefined) : gen.throw(error)));
     });

@@ -12,7 +12,7 @@ import { INTERRUPT, layers, realm, runningEventLoop } from "./_core.ts";
 import { EventLoop, type EventLoopOptions, hasDefaultExecutor } from "./events.ts";
 import { Future, wrapFuture } from "./futures.ts";
 import type { Awaitable, CoroutineLike } from "./coroutines.ts";
-import { allTasks, ensureFuture } from "./tasks.ts";
+import { allTasks, ensureFuture, isAwaitedCall } from "./tasks.ts";
 
 /**
  * A new event loop (not running, not set as the current one).
@@ -435,7 +435,9 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
   for (const task of tasks) task.addDoneCallback(countDown);
   await loop.runUntilComplete(allDone);
   for (const task of tasks) {
-    if (task.cancelled()) continue;
+    // (A call generator code awaits hands its error to the awaiting task,
+    // which the shutdown cancelled too: asyncio has no task of it.)
+    if (task.cancelled() || isAwaitedCall(task)) continue;
     // result(), not exception(): a task may fail with null or undefined.
     try {
       task.result();

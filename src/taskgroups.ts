@@ -19,7 +19,7 @@
  * @module
  */
 
-import { CancelledError, ExceptionGroup, RuntimeError } from "./errors.ts";
+import { CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import type { EventLoop } from "./events.ts";
 import { ADD_WAITER } from "./_core.ts";
 import { type Future, futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from "./futures.ts";
@@ -54,6 +54,9 @@ function closeCoroutine(coro: unknown): void {
  *   errors in a TaskGroup") of every failure, the body's own error last if it
  *   failed with one.
  * - A task that ends cancelled is not a failure.
+ * - A `KeyboardInterrupt` (of a task or of the body) is not wrapped: once
+ *   every task is done, the group re-raises the first one as it is
+ *   (asyncio's `_base_error`).
  * - A cancellation of the entering task from outside cancels the children
  *   and goes on as `CancelledError`.
  *
@@ -104,6 +107,9 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
   #parentCancelRequested = false;
   readonly #tasks = new Set<Task<unknown>>();
   readonly #errors: unknown[] = [];
+  // The first KeyboardInterrupt of a task or the body (asyncio's
+  // _base_error, which SystemExit would share): re-raised as it is.
+  #baseError: KeyboardInterrupt | null = null;
   #onCompleted: Future<void> | null = null;
 
   /**
@@ -262,6 +268,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       error = thrown;
     }
     this.#errors.push(error);
+    if (error instanceof KeyboardInterrupt) this.#baseError ??= error;
     const parent = this.#parent!;
     if (parent.done()) {
       this.#loop!.callExceptionHandler({
@@ -287,6 +294,7 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
       );
     }
     this.#exiting = true;
+    if (error instanceof KeyboardInterrupt) this.#baseError ??= error;
     const failed = error !== undefined;
     let propagate: unknown = error instanceof CancelledError ? error : null;
     if (failed && !this.#aborting) {
@@ -314,6 +322,9 @@ export class TaskGroup extends AsyncContextManager<TaskGroup> {
     this.#finished = true;
     const parent = this.#parent!;
     noteScope(parent, -1);
+    // Before the parent's uncancel(), as asyncio 3.13 (3.11 and 3.12 took
+    // their cancellation back first).
+    if (this.#baseError !== null) throw this.#baseError;
     if (this.#parentCancelRequested) {
       // Invariant: we cancelled the parent once, so we must uncancel once.
       if (parent.uncancel() === 0) propagate = null;

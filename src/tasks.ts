@@ -757,8 +757,11 @@ export class Task<T = unknown> extends Future<T> {
       Task.#complete(task, "failed", error);
       // The task keeps it, and, as asyncio's step re-raises it, it stops the
       // loop: out of the step into the drain (which breaks down), or, from
-      // an async body's end, through INTERRUPT. run() rejects with it.
-      if (error instanceof KeyboardInterrupt) {
+      // an async body's end, through INTERRUPT. run() rejects with it. Not
+      // a call's that generator code awaits (awaitCall): asyncio runs that
+      // code in the awaiting task's step, so the error goes to the awaiter,
+      // which may catch it (and stops the loop itself if it does not).
+      if (error instanceof KeyboardInterrupt && !callScopes.has(task)) {
         if (realm.draining) throw error;
         task.getLoop()[INTERRUPT](error);
       }
@@ -1542,6 +1545,18 @@ export function* awaitCall<R>(
     );
   }
   return result;
+}
+
+/**
+ * Internal (`runners.ts`): whether `task` is a call that generator code
+ * awaits ({@linkcode awaitCall}). Its outcome goes to the task awaiting it,
+ * as asyncio's `await` runs that code in the awaiting task's own step.
+ *
+ * @param task The task.
+ * @returns Whether it is such a call.
+ */
+export function isAwaitedCall(task: Future<unknown>): boolean {
+  return callScopes.has(task as Task<unknown>);
 }
 
 /**

@@ -17,18 +17,26 @@
 import assert from "node:assert/strict";
 import {
   anext,
+  asyncFor,
+  asyncWith,
+  BREAK,
   ConcurrentFuture,
   createTask,
   currentTask,
   type ExceptionContext,
+  ExceptionGroup,
   Executor,
   getRunningLoop,
+  KeyboardInterrupt,
   newEventLoop,
   run,
   Runner,
   RuntimeError,
   type ShutdownOptions,
   sleep,
+  StopAsyncIteration,
+  type Task,
+  TaskGroup,
 } from "../mod.ts";
 import { STYLES, VT } from "./_helpers.ts";
 
@@ -580,5 +588,623 @@ for (const style of STYLES) {
       (error) => error instanceof RuntimeError && /stopped/.test(error.message),
     );
     assert.deepEqual(log, ["g1 finally"]);
+  });
+}
+
+// --- a TaskGroup re-raises a child's or its body's KeyboardInterrupt as it is, not in a group
+//
+//   def fmt(e):
+//       if isinstance(e, BaseExceptionGroup): return "EG[" + ",".join(map(fmt, e.exceptions)) + "]"
+//       return f"{type(e).__name__}({e})"
+//   async def child():
+//       await asyncio.sleep(0); raise KeyboardInterrupt("child")
+//   async def sib():
+//       try: await asyncio.sleep(1)
+//       except asyncio.CancelledError: p("sib cancelled"); raise
+//   async def main():
+//       try:
+//           async with asyncio.TaskGroup() as tg:
+//               tg.create_task(child()); tg.create_task(sib())
+//               await asyncio.sleep(1)
+//       except BaseException as e: p(f"main caught {fmt(e)}")
+//       try:
+//           async with asyncio.TaskGroup() as tg:
+//               tg.create_task(sib()); await asyncio.sleep(0)
+//               raise KeyboardInterrupt("body")
+//       except BaseException as e: p(f"main caught {fmt(e)}")
+//       return "m"
+//   async def again(): await asyncio.sleep(0.5); p("again"); return "a"
+//   r = asyncio.Runner()
+//   try: r.run(main())
+//   except BaseException as e: p(f"run0 raised {fmt(e)}")
+//   p(f"run1 -> {r.run(again())}"); r.close()
+//   # run0 raised KeyboardInterrupt(child)   (the child's step stops the loop)
+//   # sib cancelled, main caught KeyboardInterrupt(child)   (in the next run)
+//   # sib cancelled, main caught KeyboardInterrupt(body), again @0.5, run1 -> a
+//   # (3.11-3.13 alike: taskgroups.py's _base_error, raised as it is)
+//
+// The group put the KeyboardInterrupt in an ExceptionGroup, which a program
+// waiting for Ctrl-C's KeyboardInterrupt does not recognise.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: a TaskGroup re-raises a child's or its body's KeyboardInterrupt as it is`, async () => {
+    const log: string[] = [];
+    const fmt = (e: unknown): string =>
+      e instanceof ExceptionGroup
+        ? `EG[${e.exceptions.map(fmt).join(",")}]`
+        : `${(e as Error).name}(${(e as Error).message})`;
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    const p = (s: string) => log.push(`${s} @${runner.getLoop().time()}`);
+    const child = style === "generator"
+      ? function* () {
+        yield* sleep(0);
+        throw new KeyboardInterrupt("child");
+      }
+      : async () => {
+        await sleep(0);
+        throw new KeyboardInterrupt("child");
+      };
+    const sib = style === "generator"
+      ? function* () {
+        try {
+          yield* sleep(1);
+        } catch (error) {
+          p("sib cancelled");
+          throw error;
+        }
+      }
+      : async () => {
+        try {
+          await sleep(1);
+        } catch (error) {
+          p("sib cancelled");
+          throw error;
+        }
+      };
+    const main = style === "generator"
+      ? function* () {
+        try {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(child);
+            tg.createTask(sib);
+            yield* sleep(1);
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        try {
+          yield* asyncWith(new TaskGroup(), function* (tg) {
+            tg.createTask(sib);
+            yield* sleep(0);
+            throw new KeyboardInterrupt("body");
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        return "m";
+      }
+      : async () => {
+        try {
+          await asyncWith(new TaskGroup(), async (tg) => {
+            tg.createTask(child);
+            tg.createTask(sib);
+            await sleep(1);
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        try {
+          await asyncWith(new TaskGroup(), async (tg) => {
+            tg.createTask(sib);
+            await sleep(0);
+            throw new KeyboardInterrupt("body");
+          });
+        } catch (error) {
+          p(`main caught ${fmt(error)}`);
+        }
+        return "m";
+      };
+    try {
+      await assert.rejects(
+        runner.run(main),
+        (error) => error instanceof KeyboardInterrupt && error.message === "child",
+      );
+      p("run0 raised");
+      assert.equal(
+        await runner.run(async () => {
+          await sleep(0.5);
+          p("again");
+          return "a";
+        }),
+        "a",
+      );
+    } finally {
+      await runner.close();
+    }
+    assert.deepEqual(log, [
+      "run0 raised @0",
+      "sib cancelled @0",
+      "main caught KeyboardInterrupt(child) @0",
+      "sib cancelled @0",
+      "main caught KeyboardInterrupt(body) @0",
+      "again @0.5",
+    ]);
+  });
+}
+
+// --- an async generator that ignored its close is reported when the runner's shutdown closes it again
+//
+//   async def ag():
+//       try: yield 1; yield 2
+//       finally: p("ag finally"); yield 99; p("ag after ignore")
+//   async def main():
+//       global gen
+//       gen = ag(); await anext(gen)
+//       try:
+//           async for x in gen: p(f"afor {x}"); break
+//           await gen.aclose()
+//       except RuntimeError as e: p(f"close: {e}")
+//       return "m"
+//   r = asyncio.Runner(); p(f"run -> {r.run(main())}"); r.close(); p("closed")
+//   # afor 2, ag finally, close: async generator ignored GeneratorExit, run -> m,
+//   # H an error occurred during closing of asynchronous generator: StopAsyncIteration,
+//   # closed   (3.11-3.13 alike)
+//
+// aclose() marks the generator closed (ag_closed) before it throws
+// GeneratorExit in; one left suspended at the yield that ignored it refuses
+// every later aclose() with StopAsyncIteration, and the shutdown reports
+// that. The shutdown's return() finished the generator in silence.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: the shutdown reports StopAsyncIteration for an async generator that ignored its close`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({
+      loopFactory: () => {
+        const loop = newEventLoop({ virtualTime: true });
+        loop.setExceptionHandler((_loop, context) => {
+          const error = context.exception;
+          log.push(`H ${context.message}: ${error instanceof StopAsyncIteration}`);
+        });
+        return loop;
+      },
+    });
+    async function* ag() {
+      try {
+        yield 1;
+        yield 2;
+      } finally {
+        log.push("ag finally");
+        yield 99;
+        log.push("ag after ignore");
+      }
+    }
+    const gen = ag();
+    const main = style === "generator"
+      ? function* () {
+        yield* anext(gen);
+        try {
+          yield* asyncFor(gen, (x) => {
+            log.push(`afor ${x}`);
+            return BREAK;
+          });
+        } catch (error) {
+          assert.ok(error instanceof RuntimeError);
+          log.push("close: ignored GeneratorExit");
+        }
+        return "m";
+      }
+      : async () => {
+        await anext(gen);
+        try {
+          await asyncFor(gen, (x) => {
+            log.push(`afor ${x}`);
+            return BREAK;
+          });
+        } catch (error) {
+          assert.ok(error instanceof RuntimeError);
+          log.push("close: ignored GeneratorExit");
+        }
+        return "m";
+      };
+    try {
+      log.push(`run -> ${await runner.run(main)}`);
+    } finally {
+      await runner.close();
+    }
+    log.push("closed");
+    assert.deepEqual(log, [
+      "afor 2",
+      "ag finally",
+      "close: ignored GeneratorExit",
+      "run -> m",
+      "H an error occurred during closing of an asynchronous generator: true",
+      "closed",
+    ]);
+  });
+}
+
+// --- shutdownAsyncgens() reports a closing's error in the step its awaiter goes on in
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); raise ValueError("ag")
+//   async def ticker():
+//       for i in range(5): p(f"tick{i}"); await asyncio.sleep(0)
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['exception']!r}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       asyncio.create_task(ticker())
+//       await asyncio.get_running_loop().shutdown_asyncgens(); p("shut")
+//       await asyncio.sleep(1)
+//   # tick0, ag finally, tick1, tick2, H ValueError('ag'), shut, tick3, tick4
+//   # (3.11-3.13 alike)
+//
+// The report came when the last closing ended, an iteration before the
+// gather woke the awaiter (H before tick2): asyncio reports after the
+// await of the gather, in the awaiter's step.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() reports a closing's error as its awaiter goes on, not an iteration before`, async () => {
+    const log: string[] = [];
+    const loop = newEventLoop({ virtualTime: true });
+    loop.setExceptionHandler((_loop, context) => {
+      log.push(`H ${(context.exception as Error).message}`);
+    });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error("ag");
+      }
+    }
+    const gen = ag();
+    const ticker = style === "generator"
+      ? function* () {
+        for (let i = 0; i < 5; i++) {
+          log.push(`tick${i}`);
+          yield* sleep(0);
+        }
+      }
+      : async () => {
+        for (let i = 0; i < 5; i++) {
+          log.push(`tick${i}`);
+          await sleep(0);
+        }
+      };
+    try {
+      await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            yield* anext(gen);
+            createTask(ticker);
+            yield* loop.shutdownAsyncgens();
+            log.push("shut");
+            yield* sleep(1);
+          }
+          : async () => {
+            await anext(gen);
+            createTask(ticker);
+            await loop.shutdownAsyncgens();
+            log.push("shut");
+            await sleep(1);
+          },
+      );
+    } finally {
+      loop.close();
+    }
+    assert.deepEqual(log, [
+      "tick0",
+      "ag finally",
+      "tick1",
+      "tick2",
+      "H ag",
+      "shut",
+      "tick3",
+      "tick4",
+    ]);
+  });
+}
+
+// --- a KeyboardInterrupt out of an async generator's step reaches the task that awaits it
+//
+//   async def ag():
+//       yield 1
+//       await asyncio.sleep(1); raise KeyboardInterrupt("ag")
+//   async def other():
+//       await asyncio.sleep(2); p("other")
+//   async def main():
+//       asyncio.create_task(other())
+//       g = ag(); await anext(g)
+//       try: await anext(g)
+//       except KeyboardInterrupt as e: p(f"caught {e!r}")
+//       await asyncio.sleep(2)
+//       return "m"
+//   asyncio.run(main())   # caught KeyboardInterrupt('ag') @1, other @2; -> "m"
+//
+// A generator coroutine awaits an async generator's step as a task of its
+// own (awaitCall); that task failing with KeyboardInterrupt stopped the
+// loop as a task's own KeyboardInterrupt does, and run() rejected with it,
+// where asyncio raises it in the awaiting coroutine, which caught it.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): a KeyboardInterrupt out of an async generator's step reaches the awaiting task, which may catch it`, async () => {
+    const log: string[] = [];
+    const p = (s: string) => log.push(`${s} @${getRunningLoop().time()}`);
+    async function* ag() {
+      yield 1;
+      await sleep(1);
+      throw new KeyboardInterrupt("ag");
+    }
+    const other = style === "generator"
+      ? function* () {
+        yield* sleep(2);
+        p("other");
+      }
+      : async () => {
+        await sleep(2);
+        p("other");
+      };
+    const result = await run(
+      style === "generator"
+        ? function* () {
+          createTask(other);
+          const g = ag();
+          yield* anext(g);
+          try {
+            yield* anext(g);
+          } catch (error) {
+            assert.ok(error instanceof KeyboardInterrupt);
+            p(`caught ${error.message}`);
+          }
+          yield* sleep(2);
+          return "m";
+        }
+        : async () => {
+          createTask(other);
+          const g = ag();
+          await anext(g);
+          try {
+            await anext(g);
+          } catch (error) {
+            assert.ok(error instanceof KeyboardInterrupt);
+            p(`caught ${error.message}`);
+          }
+          await sleep(2);
+          return "m";
+        },
+      VT,
+    );
+    assert.equal(result, "m");
+    assert.deepEqual(log, ["caught ag @1", "other @2"]);
+  });
+}
+
+// --- the shutdown does not report an error that an async generator's step hands to its awaiter
+//
+//   async def ag(err):
+//       try: yield 1; await asyncio.sleep(1); yield 2
+//       finally: p("ag finally"); raise err
+//   async def f(err):
+//       g = ag(err); await anext(g)
+//       try: await anext(g)
+//       except BaseException as e: p(f"f caught {e!r}")
+//       return "f"
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       t = asyncio.create_task(f(KeyboardInterrupt("ag")))
+//       u = asyncio.create_task(f(ValueError("ag"))); await asyncio.sleep(0)
+//       return "m"
+//   asyncio.run(main())   # (in either order) ag finally, f caught ValueError('ag'),
+//   # ag finally, f caught KeyboardInterrupt('ag'); -> "m", t and u -> "f";
+//   # nothing reported (3.11-3.13 alike)
+//
+// A generator coroutine awaits the step as a task of its own (awaitCall),
+// which the shutdown cancels with the others; its error, which the
+// awaiting task caught, was reported again as an "unhandled exception
+// during run() shutdown" of that task.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] run(): the shutdown does not report an error an async generator's step handed to the task awaiting it`, async () => {
+    const log: string[] = [];
+    async function* ag(error: Error) {
+      try {
+        yield 1;
+        await sleep(1);
+        yield 2;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw error;
+      }
+    }
+    const f = (error: Error) =>
+      style === "generator"
+        ? function* () {
+          const g = ag(error);
+          yield* anext(g);
+          try {
+            yield* anext(g);
+          } catch (error) {
+            log.push(`f caught ${(error as Error).name}`);
+          }
+          return "f";
+        }
+        : async () => {
+          const g = ag(error);
+          await anext(g);
+          try {
+            await anext(g);
+          } catch (error) {
+            log.push(`f caught ${(error as Error).name}`);
+          }
+          return "f";
+        };
+    const tasks: Task<string>[] = [];
+    const main = function* () {
+      getRunningLoop().setExceptionHandler((_loop, context) => {
+        log.push(`H ${context.message}`);
+      });
+      tasks.push(createTask(f(new KeyboardInterrupt("ag"))));
+      tasks.push(createTask(f(new Error("ag"))));
+      yield* sleep(0);
+      return "m";
+    };
+    assert.equal(await run(main, VT), "m");
+    assert.deepEqual(tasks.map((task) => task.result()), ["f", "f"]);
+    assert.deepEqual(log.toSorted(), [
+      "ag finally",
+      "ag finally",
+      "f caught Error",
+      "f caught KeyboardInterrupt",
+    ]);
+  });
+}
+
+// --- a cancel that comes once the closings are done still keeps shutdownAsyncgens() from reporting
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); raise ValueError("ag")
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       me = asyncio.current_task()
+//       loop.call_soon(lambda: loop.call_soon(me.cancel))
+//       try: await loop.shutdown_asyncgens(); p("shut")
+//       except asyncio.CancelledError: p("main cancelled")
+//       return "m"
+//   asyncio.run(main())   # ag finally, main cancelled; -> "m"; nothing reported
+//   # (3.11-3.13 alike)
+//
+// The cancel finds every closing done (the gather cancels nothing), so the
+// gather ends with its results; but the task awaiting it takes the
+// CancelledError at that await, and shutdown_asyncgens() never reaches
+// its reports. The closing's error was reported all the same.
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: a cancel of shutdownAsyncgens() once its closings are done keeps it from reporting`, async () => {
+    const log: string[] = [];
+    const loop = newEventLoop({ virtualTime: true });
+    loop.setExceptionHandler((_loop, context) => {
+      log.push(`H ${context.message}`);
+    });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error("ag");
+      }
+    }
+    const gen = ag();
+    try {
+      const result = await loop.runUntilComplete(
+        style === "generator"
+          ? function* () {
+            yield* anext(gen);
+            const me = currentTask()!;
+            loop.callSoon(() => loop.callSoon(() => me.cancel()));
+            try {
+              yield* loop.shutdownAsyncgens();
+              log.push("shut");
+            } catch {
+              log.push("main cancelled");
+            }
+            return "m";
+          }
+          : async () => {
+            await anext(gen);
+            const me = currentTask()!;
+            loop.callSoon(() => loop.callSoon(() => me.cancel()));
+            try {
+              await loop.shutdownAsyncgens();
+              log.push("shut");
+            } catch {
+              log.push("main cancelled");
+            }
+            return "m";
+          },
+      );
+      assert.equal(result, "m");
+    } finally {
+      loop.close();
+    }
+    assert.deepEqual(log, ["ag finally", "main cancelled"]);
+  });
+}
+
+// --- shutdownAsyncgens() does not report a closing's KeyboardInterrupt
+//
+//   async def ag():
+//       try: yield 1
+//       finally: p("ag finally"); await asyncio.sleep(0); raise KeyboardInterrupt("ag")
+//   async def main():
+//       loop.set_exception_handler(lambda l, c: p(f"H {c['message']}"))
+//       G["g"] = ag(); await anext(G["g"])
+//       await loop.shutdown_asyncgens(); p("shut")
+//       return "m"
+//   async def again(): await asyncio.sleep(0.1); return "a"
+//   r = asyncio.Runner()
+//   try: r.run(main())
+//   except KeyboardInterrupt as e: p(f"run0 {e!r}")
+//   p(f"run1 -> {r.run(again())}"); r.close(); p("closed")
+//   # ag finally, run0 KeyboardInterrupt('ag'), shut, run1 -> a, closed
+//   # (3.11-3.13 alike: nothing reported)
+//
+// The closing's KeyboardInterrupt stops the loop; in the next run the
+// gather ends and shutdown_asyncgens() reports only the results that are
+// an Exception (not a BaseException such as KeyboardInterrupt). It was
+// reported as "an error occurred during closing of an asynchronous
+// generator".
+
+for (const style of STYLES) {
+  Deno.test(`[${style}] runner: shutdownAsyncgens() does not report a closing's KeyboardInterrupt (it stopped the loop)`, async () => {
+    const log: string[] = [];
+    const runner = new Runner({ loopFactory: () => loopLogging(log) });
+    async function* ag() {
+      try {
+        yield 1;
+      } finally {
+        log.push("ag finally");
+        await sleep(0);
+        // deno-lint-ignore no-unsafe-finally
+        throw new KeyboardInterrupt("ag");
+      }
+    }
+    const gen = ag();
+    const main = style === "generator"
+      ? function* () {
+        yield* anext(gen);
+        yield* getRunningLoop().shutdownAsyncgens();
+        log.push("shut");
+        return "m";
+      }
+      : async () => {
+        await anext(gen);
+        await getRunningLoop().shutdownAsyncgens();
+        log.push("shut");
+        return "m";
+      };
+    try {
+      await assert.rejects(
+        runner.run(main),
+        (error) => error instanceof KeyboardInterrupt && error.message === "ag",
+      );
+      log.push("run0 KeyboardInterrupt");
+      log.push(`run1 -> ${await runner.run(sleep(0.1, "a"))}`);
+    } finally {
+      await runner.close();
+    }
+    log.push("closed");
+    assert.deepEqual(log, [
+      "ag finally",
+      "run0 KeyboardInterrupt",
+      "shut",
+      "run1 -> a",
+      "closed",
+    ]);
   });
 }
