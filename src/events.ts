@@ -1997,12 +1997,13 @@ export class EventLoop {
             // have run it by now. Pause here until it parks again (a host
             // turn, as at an iteration's end; with windows, until the last
             // one closes and releases the loop); the batch resumes here.
-            this.#bodyTurn = this.#hostTurn = false;
             this.#batchIndex = i;
             this.#draining = realm.draining = false;
-            if (this.#holds !== 0) return;
-            this.#hostTurnTicks = HOST_TURN_TICKS;
-            this.#turnMoves = 0;
+            if (this.#holds !== 0) {
+              this.#bodyTurn = this.#hostTurn = false;
+              return;
+            }
+            this.#openTurn();
             // By a plain microtask (or a macrotask once the slice is spent):
             // it runs in the drain's own context, which names no task if the
             // drain left one, and a promise of #wakeOutside per async step
@@ -2041,7 +2042,13 @@ export class EventLoop {
               // Give the host a macrotask turn; resume the batch afterwards.
               // (After the batch's last callback, the iteration's end comes
               // first: a stop() must end the loop before the next one.)
-              if (i !== end || batch !== endChunk) return this.#yieldToHost(i);
+              if (i !== end || batch !== endChunk) {
+                // A body the step just resumed runs in the host's turn:
+                // it is a host turn too (its task's awaited call that ends
+                // there wakes it next: see [RUN_NEXT]), as at the pause above.
+                if (this.#bodyTurn) this.#openTurn();
+                return this.#yieldToHost(i);
+              }
               sliceSpent = true;
             }
             budget = this.#nextBudget(now - lastCheck);
@@ -2114,6 +2121,17 @@ export class EventLoop {
     const onStopped = this.#onStopped;
     this.#onStopped = null;
     onStopped?.();
+  }
+
+  /**
+   * Opens the host turn that a body resumed in this batch is owed (see
+   * [HOST_TURN]): until it parks, what its task's awaited call wakes runs
+   * next (see [IN_TURN_OF]).
+   */
+  #openTurn(): void {
+    this.#bodyTurn = this.#hostTurn = false;
+    this.#hostTurnTicks = HOST_TURN_TICKS;
+    this.#turnMoves = 0;
   }
 
   /** Ends the drain at `i` (the read position) for a host macrotask turn; it resumes there. */

@@ -433,6 +433,57 @@ Deno.test({
   },
 });
 
+// Finding (fixed; the run fuzzer, frun2): the same, when the loop's slice
+// ran out right after the step. The drain then yielded to the host mid-batch
+// without opening the host turn the step had asked for, so the call's task
+// ended in the host's microtasks outside any turn, and its awaiter woke at
+// the back of the ready queue: a task queued behind it in the same batch
+// (here b, made in the same step as a) ran first. Which step the slice ends
+// after depends on the clock and on how many callbacks ran before (the
+// fuzzer hit it after an earlier timeout and timer shifted the queue), so
+// the order depended on timing. Every callback here takes 0.2 ms, so each
+// look at the clock (every 16 callbacks) finds the slice spent; the fillers
+// put a's step at every place in that count.
+//
+//   async def a(): log("a start"); log(f"a {await anext(agen())}")  # agen yields 1
+//   async def b(): log("b start")
+//   fillers, then a and b made in one step     # a start, a 1, b start
+Deno.test({
+  name:
+    "[generator] yield* anext() of an async generator that yields at once costs no loop iteration, where the slice runs out after the step too",
+  ignore: !hasAsyncContext,
+  fn: async () => {
+    const busy = () => {
+      const start = performance.now();
+      while (performance.now() - start < 0.2) { /* a slow callback */ }
+    };
+    async function* agen() {
+      yield 1;
+    }
+    for (let fillers = 0; fillers < 20; fillers++) {
+      const log: string[] = [];
+      await run(function* () {
+        const loop = getRunningLoop();
+        for (let i = 0; i < 40; i++) loop.callSoon(busy); // the clock's look settles at 16
+        yield* sleep(0);
+        for (let i = 0; i < fillers; i++) loop.callSoon(busy);
+        const a = createTask((function* () {
+          busy();
+          log.push("a start");
+          log.push(`a ${yield* anext(agen())}`);
+        })());
+        // deno-lint-ignore require-yield
+        const b = createTask((function* () {
+          busy();
+          log.push("b start");
+        })());
+        yield* gather(a, b);
+      });
+      assert.deepEqual(log, ["a start", "a 1", "b start"], `after ${fillers} fillers`);
+    }
+  },
+});
+
 // Finding (fixed): waitFor() with a timeout awaits what it is given inline,
 // as asyncio 3.12's `async with timeout(t): return await aw`, but did so
 // through its generator coroutine even from async functions: `anext(g)` then
