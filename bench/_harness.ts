@@ -29,6 +29,13 @@ export interface Case {
    */
   unit?: "ops/s" | "MB/s" | "bytes/task" | "ms";
   sides: Side[];
+  /**
+   * How many timed rounds the case runs (5 unless it says; `BENCH_ROUNDS`
+   * overrides both). A case whose rounds are short next to the collector's
+   * pauses asks for more: whether a collection lands in a round decides its
+   * ratio, and the median of five such rounds is one collection more or less.
+   */
+  rounds?: number;
   /** For memory cases: returns bytes per unit instead of being timed. */
   measure?: (side: Side) => Promise<number>;
   /** Runs, untimed, before each timed run of every side. */
@@ -55,7 +62,7 @@ export function env(name: string): string | undefined {
 }
 
 export async function runCase(c: Case): Promise<Row[]> {
-  const rounds = Number(env("BENCH_ROUNDS") ?? 5);
+  const rounds = Number(env("BENCH_ROUNDS") ?? c.rounds ?? 5);
   const samples = new Map<string, number[]>(c.sides.map((side) => [side.label, []]));
   // One unmeasured round first: every side runs its code optimized, not
   // while the engine is still compiling it.

@@ -34,6 +34,12 @@ export const cases: Case[] = [
   {
     name: `spawn ${SPAWN / 1000}k tasks`,
     ops: SPAWN,
+    // A round takes 8-20 ms on Bun, and a collection of JavaScriptCore's
+    // lands in some rounds of either side and doubles them: on 2026-12-02
+    // the median of five rounds' ratios read 0.30-1.16 in sixteen runs, of
+    // twenty 0.35-0.82 in 22 runs (19 of them 0.52-0.78), of sixty
+    // 0.50-0.70 in ten.
+    rounds: 20,
     sides: [
       {
         label: "generator",
