@@ -11,7 +11,7 @@
  * worker imports the module, and the reference has `get`'s exact type. The
  * seed saves each image to a file named after the end of its URL; this
  * prints the name and size instead. Its downloads end in the order of their
- * delays (0.1, 0.3 and 0.5 s).
+ * delays (0.1, 0.6 and 1.1 s).
  *
  * @module
  */
