@@ -963,23 +963,23 @@ function shutdownAsyncgens(loop: EventLoop): Future<void> {
   // here, from the first done callback of the shutdown's future (ahead of
   // the awaiting task's), not when the last closing ends, an iteration
   // before.
-  let errors: unknown[] = [];
   const report = () => {
-    errors = all.closings.map(({ task }) => task!.cancelled() ? null : task!.exception());
+    for (const { task } of all.closings) if (!task!.cancelled()) task!.exception(); // (read)
     if (all.endCancelled()) return;
     all.setResult(undefined);
   };
   if (left !== 0) {
     all[ADD_WAITER](() => {
       if (all.cancelAsked) return;
-      gens.forEach(([gen], i) => {
+      all.closings.forEach(({ task }, i) => {
+        const error = task!.cancelled() ? null : task!.exception();
         // (Only an Exception, as asyncio's: a KeyboardInterrupt, a
         // BaseException, stopped the loop when its closing ended.)
-        if (errors[i] === null || errors[i] instanceof KeyboardInterrupt) return;
+        if (error === null || error instanceof KeyboardInterrupt) return;
         loop.callExceptionHandler({
           message: "an error occurred during closing of an asynchronous generator",
-          exception: errors[i],
-          asyncgen: gen,
+          exception: error,
+          asyncgen: gens[i][0],
         });
       });
     }, undefined);

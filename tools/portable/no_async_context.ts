@@ -6,11 +6,12 @@
  *
  * @module
  */
+import { DIST } from "../build.ts";
 
 const g = globalThis as { process?: unknown };
 delete g.process;
 if (g.process !== undefined) {
   Object.defineProperty(globalThis, "process", { value: undefined, configurable: true });
 }
-const dist = Deno.args[0] ?? "dist/";
+const dist = Deno.args[0] ?? DIST;
 await import(new URL(`../../${dist}portable/main.js`, import.meta.url).href);
